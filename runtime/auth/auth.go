@@ -1,0 +1,207 @@
+// Package auth holds authorisations: short-lived statements "user U, in
+// session S of identity service I, authorises resource R at time T",
+// signed with the session's certificate, and the verifier any service uses
+// to check them.
+package auth
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/crypto"
+)
+
+// Limits on authorisations.
+const (
+	DefaultMaxAge       = 5 * time.Minute
+	DefaultStaleness    = 30 * time.Second
+	MaxResourceBytes    = 1024
+	maxCachedSessions   = 100_000
+	futureSkewTolerance = time.Minute
+)
+
+// Error classes an authorisation check answers with.
+var (
+	ErrAuthorisation = call.NewClass("AuthorisationError")
+	ErrExpired       = call.NewClass("AuthorisationExpiredError")
+	ErrSessionClosed = call.NewClass("SessionClosedError")
+)
+
+// Authorisation is what a client attaches to a call that acts for a user.
+type Authorisation struct {
+	UserUID     string `json:"user_uid"`
+	SessionUID  string `json:"session_uid"`
+	IdentityURL string `json:"identity_url"`
+	Resource    string `json:"resource"`
+	Time        string `json:"time"`
+	Signature   string `json:"signature"`
+}
+
+// Message is the exact text the session certificate signs.
+func (a *Authorisation) Message() []byte {
+	return []byte(strings.Join([]string{"acquire-authorisation-v1", a.IdentityURL, a.UserUID, a.SessionUID, a.Resource, a.Time}, "\n"))
+}
+
+// Sign makes an authorisation for resource with a session's certificate.
+func Sign(cert *crypto.PrivateKey, identityURL, userUID, sessionUID, resource string, now time.Time) (*Authorisation, error) {
+	a := &Authorisation{UserUID: userUID, SessionUID: sessionUID, IdentityURL: identityURL,
+		Resource: resource, Time: now.UTC().Format(time.RFC3339Nano)}
+	sig, err := cert.Sign(a.Message())
+	if err != nil {
+		return nil, err
+	}
+	a.Signature = crypto.B64(sig)
+	return a, nil
+}
+
+// Check verifies the signature, the resource and the age against a known
+// session certificate. It changes nothing.
+func (a *Authorisation) Check(cert *crypto.PublicKey, resource string, now time.Time, maxAge time.Duration) error {
+	if a == nil {
+		return call.Errorf(ErrAuthorisation, "no authorisation given")
+	}
+	if a.Resource != resource {
+		return call.Errorf(ErrAuthorisation, "authorisation is for %q, not %q", trunc(a.Resource), trunc(resource))
+	}
+	t, err := time.Parse(time.RFC3339Nano, a.Time)
+	if err != nil {
+		return call.Errorf(ErrAuthorisation, "authorisation time is not RFC 3339")
+	}
+	if age := now.Sub(t); age > maxAge {
+		return call.Errorf(ErrExpired, "authorisation is %s old (limit %s)", age.Round(time.Second), maxAge)
+	} else if age < -futureSkewTolerance {
+		return call.Errorf(ErrAuthorisation, "authorisation is dated %s in the future", (-age).Round(time.Second))
+	}
+	sig, err := crypto.UnB64(a.Signature)
+	if err != nil || cert.Verify(a.Message(), sig) != nil {
+		return call.Errorf(ErrAuthorisation, "authorisation signature does not verify")
+	}
+	return nil
+}
+
+// Session is what an identity service says about a session.
+type Session struct {
+	SessionUID string `json:"session_uid"`
+	UserUID    string `json:"user_uid"`
+	Username   string `json:"username"`
+	Status     string `json:"status"` // pending, approved, logged_out, revoked, expired, denied
+	CertPublic string `json:"cert_public"`
+}
+
+// Lookup asks an identity service about a session.
+type Lookup func(ctx context.Context, identityURL, sessionUID string) (*Session, error)
+
+// Verifier checks authorisations for any service. Session certificates are
+// cached for at most Staleness: a logout is seen by every verifier within
+// that time, and no lookup is made for the calls in between.
+type Verifier struct {
+	Lookup     Lookup
+	Clock      func() time.Time
+	MaxAge     time.Duration
+	Staleness  time.Duration
+	Identities map[string]bool // identity URLs this service trusts; nil trusts any
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	s       *Session
+	cert    *crypto.PublicKey
+	fetched time.Time
+}
+
+// Verify checks an authorisation for resource and returns the session it
+// speaks for.
+func (v *Verifier) Verify(ctx context.Context, a *Authorisation, resource string) (*Session, error) {
+	if a == nil {
+		return nil, call.Errorf(ErrAuthorisation, "no authorisation given")
+	}
+	if v.Identities != nil && !v.Identities[a.IdentityURL] {
+		return nil, call.Errorf(ErrAuthorisation, "identity service %s is not trusted here", trunc(a.IdentityURL))
+	}
+	c, err := v.session(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Check(c.cert, resource, v.now(), v.maxAge()); err != nil {
+		return nil, err
+	}
+	return c.s, nil
+}
+
+func (v *Verifier) session(ctx context.Context, a *Authorisation) (cached, error) {
+	key := a.IdentityURL + "\x00" + a.SessionUID
+	now := v.now()
+	v.mu.Lock()
+	c, ok := v.cache[key]
+	v.mu.Unlock()
+	if !ok || now.Sub(c.fetched) > v.staleness() {
+		var err error
+		if c, err = v.fetch(ctx, a, now); err != nil {
+			return cached{}, err
+		}
+		v.store(key, c)
+	}
+	if c.s.Status != "approved" {
+		return cached{}, call.Errorf(ErrSessionClosed, "session %s is %s", a.SessionUID, c.s.Status)
+	}
+	if c.s.UserUID != a.UserUID {
+		return cached{}, call.Errorf(ErrAuthorisation, "session belongs to another user")
+	}
+	return c, nil
+}
+
+func (v *Verifier) fetch(ctx context.Context, a *Authorisation, now time.Time) (cached, error) {
+	s, err := v.Lookup(ctx, a.IdentityURL, a.SessionUID)
+	if err != nil {
+		return cached{}, err
+	}
+	var cert *crypto.PublicKey
+	if s.CertPublic != "" {
+		if cert, err = crypto.ParsePublicPEM([]byte(s.CertPublic)); err != nil {
+			return cached{}, call.Errorf(ErrAuthorisation, "session certificate is malformed")
+		}
+	}
+	return cached{s: s, cert: cert, fetched: now}, nil
+}
+
+func (v *Verifier) store(key string, c cached) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.cache == nil || len(v.cache) >= maxCachedSessions {
+		v.cache = map[string]cached{} // bounded: start again rather than grow
+	}
+	v.cache[key] = c
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Clock == nil {
+		return time.Now()
+	}
+	return v.Clock()
+}
+
+func (v *Verifier) maxAge() time.Duration {
+	if v.MaxAge == 0 {
+		return DefaultMaxAge
+	}
+	return v.MaxAge
+}
+
+func (v *Verifier) staleness() time.Duration {
+	if v.Staleness == 0 {
+		return DefaultStaleness
+	}
+	return v.Staleness
+}
+
+func trunc(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}

@@ -1,0 +1,184 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/crypto"
+	"github.com/openacquire/acquire/runtime/store"
+)
+
+const (
+	seenPrefix = "calls/seen/"
+	idemPrefix = "calls/idem/"
+	minuteKey  = "200601021504"
+)
+
+// Serve answers one request body with a reply body. It never fails: every
+// problem becomes a typed error reply, clear-text when the request could
+// not be unpacked (as Acquire does).
+func (s *Service) Serve(ctx context.Context, body []byte) (reply []byte, class string) {
+	start := s.cfg.Clock()
+	req, err := call.UnpackRequest(body, func(fp string) (*crypto.PrivateKey, error) {
+		g, err := s.keys.ByFingerprint(ctx, fp)
+		if err != nil {
+			return nil, err
+		}
+		return g.key, nil
+	})
+	var res *call.Result
+	fn := ""
+	if err == nil {
+		fn = req.Function
+		res = s.dispatch(ctx, req)
+	} else {
+		res = call.WrapError(s.typed(err, ""))
+	}
+	if res.Exception != nil {
+		class = res.Exception.Class
+	}
+	reply, err = call.PackReply(req, res, s.certFinder(ctx), s.cfg.Clock())
+	if err != nil {
+		// The request named no usable certificate or reply key: answer in clear.
+		class = s.typed(err, fn).Class
+		reply, _ = call.PackReply(nil, call.WrapError(s.typed(err, fn)), nil, s.cfg.Clock())
+	}
+	s.log.Debug("call", "function", fn, "error_class", class, "duration_ms", s.cfg.Clock().Sub(start).Milliseconds())
+	return reply, class
+}
+
+func (s *Service) certFinder(ctx context.Context) call.CertFinder {
+	return func(fp string) (*crypto.PrivateKey, error) {
+		g, err := s.keys.ByFingerprint(ctx, fp)
+		if err != nil {
+			return nil, err
+		}
+		if g.cert.Fingerprint() != fp {
+			return nil, errors.New("fingerprint names an encryption key, not a certificate")
+		}
+		return g.cert, nil
+	}
+}
+
+func (s *Service) dispatch(ctx context.Context, req *call.Request) *call.Result {
+	h, ok := s.handlers[req.Function]
+	if !ok {
+		return call.WrapError(call.Errorf(call.ErrUnknownFunction, "%s has no function %q", s.cfg.Kind, req.Function))
+	}
+	if err := s.admit(ctx, req, h); err != nil {
+		return call.WrapError(s.typed(err, req.Function))
+	}
+	if h.opts.Idempotent && req.IdempotencyKey != "" {
+		return s.runIdempotent(ctx, req, h)
+	}
+	return s.run(ctx, req, h)
+}
+
+// admit applies the rules every encrypted call passes before it runs:
+// clear-text only for public functions, a timestamp inside the window, and
+// no envelope seen before.
+func (s *Service) admit(ctx context.Context, req *call.Request, h *handler) error {
+	if !req.Encrypted {
+		if h.opts.Public {
+			return nil
+		}
+		return call.Errorf(call.ErrPermission, "%s must be called through an encrypted envelope", req.Function)
+	}
+	skew := s.cfg.Clock().Sub(req.SyncTime)
+	if skew > s.cfg.ClockSkew || skew < -s.cfg.ClockSkew {
+		return call.Errorf(call.ErrClock, "request time is %s away from the service's clock (limit %s)",
+			skew.Round(time.Second), s.cfg.ClockSkew)
+	}
+	sum := sha256.Sum256(req.Ciphertext)
+	key := seenPrefix + req.SyncTime.UTC().Format(minuteKey) + "/" + hex.EncodeToString(sum[:])
+	if _, err := s.cfg.Bucket.PutIfAbsent(ctx, key, nil); err != nil {
+		if errors.Is(err, store.ErrPrecondition) {
+			return call.Errorf(call.ErrReplay, "this envelope was already received; send a new one")
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Service) run(ctx context.Context, req *call.Request, h *handler) *call.Result {
+	out, err := h.run(ctx, req)
+	if err != nil {
+		return call.WrapError(s.typed(err, req.Function))
+	}
+	res, err := call.WrapReturn(out)
+	if err != nil {
+		return call.WrapError(s.typed(err, req.Function))
+	}
+	return res
+}
+
+// typed turns any error into a wire error. Typed errors pass through;
+// anything else is logged here and answered with a bare InternalError, so
+// no internal detail reaches the caller.
+func (s *Service) typed(err error, fn string) *call.Error {
+	var ce *call.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return call.Errorf(call.ErrUnavailable, "the call timed out")
+	}
+	incident := NewID()[:12]
+	s.log.Error("internal error", "function", fn, "incident", incident, "err", err)
+	return call.Errorf(call.ErrInternal, "internal error (incident %s)", incident)
+}
+
+// Sweep deletes replay markers older than the timestamp window, oldest
+// first, at most limit of them. Markers are only needed while a replay
+// could still pass the time check.
+func (s *Service) Sweep(ctx context.Context, limit int) (int, error) {
+	cutoff := s.cfg.Clock().Add(-2 * s.cfg.ClockSkew).UTC().Format(minuteKey)
+	page, err := s.cfg.Bucket.List(ctx, seenPrefix, "", limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, it := range page.Items {
+		minute, _, _ := strings.Cut(it.Key[len(seenPrefix):], "/")
+		if minute >= cutoff {
+			break
+		}
+		if err := s.cfg.Bucket.Delete(ctx, it.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// cleanJSONError keeps decoder messages but drops Go type names.
+func cleanJSONError(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "json: ")
+	if i := strings.Index(msg, " of type "); i > 0 {
+		msg = msg[:i]
+	}
+	return msg
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var _ = json.Valid
