@@ -1,0 +1,234 @@
+// Package host serves a set of Acquire services over HTTP from one process:
+// the local platform, and the development default.
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/crypto"
+	"github.com/openacquire/acquire/runtime/identity"
+	"github.com/openacquire/acquire/runtime/registry"
+	"github.com/openacquire/acquire/runtime/service"
+	"github.com/openacquire/acquire/runtime/store"
+)
+
+// Limits of the HTTP server.
+const (
+	ReadTimeout     = 30 * time.Second
+	WriteTimeout    = 60 * time.Second
+	IdleTimeout     = 120 * time.Second
+	ShutdownTimeout = 10 * time.Second
+	SweepInterval   = time.Minute
+	sweepBatch      = 1000
+)
+
+// Kinds this host knows how to run, in start-up order.
+var Kinds = []string{registry.Kind, identity.Kind}
+
+// Config says what to serve and where its state lives.
+type Config struct {
+	Kinds     []string
+	StoreURL  string // file:///dir or mem://name; each service gets its own sub-store
+	PublicURL string // base URL clients use; services live at PublicURL/<kind>
+	Secret    string
+	Logger    *slog.Logger
+	Password  crypto.PasswordParams // zero: identity default
+	clock     func() time.Time
+}
+
+// Host is a running set of services.
+type Host struct {
+	cfg      Config
+	mux      *http.ServeMux
+	services map[string]*service.Service
+	Identity *identity.Identity
+	Registry *registry.Registry
+	Client   *call.Client
+	buckets  []*store.Bucket
+}
+
+// New opens every configured service on its store. It does not listen:
+// registration with the registry happens in Register, once serving.
+func New(ctx context.Context, cfg Config) (*Host, error) { return NewWithClock(ctx, cfg, time.Now) }
+
+// NewWithClock is New with a clock of the caller's, for tests.
+func NewWithClock(ctx context.Context, cfg Config, clock func() time.Time) (*Host, error) {
+	cfg.clock = clock
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if len(cfg.Kinds) == 0 {
+		cfg.Kinds = Kinds
+	}
+	h := &Host{cfg: cfg, mux: http.NewServeMux(), services: map[string]*service.Service{}, Client: call.NewClient(&call.MemoryPins{})}
+	h.Client.Clock = clock
+	for _, kind := range Kinds {
+		if slices.Contains(cfg.Kinds, kind) {
+			if err := h.open(ctx, kind); err != nil {
+				h.Close()
+				return nil, err
+			}
+		}
+	}
+	for _, k := range cfg.Kinds {
+		if !slices.Contains(Kinds, k) {
+			return nil, fmt.Errorf("host: unknown service kind %q (known: %s)", k, strings.Join(Kinds, ", "))
+		}
+	}
+	h.mux.HandleFunc("GET /healthz", h.health)
+	return h, nil
+}
+
+func (h *Host) open(ctx context.Context, kind string) error {
+	su, err := SubStoreURL(h.cfg.StoreURL, kind)
+	if err != nil {
+		return err
+	}
+	b, err := store.Open(ctx, su)
+	if err != nil {
+		return fmt.Errorf("host: opening store for %s: %w", kind, err)
+	}
+	h.buckets = append(h.buckets, b)
+	svc, err := service.New(ctx, service.Config{Kind: kind, URL: h.ServiceURL(kind), Bucket: b, Secret: h.cfg.Secret, Logger: h.cfg.Logger, Clock: h.cfg.clock})
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case registry.Kind:
+		if h.Registry, err = registry.New(ctx, svc, h.Client); err != nil {
+			return err
+		}
+	case identity.Kind:
+		h.Identity = identity.New(svc, identity.Options{Password: h.cfg.Password})
+	}
+	h.services[kind] = svc
+	h.mux.Handle("/"+kind, svc)
+	return nil
+}
+
+// ServiceURL is where a kind is served.
+func (h *Host) ServiceURL(kind string) string { return strings.TrimRight(h.cfg.PublicURL, "/") + "/" + kind }
+
+// Service returns a running service by kind.
+func (h *Host) Service(kind string) *service.Service { return h.services[kind] }
+
+// Handler is the host's HTTP handler.
+func (h *Host) Handler() http.Handler { return h.mux }
+
+// Register registers every non-registry service with this host's registry
+// by challenge-response; the host must already be serving.
+func (h *Host) Register(ctx context.Context) error {
+	if h.Registry == nil {
+		return nil
+	}
+	rc := &registry.Client{C: h.Client, URL: h.ServiceURL(registry.Kind)}
+	for kind, svc := range h.services {
+		if kind == registry.Kind {
+			continue
+		}
+		rec, err := rc.Register(ctx, svc.URL(), kind)
+		if err != nil {
+			return fmt.Errorf("host: registering %s: %w", kind, err)
+		}
+		if err := svc.SetUID(ctx, rec.UID, rc.URL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Host) health(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{"status": "ok"}
+	svcs := map[string]string{}
+	for kind, svc := range h.services {
+		svcs[kind] = svc.URL()
+	}
+	out["services"] = svcs
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// Sweep removes stale replay markers of every service.
+func (h *Host) Sweep(ctx context.Context) {
+	for kind, svc := range h.services {
+		if n, err := svc.Sweep(ctx, sweepBatch); err != nil {
+			h.cfg.Logger.Warn("sweep failed", "service", kind, "err", err)
+		} else if n > 0 {
+			h.cfg.Logger.Debug("swept replay markers", "service", kind, "count", n)
+		}
+	}
+}
+
+// Close releases the stores.
+func (h *Host) Close() {
+	for _, b := range h.buckets {
+		_ = b.Close()
+	}
+}
+
+// Serve listens on ln until ctx ends, then shuts down gracefully: requests
+// in flight finish (up to ShutdownTimeout) before the stores close.
+func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: h.mux, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout,
+		ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(h.cfg.Logger.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	go h.sweepLoop(ctx)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
+func (h *Host) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.Sweep(ctx)
+		}
+	}
+}
+
+// SubStoreURL gives each service its own store below the host's: a
+// sub-folder for file://, a derived name for mem://.
+func SubStoreURL(base, kind string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("host: store URL %q: %w", base, err)
+	}
+	switch u.Scheme {
+	case "file":
+		u.Path = path.Join(u.Path, kind)
+	case "mem":
+		u.Host += "-" + kind
+	default:
+		q := u.Query()
+		q.Set("prefix", strings.Trim(q.Get("prefix")+"/"+kind, "/")+"/")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), nil
+}

@@ -1,0 +1,125 @@
+package registry
+
+import (
+	"context"
+	"errors"
+
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/store"
+)
+
+// LookupArgs names a service by UID or by URL.
+type LookupArgs struct {
+	UID string `json:"uid,omitempty"`
+	URL string `json:"url,omitempty"`
+}
+
+// Entry is a registered service with its current, checked public keys.
+type Entry struct {
+	Record
+	Keys *call.PublicKeys `json:"keys"`
+}
+
+func (r *Registry) handleLookup(ctx context.Context, a *LookupArgs) (*Entry, error) {
+	var rec *Record
+	var err error
+	switch {
+	case a.UID != "":
+		rec, err = r.byUID(ctx, a.UID)
+	case a.URL != "":
+		var u string
+		if u, err = CanonicalURL(a.URL); err == nil {
+			rec, err = r.byURL(ctx, u)
+		}
+	default:
+		return nil, call.Errorf(call.ErrBadArguments, "give a uid or a url")
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, call.Errorf(call.ErrNotFound, "no service registered as %q%q", a.UID, a.URL)
+	}
+	if err != nil {
+		return nil, err
+	}
+	keys, err := r.refresh(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	return &Entry{Record: *rec, Keys: keys}, nil
+}
+
+// refresh fetches a service's keys and checks that they descend from the
+// pinned certificate, moving the pin forward so it survives rotations.
+func (r *Registry) refresh(ctx context.Context, rec *Record) (*call.PublicKeys, error) {
+	var pk call.PublicKeys
+	var err error
+	if rec.URL == r.svc.URL() {
+		var own *call.PublicKeys
+		own, err = r.svc.PublicKeys(ctx)
+		if own != nil {
+			pk = *own
+		}
+	} else {
+		err = r.client.CallClear(ctx, rec.URL, "public_keys", struct{}{}, &pk)
+	}
+	if err != nil {
+		return nil, call.Errorf(call.ErrUnavailable, "cannot fetch keys of %s: %s", rec.URL, err)
+	}
+	trusted, err := pk.Verify(rec.PinnedCert)
+	if err != nil {
+		return nil, err
+	}
+	pk.UID = rec.UID
+	if trusted.Newest != rec.PinnedCert {
+		rec.PinnedCert, rec.Refreshed = trusted.Newest, r.svc.Now().UTC()
+		if _, err := r.b.PutJSON(ctx, recordsPrefix+rec.UID, rec); err != nil {
+			return nil, err
+		}
+	}
+	return &pk, nil
+}
+
+// ServiceList lists registered services.
+type ServiceList struct {
+	Services []Record `json:"services"`
+}
+
+func (r *Registry) handleList(ctx context.Context, _ *struct{}) (*ServiceList, error) {
+	items, err := r.b.ListAll(ctx, recordsPrefix, MaxListed)
+	if err != nil {
+		return nil, err
+	}
+	out := &ServiceList{}
+	for _, it := range items {
+		var rec Record
+		if _, err := r.b.GetJSON(ctx, it.Key, &rec); err != nil {
+			return nil, err
+		}
+		out.Services = append(out.Services, rec)
+	}
+	return out, nil
+}
+
+// Client is the typed client of a registry.
+type Client struct {
+	C   *call.Client
+	URL string
+}
+
+// Register asks the registry to register the service at url.
+func (c *Client) Register(ctx context.Context, url, kind string) (*Record, error) {
+	var out Record
+	return &out, c.C.Call(ctx, c.URL, "register_service", &RegisterArgs{URL: url, Kind: kind}, &out,
+		call.WithIdempotencyKey("register_service:"+url))
+}
+
+// Lookup finds a service by UID or URL.
+func (c *Client) Lookup(ctx context.Context, a LookupArgs) (*Entry, error) {
+	var out Entry
+	return &out, c.C.Call(ctx, c.URL, "lookup", &a, &out)
+}
+
+// List lists the registered services.
+func (c *Client) List(ctx context.Context) (*ServiceList, error) {
+	var out ServiceList
+	return &out, c.C.Call(ctx, c.URL, "list_services", struct{}{}, &out)
+}
