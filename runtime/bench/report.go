@@ -1,0 +1,32 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+)
+
+// WriteText prints the report as a table: each figure beside its bound.
+func (r *Report) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "machine: %d cores (GOMAXPROCS %d); store %s\n", r.Cores, r.GoMaxP, r.Store)
+	c := r.Costs
+	fmt.Fprintf(w, "measured costs: RSA-2048 decrypt %.2f ms, sign %.2f ms, encrypt %.3f ms, verify %.3f ms; argon2id %.1f ms\n\n",
+		c.DecryptMs, c.SignMs, c.EncryptMs, c.VerifyMs, c.PasswordMs)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "figure\tclients\tops\tper s\tp50 ms\tp99 ms\tbound/s\tof bound\ttarget\t")
+	for _, f := range r.Figures {
+		bound, of, target := "-", "-", "-"
+		if f.BoundPerSec > 0 {
+			bound, of = fmt.Sprintf("%.0f", f.BoundPerSec), fmt.Sprintf("%.0f%%", 100*f.OfBound)
+		}
+		if f.Target > 0 {
+			target = fmt.Sprintf("≥%.0f%%", 100*f.Target)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%s\t%s\t%s\t\n", f.Name, f.Concurrency, f.Ops, f.PerSecond, f.P50ms, f.P99ms, bound, of, target)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nbound for a call: min(clients, cores) / (2 RSA decrypt + 1 RSA sign): the service decrypts the request and signs the reply, the client decrypts the reply, all on these cores; one client keeps at most one core busy.\n")
+	return nil
+}
