@@ -1,0 +1,110 @@
+// Package driver defines the contract between the portable object store
+// (package store) and each backend (memory, local files, S3, GCS, Azure).
+//
+// It holds only types, sentinel errors and limits, no logic, so that drivers
+// can import it without importing package store. That in turn lets package
+// store open the built-in mem:// and file:// drivers without an import cycle.
+// Package store re-exports every name here under the same name; application
+// code should use package store, never this package.
+//
+// A driver is small and holds no shared logic: validation, size limits,
+// retries, JSON, iteration and the compare-and-swap loop live in store.Bucket.
+package driver
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Drivers return them (possibly wrapped) so that callers can
+// test with errors.Is whatever the backend said.
+var (
+	// ErrNotFound: the key is absent.
+	ErrNotFound = errors.New("not found")
+	// ErrPrecondition: put-if-absent on an existing key, or a version
+	// mismatch (including an absent key) on a conditional put or delete.
+	ErrPrecondition = errors.New("precondition failed")
+	// ErrInvalidKey: the key or prefix fails validation.
+	ErrInvalidKey = errors.New("invalid key")
+	// ErrTooLarge: the object is larger than MaxObjectBytes.
+	ErrTooLarge = errors.New("object too large")
+	// ErrUnsupported: the driver cannot do this (e.g. sign URLs, or an
+	// unregistered URL scheme).
+	ErrUnsupported = errors.New("unsupported")
+	// ErrInvalidArgument: an argument other than the key is malformed (page
+	// token, version, method, expiry, attempts, limit).
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrTransient: a failure that may succeed when retried (throttling, 5xx,
+	// timeout). Drivers wrap it; the Bucket retries reads on it, never
+	// conditional writes, whose first attempt may have landed.
+	ErrTransient = errors.New("transient failure")
+	// ErrClosed: the Bucket or Driver was closed.
+	ErrClosed = errors.New("closed")
+	// ErrTooMany: more objects exist than the caller's limit allows.
+	ErrTooMany = errors.New("too many objects")
+	// ErrCorrupt: stored bytes fail an integrity check.
+	ErrCorrupt = errors.New("corrupt object")
+)
+
+// Limits shared by every driver. Cloud stores allow 1024-byte keys (S3, GCS,
+// Azure), and 64 MiB bounds a single request's memory.
+const (
+	MaxKeyBytes    = 1024
+	MaxObjectBytes = 64 << 20
+	MaxPageSize    = 1000
+)
+
+// Version is an opaque token naming one write of one key. Every successful
+// write yields a token never produced before for that key, so a token taken
+// before an overwrite is refused after it even if the bytes are identical
+// (no ABA).
+type Version string
+
+// ObjectInfo describes one object in a listing.
+type ObjectInfo struct {
+	Key      string
+	Size     int64
+	Version  Version
+	Modified time.Time
+}
+
+// Page is one page of a listing. Next == "" means there are no more pages.
+type Page struct {
+	Items []ObjectInfo
+	Next  string
+}
+
+// Driver is what each backend implements.
+//
+// Guarantees from the caller (store.Bucket): keys and prefixes are already
+// validated, data is at most MaxObjectBytes, pageSize is in [1, MaxPageSize],
+// versions are non-empty, and the method is "GET" or "PUT". A driver must not
+// retain data slices after returning, and must be safe for concurrent use.
+type Driver interface {
+	// Get returns the bytes and current version, or ErrNotFound.
+	Get(ctx context.Context, key string) ([]byte, Version, error)
+	// Put writes unconditionally and returns the new version.
+	Put(ctx context.Context, key string, data []byte) (Version, error)
+	// PutIfAbsent creates the key, or fails with ErrPrecondition if it exists.
+	PutIfAbsent(ctx context.Context, key string, data []byte) (Version, error)
+	// PutIfVersion replaces the key only if its current version is v. It
+	// fails with ErrPrecondition on a mismatch AND when the key is absent:
+	// a compare-and-swap against a vanished object is a lost race, not a
+	// lookup failure, and cloud stores report it as 412 too.
+	PutIfVersion(ctx context.Context, key string, data []byte, v Version) (Version, error)
+	// Delete removes the key unconditionally; ErrNotFound if absent.
+	Delete(ctx context.Context, key string) error
+	// DeleteIfVersion removes the key only if its version is v:
+	// ErrPrecondition on mismatch, ErrNotFound if absent.
+	DeleteIfVersion(ctx context.Context, key string, v Version) error
+	// List returns keys starting with prefix, in byte-wise lexical order,
+	// strictly after the position encoded in the opaque pageToken ("" starts
+	// at the beginning), at most pageSize items per page.
+	List(ctx context.Context, prefix, pageToken string, pageSize int) (Page, error)
+	// SignedURL returns a time-limited URL for method on key, or
+	// ErrUnsupported.
+	SignedURL(ctx context.Context, key, method string, expiry time.Duration) (string, error)
+	// Close releases resources. Data in persistent stores is untouched.
+	Close() error
+}

@@ -1,0 +1,251 @@
+// Package filestore is the local-folder object store driver. It is safe
+// across OS processes on one machine, not only across goroutines, and
+// crash-safe: every object file is written under a temp name, flushed, then
+// linked (create-only) or renamed (replace) into place, and the directory is
+// flushed before the write is acknowledged.
+//
+// Concurrency: PutIfAbsent needs no lock, because link(2) fails atomically
+// with EEXIST when the key exists. Every other write (Put, PutIfVersion,
+// Delete, DeleteIfVersion) holds an exclusive flock(2) on the key's lock
+// file while it reads the current version, compares and renames or unlinks,
+// so no two of them interleave and none can slip between another's check
+// and its rename. Reads take no lock: rename replaces a file atomically, so
+// a reader sees one complete write or the one before.
+//
+// Speed: the data flush happens before any lock is taken, locks are held
+// for microseconds, and directory flushes of concurrent writers are shared
+// (group commit, groupsync.go), so throughput grows with concurrency even
+// though each write waits for two flushes.
+//
+// See layout.go for how keys map to paths and format.go for the file format
+// and how versions are made.
+package filestore
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/store/driver"
+)
+
+// Driver is a local-folder bucket rooted at one directory.
+type Driver struct {
+	root   string // absolute, cleaned
+	closed atomic.Bool
+	syncs  groupSync
+}
+
+var _ driver.Driver = (*Driver)(nil)
+
+// Open returns a driver on the folder root, creating it (mode 0700: objects
+// may hold secrets) if missing. A relative root is made absolute now, so a
+// later change of working directory cannot move the bucket.
+func Open(root string) (*Driver, error) {
+	if !supported {
+		return nil, fmt.Errorf("filestore: %s: %w", runtime.GOOS, driver.ErrUnsupported)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	if len(abs) > maxRootBytes {
+		return nil, fmt.Errorf("filestore: root of %d bytes, limit %d: %w", len(abs), maxRootBytes, driver.ErrInvalidArgument)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	return &Driver{root: abs, syncs: groupSync{dirs: map[string]*dirSync{}}}, nil
+}
+
+// Root returns the folder the driver stores into.
+func (d *Driver) Root() string { return d.root }
+
+func (d *Driver) check(ctx context.Context) error {
+	if d.closed.Load() {
+		return driver.ErrClosed
+	}
+	return ctx.Err()
+}
+
+// Get reads the whole file at once: the rename that put it there makes it
+// one complete write, and the checksum proves it.
+func (d *Driver) Get(ctx context.Context, key string) ([]byte, driver.Version, error) {
+	if err := d.check(ctx); err != nil {
+		return nil, "", err
+	}
+	raw, err := os.ReadFile(d.path(locate(key).data()))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", driver.ErrNotFound
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return decodeFile(raw, key)
+}
+
+// PutIfAbsent links the flushed temp file to the key's name; link(2) fails
+// with EEXIST if the name exists, atomically, across processes.
+func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driver.Version, error) {
+	if err := d.check(ctx); err != nil {
+		return "", err
+	}
+	loc := locate(key)
+	// Fail fast, before paying for a flush, if the key exists now. This is
+	// only a shortcut: link below is what decides.
+	if _, err := os.Lstat(d.path(loc.data())); err == nil {
+		return "", driver.ErrPrecondition
+	}
+	tmp, version, err := d.writeTemp(loc, key, data)
+	if err != nil {
+		return "", err
+	}
+	err = os.Link(tmp, d.path(loc.data()))
+	_ = os.Remove(tmp) // the temp name only; on success the data keeps its new name
+	if errors.Is(err, fs.ErrExist) {
+		return "", driver.ErrPrecondition
+	}
+	if err == nil {
+		err = d.syncDir(loc.dir)
+	}
+	if err != nil {
+		return "", err
+	}
+	return versionOf(version), nil
+}
+
+// Put replaces unconditionally, but still under the key's lock, so it cannot
+// land between a concurrent PutIfVersion's check and its rename.
+func (d *Driver) Put(ctx context.Context, key string, data []byte) (driver.Version, error) {
+	return d.replace(ctx, key, data, func(driver.Version, error) error { return nil })
+}
+
+// PutIfVersion replaces only if the current version is v; an absent key is
+// ErrPrecondition too (see driver.Driver).
+func (d *Driver) PutIfVersion(ctx context.Context, key string, data []byte, v driver.Version) (driver.Version, error) {
+	return d.replace(ctx, key, data, func(cur driver.Version, err error) error {
+		if errors.Is(err, driver.ErrNotFound) || err == nil && cur != v {
+			return driver.ErrPrecondition
+		}
+		return err
+	})
+}
+
+// replace writes and flushes a temp file outside the lock (the slow part),
+// then under the lock checks the current version with cond and renames.
+func (d *Driver) replace(ctx context.Context, key string, data []byte, cond func(driver.Version, error) error) (driver.Version, error) {
+	if err := d.check(ctx); err != nil {
+		return "", err
+	}
+	loc := locate(key)
+	// Fail fast, before paying for a flush, when the condition already
+	// fails. Sound without the lock because versions never recur: once the
+	// key shows another version (or none), the wanted one cannot come back.
+	if err := cond(d.currentVersion(loc)); errors.Is(err, driver.ErrPrecondition) {
+		return "", err
+	}
+	tmp, version, err := d.writeTemp(loc, key, data)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = os.Remove(tmp) }() // fails harmlessly once renamed
+	err = d.locked(ctx, loc, func() error {
+		if err := cond(d.currentVersion(loc)); err != nil {
+			return err
+		}
+		return os.Rename(tmp, d.path(loc.data()))
+	})
+	if err == nil {
+		err = d.syncDir(loc.dir)
+	}
+	if err != nil {
+		return "", err
+	}
+	return versionOf(version), nil
+}
+
+// Delete removes the key under its lock; ErrNotFound if absent.
+func (d *Driver) Delete(ctx context.Context, key string) error {
+	return d.remove(ctx, key, func(_ driver.Version, err error) error { return err })
+}
+
+// DeleteIfVersion removes the key under its lock if its version is v.
+func (d *Driver) DeleteIfVersion(ctx context.Context, key string, v driver.Version) error {
+	return d.remove(ctx, key, func(cur driver.Version, err error) error {
+		if err == nil && cur != v {
+			return driver.ErrPrecondition
+		}
+		return err
+	})
+}
+
+func (d *Driver) remove(ctx context.Context, key string, cond func(driver.Version, error) error) error {
+	if err := d.check(ctx); err != nil {
+		return err
+	}
+	loc := locate(key)
+	err := d.locked(ctx, loc, func() error {
+		if err := cond(d.currentVersion(loc)); err != nil {
+			return err
+		}
+		return os.Remove(d.path(loc.data()))
+	})
+	if err != nil {
+		return err
+	}
+	return d.syncDir(loc.dir)
+}
+
+// locked runs fn holding the key's lock. A missing directory means the key
+// was never written, so it reports ErrNotFound without creating anything.
+func (d *Driver) locked(ctx context.Context, loc location, fn func() error) error {
+	unlock, err := lockFile(ctx, d.path(loc.lock()))
+	if errors.Is(err, fs.ErrNotExist) {
+		return driver.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn()
+}
+
+// currentVersion reads only the header's version: under the lock, this is
+// the version the caller's condition is checked against.
+func (d *Driver) currentVersion(loc location) (driver.Version, error) {
+	f, err := os.Open(d.path(loc.data()))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", driver.ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = f.Close() }()
+	var b [4 + versionLen]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil || string(b[:4]) != magic {
+		return "", fmt.Errorf("%w: unreadable header in %s", driver.ErrCorrupt, f.Name())
+	}
+	return versionOf(b[4:]), nil
+}
+
+func versionOf(raw []byte) driver.Version {
+	return driver.Version(hex.EncodeToString(raw))
+}
+
+// SignedURL is unsupported: the local host serves files itself.
+func (d *Driver) SignedURL(context.Context, string, string, time.Duration) (string, error) {
+	return "", driver.ErrUnsupported
+}
+
+// Close marks the driver closed; the folder and its data stay.
+func (d *Driver) Close() error {
+	d.closed.Store(true)
+	return nil
+}
