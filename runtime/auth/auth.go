@@ -75,6 +75,10 @@ func (a *Authorisation) Check(cert *crypto.PublicKey, resource string, now time.
 	} else if age < -futureSkewTolerance {
 		return call.Errorf(ErrAuthorisation, "authorisation is dated %s in the future", (-age).Round(time.Second))
 	}
+	if cert == nil {
+		// An approved session without a certificate can vouch for nothing.
+		return call.Errorf(ErrAuthorisation, "session has no certificate")
+	}
 	sig, err := crypto.UnB64(a.Signature)
 	if err != nil || cert.Verify(a.Message(), sig) != nil {
 		return call.Errorf(ErrAuthorisation, "authorisation signature does not verify")

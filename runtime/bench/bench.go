@@ -129,7 +129,7 @@ func startHost(ctx context.Context, storeURL string) (*hostEnv, error) {
 		return nil, err
 	}
 	env.h = h
-	env.srv = &http.Server{Handler: h.Handler()}
+	env.srv = &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = env.srv.Serve(ln) }()
 	return env, h.Register(ctx)
 }

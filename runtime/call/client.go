@@ -231,7 +231,7 @@ func (c *Client) post(ctx context.Context, url string, body []byte) ([]byte, err
 	if err != nil {
 		return nil, &TransportError{URL: url, Err: err}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxReplyBytes+1))
 	if err != nil {
 		return nil, &TransportError{URL: url, Err: err}

@@ -18,11 +18,20 @@ const (
 )
 
 // syncTimeLayout is Python's datetime.isoformat() without a zone; the
-// fractional part is omitted when it is zero, as Python does.
+// fractional part is omitted when it is zero, as Python does. It is the
+// parsing layout; FormatSyncTime writes the fraction with all six digits.
 const syncTimeLayout = "2006-01-02T15:04:05.999999"
 
-// FormatSyncTime writes t (in UTC) the way Acquire writes 'synctime'.
-func FormatSyncTime(t time.Time) string { return t.UTC().Format(syncTimeLayout) }
+// FormatSyncTime writes t (in UTC) the way Acquire writes 'synctime':
+// Python writes either no fraction (zero microseconds) or exactly six
+// digits, never a shortened one.
+func FormatSyncTime(t time.Time) string {
+	t = t.UTC().Truncate(time.Microsecond)
+	if t.Nanosecond() == 0 {
+		return t.Format("2006-01-02T15:04:05")
+	}
+	return t.Format("2006-01-02T15:04:05.000000")
+}
 
 // ParseSyncTime reads a 'synctime' string as UTC.
 func ParseSyncTime(s string) (time.Time, error) {

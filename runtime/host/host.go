@@ -119,7 +119,9 @@ func (h *Host) open(ctx context.Context, kind string) error {
 }
 
 // ServiceURL is where a kind is served.
-func (h *Host) ServiceURL(kind string) string { return strings.TrimRight(h.cfg.PublicURL, "/") + "/" + kind }
+func (h *Host) ServiceURL(kind string) string {
+	return strings.TrimRight(h.cfg.PublicURL, "/") + "/" + kind
+}
 
 // Service returns a running service by kind.
 func (h *Host) Service(kind string) *service.Service { return h.services[kind] }

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/service"
 	"github.com/openacquire/acquire/runtime/store"
 )
 
@@ -105,11 +106,15 @@ type Client struct {
 	URL string
 }
 
-// Register asks the registry to register the service at url.
+// Register asks the registry to register the service at url. The
+// idempotency key covers this call's retries only: a key derived from the
+// URL alone would make a failed attempt (service down, wrong kind) the
+// stored answer for that URL forever. Registering again is safe anyway:
+// the registry answers the existing record.
 func (c *Client) Register(ctx context.Context, url, kind string) (*Record, error) {
 	var out Record
 	return &out, c.C.Call(ctx, c.URL, "register_service", &RegisterArgs{URL: url, Kind: kind}, &out,
-		call.WithIdempotencyKey("register_service:"+url))
+		call.WithIdempotencyKey("register_service:"+service.NewID()))
 }
 
 // Lookup finds a service by UID or URL.

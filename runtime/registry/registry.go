@@ -86,6 +86,9 @@ func (r *Registry) handleRegister(ctx context.Context, a *RegisterArgs) (*Record
 		return nil, err
 	}
 	if old, err := r.byURL(ctx, u); err == nil {
+		if old.Kind != a.Kind {
+			return nil, call.Errorf(ErrChallenge, "%s is registered as a %q service, not %q", u, old.Kind, a.Kind)
+		}
 		// Re-registration: the service must still hold the keys we pinned.
 		if _, err := r.refresh(ctx, old); err != nil {
 			return nil, call.Errorf(call.ErrExists, "%s is registered with other keys: %s", u, err)

@@ -28,6 +28,12 @@ const (
 // not be unpacked (as Acquire does).
 func (s *Service) Serve(ctx context.Context, body []byte) (reply []byte, class string) {
 	start := s.cfg.Clock()
+	// The first call of a new key period, on any instance, creates that
+	// period's generation; otherwise keys would only rotate when someone
+	// fetched public_keys. The existing keys still answer if this fails.
+	if _, err := s.keys.Current(ctx); err != nil {
+		s.log.Warn("key rotation failed", "err", err)
+	}
 	req, err := call.UnpackRequest(body, func(fp string) (*crypto.PrivateKey, error) {
 		g, err := s.keys.ByFingerprint(ctx, fp)
 		if err != nil {

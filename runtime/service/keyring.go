@@ -53,6 +53,8 @@ type Keyring struct {
 	secret string
 	clock  func() time.Time
 
+	createMu sync.Mutex // one key generation at a time per process
+
 	mu     sync.RWMutex
 	gens   map[int64]*generation
 	byFP   map[string]*generation
@@ -76,6 +78,10 @@ func (k *Keyring) Current(ctx context.Context) (*generation, error) {
 	if g != nil && g.rec.Generation >= want {
 		return g, nil
 	}
+	// Calls arriving together at a rotation wait for one generation
+	// instead of each making RSA keys only to lose the put-if-absent.
+	k.createMu.Lock()
+	defer k.createMu.Unlock()
 	if g, err := k.load(ctx, want); err == nil {
 		return g, nil
 	} else if !errors.Is(err, store.ErrNotFound) {

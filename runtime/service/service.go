@@ -160,13 +160,13 @@ func (s *Service) SetUID(ctx context.Context, uid, registryURL string) error {
 
 // Kind, URL, Bucket, Keys, Clock and Logger expose the configuration to
 // the handlers a service kind registers.
-func (s *Service) Kind() string           { return s.cfg.Kind }
-func (s *Service) URL() string            { return s.cfg.URL }
-func (s *Service) Bucket() *store.Bucket  { return s.cfg.Bucket }
-func (s *Service) Keys() *Keyring         { return s.keys }
-func (s *Service) Now() time.Time         { return s.cfg.Clock() }
-func (s *Service) Logger() *slog.Logger   { return s.log }
-func (s *Service) Functions() []string    { return sortedKeys(s.handlers) }
+func (s *Service) Kind() string            { return s.cfg.Kind }
+func (s *Service) URL() string             { return s.cfg.URL }
+func (s *Service) Bucket() *store.Bucket   { return s.cfg.Bucket }
+func (s *Service) Keys() *Keyring          { return s.keys }
+func (s *Service) Now() time.Time          { return s.cfg.Clock() }
+func (s *Service) Logger() *slog.Logger    { return s.log }
+func (s *Service) Functions() []string     { return sortedKeys(s.handlers) }
 func (s *Service) Clock() func() time.Time { return s.cfg.Clock }
 
 // Handle registers a typed handler: its arguments are decoded from the
@@ -195,8 +195,17 @@ func decodeArgs(raw json.RawMessage, into any) error {
 
 type empty struct{}
 
+// Pong answers ping: the cheapest encrypted call, for health and benchmarks.
+type Pong struct {
+	Kind string    `json:"kind"`
+	Time time.Time `json:"time"`
+}
+
 func (s *Service) registerBuiltins() {
 	s.registerChallenge()
+	Handle(s, "ping", Options{}, func(_ context.Context, _ *empty) (*Pong, error) {
+		return &Pong{Kind: s.cfg.Kind, Time: s.cfg.Clock().UTC()}, nil
+	})
 	Handle(s, "public_keys", Options{Public: true}, func(ctx context.Context, _ *empty) (*call.PublicKeys, error) {
 		return s.PublicKeys(ctx)
 	})

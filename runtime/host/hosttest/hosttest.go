@@ -21,8 +21,7 @@ import (
 // Clock is a settable clock shared by the host and its clients.
 type Clock struct {
 	mu sync.Mutex
-	t  time.Time // zero: follow the real clock plus offset
-	d  time.Duration
+	d  time.Duration // offset from the real clock
 }
 
 // Now is the clock's time.
@@ -73,7 +72,7 @@ func Start(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h.Handler()}
+	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close(); h.Close() })
 	if err := h.Register(ctx); err != nil {
