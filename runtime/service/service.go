@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/store"
 )
 
@@ -96,8 +97,9 @@ func (c *Config) check() error {
 	if c.Bucket == nil || c.URL == "" {
 		return errors.New("service: a bucket and a URL are required")
 	}
-	if len(c.Secret) < 8 {
-		return errors.New("service: the service secret must be at least 8 characters")
+	if err := crypto.CheckPassphrase(c.Secret); err != nil {
+		// The secret encrypts PKCS#8 keys in Acquire's format, which has this rule.
+		return fmt.Errorf("service: the service secret: %w", err)
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openacquire/acquire/runtime/host"
+	"github.com/openacquire/acquire/runtime/identity"
+)
+
+type hostFlags struct {
+	storeURL, addr, publicURL, services, secretFile, admin string
+}
+
+func newHostCmd(_ *globals) *cobra.Command {
+	var f hostFlags
+	cmd := &cobra.Command{
+		Use:   "host",
+		Short: "Serve Acquire services over HTTP from one process (the local platform)",
+		Long: `Serve a set of Acquire services over HTTP on one port, with all state in one
+store (a local folder by default). Each service lives at <public-url>/<kind>;
+GET /healthz answers when the host is up. SIGINT or SIGTERM shut it down
+gracefully: calls in flight finish first.
+
+The service secret unlocks the services' private keys in the store. It is read
+from ACQUIRE_SERVICE_SECRET, else from --secret-file; for a local folder store
+with neither, a random secret is made once and kept (mode 0600) in the store
+folder's host.secret.
+
+--admin NAME makes NAME the first admin of the identity service. If NAME is not
+registered yet, it is created with the password in ACQUIRE_ADMIN_PASSWORD and
+its authenticator URI and recovery codes are written (mode 0600) to
+admin-NAME.txt in the store folder; they are never logged.`,
+		Example: `  acquire host
+  acquire host --store file:///var/lib/acquire --addr 127.0.0.1:9000
+  ACQUIRE_ADMIN_PASSWORD=... acquire host --admin alice`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runHost(cmd.Context(), cmd.OutOrStdout(), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.storeURL, "store", defaultStoreURL(), "store URL (file:///dir or mem://name)")
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fl.StringVar(&f.publicURL, "public-url", "", "base URL clients use (default http://<addr>)")
+	fl.StringVar(&f.services, "services", strings.Join(host.Kinds, ","), "comma-separated service kinds to serve")
+	fl.StringVar(&f.secretFile, "secret-file", "", "file holding the service secret")
+	fl.StringVar(&f.admin, "admin", "", "username of the identity service's first admin")
+	return cmd
+}
+
+func defaultStoreURL() string {
+	dir := os.Getenv("XDG_DATA_HOME")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".local", "share")
+	}
+	return "file://" + filepath.Join(dir, "acquire")
+}
+
+func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	secret, err := hostSecret(f)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	if f.publicURL == "" {
+		f.publicURL = "http://" + ln.Addr().String()
+	}
+	h, err := host.New(ctx, host.Config{Kinds: strings.Split(f.services, ","), StoreURL: f.storeURL,
+		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default()})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer h.Close()
+	served := make(chan error, 1)
+	go func() { served <- h.Serve(ctx, ln) }()
+	if err := startup(ctx, out, h, f); err != nil {
+		stop()
+		<-served //nolint:errcheck // the startup error is the one to report
+		return err
+	}
+	err = <-served
+	fmt.Fprintln(out, "acquire host stopped")
+	return err
+}
+
+// startup registers the services, sets up the first admin and prints
+// where everything is.
+func startup(ctx context.Context, out io.Writer, h *host.Host, f hostFlags) error {
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := h.Register(rctx); err != nil {
+		return err
+	}
+	if f.admin != "" {
+		if err := setupAdmin(rctx, out, h, f); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "acquire host listening on %s (store %s)\n", f.publicURL, f.storeURL)
+	for _, kind := range host.Kinds {
+		if svc := h.Service(kind); svc != nil {
+			info, _ := svc.Info(ctx)
+			uid := ""
+			if info != nil {
+				uid = info.UID
+			}
+			fmt.Fprintf(out, "  %-9s %s  uid=%s\n", kind, svc.URL(), uid)
+		}
+	}
+	fmt.Fprintf(out, "  health    %s/healthz\nready; Ctrl-C stops\n", strings.TrimRight(f.publicURL, "/"))
+	return nil
+}
+
+func setupAdmin(ctx context.Context, out io.Writer, h *host.Host, f hostFlags) error {
+	if h.Identity == nil {
+		return errors.New("--admin needs the identity service")
+	}
+	err := h.Identity.MakeAdmin(ctx, f.admin)
+	if !errors.Is(err, identity.ErrUnknownUser) {
+		return err
+	}
+	pw := os.Getenv("ACQUIRE_ADMIN_PASSWORD")
+	if pw == "" {
+		return fmt.Errorf("user %q does not exist yet: set ACQUIRE_ADMIN_PASSWORD to create it", f.admin)
+	}
+	res, err := h.Identity.CreateUser(ctx, f.admin, pw)
+	if err != nil {
+		return err
+	}
+	if err := h.Identity.MakeAdmin(ctx, f.admin); err != nil {
+		return err
+	}
+	path, err := writeAdminFile(f.storeURL, res)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "created admin %q; its authenticator URI and recovery codes are in %s\n", f.admin, path)
+	return nil
+}
+
+func writeAdminFile(storeURL string, res *identity.RegisterResult) (string, error) {
+	dir := localStoreDir(storeURL)
+	if dir == "" {
+		dir = "."
+	}
+	path := filepath.Join(dir, "admin-"+res.Username+".txt")
+	body := fmt.Sprintf("user: %s\nuser_uid: %s\notpauth: %s\nrecovery codes:\n  %s\n", res.Username, res.UserUID,
+		res.ProvisioningURI, strings.Join(res.RecoveryCodes, "\n  "))
+	// The username passed the identity service's pattern ([a-z0-9._-]) when
+	// the user was created, so it cannot leave the folder.
+	return path, os.WriteFile(path, []byte(body), 0o600) //nolint:gosec // see above
+}
+
+// hostSecret finds the service secret without ever printing it.
+func hostSecret(f hostFlags) (string, error) {
+	if s := os.Getenv("ACQUIRE_SERVICE_SECRET"); s != "" {
+		return s, nil
+	}
+	if f.secretFile != "" {
+		b, err := os.ReadFile(f.secretFile)
+		return strings.TrimSpace(string(b)), err
+	}
+	dir := localStoreDir(f.storeURL)
+	if dir == "" {
+		if strings.HasPrefix(f.storeURL, "mem://") {
+			return "in-memory-" + randomHex(16), nil
+		}
+		return "", errors.New("set ACQUIRE_SERVICE_SECRET or --secret-file for a non-local store")
+	}
+	return localSecret(filepath.Join(dir, "host.secret"))
+}
+
+func localSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	s := randomHex(20) // 40 characters: inside the PKCS#8 passphrase rule (6-50)
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return localSecret(path) // another host made it first
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := fh.WriteString(s + "\n"); err != nil {
+		_ = fh.Close()
+		return "", err
+	}
+	return s, fh.Close()
+}
+
+func localStoreDir(storeURL string) string {
+	if p, ok := strings.CutPrefix(storeURL, "file://"); ok {
+		return p
+	}
+	return ""
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
