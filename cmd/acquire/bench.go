@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +16,7 @@ import (
 
 func newBenchCmd(g *globals) *cobra.Command {
 	var cfg bench.Config
-	var levels string
+	var levels, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure calls, login approvals and authorisation checks beside their crypto bounds",
@@ -38,6 +40,13 @@ min(clients, cores) / cost, and the share of the bound it reached.`,
 			}
 			cfg.Concurrency = n
 			progress := func(s string) { fmt.Fprintf(g.stderr, "bench: %s\n", s) }
+			if cpuProfile != "" {
+				stop, err := startProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			rep, err := bench.Run(cmd.Context(), cfg, progress)
 			if err != nil {
 				return err
@@ -50,6 +59,7 @@ min(clients, cores) / cost, and the share of the bound it reached.`,
 	f.StringVar(&levels, "clients", "1,32", "comma-separated concurrency levels")
 	f.IntVar(&cfg.Logins, "logins", 60, "login approvals per level")
 	f.StringVar(&cfg.StoreURL, "store", "", "store URL (default: a temporary local folder)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	return cmd
 }
 
@@ -63,4 +73,16 @@ func parseLevels(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }

@@ -106,25 +106,46 @@ func decodeOuter(body []byte) (*Outer, error) {
 	return &o, nil
 }
 
-// UnpackRequest turns an HTTP body into a Request, decrypting it with the
-// key whose fingerprint the envelope names.
-func UnpackRequest(body []byte, keys KeyFinder) (*Request, error) {
+// Sealed is an encrypted request before decryption: what a service can
+// check without spending a private-key operation.
+type Sealed struct {
+	Fingerprint string
+	Ciphertext  []byte
+	SyncTime    time.Time // from the clear outer envelope; Decrypt checks it against the inner one
+	syncText    string
+}
+
+// OpenEnvelope parses a request body. An encrypted request comes back
+// sealed; a clear one comes back as a Request.
+func OpenEnvelope(body []byte) (*Sealed, *Request, error) {
 	o, err := decodeOuter(body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !o.Encrypted {
-		return unpackClearRequest(o)
-	}
-	key, err := keys(o.Fingerprint)
-	if err != nil {
-		return nil, Errorf(ErrUnpacking, "no key with fingerprint %q", truncate(o.Fingerprint, 64))
+		req, err := unpackClearRequest(o)
+		return nil, req, err
 	}
 	ct, err := crypto.UnB64(o.Data)
 	if err != nil {
-		return nil, Errorf(ErrUnpacking, "data is not base64")
+		return nil, nil, Errorf(ErrUnpacking, "data is not base64")
 	}
-	plain, err := key.Decrypt(ct)
+	t, err := ParseSyncTime(o.SyncTime)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Sealed{Fingerprint: o.Fingerprint, Ciphertext: ct, SyncTime: t, syncText: o.SyncTime}, nil, nil
+}
+
+// Decrypt opens a sealed request with the key its envelope names. The
+// inner synctime must equal the outer one, so a service may trust the
+// outer time (read before decrypting) once this succeeds.
+func (s *Sealed) Decrypt(keys KeyFinder) (*Request, error) {
+	key, err := keys(s.Fingerprint)
+	if err != nil {
+		return nil, Errorf(ErrUnpacking, "no key with fingerprint %q", truncate(s.Fingerprint, 64))
+	}
+	plain, err := key.Decrypt(s.Ciphertext)
 	if err != nil {
 		return nil, Errorf(ErrUnpacking, "request cannot be decrypted (tampered, or encrypted to another key)")
 	}
@@ -132,13 +153,26 @@ func UnpackRequest(body []byte, keys KeyFinder) (*Request, error) {
 	if err := json.Unmarshal(plain, &in); err != nil {
 		return nil, Errorf(ErrUnpacking, "decrypted request is not JSON")
 	}
+	if in.SyncTime != s.syncText {
+		return nil, Errorf(ErrUnpacking, "outer and inner synctime differ")
+	}
 	req, err := requestFromInner(&in)
 	if err != nil {
 		return nil, err
 	}
 	req.Encrypted = true
-	req.Ciphertext = ct
+	req.Ciphertext = s.Ciphertext
 	return req, nil
+}
+
+// UnpackRequest turns an HTTP body into a Request, decrypting it with the
+// key whose fingerprint the envelope names.
+func UnpackRequest(body []byte, keys KeyFinder) (*Request, error) {
+	sealed, req, err := OpenEnvelope(body)
+	if err != nil || sealed == nil {
+		return req, err
+	}
+	return sealed.Decrypt(keys)
 }
 
 func unpackClearRequest(o *Outer) (*Request, error) {

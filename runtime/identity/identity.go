@@ -6,6 +6,7 @@ package identity
 import (
 	"context"
 	"regexp"
+	"runtime"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/auth"
@@ -29,7 +30,7 @@ const (
 	MaxDevices         = 20
 	MaxAuditListed     = 1000
 	updateAttempts     = 20
-	passwordCheckLimit = 4 // concurrent argon2id hashes per instance: each holds 19 MiB
+	maxPasswordChecks  = 8 // concurrent argon2id hashes per instance, at most: each holds 19 MiB
 )
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
@@ -64,7 +65,7 @@ func New(svc *service.Service, opts Options) *Identity {
 	if opts.Password == (crypto.PasswordParams{}) {
 		opts.Password = crypto.DefaultPasswordParams
 	}
-	id := &Identity{svc: svc, b: svc.Bucket(), params: opts.Password, hashSlot: make(chan struct{}, passwordCheckLimit)}
+	id := &Identity{svc: svc, b: svc.Bucket(), params: opts.Password, hashSlot: make(chan struct{}, passwordChecks())}
 	id.register()
 	return id
 }
@@ -88,6 +89,10 @@ func (id *Identity) register() {
 func (id *Identity) Service() *service.Service { return id.svc }
 
 func (id *Identity) now() time.Time { return id.svc.Now().UTC() }
+
+// passwordChecks is one hash per core: argon2id is memory-hard, so more
+// hashes at once than cores only thrash the caches and hold more memory.
+func passwordChecks() int { return min(max(runtime.NumCPU(), 1), maxPasswordChecks) }
 
 // hashPassword bounds concurrent argon2id work so a burst of logins cannot
 // exhaust memory; waiting callers queue rather than fail.

@@ -128,6 +128,31 @@ func TestTamperedEnvelopeIsRefusedUnrun(t *testing.T) {
 	}
 }
 
+// The clear outer synctime is checked before decryption, so it must match
+// the authenticated inner one: moving it would move the replay marker.
+func TestOuterSyncTimeMustMatchInner(t *testing.T) {
+	f := newFixture(t)
+	keys := f.keys(t)
+	body, chk := f.pack(t, keys, "echo", &echoArgs{Text: "x"}, f.clock.Now())
+	var o call.Outer
+	if err := json.Unmarshal(body, &o); err != nil {
+		t.Fatal(err)
+	}
+	o.SyncTime = call.FormatSyncTime(f.clock.Now().Add(time.Second))
+	moved, _ := json.Marshal(&o)
+	status, reply := f.post(t, moved)
+	wantStatus(t, status, http.StatusBadRequest)
+	_, err := call.UnpackReply(reply, chk)
+	wantClass(t, err, call.ErrUnpacking)
+	if n := f.echoCalls.Load(); n != 0 {
+		t.Fatalf("echo ran %d times", n)
+	}
+	// Nothing is left behind for bytes that did not open.
+	if keys := storedKeys(t, f.bucket, "calls/seen/"); len(keys) != 0 {
+		t.Fatalf("replay markers left for a refused envelope: %v", keys)
+	}
+}
+
 func TestReplayedEnvelopeIsRefused(t *testing.T) {
 	f := newFixture(t)
 	body, chk := f.pack(t, f.keys(t), "echo", &echoArgs{Text: "once"}, f.clock.Now())
