@@ -21,16 +21,16 @@ const Kind = "identity"
 
 // Limits and policy, in one place.
 const (
-	MinPasswordBytes   = 8
-	MaxPasswordBytes   = crypto.MaxPasswordBytes
-	RecoveryCodeCount  = 10
-	LoginRequestTTL    = 10 * time.Minute
-	SessionTTL         = 24 * time.Hour
-	MaxSessionsListed  = 1000
-	MaxDevices         = 20
-	MaxAuditListed     = 1000
-	updateAttempts     = 20
-	maxPasswordChecks  = 8 // concurrent argon2id hashes per instance, at most: each holds 19 MiB
+	MinPasswordBytes  = 8
+	MaxPasswordBytes  = crypto.MaxPasswordBytes
+	RecoveryCodeCount = 10
+	LoginRequestTTL   = 10 * time.Minute
+	SessionTTL        = 24 * time.Hour
+	MaxSessionsListed = 1000
+	MaxDevices        = 20
+	MaxAuditListed    = 1000
+	updateAttempts    = 20
+	maxPasswordChecks = 8 // concurrent argon2id hashes per instance, at most: each holds 19 MiB
 )
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{2,63}$`)
