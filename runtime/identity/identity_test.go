@@ -201,3 +201,99 @@ func TestAuthorisationExpiresAndDiesWithLogout(t *testing.T) {
 	err = f.env.Client.Call(ctx, f.id.URL, "verify_authorisation", &identity.VerifyArgs{Authorisation: a, Resource: "read thing"}, &session)
 	wantClass(t, err, auth.ErrSessionClosed)
 }
+
+func TestAdminAuditAndUnlock(t *testing.T) {
+	f := setup(t, "root")
+	ctx := context.Background()
+	if err := f.env.Host.Identity.MakeAdmin(ctx, "root"); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := f.login(t, "root", f.freshCode(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second user locks themselves out.
+	if _, err := f.id.Register(ctx, "mallory", pw); err != nil {
+		t.Fatal(err)
+	}
+	for range identity.FreeFailures + 1 {
+		_, _, _ = f.id.Login(ctx, "mallory", "wrong password!", identity.LoginOptions{OTP: "123456"})
+	}
+	_, _, err = f.id.Login(ctx, "mallory", pw, identity.LoginOptions{OTP: "123456"})
+	wantClass(t, err, identity.ErrLocked)
+	log, err := f.id.Audit(ctx, admin, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := map[string]int{}
+	for _, e := range log.Events {
+		events[e.Event]++
+	}
+	if events["register"] != 2 || events["login_approved"] != 1 || events["login_failed"] < identity.FreeFailures {
+		t.Fatalf("audit events = %v", events)
+	}
+	if err := f.id.Unlock(ctx, admin, "mallory"); err != nil {
+		t.Fatal(err)
+	}
+	// Unlocked: the password is checked again (and the wrong code is what fails now).
+	_, _, err = f.id.Login(ctx, "mallory", pw, identity.LoginOptions{OTP: "000000"})
+	if errors.Is(err, identity.ErrLocked) || errors.Is(err, identity.ErrPassword) {
+		t.Fatalf("after unlock: %v", err)
+	}
+}
+
+func TestNonAdminCannotReadAudit(t *testing.T) {
+	f := setup(t, "eve")
+	s, err := f.login(t, "eve", f.freshCode(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.id.Audit(context.Background(), s, 10)
+	wantClass(t, err, call.ErrPermission)
+}
+
+func TestRevokeOtherSessionAndRememberedDevice(t *testing.T) {
+	f := setup(t, "gina")
+	ctx := context.Background()
+	first, res, err := f.id.Login(ctx, "gina", pw, identity.LoginOptions{OTP: f.freshCode(t), RememberDevice: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DeviceUID == "" || res.DeviceOTPSecret == "" {
+		t.Fatalf("no device issued: %+v", res)
+	}
+	// The device makes its own codes: no authenticator needed.
+	devCode, _ := crypto.TOTPCode(res.DeviceOTPSecret, f.env.Clock.Now())
+	second, _, err := f.id.Login(ctx, "gina", pw, identity.LoginOptions{DeviceUID: res.DeviceUID, OTP: devCode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The device's code, like any code, works once.
+	_, _, err = f.id.Login(ctx, "gina", pw, identity.LoginOptions{DeviceUID: res.DeviceUID, OTP: devCode})
+	wantClass(t, err, identity.ErrOTPReused)
+	if _, err := f.id.Revoke(ctx, second, first.SessionUID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.id.Whoami(ctx, first)
+	wantClass(t, err, auth.ErrSessionClosed)
+	if _, err := f.id.Whoami(ctx, second); err != nil {
+		t.Fatalf("the revoking session should live on: %v", err)
+	}
+	// Another user's session cannot be revoked.
+	g2 := setupUser(t, f, "hank")
+	_, err = f.id.Revoke(ctx, g2, second.SessionUID)
+	wantClass(t, err, call.ErrPermission)
+}
+
+func setupUser(t *testing.T, f *fixture, name string) *identity.Session {
+	t.Helper()
+	reg, err := f.id.Register(context.Background(), name, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := f.id.Login(context.Background(), name, pw, identity.LoginOptions{RecoveryCode: reg.RecoveryCodes[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
