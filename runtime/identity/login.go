@@ -96,10 +96,18 @@ func (id *Identity) handleApproveLogin(ctx context.Context, a *ApproveLoginArgs)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := id.b.PutIfAbsent(ctx, userSessionsPrefix+u.UserUID+"/"+sess.SessionUID, nil); err != nil && !errors.Is(err, store.ErrPrecondition) {
+	// The index entry and the audit event are independent writes: their
+	// flushes overlap rather than queue. Both finish before the reply.
+	audited := make(chan struct{})
+	go func() {
+		defer close(audited)
+		id.audit(ctx, auditEvent{Event: "login_approved", Username: a.Username, UserUID: u.UserUID, SessionUID: sess.SessionUID})
+	}()
+	_, err = id.b.PutIfAbsent(ctx, userSessionsPrefix+u.UserUID+"/"+sess.SessionUID, nil)
+	<-audited
+	if err != nil && !errors.Is(err, store.ErrPrecondition) {
 		return nil, err
 	}
-	id.audit(ctx, auditEvent{Event: "login_approved", Username: a.Username, UserUID: u.UserUID, SessionUID: sess.SessionUID})
 	return &ApproveLoginResult{SessionUID: sess.SessionUID, UserUID: u.UserUID, Username: u.Username, Expires: sess.Expires,
 		DeviceUID: dev.newUID, DeviceOTPSecret: dev.newSecret, RecoveryLeft: len(u.RecoveryCodes)}, nil
 }
