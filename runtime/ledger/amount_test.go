@@ -1,0 +1,69 @@
+package ledger
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func TestAmountParseFormat(t *testing.T) {
+	cases := map[string]string{
+		"0": "0.000000", "100.5": "100.500000", "100.500000": "100.500000", "-3.05": "-3.050000",
+		"+7": "7.000000", "0.000001": "0.000001", "-0.000001": "-0.000001", "000012.3": "12.300000",
+		"1000000000000": "1000000000000.000000", "-1000000000000": "-1000000000000.000000",
+	}
+	for in, want := range cases {
+		a, err := ParseAmount(in)
+		if err != nil {
+			t.Fatalf("ParseAmount(%q): %v", in, err)
+		}
+		if a.String() != want {
+			t.Errorf("ParseAmount(%q) = %s, want %s", in, a, want)
+		}
+	}
+	for _, in := range []string{"", "-", ".5", "5.", "1.0000001", "1e3", "0x10", "1,5", " 1", "--1", "1.2.3", "NaN"} {
+		if _, err := ParseAmount(in); !errors.Is(err, ErrBadAmount) {
+			t.Errorf("ParseAmount(%q) err = %v, want ErrBadAmount", in, err)
+		}
+	}
+	for _, in := range []string{"1000000000000.000001", "-1000000000000.000001", "99999999999999999999"} {
+		if _, err := ParseAmount(in); !errors.Is(err, ErrAmountOutOfRange) {
+			t.Errorf("ParseAmount(%q) err = %v, want ErrAmountOutOfRange", in, err)
+		}
+	}
+}
+
+func TestAmountArithmeticBounds(t *testing.T) {
+	a := MustParse("0.1")
+	b := MustParse("0.2")
+	s, err := a.Add(b)
+	if err != nil || s != MustParse("0.3") {
+		t.Fatalf("0.1+0.2 = %s, %v; want exactly 0.3", s, err)
+	}
+	if _, err := MaxAmount.Add(MustParse("0.000001")); !errors.Is(err, ErrAmountOutOfRange) {
+		t.Fatalf("MaxAmount+1µ: %v, want ErrAmountOutOfRange", err)
+	}
+	if _, err := MaxAmount.Neg().Sub(MustParse("0.000001")); !errors.Is(err, ErrAmountOutOfRange) {
+		t.Fatalf("-MaxAmount-1µ: %v, want ErrAmountOutOfRange", err)
+	}
+	if _, err := Micros(maxMicros + 1); !errors.Is(err, ErrAmountOutOfRange) {
+		t.Fatal("Micros beyond bound accepted")
+	}
+	if MustParse("2").Cmp(MustParse("1.999999")) != 1 || MustParse("-1").Cmp(Zero) != -1 {
+		t.Fatal("Cmp wrong")
+	}
+}
+
+func TestAmountJSONIsString(t *testing.T) {
+	data, err := json.Marshal(struct{ A Amount }{MustParse("100.5")})
+	if err != nil || string(data) != `{"A":"100.500000"}` {
+		t.Fatalf("marshal = %s, %v", data, err)
+	}
+	var v struct{ A Amount }
+	if err := json.Unmarshal([]byte(`{"A":100.5}`), &v); err == nil {
+		t.Fatal("a JSON number was accepted as an amount")
+	}
+	if err := json.Unmarshal([]byte(`{"A":"-0.25"}`), &v); err != nil || v.A != MustParse("-0.25") {
+		t.Fatalf("unmarshal = %v, %v", v.A, err)
+	}
+}

@@ -1,0 +1,552 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/store"
+)
+
+// TransferRequest asks to move Amount from From to To under the client's
+// idempotency key ID. A zero ReceiptBy makes a direct transfer; otherwise
+// the transfer is provisional until receipted, refunded, voided or expired
+// at ReceiptBy. Authorisation is opaque to the ledger and recorded with
+// every entry the transfer causes.
+type TransferRequest struct {
+	ID            string    `json:"id"`
+	From          string    `json:"from"`
+	To            string    `json:"to"`
+	Amount        Amount    `json:"amount"`
+	Description   string    `json:"description,omitempty"`
+	Authorisation string    `json:"authorisation,omitempty"`
+	ReceiptBy     time.Time `json:"receipt_by,omitzero"`
+}
+
+// State of a transfer.
+type State string
+
+// The states.
+const (
+	StateApplied   State = "applied"   // direct transfer, both sides applied
+	StateRefused   State = "refused"   // insufficient funds: nothing moved, ever
+	StatePending   State = "pending"   // provisional, both sides applied, unresolved
+	StateReceipted State = "receipted" // provisional, receipted (maybe in part)
+	StateRefunded  State = "refunded"
+	StateVoided    State = "voided"
+	StateExpired   State = "expired"
+)
+
+// Resolution kinds of a provisional transfer.
+const (
+	ResolveReceipt = "receipt"
+	ResolveRefund  = "refund"
+	ResolveVoid    = "void"
+	ResolveExpire  = "expire"
+)
+
+var resolvedState = map[string]State{
+	ResolveReceipt: StateReceipted, ResolveRefund: StateRefunded,
+	ResolveVoid: StateVoided, ResolveExpire: StateExpired,
+}
+
+// TransferResult is what a transfer came to. The same id always gives the
+// same item indices: they are read back from the account logs.
+type TransferResult struct {
+	ID          string      `json:"id"`
+	State       State       `json:"state"`
+	Provisional bool        `json:"provisional,omitempty"`
+	Amount      Amount      `json:"amount"`
+	DebitItem   uint64      `json:"debit_item"`            // item in From's log (debit or refusal)
+	CreditItem  uint64      `json:"credit_item,omitempty"` // item in To's log
+	Resolution  *Resolution `json:"resolution,omitempty"`
+}
+
+// Resolution is the one resolution of a provisional transfer.
+type Resolution struct {
+	Transfer      string    `json:"transfer"`
+	Kind          string    `json:"kind"`
+	Receipted     Amount    `json:"receipted"` // moved to the payee; the rest went back
+	Authorisation string    `json:"authorisation,omitempty"`
+	At            time.Time `json:"at"`
+	FromBound     uint64    `json:"from_bound"`
+	ToBound       uint64    `json:"to_bound"`
+	SettleDebit   uint64    `json:"settle_debit_item,omitempty"`  // filled in results only
+	SettleCredit  uint64    `json:"settle_credit_item,omitempty"` // filled in results only
+}
+
+// transferRecord is the object at ledger/transfers/<id>. It is written
+// once with put-if-absent before either side is applied. The bounds are
+// head indexes of both accounts read before the write: every entry of the
+// transfer is appended after the record exists, so it lies above them.
+// State and the item indexes are a best-effort cache written afterwards;
+// the account logs are the authority.
+type transferRecord struct {
+	TransferRequest
+	Recorded   time.Time `json:"recorded"`
+	FromBound  uint64    `json:"from_bound"`
+	ToBound    uint64    `json:"to_bound"`
+	State      State     `json:"state,omitempty"`
+	DebitItem  uint64    `json:"debit_item,omitempty"`
+	CreditItem uint64    `json:"credit_item,omitempty"`
+}
+
+// sameRequest compares the content of two requests for one id.
+func sameRequest(a, b TransferRequest) bool {
+	return a.ID == b.ID && a.From == b.From && a.To == b.To && a.Amount == b.Amount &&
+		a.Description == b.Description && a.Authorisation == b.Authorisation && a.ReceiptBy.Equal(b.ReceiptBy)
+}
+
+func (r TransferRequest) provisional() bool { return !r.ReceiptBy.IsZero() }
+
+func (l *Ledger) validate(req *TransferRequest) error {
+	err := errors.Join(checkID("transfer", req.ID), checkID("account", req.From), checkID("account", req.To),
+		checkText("description", req.Description, MaxDescriptionBytes),
+		checkText("authorisation", req.Authorisation, MaxAuthorisationBytes))
+	if err != nil {
+		return err
+	}
+	if req.From == req.To {
+		return fmt.Errorf("%w: from and to are both %s", ErrInvalid, req.From)
+	}
+	if !req.Amount.IsPositive() || req.Amount.Cmp(MaxAmount) > 0 {
+		return fmt.Errorf("%w: amount %s not in (0, %s]", ErrInvalid, req.Amount, MaxAmount)
+	}
+	if req.provisional() {
+		req.ReceiptBy = req.ReceiptBy.UTC().Truncate(time.Millisecond)
+	}
+	return nil
+}
+
+// Transfer records the transfer under req.ID and applies it to both
+// accounts. Retrying with the same id and content returns the first result
+// (or finishes a half-applied transfer); the same id with other content
+// fails with ErrIDConflict. Insufficient funds fail with
+// ErrInsufficientFunds and move nothing; the refusal is final: a retry of
+// that id returns it again even if funds arrived meanwhile.
+func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (TransferResult, error) {
+	if err := l.validate(&req); err != nil {
+		return TransferResult{}, err
+	}
+	// Fast path for retries: an existing record decides.
+	var old transferRecord
+	ver, err := l.b.GetJSON(ctx, transferKey(req.ID), &old)
+	if err == nil {
+		if !sameRequest(old.TransferRequest, req) {
+			return TransferResult{}, fmt.Errorf("%w: %s", ErrIDConflict, req.ID)
+		}
+		return l.complete(ctx, &old, ver)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return TransferResult{}, err
+	}
+	if req.provisional() && !req.ReceiptBy.After(l.clock()) {
+		return TransferResult{}, fmt.Errorf("%w: receipt_by %v is not in the future", ErrInvalid, req.ReceiptBy)
+	}
+	rec := transferRecord{TransferRequest: req, Recorded: l.clock()}
+	if rec.FromBound, err = l.headBound(ctx, req.From); err != nil {
+		return TransferResult{}, err
+	}
+	if rec.ToBound, err = l.headBound(ctx, req.To); err != nil {
+		return TransferResult{}, err
+	}
+	if req.provisional() {
+		// Indexed for the expiry sweep before it exists, so no recorded
+		// provisional transfer is ever missing from the index.
+		_, err := l.b.PutJSONIfAbsent(ctx, expiryKey(req.ReceiptBy, req.ID), struct {
+			ID string `json:"id"`
+		}{req.ID})
+		if err != nil && !errors.Is(err, store.ErrPrecondition) {
+			return TransferResult{}, err
+		}
+	}
+	ver, err = l.b.PutJSONIfAbsent(ctx, transferKey(req.ID), rec)
+	if errors.Is(err, store.ErrPrecondition) { // a concurrent first attempt
+		ver, err = l.b.GetJSON(ctx, transferKey(req.ID), &rec)
+		if err != nil {
+			return TransferResult{}, err
+		}
+		if !sameRequest(rec.TransferRequest, req) {
+			return TransferResult{}, fmt.Errorf("%w: %s", ErrIDConflict, req.ID)
+		}
+	} else if err != nil {
+		return TransferResult{}, err
+	}
+	if err := l.step("recorded"); err != nil {
+		return TransferResult{}, err
+	}
+	return l.complete(ctx, &rec, ver)
+}
+
+// Complete finishes a recorded transfer, whatever state a crash left it
+// in, and returns its result. It is safe to call any number of times,
+// concurrently, from any process.
+func (l *Ledger) Complete(ctx context.Context, id string) (TransferResult, error) {
+	rec, ver, err := l.record(ctx, id)
+	if err != nil {
+		return TransferResult{}, err
+	}
+	return l.complete(ctx, rec, ver)
+}
+
+func (l *Ledger) record(ctx context.Context, id string) (*transferRecord, store.Version, error) {
+	if err := checkID("transfer", id); err != nil {
+		return nil, "", err
+	}
+	var rec transferRecord
+	ver, err := l.b.GetJSON(ctx, transferKey(id), &rec)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", fmt.Errorf("%w: %s", ErrNoTransfer, id)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return &rec, ver, nil
+}
+
+// legs returns the debit and credit entries of a transfer and asserts that
+// they balance: what leaves the payer's balance (or enters its liability)
+// is exactly what enters the payee's balance (or receivable).
+func legs(rec *transferRecord) (debit, credit Entry, err error) {
+	base := Entry{
+		Transfer: rec.ID, Amount: rec.Amount, Provisional: rec.provisional(), ReceiptBy: rec.ReceiptBy,
+		Authorisation: rec.Authorisation, Description: rec.Description,
+	}
+	debit, credit = base, base
+	debit.Leg, debit.Counterparty = LegDebit, rec.To
+	credit.Leg, credit.Counterparty = LegCredit, rec.From
+	if rec.provisional() {
+		debit.DLiability, credit.DReceivable = rec.Amount, rec.Amount
+	} else {
+		debit.DBalance, credit.DBalance = rec.Amount.Neg(), rec.Amount
+	}
+	return debit, credit, checkBalanced(rec.ID, debit, credit)
+}
+
+// checkBalanced asserts debits equal credits for one pair of legs.
+func checkBalanced(id string, d, c Entry) error {
+	if d.DBalance.MicroUnits()+c.DBalance.MicroUnits() != 0 ||
+		d.DLiability.MicroUnits() != c.DReceivable.MicroUnits() ||
+		!d.DReceivable.IsZero() || !c.DLiability.IsZero() {
+		return internal("transfer %s: debits %s/%s do not equal credits %s/%s",
+			id, d.DBalance, d.DLiability, c.DBalance, c.DReceivable)
+	}
+	return nil
+}
+
+// sameMovement asserts that an entry found in (or written to) a log is the
+// one the record asks for.
+func sameMovement(want, got Entry) error {
+	if got.Transfer != want.Transfer || got.Amount != want.Amount || got.Counterparty != want.Counterparty ||
+		(got.Leg != LegRefused && (got.DBalance != want.DBalance || got.DLiability != want.DLiability ||
+			got.DReceivable != want.DReceivable)) {
+		return internal("transfer %s: %s entry in the log differs from the record", want.Transfer, want.Leg)
+	}
+	return nil
+}
+
+func (l *Ledger) complete(ctx context.Context, rec *transferRecord, ver store.Version) (TransferResult, error) {
+	res := TransferResult{ID: rec.ID, Provisional: rec.provisional(), Amount: rec.Amount}
+	debit, credit, err := legs(rec)
+	if err != nil {
+		return res, err
+	}
+	if rec.State == StateRefused {
+		res.State, res.DebitItem = StateRefused, rec.DebitItem
+		return res, fmt.Errorf("%w: transfer %s", ErrInsufficientFunds, rec.ID)
+	}
+	var d, c *legReq
+	if rec.State == StateApplied && rec.DebitItem > 0 && rec.CreditItem > 0 {
+		res.DebitItem, res.CreditItem = rec.DebitItem, rec.CreditItem
+	} else {
+		d = &legReq{bound: rec.FromBound, entry: debit}
+		if err := l.apply(ctx, rec.From, d); err != nil {
+			return res, err
+		}
+		if err := sameMovement(debit, d.got); err != nil {
+			return res, err
+		}
+		res.DebitItem = d.n
+		if d.got.Leg == LegRefused {
+			res.State = StateRefused
+			l.saveOutcome(rec, ver, StateRefused, d.n, 0)
+			return res, fmt.Errorf("%w: transfer %s", ErrInsufficientFunds, rec.ID)
+		}
+		if err := l.step("debited"); err != nil {
+			return res, err
+		}
+		c = &legReq{bound: rec.ToBound, entry: credit}
+		if err := l.apply(ctx, rec.To, c); err != nil {
+			return res, err
+		}
+		if err := sameMovement(credit, c.got); err != nil {
+			return res, err
+		}
+		if err := checkBalanced(rec.ID, d.got, c.got); err != nil {
+			return res, err
+		}
+		res.CreditItem = c.n
+		if err := l.step("credited"); err != nil {
+			return res, err
+		}
+		l.saveOutcome(rec, ver, StateApplied, d.n, c.n)
+	}
+	if !rec.provisional() {
+		res.State = StateApplied
+		return res, nil
+	}
+	// Provisional: an existing resolution is finished; an expired one is
+	// expired by this touch.
+	r, err := l.resolution(ctx, rec.ID)
+	if err != nil {
+		return res, err
+	}
+	if r == nil && !l.clock().Before(rec.ReceiptBy) {
+		if r, err = l.recordResolution(ctx, rec, ResolveExpire, Zero, ""); err != nil {
+			return res, err
+		}
+	}
+	if r == nil {
+		res.State = StatePending
+		return res, nil
+	}
+	if err := l.settle(ctx, rec, r); err != nil {
+		return res, err
+	}
+	res.State, res.Resolution = resolvedState[r.Kind], r
+	return res, nil
+}
+
+// saveOutcome caches the outcome in the transfer record, in the background
+// and only if nobody changed it: a lost or skipped write costs the next
+// Complete of this id a scan of the logs, never correctness.
+func (l *Ledger) saveOutcome(rec *transferRecord, ver store.Version, s State, debitItem, creditItem uint64) {
+	if ver == "" || rec.State != "" || l.noOutcome {
+		return
+	}
+	upd := *rec
+	upd.State, upd.DebitItem, upd.CreditItem = s, debitItem, creditItem
+	l.background(func(ctx context.Context) {
+		_, _ = l.b.PutJSONIfVersion(ctx, transferKey(rec.ID), upd, ver)
+	})
+}
+
+func (l *Ledger) resolution(ctx context.Context, id string) (*Resolution, error) {
+	var r Resolution
+	_, err := l.b.GetJSON(ctx, resolutionKey(id), &r)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// recordResolution writes the one resolution of a provisional transfer with
+// put-if-absent and returns whichever resolution won.
+func (l *Ledger) recordResolution(ctx context.Context, rec *transferRecord, kind string, receipted Amount, auth string) (*Resolution, error) {
+	r := Resolution{Transfer: rec.ID, Kind: kind, Receipted: receipted, Authorisation: auth, At: l.clock()}
+	var err error
+	if r.FromBound, err = l.headBound(ctx, rec.From); err != nil {
+		return nil, err
+	}
+	if r.ToBound, err = l.headBound(ctx, rec.To); err != nil {
+		return nil, err
+	}
+	_, err = l.b.PutJSONIfAbsent(ctx, resolutionKey(rec.ID), r)
+	if errors.Is(err, store.ErrPrecondition) {
+		return l.resolution(ctx, rec.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := l.step("resolution-recorded"); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// settle applies a recorded resolution to both accounts, idempotently: the
+// payer's liability falls by the amount and its balance by the receipted
+// part; the payee's receivable falls by the amount and its balance rises
+// by the receipted part.
+func (l *Ledger) settle(ctx context.Context, rec *transferRecord, r *Resolution) error {
+	if r.Receipted.IsNegative() || r.Receipted.Cmp(rec.Amount) > 0 {
+		return internal("transfer %s: receipted %s outside [0, %s]", rec.ID, r.Receipted, rec.Amount)
+	}
+	receipted := r.Receipted
+	base := Entry{
+		Transfer: rec.ID, Amount: rec.Amount, Receipted: &receipted, Resolution: r.Kind, Provisional: true,
+		ReceiptBy: rec.ReceiptBy, Authorisation: r.Authorisation, Description: rec.Description,
+	}
+	d, c := base, base
+	d.Leg, d.Counterparty, d.DLiability, d.DBalance = LegSettleDebit, rec.To, rec.Amount.Neg(), r.Receipted.Neg()
+	c.Leg, c.Counterparty, c.DReceivable, c.DBalance = LegSettleCredit, rec.From, rec.Amount.Neg(), r.Receipted
+	// Debits equal credits: the liability released equals the receivable
+	// released, and the balance moves by the same receipted amount.
+	if d.DBalance.MicroUnits()+c.DBalance.MicroUnits() != 0 || d.DLiability != c.DReceivable {
+		return internal("transfer %s: settlement does not balance", rec.ID)
+	}
+	dr := &legReq{bound: r.FromBound, entry: d}
+	if err := l.apply(ctx, rec.From, dr); err != nil {
+		return err
+	}
+	if err := sameMovement(d, dr.got); err != nil {
+		return err
+	}
+	r.SettleDebit = dr.n
+	if err := l.step("settled-debit"); err != nil {
+		return err
+	}
+	cr := &legReq{bound: r.ToBound, entry: c}
+	if err := l.apply(ctx, rec.To, cr); err != nil {
+		return err
+	}
+	if err := sameMovement(c, cr.got); err != nil {
+		return err
+	}
+	r.SettleCredit = cr.n
+	if err := l.step("settled-credit"); err != nil {
+		return err
+	}
+	// Done: the expiry index entry is no longer needed (best effort).
+	key := expiryKey(rec.ReceiptBy, rec.ID)
+	l.background(func(ctx context.Context) { _ = l.b.Delete(ctx, key) })
+	return nil
+}
+
+// Receipt settles a provisional transfer, moving amount (0 < amount <=
+// the transfer's amount) to the payee and returning the rest to the payer.
+// Repeating the same receipt returns the same result; any other second
+// resolution fails with ErrAlreadyResolved, and a receipt at or after
+// receipt_by expires the transfer instead and fails with ErrExpired.
+func (l *Ledger) Receipt(ctx context.Context, id string, amount Amount, authorisation string) (TransferResult, error) {
+	return l.resolve(ctx, id, ResolveReceipt, amount, authorisation)
+}
+
+// Refund returns a provisional transfer's whole amount to the payer (the
+// payee gives it back).
+func (l *Ledger) Refund(ctx context.Context, id string, authorisation string) (TransferResult, error) {
+	return l.resolve(ctx, id, ResolveRefund, Zero, authorisation)
+}
+
+// Void cancels a provisional transfer (the payer withdraws it): the whole
+// amount returns to the payer.
+func (l *Ledger) Void(ctx context.Context, id string, authorisation string) (TransferResult, error) {
+	return l.resolve(ctx, id, ResolveVoid, Zero, authorisation)
+}
+
+func (l *Ledger) resolve(ctx context.Context, id, kind string, amount Amount, auth string) (TransferResult, error) {
+	if err := checkText("authorisation", auth, MaxAuthorisationBytes); err != nil {
+		return TransferResult{}, err
+	}
+	rec, ver, err := l.record(ctx, id)
+	if err != nil {
+		return TransferResult{}, err
+	}
+	if !rec.provisional() {
+		return TransferResult{}, fmt.Errorf("%w: %s", ErrNotProvisional, id)
+	}
+	if kind == ResolveReceipt {
+		if !amount.IsPositive() {
+			return TransferResult{}, fmt.Errorf("%w: receipt of %s", ErrInvalid, amount)
+		}
+		if amount.Cmp(rec.Amount) > 0 {
+			return TransferResult{}, fmt.Errorf("%w: %s above %s", ErrOverReceipt, amount, rec.Amount)
+		}
+	}
+	// Both sides must be applied before the resolution is recorded, so the
+	// settle entries always follow the transfer's entries in each log.
+	// complete also expires the transfer if receipt_by has passed.
+	res, err := l.complete(ctx, rec, ver)
+	if errors.Is(err, ErrInsufficientFunds) {
+		return res, fmt.Errorf("%w: %s", ErrRefused, id)
+	}
+	if err != nil {
+		return res, err
+	}
+	r := res.Resolution
+	if r == nil {
+		if r, err = l.recordResolution(ctx, rec, kind, amount, auth); err != nil {
+			return res, err
+		}
+		if err := l.settle(ctx, rec, r); err != nil {
+			return res, err
+		}
+		res.State, res.Resolution = resolvedState[r.Kind], r
+	}
+	switch {
+	case r.Kind == kind && r.Receipted == amount && r.Authorisation == auth:
+		return res, nil // this request, or an identical retry of it
+	case r.Kind == ResolveExpire:
+		return res, fmt.Errorf("%w: %s", ErrExpired, id)
+	default:
+		return res, fmt.Errorf("%w: %s was %s", ErrAlreadyResolved, id, r.Kind)
+	}
+}
+
+// Expire expires every provisional transfer whose receipt_by is at or
+// before now and which is not resolved yet, and finishes any resolution a
+// crash left half-applied. It returns how many transfers it expired or
+// finished. Many sweepers may run at once: each resolution is recorded
+// once, with put-if-absent, and applied idempotently.
+func (l *Ledger) Expire(ctx context.Context, now time.Time) (int, error) {
+	cut := now.UnixMilli()
+	count := 0
+	token := ""
+	for {
+		page, err := l.b.List(ctx, expiryPre, token, MaxPageSize)
+		if err != nil {
+			return count, err
+		}
+		for _, it := range page.Items {
+			var stamp int64
+			var enc string
+			if _, err := fmt.Sscanf(it.Key[len(expiryPre):], "%20d/%s", &stamp, &enc); err != nil {
+				return count, internal("bad expiry key %q", it.Key)
+			}
+			if stamp > cut {
+				return count, nil // keys are in time order: the rest are later
+			}
+			id, err := store.DecodeName(enc)
+			if err != nil {
+				return count, internal("bad expiry key %q", it.Key)
+			}
+			rec, ver, err := l.record(ctx, id)
+			if errors.Is(err, ErrNoTransfer) {
+				continue // indexed, then never recorded (or not yet): nothing to expire
+			}
+			if err != nil {
+				return count, err
+			}
+			if !rec.provisional() || rec.ReceiptBy.After(now) {
+				continue // an index entry of a losing attempt under this id
+			}
+			// Finish the transfer and any resolution already recorded.
+			res, err := l.complete(ctx, rec, ver)
+			if errors.Is(err, ErrInsufficientFunds) {
+				l.background(func(ctx context.Context) { _ = l.b.Delete(ctx, it.Key) })
+				continue // refused: nothing was held, nothing to release
+			}
+			if err != nil {
+				return count, err
+			}
+			if res.State == StatePending { // the sweeper's now decides, not the local clock
+				r, err := l.recordResolution(ctx, rec, ResolveExpire, Zero, "")
+				if err != nil {
+					return count, err
+				}
+				if err := l.settle(ctx, rec, r); err != nil {
+					return count, err
+				}
+			}
+			count++
+		}
+		if page.Next == "" {
+			return count, nil
+		}
+		token = page.Next
+	}
+}
