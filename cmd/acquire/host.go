@@ -135,10 +135,18 @@ func setupAdmin(ctx context.Context, out io.Writer, h *host.Host, f hostFlags) e
 	if h.Identity == nil {
 		return errors.New("--admin needs the identity service")
 	}
-	err := h.Identity.MakeAdmin(ctx, f.admin)
-	if !errors.Is(err, identity.ErrUnknownUser) {
+	if err := h.Identity.MakeAdmin(ctx, f.admin); errors.Is(err, identity.ErrUnknownUser) {
+		if err := createAdmin(ctx, out, h, f); err != nil {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
+	return grantOtherServices(ctx, h, f.admin)
+}
+
+// createAdmin registers the first admin from ACQUIRE_ADMIN_PASSWORD.
+func createAdmin(ctx context.Context, out io.Writer, h *host.Host, f hostFlags) error {
 	pw := os.Getenv("ACQUIRE_ADMIN_PASSWORD")
 	if pw == "" {
 		return fmt.Errorf("user %q does not exist yet: set ACQUIRE_ADMIN_PASSWORD to create it", f.admin)
@@ -156,6 +164,19 @@ func setupAdmin(ctx context.Context, out io.Writer, h *host.Host, f hostFlags) e
 	}
 	fmt.Fprintf(out, "created admin %q; its authenticator URI and recovery codes are in %s\n", f.admin, path)
 	return nil
+}
+
+// grantOtherServices makes the identity admin an admin of this host's
+// other services too.
+func grantOtherServices(ctx context.Context, h *host.Host, username string) error {
+	if h.Accounting == nil {
+		return nil
+	}
+	uid, err := h.Identity.UserUID(ctx, username)
+	if err != nil {
+		return err
+	}
+	return h.Accounting.AddAdmin(ctx, h.ServiceURL(identity.Kind), uid)
 }
 
 func writeAdminFile(storeURL string, res *identity.RegisterResult) (string, error) {

@@ -21,6 +21,7 @@ const (
 	exitLocked      = 4
 	exitNotFound    = 5
 	exitUnreachable = 6
+	exitRefused     = 7 // the ledger refused the operation (see 'acquire account --help')
 )
 
 // Error classes the CLI itself reports (the others come from services).
@@ -52,6 +53,15 @@ var exitCodes = map[string]int{
 	classTransport:              exitUnreachable,
 	"ServiceUnavailableError":   exitUnreachable,
 	classTimeout:                exitUnreachable,
+	"TransferConflictError":     exitNotFound,
+	"InsufficientFundsError":    exitRefused,
+	"OverReceiptError":          exitRefused,
+	"AlreadyResolvedError":      exitRefused,
+	"TransferExpiredError":      exitRefused,
+	"TransferRefusedError":      exitRefused,
+	"NotProvisionalError":       exitRefused,
+	"OverdraftError":            exitRefused,
+	"AccountLimitError":         exitRefused,
 }
 
 // usageError is a mistake in how the command was called.

@@ -55,8 +55,11 @@ Exit codes:
      UnknownUserError, AuthorisationError, AuthorisationExpiredError,
      SessionClosedError, SessionError, NotLoggedInError
   4  account locked: AccountLockedError
-  5  not found or conflict: NotFoundError, AlreadyExistsError
-  6  service unreachable: TransportError, ServiceUnavailableError, TimeoutError`
+  5  not found or conflict: NotFoundError, AlreadyExistsError, TransferConflictError
+  6  service unreachable: TransportError, ServiceUnavailableError, TimeoutError
+  7  refused by the ledger: InsufficientFundsError, OverReceiptError,
+     AlreadyResolvedError, TransferExpiredError, TransferRefusedError,
+     NotProvisionalError, OverdraftError, AccountLimitError`
 
 // globals are the global flags and what commands share: the streams, the
 // logger, the wallet and the service client. Commands in other files
@@ -114,7 +117,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	root.SetIn(g.stdin)
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
-	root.AddCommand(newUserCmd(g), newOTPCmd(g), newWalletCmd(g), newHostCmd(g), newBenchCmd(g))
+	root.AddCommand(newUserCmd(g), newAccountCmd(g), newOTPCmd(g), newWalletCmd(g), newHostCmd(g), newBenchCmd(g))
 	g.rootCmd = root
 	return root
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/identity"
@@ -35,7 +36,7 @@ const (
 )
 
 // Kinds this host knows how to run, in start-up order.
-var Kinds = []string{registry.Kind, identity.Kind}
+var Kinds = []string{registry.Kind, identity.Kind, accounting.Kind}
 
 // Config says what to serve and where its state lives.
 type Config struct {
@@ -50,13 +51,14 @@ type Config struct {
 
 // Host is a running set of services.
 type Host struct {
-	cfg      Config
-	mux      *http.ServeMux
-	services map[string]*service.Service
-	Identity *identity.Identity
-	Registry *registry.Registry
-	Client   *call.Client
-	buckets  []*store.Bucket
+	cfg        Config
+	mux        *http.ServeMux
+	services   map[string]*service.Service
+	Identity   *identity.Identity
+	Registry   *registry.Registry
+	Accounting *accounting.Accounting
+	Client     *call.Client
+	buckets    []*store.Bucket
 }
 
 // New opens every configured service on its store. It does not listen:
@@ -112,6 +114,17 @@ func (h *Host) open(ctx context.Context, kind string) error {
 		}
 	case identity.Kind:
 		h.Identity = identity.New(svc, identity.Options{Password: h.cfg.Password})
+	case accounting.Kind:
+		// Users of this host's identity service act here; with no identity
+		// service on this host, any identity service is trusted (ownership
+		// is always per identity service).
+		var trusted []string
+		if slices.Contains(h.cfg.Kinds, identity.Kind) {
+			trusted = []string{h.ServiceURL(identity.Kind)}
+		}
+		if h.Accounting, err = accounting.New(ctx, svc, accounting.Options{Client: h.Client, TrustedIdentities: trusted}); err != nil {
+			return err
+		}
 	}
 	h.services[kind] = svc
 	h.mux.Handle("/"+kind, svc)
@@ -162,8 +175,16 @@ func (h *Host) health(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-// Sweep removes stale replay markers of every service.
+// Sweep removes stale replay markers of every service and expires the
+// provisional transfers whose receipt_by has passed.
 func (h *Host) Sweep(ctx context.Context) {
+	if h.Accounting != nil {
+		if n, err := h.Accounting.Expire(ctx); err != nil {
+			h.cfg.Logger.Warn("expiry sweep failed", "service", accounting.Kind, "err", err)
+		} else if n > 0 {
+			h.cfg.Logger.Debug("expired provisional transfers", "count", n)
+		}
+	}
 	for kind, svc := range h.services {
 		if n, err := svc.Sweep(ctx, sweepBatch); err != nil {
 			h.cfg.Logger.Warn("sweep failed", "service", kind, "err", err)
@@ -175,6 +196,9 @@ func (h *Host) Sweep(ctx context.Context) {
 
 // Close releases the stores.
 func (h *Host) Close() {
+	if h.Accounting != nil {
+		_ = h.Accounting.Close() // background ledger writes finish before the stores close
+	}
 	for _, b := range h.buckets {
 		_ = b.Close()
 	}

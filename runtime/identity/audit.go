@@ -116,3 +116,13 @@ func (id *Identity) MakeAdmin(ctx context.Context, username string) error {
 func sortSessions(s []*SessionInfo) {
 	sort.Slice(s, func(i, j int) bool { return s[i].Requested.After(s[j].Requested) })
 }
+
+// UserUID returns a registered user's UID, for a host granting admin
+// rights on its other services.
+func (id *Identity) UserUID(ctx context.Context, username string) (string, error) {
+	u, _, err := id.getUser(ctx, username)
+	if err != nil {
+		return "", err
+	}
+	return u.UserUID, nil
+}

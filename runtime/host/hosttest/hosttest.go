@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/identity"
+	"github.com/openacquire/acquire/runtime/registry"
 )
 
 // Clock is a settable clock shared by the host and its clients.
@@ -50,8 +52,14 @@ type Env struct {
 // Options for Start.
 type Options struct {
 	StoreURL string   // default: a fresh mem:// store
-	Kinds    []string // default: all
+	Kinds    []string // default: DefaultKinds; host.Kinds runs every kind (accounting too)
 }
+
+// DefaultKinds are the kinds Start runs when Options.Kinds is empty: the
+// foundation services. Tests of later services (accounting) ask for them
+// by kind, e.g. Options{Kinds: host.Kinds}, so tests that count the
+// registered services keep their expectations.
+var DefaultKinds = []string{registry.Kind, identity.Kind}
 
 // Start runs a host until the test ends.
 func Start(t testing.TB, o Options) *Env {
@@ -62,6 +70,9 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	if o.StoreURL == "" {
 		o.StoreURL = "mem://hosttest-" + randomName()
+	}
+	if len(o.Kinds) == 0 {
+		o.Kinds = DefaultKinds
 	}
 	clock := &Clock{}
 	base := "http://" + ln.Addr().String()
@@ -86,6 +97,11 @@ func Start(t testing.TB, o Options) *Env {
 // Identity is a typed client of the host's identity service.
 func (e *Env) Identity() *identity.Client {
 	return &identity.Client{C: e.Client, URL: e.Host.ServiceURL(identity.Kind)}
+}
+
+// Accounting is a typed client of the host's accounting service.
+func (e *Env) Accounting() *accounting.Client {
+	return &accounting.Client{C: e.Client, URL: e.Host.ServiceURL(accounting.Kind)}
 }
 
 func randomName() string {

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/host"
+)
+
+// newHostCLI runs a whole host (registry, identity, accounting) on a
+// loopback server, with the CLI's clock, and returns a CLI pointed at its
+// identity service; the accounting URL is derived from it.
+func newHostCLI(t *testing.T) (*cli, *host.Host) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newTestClock()
+	base := "http://" + ln.Addr().String()
+	ctx := context.Background()
+	h, err := host.NewWithClock(ctx, host.Config{StoreURL: "mem://clihost-" + t.Name(), PublicURL: base,
+		Secret: "Test-Secret-123", Logger: slog.New(slog.DiscardHandler)}, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close(); h.Close() })
+	if err := h.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &cli{t: t, url: base + "/identity", dir: filepath.Join(t.TempDir(), "acquire"), clock: clock,
+		env: map[string]string{}}, h
+}
+
+func TestAccountCommands(t *testing.T) {
+	t.Parallel()
+	alice, h := newHostCLI(t)
+	bob := alice.other()
+	aSecret, aReg := alice.register("alice")
+	bSecret, _ := bob.register("bob")
+	alice.mustJSON(testPassword+"\n", "user", "login", "-u", "alice", "--otp", alice.code(aSecret), "--password-stdin")
+	bob.mustJSON(testPassword+"\n", "user", "login", "-u", "bob", "--otp", bob.code(bSecret), "--password-stdin")
+	if err := h.Accounting.AddAdmin(context.Background(), alice.url, aReg["user_uid"].(string)); err != nil {
+		t.Fatal(err)
+	}
+
+	a := alice.mustJSON("", "account", "create", "main")
+	aID, _ := a["id"].(string)
+	b := bob.mustJSON("", "account", "create", "shop")
+	bID, _ := b["id"].(string)
+	if aID == "" || bID == "" || a["name"] != "main" {
+		t.Fatalf("create: %v %v", a, b)
+	}
+	alice.wantError(exitNotFound, "AlreadyExistsError", "", "account", "create", "main")
+	bob.wantError(exitError, "PermissionError", "", "account", "deposit", bID, "--amount", "5")
+	dep := alice.mustJSON("", "account", "deposit", "main", "--amount", "100", "--id", "dep-1")
+	if dep["state"] != "applied" || dep["amount"] != "100.000000" {
+		t.Fatalf("deposit: %v", dep)
+	}
+
+	tr := []string{"account", "transfer", "--from", "main", "--to", bID, "--amount", "30.5", "--id", "t-1", "--description", "rent"}
+	first := alice.mustJSON("", tr...)
+	again := alice.mustJSON("", tr...)
+	if first["state"] != "applied" || again["debit_item"] != first["debit_item"] || again["credit_item"] != first["credit_item"] {
+		t.Fatalf("transfer %v, retry %v", first, again)
+	}
+	alice.wantError(exitNotFound, "TransferConflictError", "", "account", "transfer", "--from", "main", "--to", bID,
+		"--amount", "1", "--id", "t-1")
+	alice.wantError(exitRefused, "InsufficientFundsError", "", "account", "transfer", "--from", "main", "--to", bID,
+		"--amount", "1000")
+	bob.wantError(exitError, "PermissionError", "", "account", "balance", aID)
+	alice.wantError(exitUsage, "UsageError", "", "account", "transfer", "--from", "main", "--to", bID, "--amount", "1.0000001")
+
+	bal := alice.mustJSON("", "account", "balance", "main")
+	if bal["balance"] != "69.500000" || bal["available"] != "69.500000" {
+		t.Fatalf("alice balance %v", bal)
+	}
+	list := bob.mustJSON("", "account", "list")
+	accs, _ := list["accounts"].([]any)
+	if len(accs) != 1 {
+		t.Fatalf("bob's list %v", list)
+	}
+	if got := accs[0].(map[string]any)["balance"].(map[string]any)["balance"]; got != "30.500000" {
+		t.Fatalf("bob's balance %v", got)
+	}
+
+	// Provisional: partial receipt by the payee, exact balances after.
+	p := alice.mustJSON("", "account", "transfer", "--from", "main", "--to", bID, "--amount", "20", "--id", "p-1", "--receipt-by", "1h")
+	if p["state"] != "pending" {
+		t.Fatalf("provisional %v", p)
+	}
+	alice.wantError(exitError, "PermissionError", "", "account", "receipt", "p-1", "--amount", "20")
+	bob.wantError(exitRefused, "OverReceiptError", "", "account", "receipt", "p-1", "--amount", "20.000001")
+	r := bob.mustJSON("", "account", "receipt", "p-1", "--amount", "7.25")
+	if r["state"] != "receipted" {
+		t.Fatalf("receipt %v", r)
+	}
+	bob.wantError(exitRefused, "AlreadyResolvedError", "", "account", "refund", "p-1")
+	alice.mustJSON("", "account", "transfer", "--from", "main", "--to", bID, "--amount", "3", "--id", "p-2", "--receipt-by", "1h")
+	if r := bob.mustJSON("", "account", "refund", "p-2"); r["state"] != "refunded" {
+		t.Fatalf("refund %v", r)
+	}
+	if bal := alice.mustJSON("", "account", "balance", "main"); bal["balance"] != "62.250000" || bal["liability"] != "0.000000" {
+		t.Fatalf("alice after receipt and refund %v", bal)
+	}
+	if bal := bob.mustJSON("", "account", "balance", "shop"); bal["balance"] != "37.750000" || bal["receivable"] != "0.000000" {
+		t.Fatalf("bob after receipt and refund %v", bal)
+	}
+	st := bob.mustJSON("", "account", "statement", "shop")
+	lines, _ := st["lines"].([]any)
+	if len(lines) < 5 { // open, credit t-1, credit p-1, settle p-1, credit p-2, settle p-2 (some may share an item)
+		t.Fatalf("statement %v", st)
+	}
+	// Text output works too.
+	if res := alice.run("", "account", "list"); res.code != 0 || res.stdout == "" {
+		t.Fatalf("text list: %+v", res)
+	}
+}
+
+func TestAccountingURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://h:8080/identity":     "http://h:8080/accounting",
+		"https://x.example/a/b/id/":  "https://x.example/a/b/accounting",
+		"http://h/identity?x=1#frag": "http://h/accounting",
+	} {
+		got, err := siblingURL(in, "accounting")
+		if err != nil || got != want {
+			t.Errorf("siblingURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -1,0 +1,315 @@
+// Package accounting is the accounting service: users' accounts on a
+// ledger (runtime/ledger) over the service's own bucket, with every
+// function authorised by an identity authorisation whose resource names the
+// exact operation, so an authorisation signed for one call cannot be
+// replayed for another.
+//
+// Rules:
+//   - An account belongs to the users listed as its owners (today: the user
+//     who created it). Only owners may debit it, read its balance or its
+//     statement, or receipt / refund provisional transfers paid into it.
+//   - Anyone may pay into any account, addressed by its id.
+//   - Account names are unique per user: the account id is derived from
+//     (identity service, user uid, name), so two creates of one name meet
+//     on one id.
+//   - Deposits (money from the ledger's mint) are for the service's admins
+//     only; the sum of all balances, mint included, stays exactly zero.
+//   - A provisional transfer is a promise to the payee until its
+//     receipt_by time: only the payee's owners may receipt it (in full or
+//     in part) or refund it. The payer cannot take it back; it returns to
+//     the payer by refund or by expiry at receipt_by (see Expire).
+//
+// The ledger records, with every entry, a summary of the authorisation that
+// caused it ("identity=<url> user=<uid> session=<sid>"). The summary rather
+// than the signed authorisation is recorded because the ledger compares a
+// retried transfer's content with the first one: a client that retries
+// with a freshly signed authorisation from the same session must be
+// answered with the first result, not an id conflict.
+package accounting
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/auth"
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/identity"
+	"github.com/openacquire/acquire/runtime/ledger"
+	"github.com/openacquire/acquire/runtime/service"
+	"github.com/openacquire/acquire/runtime/store"
+)
+
+// Kind is the service kind this package serves.
+const Kind = "accounting"
+
+// Limits, in one place.
+const (
+	// MaxAccountsPerUser bounds how many accounts one user may create and
+	// how many list_accounts returns. The check is made before creation,
+	// so concurrent creates may overshoot it by their number.
+	MaxAccountsPerUser = 100
+	// MaxReceiptByAhead bounds how far ahead a provisional transfer's
+	// receipt_by may be.
+	MaxReceiptByAhead = 31 * 24 * time.Hour
+	// MaxStatementPage bounds one statement page.
+	MaxStatementPage = ledger.MaxPageSize
+	// DefaultStatementPage is the page size when none is asked for.
+	DefaultStatementPage = 100
+	// maxCachedAccounts bounds the in-process cache of account records
+	// (immutable once written, so caching them is always sound).
+	maxCachedAccounts = 100_000
+)
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
+
+// Error classes of the accounting service. The names are part of the
+// protocol: they never change.
+var (
+	ErrInsufficientFunds = call.NewClass("InsufficientFundsError")
+	ErrTransferConflict  = call.NewClass("TransferConflictError")
+	ErrNotProvisional    = call.NewClass("NotProvisionalError")
+	ErrAlreadyResolved   = call.NewClass("AlreadyResolvedError")
+	ErrTransferExpired   = call.NewClass("TransferExpiredError")
+	ErrOverReceipt       = call.NewClass("OverReceiptError")
+	ErrTransferRefused   = call.NewClass("TransferRefusedError")
+	ErrOverdraft         = call.NewClass("OverdraftError")
+	ErrAccountLimit      = call.NewClass("AccountLimitError") // the user has MaxAccountsPerUser accounts
+)
+
+// Keys of the service's own records (the ledger keeps its own under ledger/).
+const (
+	accountsPre    = "accounting/accounts/"
+	usersPre       = "accounting/users/"
+	provisionalPre = "accounting/provisional/"
+)
+
+func accountKey(id string) string { return accountsPre + store.EncodeName(id) }
+func userPrefix(o Owner) string {
+	return usersPre + store.EncodeName(o.IdentityURL) + "/" + store.EncodeName(o.UserUID) + "/"
+}
+func provisionalKey(id string) string { return provisionalPre + store.EncodeName(id) }
+
+// Owner is a user, named by the identity service that vouches for them.
+type Owner struct {
+	IdentityURL string `json:"identity_url"`
+	UserUID     string `json:"user_uid"`
+}
+
+// accountRecord is the service's description of an account: its owners.
+// Written once with put-if-absent before the ledger account is created.
+type accountRecord struct {
+	ID        string        `json:"id"`
+	Name      string        `json:"name"`
+	Owners    []Owner       `json:"owners"`
+	Overdraft ledger.Amount `json:"overdraft"`
+	Created   time.Time     `json:"created"`
+}
+
+// provisionalRecord remembers the sides of a provisional transfer, so a
+// receipt or refund can be checked against the payee's owners. Written
+// with put-if-absent before the ledger records the transfer.
+type provisionalRecord struct {
+	ID        string        `json:"id"`
+	From      string        `json:"from"`
+	To        string        `json:"to"`
+	Amount    ledger.Amount `json:"amount"`
+	ReceiptBy time.Time     `json:"receipt_by"`
+}
+
+// Accounting is the accounting service on top of the function framework.
+type Accounting struct {
+	svc *service.Service
+	b   *store.Bucket
+	l   *ledger.Ledger
+	v   *auth.Verifier
+
+	mu       sync.Mutex
+	accounts map[string]*accountRecord
+}
+
+// Options configure the service.
+type Options struct {
+	// Client makes the identity lookups that verify authorisations.
+	Client *call.Client
+	// TrustedIdentities lists the identity services whose users may act
+	// here; empty trusts any (ownership is always per identity service).
+	TrustedIdentities []string
+	// Staleness bounds how long a looked-up session stays cached (default
+	// auth.DefaultStaleness): a logout is seen here within that time.
+	Staleness time.Duration
+	// LedgerOptions are passed to the ledger (the service's clock is added).
+	LedgerOptions []ledger.Option
+}
+
+// New opens the ledger on the service's bucket and registers the
+// accounting functions.
+func New(ctx context.Context, svc *service.Service, o Options) (*Accounting, error) {
+	if o.Client == nil {
+		return nil, errors.New("accounting: a call client is required for identity lookups")
+	}
+	l, err := ledger.New(ctx, svc.Bucket(), append([]ledger.Option{ledger.WithClock(svc.Clock())}, o.LedgerOptions...)...)
+	if err != nil {
+		return nil, err
+	}
+	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Staleness: o.Staleness}
+	if len(o.TrustedIdentities) > 0 {
+		v.Identities = map[string]bool{}
+		for _, u := range o.TrustedIdentities {
+			v.Identities[u] = true
+		}
+	}
+	a := &Accounting{svc: svc, b: svc.Bucket(), l: l, v: v, accounts: map[string]*accountRecord{}}
+	a.register()
+	return a, nil
+}
+
+func (a *Accounting) register() {
+	s := a.svc
+	service.Handle(s, "create_account", service.Options{Idempotent: true}, a.handleCreateAccount)
+	service.Handle(s, "list_accounts", service.Options{}, a.handleListAccounts)
+	service.Handle(s, "balance", service.Options{}, a.handleBalance)
+	service.Handle(s, "statement", service.Options{}, a.handleStatement)
+	service.Handle(s, "transfer", service.Options{Idempotent: true}, a.handleTransfer)
+	service.Handle(s, "receipt", service.Options{Idempotent: true}, a.handleReceipt)
+	service.Handle(s, "refund", service.Options{Idempotent: true}, a.handleRefund)
+	service.Handle(s, "deposit", service.Options{Idempotent: true}, a.handleDeposit)
+}
+
+// Service returns the framework service this runs on.
+func (a *Accounting) Service() *service.Service { return a.svc }
+
+// Ledger returns the ledger (for the host's sweep, audits and tests).
+func (a *Accounting) Ledger() *ledger.Ledger { return a.l }
+
+// AddAdmin makes a user an admin of the accounting service (may deposit).
+func (a *Accounting) AddAdmin(ctx context.Context, identityURL, userUID string) error {
+	return a.svc.AddAdmin(ctx, service.Admin{IdentityURL: identityURL, UserUID: userUID})
+}
+
+// Expire releases the funds of provisional transfers whose receipt_by has
+// passed; the host runs it with its periodic sweep.
+func (a *Accounting) Expire(ctx context.Context) (int, error) {
+	return a.l.Expire(ctx, a.svc.Now())
+}
+
+// Close waits for the ledger's background writes.
+func (a *Accounting) Close() error { return a.l.Close() }
+
+// caller is who an authorisation speaks for.
+type caller struct {
+	Owner
+	summary string // recorded in the ledger with every entry it causes
+}
+
+// authorise verifies an authorisation for exactly this resource.
+func (a *Accounting) authorise(ctx context.Context, au *auth.Authorisation, resource string) (*caller, error) {
+	s, err := a.v.Verify(ctx, au, resource)
+	if err != nil {
+		return nil, err
+	}
+	c := &caller{Owner: Owner{IdentityURL: au.IdentityURL, UserUID: s.UserUID}}
+	c.summary = fmt.Sprintf("identity=%s user=%s session=%s", au.IdentityURL, s.UserUID, au.SessionUID)
+	return c, nil
+}
+
+// AccountID is the id of a user's account of the given name.
+func AccountID(o Owner, name string) string {
+	h := sha256.Sum256([]byte("acquire-account-v1\n" + o.IdentityURL + "\n" + o.UserUID + "\n" + name))
+	return "acct-" + hex.EncodeToString(h[:16])
+}
+
+// account reads an account record (cached: records never change).
+func (a *Accounting) account(ctx context.Context, id string) (*accountRecord, error) {
+	a.mu.Lock()
+	r, ok := a.accounts[id]
+	a.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	if id == ledger.MintAccount {
+		return nil, call.Errorf(call.ErrPermission, "the mint is nobody's account")
+	}
+	var rec accountRecord
+	if _, err := a.b.GetJSON(ctx, accountKey(id), &rec); errors.Is(err, store.ErrNotFound) {
+		return nil, call.Errorf(call.ErrNotFound, "no account %q", clip(id))
+	} else if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	if len(a.accounts) >= maxCachedAccounts {
+		a.accounts = map[string]*accountRecord{} // bounded: start again rather than grow
+	}
+	a.accounts[id] = &rec
+	a.mu.Unlock()
+	return &rec, nil
+}
+
+// owned reads an account and checks that c owns it. Someone else's account
+// answers PermissionError (it does not say whether it exists to
+// non-owners beyond that).
+func (a *Accounting) owned(ctx context.Context, c *caller, id string) (*accountRecord, error) {
+	rec, err := a.account(ctx, id)
+	if errors.Is(err, call.ErrNotFound) {
+		return nil, call.Errorf(call.ErrPermission, "account %q is not yours", clip(id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(rec.Owners, c.Owner) {
+		return nil, call.Errorf(call.ErrPermission, "account %q is not yours", clip(id))
+	}
+	return rec, nil
+}
+
+// typed maps ledger errors to the service's error classes.
+func typed(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *call.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	m := err.Error()
+	switch {
+	case errors.Is(err, ledger.ErrInsufficientFunds):
+		return call.Errorf(ErrInsufficientFunds, "%s", m)
+	case errors.Is(err, ledger.ErrIDConflict):
+		return call.Errorf(ErrTransferConflict, "%s", m)
+	case errors.Is(err, ledger.ErrNoAccount), errors.Is(err, ledger.ErrNoTransfer):
+		return call.Errorf(call.ErrNotFound, "%s", m)
+	case errors.Is(err, ledger.ErrAccountExists):
+		return call.Errorf(call.ErrExists, "%s", m)
+	case errors.Is(err, ledger.ErrNotProvisional):
+		return call.Errorf(ErrNotProvisional, "%s", m)
+	case errors.Is(err, ledger.ErrAlreadyResolved):
+		return call.Errorf(ErrAlreadyResolved, "%s", m)
+	case errors.Is(err, ledger.ErrExpired):
+		return call.Errorf(ErrTransferExpired, "%s", m)
+	case errors.Is(err, ledger.ErrOverReceipt):
+		return call.Errorf(ErrOverReceipt, "%s", m)
+	case errors.Is(err, ledger.ErrRefused):
+		return call.Errorf(ErrTransferRefused, "%s", m)
+	case errors.Is(err, ledger.ErrOverdraft):
+		return call.Errorf(ErrOverdraft, "%s", m)
+	case errors.Is(err, ledger.ErrInvalid), errors.Is(err, ledger.ErrBadAmount), errors.Is(err, ledger.ErrAmountOutOfRange):
+		return call.Errorf(call.ErrBadArguments, "%s", m)
+	case errors.Is(err, ledger.ErrContention):
+		return call.Errorf(call.ErrBusy, "%s", m)
+	}
+	return err // the framework logs it and answers InternalError
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}

@@ -1,0 +1,127 @@
+package accounting
+
+import (
+	"context"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/auth"
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/identity"
+	"github.com/openacquire/acquire/runtime/ledger"
+	"github.com/openacquire/acquire/runtime/service"
+)
+
+// Client is the typed client of an accounting service. Each method signs
+// the authorisation its function needs with the session's certificate.
+type Client struct {
+	C   *call.Client
+	URL string
+}
+
+// authCall signs an authorisation for resource and calls fn. Calls that
+// change something carry a fresh idempotency key, so the call client
+// retries them safely and the service answers a retry from its first run.
+func (c *Client) authCall(ctx context.Context, s *identity.Session, fn, resource string, args func(*auth.Authorisation) any, out any, idem bool) error {
+	a, err := s.Authorise(resource, c.C.Clock())
+	if err != nil {
+		return err
+	}
+	var opts []call.CallOption
+	if idem {
+		opts = append(opts, call.WithIdempotencyKey(fn+":"+service.NewID()))
+	}
+	return c.C.Call(ctx, c.URL, fn, args(a), out, opts...)
+}
+
+// CreateAccount creates an account of the caller's, named name (unique per
+// user), with an overdraft limit.
+func (c *Client) CreateAccount(ctx context.Context, s *identity.Session, name string, overdraft ledger.Amount) (*AccountInfo, error) {
+	var out AccountInfo
+	return &out, c.authCall(ctx, s, "create_account", CreateAccountResource(name, overdraft), func(a *auth.Authorisation) any {
+		return &CreateAccountArgs{Authorisation: a, Name: name, Overdraft: overdraft}
+	}, &out, true)
+}
+
+// ListAccounts lists the caller's accounts with their balances.
+func (c *Client) ListAccounts(ctx context.Context, s *identity.Session) (*AccountList, error) {
+	var out AccountList
+	return &out, c.authCall(ctx, s, "list_accounts", ListAccountsResource, func(a *auth.Authorisation) any {
+		return &AuthArgs{Authorisation: a}
+	}, &out, false)
+}
+
+// Balance reads one of the caller's accounts now (zero at) or at a past time.
+func (c *Client) Balance(ctx context.Context, s *identity.Session, account string, at time.Time) (*ledger.Balance, error) {
+	var out ledger.Balance
+	return &out, c.authCall(ctx, s, "balance", BalanceResource(account), func(a *auth.Authorisation) any {
+		return &BalanceArgs{Authorisation: a, Account: account, At: at}
+	}, &out, false)
+}
+
+// StatementQuery selects a statement page: entries in [From, To) (zero To:
+// up to now), PageSize per page (0: DefaultStatementPage).
+type StatementQuery struct {
+	From, To  time.Time
+	PageToken string
+	PageSize  int
+}
+
+// Statement reads one page of one of the caller's accounts.
+func (c *Client) Statement(ctx context.Context, s *identity.Session, account string, q StatementQuery) (*ledger.StatementPage, error) {
+	var out ledger.StatementPage
+	return &out, c.authCall(ctx, s, "statement", StatementResource(account), func(a *auth.Authorisation) any {
+		return &StatementArgs{Authorisation: a, Account: account, From: q.From, To: q.To, PageToken: q.PageToken, PageSize: q.PageSize}
+	}, &out, false)
+}
+
+// Transfer is what the caller asks to move; a zero ReceiptBy makes a
+// direct transfer.
+type Transfer struct {
+	ID          string
+	From, To    string
+	Amount      ledger.Amount
+	Description string
+	ReceiptBy   time.Time
+}
+
+// Transfer moves money from one of the caller's accounts. Calling it again
+// with the same t returns the first result.
+func (c *Client) Transfer(ctx context.Context, s *identity.Session, t Transfer) (*ledger.TransferResult, error) {
+	args := &TransferArgs{ID: t.ID, From: t.From, To: t.To, Amount: t.Amount, Description: t.Description}
+	if !t.ReceiptBy.IsZero() {
+		args.ReceiptBy = receiptBy(t.ReceiptBy)
+	}
+	var out ledger.TransferResult
+	return &out, c.authCall(ctx, s, "transfer", TransferResource(args), func(a *auth.Authorisation) any {
+		args.Authorisation = a
+		return args
+	}, &out, true)
+}
+
+// Receipt takes amount of a provisional transfer into the caller's
+// account; the rest goes back to the payer.
+func (c *Client) Receipt(ctx context.Context, s *identity.Session, id string, amount ledger.Amount) (*ledger.TransferResult, error) {
+	var out ledger.TransferResult
+	return &out, c.authCall(ctx, s, "receipt", ReceiptResource(id, amount), func(a *auth.Authorisation) any {
+		return &ReceiptArgs{Authorisation: a, ID: id, Amount: amount}
+	}, &out, true)
+}
+
+// Refund gives a provisional transfer into the caller's account back.
+func (c *Client) Refund(ctx context.Context, s *identity.Session, id string) (*ledger.TransferResult, error) {
+	var out ledger.TransferResult
+	return &out, c.authCall(ctx, s, "refund", RefundResource(id), func(a *auth.Authorisation) any {
+		return &RefundArgs{Authorisation: a, ID: id}
+	}, &out, true)
+}
+
+// Deposit creates money in an account from the mint (admins only), under
+// the transfer id id.
+func (c *Client) Deposit(ctx context.Context, s *identity.Session, id, account string, amount ledger.Amount, description string) (*ledger.TransferResult, error) {
+	args := &DepositArgs{ID: id, Account: account, Amount: amount, Description: description}
+	var out ledger.TransferResult
+	return &out, c.authCall(ctx, s, "deposit", DepositResource(args), func(a *auth.Authorisation) any {
+		args.Authorisation = a
+		return args
+	}, &out, true)
+}
