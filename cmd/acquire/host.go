@@ -124,10 +124,10 @@ func startup(ctx context.Context, out io.Writer, h *host.Host, f hostFlags) erro
 			if info != nil {
 				uid = info.UID
 			}
-			fmt.Fprintf(out, "  %-9s %s  uid=%s\n", kind, svc.URL(), uid)
+			fmt.Fprintf(out, "  %-10s %s  uid=%s\n", kind, svc.URL(), uid)
 		}
 	}
-	fmt.Fprintf(out, "  health    %s/healthz\nready; Ctrl-C stops\n", strings.TrimRight(f.publicURL, "/"))
+	fmt.Fprintf(out, "  health     %s/healthz\nready; Ctrl-C stops\n", strings.TrimRight(f.publicURL, "/"))
 	return nil
 }
 
