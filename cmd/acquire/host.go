@@ -18,6 +18,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openacquire/acquire/adapters/aws/s3store"
+	"github.com/openacquire/acquire/adapters/gcp/gcsstore"
+
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/identity"
 )
@@ -52,7 +55,7 @@ admin-NAME.txt in the store folder; they are never logged.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runHost(cmd.Context(), cmd.OutOrStdout(), f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.storeURL, "store", defaultStoreURL(), "store URL (file:///dir or mem://name)")
+	fl.StringVar(&f.storeURL, "store", defaultStoreURL(), "store URL: file:///dir, mem://name, s3://bucket?region=…, gs://bucket")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fl.StringVar(&f.publicURL, "public-url", "", "base URL clients use (default http://<addr>)")
 	fl.StringVar(&f.services, "services", strings.Join(host.Kinds, ","), "comma-separated service kinds to serve")
@@ -71,6 +74,9 @@ func defaultStoreURL() string {
 }
 
 func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
+	// Cloud stores: s3:// and gs:// (credentials from each cloud's own chain).
+	s3store.Register()
+	gcsstore.Register()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	secret, err := hostSecret(f)

@@ -67,20 +67,25 @@ func Open(ctx context.Context, rawURL string) (*Bucket, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("store: open: %w: %w", ErrInvalidArgument, err)
+		// url.Parse's error repeats the URL, which may hold a secret.
+		return nil, fmt.Errorf("store: open: %w: the store URL does not parse", ErrInvalidArgument)
 	}
 	registry.RLock()
 	open := registry.openers[u.Scheme]
 	registry.RUnlock()
 	if open == nil {
-		return nil, fmt.Errorf("store: open %q: %w: scheme %q not registered", rawURL, ErrUnsupported, u.Scheme)
+		return nil, fmt.Errorf("store: open %q: %w: scheme %q not registered", safeURL(u), ErrUnsupported, u.Scheme)
 	}
 	d, err := open(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %q: %w", rawURL, err)
+		return nil, fmt.Errorf("store: open %q: %w", safeURL(u), err)
 	}
 	return NewBucket(d), nil
 }
+
+// safeURL names a store in errors without what may be a secret: no user
+// info and no query.
+func safeURL(u *url.URL) string { return u.Scheme + "://" + u.Host + u.Path }
 
 func openMem(_ context.Context, u *url.URL) (Driver, error) {
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
