@@ -35,7 +35,8 @@ type Server struct {
 func Start(tb testing.TB, s Server) string {
 	tb.Helper()
 	addr := FreeAddr(tb)
-	cmd := exec.Command(Binary(tb, s.Name), s.Args(addr, tb.TempDir())...)
+	// The binary and its flags come from the test's own Server value.
+	cmd := exec.Command(Binary(tb, s.Name), s.Args(addr, tb.TempDir())...) //nolint:gosec // see above
 	out := &limitedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -45,7 +46,7 @@ func Start(tb testing.TB, s Server) string {
 	go func() { exited <- cmd.Wait() }()
 	tb.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		<-exited //nolint:errcheck // killed: its exit status says nothing
 	})
 	base := "http://" + addr
 	client := &http.Client{Timeout: time.Second}
