@@ -136,11 +136,14 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 	if err := validateBucket(cfg.Bucket); err != nil {
 		return nil, err
 	}
-	if err := validatePrefix(cfg.Prefix); err != nil {
+	if p, err := spec.Prefix(cfg.Prefix); err != nil || p != cfg.Prefix {
+		if err == nil {
+			err = spec.Errorf("prefix must end in /")
+		}
 		return nil, err
 	}
 	if cfg.Endpoint != "" {
-		if err := validateEndpoint(cfg.Endpoint); err != nil {
+		if err := spec.Endpoint(cfg.Endpoint); err != nil {
 			return nil, err
 		}
 	}

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
+	"github.com/openacquire/acquire/adapters/storeurl"
 	"github.com/openacquire/acquire/runtime/store"
 	"github.com/openacquire/acquire/runtime/store/driver"
 )
@@ -38,39 +37,17 @@ func OpenURL(ctx context.Context, u *url.URL) (*Driver, error) {
 	return New(ctx, cfg)
 }
 
-// urlParams are the query parameters an s3:// URL may carry.
-var urlParams = []string{"region", "endpoint", "prefix", "path_style"}
+// spec is what s3:// URLs share with other cloud store URLs.
+var spec = storeurl.Spec{Scheme: Scheme, Package: "s3store", Params: []string{"region", "endpoint", "prefix", "path_style"},
+	Credentials: "the AWS default chain (AWS_ACCESS_KEY_ID, profiles, roles)", MaxPrefix: maxPrefixBytes}
 
 // ParseURL checks an s3:// URL and returns its configuration. Its errors
 // never repeat user information or parameter values that could be secrets.
 func ParseURL(u *url.URL) (Config, error) {
-	bad := func(format string, args ...any) (Config, error) {
-		return Config{}, fmt.Errorf("s3store: %w: "+format, append([]any{driver.ErrInvalidArgument}, args...)...)
-	}
-	switch {
-	case u.Scheme != Scheme:
-		return bad("scheme %q, want %q", u.Scheme, Scheme)
-	case u.User != nil:
-		return bad("the URL carries user information; credentials come only from the AWS default chain (AWS_ACCESS_KEY_ID, profiles, roles)")
-	case u.Opaque != "" || u.Fragment != "":
-		return bad("want s3://bucket?param=value")
-	case u.Path != "" && u.Path != "/":
-		return bad("the URL has a path; put a key prefix in ?prefix= instead")
-	}
-	q, err := url.ParseQuery(u.RawQuery)
+	bad := func(format string, args ...any) (Config, error) { return Config{}, spec.Errorf(format, args...) }
+	q, err := spec.Query(u)
 	if err != nil {
-		return bad("malformed query")
-	}
-	for name, values := range q {
-		if !slices.Contains(urlParams, name) {
-			if looksSecret(name) {
-				return bad("parameter %q: credentials come only from the AWS default chain, never from the URL", name)
-			}
-			return bad("unknown parameter %q (known: %s)", name, strings.Join(urlParams, ", "))
-		}
-		if len(values) != 1 {
-			return bad("parameter %q given %d times", name, len(values))
-		}
+		return Config{}, err
 	}
 	cfg := Config{
 		Bucket:   u.Host,
@@ -84,15 +61,12 @@ func ParseURL(u *url.URL) (Config, error) {
 		return bad("malformed region (want e.g. us-east-1)")
 	}
 	if cfg.Endpoint != "" {
-		if err := validateEndpoint(cfg.Endpoint); err != nil {
+		if err := spec.Endpoint(cfg.Endpoint); err != nil {
 			return Config{}, err
 		}
 	}
-	if p := q.Get("prefix"); p != "" {
-		cfg.Prefix = strings.TrimSuffix(p, "/") + "/"
-		if err := validatePrefix(cfg.Prefix); err != nil {
-			return Config{}, err
-		}
+	if cfg.Prefix, err = spec.Prefix(q.Get("prefix")); err != nil {
+		return Config{}, err
 	}
 	if ps := q.Get("path_style"); ps != "" {
 		if cfg.PathStyle, err = strconv.ParseBool(ps); err != nil {
@@ -100,16 +74,6 @@ func ParseURL(u *url.URL) (Config, error) {
 		}
 	}
 	return cfg, nil
-}
-
-func looksSecret(name string) bool {
-	n := strings.ToLower(name)
-	for _, s := range []string{"key", "secret", "token", "password", "credential", "session"} {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return false
 }
 
 var (
@@ -122,31 +86,6 @@ var (
 func validateBucket(b string) error {
 	if !bucketRE.MatchString(b) {
 		return fmt.Errorf("s3store: %w: bucket name %q (want 3-63 of a-z 0-9 . -)", driver.ErrInvalidArgument, b)
-	}
-	return nil
-}
-
-// validatePrefix accepts "" or a valid key followed by "/".
-func validatePrefix(p string) error {
-	if p == "" {
-		return nil
-	}
-	if len(p) > maxPrefixBytes || !strings.HasSuffix(p, "/") {
-		return fmt.Errorf("s3store: %w: prefix must be at most %d bytes and end in /", driver.ErrInvalidArgument, maxPrefixBytes)
-	}
-	if err := store.ValidateKey(strings.TrimSuffix(p, "/")); err != nil {
-		return fmt.Errorf("s3store: %w: prefix: %w", driver.ErrInvalidArgument, err)
-	}
-	return nil
-}
-
-// validateEndpoint accepts http(s)://host[:port][/path] and nothing that
-// could carry a secret (user information, query, fragment).
-func validateEndpoint(e string) error {
-	u, err := url.Parse(e)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return fmt.Errorf("s3store: %w: endpoint must be http(s)://host[:port][/path], without user information or query", driver.ErrInvalidArgument)
 	}
 	return nil
 }

@@ -6,11 +6,10 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
+	"github.com/openacquire/acquire/adapters/storeurl"
 	"github.com/openacquire/acquire/runtime/store"
 	"github.com/openacquire/acquire/runtime/store/driver"
 )
@@ -39,53 +38,29 @@ func OpenURL(ctx context.Context, u *url.URL) (*Driver, error) {
 	return New(ctx, cfg)
 }
 
-var urlParams = []string{"endpoint", "prefix", "signer", "anonymous"}
+// spec is what gs:// URLs share with other cloud store URLs.
+var spec = storeurl.Spec{Scheme: Scheme, Package: "gcsstore", Params: []string{"endpoint", "prefix", "signer", "anonymous"},
+	Credentials: "Application Default Credentials", MaxPrefix: maxPrefixBytes}
 
 // ParseURL checks a gs:// URL and returns its configuration. Its errors
 // never repeat user information or values that could be secrets.
 func ParseURL(u *url.URL) (Config, error) {
-	bad := func(format string, args ...any) (Config, error) {
-		return Config{}, fmt.Errorf("gcsstore: %w: "+format, append([]any{driver.ErrInvalidArgument}, args...)...)
-	}
-	switch {
-	case u.Scheme != Scheme:
-		return bad("scheme %q, want %q", u.Scheme, Scheme)
-	case u.User != nil:
-		return bad("the URL carries user information; credentials come only from Application Default Credentials")
-	case u.Opaque != "" || u.Fragment != "":
-		return bad("want gs://bucket?param=value")
-	case u.Path != "" && u.Path != "/":
-		return bad("the URL has a path; put a key prefix in ?prefix= instead")
-	}
-	q, err := url.ParseQuery(u.RawQuery)
+	bad := func(format string, args ...any) (Config, error) { return Config{}, spec.Errorf(format, args...) }
+	q, err := spec.Query(u)
 	if err != nil {
-		return bad("malformed query")
-	}
-	for name, values := range q {
-		if !slices.Contains(urlParams, name) {
-			if looksSecret(name) {
-				return bad("parameter %q: credentials come only from Application Default Credentials, never from the URL", name)
-			}
-			return bad("unknown parameter %q (known: %s)", name, strings.Join(urlParams, ", "))
-		}
-		if len(values) != 1 {
-			return bad("parameter %q given %d times", name, len(values))
-		}
+		return Config{}, err
 	}
 	cfg := Config{Bucket: u.Host, Endpoint: q.Get("endpoint"), Signer: q.Get("signer")}
 	if err := validateBucket(cfg.Bucket); err != nil {
 		return Config{}, err
 	}
 	if cfg.Endpoint != "" {
-		if err := validateEndpoint(cfg.Endpoint); err != nil {
+		if err := spec.Endpoint(cfg.Endpoint); err != nil {
 			return Config{}, err
 		}
 	}
-	if p := q.Get("prefix"); p != "" {
-		cfg.Prefix = strings.TrimSuffix(p, "/") + "/"
-		if err := validatePrefix(cfg.Prefix); err != nil {
-			return Config{}, err
-		}
+	if cfg.Prefix, err = spec.Prefix(q.Get("prefix")); err != nil {
+		return Config{}, err
 	}
 	if s := cfg.Signer; s != "" && s != "auto" {
 		if a, err := mail.ParseAddress(s); err != nil || a.Address != s {
@@ -100,16 +75,6 @@ func ParseURL(u *url.URL) (Config, error) {
 	return cfg, nil
 }
 
-func looksSecret(name string) bool {
-	n := strings.ToLower(name)
-	for _, s := range []string{"key", "secret", "token", "password", "credential"} {
-		if strings.Contains(n, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // bucketRE: GCS bucket names (3-63 bytes of a-z 0-9 - _ ., starting and
 // ending with a letter or digit; dotted names up to 222 are not accepted).
 var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`)
@@ -117,31 +82,6 @@ var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`)
 func validateBucket(b string) error {
 	if !bucketRE.MatchString(b) {
 		return fmt.Errorf("gcsstore: %w: bucket name %q (want 3-63 of a-z 0-9 . _ -)", driver.ErrInvalidArgument, b)
-	}
-	return nil
-}
-
-// validatePrefix accepts "" or a valid key followed by "/".
-func validatePrefix(p string) error {
-	if p == "" {
-		return nil
-	}
-	if len(p) > maxPrefixBytes || !strings.HasSuffix(p, "/") {
-		return fmt.Errorf("gcsstore: %w: prefix must be at most %d bytes and end in /", driver.ErrInvalidArgument, maxPrefixBytes)
-	}
-	if err := store.ValidateKey(strings.TrimSuffix(p, "/")); err != nil {
-		return fmt.Errorf("gcsstore: %w: prefix: %w", driver.ErrInvalidArgument, err)
-	}
-	return nil
-}
-
-// validateEndpoint accepts http(s)://host[:port][/path] and nothing that
-// could carry a secret.
-func validateEndpoint(e string) error {
-	u, err := url.Parse(e)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return fmt.Errorf("gcsstore: %w: endpoint must be http(s)://host[:port][/path], without user information or query", driver.ErrInvalidArgument)
 	}
 	return nil
 }
