@@ -60,12 +60,15 @@ func (l *Ledger) firstAtOrAfter(ctx context.Context, acc string, head *Item, t t
 
 // Statement returns the entries of acc's log written in [from, to), oldest
 // first, at most pageSize (1..MaxPageSize) per page. Pass the returned
-// Next as pageToken for the next page.
+// Next as pageToken for the next page. A zero to means now.
 func (l *Ledger) Statement(ctx context.Context, acc string, from, to time.Time, pageToken string, pageSize int) (StatementPage, error) {
 	if err := checkID("account", acc); err != nil {
 		return StatementPage{}, err
 	}
 	pageSize = min(max(pageSize, 1), MaxPageSize)
+	if to.IsZero() {
+		to = l.clock().Add(time.Microsecond) // items carry clock() times: include this instant
+	}
 	head, err := l.findHead(ctx, acc)
 	if err != nil {
 		return StatementPage{}, err

@@ -181,7 +181,8 @@ func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (TransferRes
 
 // Complete finishes a recorded transfer, whatever state a crash left it
 // in, and returns its result. It is safe to call any number of times,
-// concurrently, from any process.
+// concurrently, from any process. Like Transfer, a transfer refused for
+// insufficient funds comes back with State refused and ErrInsufficientFunds.
 func (l *Ledger) Complete(ctx context.Context, id string) (TransferResult, error) {
 	rec, ver, err := l.record(ctx, id)
 	if err != nil {
