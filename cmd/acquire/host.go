@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openacquire/acquire/adapters/aws/s3store"
+	"github.com/openacquire/acquire/adapters/azure/blobstore"
 	"github.com/openacquire/acquire/adapters/gcp/gcsstore"
 
 	"github.com/openacquire/acquire/runtime/host"
@@ -55,7 +56,7 @@ admin-NAME.txt in the store folder; they are never logged.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runHost(cmd.Context(), cmd.OutOrStdout(), f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.storeURL, "store", defaultStoreURL(), "store URL: file:///dir, mem://name, s3://bucket?region=…, gs://bucket")
+	fl.StringVar(&f.storeURL, "store", defaultStoreURL(), "store URL: file:///dir, mem://name, s3://bucket?region=…, gs://bucket, azblob://container?account=…")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fl.StringVar(&f.publicURL, "public-url", "", "base URL clients use (default http://<addr>)")
 	fl.StringVar(&f.services, "services", strings.Join(host.Kinds, ","), "comma-separated service kinds to serve")
@@ -77,6 +78,7 @@ func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
 	// Cloud stores: s3:// and gs:// (credentials from each cloud's own chain).
 	s3store.Register()
 	gcsstore.Register()
+	blobstore.Register()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	secret, err := hostSecret(f)
