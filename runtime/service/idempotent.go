@@ -16,7 +16,7 @@ import (
 // it finished, and its sealed answer (answers may hold secrets, such as an
 // OTP provisioning URI, so they are encrypted at rest).
 type idemRecord struct {
-	PayloadHash string    `json:"payload_hash"`
+	PayloadHash string    `json:"payload_mac"`
 	Done        bool      `json:"done"`
 	LeaseUntil  time.Time `json:"lease_until"`
 	Result      string    `json:"result,omitempty"`
@@ -31,7 +31,7 @@ func (s *Service) runIdempotent(ctx context.Context, req *call.Request, h *handl
 		return call.WrapError(call.Errorf(call.ErrBadArguments, "idempotency key over %d bytes", MaxIdemKeyBytes))
 	}
 	key := idemKey(req.Function, req.IdempotencyKey)
-	hash := payloadHash(req.Args)
+	hash := s.keys.MAC(req.Args)
 	ver, done, err := s.claim(ctx, key, hash)
 	if err != nil {
 		return call.WrapError(s.typed(err, req.Function))
@@ -107,9 +107,4 @@ func (s *Service) storedResult(ctx context.Context, rec *idemRecord) (*call.Resu
 func idemKey(function, key string) string {
 	sum := sha256.Sum256([]byte(function + "\x00" + key))
 	return idemPrefix + hex.EncodeToString(sum[:])
-}
-
-func payloadHash(args json.RawMessage) string {
-	sum := sha256.Sum256(args)
-	return hex.EncodeToString(sum[:])
 }

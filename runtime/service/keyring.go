@@ -53,6 +53,9 @@ type Keyring struct {
 	secret string
 	clock  func() time.Time
 
+	macOnce sync.Once
+	macKey  []byte
+
 	createMu sync.Mutex // one key generation at a time per process
 
 	mu     sync.RWMutex
