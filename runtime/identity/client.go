@@ -90,8 +90,7 @@ func (c *Client) Approve(ctx context.Context, s *Session, password string, o Log
 	var out ApproveLoginResult
 	err := c.C.Call(ctx, c.URL, "approve_login", &ApproveLoginArgs{SessionUID: s.SessionUID, Username: s.Username,
 		Password: password, OTP: o.OTP, RecoveryCode: o.RecoveryCode, DeviceUID: o.DeviceUID,
-		RememberDevice: o.RememberDevice, DeviceLabel: o.DeviceLabel}, &out,
-		call.WithIdempotencyKey("approve:"+s.SessionUID+":"+o.OTP+o.RecoveryCode))
+		RememberDevice: o.RememberDevice, DeviceLabel: o.DeviceLabel}, &out)
 	if err != nil {
 		return nil, err
 	}

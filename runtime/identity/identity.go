@@ -74,7 +74,7 @@ func (id *Identity) register() {
 	s := id.svc
 	service.Handle(s, "register", service.Options{Idempotent: true}, id.handleRegister)
 	service.Handle(s, "request_login", service.Options{}, id.handleRequestLogin)
-	service.Handle(s, "approve_login", service.Options{Idempotent: true}, id.handleApproveLogin)
+	service.Handle(s, "approve_login", service.Options{}, id.handleApproveLogin)
 	service.Handle(s, "session_info", service.Options{}, id.handleSessionInfo)
 	service.Handle(s, "whoami", service.Options{}, id.handleWhoami)
 	service.Handle(s, "logout", service.Options{Idempotent: true}, id.handleLogout)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -292,4 +293,89 @@ func setupUser(t *testing.T, f *fixture, name string) *identity.Session {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// A client whose approval reply was lost sends the same request again: it
+// gets the first answer (with the same new device secret), the code is not
+// spent twice, and the session is listed once. The same session with other
+// arguments is refused.
+func TestApproveRetryGetsTheFirstAnswer(t *testing.T) {
+	f := setup(t, "ivy")
+	ctx := context.Background()
+	s, err := f.id.RequestLogin(ctx, "ivy", "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := identity.LoginOptions{OTP: f.freshCode(t), RememberDevice: true, DeviceLabel: "laptop"}
+	first, err := f.id.Approve(ctx, s, pw, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.id.Approve(ctx, s, pw, opts)
+	if err != nil {
+		t.Fatalf("retry of the same approval: %v", err)
+	}
+	if *again != *first || first.DeviceOTPSecret == "" {
+		t.Fatalf("retry answered %+v, first answer %+v", again, first)
+	}
+	list, err := f.id.Sessions(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Sessions) != 1 {
+		t.Fatalf("%d sessions listed after a retried approval, want 1", len(list.Sessions))
+	}
+	_, err = f.id.Approve(ctx, s, pw+"x", opts)
+	wantClass(t, err, identity.ErrSession)
+	// The session's record holds the answer sealed: the device secret is not readable.
+	b := f.env.Host.Service(identity.Kind).Bucket()
+	data, _, err := b.Get(ctx, "identity/sessions/"+s.SessionUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "approval_sealed") || strings.Contains(string(data), first.DeviceOTPSecret) {
+		t.Fatalf("session record should hold the answer sealed, not the device secret in clear: %s", data)
+	}
+}
+
+// Retries racing their own first run: exactly one runs the approval, the
+// others either get its answer or a typed error; none approves twice.
+func TestApproveConcurrentRetries(t *testing.T) {
+	f := setup(t, "jack")
+	ctx := context.Background()
+	s, err := f.id.RequestLogin(ctx, "jack", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := identity.LoginOptions{OTP: f.freshCode(t)}
+	const n = 4
+	res := make([]*identity.ApproveLoginResult, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { own := *s; res[i], errs[i] = f.id.Approve(ctx, &own, pw, opts) })
+	}
+	wg.Wait()
+	var expires []time.Time
+	for i := range n {
+		switch {
+		case errs[i] == nil:
+			expires = append(expires, res[i].Expires)
+		case !errors.Is(errs[i], identity.ErrOTPReused) && !errors.Is(errs[i], identity.ErrSession):
+			t.Fatalf("retry %d: %v", i, errs[i])
+		}
+	}
+	if len(expires) == 0 {
+		t.Fatal("no approval succeeded")
+	}
+	for _, e := range expires {
+		if !e.Equal(expires[0]) {
+			t.Fatalf("approvals answered different sessions' expiries: %v", expires)
+		}
+	}
+	// After the race every retry gets the one answer.
+	again, err := f.id.Approve(ctx, s, pw, opts)
+	if err != nil || !again.Expires.Equal(expires[0]) {
+		t.Fatalf("late retry: %+v, %v", again, err)
+	}
 }

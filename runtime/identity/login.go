@@ -3,7 +3,9 @@ package identity
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/call"
@@ -78,19 +80,36 @@ func (id *Identity) handleApproveLogin(ctx context.Context, a *ApproveLoginArgs)
 	if err != nil {
 		return nil, err
 	}
+	mac, err := id.approvalMAC(a)
+	if err != nil {
+		return nil, err
+	}
+	if res, ok := id.earlierApproval(ctx, sess, mac); ok {
+		return res, nil
+	}
 	if st := sess.status(id.now()); st != statusPending || sess.Username != a.Username {
 		return nil, call.Errorf(ErrSession, "session %s is not a pending login for %q", a.SessionUID, a.Username)
 	}
 	u, dev, err := id.checkCredentials(ctx, a)
 	if err != nil {
+		if res, ok := id.retriedDuringRun(ctx, a.SessionUID, mac); ok {
+			return res, nil
+		}
 		id.audit(ctx, auditEvent{Event: "login_failed", Username: a.Username, SessionUID: a.SessionUID, Detail: errClass(err)})
 		return nil, err
 	}
-	sess, err = id.updateSession(ctx, a.SessionUID, func(s *sessionRecord) error {
+	res := &ApproveLoginResult{SessionUID: a.SessionUID, UserUID: u.UserUID, Username: u.Username, Expires: id.now().Add(SessionTTL),
+		DeviceUID: dev.newUID, DeviceOTPSecret: dev.newSecret, RecoveryLeft: len(u.RecoveryCodes)}
+	sealed, err := id.sealApproval(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	_, err = id.updateSession(ctx, a.SessionUID, func(s *sessionRecord) error {
 		if s.status(id.now()) != statusPending {
 			return call.Errorf(ErrSession, "session %s is no longer pending", a.SessionUID)
 		}
-		s.Status, s.UserUID, s.Approved, s.Expires, s.Device = statusApproved, u.UserUID, id.now(), id.now().Add(SessionTTL), dev.uid
+		s.Status, s.UserUID, s.Approved, s.Expires, s.Device = statusApproved, u.UserUID, id.now(), res.Expires, dev.uid
+		s.ApprovalMAC, s.ApprovalSealed = mac, sealed
 		return nil
 	})
 	if err != nil {
@@ -98,18 +117,72 @@ func (id *Identity) handleApproveLogin(ctx context.Context, a *ApproveLoginArgs)
 	}
 	// The index entry and the audit event are independent writes: their
 	// flushes overlap rather than queue. Both finish before the reply.
-	audited := make(chan struct{})
-	go func() {
-		defer close(audited)
-		id.audit(ctx, auditEvent{Event: "login_approved", Username: a.Username, UserUID: u.UserUID, SessionUID: sess.SessionUID})
-	}()
-	_, err = id.b.PutIfAbsent(ctx, userSessionsPrefix+u.UserUID+"/"+sess.SessionUID, nil)
-	<-audited
-	if err != nil && !errors.Is(err, store.ErrPrecondition) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		id.audit(ctx, auditEvent{Event: "login_approved", Username: a.Username, UserUID: u.UserUID, SessionUID: a.SessionUID})
+	})
+	err = id.indexSession(ctx, u.UserUID, a.SessionUID)
+	wg.Wait()
+	if err != nil {
 		return nil, err
 	}
-	return &ApproveLoginResult{SessionUID: sess.SessionUID, UserUID: u.UserUID, Username: u.Username, Expires: sess.Expires,
-		DeviceUID: dev.newUID, DeviceOTPSecret: dev.newSecret, RecoveryLeft: len(u.RecoveryCodes)}, nil
+	return res, nil
+}
+
+// approvalMAC identifies one approval request: the same arguments sent
+// again are a retry of it.
+func (id *Identity) approvalMAC(a *ApproveLoginArgs) (string, error) {
+	raw, err := json.Marshal(a)
+	if err != nil {
+		return "", err
+	}
+	return id.svc.Keys().MAC(raw), nil
+}
+
+func (id *Identity) sealApproval(ctx context.Context, res *ApproveLoginResult) (string, error) {
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return "", err
+	}
+	return id.svc.Keys().Seal(ctx, raw)
+}
+
+// earlierApproval answers a retry of the request that approved sess with
+// that request's answer. The index entry is written again, since the first
+// run may have died between approving the session and indexing it.
+func (id *Identity) earlierApproval(ctx context.Context, sess *sessionRecord, mac string) (*ApproveLoginResult, bool) {
+	if sess.status(id.now()) != statusApproved || sess.ApprovalMAC == "" ||
+		subtle.ConstantTimeCompare([]byte(sess.ApprovalMAC), []byte(mac)) != 1 {
+		return nil, false
+	}
+	raw, err := id.svc.Keys().Unseal(ctx, sess.ApprovalSealed)
+	if err != nil {
+		return nil, false
+	}
+	var res ApproveLoginResult
+	if json.Unmarshal(raw, &res) != nil || id.indexSession(ctx, sess.UserUID, sess.SessionUID) != nil {
+		return nil, false
+	}
+	return &res, true
+}
+
+// retriedDuringRun covers a retry that overlapped its first run: the first
+// spent the one-time code, so this one's second factor failed, but the
+// session may by now be approved by the same request.
+func (id *Identity) retriedDuringRun(ctx context.Context, sessionUID, mac string) (*ApproveLoginResult, bool) {
+	sess, _, err := id.getSession(ctx, sessionUID)
+	if err != nil {
+		return nil, false
+	}
+	return id.earlierApproval(ctx, sess, mac)
+}
+
+func (id *Identity) indexSession(ctx context.Context, userUID, sessionUID string) error {
+	_, err := id.b.PutIfAbsent(ctx, userSessionsPrefix+userUID+"/"+sessionUID, nil)
+	if errors.Is(err, store.ErrPrecondition) {
+		return nil
+	}
+	return err
 }
 
 // deviceOutcome says which remembered device was used or made.

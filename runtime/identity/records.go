@@ -63,6 +63,11 @@ type sessionRecord struct {
 	Approved   time.Time `json:"approved,omitzero"`
 	Expires    time.Time `json:"expires"`
 	Ended      time.Time `json:"ended,omitzero"`
+	// A retried approval (its reply lost) is recognised by a keyed MAC of
+	// its arguments and answered with the sealed first answer, which may
+	// hold a new device's secret.
+	ApprovalMAC    string `json:"approval_mac,omitempty"`
+	ApprovalSealed string `json:"approval_sealed,omitempty"`
 }
 
 // status accounts for expiry, which is never written: it follows from time.
