@@ -57,7 +57,7 @@ min(clients, cores) / cost, and the share of the bound it reached.`,
 	f := cmd.Flags()
 	f.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long each timed level runs")
 	f.StringVar(&levels, "clients", "1,32", "comma-separated concurrency levels")
-	f.IntVar(&cfg.Logins, "logins", 60, "login approvals per level")
+	f.IntVar(&cfg.Logins, "logins", 120, "login approvals per level")
 	f.StringVar(&cfg.StoreURL, "store", "", "store URL (default: a temporary local folder)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	return cmd

@@ -10,9 +10,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/call"
@@ -40,7 +37,7 @@ type Figure struct {
 	BoundPerSec float64 `json:"bound_per_second,omitempty"`
 	BoundName   string  `json:"bound,omitempty"`
 	OfBound     float64 `json:"of_bound,omitempty"` // PerSecond / BoundPerSec
-	Costs       Costs   `json:"costs"`              // measured just before this figure
+	Costs       Costs   `json:"costs"`              // mean of samples interleaved with this figure
 	Target      float64 `json:"target,omitempty"`   // required OfBound, or a floor in ops/s when BoundPerSec is 0
 }
 
@@ -80,7 +77,7 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*Report, error
 		cfg.Concurrency = []int{1, 32}
 	}
 	if cfg.Logins == 0 {
-		cfg.Logins = 60
+		cfg.Logins = 120
 	}
 	if progress == nil {
 		progress = func(string) {}
@@ -174,36 +171,19 @@ func newMeter() (*meter, error) {
 	return m, err
 }
 
+// rsa samples the RSA costs: about 0.15 s of work, short enough to
+// interleave with a figure's run many times.
 func (m *meter) rsa(c *Costs) {
-	c.DecryptMs = timeIt(100, func() { _, _ = m.key.Decrypt(m.ct) })
-	c.SignMs = timeIt(100, func() { _, _ = m.key.Sign(m.ct) })
-	c.EncryptMs = timeIt(300, func() { _, _ = m.key.Public().Encrypt(m.msg) })
-	c.VerifyMs = timeIt(300, func() { _ = m.key.Public().Verify(m.msg, m.sig) })
-	c.CallParallelPerSec = parallelRate(runtime.NumCPU(), 40, func() {
+	c.DecryptMs = timeIt(25, func() { _, _ = m.key.Decrypt(m.ct) })
+	c.SignMs = timeIt(25, func() { _, _ = m.key.Sign(m.ct) })
+	c.EncryptMs = timeIt(75, func() { _, _ = m.key.Public().Encrypt(m.msg) })
+	c.VerifyMs = timeIt(75, func() { _ = m.key.Public().Verify(m.msg, m.sig) })
+	c.CallParallelPerSec = parallelRate(runtime.NumCPU(), 10, func() {
 		_, _ = m.key.Decrypt(m.ct)
 		_, _ = m.key.Decrypt(m.ct)
 		_, _ = m.key.Sign(m.ct)
 	})
-	c.VerifyParallelPerSec = parallelRate(runtime.NumCPU(), 2000, func() { _ = m.key.Public().Verify(m.msg, m.sig) })
-}
-
-// around measures costs just before and just after a figure and keeps
-// their mean: on a shared machine the speed drifts within seconds, and the
-// bound should describe the same seconds as the figure.
-func around(measure func(*Costs), run func() (Figure, error)) (Figure, Costs, error) {
-	var before, after Costs
-	measure(&before)
-	f, err := run()
-	measure(&after)
-	return f, mean(before, after), err
-}
-
-func mean(a, b Costs) Costs {
-	m := func(x, y float64) float64 { return (x + y) / 2 }
-	return Costs{DecryptMs: m(a.DecryptMs, b.DecryptMs), SignMs: m(a.SignMs, b.SignMs), EncryptMs: m(a.EncryptMs, b.EncryptMs),
-		VerifyMs: m(a.VerifyMs, b.VerifyMs), PasswordMs: m(a.PasswordMs, b.PasswordMs),
-		PasswordParallelPerSec: m(a.PasswordParallelPerSec, b.PasswordParallelPerSec),
-		CallParallelPerSec:     m(a.CallParallelPerSec, b.CallParallelPerSec), VerifyParallelPerSec: m(a.VerifyParallelPerSec, b.VerifyParallelPerSec)}
+	c.VerifyParallelPerSec = parallelRate(runtime.NumCPU(), 500, func() { _ = m.key.Public().Verify(m.msg, m.sig) })
 }
 
 // bound is how many operations per second n clients can drive: one
@@ -218,78 +198,8 @@ func bound(n, cores int, oneMs, parallelPerSec float64) float64 {
 
 func (m *meter) password(c *Costs) {
 	verify := func() { _, _ = crypto.VerifyPassword(m.hash, "bench password") }
-	c.PasswordMs = timeIt(10, verify)
-	c.PasswordParallelPerSec = parallelRate(runtime.NumCPU(), 10, verify)
-}
-
-func timeIt(n int, f func()) float64 {
-	f() // warm
-	start := time.Now()
-	for range n {
-		f()
-	}
-	return float64(time.Since(start).Microseconds()) / 1000 / float64(n)
-}
-
-// parallelRate runs f n times on each of g goroutines and returns the
-// aggregate rate per second.
-func parallelRate(g, n int, f func()) float64 {
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range g {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range n {
-				f()
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(g*n) / time.Since(start).Seconds()
-}
-
-// load runs op from conc goroutines until d passes (or until total ops
-// when total > 0) and collects latencies.
-func load(ctx context.Context, conc int, d time.Duration, total int, op func(ctx context.Context, i int) error) (Figure, error) {
-	var next, errs atomic.Int64
-	lat := make([][]time.Duration, conc)
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	for w := range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if (total > 0 && i >= total) || (total == 0 && time.Now().After(deadline)) {
-					return
-				}
-				t0 := time.Now()
-				if err := op(ctx, i); err != nil {
-					errs.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-					continue
-				}
-				lat[w] = append(lat[w], time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	f := Figure{Concurrency: conc, Ops: len(all), Errors: int(errs.Load()), PerSecond: float64(len(all)) / elapsed.Seconds()}
-	if len(all) > 0 {
-		f.P50ms = ms(all[len(all)/2])
-		f.P99ms = ms(all[min(len(all)-1, len(all)*99/100)])
-	}
-	if e, ok := firstErr.Load().(error); ok && f.Errors > 0 {
-		return f, fmt.Errorf("bench: %d of %d operations failed, first: %w", f.Errors, f.Errors+f.Ops, e)
-	}
-	return f, nil
+	c.PasswordMs = timeIt(4, verify)
+	c.PasswordParallelPerSec = parallelRate(runtime.NumCPU(), 4, verify)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -304,11 +214,8 @@ func benchCalls(ctx context.Context, env *hostEnv, cfg Config, rep *Report, prog
 	// and the caller one private decrypt of the reply.
 	for _, n := range cfg.Concurrency {
 		progress(fmt.Sprintf("encrypted calls, %d concurrent", n))
-		f, costs, err := around(env.meter.rsa, func() (Figure, error) {
-			return load(ctx, n, cfg.Duration, 0, func(ctx context.Context, _ int) error {
-				return c.Call(ctx, url, "ping", struct{}{}, nil)
-			})
-		})
+		f, costs, err := measured(ctx, env.meter.rsa, workload{conc: n, d: cfg.Duration, rounds: timedRounds,
+			op: func(ctx context.Context, _ int) error { return c.Call(ctx, url, "ping", struct{}{}, nil) }})
 		if err != nil {
 			return err
 		}

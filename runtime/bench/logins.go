@@ -38,12 +38,11 @@ func benchLogins(ctx context.Context, env *hostEnv, cfg Config, rep *Report, pro
 		}
 		progress(fmt.Sprintf("login approvals, %d concurrent", n))
 		measure := func(c *Costs) { env.meter.rsa(c); env.meter.password(c) }
-		f, costs, err := around(measure, func() (Figure, error) {
-			return load(ctx, n, 0, len(codes), func(ctx context.Context, i int) error {
+		f, costs, err := measured(ctx, measure, workload{conc: n, total: len(codes), rounds: loginRounds,
+			op: func(ctx context.Context, i int) error {
 				_, err := id.Approve(ctx, sessions[i], benchPassword, identity.LoginOptions{RecoveryCode: codes[i].code})
 				return err
-			})
-		})
+			}})
 		if err != nil {
 			return err
 		}
@@ -130,12 +129,11 @@ func benchVerify(ctx context.Context, env *hostEnv, cfg Config, rep *Report, pro
 	}
 	for _, n := range cfg.Concurrency {
 		progress(fmt.Sprintf("authorisation verifications, %d concurrent", n))
-		f, costs, err := around(env.meter.rsa, func() (Figure, error) {
-			return load(ctx, n, cfg.Duration, 0, func(ctx context.Context, _ int) error {
+		f, costs, err := measured(ctx, env.meter.rsa, workload{conc: n, d: cfg.Duration, rounds: timedRounds,
+			op: func(ctx context.Context, _ int) error {
 				_, err := v.Verify(ctx, a, "bench resource")
 				return err
-			})
-		})
+			}})
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A figure's run is cut into rounds with a sample of its bound taken
+// before each round and after the last. The machines this runs on change
+// speed by up to 2x within a second (shared vCPUs), so a bound measured
+// once before and once after describes other seconds than the figure;
+// samples interleaved with the load see the same conditions it does.
+type workload struct {
+	conc   int
+	d      time.Duration // time-boxed load: the whole run's duration
+	total  int           // counted load: operations in all, by index
+	rounds int
+	op     func(ctx context.Context, i int) error
+}
+
+// Rounds per figure: time-boxed figures cut their duration into
+// timedRounds; counted ones (logins, whose second factors are used up)
+// into loginRounds, fewer, so that each round still keeps every client busy.
+const (
+	timedRounds = 10
+	loginRounds = 4
+)
+
+func measured(ctx context.Context, measure func(*Costs), w workload) (Figure, Costs, error) {
+	rounds := max(1, w.rounds)
+	samples := make([]Costs, 0, rounds+1)
+	var all sample
+	for r := range rounds {
+		var c Costs
+		measure(&c)
+		samples = append(samples, c)
+		from, to := r*w.total/rounds, (r+1)*w.total/rounds
+		all.add(runSlice(ctx, w.conc, w.d/time.Duration(rounds), from, to, w.op))
+	}
+	var c Costs
+	measure(&c)
+	samples = append(samples, c)
+	f, err := all.figure(w.conc)
+	return f, meanCosts(samples), err
+}
+
+// sample is the raw outcome of some load: latencies of the operations
+// that succeeded, time spent, and failures.
+type sample struct {
+	lat      []time.Duration
+	elapsed  time.Duration
+	errs     int
+	firstErr error
+}
+
+func (s *sample) add(o sample) {
+	s.lat = append(s.lat, o.lat...)
+	s.elapsed += o.elapsed
+	s.errs += o.errs
+	if s.firstErr == nil {
+		s.firstErr = o.firstErr
+	}
+}
+
+func (s *sample) figure(conc int) (Figure, error) {
+	slices.Sort(s.lat)
+	f := Figure{Concurrency: conc, Ops: len(s.lat), Errors: s.errs}
+	if s.elapsed > 0 {
+		f.PerSecond = float64(len(s.lat)) / s.elapsed.Seconds()
+	}
+	if n := len(s.lat); n > 0 {
+		f.P50ms = ms(s.lat[n/2])
+		f.P99ms = ms(s.lat[min(n-1, n*99/100)])
+	}
+	if s.errs > 0 {
+		return f, fmt.Errorf("bench: %d of %d operations failed, first: %w", s.errs, s.errs+f.Ops, s.firstErr)
+	}
+	return f, nil
+}
+
+// runSlice runs op from conc goroutines until d passes, or, when to > 0,
+// for the indices from..to-1.
+func runSlice(ctx context.Context, conc int, d time.Duration, from, to int, op func(ctx context.Context, i int) error) sample {
+	counted := to > 0
+	var next, errs atomic.Int64
+	next.Store(int64(from))
+	lat := make([][]time.Duration, conc)
+	var firstErr atomic.Value
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if (counted && i >= to) || (!counted && time.Now().After(deadline)) {
+					return
+				}
+				t0 := time.Now()
+				if err := op(ctx, i); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	s := sample{lat: slices.Concat(lat...), elapsed: time.Since(start), errs: int(errs.Load())}
+	s.firstErr, _ = firstErr.Load().(error)
+	return s
+}
+
+func meanCosts(cs []Costs) Costs {
+	var m Costs
+	for _, c := range cs {
+		m.DecryptMs += c.DecryptMs
+		m.SignMs += c.SignMs
+		m.EncryptMs += c.EncryptMs
+		m.VerifyMs += c.VerifyMs
+		m.PasswordMs += c.PasswordMs
+		m.PasswordParallelPerSec += c.PasswordParallelPerSec
+		m.CallParallelPerSec += c.CallParallelPerSec
+		m.VerifyParallelPerSec += c.VerifyParallelPerSec
+	}
+	n := float64(len(cs))
+	m.DecryptMs, m.SignMs, m.EncryptMs, m.VerifyMs = m.DecryptMs/n, m.SignMs/n, m.EncryptMs/n, m.VerifyMs/n
+	m.PasswordMs, m.PasswordParallelPerSec = m.PasswordMs/n, m.PasswordParallelPerSec/n
+	m.CallParallelPerSec, m.VerifyParallelPerSec = m.CallParallelPerSec/n, m.VerifyParallelPerSec/n
+	return m
+}
+
+func timeIt(n int, f func()) float64 {
+	f() // warm
+	start := time.Now()
+	for range n {
+		f()
+	}
+	return float64(time.Since(start).Microseconds()) / 1000 / float64(n)
+}
+
+// parallelRate runs f n times on each of g goroutines and returns the
+// aggregate rate per second.
+func parallelRate(g, n int, f func()) float64 {
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range g {
+		wg.Go(func() {
+			for range n {
+				f()
+			}
+		})
+	}
+	wg.Wait()
+	return float64(g*n) / time.Since(start).Seconds()
+}
