@@ -104,6 +104,19 @@ func (id *Identity) handleApproveLogin(ctx context.Context, a *ApproveLoginArgs)
 	if err != nil {
 		return nil, err
 	}
+	// The credentials are accepted and the second factor spent. The
+	// session's approval, its index entry and the audit event are
+	// independent writes: their flushes overlap rather than queue, and all
+	// finish before the reply. If the approval then fails (the session
+	// expired or ended meanwhile), a second event records that; an index
+	// entry of an unapproved session is harmless, as listings read each
+	// session's own status.
+	var wg sync.WaitGroup
+	var indexErr error
+	wg.Go(func() { indexErr = id.indexSession(ctx, u.UserUID, a.SessionUID) })
+	wg.Go(func() {
+		id.audit(ctx, auditEvent{Event: "login_approved", Username: a.Username, UserUID: u.UserUID, SessionUID: a.SessionUID})
+	})
 	_, err = id.updateSession(ctx, a.SessionUID, func(s *sessionRecord) error {
 		if s.status(id.now()) != statusPending {
 			return call.Errorf(ErrSession, "session %s is no longer pending", a.SessionUID)
@@ -112,19 +125,13 @@ func (id *Identity) handleApproveLogin(ctx context.Context, a *ApproveLoginArgs)
 		s.ApprovalMAC, s.ApprovalSealed = mac, sealed
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	// The index entry and the audit event are independent writes: their
-	// flushes overlap rather than queue. Both finish before the reply.
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		id.audit(ctx, auditEvent{Event: "login_approved", Username: a.Username, UserUID: u.UserUID, SessionUID: a.SessionUID})
-	})
-	err = id.indexSession(ctx, u.UserUID, a.SessionUID)
 	wg.Wait()
 	if err != nil {
+		id.audit(ctx, auditEvent{Event: "login_failed", Username: a.Username, UserUID: u.UserUID, SessionUID: a.SessionUID, Detail: errClass(err)})
 		return nil, err
+	}
+	if indexErr != nil {
+		return nil, indexErr
 	}
 	return res, nil
 }
