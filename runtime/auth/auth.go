@@ -63,17 +63,8 @@ func (a *Authorisation) Check(cert *crypto.PublicKey, resource string, now time.
 	if a == nil {
 		return call.Errorf(ErrAuthorisation, "no authorisation given")
 	}
-	if a.Resource != resource {
-		return call.Errorf(ErrAuthorisation, "authorisation is for %q, not %q", trunc(a.Resource), trunc(resource))
-	}
-	t, err := time.Parse(time.RFC3339Nano, a.Time)
-	if err != nil {
-		return call.Errorf(ErrAuthorisation, "authorisation time is not RFC 3339")
-	}
-	if age := now.Sub(t); age > maxAge {
-		return call.Errorf(ErrExpired, "authorisation is %s old (limit %s)", age.Round(time.Second), maxAge)
-	} else if age < -futureSkewTolerance {
-		return call.Errorf(ErrAuthorisation, "authorisation is dated %s in the future", (-age).Round(time.Second))
+	if err := checkFresh(a.Resource, a.Time, resource, now, maxAge); err != nil {
+		return err
 	}
 	if cert == nil {
 		// An approved session without a certificate can vouch for nothing.
@@ -82,6 +73,23 @@ func (a *Authorisation) Check(cert *crypto.PublicKey, resource string, now time.
 	sig, err := crypto.UnB64(a.Signature)
 	if err != nil || cert.Verify(a.Message(), sig) != nil {
 		return call.Errorf(ErrAuthorisation, "authorisation signature does not verify")
+	}
+	return nil
+}
+
+// checkFresh checks an authorisation's resource and age.
+func checkFresh(got, at, resource string, now time.Time, maxAge time.Duration) error {
+	if got != resource {
+		return call.Errorf(ErrAuthorisation, "authorisation is for %q, not %q", trunc(got), trunc(resource))
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return call.Errorf(ErrAuthorisation, "authorisation time is not RFC 3339")
+	}
+	if age := now.Sub(t); age > maxAge {
+		return call.Errorf(ErrExpired, "authorisation is %s old (limit %s)", age.Round(time.Second), maxAge)
+	} else if age < -futureSkewTolerance {
+		return call.Errorf(ErrAuthorisation, "authorisation is dated %s in the future", (-age).Round(time.Second))
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/openacquire/acquire/runtime/auth"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/store"
@@ -252,4 +253,15 @@ func (s *Service) registerChallenge() {
 	Handle(s, "registry_challenge", Options{}, func(ctx context.Context, a *ChallengeArgs) (*ChallengeAnswer, error) {
 		return &ChallengeAnswer{Nonce: a.Nonce, URL: s.cfg.URL, Kind: s.cfg.Kind}, nil
 	})
+}
+
+// Authorise signs a service authorisation for resource with this
+// service's current certificate: how a service acts in its own name on
+// another service.
+func (s *Service) Authorise(ctx context.Context, resource string) (*auth.ServiceAuthorisation, error) {
+	g, err := s.keys.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return auth.SignService(g.cert, s.cfg.URL, resource, s.cfg.Clock())
 }
