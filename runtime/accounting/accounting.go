@@ -87,19 +87,25 @@ var (
 const (
 	accountsPre    = "accounting/accounts/"
 	usersPre       = "accounting/users/"
+	servicesPre    = "accounting/services/"
 	provisionalPre = "accounting/provisional/"
 )
 
 func accountKey(id string) string { return accountsPre + store.EncodeName(id) }
 func userPrefix(o Owner) string {
+	if o.ServiceURL != "" {
+		return servicesPre + store.EncodeName(o.ServiceURL) + "/"
+	}
 	return usersPre + store.EncodeName(o.IdentityURL) + "/" + store.EncodeName(o.UserUID) + "/"
 }
 func provisionalKey(id string) string { return provisionalPre + store.EncodeName(id) }
 
-// Owner is a user, named by the identity service that vouches for them.
+// Owner is a user, named by the identity service that vouches for them,
+// or a service, named by its URL (it proves itself with its certificate).
 type Owner struct {
-	IdentityURL string `json:"identity_url"`
-	UserUID     string `json:"user_uid"`
+	IdentityURL string `json:"identity_url,omitempty"`
+	UserUID     string `json:"user_uid,omitempty"`
+	ServiceURL  string `json:"service_url,omitempty"`
 }
 
 // accountRecord is the service's description of an account: its owners.
@@ -129,6 +135,7 @@ type Accounting struct {
 	b   *store.Bucket
 	l   *ledger.Ledger
 	v   *auth.Verifier
+	sv  *auth.ServiceVerifier
 
 	mu       sync.Mutex
 	accounts map[string]*accountRecord
@@ -141,6 +148,11 @@ type Options struct {
 	// TrustedIdentities lists the identity services whose users may act
 	// here; empty trusts any (ownership is always per identity service).
 	TrustedIdentities []string
+	// TrustedServices lists the service URLs that may act here in their
+	// own name (own accounts, take payments). Empty trusts none: checking
+	// a service means fetching keys from its URL, which must not be any
+	// URL a caller names.
+	TrustedServices []string
 	// Staleness bounds how long a looked-up session stays cached (default
 	// auth.DefaultStaleness): a logout is seen here within that time.
 	Staleness time.Duration
@@ -165,7 +177,11 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Accounting, err
 			v.Identities[u] = true
 		}
 	}
-	a := &Accounting{svc: svc, b: svc.Bucket(), l: l, v: v, accounts: map[string]*accountRecord{}}
+	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Services: map[string]bool{}}
+	for _, u := range o.TrustedServices {
+		sv.Services[u] = true
+	}
+	a := &Accounting{svc: svc, b: svc.Bucket(), l: l, v: v, sv: sv, accounts: map[string]*accountRecord{}}
 	a.register()
 	return a, nil
 }
@@ -208,8 +224,20 @@ type caller struct {
 	summary string // recorded in the ledger with every entry it causes
 }
 
-// authorise verifies an authorisation for exactly this resource.
-func (a *Accounting) authorise(ctx context.Context, au *auth.Authorisation, resource string) (*caller, error) {
+// authorise verifies credentials for exactly this resource: a user's
+// authorisation, or a trusted service's.
+func (a *Accounting) authorise(ctx context.Context, cr auth.Credentials, resource string) (*caller, error) {
+	switch {
+	case cr.Authorisation != nil && cr.Service != nil:
+		return nil, call.Errorf(auth.ErrAuthorisation, "give a user's or a service's authorisation, not both")
+	case cr.Service != nil:
+		url, err := a.sv.Verify(ctx, cr.Service, resource)
+		if err != nil {
+			return nil, err
+		}
+		return &caller{Owner: Owner{ServiceURL: url}, summary: "service=" + url}, nil
+	}
+	au := cr.Authorisation
 	s, err := a.v.Verify(ctx, au, resource)
 	if err != nil {
 		return nil, err
@@ -221,7 +249,11 @@ func (a *Accounting) authorise(ctx context.Context, au *auth.Authorisation, reso
 
 // AccountID is the id of a user's account of the given name.
 func AccountID(o Owner, name string) string {
-	h := sha256.Sum256([]byte("acquire-account-v1\n" + o.IdentityURL + "\n" + o.UserUID + "\n" + name))
+	text := "acquire-account-v1\n" + o.IdentityURL + "\n" + o.UserUID + "\n" + name
+	if o.ServiceURL != "" {
+		text = "acquire-service-account-v1\n" + o.ServiceURL + "\n" + name
+	}
+	h := sha256.Sum256([]byte(text))
 	return "acct-" + hex.EncodeToString(h[:16])
 }
 
@@ -312,4 +344,12 @@ func clip(s string) string {
 		return s[:80] + "…"
 	}
 	return s
+}
+
+// ledgerOwner is how the ledger names an account's owner.
+func (o Owner) ledgerOwner() string {
+	if o.ServiceURL != "" {
+		return o.ServiceURL
+	}
+	return o.UserUID
 }

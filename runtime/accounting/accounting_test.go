@@ -98,7 +98,7 @@ func (f *fixture) deposit(t *testing.T, id, account, amount string) {
 }
 
 // wantBalance checks balance, liability and receivable exactly.
-func (f *fixture) wantBalance(t *testing.T, s *identity.Session, account, balance, liability, receivable string) *ledger.Balance {
+func (f *fixture) wantBalance(t *testing.T, s auth.Signer, account, balance, liability, receivable string) *ledger.Balance {
 	t.Helper()
 	b, err := f.acc.Balance(context.Background(), s, account, time.Time{})
 	if err != nil {

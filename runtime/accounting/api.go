@@ -71,7 +71,7 @@ func receiptBy(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond
 
 // CreateAccountArgs creates an account owned by the caller.
 type CreateAccountArgs struct {
-	Authorisation *auth.Authorisation `json:"authorisation"`
+	auth.Credentials
 	Name          string              `json:"name"`
 	Overdraft     ledger.Amount       `json:"overdraft"`
 }
@@ -88,7 +88,7 @@ type AccountInfo struct {
 
 // AuthArgs carries only an authorisation.
 type AuthArgs struct {
-	Authorisation *auth.Authorisation `json:"authorisation"`
+	auth.Credentials
 }
 
 // AccountList is the caller's accounts, by name.
@@ -98,7 +98,7 @@ type AccountList struct {
 
 // BalanceArgs asks an account's balance now, or at a past time.
 type BalanceArgs struct {
-	Authorisation *auth.Authorisation `json:"authorisation"`
+	auth.Credentials
 	Account       string              `json:"account"`
 	At            time.Time           `json:"at,omitzero"`
 }
@@ -106,7 +106,7 @@ type BalanceArgs struct {
 // StatementArgs asks one page of an account's entries in [From, To).
 // A zero To means up to now.
 type StatementArgs struct {
-	Authorisation *auth.Authorisation `json:"authorisation"`
+	auth.Credentials
 	Account       string              `json:"account"`
 	From          time.Time           `json:"from,omitzero"`
 	To            time.Time           `json:"to,omitzero"`
@@ -117,7 +117,7 @@ type StatementArgs struct {
 // TransferArgs moves Amount from the caller's account From to any account
 // To, under the client-chosen id ID. A ReceiptBy makes it provisional.
 type TransferArgs struct {
-	Authorisation *auth.Authorisation `json:"authorisation"`
+	auth.Credentials
 	ID            string              `json:"id"`
 	From          string              `json:"from"`
 	To            string              `json:"to"`
@@ -129,20 +129,20 @@ type TransferArgs struct {
 // ReceiptArgs receipts Amount (at most the transfer's) of a provisional
 // transfer into the caller's account.
 type ReceiptArgs struct {
-	Authorisation *auth.Authorisation `json:"authorisation"`
+	auth.Credentials
 	ID            string              `json:"id"`
 	Amount        ledger.Amount       `json:"amount"`
 }
 
 // RefundArgs gives a provisional transfer into the caller's account back.
 type RefundArgs struct {
-	Authorisation *auth.Authorisation `json:"authorisation"`
+	auth.Credentials
 	ID            string              `json:"id"`
 }
 
 // DepositArgs creates money in Account from the mint (admins only).
 type DepositArgs struct {
-	Authorisation *auth.Authorisation `json:"authorisation"`
+	auth.Credentials
 	ID            string              `json:"id"`
 	Account       string              `json:"account"`
 	Amount        ledger.Amount       `json:"amount"`

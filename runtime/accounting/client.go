@@ -6,13 +6,13 @@ import (
 
 	"github.com/openacquire/acquire/runtime/auth"
 	"github.com/openacquire/acquire/runtime/call"
-	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/ledger"
 	"github.com/openacquire/acquire/runtime/service"
 )
 
 // Client is the typed client of an accounting service. Each method signs
-// the authorisation its function needs with the session's certificate.
+// the authorisation its function needs: with a user's session
+// (*identity.Session) or as a service in its own name (*service.Service).
 type Client struct {
 	C   *call.Client
 	URL string
@@ -21,8 +21,8 @@ type Client struct {
 // authCall signs an authorisation for resource and calls fn. Calls that
 // change something carry a fresh idempotency key, so the call client
 // retries them safely and the service answers a retry from its first run.
-func (c *Client) authCall(ctx context.Context, s *identity.Session, fn, resource string, args func(*auth.Authorisation) any, out any, idem bool) error {
-	a, err := s.Authorise(resource, c.C.Clock())
+func (c *Client) authCall(ctx context.Context, s auth.Signer, fn, resource string, args func(auth.Credentials) any, out any, idem bool) error {
+	a, err := s.Credentials(ctx, resource, c.C.Clock())
 	if err != nil {
 		return err
 	}
@@ -35,26 +35,26 @@ func (c *Client) authCall(ctx context.Context, s *identity.Session, fn, resource
 
 // CreateAccount creates an account of the caller's, named name (unique per
 // user), with an overdraft limit.
-func (c *Client) CreateAccount(ctx context.Context, s *identity.Session, name string, overdraft ledger.Amount) (*AccountInfo, error) {
+func (c *Client) CreateAccount(ctx context.Context, s auth.Signer, name string, overdraft ledger.Amount) (*AccountInfo, error) {
 	var out AccountInfo
-	return &out, c.authCall(ctx, s, "create_account", CreateAccountResource(name, overdraft), func(a *auth.Authorisation) any {
-		return &CreateAccountArgs{Authorisation: a, Name: name, Overdraft: overdraft}
+	return &out, c.authCall(ctx, s, "create_account", CreateAccountResource(name, overdraft), func(a auth.Credentials) any {
+		return &CreateAccountArgs{Credentials: a, Name: name, Overdraft: overdraft}
 	}, &out, true)
 }
 
 // ListAccounts lists the caller's accounts with their balances.
-func (c *Client) ListAccounts(ctx context.Context, s *identity.Session) (*AccountList, error) {
+func (c *Client) ListAccounts(ctx context.Context, s auth.Signer) (*AccountList, error) {
 	var out AccountList
-	return &out, c.authCall(ctx, s, "list_accounts", ListAccountsResource, func(a *auth.Authorisation) any {
-		return &AuthArgs{Authorisation: a}
+	return &out, c.authCall(ctx, s, "list_accounts", ListAccountsResource, func(a auth.Credentials) any {
+		return &AuthArgs{Credentials: a}
 	}, &out, false)
 }
 
 // Balance reads one of the caller's accounts now (zero at) or at a past time.
-func (c *Client) Balance(ctx context.Context, s *identity.Session, account string, at time.Time) (*ledger.Balance, error) {
+func (c *Client) Balance(ctx context.Context, s auth.Signer, account string, at time.Time) (*ledger.Balance, error) {
 	var out ledger.Balance
-	return &out, c.authCall(ctx, s, "balance", BalanceResource(account), func(a *auth.Authorisation) any {
-		return &BalanceArgs{Authorisation: a, Account: account, At: at}
+	return &out, c.authCall(ctx, s, "balance", BalanceResource(account), func(a auth.Credentials) any {
+		return &BalanceArgs{Credentials: a, Account: account, At: at}
 	}, &out, false)
 }
 
@@ -67,10 +67,10 @@ type StatementQuery struct {
 }
 
 // Statement reads one page of one of the caller's accounts.
-func (c *Client) Statement(ctx context.Context, s *identity.Session, account string, q StatementQuery) (*ledger.StatementPage, error) {
+func (c *Client) Statement(ctx context.Context, s auth.Signer, account string, q StatementQuery) (*ledger.StatementPage, error) {
 	var out ledger.StatementPage
-	return &out, c.authCall(ctx, s, "statement", StatementResource(account), func(a *auth.Authorisation) any {
-		return &StatementArgs{Authorisation: a, Account: account, From: q.From, To: q.To, PageToken: q.PageToken, PageSize: q.PageSize}
+	return &out, c.authCall(ctx, s, "statement", StatementResource(account), func(a auth.Credentials) any {
+		return &StatementArgs{Credentials: a, Account: account, From: q.From, To: q.To, PageToken: q.PageToken, PageSize: q.PageSize}
 	}, &out, false)
 }
 
@@ -86,42 +86,42 @@ type Transfer struct {
 
 // Transfer moves money from one of the caller's accounts. Calling it again
 // with the same t returns the first result.
-func (c *Client) Transfer(ctx context.Context, s *identity.Session, t Transfer) (*ledger.TransferResult, error) {
+func (c *Client) Transfer(ctx context.Context, s auth.Signer, t Transfer) (*ledger.TransferResult, error) {
 	args := &TransferArgs{ID: t.ID, From: t.From, To: t.To, Amount: t.Amount, Description: t.Description}
 	if !t.ReceiptBy.IsZero() {
 		args.ReceiptBy = receiptBy(t.ReceiptBy)
 	}
 	var out ledger.TransferResult
-	return &out, c.authCall(ctx, s, "transfer", TransferResource(args), func(a *auth.Authorisation) any {
-		args.Authorisation = a
+	return &out, c.authCall(ctx, s, "transfer", TransferResource(args), func(a auth.Credentials) any {
+		args.Credentials = a
 		return args
 	}, &out, true)
 }
 
 // Receipt takes amount of a provisional transfer into the caller's
 // account; the rest goes back to the payer.
-func (c *Client) Receipt(ctx context.Context, s *identity.Session, id string, amount ledger.Amount) (*ledger.TransferResult, error) {
+func (c *Client) Receipt(ctx context.Context, s auth.Signer, id string, amount ledger.Amount) (*ledger.TransferResult, error) {
 	var out ledger.TransferResult
-	return &out, c.authCall(ctx, s, "receipt", ReceiptResource(id, amount), func(a *auth.Authorisation) any {
-		return &ReceiptArgs{Authorisation: a, ID: id, Amount: amount}
+	return &out, c.authCall(ctx, s, "receipt", ReceiptResource(id, amount), func(a auth.Credentials) any {
+		return &ReceiptArgs{Credentials: a, ID: id, Amount: amount}
 	}, &out, true)
 }
 
 // Refund gives a provisional transfer into the caller's account back.
-func (c *Client) Refund(ctx context.Context, s *identity.Session, id string) (*ledger.TransferResult, error) {
+func (c *Client) Refund(ctx context.Context, s auth.Signer, id string) (*ledger.TransferResult, error) {
 	var out ledger.TransferResult
-	return &out, c.authCall(ctx, s, "refund", RefundResource(id), func(a *auth.Authorisation) any {
-		return &RefundArgs{Authorisation: a, ID: id}
+	return &out, c.authCall(ctx, s, "refund", RefundResource(id), func(a auth.Credentials) any {
+		return &RefundArgs{Credentials: a, ID: id}
 	}, &out, true)
 }
 
 // Deposit creates money in an account from the mint (admins only), under
 // the transfer id id.
-func (c *Client) Deposit(ctx context.Context, s *identity.Session, id, account string, amount ledger.Amount, description string) (*ledger.TransferResult, error) {
+func (c *Client) Deposit(ctx context.Context, s auth.Signer, id, account string, amount ledger.Amount, description string) (*ledger.TransferResult, error) {
 	args := &DepositArgs{ID: id, Account: account, Amount: amount, Description: description}
 	var out ledger.TransferResult
-	return &out, c.authCall(ctx, s, "deposit", DepositResource(args), func(a *auth.Authorisation) any {
-		args.Authorisation = a
+	return &out, c.authCall(ctx, s, "deposit", DepositResource(args), func(a auth.Credentials) any {
+		args.Credentials = a
 		return args
 	}, &out, true)
 }

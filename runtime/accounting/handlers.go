@@ -26,7 +26,7 @@ func (a *Accounting) handleCreateAccount(ctx context.Context, args *CreateAccoun
 	if args.Overdraft.IsNegative() {
 		return nil, call.Errorf(ErrOverdraft, "overdraft %s is negative", args.Overdraft)
 	}
-	c, err := a.authorise(ctx, args.Authorisation, CreateAccountResource(args.Name, args.Overdraft))
+	c, err := a.authorise(ctx, args.Credentials, CreateAccountResource(args.Name, args.Overdraft))
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func (a *Accounting) handleCreateAccount(ctx context.Context, args *CreateAccoun
 	}{id}); err != nil && !errors.Is(err, store.ErrPrecondition) {
 		return nil, err
 	}
-	_, err = a.l.CreateAccount(ctx, ledger.AccountSpec{ID: id, Owner: c.UserUID, Name: rec.Name, Overdraft: rec.Overdraft})
+	_, err = a.l.CreateAccount(ctx, ledger.AccountSpec{ID: id, Owner: c.ledgerOwner(), Name: rec.Name, Overdraft: rec.Overdraft})
 	if err != nil {
 		return nil, typed(err)
 	}
@@ -109,7 +109,7 @@ func (a *Accounting) checkAccountLimit(ctx context.Context, o Owner) error {
 }
 
 func (a *Accounting) handleListAccounts(ctx context.Context, args *AuthArgs) (*AccountList, error) {
-	c, err := a.authorise(ctx, args.Authorisation, ListAccountsResource)
+	c, err := a.authorise(ctx, args.Credentials, ListAccountsResource)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func (a *Accounting) handleListAccounts(ctx context.Context, args *AuthArgs) (*A
 }
 
 func (a *Accounting) handleBalance(ctx context.Context, args *BalanceArgs) (*ledger.Balance, error) {
-	c, err := a.authorise(ctx, args.Authorisation, BalanceResource(args.Account))
+	c, err := a.authorise(ctx, args.Credentials, BalanceResource(args.Account))
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func (a *Accounting) handleBalance(ctx context.Context, args *BalanceArgs) (*led
 }
 
 func (a *Accounting) handleStatement(ctx context.Context, args *StatementArgs) (*ledger.StatementPage, error) {
-	c, err := a.authorise(ctx, args.Authorisation, StatementResource(args.Account))
+	c, err := a.authorise(ctx, args.Credentials, StatementResource(args.Account))
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func (a *Accounting) handleTransfer(ctx context.Context, args *TransferArgs) (*l
 	if args.To == ledger.MintAccount {
 		return nil, call.Errorf(call.ErrBadArguments, "the mint cannot be paid into")
 	}
-	c, err := a.authorise(ctx, args.Authorisation, TransferResource(args))
+	c, err := a.authorise(ctx, args.Credentials, TransferResource(args))
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +271,7 @@ func (a *Accounting) provisional(ctx context.Context, id string) (*provisionalRe
 }
 
 func (a *Accounting) handleReceipt(ctx context.Context, args *ReceiptArgs) (*ledger.TransferResult, error) {
-	c, err := a.authorise(ctx, args.Authorisation, ReceiptResource(args.ID, args.Amount))
+	c, err := a.authorise(ctx, args.Credentials, ReceiptResource(args.ID, args.Amount))
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +290,7 @@ func (a *Accounting) handleReceipt(ctx context.Context, args *ReceiptArgs) (*led
 }
 
 func (a *Accounting) handleRefund(ctx context.Context, args *RefundArgs) (*ledger.TransferResult, error) {
-	c, err := a.authorise(ctx, args.Authorisation, RefundResource(args.ID))
+	c, err := a.authorise(ctx, args.Credentials, RefundResource(args.ID))
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +309,7 @@ func (a *Accounting) handleRefund(ctx context.Context, args *RefundArgs) (*ledge
 }
 
 func (a *Accounting) handleDeposit(ctx context.Context, args *DepositArgs) (*ledger.TransferResult, error) {
-	c, err := a.authorise(ctx, args.Authorisation, DepositResource(args))
+	c, err := a.authorise(ctx, args.Credentials, DepositResource(args))
 	if err != nil {
 		return nil, err
 	}

@@ -128,3 +128,16 @@ func (v *ServiceVerifier) maxAge() time.Duration {
 	}
 	return DefaultMaxAge
 }
+
+// Credentials are what a call that acts for someone carries: a user's
+// authorisation or a service's, exactly one of them.
+type Credentials struct {
+	Authorisation *Authorisation        `json:"authorisation,omitempty"`
+	Service       *ServiceAuthorisation `json:"service_authorisation,omitempty"`
+}
+
+// Signer makes credentials for a resource: a user's session, or a
+// service acting in its own name.
+type Signer interface {
+	Credentials(ctx context.Context, resource string, now time.Time) (Credentials, error)
+}

@@ -46,7 +46,10 @@ type Config struct {
 	Secret    string
 	Logger    *slog.Logger
 	Password  crypto.PasswordParams // zero: identity default
-	clock     func() time.Time
+	// TrustedServices are service URLs beyond this host's own that may act
+	// in their own name on its accounting service.
+	TrustedServices []string
+	clock           func() time.Time
 }
 
 // Host is a running set of services.
@@ -122,7 +125,12 @@ func (h *Host) open(ctx context.Context, kind string) error {
 		if slices.Contains(h.cfg.Kinds, identity.Kind) {
 			trusted = []string{h.ServiceURL(identity.Kind)}
 		}
-		if h.Accounting, err = accounting.New(ctx, svc, accounting.Options{Client: h.Client, TrustedIdentities: trusted}); err != nil {
+		services := slices.Clone(h.cfg.TrustedServices)
+		for _, k := range h.cfg.Kinds {
+			services = append(services, h.ServiceURL(k))
+		}
+		opts := accounting.Options{Client: h.Client, TrustedIdentities: trusted, TrustedServices: services}
+		if h.Accounting, err = accounting.New(ctx, svc, opts); err != nil {
 			return err
 		}
 	}

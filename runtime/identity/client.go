@@ -170,3 +170,9 @@ func Lookup(c *call.Client) auth.Lookup {
 		return &out.Session, nil
 	}
 }
+
+// Credentials signs a user authorisation for resource (auth.Signer).
+func (s *Session) Credentials(_ context.Context, resource string, now time.Time) (auth.Credentials, error) {
+	a, err := s.Authorise(resource, now)
+	return auth.Credentials{Authorisation: a}, err
+}

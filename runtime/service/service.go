@@ -265,3 +265,10 @@ func (s *Service) Authorise(ctx context.Context, resource string) (*auth.Service
 	}
 	return auth.SignService(g.cert, s.cfg.URL, resource, s.cfg.Clock())
 }
+
+// Credentials signs a service authorisation for resource (auth.Signer);
+// now is ignored: the service's own clock dates it.
+func (s *Service) Credentials(ctx context.Context, resource string, _ time.Time) (auth.Credentials, error) {
+	a, err := s.Authorise(ctx, resource)
+	return auth.Credentials{Service: a}, err
+}
