@@ -4,6 +4,7 @@
 #   scripts/servers/install.sh versitygw         # S3 gateway over a directory
 #   scripts/servers/install.sh fake-gcs-server   # GCS emulator
 #   scripts/servers/install.sh azurite-blob      # Azure Blob emulator (Azurite)
+#   scripts/servers/install.sh aws-lambda-rie    # Lambda runtime interface emulator
 #
 # The Go servers are built from the Go module proxy with `go install` at a
 # pinned version (see TOOLING.md). Azurite is installed with `npm ci` from the
@@ -17,7 +18,7 @@ bin="${ACQUIRE_TOOLS_BIN:-$repo/.tools/bin}"
 go="${GO:-go}"
 
 usage() {
-	echo "usage: $0 versitygw|fake-gcs-server|azurite-blob" >&2
+	echo "usage: $0 versitygw|fake-gcs-server|azurite-blob|aws-lambda-rie" >&2
 	exit 2
 }
 
@@ -27,6 +28,7 @@ case "$name" in
 versitygw) pkg="github.com/versity/versitygw/cmd/versitygw@v1.8.0" ;;
 fake-gcs-server) pkg="github.com/fsouza/fake-gcs-server@v1.56.1" ;;
 azurite | azurite-blob) name="azurite-blob" pkg="" ;;
+aws-lambda-rie) pkg="github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d" ;;
 *) usage ;;
 esac
 

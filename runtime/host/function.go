@@ -1,0 +1,124 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/crypto"
+)
+
+// The environment a function platform (Lambda, Cloud Run / Cloud
+// Functions, Azure Functions) passes to an Acquire function. The platforms'
+// deployers set these; the secret arrives through the platform's secret
+// mechanism as an environment variable.
+const (
+	EnvServices        = "ACQUIRE_SERVICES"         // comma-separated kinds (default: all)
+	EnvStoreURL        = "ACQUIRE_STORE_URL"        // required
+	EnvPublicURL       = "ACQUIRE_PUBLIC_URL"       // required: the base URL clients call
+	EnvSecret          = "ACQUIRE_SERVICE_SECRET"   // required
+	EnvTrustedServices = "ACQUIRE_TRUSTED_SERVICES" // comma-separated service URLs
+)
+
+// FunctionInitTimeout bounds the first request's work of opening the
+// services (store reads, unlocking keys).
+const FunctionInitTimeout = 20 * time.Second
+
+// ConfigFromEnv reads a function's host configuration. Missing values are
+// named in the error; the secret's value never is.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	cfg := Config{StoreURL: getenv(EnvStoreURL), PublicURL: strings.TrimRight(getenv(EnvPublicURL), "/"), Secret: getenv(EnvSecret)}
+	var missing []string
+	for name, v := range map[string]string{EnvStoreURL: cfg.StoreURL, EnvPublicURL: cfg.PublicURL, EnvSecret: cfg.Secret} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return Config{}, fmt.Errorf("host: function environment lacks %s", strings.Join(missing, ", "))
+	}
+	if err := crypto.CheckPassphrase(cfg.Secret); err != nil {
+		return Config{}, fmt.Errorf("host: %s does not meet the passphrase rule", EnvSecret)
+	}
+	cfg.Kinds = splitList(getenv(EnvServices))
+	cfg.TrustedServices = splitList(getenv(EnvTrustedServices))
+	return cfg, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Lazy is a function's handler: it opens its host on the first request,
+// not at process start, so a cold start does no network or key work before
+// the platform hands it a request, and an instance that is never called
+// costs nothing. A failed open is retried by the next request.
+type Lazy struct {
+	Config Config
+	Logger *slog.Logger
+
+	mu sync.Mutex
+	h  *Host
+}
+
+func (l *Lazy) host() (*Host, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.h != nil {
+		return l.h, nil
+	}
+	// Not the request's context: a caller giving up must not fail the
+	// open for the requests queued behind it.
+	ctx, cancel := context.WithTimeout(context.Background(), FunctionInitTimeout)
+	defer cancel()
+	cfg := l.Config
+	cfg.Logger = l.Logger
+	h, err := New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.h = h
+	return h, nil
+}
+
+// ServeHTTP opens the host if needed and serves the request.
+func (l *Lazy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, err := l.host()
+	if err != nil {
+		l.logger().Error("function could not open its services", "err", err)
+		http.Error(w, "service unavailable: it could not open its store", http.StatusServiceUnavailable)
+		return
+	}
+	h.Handler().ServeHTTP(w, r)
+}
+
+// Close releases the host's stores, if it was opened.
+func (l *Lazy) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.h != nil {
+		l.h.Close()
+	}
+}
+
+func (l *Lazy) logger() *slog.Logger {
+	if l.Logger != nil {
+		return l.Logger
+	}
+	return slog.Default()
+}
+
+// ErrNoListener is returned by platform entry points started without the
+// port their platform should have given them.
+var ErrNoListener = errors.New("host: the platform gave no port to listen on")
