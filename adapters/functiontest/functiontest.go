@@ -34,7 +34,7 @@ func Build(tb testing.TB, pkg, name string, env []string, tags ...string) string
 	if len(tags) > 0 {
 		args = append(args, "-tags", tags[0])
 	}
-	cmd := exec.Command("go", append(args, pkg)...)
+	cmd := exec.Command("go", append(args, pkg)...) //nolint:gosec // G204: the test names its own package
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -72,8 +72,8 @@ func receiptBy(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond
 // CreateAccountArgs creates an account owned by the caller.
 type CreateAccountArgs struct {
 	auth.Credentials
-	Name          string              `json:"name"`
-	Overdraft     ledger.Amount       `json:"overdraft"`
+	Name      string        `json:"name"`
+	Overdraft ledger.Amount `json:"overdraft"`
 }
 
 // AccountInfo describes an account (and, where asked, its balance).
@@ -99,52 +99,52 @@ type AccountList struct {
 // BalanceArgs asks an account's balance now, or at a past time.
 type BalanceArgs struct {
 	auth.Credentials
-	Account       string              `json:"account"`
-	At            time.Time           `json:"at,omitzero"`
+	Account string    `json:"account"`
+	At      time.Time `json:"at,omitzero"`
 }
 
 // StatementArgs asks one page of an account's entries in [From, To).
 // A zero To means up to now.
 type StatementArgs struct {
 	auth.Credentials
-	Account       string              `json:"account"`
-	From          time.Time           `json:"from,omitzero"`
-	To            time.Time           `json:"to,omitzero"`
-	PageToken     string              `json:"page_token,omitempty"`
-	PageSize      int                 `json:"page_size,omitempty"`
+	Account   string    `json:"account"`
+	From      time.Time `json:"from,omitzero"`
+	To        time.Time `json:"to,omitzero"`
+	PageToken string    `json:"page_token,omitempty"`
+	PageSize  int       `json:"page_size,omitempty"`
 }
 
 // TransferArgs moves Amount from the caller's account From to any account
 // To, under the client-chosen id ID. A ReceiptBy makes it provisional.
 type TransferArgs struct {
 	auth.Credentials
-	ID            string              `json:"id"`
-	From          string              `json:"from"`
-	To            string              `json:"to"`
-	Amount        ledger.Amount       `json:"amount"`
-	Description   string              `json:"description,omitempty"`
-	ReceiptBy     time.Time           `json:"receipt_by,omitzero"`
+	ID          string        `json:"id"`
+	From        string        `json:"from"`
+	To          string        `json:"to"`
+	Amount      ledger.Amount `json:"amount"`
+	Description string        `json:"description,omitempty"`
+	ReceiptBy   time.Time     `json:"receipt_by,omitzero"`
 }
 
 // ReceiptArgs receipts Amount (at most the transfer's) of a provisional
 // transfer into the caller's account.
 type ReceiptArgs struct {
 	auth.Credentials
-	ID            string              `json:"id"`
-	Amount        ledger.Amount       `json:"amount"`
+	ID     string        `json:"id"`
+	Amount ledger.Amount `json:"amount"`
 }
 
 // RefundArgs gives a provisional transfer into the caller's account back.
 type RefundArgs struct {
 	auth.Credentials
-	ID            string              `json:"id"`
+	ID string `json:"id"`
 }
 
 // DepositArgs creates money in Account from the mint (admins only).
 type DepositArgs struct {
 	auth.Credentials
-	ID            string              `json:"id"`
-	Account       string              `json:"account"`
-	Amount        ledger.Amount       `json:"amount"`
-	Description   string              `json:"description,omitempty"`
+	ID          string        `json:"id"`
+	Account     string        `json:"account"`
+	Amount      ledger.Amount `json:"amount"`
+	Description string        `json:"description,omitempty"`
 }

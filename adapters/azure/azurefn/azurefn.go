@@ -45,7 +45,7 @@ func Serve(ctx context.Context, port string, h http.Handler) error {
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: host.ReadTimeout, WriteTimeout: host.WriteTimeout}
-	go func() {
+	go func() { //nolint:gosec // G118: the shutdown needs its own deadline once ctx has ended
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), host.ShutdownTimeout)
 		defer cancel()

@@ -7,6 +7,9 @@ import (
 	"os"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	// The image is built FROM scratch: no system roots, so TLS to GCS and
+	// other services uses these (only when the system has none).
+	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"github.com/openacquire/acquire/adapters/gcp/gcpfn"
 )

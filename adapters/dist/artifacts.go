@@ -1,0 +1,115 @@
+package dist
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/openacquire/acquire/adapters/azure/azurefn"
+)
+
+// ImageRef is the name the GCP image is saved under; the deployer pushes
+// it to the project's registry under its own name.
+const ImageRef = "acquire/gcp-run:dist"
+
+// Artifact is one written file and its SHA-256.
+type Artifact struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Bytes  int64  `json:"bytes"`
+}
+
+// WriteAll builds every target for every arch into dir.
+func WriteAll(ctx context.Context, root, dir string, archs []string) ([]Artifact, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	var out []Artifact
+	for _, t := range Targets {
+		for _, arch := range archs {
+			bin, err := Build(ctx, root, t, arch)
+			if err != nil {
+				return nil, err
+			}
+			a, err := writeArtifact(dir, t, arch, bin)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func writeArtifact(dir string, t Target, arch string, bin []byte) (Artifact, error) {
+	var buf bytes.Buffer
+	var ext string
+	var err error
+	switch t.Platform {
+	case "aws-lambda":
+		ext, err = ".zip", Zip(&buf, []File{{Name: t.Binary, Mode: 0o755, Data: bin}})
+	case "azure-functions":
+		ext, err = ".zip", Zip(&buf, []File{
+			{Name: "host.json", Mode: 0o644, Data: azurefn.HostJSON},
+			{Name: azurefn.FunctionName + "/function.json", Mode: 0o644, Data: azurefn.FunctionJSON},
+			{Name: t.Binary, Mode: 0o755, Data: bin},
+		})
+	case "gcp-run":
+		ext, err = ".tar", Image(&buf, t.Binary, arch, bin)
+	default:
+		err = fmt.Errorf("dist: unknown platform %q", t.Platform)
+	}
+	if err != nil {
+		return Artifact{}, err
+	}
+	path := filepath.Join(dir, t.Platform+"-"+arch+ext)
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil { //nolint:gosec // artifacts are for publishing
+		return Artifact{}, err
+	}
+	return Artifact{Path: path, SHA256: sha256Hex(buf.Bytes()), Bytes: int64(buf.Len())}, nil
+}
+
+// Image writes a single-layer OCI image FROM scratch holding /<binary> as
+// its entry point, as a docker-save tarball.
+func Image(w io.Writer, binary, arch string, bin []byte) error {
+	var layerTar bytes.Buffer
+	if err := Tar(&layerTar, []File{{Name: binary, Mode: 0o755, Data: bin}}); err != nil {
+		return err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerTar.Bytes())), nil
+	})
+	if err != nil {
+		return err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return err
+	}
+	img, err = mutate.ConfigFile(img, &v1.ConfigFile{
+		Architecture: arch, OS: "linux", Created: v1.Time{Time: Epoch},
+		RootFS: v1.RootFS{Type: "layers"},
+		Config: v1.Config{Entrypoint: []string{"/" + binary}, User: "65532:65532"},
+	})
+	if err != nil {
+		return err
+	}
+	img, err = mutate.CreatedAt(img, v1.Time{Time: Epoch})
+	if err != nil {
+		return err
+	}
+	ref, err := name.NewTag(ImageRef)
+	if err != nil {
+		return err
+	}
+	return tarball.Write(ref, img, w)
+}
