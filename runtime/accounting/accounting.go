@@ -196,6 +196,7 @@ func (a *Accounting) register() {
 	service.Handle(s, "receipt", service.Options{Idempotent: true}, a.handleReceipt)
 	service.Handle(s, "refund", service.Options{Idempotent: true}, a.handleRefund)
 	service.Handle(s, "deposit", service.Options{Idempotent: true}, a.handleDeposit)
+	service.Handle(s, "cash_cheque", service.Options{Idempotent: true}, a.handleCashCheque)
 }
 
 // Service returns the framework service this runs on.
