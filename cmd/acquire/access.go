@@ -265,7 +265,9 @@ limits who may request it; without it any user of a trusted identity service may
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
-			return g.emit(r, func(w io.Writer) { fmt.Fprintf(w, "Set %s: %s, fulfilled by %s at %s.\n", r.Name, r.Price, r.Function, r.ServiceURL) })
+			return g.emit(r, func(w io.Writer) {
+				fmt.Fprintf(w, "Set %s: %s, fulfilled by %s at %s.\n", r.Name, r.Price, r.Function, r.ServiceURL)
+			})
 		},
 	}
 	fl := cmd.Flags()

@@ -41,7 +41,7 @@ ChequeInvalidError.`)
 
 // chequeOptions are what a cheque command line says.
 type chequeOptions struct {
-	account, to, max, expires, forWhat, uid string
+	account, to, expires, forWhat, uid string
 }
 
 func (o *chequeOptions) flags(cmd *cobra.Command, withTo bool) {
@@ -166,7 +166,7 @@ func readChequeFile(g *globals, path string) (*accounting.Cheque, error) {
 		if err != nil {
 			return nil, usagef("--cheque: %v", err)
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // read-only: nothing to lose
 		r = f
 	}
 	raw, err := io.ReadAll(io.LimitReader(r, maxChequeFileBytes+1))

@@ -21,7 +21,7 @@ func checkResource(r *Resource) error {
 	case !r.Price.IsPositive() || r.Price.Cmp(ledger.MaxAmount) > 0:
 		return bad("price %s is not in (0, %s]", r.Price, ledger.MaxAmount)
 	case len(r.ServiceURL) > 512 || hasControl(r.ServiceURL) || strings.Contains(r.ServiceURL, " ") ||
-		!(strings.HasPrefix(r.ServiceURL, "http://") || strings.HasPrefix(r.ServiceURL, "https://")):
+		!strings.HasPrefix(r.ServiceURL, "http://") && !strings.HasPrefix(r.ServiceURL, "https://"):
 		return bad("service URL %q must be http(s), at most 512 bytes", clip(r.ServiceURL))
 	case !functionPattern.MatchString(r.Function):
 		return bad("function %q must match %s", clip(r.Function), functionPattern)

@@ -117,7 +117,7 @@ func (c *Cheque) checkFields() error {
 	case ledgerID(c.Account) != nil:
 		return bad("cheque account %q is malformed", clip(c.Account))
 	case len(c.Recipient) > MaxRecipientBytes || strings.ContainsFunc(c.Recipient, unicode.IsSpace) ||
-		!(strings.HasPrefix(c.Recipient, "http://") || strings.HasPrefix(c.Recipient, "https://")):
+		!strings.HasPrefix(c.Recipient, "http://") && !strings.HasPrefix(c.Recipient, "https://"):
 		return bad("cheque recipient %q must be a service URL (http or https, at most %d bytes)", clip(c.Recipient), MaxRecipientBytes)
 	case !c.Max.IsPositive() || c.Max.Cmp(ledger.MaxAmount) > 0:
 		return bad("cheque maximum %s is not in (0, %s]", c.Max, ledger.MaxAmount)

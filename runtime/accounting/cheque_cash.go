@@ -41,7 +41,7 @@ func (a *Accounting) handleCashCheque(ctx context.Context, args *CashChequeArgs)
 	if err := ch.checkFields(); err != nil {
 		return nil, err
 	}
-	if args.Credentials.Service == nil {
+	if args.Service == nil {
 		return nil, call.Errorf(call.ErrPermission, "cheques are cashed by services, with a service authorisation")
 	}
 	c, err := a.authorise(ctx, args.Credentials, CashChequeResource(args))

@@ -54,7 +54,7 @@ type Config struct {
 	// AccountingURL is where the access service cashes cheques when this
 	// host runs no accounting service.
 	AccountingURL string
-	clock           func() time.Time
+	clock         func() time.Time
 }
 
 // Host is a running set of services.
