@@ -90,6 +90,11 @@ func (a *Access) handleRequest(ctx context.Context, args *RequestArgs) (*Grant, 
 	if err != nil {
 		return nil, err
 	}
+	// Checked on every run, not only the first: a retry carries its cheque
+	// again, and only the requester's own cheque may pay.
+	if au := args.Cheque.Authorisation; au.IdentityURL != u.IdentityURL || au.UserUID != u.UserUID {
+		return nil, call.Errorf(accounting.ErrChequeInvalid, "the cheque is not signed by the requesting user")
+	}
 	uid := RequestUID(u.IdentityURL, u.UserUID, args.RequestID)
 	rec, ver, err := a.claimRequest(ctx, u, uid, args)
 	if err != nil {
@@ -142,7 +147,7 @@ func (a *Access) newRequest(ctx context.Context, u *user, uid string, args *Requ
 	if !r.allows(u.UserUID) {
 		return nil, "", call.Errorf(ErrAccessDenied, "you may not request %s", r.Name)
 	}
-	if err := a.checkCheque(u, r, args.Cheque); err != nil {
+	if err := a.checkCheque(r, args.Cheque); err != nil {
 		return nil, "", err
 	}
 	ch := args.Cheque
@@ -174,11 +179,9 @@ func chequeKey(ch *accounting.Cheque) string {
 }
 
 // checkCheque refuses early what accounting would refuse when cashing:
-// a cheque of another user, to another service, too small, or expired.
-func (a *Access) checkCheque(u *user, r *Resource, ch *accounting.Cheque) error {
+// a cheque to another service, too small, or expired.
+func (a *Access) checkCheque(r *Resource, ch *accounting.Cheque) error {
 	switch {
-	case ch.Authorisation.IdentityURL != u.IdentityURL || ch.Authorisation.UserUID != u.UserUID:
-		return call.Errorf(accounting.ErrChequeInvalid, "the cheque is not signed by the requesting user")
 	case ch.Recipient != a.svc.URL():
 		return call.Errorf(accounting.ErrChequeRecipient, "the cheque is written to %s, not to this service", clip(ch.Recipient))
 	case ch.Max.Cmp(r.Price) < 0:
