@@ -437,3 +437,28 @@ func TestCatalogueAndChecks(t *testing.T) {
 	}
 	f.audit(t)
 }
+
+// A run that cashed the cheque and stopped before saving it: the next run
+// meets ChequeAlreadyCashedError, carries on with the cheque's transfer,
+// and the price is taken once.
+func TestCashedBeforeSavedIsFinished(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	jobs := startFulfiller(t, f.env, "ok")
+	f.offer(t, "job/a", "4", jobs)
+	ch := f.cheque(t, f.alice, f.main, "4")
+	income, err := f.acc.CreateAccount(ctx, f.svc, access.IncomeAccount, amt("0"))
+	if err != nil || income.ID != f.env.Host.Access.IncomeAccountID() {
+		t.Fatalf("income %+v, %v", income, err)
+	}
+	if _, err := f.acc.CashCheque(ctx, f.svc, ch, amt("4"), income.ID, f.env.Clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.money(t, "100", "4", "0", "4")
+	g, err := f.ac.Request(ctx, f.alice, "r-1", "job/a", "", ch)
+	if err != nil || g.Outcome != access.OutcomeGranted || g.Transfer != accounting.ChequeTransferID(ch) {
+		t.Fatalf("request %+v, %v", g, err)
+	}
+	f.money(t, "96", "0", "4", "0")
+	f.audit(t)
+}
