@@ -45,7 +45,8 @@ from ACQUIRE_SERVICE_SECRET, else from --secret-file; for a local folder store
 with neither, a random secret is made once and kept (mode 0600) in the store
 folder's host.secret.
 
---admin NAME makes NAME the first admin of the identity service. If NAME is not
+--admin NAME makes NAME the first admin of the identity service (and of the
+accounting and access services on this host). If NAME is not
 registered yet, it is created with the password in ACQUIRE_ADMIN_PASSWORD and
 its authenticator URI and recovery codes are written (mode 0600) to
 admin-NAME.txt in the store folder; they are never logged.`,
@@ -177,14 +178,22 @@ func createAdmin(ctx context.Context, out io.Writer, h *host.Host, f hostFlags) 
 // grantOtherServices makes the identity admin an admin of this host's
 // other services too.
 func grantOtherServices(ctx context.Context, h *host.Host, username string) error {
-	if h.Accounting == nil {
+	if h.Accounting == nil && h.Access == nil {
 		return nil
 	}
 	uid, err := h.Identity.UserUID(ctx, username)
 	if err != nil {
 		return err
 	}
-	return h.Accounting.AddAdmin(ctx, h.ServiceURL(identity.Kind), uid)
+	if h.Accounting != nil {
+		if err := h.Accounting.AddAdmin(ctx, h.ServiceURL(identity.Kind), uid); err != nil {
+			return err
+		}
+	}
+	if h.Access != nil {
+		return h.Access.AddAdmin(ctx, h.ServiceURL(identity.Kind), uid)
+	}
+	return nil
 }
 
 func writeAdminFile(storeURL string, res *identity.RegisterResult) (string, error) {

@@ -59,7 +59,8 @@ Exit codes:
   6  service unreachable: TransportError, ServiceUnavailableError, TimeoutError
   7  refused by the ledger: InsufficientFundsError, OverReceiptError,
      AlreadyResolvedError, TransferExpiredError, TransferRefusedError,
-     NotProvisionalError, OverdraftError, AccountLimitError`
+     NotProvisionalError, OverdraftError, AccountLimitError; or by the access
+     service or a cheque's rules (see 'acquire access --help')`
 
 // globals are the global flags and what commands share: the streams, the
 // logger, the wallet and the service client. Commands in other files
@@ -101,6 +102,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		Example: `  acquire user register --username alice
   acquire user login --username alice
   acquire user whoami -o json
+  acquire access request job/small --account main
   acquire otp code --uri 'otpauth://totp/Acquire:alice?secret=...&issuer=Acquire'
   acquire host`,
 		SilenceErrors:     true,
@@ -117,7 +119,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	root.SetIn(g.stdin)
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
-	root.AddCommand(newUserCmd(g), newAccountCmd(g), newInvoiceCmd(g), newDepositCmd(g), newOTPCmd(g), newWalletCmd(g), newHostCmd(g), newBenchCmd(g))
+	root.AddCommand(newUserCmd(g), newAccountCmd(g), newInvoiceCmd(g), newDepositCmd(g), newChequeCmd(g), newAccessCmd(g), newOTPCmd(g), newWalletCmd(g), newHostCmd(g), newBenchCmd(g))
 	g.rootCmd = root
 	return root
 }

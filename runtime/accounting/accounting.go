@@ -198,6 +198,7 @@ func (a *Accounting) register() {
 	service.Handle(s, "deposit", service.Options{Idempotent: true}, a.handleDeposit)
 	a.registerInvoices()
 	a.registerDeposits()
+	service.Handle(s, "cash_cheque", service.Options{Idempotent: true}, a.handleCashCheque)
 }
 
 // Service returns the framework service this runs on.

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openacquire/acquire/runtime/access"
 	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/crypto"
@@ -36,7 +37,7 @@ const (
 )
 
 // Kinds this host knows how to run, in start-up order.
-var Kinds = []string{registry.Kind, identity.Kind, accounting.Kind}
+var Kinds = []string{registry.Kind, identity.Kind, accounting.Kind, access.Kind}
 
 // Config says what to serve and where its state lives.
 type Config struct {
@@ -47,9 +48,13 @@ type Config struct {
 	Logger    *slog.Logger
 	Password  crypto.PasswordParams // zero: identity default
 	// TrustedServices are service URLs beyond this host's own that may act
-	// in their own name on its accounting service.
+	// in their own name on its accounting service, and ask its access
+	// service about any user's grants.
 	TrustedServices []string
-	clock           func() time.Time
+	// AccountingURL is where the access service cashes cheques when this
+	// host runs no accounting service.
+	AccountingURL string
+	clock         func() time.Time
 }
 
 // Host is a running set of services.
@@ -60,6 +65,7 @@ type Host struct {
 	Identity   *identity.Identity
 	Registry   *registry.Registry
 	Accounting *accounting.Accounting
+	Access     *access.Access
 	Client     *call.Client
 	buckets    []*store.Bucket
 }
@@ -118,25 +124,51 @@ func (h *Host) open(ctx context.Context, kind string) error {
 	case identity.Kind:
 		h.Identity = identity.New(svc, identity.Options{Password: h.cfg.Password})
 	case accounting.Kind:
-		// Users of this host's identity service act here; with no identity
-		// service on this host, any identity service is trusted (ownership
-		// is always per identity service).
-		var trusted []string
-		if slices.Contains(h.cfg.Kinds, identity.Kind) {
-			trusted = []string{h.ServiceURL(identity.Kind)}
-		}
-		services := slices.Clone(h.cfg.TrustedServices)
-		for _, k := range h.cfg.Kinds {
-			services = append(services, h.ServiceURL(k))
-		}
-		opts := accounting.Options{Client: h.Client, TrustedIdentities: trusted, TrustedServices: services}
+		opts := accounting.Options{Client: h.Client, TrustedIdentities: h.trustedIdentities(), TrustedServices: h.trustedServices()}
 		if h.Accounting, err = accounting.New(ctx, svc, opts); err != nil {
+			return err
+		}
+	case access.Kind:
+		if h.Access, err = h.openAccess(svc); err != nil {
 			return err
 		}
 	}
 	h.services[kind] = svc
 	h.mux.Handle("/"+kind, svc)
 	return nil
+}
+
+// trustedIdentities: users of this host's identity service act here; with
+// no identity service on this host, any identity service is trusted
+// (ownership is always per identity service).
+func (h *Host) trustedIdentities() []string {
+	if slices.Contains(h.cfg.Kinds, identity.Kind) {
+		return []string{h.ServiceURL(identity.Kind)}
+	}
+	return nil
+}
+
+// trustedServices are this host's own services and the configured others.
+func (h *Host) trustedServices() []string {
+	services := slices.Clone(h.cfg.TrustedServices)
+	for _, k := range h.cfg.Kinds {
+		services = append(services, h.ServiceURL(k))
+	}
+	return services
+}
+
+// openAccess runs the access service against this host's accounting
+// service, or the configured one.
+func (h *Host) openAccess(svc *service.Service) (*access.Access, error) {
+	acct := h.cfg.AccountingURL
+	if acct == "" && slices.Contains(h.cfg.Kinds, accounting.Kind) {
+		acct = h.ServiceURL(accounting.Kind)
+	}
+	if acct == "" {
+		return nil, errors.New("host: the access service needs an accounting service (run one here or set AccountingURL)")
+	}
+	return access.New(svc, access.Options{Client: h.Client, AccountingURL: acct, TrustedIdentities: h.trustedIdentities(),
+		TrustedServices: h.trustedServices()})
 }
 
 // ServiceURL is where a kind is served.
