@@ -131,7 +131,10 @@ func newTransferEnv(ctx context.Context, env *hostEnv, users int) (*transferEnv,
 	s := runSlice(ctx, 2*runtime.NumCPU(), 0, 0, users, func(ctx context.Context, _, i int) error {
 		return te.addPayer(ctx, i)
 	})
-	return te, s.firstErr
+	if s.firstErr != nil {
+		return nil, s.firstErr
+	}
+	return te, ctx.Err() // a cancelled setup stops early without an error of its own
 }
 
 // login registers a user and logs it in with a recovery code.
