@@ -16,29 +16,41 @@ import (
 
 func newBenchCmd(g *globals) *cobra.Command {
 	var cfg bench.Config
-	var levels, cpuProfile string
+	var levels, only, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure calls, login approvals and authorisation checks beside their crypto bounds",
+		Short: "Measure calls, login approvals, authorisation checks and transfers beside their crypto bounds",
 		Long: `Start a host in this process on a temporary local folder (or --store), serve it
 on a loopback port, and measure through real HTTP:
 
   - encrypted calls per second (ping through the full envelope),
   - login approvals per second (password + second factor),
   - authorisation verifications per second by a service's verifier (warm cache),
+  - transfers per second through the accounting service, each client its own
+    user: between distinct accounts, and all into one hot account,
 
 at each concurrency level, with p50/p99 latency. The same run measures the RSA
 and argon2id costs on this machine and prints each figure beside its bound,
-min(clients, cores) / cost, and the share of the bound it reached.`,
+min(clients, cores) / cost, and the share of the bound it reached.
+
+Steps (--only): ` + stepsHelp() + `.`,
 		Example: `  acquire bench
+  acquire bench --only transfers
   acquire bench --duration 10s --clients 1,8,32 -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			n, err := parseLevels(levels)
-			if err != nil {
-				return usagef("--clients: %v", err)
+			if levels != "" {
+				n, err := parseLevels(levels)
+				if err != nil {
+					return usagef("--clients: %v", err)
+				}
+				cfg.Concurrency = n
 			}
-			cfg.Concurrency = n
+			steps, err := parseSteps(only)
+			if err != nil {
+				return usagef("--only: %v", err)
+			}
+			cfg.Steps = steps
 			progress := func(s string) { fmt.Fprintf(g.stderr, "bench: %s\n", s) }
 			if cpuProfile != "" {
 				stop, err := startProfile(cpuProfile)
@@ -56,7 +68,8 @@ min(clients, cores) / cost, and the share of the bound it reached.`,
 	}
 	f := cmd.Flags()
 	f.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long each timed level runs")
-	f.StringVar(&levels, "clients", "1,32", "comma-separated concurrency levels")
+	f.StringVar(&levels, "clients", "", "comma-separated concurrency levels for every step (default: each step's own, see above)")
+	f.StringVar(&only, "only", "", "comma-separated steps to run (default: all): "+strings.Join(bench.StepNames(), ", "))
 	f.IntVar(&cfg.Logins, "logins", 120, "login approvals per level")
 	f.StringVar(&cfg.StoreURL, "store", "", "store URL (default: a temporary local folder)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
@@ -73,6 +86,36 @@ func parseLevels(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// parseSteps reads --only; the names are checked against the steps here
+// so that a typo is a usage error before any host starts.
+func parseSteps(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		name := strings.TrimSpace(p)
+		if bench.DefaultClients(name) == nil {
+			return nil, fmt.Errorf("%q is not a step (steps: %s)", name, strings.Join(bench.StepNames(), ", "))
+		}
+		out = append(out, name)
+	}
+	return out, nil
+}
+
+// stepsHelp lists each step with the client counts it runs by default.
+func stepsHelp() string {
+	var parts []string
+	for _, name := range bench.StepNames() {
+		var levels []string
+		for _, n := range bench.DefaultClients(name) {
+			levels = append(levels, strconv.Itoa(n))
+		}
+		parts = append(parts, fmt.Sprintf("%s (clients %s)", name, strings.Join(levels, ",")))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func startProfile(path string) (func(), error) {

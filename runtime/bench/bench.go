@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/call"
@@ -20,9 +22,59 @@ import (
 // Config of a benchmark run.
 type Config struct {
 	Duration    time.Duration // per measured level
-	Concurrency []int
-	StoreURL    string // default: a temp folder (file://)
-	Logins      int    // login approvals per level
+	Concurrency []int         // empty: each step's own default levels
+	StoreURL    string        // default: a temp folder (file://)
+	Logins      int           // login approvals per level
+	Steps       []string      // steps to run, by name; empty: all
+}
+
+// stepFunc measures one family of figures at each of cfg.Concurrency.
+type stepFunc func(ctx context.Context, env *hostEnv, cfg Config, rep *Report, progress func(string)) error
+
+// steps are run in this order. A step's default levels apply when no
+// levels are given: transfers need 16 and 64 clients to show how the
+// ledger behaves as writers pile onto one account. Adding a step is one
+// line here.
+var steps = []struct {
+	name    string
+	clients []int
+	run     stepFunc
+}{
+	{"calls", []int{1, 32}, benchCalls},
+	{"logins", []int{1, 32}, benchLogins},
+	{"verify", []int{1, 32}, benchVerify},
+	{"transfers", []int{1, 16, 64}, benchTransfers},
+}
+
+// StepNames lists the steps in the order Run runs them.
+func StepNames() []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.name
+	}
+	return out
+}
+
+// DefaultClients is a step's concurrency levels when Config.Concurrency is
+// empty (nil for an unknown step).
+func DefaultClients(step string) []int {
+	for _, s := range steps {
+		if s.name == step {
+			return slices.Clone(s.clients)
+		}
+	}
+	return nil
+}
+
+// selected checks the asked step names and says whether each step runs.
+func selected(names []string) (func(string) bool, error) {
+	known := StepNames()
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return nil, fmt.Errorf("bench: unknown step %q (known: %s)", n, strings.Join(known, ", "))
+		}
+	}
+	return func(step string) bool { return len(names) == 0 || slices.Contains(names, step) }, nil
 }
 
 // Figure is one measured throughput beside its bound.
@@ -57,6 +109,10 @@ type Costs struct {
 	// vCPUs running RSA together also do less than twice one.
 	CallParallelPerSec   float64 `json:"call_rsa_parallel_per_second"`
 	VerifyParallelPerSec float64 `json:"verify_parallel_per_second"`
+	// TransferParallelPerSec is the same for a transfer's RSA work: the
+	// call's, plus the caller signing its authorisation and the service
+	// verifying it.
+	TransferParallelPerSec float64 `json:"transfer_rsa_parallel_per_second"`
 }
 
 // Report is the whole run.
@@ -73,8 +129,9 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*Report, error
 	if cfg.Duration == 0 {
 		cfg.Duration = 5 * time.Second
 	}
-	if len(cfg.Concurrency) == 0 {
-		cfg.Concurrency = []int{1, 32}
+	runs, err := selected(cfg.Steps)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Logins == 0 {
 		cfg.Logins = 120
@@ -93,9 +150,17 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*Report, error
 		return nil, err
 	}
 	env.meter.rsa(&rep.Costs)
+	env.meter.transfer(&rep.Costs)
 	env.meter.password(&rep.Costs)
-	for _, step := range []func(context.Context, *hostEnv, Config, *Report, func(string)) error{benchCalls, benchLogins, benchVerify} {
-		if err := step(ctx, env, cfg, rep, progress); err != nil {
+	for _, s := range steps {
+		if !runs(s.name) {
+			continue
+		}
+		stepCfg := cfg
+		if len(stepCfg.Concurrency) == 0 {
+			stepCfg.Concurrency = s.clients
+		}
+		if err := s.run(ctx, env, stepCfg, rep, progress); err != nil {
 			return nil, err
 		}
 	}
@@ -215,7 +280,7 @@ func benchCalls(ctx context.Context, env *hostEnv, cfg Config, rep *Report, prog
 	for _, n := range cfg.Concurrency {
 		progress(fmt.Sprintf("encrypted calls, %d concurrent", n))
 		f, costs, err := measured(ctx, env.meter.rsa, workload{conc: n, d: cfg.Duration, rounds: timedRounds,
-			op: func(ctx context.Context, _ int) error { return c.Call(ctx, url, "ping", struct{}{}, nil) }})
+			op: func(ctx context.Context, _, _ int) error { return c.Call(ctx, url, "ping", struct{}{}, nil) }})
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,9 @@ func TestRunSmall(t *testing.T) {
 	if rep.Cores < 1 || rep.Costs.DecryptMs <= 0 || rep.Costs.PasswordMs <= 0 {
 		t.Fatalf("costs not measured: %+v", rep.Costs)
 	}
-	want := map[string]int{"encrypted calls": 2, "login approvals": 2, "login approvals (vs full bound)": 2, "authorisation verifications (warm cache)": 2}
+	want := map[string]int{"encrypted calls": 2, "login approvals": 2, "login approvals (vs full bound)": 2, "authorisation verifications (warm cache)": 2,
+		"transfers, distinct accounts": 2, "transfers, one hot account": 2, "transfers, hot vs distinct": 2}
+	checkTransferFigures(t, rep)
 	for _, f := range rep.Figures {
 		if f.Ops == 0 || f.PerSecond <= 0 || f.P99ms < f.P50ms {
 			t.Errorf("figure %s@%d has no measurement: %+v", f.Name, f.Concurrency, f)
@@ -36,5 +39,57 @@ func TestRunSmall(t *testing.T) {
 		if left != 0 {
 			t.Errorf("figure %q: %d missing", name, left)
 		}
+	}
+}
+
+// checkTransferFigures checks how the transfer figures relate: both are
+// beside the transfer bound, and the hot-vs-distinct line is bounded by
+// the distinct figure at the same clients.
+func checkTransferFigures(t *testing.T, rep *Report) {
+	t.Helper()
+	if rep.Costs.TransferParallelPerSec <= 0 {
+		t.Errorf("transfer bound not measured: %+v", rep.Costs)
+	}
+	distinct := map[int]float64{}
+	for _, f := range rep.Figures {
+		switch f.Name {
+		case "transfers, distinct accounts", "transfers, one hot account":
+			if f.BoundName != transferBoundName || f.BoundPerSec <= 0 || f.Costs.TransferParallelPerSec <= 0 {
+				t.Errorf("%s@%d: not beside the transfer bound: %+v", f.Name, f.Concurrency, f)
+			}
+			if f.Name == "transfers, distinct accounts" {
+				distinct[f.Concurrency] = f.PerSecond
+			}
+		case "transfers, hot vs distinct":
+			if f.BoundPerSec != distinct[f.Concurrency] || f.Target != 0.5 {
+				t.Errorf("hot vs distinct@%d: bound %.1f target %.2f, want the distinct figure %.1f and 0.5", f.Concurrency, f.BoundPerSec, f.Target, distinct[f.Concurrency])
+			}
+		}
+	}
+}
+
+func TestSteps(t *testing.T) {
+	if got := StepNames(); !slices.Equal(got, []string{"calls", "logins", "verify", "transfers"}) {
+		t.Errorf("steps %v", got)
+	}
+	if got := DefaultClients("transfers"); !slices.Equal(got, []int{1, 16, 64}) {
+		t.Errorf("transfers default to %v clients", got)
+	}
+	runs, err := selected([]string{"transfers"})
+	if err != nil || runs("calls") || !runs("transfers") {
+		t.Errorf("--only transfers: err %v, calls %v, transfers %v", err, runs("calls"), runs("transfers"))
+	}
+	if runs, err = selected(nil); err != nil || !runs("calls") || !runs("transfers") {
+		t.Errorf("no steps named should run all (err %v)", err)
+	}
+	if _, err := selected([]string{"transfer"}); err == nil || !strings.Contains(err.Error(), "known: calls, logins, verify, transfers") {
+		t.Errorf("unknown step: %v", err)
+	}
+}
+
+// TestRunUnknownStep fails before starting a host.
+func TestRunUnknownStep(t *testing.T) {
+	if _, err := Run(context.Background(), Config{Steps: []string{"nope"}}, nil); err == nil {
+		t.Fatal("an unknown step ran")
 	}
 }

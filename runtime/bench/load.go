@@ -19,7 +19,10 @@ type workload struct {
 	d      time.Duration // time-boxed load: the whole run's duration
 	total  int           // counted load: operations in all, by index
 	rounds int
-	op     func(ctx context.Context, i int) error
+	// op runs one operation: client is the goroutine running it (the same
+	// in every round, so a step can give each client its own user), i the
+	// operation's index (counted loads) or its order within a round.
+	op func(ctx context.Context, client, i int) error
 }
 
 // Rounds per figure: time-boxed figures cut their duration into
@@ -84,7 +87,7 @@ func (s *sample) figure(conc int) (Figure, error) {
 
 // runSlice runs op from conc goroutines until d passes, or, when to > 0,
 // for the indices from..to-1.
-func runSlice(ctx context.Context, conc int, d time.Duration, from, to int, op func(ctx context.Context, i int) error) sample {
+func runSlice(ctx context.Context, conc int, d time.Duration, from, to int, op func(ctx context.Context, client, i int) error) sample {
 	counted := to > 0
 	var next, errs atomic.Int64
 	next.Store(int64(from))
@@ -101,7 +104,7 @@ func runSlice(ctx context.Context, conc int, d time.Duration, from, to int, op f
 					return
 				}
 				t0 := time.Now()
-				if err := op(ctx, i); err != nil {
+				if err := op(ctx, w, i); err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 					continue
@@ -127,11 +130,13 @@ func meanCosts(cs []Costs) Costs {
 		m.PasswordParallelPerSec += c.PasswordParallelPerSec
 		m.CallParallelPerSec += c.CallParallelPerSec
 		m.VerifyParallelPerSec += c.VerifyParallelPerSec
+		m.TransferParallelPerSec += c.TransferParallelPerSec
 	}
 	n := float64(len(cs))
 	m.DecryptMs, m.SignMs, m.EncryptMs, m.VerifyMs = m.DecryptMs/n, m.SignMs/n, m.EncryptMs/n, m.VerifyMs/n
 	m.PasswordMs, m.PasswordParallelPerSec = m.PasswordMs/n, m.PasswordParallelPerSec/n
 	m.CallParallelPerSec, m.VerifyParallelPerSec = m.CallParallelPerSec/n, m.VerifyParallelPerSec/n
+	m.TransferParallelPerSec /= n
 	return m
 }
 

@@ -39,7 +39,7 @@ func benchLogins(ctx context.Context, env *hostEnv, cfg Config, rep *Report, pro
 		progress(fmt.Sprintf("login approvals, %d concurrent", n))
 		measure := func(c *Costs) { env.meter.rsa(c); env.meter.password(c) }
 		f, costs, err := measured(ctx, measure, workload{conc: n, total: len(codes), rounds: loginRounds,
-			op: func(ctx context.Context, i int) error {
+			op: func(ctx context.Context, _, i int) error {
 				_, err := id.Approve(ctx, sessions[i], benchPassword, identity.LoginOptions{RecoveryCode: codes[i].code})
 				return err
 			}})
@@ -130,7 +130,7 @@ func benchVerify(ctx context.Context, env *hostEnv, cfg Config, rep *Report, pro
 	for _, n := range cfg.Concurrency {
 		progress(fmt.Sprintf("authorisation verifications, %d concurrent", n))
 		f, costs, err := measured(ctx, env.meter.rsa, workload{conc: n, d: cfg.Duration, rounds: timedRounds,
-			op: func(ctx context.Context, _ int) error {
+			op: func(ctx context.Context, _, _ int) error {
 				_, err := v.Verify(ctx, a, "bench resource")
 				return err
 			}})

@@ -30,7 +30,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "\nA call's crypto is 2 RSA decrypts + 1 RSA sign: the service decrypts the request and signs the reply, the client\n"+
 		"decrypts the reply, all on these cores. One client keeps at most one core busy, so its bound is one core's rate;\n"+
 		"with as many clients as cores the bound is the rate measured with every core doing that work at once.\n"+
+		"A transfer adds the caller signing its authorisation and the service verifying it: 2 decrypts + 2 signs + 1 verify.\n"+
 		"Targets apply where the clients can keep every core busy; one client also pays each call's serial latency.\n"+
+		"The hot account's target is relative: its \"hot vs distinct\" line is bounded by the distinct figure at the same clients.\n"+
 		"Each bound is the mean of samples taken between rounds of its figure's load, so both see the same machine (JSON output has them).\n")
 	return nil
 }
