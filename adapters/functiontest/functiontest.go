@@ -95,9 +95,10 @@ func Journey(tb testing.TB, base string) {
 	}
 }
 
-// Start runs bin with env added to this process's environment, stops it
-// when tb ends, and waits until something answers HTTP on addr.
-func Start(tb testing.TB, bin string, env []string, addr string, args ...string) {
+// Start runs bin with env added to this process's environment, waits
+// until something answers HTTP on addr, and returns a stop function (also
+// run when tb ends).
+func Start(tb testing.TB, bin string, env []string, addr string, args ...string) (stop func()) {
 	tb.Helper()
 	cmd := exec.Command(bin, args...) //nolint:gosec // a binary this test just built
 	cmd.Env = append(os.Environ(), env...)
@@ -106,13 +107,15 @@ func Start(tb testing.TB, bin string, env []string, addr string, args ...string)
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var once sync.Once
+	stop = func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
+	tb.Cleanup(stop)
 	deadline := time.Now().Add(ReadyTimeout)
 	for {
 		resp, err := http.Get("http://" + addr + "/")
 		if err == nil {
 			_ = resp.Body.Close()
-			return
+			return stop
 		}
 		if time.Now().After(deadline) {
 			tb.Fatalf("%s not answering on %s: %v\n%s", filepath.Base(bin), addr, err, out.String())

@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"time"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -18,6 +20,7 @@ import (
 	"github.com/openacquire/acquire/adapters/aws/lambdafn"
 	"github.com/openacquire/acquire/adapters/functiontest"
 	"github.com/openacquire/acquire/adapters/servertest"
+	"github.com/openacquire/acquire/runtime/call"
 )
 
 // The bootstrap, built as Lambda builds it, runs under the runtime
@@ -37,7 +40,7 @@ func startFunction(tb testing.TB) string {
 	rie, api := servertest.FreeAddr(tb), servertest.FreeAddr(tb)
 	front := httptest.NewServer(functionURL("http://" + rie + "/2015-03-31/functions/function/invocations"))
 	tb.Cleanup(front.Close)
-	functiontest.Start(tb, servertest.Binary(tb, "aws-lambda-rie"), functiontest.Env(tb, front.URL), rie,
+	_ = functiontest.Start(tb, servertest.Binary(tb, "aws-lambda-rie"), functiontest.Env(tb, front.URL), rie,
 		"--runtime-interface-emulator-address", rie, "--runtime-api-address", api, bootstrap)
 	return front.URL
 }
@@ -115,4 +118,41 @@ func TestEventToRequestAndBack(t *testing.T) {
 			t.Fatalf("bad event answered %d, handler called: %v", resp.StatusCode, seen != nil)
 		}
 	}
+}
+
+// BenchmarkColdStart is the Lambda cold start under the emulator: from
+// starting the emulator (which starts the bootstrap on the first
+// invocation) to the first answered encrypted call, against a store whose
+// services were set up before (keys exist; the function unlocks them
+// lazily on that first call). make bench-stores runs it.
+func BenchmarkColdStart(b *testing.B) {
+	bootstrap := functiontest.Build(b, "./bootstrap", "bootstrap",
+		[]string{"GOOS=linux", "GOARCH=" + runtime.GOARCH, "CGO_ENABLED=0"}, "lambda.norpc")
+	var target atomic.Value
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		functionURL(target.Load().(string)).ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	env := functiontest.Env(b, front.URL)
+	coldStart(b, bootstrap, env, front.URL, &target) // sets the store up: not a deployed function's cold start
+	b.ResetTimer()
+	var total time.Duration
+	for range b.N {
+		total += coldStart(b, bootstrap, env, front.URL, &target)
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/cold-start")
+}
+
+func coldStart(b *testing.B, bootstrap string, env []string, base string, target *atomic.Value) time.Duration {
+	rie, api := servertest.FreeAddr(b), servertest.FreeAddr(b)
+	target.Store("http://" + rie + "/2015-03-31/functions/function/invocations")
+	c := call.NewClient(&call.MemoryPins{})
+	start := time.Now()
+	stop := functiontest.Start(b, servertest.Binary(b, "aws-lambda-rie"), env, rie,
+		"--runtime-interface-emulator-address", rie, "--runtime-api-address", api, bootstrap)
+	defer stop()
+	if err := c.Call(context.Background(), base+"/identity", "ping", struct{}{}, nil); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
 }
