@@ -11,9 +11,9 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"time"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
