@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/auth"
 	"github.com/openacquire/acquire/runtime/call"
-	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/host/hosttest"
 	"github.com/openacquire/acquire/runtime/identity"
@@ -110,34 +108,9 @@ func setup(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	env := hosttest.Start(t, hosttest.Options{Kinds: host.Kinds})
-	id := env.Identity()
-	secrets := map[string]string{}
-	for _, u := range []string{"alice", "bob", "carol"} {
-		reg, err := id.Register(ctx, u, pw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pu, err := url.Parse(reg.ProvisioningURI)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secrets[u] = pu.Query().Get("secret")
-	}
-	now := env.Clock.Now()
-	env.Clock.Advance(30*time.Second - time.Duration(now.UnixNano()%int64(30*time.Second)) + time.Second)
-	login := func(u string) *identity.Session {
-		code, err := crypto.TOTPCode(secrets[u], env.Clock.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, _, err := id.Login(ctx, u, pw, identity.LoginOptions{OTP: code})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	users := env.Users(t, pw, "alice", "bob", "carol")
 	f := &fixture{env: env, acc: env.Accounting(), ac: &access.Client{C: env.Client, URL: env.Host.ServiceURL(access.Kind)},
-		svc: env.Host.Access.Service(), alice: login("alice"), bob: login("bob"), carol: login("carol")}
+		svc: env.Host.Access.Service(), alice: users["alice"], bob: users["bob"], carol: users["carol"]}
 	if err := env.Host.Accounting.AddAdmin(ctx, f.carol.IdentityURL, f.carol.UserUID); err != nil {
 		t.Fatal(err)
 	}
