@@ -167,15 +167,11 @@ below zero.`,
 			if err != nil {
 				return err
 			}
-			a, err := g.accounting(af)
+			info, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*accounting.AccountInfo, error) {
+				return a.c.CreateAccount(ctx, a.s, args[0], od)
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			info, err := a.c.CreateAccount(ctx, a.s, args[0], od)
-			if err != nil {
-				return g.accountError(a, err)
 			}
 			return g.emit(info, func(w io.Writer) {
 				fmt.Fprintf(w, "Created account %s (%s), overdraft %s.\n", info.Name, info.ID, info.Overdraft)
@@ -193,15 +189,11 @@ func newAccountListCmd(g *globals, af *accountFlags) *cobra.Command {
 		Example: "  acquire account list\n  acquire account list -o json | jq -r '.accounts[] | .id'",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.accounting(af)
+			list, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*accounting.AccountList, error) {
+				return a.c.ListAccounts(ctx, a.s)
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			list, err := a.c.ListAccounts(ctx, a.s)
-			if err != nil {
-				return g.accountError(a, err)
 			}
 			return g.emit(list, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -231,19 +223,15 @@ settled), receivable (provisional payments in), overdraft and available
 			if err != nil {
 				return err
 			}
-			a, err := g.accounting(af)
+			b, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*ledger.Balance, error) {
+				id, err := a.resolve(ctx, args[0])
+				if err != nil {
+					return nil, err
+				}
+				return a.c.Balance(ctx, a.s, id, t)
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			id, err := a.resolve(ctx, args[0])
-			if err != nil {
-				return g.accountError(a, err)
-			}
-			b, err := a.c.Balance(ctx, a.s, id, t)
-			if err != nil {
-				return g.accountError(a, err)
 			}
 			return g.emit(b, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -284,19 +272,15 @@ token for --page-token (JSON: "next").`,
 			if size < 0 || size > accounting.MaxStatementPage {
 				return usagef("--page-size must be 1..%d", accounting.MaxStatementPage)
 			}
-			a, err := g.accounting(af)
+			page, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*ledger.StatementPage, error) {
+				id, err := a.resolve(ctx, args[0])
+				if err != nil {
+					return nil, err
+				}
+				return a.c.Statement(ctx, a.s, id, accounting.StatementQuery{From: f, To: t, PageToken: token, PageSize: size})
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			id, err := a.resolve(ctx, args[0])
-			if err != nil {
-				return g.accountError(a, err)
-			}
-			page, err := a.c.Statement(ctx, a.s, id, accounting.StatementQuery{From: f, To: t, PageToken: token, PageSize: size})
-			if err != nil {
-				return g.accountError(a, err)
 			}
 			return g.emit(page, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -369,24 +353,20 @@ part), refunds it, or the time passes and it returns to you.`,
 			if id == "" {
 				id = "t-" + randomHex(16)
 			}
-			a, err := g.accounting(af)
+			res, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*ledger.TransferResult, error) {
+				fromID, err := a.resolve(ctx, from)
+				if err != nil {
+					return nil, err
+				}
+				toID, err := a.resolve(ctx, to)
+				if err != nil {
+					return nil, err
+				}
+				return a.c.Transfer(ctx, a.s, accounting.Transfer{ID: id, From: fromID, To: toID, Amount: amt,
+					Description: desc, ReceiptBy: rb})
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			fromID, err := a.resolve(ctx, from)
-			if err != nil {
-				return g.accountError(a, err)
-			}
-			toID, err := a.resolve(ctx, to)
-			if err != nil {
-				return g.accountError(a, err)
-			}
-			res, err := a.c.Transfer(ctx, a.s, accounting.Transfer{ID: id, From: fromID, To: toID, Amount: amt,
-				Description: desc, ReceiptBy: rb})
-			if err != nil {
-				return g.accountError(a, err)
 			}
 			return g.emit(res, func(w io.Writer) { printTransfer(w, "Transfer", res) })
 		},
@@ -416,15 +396,11 @@ owners may receipt.`,
 			if err != nil {
 				return err
 			}
-			a, err := g.accounting(af)
+			res, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*ledger.TransferResult, error) {
+				return a.c.Receipt(ctx, a.s, args[0], amt)
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			res, err := a.c.Receipt(ctx, a.s, args[0], amt)
-			if err != nil {
-				return g.accountError(a, err)
 			}
 			return g.emit(res, func(w io.Writer) { printTransfer(w, "Receipted", res) })
 		},
@@ -444,15 +420,11 @@ provisional payment back (it returns by itself at its receipt-by time).`,
 		Example: "  acquire account refund order-42",
 		Args:    exactArgs(1, "exactly one TRANSFER_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.accounting(af)
+			res, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*ledger.TransferResult, error) {
+				return a.c.Refund(ctx, a.s, args[0])
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			res, err := a.c.Refund(ctx, a.s, args[0])
-			if err != nil {
-				return g.accountError(a, err)
 			}
 			return g.emit(res, func(w io.Writer) { printTransfer(w, "Refunded", res) })
 		},
@@ -477,19 +449,15 @@ works as for transfer.`,
 			if id == "" {
 				id = "dep-" + randomHex(16)
 			}
-			a, err := g.accounting(af)
+			res, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*ledger.TransferResult, error) {
+				acc, err := a.resolve(ctx, args[0])
+				if err != nil {
+					return nil, err
+				}
+				return a.c.Deposit(ctx, a.s, id, acc, amt, desc)
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			acc, err := a.resolve(ctx, args[0])
-			if err != nil {
-				return g.accountError(a, err)
-			}
-			res, err := a.c.Deposit(ctx, a.s, id, acc, amt, desc)
-			if err != nil {
-				return g.accountError(a, err)
 			}
 			return g.emit(res, func(w io.Writer) { printTransfer(w, "Deposit", res) })
 		},
@@ -500,4 +468,22 @@ works as for transfer.`,
 	fl.StringVar(&desc, "description", "", "description recorded with the deposit")
 	_ = cmd.MarkFlagRequired("amount")
 	return cmd
+}
+
+// accountingCall runs one call with the wallet's session for the
+// accounting service, under the call timeout, and reports a session the
+// service says is closed as such: what every accounting command does.
+func accountingCall[T any](g *globals, cmd *cobra.Command, af *accountFlags, fn func(context.Context, *accountingSession) (T, error)) (T, error) {
+	var zero T
+	a, err := g.accounting(af)
+	if err != nil {
+		return zero, err
+	}
+	ctx, cancel := g.callContext(cmd)
+	defer cancel()
+	out, err := fn(ctx, a)
+	if err != nil {
+		return zero, g.accountError(a, err)
+	}
+	return out, nil
 }

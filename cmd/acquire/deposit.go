@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -53,21 +54,18 @@ more to follow, since an account's deposits are found among its other entries.`,
 			if err != nil {
 				return err
 			}
-			a, err := g.accounting(af)
+			list, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*accounting.DepositList, error) {
+				id := ""
+				if !all {
+					var err error
+					if id, err = a.resolve(ctx, args[0]); err != nil {
+						return nil, err
+					}
+				}
+				return a.c.ListDeposits(ctx, a.s, id, accounting.DepositQuery{From: f, To: t, PageToken: token, PageSize: size})
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			id := ""
-			if !all {
-				if id, err = a.resolve(ctx, args[0]); err != nil {
-					return g.accountError(a, err)
-				}
-			}
-			list, err := a.c.ListDeposits(ctx, a.s, id, accounting.DepositQuery{From: f, To: t, PageToken: token, PageSize: size})
-			if err != nil {
-				return g.accountError(a, err)
 			}
 			return g.emit(list, func(w io.Writer) { printDeposits(w, list) })
 		},

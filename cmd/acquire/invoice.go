@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -62,19 +63,15 @@ a page filtered by --state may be short, even empty, with more to follow.`,
 			default:
 				return usagef("--state must be open, paid or cancelled")
 			}
-			a, err := g.accounting(af)
+			list, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*accounting.InvoiceList, error) {
+				id, err := a.resolve(ctx, args[0])
+				if err != nil {
+					return nil, err
+				}
+				return a.c.ListInvoices(ctx, a.s, id, accounting.InvoiceQuery{State: accounting.InvoiceState(state), PageToken: token, PageSize: size})
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			id, err := a.resolve(ctx, args[0])
-			if err != nil {
-				return g.accountError(a, err)
-			}
-			list, err := a.c.ListInvoices(ctx, a.s, id, accounting.InvoiceQuery{State: accounting.InvoiceState(state), PageToken: token, PageSize: size})
-			if err != nil {
-				return g.accountError(a, err)
 			}
 			return g.emit(list, func(w io.Writer) { printInvoices(w, list) })
 		},
@@ -118,15 +115,11 @@ paid invoice again returns the first payment and moves nothing.`,
 			if err != nil {
 				return err
 			}
-			a, err := g.accounting(af)
+			p, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*accounting.InvoicePayment, error) {
+				return a.c.PayInvoice(ctx, a.s, args[0], amt)
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			p, err := a.c.PayInvoice(ctx, a.s, args[0], amt)
-			if err != nil {
-				return g.accountError(a, err)
 			}
 			return g.emit(p, func(w io.Writer) {
 				fmt.Fprintf(w, "Paid invoice %s: %s from %s to %s (transfer %s).\n", p.Invoice.ID, p.Invoice.Amount,
