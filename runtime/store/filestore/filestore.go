@@ -107,7 +107,7 @@ func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driv
 	// Fail fast, before paying for a flush, if the key exists now. This is
 	// only a shortcut: link below is what decides.
 	if _, err := os.Lstat(d.path(loc.data())); err == nil {
-		return "", driver.ErrPrecondition
+		return "", d.exists(loc)
 	}
 	if !d.noAnonymous.Load() {
 		version, done, err := d.linkNew(loc, key, data)
@@ -122,7 +122,7 @@ func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driv
 	err = os.Link(tmp, d.path(loc.data()))
 	_ = os.Remove(tmp) // the temp name only; on success the data keeps its new name
 	if errors.Is(err, fs.ErrExist) {
-		return "", driver.ErrPrecondition
+		return "", d.exists(loc)
 	}
 	if err == nil {
 		err = d.syncDir(loc.dir)
@@ -131,6 +131,20 @@ func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driv
 		return "", err
 	}
 	return versionOf(version), nil
+}
+
+// exists reports a lost put-if-absent, once the name it lost to is durable.
+// That name may be another writer's link whose directory flush has not
+// finished; a loser that went on to act on it (the ledger reads the winning
+// transfer record and applies it in other directories) could otherwise
+// make durable a consequence of an object that a crash then loses. A
+// directory flush that starts now covers the link, and it is grouped with
+// the winner's own.
+func (d *Driver) exists(loc location) error {
+	if err := d.syncDir(loc.dir); err != nil {
+		return err
+	}
+	return driver.ErrPrecondition
 }
 
 // Put replaces unconditionally, but still under the key's lock, so it cannot

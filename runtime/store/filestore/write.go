@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/openacquire/acquire/runtime/store/driver"
 )
 
 // tempAttempts bounds retries when a random temp name already exists.
@@ -75,7 +73,7 @@ func (d *Driver) linkNew(loc location, key string, data []byte) (version []byte,
 	err = linkAnonymous(f, d.path(loc.data()))
 	switch {
 	case errors.Is(err, fs.ErrExist):
-		return nil, true, driver.ErrPrecondition
+		return nil, true, d.exists(loc)
 	case errors.Is(err, fs.ErrNotExist):
 		// The directory exists (directories are never removed), so the
 		// missing name is /proc/self/fd: no /proc here.
