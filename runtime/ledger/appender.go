@@ -53,10 +53,11 @@ type legReq struct {
 	bound uint64
 	entry Entry
 
-	done chan struct{}
-	n    uint64 // index of the item holding the entry
-	got  Entry  // the entry as written (or found); Leg may be LegRefused
-	err  error
+	done  chan struct{}
+	n     uint64 // index of the item holding the entry
+	got   Entry  // the entry as written (or found); Leg may be LegRefused
+	found bool   // the entry was already in the log: this call wrote nothing
+	err   error
 }
 
 func entryKeyOf(transfer string, g Leg) string { return transfer + "\x00" + g.side() }
@@ -215,7 +216,7 @@ type buildResult struct {
 
 func (b buildResult) commit(n uint64) {
 	for r, ref := range b.found {
-		r.n, r.got = ref.n, ref.entry
+		r.n, r.got, r.found = ref.n, ref.entry, true
 	}
 	for r, err := range b.errs {
 		r.err = err

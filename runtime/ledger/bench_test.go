@@ -11,13 +11,13 @@ import (
 
 // BenchmarkTransferFile measures durable transfers per second on the
 // local-files store (every write flushed before it is acknowledged), over
-// distinct accounts and into one hot account, at 1 and 16 goroutines. It
+// distinct accounts and into one hot account, at 1, 16 and 64 goroutines. It
 // also reports the store's own bound measured in the same run: durable
 // put-if-absent calls per second at that concurrency, divided by 3 (a
 // transfer is at least three dependent durable writes: record, debit, credit).
 func BenchmarkTransferFile(b *testing.B) {
 	for _, mode := range []string{"distinct", "hot"} {
-		for _, conc := range []int{1, 16} {
+		for _, conc := range []int{1, 16, 64} {
 			for _, cache := range []bool{true, false} {
 				b.Run(fmt.Sprintf("%s/g%d/outcome=%v", mode, conc, cache), func(b *testing.B) {
 					benchTransfers(b, mode, conc, cache)

@@ -171,9 +171,10 @@ type Option func(*Ledger)
 func WithClock(now func() time.Time) Option { return func(l *Ledger) { l.now = now } }
 
 // WithoutOutcomeCache skips the best-effort write that caches a finished
-// transfer's outcome in its record. That saves one durable write per
-// transfer (about 20% more transfers/s on the local-files store) at the
-// price of a log scan when an old transfer id is retried or completed.
+// transfer's outcome in its record. The cache is written only when a retry
+// or Complete finds a transfer already applied (never on its first run), so
+// skipping it saves a write per retried id at the price of a log scan on
+// every later retry or Complete of that id.
 func WithoutOutcomeCache() Option { return func(l *Ledger) { l.noOutcome = true } }
 
 // New returns a ledger on bucket b and makes sure the mint account exists.

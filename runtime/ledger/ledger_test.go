@@ -494,3 +494,43 @@ func TestDoubleResolutionRace(t *testing.T) {
 		}
 	})
 }
+
+// TestOutcomeCachedByRetry: a transfer's first run leaves its record
+// without an outcome (no extra write per transfer); the first retry that
+// finds it applied in both logs caches the outcome, and later calls answer
+// the same item indexes from the cache.
+func TestOutcomeCachedByRetry(t *testing.T) {
+	eachStore(t, func(t *testing.T, b *store.Bucket) {
+		ctx := context.Background()
+		l := newLedger(t, b)
+		mustAccount(t, l, "a", "0")
+		mustAccount(t, l, "b", "0")
+		deposit(t, l, "d", "a", "10")
+		first, err := l.Transfer(ctx, TransferRequest{ID: "x", From: "a", To: "b", Amount: MustParse("4")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = l.Close()
+		cached := func() transferRecord {
+			var rec transferRecord
+			if _, err := b.GetJSON(ctx, transferKey("x"), &rec); err != nil {
+				t.Fatal(err)
+			}
+			return rec
+		}
+		if rec := cached(); rec.State != "" {
+			t.Fatalf("first run cached an outcome: %+v", rec)
+		}
+		l2 := newLedger(t, b) // a new process: finds both legs in the logs
+		if res, err := l2.Complete(ctx, "x"); err != nil || res != first {
+			t.Fatalf("complete: %+v %v, want %+v", res, err, first)
+		}
+		_ = l2.Close()
+		if rec := cached(); rec.State != StateApplied || rec.DebitItem != first.DebitItem || rec.CreditItem != first.CreditItem {
+			t.Fatalf("retry did not cache the outcome: %+v", rec)
+		}
+		if res, err := newLedger(t, b).Complete(ctx, "x"); err != nil || res != first {
+			t.Fatalf("from the cache: %+v %v, want %+v", res, err, first)
+		}
+	})
+}

@@ -271,7 +271,9 @@ func (l *Ledger) complete(ctx context.Context, rec *transferRecord, ver store.Ve
 		res.DebitItem = d.n
 		if d.got.Leg == LegRefused {
 			res.State = StateRefused
-			l.saveOutcome(rec, ver, StateRefused, d.n, 0)
+			if d.found {
+				l.saveOutcome(rec, ver, StateRefused, d.n, 0)
+			}
 			return res, fmt.Errorf("%w: transfer %s", ErrInsufficientFunds, rec.ID)
 		}
 		if err := l.step("debited"); err != nil {
@@ -291,7 +293,9 @@ func (l *Ledger) complete(ctx context.Context, rec *transferRecord, ver store.Ve
 		if err := l.step("credited"); err != nil {
 			return res, err
 		}
-		l.saveOutcome(rec, ver, StateApplied, d.n, c.n)
+		if d.found && c.found {
+			l.saveOutcome(rec, ver, StateApplied, d.n, c.n)
+		}
 	}
 	if !rec.provisional() {
 		res.State = StateApplied
@@ -321,7 +325,11 @@ func (l *Ledger) complete(ctx context.Context, rec *transferRecord, ver store.Ve
 
 // saveOutcome caches the outcome in the transfer record, in the background
 // and only if nobody changed it: a lost or skipped write costs the next
-// Complete of this id a scan of the logs, never correctness.
+// Complete of this id a scan of the logs, never correctness. Callers save
+// only an outcome they found already in both logs (a retry or Complete of a
+// finished transfer), never on a transfer's first run: there it would cost
+// a durable write per transfer (on the file store also a fresh inode and a
+// freed one), for the benefit of retries, which are rare.
 func (l *Ledger) saveOutcome(rec *transferRecord, ver store.Version, s State, debitItem, creditItem uint64) {
 	if ver == "" || rec.State != "" || l.noOutcome {
 		return

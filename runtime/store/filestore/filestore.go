@@ -1,8 +1,10 @@
 // Package filestore is the local-folder object store driver. It is safe
 // across OS processes on one machine, not only across goroutines, and
-// crash-safe: every object file is written under a temp name, flushed, then
-// linked (create-only) or renamed (replace) into place, and the directory is
-// flushed before the write is acknowledged.
+// crash-safe: every object file is written under a temp name (on Linux, a
+// new object as an unnamed O_TMPFILE file instead), flushed, then linked
+// (create-only) or renamed (replace) into place, and the directory is
+// flushed before the write is acknowledged. A name thus never points at
+// unflushed data.
 //
 // Concurrency: PutIfAbsent needs no lock, because link(2) fails atomically
 // with EEXIST when the key exists. Every other write (Put, PutIfVersion,
@@ -41,6 +43,9 @@ type Driver struct {
 	root   string // absolute, cleaned
 	closed atomic.Bool
 	syncs  groupSync
+	// noAnonymous is set once the file system turned out not to support
+	// unnamed files (see linkNew); from then on temp names are used.
+	noAnonymous atomic.Bool
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -92,7 +97,8 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, driver.Version, e
 }
 
 // PutIfAbsent links the flushed temp file to the key's name; link(2) fails
-// with EEXIST if the name exists, atomically, across processes.
+// with EEXIST if the name exists, atomically, across processes. On Linux
+// the file has no temp name at all (see linkNew).
 func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driver.Version, error) {
 	if err := d.check(ctx); err != nil {
 		return "", err
@@ -101,7 +107,13 @@ func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driv
 	// Fail fast, before paying for a flush, if the key exists now. This is
 	// only a shortcut: link below is what decides.
 	if _, err := os.Lstat(d.path(loc.data())); err == nil {
-		return "", driver.ErrPrecondition
+		return "", d.exists(loc)
+	}
+	if !d.noAnonymous.Load() {
+		version, done, err := d.linkNew(loc, key, data)
+		if done {
+			return versionOf(version), err
+		}
 	}
 	tmp, version, err := d.writeTemp(loc, key, data)
 	if err != nil {
@@ -110,7 +122,7 @@ func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driv
 	err = os.Link(tmp, d.path(loc.data()))
 	_ = os.Remove(tmp) // the temp name only; on success the data keeps its new name
 	if errors.Is(err, fs.ErrExist) {
-		return "", driver.ErrPrecondition
+		return "", d.exists(loc)
 	}
 	if err == nil {
 		err = d.syncDir(loc.dir)
@@ -119,6 +131,20 @@ func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driv
 		return "", err
 	}
 	return versionOf(version), nil
+}
+
+// exists reports a lost put-if-absent, once the name it lost to is durable.
+// That name may be another writer's link whose directory flush has not
+// finished; a loser that went on to act on it (the ledger reads the winning
+// transfer record and applies it in other directories) could otherwise
+// make durable a consequence of an object that a crash then loses. A
+// directory flush that starts now covers the link, and it is grouped with
+// the winner's own.
+func (d *Driver) exists(loc location) error {
+	if err := d.syncDir(loc.dir); err != nil {
+		return err
+	}
+	return driver.ErrPrecondition
 }
 
 // Put replaces unconditionally, but still under the key's lock, so it cannot

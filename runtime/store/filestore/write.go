@@ -42,6 +42,49 @@ func (d *Driver) writeTemp(loc location, key string, data []byte) (string, []byt
 	return f.Name(), version, nil
 }
 
+// linkNew writes a new object as an unnamed file (O_TMPFILE) in the key's
+// directory, flushes it and links it to the key's name. Compared with a
+// temp name that is linked and then removed, it saves a directory entry's
+// creation and removal per object (and the directory writes they cause),
+// and a crash leaves nothing behind: the kernel frees an unnamed file.
+// done is false, and nothing was written, when the file system or
+// environment cannot do it (no O_TMPFILE, no /proc); the caller then uses a
+// temp name, as every later call will.
+func (d *Driver) linkNew(loc location, key string, data []byte) (version []byte, done bool, err error) {
+	dir := d.path(loc.dir)
+	f, err := openAnonymous(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = d.mkdirs(loc.dir); err == nil {
+			f, err = openAnonymous(dir)
+		}
+	}
+	if err != nil {
+		if anonymousUnsupported(err) {
+			d.noAnonymous.Store(true)
+			return nil, false, nil
+		}
+		return nil, true, err
+	}
+	defer func() { _ = f.Close() }()
+	version = newVersion()
+	if err := writeObject(f, encodeHeader(key, version, data, time.Now()), data); err != nil {
+		return nil, true, err
+	}
+	err = linkAnonymous(f, d.path(loc.data()))
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil, true, d.exists(loc)
+	case errors.Is(err, fs.ErrNotExist):
+		// The directory exists (directories are never removed), so the
+		// missing name is /proc/self/fd: no /proc here.
+		d.noAnonymous.Store(true)
+		return nil, false, nil
+	case err != nil:
+		return nil, true, err
+	}
+	return version, true, d.syncDir(loc.dir)
+}
+
 func writeObject(f *os.File, head, data []byte) error {
 	if len(data) <= smallObjectBytes {
 		// encodeHeader left room: one write system call for small objects.

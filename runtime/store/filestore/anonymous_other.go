@@ -1,0 +1,17 @@
+//go:build !linux
+
+package filestore
+
+import (
+	"errors"
+	"os"
+)
+
+// Unnamed files (O_TMPFILE) are Linux-only; elsewhere new objects are
+// written under a temp name.
+
+func openAnonymous(string) (*os.File, error) { return nil, errors.ErrUnsupported }
+
+func linkAnonymous(*os.File, string) error { return errors.ErrUnsupported }
+
+func anonymousUnsupported(err error) bool { return errors.Is(err, errors.ErrUnsupported) }

@@ -1,0 +1,15 @@
+package filestore
+
+// Test hooks for the external test package (which imports store, and so
+// cannot be this package).
+
+// UseTempNames makes d write new objects under temp names, as it does
+// where unnamed files (O_TMPFILE) are missing.
+func UseTempNames(d *Driver) { d.noAnonymous.Store(true) }
+
+// UsesUnnamedFiles reports whether d still writes new objects as unnamed
+// files.
+func UsesUnnamedFiles(d *Driver) bool { return !d.noAnonymous.Load() }
+
+// TempPrefix is how temp file names start.
+const TempPrefix = tempPrefix
