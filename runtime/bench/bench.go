@@ -44,6 +44,7 @@ var steps = []struct {
 	{"logins", []int{1, 32}, benchLogins},
 	{"verify", []int{1, 32}, benchVerify},
 	{"transfers", []int{1, 16, 64}, benchTransfers},
+	{"ledger", []int{16, 64}, benchLedger},
 }
 
 // StepNames lists the steps in the order Run runs them.
@@ -90,7 +91,7 @@ type Figure struct {
 	BoundName   string  `json:"bound,omitempty"`
 	OfBound     float64 `json:"of_bound,omitempty"` // PerSecond / BoundPerSec
 	Costs       Costs   `json:"costs"`              // mean of samples interleaved with this figure
-	Target      float64 `json:"target,omitempty"`   // required OfBound, or a floor in ops/s when BoundPerSec is 0
+	Target      float64 `json:"target,omitempty"`   // required OfBound, or a floor in ops/s when BoundPerSec is 0 (ledger)
 }
 
 // Costs are the per-operation CPU costs measured in this run.

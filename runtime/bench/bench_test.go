@@ -27,10 +27,15 @@ func TestRunSmall(t *testing.T) {
 		t.Fatalf("costs not measured: %+v", rep.Costs)
 	}
 	want := map[string]int{"encrypted calls": 2, "login approvals": 2, "login approvals (vs full bound)": 2, "authorisation verifications (warm cache)": 2,
-		"transfers, distinct accounts": 2, "transfers, one hot account": 2, "transfers, hot vs distinct": 2}
+		"transfers, distinct accounts": 2, "transfers, one hot account": 2, "transfers, hot vs distinct": 2,
+		"ledger alone, distinct accounts": 2, "ledger alone, one hot account": 2, "store durable puts (context)": 2}
 	checkTransferFigures(t, rep)
 	for _, f := range rep.Figures {
-		if f.Ops == 0 || f.PerSecond <= 0 || f.P99ms < f.P50ms {
+		if f.Name == "store durable puts (context)" {
+			if f.PerSecond <= 0 {
+				t.Errorf("store put rate not measured: %+v", f)
+			}
+		} else if f.Ops == 0 || f.PerSecond <= 0 || f.P99ms < f.P50ms {
 			t.Errorf("figure %s@%d has no measurement: %+v", f.Name, f.Concurrency, f)
 		}
 		want[f.Name]--
@@ -69,7 +74,7 @@ func checkTransferFigures(t *testing.T, rep *Report) {
 }
 
 func TestSteps(t *testing.T) {
-	if got := StepNames(); !slices.Equal(got, []string{"calls", "logins", "verify", "transfers"}) {
+	if got := StepNames(); !slices.Equal(got, []string{"calls", "logins", "verify", "transfers", "ledger"}) {
 		t.Errorf("steps %v", got)
 	}
 	if got := DefaultClients("transfers"); !slices.Equal(got, []int{1, 16, 64}) {

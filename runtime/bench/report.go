@@ -19,8 +19,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		if f.BoundPerSec > 0 {
 			bound, of = fmt.Sprintf("%.0f", f.BoundPerSec), fmt.Sprintf("%.0f%%", 100*f.OfBound)
 		}
-		if f.Target > 0 {
+		switch {
+		case f.Target > 0 && f.BoundPerSec > 0:
 			target = fmt.Sprintf("≥%.0f%%", 100*f.Target)
+		case f.Target > 0:
+			target = fmt.Sprintf("≥%.0f/s", f.Target)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%s\t%s\t%s\t\n", f.Name, f.Concurrency, f.Ops, f.PerSecond, f.P50ms, f.P99ms, bound, of, target)
 	}
@@ -33,6 +36,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		"A transfer adds the caller signing its authorisation and the service verifying it: 2 decrypts + 2 signs + 1 verify.\n"+
 		"Targets apply where the clients can keep every core busy; one client also pays each call's serial latency.\n"+
 		"The hot account's target is relative: its \"hot vs distinct\" line is bounded by the distinct figure at the same clients.\n"+
+		"The ledger lines have no envelope and no network: durable transfers/s on the store, beside its own put rate.\n"+
 		"Each bound is the mean of samples taken between rounds of its figure's load, so both see the same machine (JSON output has them).\n")
 	return nil
 }
