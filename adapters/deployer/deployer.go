@@ -1,0 +1,60 @@
+// Package deployer is the contract every cloud's deployer meets: create,
+// read, update and delete everything one Acquire service needs on that
+// cloud (its store's bucket or container, the function or service running
+// the artifact from make dist, its public URL, and its secret passed
+// through the platform's secret mechanism). The Terraform provider calls
+// deployers through this interface; each cloud folder under adapters/
+// implements it on its official SDK.
+package deployer
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotFound is returned by Read (and Update) when the deployment is gone,
+// e.g. deleted out of band: the provider plans a re-create.
+var ErrNotFound = errors.New("deployer: deployment not found")
+
+// Spec is one service deployment as declared.
+type Spec struct {
+	// Name identifies the deployment on its cloud (function name, Cloud Run
+	// service, function app); 3-40 of a-z, 0-9 and '-', starting with a letter.
+	Name string
+	// Kinds are the Acquire service kinds the function serves (ACQUIRE_SERVICES).
+	Kinds []string
+	// Location is the cloud's region (AWS region, GCP region, Azure location).
+	Location string
+	// Bucket is the store's bucket / container, created if missing.
+	Bucket string
+	// Artifact is the path of the make dist artifact for this platform
+	// (Lambda zip, Cloud Run image tarball, Azure Functions zip).
+	Artifact string
+	// Secret is the service secret. It goes only into the platform's secret
+	// store; it is never logged, returned or put in plain configuration.
+	Secret string
+	// Env is extra environment for the function (e.g. ACQUIRE_TRUSTED_SERVICES).
+	Env map[string]string
+	// Settings are cloud-specific options (memory, project, resource group…).
+	Settings map[string]string
+}
+
+// Deployment is what exists on the cloud for a Spec.
+type Deployment struct {
+	Name      string
+	URL       string // the public base URL; services live at URL/<kind>
+	StoreURL  string // ACQUIRE_STORE_URL as the function sees it
+	SecretRef string // where the secret lives (an ARN, a resource name), never the secret
+	Version   string // the deployed artifact's digest or version id
+}
+
+// Deployer manages deployments on one cloud.
+type Deployer interface {
+	Create(ctx context.Context, s Spec) (Deployment, error)
+	Read(ctx context.Context, name string) (Deployment, error)
+	Update(ctx context.Context, s Spec) (Deployment, error)
+	// Delete removes the function, its URL and its secret. The store's data
+	// is kept unless deleteData: destroying a deployment must not destroy
+	// the money and identities in it by accident.
+	Delete(ctx context.Context, name string, deleteData bool) error
+}
