@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -38,45 +36,11 @@ func startFunction(tb testing.TB) string {
 	bootstrap := functiontest.Build(tb, "./bootstrap", "bootstrap",
 		[]string{"GOOS=linux", "GOARCH=" + runtime.GOARCH, "CGO_ENABLED=0"}, "lambda.norpc")
 	rie, api := servertest.FreeAddr(tb), servertest.FreeAddr(tb)
-	front := httptest.NewServer(functionURL("http://" + rie + "/2015-03-31/functions/function/invocations"))
+	front := httptest.NewServer(functiontest.LambdaFunctionURL("http://" + rie + "/2015-03-31/functions/function/invocations"))
 	tb.Cleanup(front.Close)
 	_ = functiontest.Start(tb, servertest.Binary(tb, "aws-lambda-rie"), functiontest.Env(tb, front.URL), rie,
 		"--runtime-interface-emulator-address", rie, "--runtime-api-address", api, bootstrap)
 	return front.URL
-}
-
-// functionURL is the function URL front end: each HTTP request becomes a
-// LambdaFunctionURLRequest event, each event response an HTTP answer.
-func functionURL(invoke string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		ev := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: r.URL.Path, RawQueryString: r.URL.RawQuery,
-			Headers: map[string]string{"content-type": r.Header.Get("Content-Type"), "host": r.Host},
-			Body:    base64.StdEncoding.EncodeToString(body), IsBase64Encoded: true}
-		ev.RequestContext.HTTP.Method = r.Method
-		ev.RequestContext.HTTP.Path = r.URL.Path
-		raw, _ := json.Marshal(ev)
-		resp, err := http.Post(invoke, "application/json", bytes.NewReader(raw))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer func() { _ = resp.Body.Close() }()
-		var out events.LambdaFunctionURLResponse
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-			http.Error(w, fmt.Sprintf("invocation answer: %v", err), http.StatusBadGateway)
-			return
-		}
-		data := []byte(out.Body)
-		if out.IsBase64Encoded {
-			data, _ = base64.StdEncoding.DecodeString(out.Body)
-		}
-		for k, v := range out.Headers {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(out.StatusCode)
-		_, _ = w.Write(data)
-	})
 }
 
 // The adapter itself: an event's method, path, query, headers and base64
@@ -130,7 +94,7 @@ func BenchmarkColdStart(b *testing.B) {
 		[]string{"GOOS=linux", "GOARCH=" + runtime.GOARCH, "CGO_ENABLED=0"}, "lambda.norpc")
 	var target atomic.Value
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		functionURL(target.Load().(string)).ServeHTTP(w, r)
+		functiontest.LambdaFunctionURL(target.Load().(string)).ServeHTTP(w, r)
 	}))
 	defer front.Close()
 	env := functiontest.Env(b, front.URL)

@@ -9,17 +9,9 @@ import (
 // The S3 server the tests run against: versitygw, a real S3 gateway over a
 // directory (TOOLING.md).
 const (
-	serverAccess = "test"
-	serverSecret = "testsecret"
+	serverAccess = servertest.S3Access
+	serverSecret = servertest.S3Secret
 )
 
-var versitygw = servertest.Server{
-	Name: "versitygw",
-	Args: func(addr, dir string) []string {
-		return []string{"--access", serverAccess, "--secret", serverSecret, "--port", addr, "--quiet", "posix", dir}
-	},
-	Ready: servertest.Answers("/", false),
-}
-
 // startServer starts versitygw and returns its endpoint URL.
-func startServer(tb testing.TB) string { return servertest.Start(tb, versitygw) }
+func startServer(tb testing.TB) string { return servertest.Start(tb, servertest.Versitygw) }
