@@ -47,7 +47,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -215,5 +214,3 @@ func roleName(name string) string   { return "acquire-" + name + "-fn" }
 func secretName(name string) string { return "acquire/" + name + "/service-secret" }
 
 const rolePolicyName = "acquire-access"
-
-func awsString(s string) *string { return aws.String(s) }

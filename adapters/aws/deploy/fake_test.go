@@ -27,9 +27,9 @@ type fakeAWS struct {
 	secrets map[string]*fakeSecret
 
 	// Knobs for failure paths.
-	pendingPolls   int  // GetFunction answers InProgress this many times after an update
-	stuck          bool // updates never finish
-	roleNotReadyN  int  // CreateFunction refuses the role this many times
+	pendingPolls  int  // GetFunction answers InProgress this many times after an update
+	stuck         bool // updates never finish
+	roleNotReadyN int  // CreateFunction refuses the role this many times
 }
 
 type fakeSecret struct {
