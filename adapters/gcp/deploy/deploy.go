@@ -20,6 +20,12 @@
 // URL (a second revision), and only then made public, so no public request
 // reaches a revision that does not know its URL.
 //
+// Not done here: the service account (Settings "service_account") is not
+// granted access to the bucket; give it roles/storage.objectAdmin on the
+// bucket or project. The deployer's own identity needs to read secret
+// versions, because a repeated Create compares the value in memory so as
+// not to add a version per call.
+//
 // Tested only at the SDK boundary: the clients are pointed at a local
 // recording endpoint that answers with the APIs' JSON shapes (Cloud Run,
 // Secret Manager, IAM), at fake-gcs-server (bucket) and at an in-memory OCI
@@ -155,7 +161,10 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec, mustExist bool) (
 		return deployer.Deployment{}, err
 	}
 	existing, err := d.getService(ctx, s.Name)
-	if err != nil && !(errors.Is(err, deployer.ErrNotFound) && !mustExist) {
+	if errors.Is(err, deployer.ErrNotFound) && !mustExist {
+		existing, err = nil, nil // Create makes it
+	}
+	if err != nil {
 		return deployer.Deployment{}, err
 	}
 	if err := d.ensureBucket(ctx, s.Bucket); err != nil {

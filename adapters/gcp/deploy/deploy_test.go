@@ -112,7 +112,9 @@ func writeImage(t *testing.T, arch string) (string, string) {
 	if err := dist.Tar(&layerTar, []dist.File{{Name: "server", Mode: 0o755, Data: []byte("not really a server")}}); err != nil {
 		t.Fatal(err)
 	}
-	layer, err := tarball.LayerFromReader(bytes.NewReader(layerTar.Bytes()))
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerTar.Bytes())), nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
