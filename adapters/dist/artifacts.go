@@ -91,15 +91,17 @@ func Image(w io.Writer, binary, arch string, bin []byte) error {
 	if err != nil {
 		return err
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return err
-	}
-	img, err = mutate.ConfigFile(img, &v1.ConfigFile{
+	// The config first, then the layer: AppendLayers records the layer's
+	// diff id in the config, which a config set afterwards would drop.
+	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
 		Architecture: arch, OS: "linux", Created: v1.Time{Time: Epoch},
 		RootFS: v1.RootFS{Type: "layers"},
 		Config: v1.Config{Entrypoint: []string{"/" + binary}, User: "65532:65532"},
 	})
+	if err != nil {
+		return err
+	}
+	img, err = mutate.Append(img, mutate.Addendum{Layer: layer, History: v1.History{Created: v1.Time{Time: Epoch}, CreatedBy: "acquire-dist"}})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/openacquire/acquire/adapters/dist"
 )
@@ -43,11 +44,17 @@ func TestArtifactsReproducibleAndComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The image must read back whole (manifest, config and layer agree), as
+	// a registry push reads it.
+	if err := validate.Image(img); err != nil {
+		t.Fatalf("image does not validate: %v", err)
+	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Architecture != "amd64" || cfg.OS != "linux" || len(cfg.Config.Entrypoint) != 1 || cfg.Config.Entrypoint[0] != "/server" {
+	if cfg.Architecture != "amd64" || cfg.OS != "linux" || len(cfg.Config.Entrypoint) != 1 || cfg.Config.Entrypoint[0] != "/server" ||
+		len(cfg.RootFS.DiffIDs) != 1 {
 		t.Fatalf("image config %+v", cfg.Config)
 	}
 }
