@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
@@ -49,7 +50,7 @@ func readArtifact(path string) (data []byte, digest string, err error) {
 	if err != nil {
 		return nil, "", &SpecError{"Artifact", "cannot be opened: " + errors.Unwrap(err).Error()}
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: a close error loses nothing
 	data, err = io.ReadAll(io.LimitReader(f, maxArtifactBytes+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("azure deploy: reading artifact: %w", err)
@@ -80,7 +81,8 @@ func uploadPackage(ctx context.Context, c *azblob.Client, name string, data []by
 	if err != nil {
 		return "", fmt.Errorf("azure deploy: uploading package: %w", err)
 	}
-	return blob.URL(), nil
+	// Built by hand: the SDK escapes the '/' in the blob name as %2F.
+	return strings.TrimSuffix(c.URL(), "/") + "/" + PackageContainer + "/" + packageBlob(name, digest), nil
 }
 
 // deletePackages removes every package blob of one deployment.

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
 )
 
@@ -69,8 +67,7 @@ func (d *Deployer) deleteSecret(ctx context.Context, vault, name string) error {
 		return fmt.Errorf("azure deploy: key vault client: %w", err)
 	}
 	_, err = c.DeleteSecret(ctx, secretName(name), nil)
-	var re *azcore.ResponseError
-	if err != nil && !(errors.As(err, &re) && re.StatusCode == http.StatusNotFound) {
+	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("azure deploy: deleting the secret: %w", err)
 	}
 	return nil

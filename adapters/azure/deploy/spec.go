@@ -21,7 +21,9 @@ type SpecError struct {
 	Reason string
 }
 
-func (e *SpecError) Error() string { return fmt.Sprintf("azure deploy: spec %s: %s", e.Field, e.Reason) }
+func (e *SpecError) Error() string {
+	return fmt.Sprintf("azure deploy: spec %s: %s", e.Field, e.Reason)
+}
 
 var (
 	nameRE      = regexp.MustCompile(`^[a-z][a-z0-9-]{2,39}$`)

@@ -135,6 +135,15 @@ func (w *web) do(ctx context.Context, method, path, apiVersion string, body any,
 	return resp, nil
 }
 
+// send is do for calls whose answer body is not needed.
+func (w *web) send(ctx context.Context, method, path, apiVersion string, body any, ok ...int) error {
+	resp, err := w.do(ctx, method, path, apiVersion, body, ok...)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
 // putLRO PUTs a resource and waits for ARM's long-running operation, at
 // most pollTimeout.
 func (w *web) putLRO(ctx context.Context, path, apiVersion string, body any, out any) error {
@@ -144,6 +153,8 @@ func (w *web) putLRO(ctx context.Context, path, apiVersion string, body any, out
 	if err != nil {
 		return err
 	}
+	// azcore has buffered the body; closing releases nothing the poller needs.
+	defer func() { _ = resp.Body.Close() }()
 	poller, err := runtime.NewPoller[json.RawMessage](resp, w.client.Pipeline(), nil)
 	if err != nil {
 		return err
@@ -164,8 +175,12 @@ func (w *web) deleteLRO(ctx context.Context, path, apiVersion string) error {
 	defer cancel()
 	resp, err := w.do(ctx, http.MethodDelete, path, apiVersion, nil,
 		http.StatusOK, http.StatusAccepted, http.StatusNoContent, http.StatusNotFound)
-	if err != nil || resp.StatusCode != http.StatusAccepted {
+	if err != nil {
 		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusAccepted {
+		return nil
 	}
 	poller, err := runtime.NewPoller[json.RawMessage](resp, w.client.Pipeline(), nil)
 	if err != nil {
@@ -198,14 +213,14 @@ func (w *web) getSite(ctx context.Context, name string) (site, error) {
 	if err != nil {
 		return site{}, err
 	}
+	defer func() { _ = resp.Body.Close() }()
 	var s site
 	return s, runtime.UnmarshalAsJSON(resp, &s)
 }
 
 func (w *web) putAppSettings(ctx context.Context, name string, settings map[string]string) error {
-	_, err := w.do(ctx, http.MethodPut, w.sitePath(name)+"/config/appsettings", webAPIVersion,
+	return w.send(ctx, http.MethodPut, w.sitePath(name)+"/config/appsettings", webAPIVersion,
 		appSettings{Properties: settings}, http.StatusOK)
-	return err
 }
 
 // roleAssignmentPath is deterministic in (scope, principal, role), so a
@@ -221,15 +236,13 @@ func (w *web) grantBlobData(ctx context.Context, account, principal string) erro
 	body := roleAssignment{Properties: roleAssignmentProperties{
 		RoleDefinitionID: "/subscriptions/" + w.sub + "/providers/Microsoft.Authorization/roleDefinitions/" + blobDataOwnerRoleID,
 		PrincipalID:      principal, PrincipalType: "ServicePrincipal"}}
-	_, err := w.do(ctx, http.MethodPut, w.roleAssignmentPath(scope, principal), authAPIVersion, body,
+	return w.send(ctx, http.MethodPut, w.roleAssignmentPath(scope, principal), authAPIVersion, body,
 		http.StatusOK, http.StatusCreated, http.StatusConflict) // 409: it exists under another id
-	return err
 }
 
 func (w *web) revokeBlobData(ctx context.Context, account, principal string) error {
-	_, err := w.do(ctx, http.MethodDelete, w.roleAssignmentPath(w.accountPath(account), principal), authAPIVersion, nil,
+	return w.send(ctx, http.MethodDelete, w.roleAssignmentPath(w.accountPath(account), principal), authAPIVersion, nil,
 		http.StatusOK, http.StatusNoContent, http.StatusNotFound)
-	return err
 }
 
 var errGone = errors.New("azure deploy: resource not found")
