@@ -156,7 +156,7 @@ func (d *Deployer) Create(ctx context.Context, s deployer.Spec) (deployer.Deploy
 func (d *Deployer) Update(ctx context.Context, s deployer.Spec) (deployer.Deployment, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.OperationTimeout)
 	defer cancel()
-	if err := validateName(s.Name); err != nil {
+	if _, err := validate(s); err != nil {
 		return deployer.Deployment{}, err
 	}
 	if _, err := d.web.getSite(ctx, s.Name); err != nil {

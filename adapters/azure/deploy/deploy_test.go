@@ -316,3 +316,22 @@ func TestDeleteDataRemovesTheStore(t *testing.T) {
 		t.Error("Delete with deleteData kept the store container")
 	}
 }
+
+// An ARM operation that never finishes ends at PollTimeout, not at the
+// caller's patience, and no settings are written for a half-made app.
+func TestStuckOperationEndsAtPollTimeout(t *testing.T) {
+	r := newRig(t)
+	r.cloud.asyncPut, r.cloud.stuck = true, true
+	r.d.web.pollTimeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err := r.d.Create(context.Background(), testSpec(t))
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Create = %v, want a deadline error", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("Create took %v", took)
+	}
+	if len(r.cloud.find(http.MethodPut, "/config/appsettings")) != 0 {
+		t.Error("settings were written for an app that never finished")
+	}
+}

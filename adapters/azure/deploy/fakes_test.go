@@ -36,6 +36,7 @@ type cloud struct {
 	policies []string          // "add principal" / "remove principal"
 	roles    map[string]bool
 	asyncPut bool // answer site PUTs as long-running operations
+	stuck    bool // and never finish them
 	failKV   bool
 
 	vaultT   *kvfake.VaultsServerTransport
@@ -117,6 +118,8 @@ func (c *cloud) web(req *http.Request, body []byte) (*http.Response, error) {
 	p := req.URL.Path
 	name := siteName(p)
 	switch {
+	case p == "/operations/site-put" && c.stuck:
+		return answer(req, http.StatusOK, `{"status":"InProgress"}`), nil
 	case p == "/operations/site-put":
 		return answer(req, http.StatusOK, `{"status":"Succeeded"}`), nil
 	case strings.Contains(p, "/roleAssignments/"):
