@@ -67,9 +67,14 @@ func splitList(s string) []string {
 type Lazy struct {
 	Config Config
 	Logger *slog.Logger
+	// Clock is for tests; nil means time.Now.
+	Clock func() time.Time
 
 	mu sync.Mutex
 	h  *Host
+
+	sweepMu   sync.Mutex // one sweep at a time per instance
+	lastSweep time.Time
 }
 
 func (l *Lazy) host() (*Host, error) {
@@ -84,7 +89,7 @@ func (l *Lazy) host() (*Host, error) {
 	defer cancel()
 	cfg := l.Config
 	cfg.Logger = l.Logger
-	h, err := New(ctx, cfg)
+	h, err := NewWithClock(ctx, cfg, l.now)
 	if err != nil {
 		return nil, err
 	}
@@ -101,10 +106,48 @@ func (l *Lazy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Handler().ServeHTTP(w, r)
+	l.maybeSweep(h)
 }
 
-// Close releases the host's stores, if it was opened.
+// FunctionSweepTimeout bounds one sweep started by a request.
+const FunctionSweepTimeout = 2 * time.Second
+
+// maybeSweep starts the host's sweep (stale replay markers, expiry of
+// provisional transfers past receipt_by) at most once per SweepInterval
+// per instance. A function has no timer of its own, so the sweep rides on
+// requests; it runs beside them, not in their way. On Lambda a sweep still
+// running when the invocation ends resumes with the next one (or times
+// out and is started again later): it is bounded and idempotent.
+func (l *Lazy) maybeSweep(h *Host) {
+	now := l.now()
+	if !l.sweepMu.TryLock() {
+		return
+	}
+	if now.Sub(l.lastSweep) < SweepInterval {
+		l.sweepMu.Unlock()
+		return
+	}
+	l.lastSweep = now
+	go func() {
+		defer l.sweepMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), FunctionSweepTimeout)
+		defer cancel()
+		h.Sweep(ctx)
+	}()
+}
+
+func (l *Lazy) now() time.Time {
+	if l.Clock != nil {
+		return l.Clock()
+	}
+	return time.Now()
+}
+
+// Close waits for a running sweep, then releases the host's stores, if
+// it was opened.
 func (l *Lazy) Close() {
+	l.sweepMu.Lock()
+	defer l.sweepMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.h != nil {

@@ -1,0 +1,115 @@
+package host_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/accounting"
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/crypto"
+	"github.com/openacquire/acquire/runtime/host"
+	"github.com/openacquire/acquire/runtime/identity"
+	"github.com/openacquire/acquire/runtime/ledger"
+)
+
+const secret = "Function-Host-Secret-3"
+
+func TestConfigFromEnv(t *testing.T) {
+	env := map[string]string{host.EnvStoreURL: "mem://x", host.EnvSecret: secret, host.EnvServices: " identity, accounting ,"}
+	_, err := host.ConfigFromEnv(func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), host.EnvPublicURL) || strings.Contains(err.Error(), secret) {
+		t.Fatalf("missing public URL: %v", err)
+	}
+	env[host.EnvPublicURL] = "https://fn.example/"
+	cfg, err := host.ConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil || cfg.PublicURL != "https://fn.example" || len(cfg.Kinds) != 2 || cfg.Kinds[1] != "accounting" {
+		t.Fatalf("config %+v, %v", cfg, err)
+	}
+	env[host.EnvSecret] = "weak"
+	_, err = host.ConfigFromEnv(func(k string) string { return env[k] })
+	if err == nil || strings.Contains(err.Error(), "weak") {
+		t.Fatalf("weak secret: %v", err)
+	}
+}
+
+type clock struct {
+	mu sync.Mutex
+	d  time.Duration
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.d) }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.d += d
+	c.mu.Unlock()
+}
+
+// A function has no timer: its sweep rides on requests, so a provisional
+// transfer past its receipt_by is released once requests keep coming.
+func TestLazySweepsOnRequests(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{}
+	fn := &host.Lazy{Config: host.Config{Kinds: []string{"identity", "accounting"}, StoreURL: "mem://lazy-" + t.Name(), Secret: secret},
+		Clock: clk.Now}
+	srv := httptest.NewServer(fn)
+	defer srv.Close()
+	defer fn.Close()
+	fn.Config.PublicURL = srv.URL // set before the first request opens the host
+	c := call.NewClient(&call.MemoryPins{})
+	c.Clock = clk.Now
+	alice, bob := login(t, c, clk, srv.URL, "alice"), login(t, c, clk, srv.URL, "bob")
+	acc := &accounting.Client{C: c, URL: srv.URL + "/accounting"}
+	from, err := acc.CreateAccount(ctx, alice, "main", ledger.MustParse("100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := acc.CreateAccount(ctx, bob, "main", ledger.MustParse("0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = acc.Transfer(ctx, alice, accounting.Transfer{ID: "p1", From: from.ID, To: to.ID, Amount: ledger.MustParse("10"),
+		ReceiptBy: clk.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * host.SweepInterval)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := acc.Balance(ctx, alice, from.ID, time.Time{}) // each call is a request that may start a sweep
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Liability.IsZero() && b.Balance.IsZero() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("provisional transfer not released by the request-driven sweep: %+v", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func login(t *testing.T, c *call.Client, clk *clock, base, name string) *identity.Session {
+	t.Helper()
+	ctx := context.Background()
+	id := &identity.Client{C: c, URL: base + "/identity"}
+	reg, err := id.Register(ctx, name, "Correct horse 42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(reg.ProvisioningURI)
+	code, err := crypto.TOTPCode(u.Query().Get("secret"), clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := id.Login(ctx, name, "Correct horse 42", identity.LoginOptions{OTP: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
