@@ -89,8 +89,11 @@ const (
 	// maxAppendAttempts bounds the put-if-absent loop on one account log.
 	maxAppendAttempts = 2000
 	// hintEvery: the head hint is rewritten when an item index is a
-	// multiple of this (best effort).
-	hintEvery = 16
+	// multiple of this (best effort). Each rewrite replaces a file on the
+	// local-files store, and freed inodes make later file creation slower
+	// on ext4 without a journal; a stale hint costs a new process a
+	// gallop of about log2(hintEvery) reads, once per account.
+	hintEvery = 256
 	// recentItemsMax bounds how many recent items per account stay indexed
 	// in memory.
 	recentItemsMax = 4096
