@@ -13,7 +13,7 @@ func TestParseSteps(t *testing.T) {
 	if got, err := parseSteps("transfers, calls"); err != nil || !slices.Equal(got, []string{"transfers", "calls"}) {
 		t.Errorf("--only transfers,calls: %v %v", got, err)
 	}
-	if _, err := parseSteps("transfer"); err == nil || !strings.Contains(err.Error(), "steps: calls, logins, verify, transfers") {
+	if _, err := parseSteps("transfer"); err == nil || !strings.Contains(err.Error(), "steps: ledger, calls, logins, verify, transfers") {
 		t.Errorf("--only transfer: %v", err)
 	}
 }

@@ -40,11 +40,11 @@ var steps = []struct {
 	clients []int
 	run     stepFunc
 }{
+	{"ledger", []int{16, 64}, benchLedger},
 	{"calls", []int{1, 32}, benchCalls},
 	{"logins", []int{1, 32}, benchLogins},
 	{"verify", []int{1, 32}, benchVerify},
 	{"transfers", []int{1, 16, 64}, benchTransfers},
-	{"ledger", []int{16, 64}, benchLedger},
 }
 
 // StepNames lists the steps in the order Run runs them.
