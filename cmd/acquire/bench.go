@@ -70,7 +70,7 @@ Steps (--only): ` + stepsHelp() + `.`,
 	f.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long each timed level runs")
 	f.StringVar(&levels, "clients", "", "comma-separated concurrency levels for every step (default: each step's own, see above)")
 	f.StringVar(&only, "only", "", "comma-separated steps to run (default: all): "+strings.Join(bench.StepNames(), ", "))
-	f.IntVar(&cfg.Logins, "logins", 120, "login approvals per level")
+	f.IntVar(&cfg.Logins, "logins", 240, "login approvals per level")
 	f.StringVar(&cfg.StoreURL, "store", "", "store URL (default: a temporary local folder)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	return cmd

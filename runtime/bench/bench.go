@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg Config, progress func(string)) (*Report, error
 		return nil, err
 	}
 	if cfg.Logins == 0 {
-		cfg.Logins = 120
+		cfg.Logins = 240
 	}
 	if progress == nil {
 		progress = func(string) {}
