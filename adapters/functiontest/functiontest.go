@@ -6,15 +6,14 @@ package functiontest
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/openacquire/acquire/adapters/servertest"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/host"
@@ -100,49 +99,8 @@ func Journey(tb testing.TB, base string) {
 // run when tb ends).
 func Start(tb testing.TB, bin string, env []string, addr string, args ...string) (stop func()) {
 	tb.Helper()
-	cmd := exec.Command(bin, args...) //nolint:gosec // a binary this test just built
-	cmd.Env = append(os.Environ(), env...)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
-	tb.Cleanup(stop)
-	deadline := time.Now().Add(ReadyTimeout)
-	for {
-		resp, err := http.Get("http://" + addr + "/")
-		if err == nil {
-			_ = resp.Body.Close()
-			return stop
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s not answering on %s: %v\n%s", filepath.Base(bin), addr, err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return servertest.Run(tb, bin, args, env, addr, servertest.Answers("/", false), ReadyTimeout)
 }
 
 // ReadyTimeout bounds the wait for a started function to answer.
 const ReadyTimeout = 15 * time.Second
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 64<<10 {
-		return len(p), nil
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

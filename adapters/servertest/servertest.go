@@ -35,35 +35,52 @@ type Server struct {
 func Start(tb testing.TB, s Server) string {
 	tb.Helper()
 	addr := FreeAddr(tb)
-	// The binary and its flags come from the test's own Server value.
-	cmd := exec.Command(Binary(tb, s.Name), s.Args(addr, tb.TempDir())...) //nolint:gosec // see above
+	Run(tb, Binary(tb, s.Name), s.Args(addr, tb.TempDir()), nil, addr, s.Ready, ReadyTimeout)
+	return "http://" + addr
+}
+
+// Run starts bin with args (and env added to this process's environment),
+// waits until ready answers for http://addr, and returns a stop function,
+// also run when tb ends. A process that exits before it is ready, or is
+// not ready within timeout, fails the test with its output.
+func Run(tb testing.TB, bin string, args, env []string, addr string, ready func(*http.Client, string) bool, timeout time.Duration) (stop func()) {
+	tb.Helper()
+	name := filepath.Base(bin)
+	cmd := exec.Command(bin, args...) //nolint:gosec // the test's own binary and flags
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	out := &limitedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", s.Name, err)
+		tb.Fatalf("start %s: %v", name, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	tb.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited //nolint:errcheck // killed: its exit status says nothing
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			<-exited //nolint:errcheck // killed: its exit status says nothing
+		})
+	}
+	tb.Cleanup(stop)
 	base := "http://" + addr
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(ReadyTimeout)
-	for !s.Ready(client, base) {
+	deadline := time.Now().Add(timeout)
+	for !ready(client, base) {
 		select {
 		case err := <-exited:
 			exited <- err
-			tb.Fatalf("%s exited before answering: %v\n%s", s.Name, err, out)
+			tb.Fatalf("%s exited before answering: %v\n%s", name, err, out)
 		default:
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s did not answer on %s within %v\n%s", s.Name, addr, ReadyTimeout, strings.TrimSpace(out.String()))
+			tb.Fatalf("%s did not answer on %s within %v\n%s", name, addr, timeout, strings.TrimSpace(out.String()))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return base
+	return stop
 }
 
 // Answers is a Ready that accepts any HTTP answer to GET path.

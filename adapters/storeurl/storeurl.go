@@ -5,6 +5,7 @@
 package storeurl
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"slices"
@@ -94,4 +95,19 @@ func looksSecret(name string) bool {
 		}
 	}
 	return false
+}
+
+// CheckOp gates a cloud driver's operation: refused once the driver is
+// closed, refused when the key under the URL's prefix would pass the
+// store's key limit (the prefix takes part of the cloud's 1024 bytes), and
+// refused when ctx is done. key is "" for operations without one.
+func CheckOp(ctx context.Context, closed bool, prefix, key string) error {
+	if closed {
+		return driver.ErrClosed
+	}
+	if len(prefix)+len(key) > driver.MaxKeyBytes {
+		return fmt.Errorf("%w: %d bytes with the %d-byte URL prefix, the limit is %d",
+			driver.ErrInvalidKey, len(key)+len(prefix), len(prefix), driver.MaxKeyBytes)
+	}
+	return ctx.Err()
 }

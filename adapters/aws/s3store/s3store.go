@@ -85,6 +85,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/openacquire/acquire/adapters/storeurl"
 	"github.com/openacquire/acquire/runtime/store/driver"
 )
 
@@ -197,14 +198,7 @@ func (d *Driver) Client() *s3.Client { return d.client }
 // check gates every operation. key is "" for operations without one; with
 // a prefix, the stored key may be longer than the store's limit allows.
 func (d *Driver) check(ctx context.Context, key string) error {
-	if d.closed.Load() {
-		return driver.ErrClosed
-	}
-	if len(d.prefix)+len(key) > driver.MaxKeyBytes {
-		return fmt.Errorf("%w: %d bytes with the %d-byte URL prefix, S3's limit is %d",
-			driver.ErrInvalidKey, len(key)+len(d.prefix), len(d.prefix), driver.MaxKeyBytes)
-	}
-	return ctx.Err()
+	return storeurl.CheckOp(ctx, d.closed.Load(), d.prefix, key)
 }
 
 func (d *Driver) objectKey(key string) *string { return aws.String(d.prefix + key) }

@@ -51,6 +51,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
+	"github.com/openacquire/acquire/adapters/storeurl"
 	"github.com/openacquire/acquire/runtime/store/driver"
 )
 
@@ -148,14 +149,7 @@ func (d *Driver) Client() *container.Client { return d.client }
 // check gates every operation; with a prefix, the stored name may be longer
 // than Azure's 1024-character limit.
 func (d *Driver) check(ctx context.Context, key string) error {
-	if d.closed.Load() {
-		return driver.ErrClosed
-	}
-	if len(d.prefix)+len(key) > driver.MaxKeyBytes {
-		return fmt.Errorf("%w: %d bytes with the %d-byte URL prefix, the limit is %d",
-			driver.ErrInvalidKey, len(key)+len(d.prefix), len(d.prefix), driver.MaxKeyBytes)
-	}
-	return ctx.Err()
+	return storeurl.CheckOp(ctx, d.closed.Load(), d.prefix, key)
 }
 
 func (d *Driver) blob(key string) *blockblob.Client {

@@ -50,6 +50,7 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 
+	"github.com/openacquire/acquire/adapters/storeurl"
 	"github.com/openacquire/acquire/runtime/store/driver"
 )
 
@@ -136,14 +137,7 @@ func (d *Driver) Client() *storage.Client { return d.client }
 // check gates every operation; with a prefix, the stored name may be longer
 // than GCS's 1024-byte limit.
 func (d *Driver) check(ctx context.Context, key string) error {
-	if d.closed.Load() {
-		return driver.ErrClosed
-	}
-	if len(d.prefix)+len(key) > driver.MaxKeyBytes {
-		return fmt.Errorf("%w: %d bytes with the %d-byte URL prefix, GCS's limit is %d",
-			driver.ErrInvalidKey, len(key)+len(d.prefix), len(d.prefix), driver.MaxKeyBytes)
-	}
-	return ctx.Err()
+	return storeurl.CheckOp(ctx, d.closed.Load(), d.prefix, key)
 }
 
 func (d *Driver) object(key string) *storage.ObjectHandle { return d.bucket.Object(d.prefix + key) }
