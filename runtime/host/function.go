@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -161,7 +160,3 @@ func (l *Lazy) logger() *slog.Logger {
 	}
 	return slog.Default()
 }
-
-// ErrNoListener is returned by platform entry points started without the
-// port their platform should have given them.
-var ErrNoListener = errors.New("host: the platform gave no port to listen on")

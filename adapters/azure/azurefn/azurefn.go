@@ -34,11 +34,14 @@ var (
 	FunctionJSON []byte
 )
 
+// ErrNoPort is returned when the Functions host gave no port.
+var ErrNoPort = errors.New("azurefn: " + EnvPort + " is not set (the Functions host sets it)")
+
 // Serve listens on the port the Functions host gave and serves h until ctx
 // ends.
 func Serve(ctx context.Context, port string, h http.Handler) error {
 	if port == "" {
-		return host.ErrNoListener
+		return ErrNoPort
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
