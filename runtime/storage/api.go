@@ -375,9 +375,9 @@ type PARCallArgs struct {
 func CreateDriveResource(a *CreateDriveArgs) string {
 	return "create_drive " + digestOf(a.Drive, strconv.FormatInt(a.MaxBytes, 10), a.DeleteRule, jsonDigest(a.ACL))
 }
-func ListDrivesResource(parent string) string  { return "list_drives " + digestOf(parent) }
-func GetDriveResource(drive string) string     { return "get_drive " + digestOf(drive) }
-func GetACLResource(drive string) string       { return "get_acl " + digestOf(drive) }
+func ListDrivesResource(parent string) string { return "list_drives " + digestOf(parent) }
+func GetDriveResource(drive string) string    { return "get_drive " + digestOf(drive) }
+func GetACLResource(drive string) string      { return "get_acl " + digestOf(drive) }
 func SetACLResource(drive string, a *ACL) string {
 	return "set_acl " + digestOf(drive, jsonDigest(a))
 }

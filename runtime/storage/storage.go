@@ -85,19 +85,19 @@ const (
 
 // Error classes of the storage service. The names are part of the protocol.
 var (
-	ErrInvalidName    = call.NewClass("InvalidNameError")    // a drive or file name that is malformed or climbs out of its drive
-	ErrAccessDenied   = call.NewClass("AccessDeniedError")   // the ACL (or the PAR's mode) does not allow this
-	ErrQuotaExceeded  = call.NewClass("QuotaExceededError")  // the drive's size limit would be passed
-	ErrTooMany        = call.NewClass("LimitExceededError")  // a count limit (drives, PARs, rules, members)
-	ErrPARExpired     = call.NewClass("PARExpiredError")     // the PAR is past its expiry
-	ErrPARRevoked     = call.NewClass("PARRevokedError")     // the PAR was revoked
-	ErrPARInvalid     = call.NewClass("PARInvalidError")     // unknown PAR or wrong secret
-	ErrUploadExpired  = call.NewClass("UploadExpiredError")  // the upload is past its expiry
-	ErrUploadState    = call.NewClass("UploadStateError")    // the upload is already committed (or not this caller's)
-	ErrIncomplete     = call.NewClass("UploadIncompleteError") // chunks missing or of the wrong size at commit
-	ErrChecksum       = call.NewClass("ChecksumMismatchError") // bytes that do not hash to what was claimed
-	ErrFileDeleted    = call.NewClass("FileDeletedError")    // the latest version is a tombstone
-	ErrFileTooLarge   = call.NewClass("FileTooLargeError")   // over MaxFileBytes, or too many chunks
+	ErrInvalidName   = call.NewClass("InvalidNameError")      // a drive or file name that is malformed or climbs out of its drive
+	ErrAccessDenied  = call.NewClass("AccessDeniedError")     // the ACL (or the PAR's mode) does not allow this
+	ErrQuotaExceeded = call.NewClass("QuotaExceededError")    // the drive's size limit would be passed
+	ErrTooMany       = call.NewClass("LimitExceededError")    // a count limit (drives, PARs, rules, members)
+	ErrPARExpired    = call.NewClass("PARExpiredError")       // the PAR is past its expiry
+	ErrPARRevoked    = call.NewClass("PARRevokedError")       // the PAR was revoked
+	ErrPARInvalid    = call.NewClass("PARInvalidError")       // unknown PAR or wrong secret
+	ErrUploadExpired = call.NewClass("UploadExpiredError")    // the upload is past its expiry
+	ErrUploadState   = call.NewClass("UploadStateError")      // the upload is already committed (or not this caller's)
+	ErrIncomplete    = call.NewClass("UploadIncompleteError") // chunks missing or of the wrong size at commit
+	ErrChecksum      = call.NewClass("ChecksumMismatchError") // bytes that do not hash to what was claimed
+	ErrFileDeleted   = call.NewClass("FileDeletedError")      // the latest version is a tombstone
+	ErrFileTooLarge  = call.NewClass("FileTooLargeError")     // over MaxFileBytes, or too many chunks
 )
 
 // Options configure the service.
@@ -224,10 +224,12 @@ func driveKey(name string) string { return drivesPre + store.EncodeName(name) }
 func userDrivesPrefix(p Principal) string {
 	return userDrivePre + digestOf("user", p.IdentityURL, p.UserUID) + "/"
 }
-func usageKey(driveID string) string             { return usagePre + driveID }
-func headsPrefix(driveID string) string          { return headsPre + driveID + "/" }
-func headKey(driveID, name string) string        { return headsPrefix(driveID) + store.EncodeName(name) }
-func versionsPrefix(driveID, name string) string { return versionsPre + driveID + "/" + store.EncodeName(name) + "/" }
+func usageKey(driveID string) string      { return usagePre + driveID }
+func headsPrefix(driveID string) string   { return headsPre + driveID + "/" }
+func headKey(driveID, name string) string { return headsPrefix(driveID) + store.EncodeName(name) }
+func versionsPrefix(driveID, name string) string {
+	return versionsPre + driveID + "/" + store.EncodeName(name) + "/"
+}
 func versionKey(driveID, name string, n int64) string {
 	return versionsPrefix(driveID, name) + pad(n, 12)
 }
