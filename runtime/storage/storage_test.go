@@ -41,15 +41,9 @@ type fixture struct {
 type countingTransport struct {
 	f    *fixture
 	base http.RoundTripper
-	fail func(*http.Request) error
 }
 
 func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if t.fail != nil {
-		if err := t.fail(r); err != nil {
-			return nil, err
-		}
-	}
 	switch r.Method {
 	case http.MethodPut:
 		t.f.puts.Add(1)
@@ -68,8 +62,6 @@ func start(t *testing.T, storeURL string, names ...string) *fixture {
 	f.users = env.Users(t, pw, names...)
 	return f
 }
-
-func (f *fixture) transport() *countingTransport { return f.c.HTTP.Transport.(*countingTransport) }
 
 func ctx() context.Context { return context.Background() }
 

@@ -139,6 +139,13 @@ func (s *Storage) present(ctx context.Context, u *uploadRecord) (map[int]ChunkIn
 		i, err := strconv.Atoi(strings.TrimPrefix(it.Key, blobsPre+u.ID+"/"))
 		if err == nil && i >= 0 && i < u.Chunks {
 			out[i] = ChunkInfo{Size: it.Size}
+			if s.signs {
+				// A store's PUT is atomic, so presence means the whole
+				// chunk landed; its listed size is not trusted, because a
+				// driver may list objects written around it (through a
+				// signed URL) at another size (the S3 driver's framing).
+				out[i] = ChunkInfo{Size: u.chunkSize(i)}
+			}
 		}
 	}
 	sums, err := s.b.ListAll(ctx, sumsPre+u.ID+"/", 4*u.Chunks)
