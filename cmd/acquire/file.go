@@ -79,7 +79,7 @@ func (g *globals) upload(ctx context.Context, up uploadFunc, key resumeKey, path
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		return nil, usagef("%s is not a regular file", path)
@@ -176,7 +176,7 @@ func (g *globals) download(dest string, fetch func(io.Writer, storage.Progress) 
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp.Name()) // after the rename there is nothing left to remove
+	defer func() { _ = os.Remove(tmp.Name()) }() // after the rename there is nothing left to remove
 	v, err := fetch(tmp, p)
 	if err == nil {
 		err = tmp.Sync()
