@@ -60,7 +60,7 @@ func TestDriveFileAndPARCommands(t *testing.T) {
 	alice.wantError(exitUsage, "InvalidNameError", "", "drive", "create", "../escape")
 
 	// Round trips: empty, one byte, over the inline limit and chunked.
-	for _, size := range []int{0, 1, storage.InlineMaxBytes + 1, 3*storage.MinChunkBytes + 7} {
+	for _, size := range []int{0, 1, storage.InlineMaxBytes - 1, storage.InlineMaxBytes + 1, storage.InlineMaxBytes + 3*storage.MinChunkBytes + 7} {
 		src, data := writeRandom(t, dir, "src.bin", size)
 		v := alice.mustJSON("", "file", "upload", src, "docs", "f.bin", "--chunk-bytes", "65536")
 		if int(v["size"].(float64)) != size {
@@ -71,7 +71,7 @@ func TestDriveFileAndPARCommands(t *testing.T) {
 		sameFile(t, out, data)
 	}
 	vs := alice.mustJSON("", "file", "versions", "docs", "f.bin")
-	if list, _ := vs["versions"].([]any); len(list) != 4 || list[0].(map[string]any)["version"].(float64) != 1 {
+	if list, _ := vs["versions"].([]any); len(list) != 5 || list[0].(map[string]any)["version"].(float64) != 1 {
 		t.Fatalf("versions %v", vs)
 	}
 	first := filepath.Join(dir, "v1.bin")
