@@ -16,7 +16,7 @@ import (
 type versionRecord struct {
 	FileVersion
 	Upload string   `json:"upload,omitempty"`
-	Sums   []string `json:"sums,omitempty"`
+	CRCs   []string `json:"crc32c,omitempty"`
 	Data   []byte   `json:"data,omitempty"`
 }
 
@@ -154,6 +154,13 @@ func (s *Storage) getVersion(ctx context.Context, d *Drive, name string, n int64
 	return &rec, err
 }
 
+func checkCRC(sum string) error {
+	if b, err := hex.DecodeString(sum); err != nil || len(b) != 4 || strings.ToLower(sum) != sum {
+		return call.Errorf(call.ErrBadArguments, "a CRC-32C is 8 lower-case hex digits")
+	}
+	return nil
+}
+
 func checkSHA(sum string) error {
 	if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 || strings.ToLower(sum) != sum {
 		return call.Errorf(call.ErrBadArguments, "a SHA-256 is 64 lower-case hex digits")
@@ -223,7 +230,7 @@ func (s *Storage) open(ctx context.Context, d *Drive, name string, version int64
 		if err != nil {
 			return nil, err
 		}
-		u.SHA256 = rec.Sums[i]
+		u.CRC32C = rec.CRCs[i]
 		out.Chunks = append(out.Chunks, u)
 	}
 	return out, nil
