@@ -21,6 +21,7 @@ func BenchmarkTransfer(b *testing.B) {
 	writeFile(b, src, size)
 	f := start(b, "file://"+filepath.Join(dir, "store"), "alice")
 	alice := f.users["alice"]
+	f.c.HTTP = nil // the shared transfer client, as the CLI has
 	if _, err := f.c.CreateDrive(ctx(), alice, "bench", storage.DriveOptions{}); err != nil {
 		b.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package storage
 import (
 	"context"
 	"crypto/hmac"
-		"errors"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
