@@ -195,31 +195,34 @@ func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 
 // Sweep removes uploads left unfinished past their expiry (and a grace
 // for commits in flight) with their chunks, and the records of committed
-// uploads once expired. The host's Sweep calls it.
+// uploads once expired. It looks at up to sweepPages pages of uploads per
+// run; the host's Sweep calls it every minute.
 func (s *Storage) Sweep(ctx context.Context) (int, error) {
-	page, err := s.b.List(ctx, uploadsPre, "", sweepBatch)
-	if err != nil {
-		return 0, err
-	}
 	cutoff := s.now().Add(-UploadSweepGrace)
-	n := 0
-	for _, it := range page.Items {
-		var u uploadRecord
-		if _, err := s.b.GetJSON(ctx, it.Key, &u); err != nil {
-			continue
-		}
-		if u.Expires.After(cutoff) {
-			continue
-		}
-		if u.State == UploadOpen {
-			err = s.removeUpload(ctx, u.ID)
-		} else {
-			err = s.b.Delete(ctx, it.Key)
-		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+	n, token := 0, ""
+	for range sweepPages {
+		page, err := s.b.List(ctx, uploadsPre, token, sweepBatch)
+		if err != nil {
 			return n, err
 		}
-		n++
+		for _, it := range page.Items {
+			var u uploadRecord
+			if _, err := s.b.GetJSON(ctx, it.Key, &u); err != nil || u.Expires.After(cutoff) {
+				continue
+			}
+			if u.State == UploadOpen {
+				err = s.removeUpload(ctx, u.ID)
+			} else {
+				err = s.b.Delete(ctx, it.Key)
+			}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return n, err
+			}
+			n++
+		}
+		if token = page.Next; token == "" {
+			break
+		}
 	}
 	return n, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/openacquire/acquire/runtime/call"
@@ -220,6 +221,9 @@ func (s *Storage) open(ctx context.Context, d *Drive, name string, version int64
 			out.Data = []byte{}
 		}
 		return out, nil
+	}
+	if len(rec.CRCs) != rec.Chunks {
+		return nil, fmt.Errorf("storage: version %d of %q has %d checksums for %d chunks", rec.Version, name, len(rec.CRCs), rec.Chunks)
 	}
 	if from < 0 || from > rec.Chunks {
 		return nil, call.Errorf(call.ErrBadArguments, "from must be in [0, %d]", rec.Chunks)
