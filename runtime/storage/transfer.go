@@ -313,6 +313,9 @@ func (t *transfer) do(ctx context.Context, u ChunkURL, body io.Reader, size int6
 	if u.Method == http.MethodPut {
 		req.ContentLength = size
 		req.Header.Set(CRC32CHeader, sum)
+		// Azure's Put Blob needs the blob type; other stores ignore a
+		// header they do not know on a signed PUT.
+		req.Header.Set("X-Ms-Blob-Type", "BlockBlob")
 	}
 	resp, err := t.http.Do(req)
 	if err != nil {
