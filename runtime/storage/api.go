@@ -76,7 +76,7 @@ type DriveInfo struct {
 // ChunkInfo is one stored chunk of a file.
 type ChunkInfo struct {
 	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
+	CRC32C string `json:"crc32c,omitempty"` // where the host verified it
 }
 
 // FileVersion is one version of a file: its metadata. The bytes are
@@ -103,7 +103,7 @@ type ChunkURL struct {
 	URL     string    `json:"url"`
 	Expires time.Time `json:"expires"`
 	Size    int64     `json:"size"`             // the chunk's exact size
-	SHA256  string    `json:"sha256,omitempty"` // downloads: what the bytes must hash to
+	CRC32C  string    `json:"crc32c,omitempty"` // downloads: the chunk's CRC-32C (Castagnoli), 8 hex digits
 }
 
 // Upload states.
@@ -281,8 +281,8 @@ type UploadURLsArgs struct {
 	Count  int    `json:"count"`
 }
 
-// CommitUploadArgs finishes an upload: every chunk's hash, in order, and
-// the whole file's.
+// CommitUploadArgs finishes an upload: every chunk's CRC-32C (8 hex
+// digits), in order, and the whole file's SHA-256.
 type CommitUploadArgs struct {
 	auth.Credentials
 	Upload string   `json:"upload"`

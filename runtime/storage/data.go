@@ -3,8 +3,6 @@ package storage
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -143,8 +141,8 @@ func (s *Storage) serveChunk(ctx context.Context, w http.ResponseWriter, key str
 }
 
 // takeChunk stores one PUT chunk: the upload must still be open and the
-// chunk exactly its size, and the bytes must hash to the SHA256Header.
-// The hash is recorded as a marker key before the bytes, for commit.
+// chunk exactly its size, and the bytes must match the CRC32CHeader.
+// The checksum is recorded as a marker key before the bytes, for commit.
 func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 	ctx := r.Context()
 	upload, idx, _ := strings.Cut(strings.TrimPrefix(key, blobsPre), "/")
@@ -161,9 +159,9 @@ func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 	if u.State != UploadOpen || !s.now().Before(u.Expires) || i < 0 || i >= u.Chunks || u.chunkSize(i) != size {
 		return &dataError{http.StatusConflict, "the upload is committed, expired, or has no such chunk"}
 	}
-	sum := r.Header.Get(SHA256Header)
-	if checkSHA(sum) != nil {
-		return &dataError{http.StatusBadRequest, "give the chunk's SHA-256 in " + SHA256Header}
+	sum := r.Header.Get(CRC32CHeader)
+	if checkCRC(sum) != nil {
+		return &dataError{http.StatusBadRequest, "give the chunk's CRC-32C in " + CRC32CHeader}
 	}
 	if r.ContentLength != size {
 		return &dataError{http.StatusBadRequest, "the body must be exactly " + strconv.FormatInt(size, 10) + " bytes"}
@@ -172,9 +170,8 @@ func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 	if _, err := io.ReadFull(r.Body, buf); err != nil {
 		return &dataError{http.StatusBadRequest, "the body ended early"}
 	}
-	h := sha256.Sum256(buf)
-	if hex.EncodeToString(h[:]) != sum {
-		return &dataError{http.StatusUnprocessableEntity, "the bytes do not hash to " + SHA256Header}
+	if crcHex(buf) != sum {
+		return &dataError{http.StatusUnprocessableEntity, "the bytes do not match " + CRC32CHeader}
 	}
 	marker := sumKey(upload, i) + "." + sum
 	if _, err := s.b.Put(ctx, marker, nil); err != nil {
@@ -198,31 +195,34 @@ func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 
 // Sweep removes uploads left unfinished past their expiry (and a grace
 // for commits in flight) with their chunks, and the records of committed
-// uploads once expired. The host's Sweep calls it.
+// uploads once expired. It looks at up to sweepPages pages of uploads per
+// run; the host's Sweep calls it every minute.
 func (s *Storage) Sweep(ctx context.Context) (int, error) {
-	page, err := s.b.List(ctx, uploadsPre, "", sweepBatch)
-	if err != nil {
-		return 0, err
-	}
 	cutoff := s.now().Add(-UploadSweepGrace)
-	n := 0
-	for _, it := range page.Items {
-		var u uploadRecord
-		if _, err := s.b.GetJSON(ctx, it.Key, &u); err != nil {
-			continue
-		}
-		if u.Expires.After(cutoff) {
-			continue
-		}
-		if u.State == UploadOpen {
-			err = s.removeUpload(ctx, u.ID)
-		} else {
-			err = s.b.Delete(ctx, it.Key)
-		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+	n, token := 0, ""
+	for range sweepPages {
+		page, err := s.b.List(ctx, uploadsPre, token, sweepBatch)
+		if err != nil {
 			return n, err
 		}
-		n++
+		for _, it := range page.Items {
+			var u uploadRecord
+			if _, err := s.b.GetJSON(ctx, it.Key, &u); err != nil || u.Expires.After(cutoff) {
+				continue
+			}
+			if u.State == UploadOpen {
+				err = s.removeUpload(ctx, u.ID)
+			} else {
+				err = s.b.Delete(ctx, it.Key)
+			}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return n, err
+			}
+			n++
+		}
+		if token = page.Next; token == "" {
+			break
+		}
 	}
 	return n, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/openacquire/acquire/runtime/call"
@@ -16,7 +17,7 @@ import (
 type versionRecord struct {
 	FileVersion
 	Upload string   `json:"upload,omitempty"`
-	Sums   []string `json:"sums,omitempty"`
+	CRCs   []string `json:"crc32c,omitempty"`
 	Data   []byte   `json:"data,omitempty"`
 }
 
@@ -154,6 +155,13 @@ func (s *Storage) getVersion(ctx context.Context, d *Drive, name string, n int64
 	return &rec, err
 }
 
+func checkCRC(sum string) error {
+	if b, err := hex.DecodeString(sum); err != nil || len(b) != 4 || strings.ToLower(sum) != sum {
+		return call.Errorf(call.ErrBadArguments, "a CRC-32C is 8 lower-case hex digits")
+	}
+	return nil
+}
+
 func checkSHA(sum string) error {
 	if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 || strings.ToLower(sum) != sum {
 		return call.Errorf(call.ErrBadArguments, "a SHA-256 is 64 lower-case hex digits")
@@ -214,6 +222,9 @@ func (s *Storage) open(ctx context.Context, d *Drive, name string, version int64
 		}
 		return out, nil
 	}
+	if len(rec.CRCs) != rec.Chunks {
+		return nil, fmt.Errorf("storage: version %d of %q has %d checksums for %d chunks", rec.Version, name, len(rec.CRCs), rec.Chunks)
+	}
 	if from < 0 || from > rec.Chunks {
 		return nil, call.Errorf(call.ErrBadArguments, "from must be in [0, %d]", rec.Chunks)
 	}
@@ -223,7 +234,7 @@ func (s *Storage) open(ctx context.Context, d *Drive, name string, version int64
 		if err != nil {
 			return nil, err
 		}
-		u.SHA256 = rec.Sums[i]
+		u.CRC32C = rec.CRCs[i]
 		out.Chunks = append(out.Chunks, u)
 	}
 	return out, nil

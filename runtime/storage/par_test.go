@@ -172,7 +172,7 @@ func status(t *testing.T, method, u string, body []byte, sha string) int {
 		t.Fatal(err)
 	}
 	if sha != "" {
-		req.Header.Set(storage.SHA256Header, sha)
+		req.Header.Set(storage.CRC32CHeader, sha)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -207,20 +207,20 @@ func TestDataURLs(t *testing.T) {
 		OnBegin: func(u storage.Upload) {
 			first = u.URLs[0]
 			c0 := b[:chunk]
-			if got := status(t, "PUT", first.URL, c0, sum(b[chunk:2*chunk])); got != http.StatusUnprocessableEntity {
+			if got := status(t, "PUT", first.URL, c0, crc(b[chunk:2*chunk])); got != http.StatusUnprocessableEntity {
 				t.Errorf("PUT with the wrong hash: %d", got)
 			}
-			if got := status(t, "PUT", first.URL, c0[:100], sum(c0[:100])); got != http.StatusBadRequest {
+			if got := status(t, "PUT", first.URL, c0[:100], crc(c0[:100])); got != http.StatusBadRequest {
 				t.Errorf("PUT of the wrong size: %d", got)
 			}
-			if got := status(t, "PUT", tamper(t, first.URL, "size", "100"), c0[:100], sum(c0[:100])); got != http.StatusForbidden {
+			if got := status(t, "PUT", tamper(t, first.URL, "size", "100"), c0[:100], crc(c0[:100])); got != http.StatusForbidden {
 				t.Errorf("PUT with a changed size: %d", got)
 			}
 		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := status(t, "PUT", first.URL, b[:chunk], sum(b[:chunk])); got != http.StatusConflict {
+	if got := status(t, "PUT", first.URL, b[:chunk], crc(b[:chunk])); got != http.StatusConflict {
 		t.Fatalf("PUT after commit: %d", got)
 	}
 	dl, err := f.c.OpenFile(ctx(), alice, "d", "f", 0, 0)
@@ -243,7 +243,7 @@ func TestDataURLs(t *testing.T) {
 		if name == "as a PUT" {
 			method = "PUT"
 		}
-		if got := status(t, method, u, b[:chunk], sum(b[:chunk])); got != http.StatusForbidden && (name != "path climb" || got/100 != 3) {
+		if got := status(t, method, u, b[:chunk], crc(b[:chunk])); got != http.StatusForbidden && (name != "path climb" || got/100 != 3) {
 			t.Errorf("%s: %d, want 403", name, got)
 		}
 	}

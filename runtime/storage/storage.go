@@ -79,8 +79,9 @@ const (
 	DataURLLife = 15 * time.Minute
 	// MaxUpdateAttempts bounds compare-and-swap loops on usage and heads.
 	MaxUpdateAttempts = 100
-	// sweepBatch bounds the uploads one sweep looks at.
+	// sweepBatch and sweepPages bound the uploads one sweep looks at.
 	sweepBatch = 500
+	sweepPages = 10
 )
 
 // Error classes of the storage service. The names are part of the protocol.

@@ -160,11 +160,20 @@ func (s *Storage) present(ctx context.Context, u *uploadRecord) (map[int]ChunkIn
 			// The data handler leaves one marker per chunk; two (a crash
 			// while a chunk was replaced) make its hash unknown.
 			if markers[i]++; markers[i] == 1 {
-				c.SHA256 = sum
+				c.CRC32C = sum
 			} else {
-				c.SHA256 = ""
+				c.CRC32C = ""
 			}
 			out[i] = c
+		}
+	}
+	if !s.signs {
+		// Here a chunk counts only with its one recorded CRC: one without
+		// (two PUTs of it raced) is sent again, and its PUT tidies the markers.
+		for i, c := range out {
+			if c.CRC32C == "" {
+				delete(out, i)
+			}
 		}
 	}
 	return out, nil
@@ -206,8 +215,11 @@ func (s *Storage) commit(ctx context.Context, d *Drive, p Principal, id string, 
 	if len(sums) != u.Chunks {
 		return nil, call.Errorf(call.ErrBadArguments, "%d chunk hashes for %d chunks", len(sums), u.Chunks)
 	}
-	for _, c := range append([]string{sum}, sums...) {
-		if err := checkSHA(c); err != nil {
+	if err := checkSHA(sum); err != nil {
+		return nil, err
+	}
+	for _, c := range sums {
+		if err := checkCRC(c); err != nil {
 			return nil, err
 		}
 	}
@@ -220,12 +232,12 @@ func (s *Storage) commit(ctx context.Context, d *Drive, p Principal, id string, 
 		if !ok || c.Size != u.chunkSize(i) {
 			return nil, call.Errorf(ErrIncomplete, "chunk %d of %d is missing or of the wrong size", i, u.Chunks)
 		}
-		if !s.signs && c.SHA256 != sums[i] {
-			return nil, call.Errorf(ErrChecksum, "chunk %d was stored with another SHA-256 than the one given", i)
+		if !s.signs && c.CRC32C != sums[i] {
+			return nil, call.Errorf(ErrChecksum, "chunk %d was stored with another CRC-32C than the one given", i)
 		}
 	}
 	rec := &versionRecord{FileVersion: FileVersion{Drive: d.Name, Name: u.Name, Size: u.Size, SHA256: sum, UploadedBy: p,
-		Time: s.now(), ChunkBytes: u.ChunkBytes, Chunks: u.Chunks}, Upload: u.ID, Sums: sums}
+		Time: s.now(), ChunkBytes: u.ChunkBytes, Chunks: u.Chunks}, Upload: u.ID, CRCs: sums}
 	fv, err := s.addVersion(ctx, d, rec)
 	if err != nil {
 		return nil, err
