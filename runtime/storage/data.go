@@ -193,6 +193,25 @@ func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 	return nil
 }
 
+// sweepCommitting ends an upload whose commit stopped and was never
+// retried: the record goes, and the chunks too unless a version holds them.
+func (s *Storage) sweepCommitting(ctx context.Context, u *uploadRecord) error {
+	d, _, err := s.getDrive(ctx, u.Drive)
+	if errors.Is(err, call.ErrNotFound) {
+		return s.removeUpload(ctx, u.ID)
+	} else if err != nil {
+		return err
+	}
+	fv, err := s.findCommitted(ctx, d, u)
+	if err != nil {
+		return err
+	}
+	if fv == nil || d.ID != u.DriveID {
+		return s.removeUpload(ctx, u.ID)
+	}
+	return s.b.Delete(ctx, uploadKey(u.ID))
+}
+
 // Sweep removes uploads left unfinished past their expiry (and a grace
 // for commits in flight) with their chunks, and the records of committed
 // uploads once expired. It looks at up to sweepPages pages of uploads per
@@ -210,9 +229,12 @@ func (s *Storage) Sweep(ctx context.Context) (int, error) {
 			if _, err := s.b.GetJSON(ctx, it.Key, &u); err != nil || u.Expires.After(cutoff) {
 				continue
 			}
-			if u.State == UploadOpen {
+			switch u.State {
+			case UploadOpen:
 				err = s.removeUpload(ctx, u.ID)
-			} else {
+			case UploadCommitting:
+				err = s.sweepCommitting(ctx, &u)
+			default:
 				err = s.b.Delete(ctx, it.Key)
 			}
 			if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -75,6 +75,9 @@ const (
 	// UploadSweepGrace is how long after its expiry an unfinished upload's
 	// chunks are removed: a commit that started just before expiry finishes first.
 	UploadSweepGrace = time.Hour
+	// CommitLease is how long one commit_upload owns its upload; a commit
+	// arriving later finishes (or finds) what it did.
+	CommitLease = time.Minute
 	// DataURLLife bounds each chunk URL's life (and a PAR's expiry bounds it too).
 	DataURLLife = 15 * time.Minute
 	// MaxUpdateAttempts bounds compare-and-swap loops on usage and heads.
