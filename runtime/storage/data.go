@@ -79,6 +79,12 @@ func (s *Storage) serveData(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	key, size, err := s.checkDataURL(r)
 	if err == nil {
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-r.Context().Done():
+			return
+		}
 		switch r.Method {
 		case http.MethodGet:
 			err = s.serveChunk(r.Context(), w, key, size)
