@@ -188,6 +188,15 @@ func TestVersionsInOrder(t *testing.T) {
 			t.Fatalf("version %d content differs", v.Version)
 		}
 	}
+	// Paged: two, then the third.
+	p1, err := f.c.ListVersions(ctx(), f.users["alice"], "home", "docs/report.txt", "", 2)
+	if err != nil || len(p1.Versions) != 2 || p1.Next == "" {
+		t.Fatalf("page 1: %+v %v", p1, err)
+	}
+	p2, err := f.c.ListVersions(ctx(), f.users["alice"], "home", "docs/report.txt", p1.Next, 2)
+	if err != nil || len(p2.Versions) != 1 || p2.Versions[0].Version != 3 || p2.Next != "" {
+		t.Fatalf("page 2: %+v %v", p2, err)
+	}
 	latest, _ := download(t, f, "alice", "home", "docs/report.txt", 0)
 	if !bytes.Equal(latest, contents[2]) {
 		t.Fatal("latest is not the last upload")
