@@ -108,8 +108,9 @@ type ChunkURL struct {
 
 // Upload states.
 const (
-	UploadOpen      = "open"
-	UploadCommitted = "committed"
+	UploadOpen       = "open"
+	UploadCommitting = "committing" // a commit is running (or stopped: the next one finishes it)
+	UploadCommitted  = "committed"
 )
 
 // Upload is a chunked upload in progress: what resuming needs.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/call"
@@ -79,6 +80,12 @@ func (s *Storage) serveData(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	key, size, err := s.checkDataURL(r)
 	if err == nil {
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-r.Context().Done():
+			return
+		}
 		switch r.Method {
 		case http.MethodGet:
 			err = s.serveChunk(r.Context(), w, key, size)
@@ -140,6 +147,11 @@ func (s *Storage) serveChunk(ctx context.Context, w http.ResponseWriter, key str
 	return nil
 }
 
+// chunkBuffers recycles the data handler's PUT buffers: a fresh 8 MiB
+// allocation per chunk costs its zeroing and the collector's work. At most
+// MaxChunksInFlight are in use at once.
+var chunkBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 // takeChunk stores one PUT chunk: the upload must still be open and the
 // chunk exactly its size, and the bytes must match the CRC32CHeader.
 // The checksum is recorded as a marker key before the bytes, for commit.
@@ -166,7 +178,12 @@ func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 	if r.ContentLength != size {
 		return &dataError{http.StatusBadRequest, "the body must be exactly " + strconv.FormatInt(size, 10) + " bytes"}
 	}
-	buf := make([]byte, size)
+	bp := chunkBuffers.Get().(*[]byte)
+	defer chunkBuffers.Put(bp)
+	if int64(cap(*bp)) < size {
+		*bp = make([]byte, size)
+	}
+	buf := (*bp)[:size]
 	if _, err := io.ReadFull(r.Body, buf); err != nil {
 		return &dataError{http.StatusBadRequest, "the body ended early"}
 	}
@@ -193,6 +210,25 @@ func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 	return nil
 }
 
+// sweepCommitting ends an upload whose commit stopped and was never
+// retried: the record goes, and the chunks too unless a version holds them.
+func (s *Storage) sweepCommitting(ctx context.Context, u *uploadRecord) error {
+	d, _, err := s.getDrive(ctx, u.Drive)
+	if errors.Is(err, call.ErrNotFound) {
+		return s.removeUpload(ctx, u.ID)
+	} else if err != nil {
+		return err
+	}
+	fv, err := s.findCommitted(ctx, d, u)
+	if err != nil {
+		return err
+	}
+	if fv == nil || d.ID != u.DriveID {
+		return s.removeUpload(ctx, u.ID)
+	}
+	return s.b.Delete(ctx, uploadKey(u.ID))
+}
+
 // Sweep removes uploads left unfinished past their expiry (and a grace
 // for commits in flight) with their chunks, and the records of committed
 // uploads once expired. It looks at up to sweepPages pages of uploads per
@@ -210,9 +246,12 @@ func (s *Storage) Sweep(ctx context.Context) (int, error) {
 			if _, err := s.b.GetJSON(ctx, it.Key, &u); err != nil || u.Expires.After(cutoff) {
 				continue
 			}
-			if u.State == UploadOpen {
+			switch u.State {
+			case UploadOpen:
 				err = s.removeUpload(ctx, u.ID)
-			} else {
+			case UploadCommitting:
+				err = s.sweepCommitting(ctx, &u)
+			default:
 				err = s.b.Delete(ctx, it.Key)
 			}
 			if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -75,6 +75,13 @@ const (
 	// UploadSweepGrace is how long after its expiry an unfinished upload's
 	// chunks are removed: a commit that started just before expiry finishes first.
 	UploadSweepGrace = time.Hour
+	// CommitLease is how long one commit_upload owns its upload; a commit
+	// arriving later finishes (or finds) what it did.
+	CommitLease = time.Minute
+	// MaxChunksInFlight bounds the chunk requests the data handler serves
+	// at once (each holds one chunk in memory: at most 16 × 32 MiB); more
+	// wait their turn.
+	MaxChunksInFlight = 16
 	// DataURLLife bounds each chunk URL's life (and a PAR's expiry bounds it too).
 	DataURLLife = 15 * time.Minute
 	// MaxUpdateAttempts bounds compare-and-swap loops on usage and heads.
@@ -123,7 +130,8 @@ type Storage struct {
 	b     *store.Bucket
 	v     *auth.Verifier
 	o     Options
-	signs bool // the store signs URLs; else this service serves the data
+	signs bool          // the store signs URLs; else this service serves the data
+	slots chan struct{} // the data handler's chunks in flight
 }
 
 // New registers the storage functions on svc. Whether the store signs
@@ -145,7 +153,7 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Storage, error)
 			v.Identities[u] = true
 		}
 	}
-	s := &Storage{svc: svc, b: svc.Bucket(), v: v, o: o}
+	s := &Storage{svc: svc, b: svc.Bucket(), v: v, o: o, slots: make(chan struct{}, MaxChunksInFlight)}
 	if !o.HostServed {
 		_, err := s.b.SignedURL(ctx, "storage/probe", "GET", time.Minute)
 		switch {

@@ -188,6 +188,15 @@ func TestVersionsInOrder(t *testing.T) {
 			t.Fatalf("version %d content differs", v.Version)
 		}
 	}
+	// Paged: two, then the third.
+	p1, err := f.c.ListVersions(ctx(), f.users["alice"], "home", "docs/report.txt", "", 2)
+	if err != nil || len(p1.Versions) != 2 || p1.Next == "" {
+		t.Fatalf("page 1: %+v %v", p1, err)
+	}
+	p2, err := f.c.ListVersions(ctx(), f.users["alice"], "home", "docs/report.txt", p1.Next, 2)
+	if err != nil || len(p2.Versions) != 1 || p2.Versions[0].Version != 3 || p2.Next != "" {
+		t.Fatalf("page 2: %+v %v", p2, err)
+	}
 	latest, _ := download(t, f, "alice", "home", "docs/report.txt", 0)
 	if !bytes.Equal(latest, contents[2]) {
 		t.Fatal("latest is not the last upload")
@@ -281,10 +290,13 @@ func TestResume(t *testing.T) {
 	if got, _ := download(t, f, "alice", "home", "big.bin", 0); !bytes.Equal(got, b) || fv.SHA256 != sum(b) {
 		t.Fatal("resumed file differs")
 	}
-	// A committed upload takes no more chunks and cannot be resumed.
-	if _, err := f.c.Upload(ctx(), f.users["alice"], "home", "big.bin", bytes.NewReader(b), int64(len(b)),
-		storage.UploadOptions{Resume: ue.Upload}); err == nil {
-		t.Fatal("resuming a committed upload succeeded")
+	// Resuming a committed upload (its answer was lost, say) sends nothing
+	// and answers the same version: an upload never becomes two versions.
+	before = f.puts.Load()
+	again, err := f.c.Upload(ctx(), f.users["alice"], "home", "big.bin", bytes.NewReader(b), int64(len(b)),
+		storage.UploadOptions{Resume: ue.Upload})
+	if err != nil || again.Version != fv.Version || f.puts.Load() != before {
+		t.Fatalf("resuming a committed upload: %+v %v (%d PUTs)", again, err, f.puts.Load()-before)
 	}
 }
 
@@ -401,5 +413,86 @@ func TestNames(t *testing.T) {
 	for _, bad := range []string{"../x", "a/../b", "a//b", "", "a b"} {
 		_, err := f.c.CreateDrive(ctx(), f.users["alice"], bad, storage.DriveOptions{})
 		wantClass(t, err, storage.ErrInvalidName)
+	}
+}
+
+// setUploadState rewrites an upload record as a commit that stopped
+// (crashed) would leave it: committing, its lease run out.
+func setUploadState(t *testing.T, f *fixture, id, state string) {
+	t.Helper()
+	b := f.env.Host.Service(storage.Kind).Bucket()
+	var rec map[string]any
+	if _, err := b.GetJSON(ctx(), "storage/uploads/"+id, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["state"], rec["lease_until"] = state, f.env.Clock.Now().Add(-time.Second)
+	if _, err := b.PutJSON(ctx(), "storage/uploads/"+id, rec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStoppedCommit: a commit that stopped after adding its version is
+// found by the next commit of the upload (no second version); one that
+// stopped before is finished by it; one never retried is swept, chunks and all.
+func TestStoppedCommit(t *testing.T) {
+	f := start(t, "", "alice")
+	alice := f.users["alice"]
+	mustDrive(t, f, "alice", "home", storage.DriveOptions{})
+	b := data(5*chunk, 4)
+	var id string
+	fv, err := f.c.Upload(ctx(), alice, "home", "f", bytes.NewReader(b), int64(len(b)),
+		storage.UploadOptions{ChunkBytes: chunk, OnBegin: func(u storage.Upload) { id = u.ID }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setUploadState(t, f, id, storage.UploadCommitting) // stopped after its version
+	again, err := f.c.Upload(ctx(), alice, "home", "f", bytes.NewReader(b), int64(len(b)), storage.UploadOptions{Resume: id})
+	if err != nil || again.Version != fv.Version {
+		t.Fatalf("commit after a stopped one: %+v %v", again, err)
+	}
+	if vl, _ := f.c.ListVersions(ctx(), alice, "home", "f", "", 0); len(vl.Versions) != 1 {
+		t.Fatalf("%d versions of one upload", len(vl.Versions))
+	}
+
+	// Refused at commit (the drive filled up meanwhile): the upload is open
+	// again. Then, as if a later commit claimed it and stopped before its
+	// version, committing: the next commit makes the version.
+	mustDrive(t, f, "alice", "q", storage.DriveOptions{MaxBytes: 6 * chunk})
+	_, err = f.c.Upload(ctx(), alice, "q", "g", bytes.NewReader(b), int64(len(b)), storage.UploadOptions{ChunkBytes: chunk,
+		OnBegin: func(u storage.Upload) { id = u.ID; upload(t, f, "alice", "q", "filler", data(2*chunk, 5)) }})
+	wantClass(t, err, storage.ErrQuotaExceeded)
+	if st, err := f.c.UploadStatus(ctx(), alice, id); err != nil || st.State != storage.UploadOpen || len(st.Present) != 5 {
+		t.Fatalf("after a refused commit: %+v %v", st, err)
+	}
+	if _, err := f.c.SetDrive(ctx(), alice, "q", 0, storage.DeleteKeep); err != nil {
+		t.Fatal(err)
+	}
+	setUploadState(t, f, id, storage.UploadCommitting)
+	gv, err := f.c.Upload(ctx(), alice, "q", "g", bytes.NewReader(b), int64(len(b)), storage.UploadOptions{Resume: id})
+	if err != nil || gv.Version != 1 || gv.SHA256 != sum(b) {
+		t.Fatalf("finishing a stopped commit: %+v %v", gv, err)
+	}
+	if got, _ := download(t, f, "alice", "q", "g", 0); !bytes.Equal(got, b) {
+		t.Fatal("the finished commit's file differs")
+	}
+
+	// An interrupted one left committing, never retried, is swept.
+	_, err = f.c.Upload(ctx(), alice, "home", "h", &failingReader{r: bytes.NewReader(b), after: 2 * chunk}, int64(len(b)),
+		storage.UploadOptions{ChunkBytes: chunk, OnBegin: func(u storage.Upload) { id = u.ID }})
+	var ue *storage.UploadError
+	if !errors.As(err, &ue) {
+		t.Fatal(err)
+	}
+	setUploadState(t, f, id, storage.UploadCommitting)
+	f.env.Clock.Advance(storage.UploadLife + storage.UploadSweepGrace + time.Minute)
+	f.env.Host.Sweep(ctx())
+	bucket := f.env.Host.Service(storage.Kind).Bucket()
+	if items, _ := bucket.ListAll(ctx(), "storage/blobs/"+id+"/", 10); len(items) != 0 {
+		t.Fatalf("%d chunks of a stopped, abandoned commit left", len(items))
+	}
+	// The committed files keep their chunks through the sweep.
+	items, err := bucket.ListAll(ctx(), "storage/blobs/", 100)
+	if err != nil || len(items) != 10 {
+		t.Fatalf("committed chunks after the sweep: %d %v", len(items), err)
 	}
 }

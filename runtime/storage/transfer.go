@@ -200,6 +200,9 @@ func (t *transfer) sendChunks(ctx context.Context, sd side, up *Upload, r io.Rea
 	g.SetLimit(t.parallel)
 	file := newHasher(t.parallel + 1)
 	sums := make([]string, up.Chunks)
+	// A resumed upload that is no longer open needs no bytes, only the
+	// checksums its commit is asked with (the commit answers its version).
+	sendNone := up.State != "" && up.State != UploadOpen
 	readErr := func() error {
 		for i := range up.Chunks {
 			n := min(up.ChunkBytes, up.Size-int64(i)*up.ChunkBytes)
@@ -214,7 +217,7 @@ func (t *transfer) sendChunks(ctx context.Context, sd side, up *Upload, r io.Rea
 			sums[i] = crcHex(buf)
 			release := releaseAfter(2, func() { pool.put(buf) })
 			file.add(buf, release)
-			if p, ok := up.Present[i]; ok && p.Size == n && (p.CRC32C == "" || p.CRC32C == sums[i]) {
+			if p, ok := up.Present[i]; sendNone || ok && p.Size == n && (p.CRC32C == "" || p.CRC32C == sums[i]) {
 				release()
 				prog.add(n)
 				continue

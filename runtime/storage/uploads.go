@@ -25,7 +25,8 @@ type uploadRecord struct {
 	Created    time.Time `json:"created"`
 	Expires    time.Time `json:"expires"`
 	State      string    `json:"state"`
-	Version    int64     `json:"version,omitempty"` // once committed
+	LeaseUntil time.Time `json:"lease_until,omitzero"` // while committing
+	Version    int64     `json:"version,omitempty"`    // once committed
 }
 
 func (u *uploadRecord) chunkSize(i int) int64 {
@@ -194,63 +195,127 @@ func (s *Storage) uploadStatus(ctx context.Context, id string, p Principal) (*Up
 }
 
 // commit checks every chunk is stored at its exact size (and, where this
-// host took the bytes, that they hashed to what the client says), then
-// adds the version and marks the upload committed. A retry of a committed
-// upload answers its version.
+// host took the bytes, with the CRC the client says), claims the upload
+// (committing, with a lease), adds the version and marks the upload
+// committed. A commit of a committed upload answers its version; one that
+// finds a commit stopped past its lease first looks for the version that
+// commit may have added, so a retry never adds the same upload twice.
 func (s *Storage) commit(ctx context.Context, d *Drive, p Principal, id string, sums []string, sum string) (*FileVersion, error) {
-	u, v, err := s.openUpload(ctx, id, p)
+	u, v, err := s.loadUpload(ctx, id, p)
 	if err != nil {
-		if u != nil && u.State == UploadCommitted {
-			rec, gerr := s.getVersion(ctx, d, u.Name, u.Version)
-			if gerr != nil {
-				return nil, gerr
-			}
-			return &rec.FileVersion, nil
-		}
 		return nil, err
 	}
 	if u.DriveID != d.ID {
 		return nil, call.Errorf(ErrAccessDenied, "upload %s is for another drive", id)
 	}
-	if len(sums) != u.Chunks {
-		return nil, call.Errorf(call.ErrBadArguments, "%d chunk hashes for %d chunks", len(sums), u.Chunks)
-	}
-	if err := checkSHA(sum); err != nil {
-		return nil, err
-	}
-	for _, c := range sums {
-		if err := checkCRC(c); err != nil {
+	switch u.State {
+	case UploadCommitted:
+		rec, err := s.getVersion(ctx, d, u.Name, u.Version)
+		if err != nil {
 			return nil, err
 		}
+		return &rec.FileVersion, nil
+	case UploadCommitting:
+		if s.now().Before(u.LeaseUntil) {
+			return nil, call.Errorf(call.ErrInProgress, "upload %s is being committed; retry in a minute", id)
+		}
+		if fv, err := s.findCommitted(ctx, d, u); err != nil || fv != nil {
+			if fv != nil {
+				s.markCommitted(ctx, u, v, fv.Version)
+			}
+			return fv, err
+		}
+	case UploadOpen:
+		if !s.now().Before(u.Expires) {
+			return nil, call.Errorf(ErrUploadExpired, "upload %s expired at %s", id, u.Expires.Format(time.RFC3339))
+		}
+	default:
+		return nil, call.Errorf(ErrUploadState, "upload %s is %s", id, u.State)
 	}
-	have, err := s.present(ctx, u)
-	if err != nil {
+	if err := s.checkChunks(ctx, u, sums, sum); err != nil {
 		return nil, err
 	}
-	for i := range u.Chunks {
-		c, ok := have[i]
-		if !ok || c.Size != u.chunkSize(i) {
-			return nil, call.Errorf(ErrIncomplete, "chunk %d of %d is missing or of the wrong size", i, u.Chunks)
-		}
-		if !s.signs && c.CRC32C != sums[i] {
-			return nil, call.Errorf(ErrChecksum, "chunk %d was stored with another CRC-32C than the one given", i)
-		}
+	u.State, u.LeaseUntil = UploadCommitting, s.now().Add(CommitLease)
+	if v, err = s.b.PutJSONIfVersion(ctx, uploadKey(u.ID), u, v); errors.Is(err, store.ErrPrecondition) {
+		return nil, call.Errorf(call.ErrInProgress, "upload %s is being committed; retry in a minute", id)
+	} else if err != nil {
+		return nil, err
 	}
 	rec := &versionRecord{FileVersion: FileVersion{Drive: d.Name, Name: u.Name, Size: u.Size, SHA256: sum, UploadedBy: p,
 		Time: s.now(), ChunkBytes: u.ChunkBytes, Chunks: u.Chunks}, Upload: u.ID, CRCs: sums}
 	fv, err := s.addVersion(ctx, d, rec)
 	if err != nil {
+		// Refused (a quota) or failed before any version: open again, so
+		// the uploader can try later.
+		u.State, u.LeaseUntil = UploadOpen, time.Time{}
+		_, _ = s.b.PutJSONIfVersion(ctx, uploadKey(u.ID), u, v)
 		return nil, err
 	}
-	u.State, u.Version = UploadCommitted, fv.Version
+	s.markCommitted(ctx, u, v, fv.Version)
+	return fv, nil
+}
+
+// checkChunks checks a commit's checksums and the stored chunks.
+func (s *Storage) checkChunks(ctx context.Context, u *uploadRecord, sums []string, sum string) error {
+	if len(sums) != u.Chunks {
+		return call.Errorf(call.ErrBadArguments, "%d chunk checksums for %d chunks", len(sums), u.Chunks)
+	}
+	if err := checkSHA(sum); err != nil {
+		return err
+	}
+	for _, c := range sums {
+		if err := checkCRC(c); err != nil {
+			return err
+		}
+	}
+	have, err := s.present(ctx, u)
+	if err != nil {
+		return err
+	}
+	for i := range u.Chunks {
+		c, ok := have[i]
+		if !ok || c.Size != u.chunkSize(i) {
+			return call.Errorf(ErrIncomplete, "chunk %d of %d is missing or of the wrong size", i, u.Chunks)
+		}
+		if !s.signs && c.CRC32C != sums[i] {
+			return call.Errorf(ErrChecksum, "chunk %d was stored with another CRC-32C than the one given", i)
+		}
+	}
+	return nil
+}
+
+// findCommitted looks for a version of the upload's name made from it,
+// among the newest ones (a stopped commit's version is near the head).
+func (s *Storage) findCommitted(ctx context.Context, d *Drive, u *uploadRecord) (*FileVersion, error) {
+	n, err := s.latestNumber(ctx, d.ID, u.Name)
+	if err != nil {
+		return nil, err
+	}
+	for k := n; k > 0 && k > n-MaxVersionProbe; k-- {
+		var rec versionRecord
+		if _, err := s.b.GetJSON(ctx, versionKey(d.ID, u.Name, k), &rec); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		if rec.Upload == u.ID {
+			return &rec.FileVersion, nil
+		}
+	}
+	return nil, nil
+}
+
+// markCommitted records the version; the upload's markers go.
+func (s *Storage) markCommitted(ctx context.Context, u *uploadRecord, v store.Version, version int64) {
+	u.State, u.Version = UploadCommitted, version
 	if _, err := s.b.PutJSONIfVersion(ctx, uploadKey(u.ID), u, v); err != nil {
-		// The version stands; the record only stops late chunk writes.
+		// The version stands; a later commit finds it (findCommitted).
 		s.svc.Logger().Warn("marking an upload committed failed", "upload", u.ID, "err", err)
 	}
 	if err := s.deletePrefix(ctx, sumsPre+u.ID+"/"); err != nil {
 		s.svc.Logger().Warn("removing chunk markers failed", "upload", u.ID, "err", err)
 	}
-	return fv, nil
 }
 
 // abort removes an open upload and its chunks.
