@@ -260,9 +260,18 @@ func pageLimit(n int) int {
 }
 
 // listFiles pages through a drive's heads: the latest version of each
-// name, deleted ones left out.
-func (s *Storage) listFiles(ctx context.Context, d *Drive, page string, limit int) (*FileList, error) {
-	pg, err := s.b.List(ctx, headsPrefix(d.ID), page, pageLimit(limit))
+// name starting with prefix, deleted ones left out. Names are encoded a
+// byte at a time, so the encoded prefix selects exactly those names.
+func (s *Storage) listFiles(ctx context.Context, d *Drive, prefix, page string, limit int) (*FileList, error) {
+	prefix = strings.TrimLeft(prefix, "/")
+	if len(prefix) > MaxNameBytes || hasControl(prefix) {
+		return nil, call.Errorf(ErrInvalidName, "a listing prefix is at most %d bytes, without control characters", MaxNameBytes)
+	}
+	keyPrefix := headsPrefix(d.ID)
+	if prefix != "" {
+		keyPrefix += store.EncodeName(prefix)
+	}
+	pg, err := s.b.List(ctx, keyPrefix, page, pageLimit(limit))
 	if err != nil {
 		return nil, call.Errorf(call.ErrBadArguments, "bad page token")
 	}
@@ -291,7 +300,7 @@ func (s *Storage) handleListFiles(ctx context.Context, a *ListArgs) (*FileList, 
 	if err != nil {
 		return nil, err
 	}
-	return s.listFiles(ctx, d, a.Page, a.Limit)
+	return s.listFiles(ctx, d, a.Prefix, a.Page, a.Limit)
 }
 
 // listVersions pages through a name's versions, oldest first.

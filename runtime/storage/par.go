@@ -208,7 +208,7 @@ func (s *Storage) registerPAR() {
 			}
 			return &FileList{Files: []FileVersion{rec.FileVersion}}, nil
 		}
-		return s.listFiles(ctx, d, a.Page, a.Limit)
+		return s.listFiles(ctx, d, a.Prefix, a.Page, a.Limit)
 	})
 	service.Handle(sv, "par_list_versions", service.Options{}, func(ctx context.Context, a *PARCallArgs) (*VersionList, error) {
 		par, d, _, err := s.usePAR(ctx, a.PARKey, false)
