@@ -317,8 +317,8 @@ type ListArgs struct {
 	Drive  string `json:"drive"`
 	Name   string `json:"name,omitempty"`
 	Prefix string `json:"prefix,omitempty"`
-	Page  string `json:"page,omitempty"`
-	Limit int    `json:"limit,omitempty"`
+	Page   string `json:"page,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
 }
 
 // DeleteFileArgs deletes a file; Purge overrides the drive's rule.
