@@ -18,7 +18,10 @@ type versionRecord struct {
 	FileVersion
 	Upload string   `json:"upload,omitempty"`
 	CRCs   []string `json:"crc32c,omitempty"`
-	Data   []byte   `json:"data,omitempty"`
+	// CRCKeys: the chunks sit at "<key>.<crc>" (this host's data handler
+	// stored them), not at their plain keys (the store's signed URLs did).
+	CRCKeys bool   `json:"crc_keys,omitempty"`
+	Data    []byte `json:"data,omitempty"`
 }
 
 type usageRecord struct {
@@ -230,7 +233,11 @@ func (s *Storage) open(ctx context.Context, d *Drive, name string, version int64
 	}
 	for i := from; i < min(from+MaxURLsPerCall, rec.Chunks); i++ {
 		size := min(rec.ChunkBytes, rec.Size-int64(i)*rec.ChunkBytes)
-		u, err := s.chunkURL(ctx, "GET", rec.Upload, i, size, lim)
+		key := blobKey(rec.Upload, i)
+		if rec.CRCKeys {
+			key += "." + rec.CRCs[i]
+		}
+		u, err := s.chunkURL(ctx, "GET", key, i, size, lim)
 		if err != nil {
 			return nil, err
 		}
