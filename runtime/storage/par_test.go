@@ -121,7 +121,7 @@ func TestPAR(t *testing.T) {
 
 	// Expiry: chunk URLs never outlive their PAR, and the PAR itself ends.
 	d, err := r.Info(ctx())
-	if err != nil || d.Mode != storage.PARRead {
+	if err != nil || d.Mode != storage.PARRead || d.CreatedBy != (storage.Principal{}) || d.Drive != "jobs" {
 		t.Fatal(err)
 	}
 	f.env.Clock.Advance(time.Hour + time.Second)
