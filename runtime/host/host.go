@@ -223,8 +223,9 @@ func (h *Host) health(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-// Sweep removes stale replay markers of every service and expires the
-// provisional transfers whose receipt_by has passed.
+// Sweep removes stale replay markers of every service, expires the
+// provisional transfers whose receipt_by has passed, and removes abandoned
+// storage uploads.
 func (h *Host) Sweep(ctx context.Context) {
 	if h.Accounting != nil {
 		if n, err := h.Accounting.Expire(ctx); err != nil {
