@@ -183,7 +183,10 @@ func (a *Access) register() {
 	service.Handle(s, "remove_resource", service.Options{Idempotent: true}, a.handleRemoveResource)
 	service.Handle(s, "list_resources", service.Options{}, a.handleListResources)
 	service.Handle(s, "request", service.Options{Idempotent: true}, a.handleRequest)
-	service.Handle(s, "settle", service.Options{Idempotent: true}, a.handleSettle)
+	// settle is exactly-once by the request's state machine, and answers
+	// InProgressError until the fulfilment is saved: a stored answer per
+	// idempotency key would repeat that error to the retry.
+	service.Handle(s, "settle", service.Options{}, a.handleSettle)
 	service.Handle(s, "check", service.Options{}, a.handleCheck)
 	service.Handle(s, "batch_check", service.Options{}, a.handleBatchCheck)
 }

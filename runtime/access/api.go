@@ -30,14 +30,6 @@ type Resource struct {
 	Updated time.Time `json:"updated,omitzero"`
 }
 
-// hold is the resource's hold duration.
-func (r *Resource) hold() time.Duration {
-	if r.HoldS == 0 {
-		return HoldFor
-	}
-	return time.Duration(r.HoldS) * time.Second
-}
-
 // allows says whether the catalogue lets uid request r.
 func (r *Resource) allows(uid string) bool {
 	if len(r.Users) == 0 {
