@@ -110,12 +110,15 @@ func (f *fixture) agentClient(name string) *compute.AgentClient {
 // waits for it to return).
 func (f *fixture) startAgent(t *testing.T, name string, workers int) (stop func()) {
 	t.Helper()
+	return f.startAgentWith(t, agent.Config{Client: f.agentClient(name), Workers: workers})
+}
+
+func (f *fixture) startAgentWith(t *testing.T, cfg agent.Config) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- agent.Run(ctx, agent.Config{Client: f.agentClient(name), Workers: workers, WorkDir: t.TempDir(),
-			Lease: 300 * time.Millisecond, PollMin: 20 * time.Millisecond, PollMax: 100 * time.Millisecond})
-	}()
+	cfg.WorkDir, cfg.Lease, cfg.PollMin, cfg.PollMax = t.TempDir(), 300*time.Millisecond, 20*time.Millisecond, 100*time.Millisecond
+	go func() { done <- agent.Run(ctx, cfg) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
