@@ -45,6 +45,7 @@ var steps = []struct {
 	{"logins", []int{1, 32}, benchLogins},
 	{"verify", []int{1, 32}, benchVerify},
 	{"transfers", []int{1, 16, 64}, benchTransfers},
+	{"jobs", []int{1, 4}, benchJobs},
 }
 
 // StepNames lists the steps in the order Run runs them.

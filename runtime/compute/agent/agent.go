@@ -28,6 +28,8 @@ const (
 	DefaultPollMax     = 5 * time.Second
 	DefaultMaxLogBytes = 1 << 20 // per stream; the rest is dropped and noted
 	MaxOutputFiles     = 1000
+	// claimTimeout bounds one claim call.
+	claimTimeout = 30 * time.Second
 	// finishTries bounds the attempts to report a job's end.
 	finishTries = 5
 	// killGrace is how long a killed command's pipes may stay open.
@@ -121,13 +123,21 @@ type worker struct {
 func (w *worker) loop(ctx context.Context) {
 	wait := w.cfg.PollMin
 	for ctx.Err() == nil {
-		j, err := w.c.Claim(ctx)
+		// A claim in flight completes even if the agent is stopping, so no
+		// call outlives Run on the service's side; a job it brings back is
+		// then abandoned to its lease like any other.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+		j, err := w.c.Claim(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
 		if err == nil && j != nil {
 			wait = w.cfg.PollMin
 			w.run(ctx, j)
 			continue
 		}
-		if err != nil && ctx.Err() == nil {
+		if err != nil {
 			w.log.Warn("claim failed", "err", err)
 		} else if w.cfg.OnIdle != nil {
 			w.cfg.OnIdle()
