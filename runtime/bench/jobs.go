@@ -138,7 +138,7 @@ func (je *jobEnv) level(ctx context.Context, env *hostEnv, agents int, d time.Du
 		done <- agent.Run(actx, agent.Config{Client: &compute.AgentClient{C: je.c, URL: je.cc.URL, Key: je.key, Agent: fmt.Sprintf("a%d", agents)},
 			Workers: agents, WorkDir: work, PollMin: 5 * time.Millisecond, PollMax: 50 * time.Millisecond})
 	}()
-	defer func() { stop(); <-done }()
+	defer func() { stop(); _ = <-done }() // Run only fails on a bad config, checked by the first level
 	var c0 Costs
 	env.meter.rsa(&c0) // sampled before and after: shared machines drift
 	var mu sync.Mutex
