@@ -34,10 +34,6 @@ func (a *Access) handleSettle(ctx context.Context, args *SettleArgs) (*Grant, er
 	if args.Service == nil || args.Authorisation != nil {
 		return nil, call.Errorf(call.ErrPermission, "settle is called by the fulfilling service in its own name")
 	}
-	caller, err := a.anySV.Verify(ctx, args.Service, SettleResource(args))
-	if err != nil {
-		return nil, err
-	}
 	var rec requestRecord
 	ver, err := a.b.GetJSON(ctx, requestKey(args.RequestUID), &rec)
 	if errors.Is(err, store.ErrNotFound) {
@@ -45,8 +41,13 @@ func (a *Access) handleSettle(ctx context.Context, args *SettleArgs) (*Grant, er
 	} else if err != nil {
 		return nil, err
 	}
-	if caller != rec.ServiceURL {
+	// The named service is checked before its keys are fetched, so a
+	// caller cannot make this service fetch keys from a URL of its choice.
+	if args.Service.ServiceURL != rec.ServiceURL {
 		return nil, call.Errorf(call.ErrPermission, "request %s is fulfilled by another service", args.RequestUID)
+	}
+	if _, err := a.anySV.Verify(ctx, args.Service, SettleResource(args)); err != nil {
+		return nil, err
 	}
 	if ver, err = a.claimSettlement(ctx, &rec, ver, args); err != nil {
 		return nil, err

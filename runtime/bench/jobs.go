@@ -133,12 +133,14 @@ func (je *jobEnv) level(ctx context.Context, env *hostEnv, agents int, d time.Du
 		return Figure{}, err
 	}
 	actx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
+	done := make(chan struct{})
+	var runErr error
 	go func() {
-		done <- agent.Run(actx, agent.Config{Client: &compute.AgentClient{C: je.c, URL: je.cc.URL, Key: je.key, Agent: fmt.Sprintf("a%d", agents)},
+		runErr = agent.Run(actx, agent.Config{Client: &compute.AgentClient{C: je.c, URL: je.cc.URL, Key: je.key, Agent: fmt.Sprintf("a%d", agents)},
 			Workers: agents, WorkDir: work, PollMin: 5 * time.Millisecond, PollMax: 50 * time.Millisecond})
+		close(done)
 	}()
-	defer func() { stop(); _ = <-done }() // Run only fails on a bad config, checked by the first level
+	defer func() { stop(); <-done }()
 	var c0 Costs
 	env.meter.rsa(&c0) // sampled before and after: shared machines drift
 	var mu sync.Mutex
@@ -157,6 +159,11 @@ func (je *jobEnv) level(ctx context.Context, env *hostEnv, agents int, d time.Du
 		return Figure{}, s.firstErr
 	}
 	if err := je.waitSettled(ctx, env, before, len(jobs)); err != nil {
+		stop()
+		<-done
+		if runErr != nil {
+			return Figure{}, runErr // the agent never ran
+		}
 		return Figure{}, err
 	}
 	elapsed := time.Since(start)
