@@ -258,7 +258,7 @@ the CLI.`,
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
-			info := logsInfo{JobID: j.ID, State: j.State, Output: j.Spec.Output, Logs: []string{"logs/stdout.txt", "logs/stderr.txt"},
+			info := logsInfo{JobID: j.ID, State: j.State, Output: compute.RedactLink(j.Spec.Output), Logs: []string{"logs/stdout.txt", "logs/stderr.txt"},
 				Note: "fetch them through the output link; this CLI does not download from drives yet"}
 			if j.Spec.Output == "" {
 				info.Logs, info.Note = []string{}, "the job has no output link: its logs were not kept"
@@ -268,7 +268,7 @@ the CLI.`,
 					fmt.Fprintf(w, "job %s has no output link: its logs were not kept.\n", j.ID)
 					return
 				}
-				fmt.Fprintf(w, "job %s (%s): logs/stdout.txt and logs/stderr.txt behind %s\n(%s)\n", j.ID, j.State, j.Spec.Output, info.Note)
+				fmt.Fprintf(w, "job %s (%s): logs/stdout.txt and logs/stderr.txt behind %s\n(%s)\n", j.ID, j.State, info.Output, info.Note)
 			})
 		},
 	}

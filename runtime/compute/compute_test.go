@@ -403,3 +403,29 @@ func TestSweepSettlesLater(t *testing.T) {
 	f.env.Host.Sweep(ctx) // nothing left to do, and nothing paid twice
 	f.money(t, "98", "0", "2")
 }
+
+// A queued job that can no longer end before its payment's hold ends is
+// failed by the sweep and refunded, before the hold would have expired.
+func TestSweepFailsJobPastItsDeadline(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	spec := compute.JobSpec{Command: "/bin/true", TimeoutS: 5 * 3600} // fits the 6 h hold when submitted
+	id, err := f.submit(t, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.env.Host.Sweep(ctx)
+	if j, _ := f.cc.Status(ctx, f.alice, id); j.State != compute.StatePending {
+		t.Fatalf("swept too early: %+v", j)
+	}
+	f.env.Clock.Advance(time.Hour) // now + 5 h passes the deadline (6 h - 5 min)
+	f.env.Host.Sweep(ctx)
+	j := f.wait(t, id, "settled", settled(compute.StateFailed))
+	if !strings.Contains(j.Message, "hold") {
+		t.Fatalf("job %+v", j)
+	}
+	f.money(t, "100", "0", "0")
+	if j, err := f.agentClient("a").Claim(ctx); err != nil || j != nil {
+		t.Fatalf("claimed a failed job: %+v %v", j, err)
+	}
+}

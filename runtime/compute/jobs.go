@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/store"
@@ -30,7 +31,17 @@ func (c *Compute) ownJob(ctx context.Context, args *JobArgs, resource string) (*
 		// Not found, rather than forbidden: job ids are not to be probed.
 		return nil, "", call.Errorf(call.ErrNotFound, "no job %s", args.JobID)
 	}
+	// An admin sees the job, not the secrets of its owner's drive links.
+	j.Spec.Input, j.Spec.Output = RedactLink(j.Spec.Input), RedactLink(j.Spec.Output)
 	return j, ver, nil
+}
+
+// RedactLink drops a link's secret: a PAR link carries it after '#'.
+func RedactLink(link string) string {
+	if i := strings.IndexByte(link, '#'); i >= 0 {
+		return link[:i] + "#…"
+	}
+	return link
 }
 
 func (c *Compute) handleStatus(ctx context.Context, args *JobArgs) (*Job, error) {
@@ -59,7 +70,7 @@ func (c *Compute) handleCancel(ctx context.Context, args *JobArgs) (*Job, error)
 			return j, nil
 		default:
 			j.CancelRequested = true
-			_, err = c.b.PutJSONIfVersion(ctx, jobKey(j.ID), j, ver)
+			_, err = c.saveJob(ctx, j, ver)
 			if errors.Is(err, store.ErrPrecondition) {
 				err = call.Errorf(call.ErrBusy, "changed")
 			}

@@ -26,15 +26,6 @@ type pointer struct {
 	Created time.Time `json:"created"`
 }
 
-func (c *Compute) job(ctx context.Context, id string) (*Job, store.Version, error) {
-	var j Job
-	ver, err := c.b.GetJSON(ctx, jobKey(id), &j)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", call.Errorf(call.ErrNotFound, "no job %s", clip(id))
-	}
-	return &j, ver, err
-}
-
 // handleClaim gives the agent one job of its cluster: the oldest pending
 // one, else a running one whose lease has passed. The pending → running
 // step is a compare-and-swap on the job's record, so of agents racing for
@@ -96,7 +87,7 @@ func (c *Compute) tryClaim(ctx context.Context, a *ClusterAuth, id, ptr string) 
 	}
 	j.State, j.Attempt, j.Agent = StateRunning, j.Attempt+1, a.Agent
 	j.LeaseUntil, j.Started = now.Add(c.lease), now.Truncate(time.Millisecond)
-	if _, err := c.b.PutJSONIfVersion(ctx, jobKey(j.ID), j, ver); errors.Is(err, store.ErrPrecondition) {
+	if _, err := c.saveJob(ctx, j, ver); errors.Is(err, store.ErrPrecondition) {
 		return nil, nil // another agent won it
 	} else if err != nil {
 		return nil, err
@@ -151,7 +142,7 @@ func (c *Compute) handleHeartbeat(ctx context.Context, args *HeartbeatArgs) (*Be
 		if until := at.UTC().Add(c.lease); until.After(j.LeaseUntil) {
 			j.LeaseUntil = until
 		}
-		if _, err := c.b.PutJSONIfVersion(ctx, jobKey(j.ID), j, ver); errors.Is(err, store.ErrPrecondition) {
+		if _, err := c.saveJob(ctx, j, ver); errors.Is(err, store.ErrPrecondition) {
 			continue // a cancel request or a claim changed it: look again
 		} else if err != nil {
 			return nil, err
@@ -211,7 +202,7 @@ func (c *Compute) finalize(ctx context.Context, j *Job, ver store.Version, state
 	}
 	j.State, j.ExitCode, j.Message, j.Settled = state, exit, msg, false
 	j.Finished, j.LeaseUntil = c.svc.Now().UTC().Truncate(time.Millisecond), time.Time{}
-	ver, err := c.b.PutJSONIfVersion(ctx, jobKey(j.ID), j, ver)
+	ver, err := c.saveJob(ctx, j, ver)
 	if errors.Is(err, store.ErrPrecondition) {
 		return call.Errorf(call.ErrBusy, "job %s changed meanwhile; retry", j.ID)
 	} else if err != nil {

@@ -34,7 +34,7 @@ func (c *Compute) settle(ctx context.Context, j *Job, ver store.Version) {
 		return
 	}
 	j.Settled = true
-	if _, err := c.b.PutJSONIfVersion(ctx, jobKey(j.ID), j, ver); err != nil && !errors.Is(err, store.ErrPrecondition) {
+	if _, err := c.saveJob(ctx, j, ver); err != nil && !errors.Is(err, store.ErrPrecondition) {
 		c.svc.Logger().Warn("job settled at access, not marked here; the sweep marks it", "job", j.ID, "err", err)
 		return
 	}

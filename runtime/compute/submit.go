@@ -72,10 +72,9 @@ func (c *Compute) handleSubmit(ctx context.Context, args *access.FulfilArgs) (*S
 	if err := checkSpec(spec); err != nil {
 		return nil, err
 	}
-	var old Job
-	if _, err := c.b.GetJSON(ctx, jobKey(args.RequestUID), &old); err == nil {
+	if old, _, err := c.job(ctx, args.RequestUID); err == nil {
 		return &Submitted{Deferred: true, JobID: old.ID, Cluster: old.Spec.Cluster, State: old.State}, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !errors.Is(err, call.ErrNotFound) {
 		return nil, err
 	}
 	if _, err := c.cluster(ctx, spec.Cluster); err != nil {
@@ -95,7 +94,7 @@ func (c *Compute) handleSubmit(ctx context.Context, args *access.FulfilArgs) (*S
 	if _, err := c.b.PutJSON(ctx, pendingKey(j), &pointer{Created: now}); err != nil {
 		return nil, err
 	}
-	if _, err := c.b.PutJSONIfAbsent(ctx, jobKey(j.ID), j); errors.Is(err, store.ErrPrecondition) {
+	if err := c.createJob(ctx, j); errors.Is(err, store.ErrPrecondition) {
 		return c.handleSubmit(ctx, args) // a concurrent first call wrote it: answer as a repeat
 	} else if err != nil {
 		return nil, err

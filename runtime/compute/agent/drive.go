@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,7 +20,7 @@ type DirDrive struct {
 func (d *DirDrive) dir(link string) (string, error) {
 	dir, ok := d.Dirs[link]
 	if !ok {
-		return "", fmt.Errorf("no folder for link %q", link)
+		return "", errors.New("no folder for this link") // the link holds a secret: not repeated
 	}
 	return dir, nil
 }
