@@ -262,6 +262,7 @@ func TestTwoAgentsCompeteJobRunsOnce(t *testing.T) {
 		t.Fatalf("ran %d times; job %+v", n, j)
 	}
 	f.money(t, "96", "0", "4")
+	f.noPointers(t)
 }
 
 // An agent killed mid-job (its process group SIGKILLed, no report): after
@@ -303,6 +304,20 @@ func TestKilledAgentJobRunsAgainPaidOnce(t *testing.T) {
 	_, err = f.agentClient(first.Agent).Heartbeat(ctx, id, 1)
 	wantClass(t, err, compute.ErrLeaseLost)
 	f.money(t, "98", "0", "2")
+	f.noPointers(t)
+}
+
+// noPointers checks the queue and the unsettled index are empty once every
+// job is final and settled: claims never list finished jobs.
+func (f *fixture) noPointers(t *testing.T) {
+	t.Helper()
+	b := f.env.Host.Compute.Service().Bucket()
+	for _, pre := range []string{"compute/queue/", "compute/unsettled/"} {
+		items, err := b.ListAll(context.Background(), pre, 100)
+		if err != nil || len(items) != 0 {
+			t.Fatalf("%s holds %d pointers (%v): %+v", pre, len(items), err, items)
+		}
+	}
 }
 
 // A job that exits non-zero is failed and refunded; so is one whose
@@ -402,6 +417,7 @@ func TestSweepSettlesLater(t *testing.T) {
 	f.money(t, "98", "0", "2")
 	f.env.Host.Sweep(ctx) // nothing left to do, and nothing paid twice
 	f.money(t, "98", "0", "2")
+	f.noPointers(t)
 }
 
 // A queued job that can no longer end before its payment's hold ends is
