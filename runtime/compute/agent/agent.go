@@ -54,8 +54,9 @@ type Config struct {
 	WorkDir string
 	// Drive moves inputs and outputs; nil fails jobs that name links.
 	Drive Drive
-	// Lease is the service's lease (default compute.DefaultLease); a
-	// heartbeat goes every third of it.
+	// Lease bounds the lease heartbeats assume (default
+	// compute.DefaultLease); a claim's own shorter lease wins. A heartbeat
+	// goes every third of it.
 	Lease            time.Duration
 	PollMin, PollMax time.Duration
 	MaxLogBytes      int64

@@ -55,7 +55,13 @@ func (w *worker) run(ctx context.Context, j *compute.Job) {
 // heartbeats keep the lease until ctx ends; a cancel request or a lost
 // lease stops the job through stop.
 func (w *worker) heartbeats(ctx context.Context, j *compute.Job, stop context.CancelCauseFunc) {
-	t := time.NewTicker(w.cfg.Lease / 3)
+	// The service's lease shows in the claim (lease_until - started); the
+	// configured one covers a claim that does not show it.
+	lease := w.cfg.Lease
+	if l := j.LeaseUntil.Sub(j.Started); l > 0 && l < lease {
+		lease = l
+	}
+	t := time.NewTicker(max(lease/3, 10*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
