@@ -76,9 +76,9 @@ func (c *Compute) tryClaim(ctx context.Context, a *ClusterAuth, id, ptr string) 
 		return nil, nil
 	case j.CancelRequested:
 		// Its agent died after the owner asked to cancel: end it here.
-		return nil, c.finalize(ctx, j, ver, StateCancelled, nil, "cancelled by its owner")
+		return nil, skipBusy(c.finalize(ctx, j, ver, StateCancelled, nil, "cancelled by its owner"))
 	case now.Add(j.Timeout()).After(j.Deadline):
-		return nil, c.finalize(ctx, j, ver, StateFailed, nil, "not started in time to end before its payment's hold ends")
+		return nil, skipBusy(c.finalize(ctx, j, ver, StateFailed, nil, "not started in time to end before its payment's hold ends"))
 	}
 	// The running pointer first: once the claim lands, a crash must not
 	// leave a running job that no claim would look at when its lease passes.
@@ -211,4 +211,12 @@ func (c *Compute) finalize(ctx context.Context, j *Job, ver store.Version, state
 	c.unqueue(ctx, j)
 	c.settle(ctx, j, ver)
 	return nil
+}
+
+// skipBusy lets a claim move on when a job changed under it.
+func skipBusy(err error) error {
+	if errors.Is(err, call.ErrBusy) {
+		return nil
+	}
+	return err
 }
