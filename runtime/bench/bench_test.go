@@ -75,7 +75,7 @@ func checkTransferFigures(t *testing.T, rep *Report) {
 }
 
 func TestSteps(t *testing.T) {
-	if got := StepNames(); !slices.Equal(got, []string{"ledger", "calls", "logins", "verify", "transfers"}) {
+	if got := StepNames(); !slices.Equal(got, []string{"ledger", "calls", "logins", "verify", "transfers", "jobs"}) {
 		t.Errorf("steps %v", got)
 	}
 	if got := DefaultClients("transfers"); !slices.Equal(got, []int{1, 16, 64}) {
@@ -88,7 +88,7 @@ func TestSteps(t *testing.T) {
 	if runs, err = selected(nil); err != nil || !runs("calls") || !runs("transfers") {
 		t.Errorf("no steps named should run all (err %v)", err)
 	}
-	if _, err := selected([]string{"transfer"}); err == nil || !strings.Contains(err.Error(), "known: ledger, calls, logins, verify, transfers") {
+	if _, err := selected([]string{"transfer"}); err == nil || !strings.Contains(err.Error(), "known: ledger, calls, logins, verify, transfers, jobs") {
 		t.Errorf("unknown step: %v", err)
 	}
 }
