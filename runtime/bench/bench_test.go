@@ -29,7 +29,7 @@ func TestRunSmall(t *testing.T) {
 	want := map[string]int{"encrypted calls": 2, "login approvals": 2, "login approvals (vs full bound)": 2, "authorisation verifications (warm cache)": 2,
 		"transfers, distinct accounts": 2, "transfers, one hot account": 2, "transfers, hot vs distinct": 2,
 		"ledger alone, distinct accounts": 2, "ledger alone, one hot account": 2, "store durable puts (context)": 2,
-		"jobs, submit to settled": 2}
+		"jobs, submit to settled": 2, "empty claims (after the jobs above)": 2}
 	checkTransferFigures(t, rep)
 	for _, f := range rep.Figures {
 		if f.Name == "store durable puts (context)" {

@@ -46,15 +46,48 @@ func benchJobs(ctx context.Context, env *hostEnv, cfg Config, rep *Report, progr
 	if err != nil {
 		return err
 	}
+	total := 0
 	for _, n := range cfg.Concurrency {
 		progress(fmt.Sprintf("jobs through the queue, %d agents", n))
 		f, err := je.level(ctx, env, n, cfg.Duration)
 		if err != nil {
 			return err
 		}
-		rep.Figures = append(rep.Figures, f)
+		total += f.Ops
+		progress(fmt.Sprintf("empty claims after %d finished jobs", total))
+		e, err := je.emptyClaims(ctx, env)
+		if err != nil {
+			return err
+		}
+		rep.Figures = append(rep.Figures, f, e)
 	}
 	return nil
+}
+
+// emptyClaimOps is how many claims of an empty queue are timed after each
+// level: finished jobs leave no queue pointer, so their cost must not grow
+// with the jobs run before.
+const emptyClaimOps = 20
+
+func (je *jobEnv) emptyClaims(ctx context.Context, env *hostEnv) (Figure, error) {
+	var c0, c1 Costs
+	env.meter.rsa(&c0)
+	ac := &compute.AgentClient{C: je.c, URL: je.cc.URL, Key: je.key, Agent: "empty"}
+	s := runSlice(ctx, 1, 0, 0, emptyClaimOps, func(ctx context.Context, _, _ int) error {
+		j, err := ac.Claim(ctx)
+		if err == nil && j != nil {
+			err = fmt.Errorf("bench: claimed job %s from a queue that should be empty", j.ID)
+		}
+		return err
+	})
+	if s.firstErr != nil {
+		return Figure{}, s.firstErr
+	}
+	env.meter.rsa(&c1)
+	f, err := s.figure(1)
+	c := meanCosts([]Costs{c0, c1})
+	f.Name, f.BoundName, f.BoundPerSec, f.Costs = "empty claims (after the jobs above)", "2 RSA decrypts + 1 RSA sign per call, one client", 1000/(2*c.DecryptMs+c.SignMs), c
+	return withRatio(f), err
 }
 
 type jobEnv struct {
