@@ -68,6 +68,7 @@ func (c *Compute) tryClaim(ctx context.Context, a *ClusterAuth, id, ptr string) 
 		return nil, fmt.Errorf("compute: job %s is queued under cluster %s but belongs to %s", id, a.Cluster, j.Spec.Cluster)
 	case Final(j.State):
 		c.unqueue(ctx, j)
+		_ = c.b.Delete(ctx, ptr) // the pointer met may be another (two first submits raced)
 		return nil, nil
 	case j.State == StateRunning && now.Before(j.LeaseUntil):
 		if strings.Contains(ptr, "/pending/") {

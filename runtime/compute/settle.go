@@ -115,6 +115,7 @@ func (c *Compute) sweepQueued(ctx context.Context, key string, now time.Time) bo
 	switch {
 	case Final(j.State):
 		c.unqueue(ctx, j)
+		_ = c.b.Delete(ctx, key) // it may be another pointer (two first submits raced)
 		return true
 	case j.State == StatePending && now.Add(j.Timeout()).After(j.Deadline),
 		j.State == StateRunning && now.After(j.LeaseUntil) && now.After(j.Deadline):
