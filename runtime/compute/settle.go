@@ -16,6 +16,11 @@ import (
 // request once, so calling again (a retry, Sweep) can never pay twice. A
 // transient failure leaves the job unsettled, for Sweep.
 func (c *Compute) settle(ctx context.Context, j *Job, ver store.Version) {
+	if !Final(j.State) {
+		// Asserted: only a final job's payment is settled.
+		c.svc.Logger().Error("settle asked for a job that has not ended", "job", j.ID, "state", j.State)
+		return
+	}
 	ac := &access.Client{C: c.c, URL: j.AccessURL}
 	var err error
 	for i := range settleTries {
