@@ -138,8 +138,8 @@ signs its calls with the cluster's key.
 
 Stopping the agent abandons the jobs it is running (their processes are
 killed): after their lease (a minute) another agent runs them again, and
-they are paid once. Jobs with input or output drive links fail on this
-agent for now: the storage service's link client is not wired in yet.`,
+they are paid once. A job's input and output drive links (PARs) are used
+as they are: the agent needs no access to the drives beyond them.`,
 		Example: "  acquire cluster agent lab --workers 4",
 		Args:    exactArgs(1, "exactly one cluster NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -172,7 +172,7 @@ agent for now: the storage service's link client is not wired in yet.`,
 			defer stop()
 			fmt.Fprintf(g.stderr, "agent %s of cluster %s: %d workers on %s; Ctrl-C stops\n", name, args[0], workers, u)
 			return agent.Run(ctx, agent.Config{Client: &compute.AgentClient{C: c, URL: u, Key: k, Agent: name},
-				Workers: workers, WorkDir: workDir, Logger: g.log})
+				Workers: workers, WorkDir: workDir, Drive: &agent.PARDrive{C: c}, Logger: g.log})
 		},
 	}
 	fl := cmd.Flags()

@@ -9,7 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/compute"
+	"github.com/openacquire/acquire/runtime/compute/agent"
+	"github.com/openacquire/acquire/runtime/storage"
 )
 
 const envComputeURL = "ACQUIRE_COMPUTE_URL"
@@ -228,26 +231,35 @@ func printJob(w io.Writer, j *compute.Job) {
 	}
 }
 
-// logsInfo is what job logs prints: where the logs are.
-type logsInfo struct {
-	JobID  string   `json:"job_id"`
-	State  string   `json:"state"`
-	Output string   `json:"output"`
-	Logs   []string `json:"logs"`
-	Note   string   `json:"note"`
+// jobLog is what job logs prints with --output json.
+type jobLog struct {
+	JobID   string `json:"job_id"`
+	State   string `json:"state"`
+	Stream  string `json:"stream"`
+	Drive   string `json:"drive"`
+	Name    string `json:"name"`
+	Content string `json:"content"`
 }
 
+// maxLogFetch bounds what job logs downloads: the agent keeps at most
+// 1 MiB per stream, plus its note of what it dropped.
+const maxLogFetch = agent.DefaultMaxLogBytes + 4096
+
 func newJobLogsCmd(g *globals, jf *jobFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "logs JOB",
-		Short: "Show where a job's logs are",
-		Long: `Show where a job's stdout and stderr logs were written: logs/stdout.txt and
-logs/stderr.txt behind the job's --output-link drive link, once it has ended. This
-command does not fetch them yet: the storage service's client is not wired into
-the CLI.`,
-		Example: "  acquire job logs 3f2a...",
+	var stream string
+	cmd := &cobra.Command{
+		Use:   "logs JOB [--stream stdout|stderr]",
+		Short: "Print a job's log",
+		Long: `Print a job's stdout (or --stream stderr) log. The agent writes the logs, once
+the job has ended, to logs/stdout.txt and logs/stderr.txt behind the job's
+--output-link; they are read here with your own session from the drive that
+link writes to (the link itself only writes).`,
+		Example: "  acquire job logs 3f2a...\n  acquire job logs 3f2a... --stream stderr -o json",
 		Args:    exactArgs(1, "exactly one JOB id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if stream != "stdout" && stream != "stderr" {
+				return usagef("--stream must be stdout or stderr")
+			}
 			x, cc, err := g.computeClient(jf)
 			if err != nil {
 				return err
@@ -258,20 +270,44 @@ the CLI.`,
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
-			info := logsInfo{JobID: j.ID, State: j.State, Output: compute.RedactLink(j.Spec.Output), Logs: []string{"logs/stdout.txt", "logs/stderr.txt"},
-				Note: "fetch them through the output link; this CLI does not download from drives yet"}
 			if j.Spec.Output == "" {
-				info.Logs, info.Note = []string{}, "the job has no output link: its logs were not kept"
+				return call.Errorf(call.ErrNotFound, "job %s has no output link: its logs were not kept", j.ID)
 			}
-			return g.emit(info, func(w io.Writer) {
-				if j.Spec.Output == "" {
-					fmt.Fprintf(w, "job %s has no output link: its logs were not kept.\n", j.ID)
-					return
-				}
-				fmt.Fprintf(w, "job %s (%s): logs/stdout.txt and logs/stderr.txt behind %s\n(%s)\n", j.ID, j.State, info.Output, info.Note)
-			})
+			p, err := storage.OpenPAR(x.c.C, j.Spec.Output)
+			if err != nil {
+				return err
+			}
+			info, err := p.Info(ctx)
+			if err != nil {
+				return g.accountError(x.accountingSession, err)
+			}
+			out := jobLog{JobID: j.ID, State: j.State, Stream: stream, Drive: info.Drive, Name: "logs/" + stream + ".txt"}
+			var b limitedBuffer
+			b.max = maxLogFetch
+			sc := &storage.Client{C: x.c.C, URL: p.URL}
+			if _, err := sc.Download(ctx, x.s, info.Drive, out.Name, &b, storage.DownloadOptions{}); err != nil {
+				return g.accountError(x.accountingSession, err)
+			}
+			out.Content = b.String()
+			return g.emit(out, func(w io.Writer) { _, _ = io.WriteString(w, out.Content) })
 		},
 	}
+	cmd.Flags().StringVar(&stream, "stream", "stdout", "stdout or stderr")
+	return cmd
+}
+
+// limitedBuffer refuses to grow past max: a log is bounded by the agent,
+// but the drive may hold anything under its name.
+type limitedBuffer struct {
+	strings.Builder
+	max int64
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if int64(b.Len()+len(p)) > b.max {
+		return 0, fmt.Errorf("the log is over %d bytes; fetch it with 'acquire file download'", b.max)
+	}
+	return b.Builder.Write(p)
 }
 
 func newJobCancelCmd(g *globals, jf *jobFlags) *cobra.Command {

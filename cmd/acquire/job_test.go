@@ -43,7 +43,7 @@ func TestJobAndClusterCommands(t *testing.T) {
 	if again := alice.mustJSON("", "cluster", "register", "lab"); again["public_key"] != reg["public_key"] {
 		t.Fatalf("register again %v", again)
 	}
-	bob.wantError(exitError, "PermissionError", "", "cluster", "register", "lab2")
+	bob.wantError(exitRefused, "PermissionError", "", "cluster", "register", "lab2")
 	if e, _ := submitJSON(t, alice, exitUsage, "job", "submit", "--account", "main", "--cluster", "lab")["error"].(map[string]any); e["class"] != "UsageError" {
 		t.Fatalf("no command: %v", e)
 	}
@@ -61,6 +61,13 @@ func TestJobAndClusterCommands(t *testing.T) {
 	// Bob cannot see or cancel alice's job.
 	bob.wantError(exitNotFound, "NotFoundError", "", "job", "status", id)
 
+	alice.mustJSON("", "drive", "create", "results")
+	par := alice.mustJSON("", "par", "create", "results", "--mode", "write", "--expires", "2h")
+	link, _ := par["link"].(string)
+	sub3 := submitJSON(t, alice, 0, "job", "submit", "--account", "main", "--cluster", "lab", "--output-link", link,
+		"--", "/bin/sh", "-c", "echo to the log; echo oops >&2")
+	id3, _ := sub3["job_id"].(string)
+
 	key, err := clusterKey("lab", keyFile, false)
 	if err != nil {
 		t.Fatal(err)
@@ -71,12 +78,13 @@ func TestJobAndClusterCommands(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- agent.Run(actx, agent.Config{Client: &compute.AgentClient{C: c, URL: h.ServiceURL(compute.Kind), Key: key, Agent: "t"},
-			WorkDir: t.TempDir(), PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond})
+			WorkDir: t.TempDir(), Drive: &agent.PARDrive{C: c}, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond})
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st := alice.mustJSON("", "job", "status", id)
-		if st["state"] == compute.StateSucceeded && st["settled"] == true {
+		st3 := alice.mustJSON("", "job", "status", id3)
+		if st["state"] == compute.StateSucceeded && st["settled"] == true && st3["state"] == compute.StateSucceeded && st3["settled"] == true {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -91,15 +99,19 @@ func TestJobAndClusterCommands(t *testing.T) {
 	if b, _ := os.ReadFile(out); string(b) != "ran\n" {
 		t.Fatalf("the job wrote %q", b)
 	}
-	if b := alice.mustJSON("", "account", "balance", "main"); b["balance"] != "97.000000" || b["liability"] != "0.000000" {
+	if b := alice.mustJSON("", "account", "balance", "main"); b["balance"] != "94.000000" || b["liability"] != "0.000000" {
 		t.Fatalf("balance %v", b)
+	}
+	if r := alice.run("", "job", "logs", id3); r.code != 0 || r.stdout != "to the log\n" {
+		t.Fatalf("logs: %+v", r)
+	}
+	if l := alice.mustJSON("", "job", "logs", id3, "--stream", "stderr"); l["content"] != "oops\n" || l["drive"] != "results" {
+		t.Fatalf("stderr log %v", l)
 	}
 	if r := alice.run("", "job", "status", id); r.code != 0 || !strings.Contains(r.stdout, "succeeded") || !strings.Contains(r.stdout, "paid") {
 		t.Fatalf("status text %+v", r)
 	}
-	if l := alice.mustJSON("", "job", "logs", id); l["job_id"] != id {
-		t.Fatalf("logs %v", l)
-	}
+	alice.wantError(exitNotFound, "NotFoundError", "", "job", "logs", id) // no output link: no logs kept
 	alice.wantError(exitRefused, "JobFinishedError", "", "job", "cancel", id)
 
 	// A pending job cancelled: refunded at once.
@@ -108,14 +120,14 @@ func TestJobAndClusterCommands(t *testing.T) {
 	if cj := alice.mustJSON("", "job", "cancel", id2); cj["state"] != compute.StateCancelled {
 		t.Fatalf("cancel %v", cj)
 	}
-	if b := alice.mustJSON("", "account", "balance", "main"); b["balance"] != "97.000000" || b["liability"] != "0.000000" {
+	if b := alice.mustJSON("", "account", "balance", "main"); b["balance"] != "94.000000" || b["liability"] != "0.000000" {
 		t.Fatalf("balance %v", b)
 	}
 	// An unknown cluster is refused and refunded.
 	if e, _ := submitJSON(t, alice, exitRefused, "job", "submit", "--account", "main", "--cluster", "nope", "--", "/bin/true")["error"].(map[string]any); e["class"] != "FulfilmentFailedError" {
 		t.Fatalf("unknown cluster: %v", e)
 	}
-	if b := alice.mustJSON("", "account", "balance", "main"); b["balance"] != "97.000000" || b["liability"] != "0.000000" {
+	if b := alice.mustJSON("", "account", "balance", "main"); b["balance"] != "94.000000" || b["liability"] != "0.000000" {
 		t.Fatalf("balance %v", b)
 	}
 	if r := alice.run("", "cluster", "agent", "--help"); r.code != 0 || !strings.Contains(r.stdout, "--workers") {

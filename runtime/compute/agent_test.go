@@ -1,14 +1,17 @@
 package compute_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/compute/agent"
+	"github.com/openacquire/acquire/runtime/storage"
 )
 
 // The agent fetches inputs into in/, runs the command (no shell: the
@@ -72,6 +75,51 @@ func TestAgentFilesLogsTimeout(t *testing.T) {
 	j := f.wait(t, id2, "settled", settled(compute.StateFailed))
 	if !strings.Contains(j.Message, "timed out") {
 		t.Fatalf("job %+v", j)
+	}
+	f.money(t, "98", "0", "2")
+}
+
+// Through the storage service: the job reads its input drive through a
+// read PAR and writes its outputs and logs through a write PAR; the owner
+// reads them back with its own session.
+func TestAgentThroughStoragePARs(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	sc := &storage.Client{C: f.env.Client, URL: f.env.Host.ServiceURL(storage.Kind)}
+	for _, d := range []string{"jobin", "jobout"} {
+		if _, err := sc.CreateDrive(ctx, f.alice, d, storage.DriveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := "hello from a drive\n"
+	if _, err := sc.Upload(ctx, f.alice, "jobin", "sub/data.txt", strings.NewReader(data), int64(len(data)), storage.UploadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	exp := f.env.Clock.Now().Add(2 * time.Hour)
+	in, err := sc.CreatePAR(ctx, f.alice, "jobin", "", storage.PARRead, exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sc.CreatePAR(ctx, f.alice, "jobout", "", storage.PARWrite, exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.startAgentWith(t, agent.Config{Client: f.agentClient("a"), Drive: &agent.PARDrive{C: f.env.Client}})
+	spec := sh(`tr a-z A-Z < in/sub/data.txt > out/result.txt && echo done`)
+	spec.Input, spec.Output = in.Link, out.Link
+	id, err := f.submit(t, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := f.wait(t, id, "ended", func(j *compute.Job) bool { return compute.Final(j.State) && j.Settled })
+	if j.State != compute.StateSucceeded {
+		t.Fatalf("job %+v", j)
+	}
+	for name, want := range map[string]string{"out/result.txt": strings.ToUpper(data), "logs/stdout.txt": "done\n", "logs/stderr.txt": ""} {
+		var b bytes.Buffer
+		if _, err := sc.Download(ctx, f.alice, "jobout", name, &b, storage.DownloadOptions{}); err != nil || b.String() != want {
+			t.Fatalf("%s: %q, %v; want %q", name, b.String(), err, want)
+		}
 	}
 	f.money(t, "98", "0", "2")
 }
