@@ -19,6 +19,7 @@ import (
 	"github.com/openacquire/acquire/runtime/access"
 	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/registry"
@@ -38,7 +39,7 @@ const (
 )
 
 // Kinds this host knows how to run, in start-up order.
-var Kinds = []string{registry.Kind, identity.Kind, accounting.Kind, access.Kind, storage.Kind}
+var Kinds = []string{registry.Kind, identity.Kind, accounting.Kind, access.Kind, storage.Kind, compute.Kind}
 
 // Config says what to serve and where its state lives.
 type Config struct {
@@ -55,7 +56,10 @@ type Config struct {
 	// AccountingURL is where the access service cashes cheques when this
 	// host runs no accounting service.
 	AccountingURL string
-	clock         func() time.Time
+	// AccessURL is the access service the compute service fulfils for
+	// when this host runs no access service.
+	AccessURL string
+	clock     func() time.Time
 }
 
 // Host is a running set of services.
@@ -68,6 +72,7 @@ type Host struct {
 	Accounting *accounting.Accounting
 	Access     *access.Access
 	Storage    *storage.Storage
+	Compute    *compute.Compute
 	Client     *call.Client
 	buckets    []*store.Bucket
 }
@@ -140,6 +145,10 @@ func (h *Host) open(ctx context.Context, kind string) error {
 			return err
 		}
 		h.mux.Handle("/"+kind+storage.DataPath, h.Storage.DataHandler())
+	case compute.Kind:
+		if h.Compute, err = h.openCompute(svc); err != nil {
+			return err
+		}
 	}
 	h.services[kind] = svc
 	h.mux.Handle("/"+kind, svc)
@@ -177,6 +186,19 @@ func (h *Host) openAccess(svc *service.Service) (*access.Access, error) {
 	}
 	return access.New(svc, access.Options{Client: h.Client, AccountingURL: acct, TrustedIdentities: h.trustedIdentities(),
 		TrustedServices: h.trustedServices()})
+}
+
+// openCompute runs the compute service for this host's access service,
+// or the configured one.
+func (h *Host) openCompute(svc *service.Service) (*compute.Compute, error) {
+	acc := h.cfg.AccessURL
+	if acc == "" && slices.Contains(h.cfg.Kinds, access.Kind) {
+		acc = h.ServiceURL(access.Kind)
+	}
+	if acc == "" {
+		return nil, errors.New("host: the compute service needs an access service (run one here or set AccessURL)")
+	}
+	return compute.New(svc, compute.Options{Client: h.Client, AccessURLs: []string{acc}, TrustedIdentities: h.trustedIdentities()})
 }
 
 // ServiceURL is where a kind is served.
@@ -237,6 +259,14 @@ func (h *Host) Sweep(ctx context.Context) {
 	if h.Storage != nil {
 		if _, err := h.Storage.Sweep(ctx); err != nil {
 			h.cfg.Logger.Warn("upload sweep failed", "service", storage.Kind, "err", err)
+		}
+	}
+	if h.Compute != nil {
+		// Settles jobs whose settlement failed, ends jobs past their hold.
+		if n, err := h.Compute.Sweep(ctx); err != nil {
+			h.cfg.Logger.Warn("compute sweep failed", "err", err)
+		} else if n > 0 {
+			h.cfg.Logger.Debug("swept jobs", "count", n)
 		}
 	}
 	for kind, svc := range h.services {
