@@ -22,6 +22,8 @@ const (
 	EnvPublicURL       = "ACQUIRE_PUBLIC_URL"       // required: the base URL clients call
 	EnvSecret          = "ACQUIRE_SERVICE_SECRET"   // required
 	EnvTrustedServices = "ACQUIRE_TRUSTED_SERVICES" // comma-separated service URLs
+	EnvAccountingURL   = "ACQUIRE_ACCOUNTING_URL"   // the access service's accounting, when not in this function
+	EnvAccessURL       = "ACQUIRE_ACCESS_URL"       // the compute service's access service, when not in this function
 )
 
 // FunctionInitTimeout bounds the first request's work of opening the
@@ -46,6 +48,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	cfg.Kinds = splitList(getenv(EnvServices))
 	cfg.TrustedServices = splitList(getenv(EnvTrustedServices))
+	cfg.AccountingURL = strings.TrimSpace(getenv(EnvAccountingURL))
+	cfg.AccessURL = strings.TrimSpace(getenv(EnvAccessURL))
 	return cfg, nil
 }
 
