@@ -19,15 +19,7 @@ type Client struct {
 // something carry a fresh idempotency key, so the call client may retry
 // them (request ids make a request idempotent across new calls too).
 func (c *Client) authCall(ctx context.Context, s auth.Signer, fn, resource string, args func(auth.Credentials) any, out any, idem bool) error {
-	cr, err := s.Credentials(ctx, resource, c.C.Clock())
-	if err != nil {
-		return err
-	}
-	var opts []call.CallOption
-	if idem {
-		opts = append(opts, call.WithIdempotencyKey(fn+":"+service.NewID()))
-	}
-	return c.C.Call(ctx, c.URL, fn, args(cr), out, opts...)
+	return service.SignedCall(ctx, c.C, c.URL, s, fn, resource, args, out, idem)
 }
 
 // SetResource adds or replaces a catalogue entry (admins).

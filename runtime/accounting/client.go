@@ -22,15 +22,7 @@ type Client struct {
 // change something carry a fresh idempotency key, so the call client
 // retries them safely and the service answers a retry from its first run.
 func (c *Client) authCall(ctx context.Context, s auth.Signer, fn, resource string, args func(auth.Credentials) any, out any, idem bool) error {
-	a, err := s.Credentials(ctx, resource, c.C.Clock())
-	if err != nil {
-		return err
-	}
-	var opts []call.CallOption
-	if idem {
-		opts = append(opts, call.WithIdempotencyKey(fn+":"+service.NewID()))
-	}
-	return c.C.Call(ctx, c.URL, fn, args(a), out, opts...)
+	return service.SignedCall(ctx, c.C, c.URL, s, fn, resource, args, out, idem)
 }
 
 // CreateAccount creates an account of the caller's, named name (unique per

@@ -16,13 +16,10 @@ type Client struct {
 
 // RegisterCluster registers a cluster's public key (admins of the service).
 func (c *Client) RegisterCluster(ctx context.Context, s auth.Signer, name, publicKey string) (*Cluster, error) {
-	cr, err := s.Credentials(ctx, RegisterClusterResource(name, publicKey), c.C.Clock())
-	if err != nil {
-		return nil, err
-	}
 	var out Cluster
-	return &out, c.C.Call(ctx, c.URL, "register_cluster", &RegisterClusterArgs{Credentials: cr, Name: name, PublicKey: publicKey},
-		&out, call.WithIdempotencyKey("register_cluster:"+service.NewID()))
+	return &out, service.SignedCall(ctx, c.C, c.URL, s, "register_cluster", RegisterClusterResource(name, publicKey), func(cr auth.Credentials) any {
+		return &RegisterClusterArgs{Credentials: cr, Name: name, PublicKey: publicKey}
+	}, &out, true)
 }
 
 // Status reads a job (its owner, or an admin).
@@ -36,12 +33,10 @@ func (c *Client) Cancel(ctx context.Context, s auth.Signer, jobID string) (*Job,
 }
 
 func (c *Client) jobCall(ctx context.Context, s auth.Signer, fn, resource, jobID string) (*Job, error) {
-	cr, err := s.Credentials(ctx, resource, c.C.Clock())
-	if err != nil {
-		return nil, err
-	}
 	var out Job
-	return &out, c.C.Call(ctx, c.URL, fn, &JobArgs{Credentials: cr, JobID: jobID}, &out)
+	return &out, service.SignedCall(ctx, c.C, c.URL, s, fn, resource, func(cr auth.Credentials) any {
+		return &JobArgs{Credentials: cr, JobID: jobID}
+	}, &out, false)
 }
 
 // AgentClient is the client a cluster's agent uses: every call carries a

@@ -68,15 +68,7 @@ type DriveOptions struct {
 // authCall signs credentials for resource and calls fn; calls that change
 // something carry a fresh idempotency key so the call client may retry them.
 func (c *Client) authCall(ctx context.Context, s auth.Signer, fn, resource string, args func(auth.Credentials) any, out any, idem bool) error {
-	cr, err := s.Credentials(ctx, resource, c.C.Clock())
-	if err != nil {
-		return err
-	}
-	var opts []call.CallOption
-	if idem {
-		opts = append(opts, call.WithIdempotencyKey(fn+":"+service.NewID()))
-	}
-	return c.C.Call(ctx, c.URL, fn, args(cr), out, opts...)
+	return service.SignedCall(ctx, c.C, c.URL, s, fn, resource, args, out, idem)
 }
 
 // CreateDrive creates a drive: a top-level name, or "parent/child" with
