@@ -267,24 +267,24 @@ func (h *Host) finishDeploy(ctx context.Context, inner *Host, rec, prev *record)
 // spec (trust kept: it is managed by its own calls).
 func (h *Host) nextRecord(name string, spec Spec, prev *record) (*record, error) {
 	now := h.cfg.clock().UTC()
+	def, err := SubStoreURL(h.cfg.StoreURL, "svc-"+name)
+	if err != nil {
+		return nil, err
+	}
 	if spec.StoreURL == "" {
-		su, err := SubStoreURL(h.cfg.StoreURL, "svc-"+name)
-		if err != nil {
-			return nil, err
-		}
-		spec.StoreURL = su
+		spec.StoreURL = def
 	}
 	if prev != nil {
 		if prev.Spec.Kind != spec.Kind || prev.Spec.StoreURL != spec.StoreURL {
 			return nil, call.Errorf(ErrReplace, "%s is a %s service on %s; kind and store change only by deleting it and deploying again",
 				name, prev.Spec.Kind, prev.Spec.StoreURL)
 		}
-		return &record{Name: name, Spec: spec, Trusted: prev.Trusted, Created: prev.Created, Updated: now}, nil
+		return &record{Name: name, StoreDefault: prev.StoreDefault, Spec: spec, Trusted: prev.Trusted, Created: prev.Created, Updated: now}, nil
 	}
 	if err := h.checkNewStore(name, spec.StoreURL); err != nil {
 		return nil, err
 	}
-	return &record{Name: name, Spec: spec, Created: now, Updated: now}, nil
+	return &record{Name: name, StoreDefault: spec.StoreURL == def, Spec: spec, Created: now, Updated: now}, nil
 }
 
 // checkNewStore refuses a store that overlaps the host's own records or
@@ -458,7 +458,7 @@ func (h *Host) Deployments(ctx context.Context) []*Status {
 
 func (h *Host) status(ctx context.Context, d *deployed) *Status {
 	s := d.rec.Spec
-	st := &Status{Name: d.rec.Name, Kind: s.Kind, URL: h.deployedURL(d.rec.Name), StoreURL: s.StoreURL, RegistryURL: s.RegistryURL,
+	st := &Status{Name: d.rec.Name, Kind: s.Kind, URL: h.deployedURL(d.rec.Name), StoreURL: s.StoreURL, StoreDefault: d.rec.StoreDefault, RegistryURL: s.RegistryURL,
 		Settings: s.Settings, Trusted: d.rec.Trusted, Created: d.rec.Created, Updated: d.rec.Updated}
 	if a := s.Admin; a != nil {
 		st.Admin = &AdminStatus{Username: a.Username, PasswordVersion: a.PasswordVersion, IdentityURL: a.IdentityURL, UserUID: a.UserUID}

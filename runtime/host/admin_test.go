@@ -92,7 +92,7 @@ func TestAdminDeploysServicesThatWork(t *testing.T) {
 	a := startAdminHost(t, "file://"+t.TempDir(), "")
 	ctx := context.Background()
 	st := deployFoundation(t, a)
-	if st["identity"].URL != a.url+"/identity" || st["identity"].Kind != identity.Kind {
+	if st["identity"].URL != a.url+"/identity" || st["identity"].Kind != identity.Kind || !st["identity"].StoreDefault {
 		t.Fatalf("identity status %+v", st["identity"])
 	}
 	if st["identity"].AdminCreated == nil || !strings.HasPrefix(st["identity"].AdminCreated.ProvisioningURI, "otpauth://") {

@@ -90,11 +90,12 @@ type AdminSpec struct {
 // record is what the host keeps of a deployment so a restart brings it
 // back. It holds no secret: the service secret is derived from the host's.
 type record struct {
-	Name    string    `json:"name"`
-	Spec    Spec      `json:"spec"`
-	Trusted []string  `json:"trusted,omitempty"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	Name         string    `json:"name"`
+	StoreDefault bool      `json:"store_default,omitempty"`
+	Spec         Spec      `json:"spec"`
+	Trusted      []string  `json:"trusted,omitempty"`
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
 }
 
 // Status is a deployment as the admin API answers it.
@@ -103,6 +104,7 @@ type Status struct {
 	Kind            string            `json:"kind"`
 	URL             string            `json:"url"`
 	StoreURL        string            `json:"store_url"`
+	StoreDefault    bool              `json:"store_default,omitempty"` // the host chose the store
 	RegistryURL     string            `json:"registry_url,omitempty"`
 	Settings        map[string]string `json:"settings,omitempty"`
 	Trusted         []string          `json:"trusted,omitempty"`
