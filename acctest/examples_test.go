@@ -15,8 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openacquire/acquire/adapters/aws/s3store"
+	"github.com/openacquire/acquire/adapters/azure/blobstore"
+	"github.com/openacquire/acquire/adapters/servertest"
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/host"
+	"github.com/openacquire/acquire/runtime/store"
 )
 
 // The examples are applied with OpenTofu (built by `make tofu`) and the
@@ -254,4 +258,80 @@ func otpNow(t *testing.T, uri string) string {
 		t.Fatal(err)
 	}
 	return code
+}
+
+// azurite is Azurite's blob service (TOOLING.md).
+var azurite = servertest.Server{
+	Name: "azurite-blob",
+	Args: func(addr, dir string) []string {
+		h, port, _ := strings.Cut(addr, ":")
+		return []string{"--blobHost", h, "--blobPort", port, "--location", dir, "--skipApiVersionCheck", "--disableTelemetry"}
+	},
+	Ready: servertest.Answers("/", false),
+}
+
+// Azurite's well-known development account (public, documented by
+// Microsoft for the emulator; not a secret).
+const (
+	azuriteAccount = "devstoreaccount1"
+	azuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+// TestExampleMultiStore applies examples/multi-store: one host, each
+// service's state on another storage server (local folder, versitygw,
+// fake-gcs-server, Azurite), uses it and destroys it.
+func TestExampleMultiStore(t *testing.T) {
+	ctx := context.Background()
+	s3URL, err := url.Parse(s3Bucket(t, ctx, "acquire-identity"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcsURL, err := url.Parse(gcsBucket(t, "acquire-accounting"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	azEndpoint := servertest.Start(t, azurite) + "/" + azuriteAccount
+	t.Setenv(blobstore.EnvKey, azuriteKey)
+	az, err := blobstore.OpenURL(ctx, &url.URL{Scheme: "azblob", Host: "acquire-access",
+		RawQuery: url.Values{"account": {azuriteAccount}, "endpoint": {azEndpoint}}.Encode()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := az.Client().Create(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = az.Close()
+	h, token := adminHostProc(t, "AWS_ACCESS_KEY_ID="+servertest.S3Access, "AWS_SECRET_ACCESS_KEY="+servertest.S3Secret,
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", blobstore.EnvKey+"="+azuriteKey)
+	r := newTofuRun(t, "multi-store", "ACQUIRE_HOST_TOKEN="+token, "ACQUIRE_ADMIN_PASSWORD="+examplePassword)
+	local := t.TempDir()
+	vars := []string{"-var", "host_url=" + h.url, "-var", "local_store_path=" + local,
+		"-var", "s3_endpoint=" + s3URL.Query().Get("endpoint"), "-var", "gcs_endpoint=" + gcsURL.Query().Get("endpoint"),
+		"-var", "azure_endpoint=" + azEndpoint}
+	r.run(append([]string{"apply", "-auto-approve"}, vars...)...)
+	if out, code, _ := r.run(append([]string{"plan", "-detailed-exitcode"}, vars...)...); code != 0 {
+		t.Fatalf("a second plan must be empty, got exit %d:\n%s", code, out)
+	}
+	o := r.outputs()
+	for _, scheme := range []string{"file://" + local, "s3://acquire-identity", "gs://acquire-accounting", "azblob://acquire-access"} {
+		if !strings.Contains(o["store_urls"], scheme) {
+			t.Fatalf("store_urls %s lacks %s", o["store_urls"], scheme)
+		}
+	}
+	useDeployment(t, o)
+	r.run(append([]string{"destroy", "-auto-approve"}, vars...)...)
+	left, err := (&host.AdminClient{URL: h.url, Token: token}).List(ctx)
+	if err != nil || len(left) != 0 {
+		t.Fatalf("after destroy the host runs %d deployments (%v)", len(left), err)
+	}
+	// Destroy keeps data: the identity service's users are still on S3.
+	s3store.Register()
+	b, err := store.Open(ctx, s3URL.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Close() }()
+	if items, err := b.ListAll(ctx, "identity/users/", 10); err != nil || len(items) < 2 {
+		t.Fatalf("the identity service's users must outlive destroy on S3: %d (%v)", len(items), err)
+	}
 }

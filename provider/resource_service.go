@@ -101,9 +101,10 @@ type s3StoreModel struct {
 }
 
 type gcsStoreModel struct {
-	Bucket   types.String `tfsdk:"bucket"`
-	Endpoint types.String `tfsdk:"endpoint"`
-	Prefix   types.String `tfsdk:"prefix"`
+	Bucket    types.String `tfsdk:"bucket"`
+	Endpoint  types.String `tfsdk:"endpoint"`
+	Prefix    types.String `tfsdk:"prefix"`
+	Anonymous types.Bool   `tfsdk:"anonymous"`
 }
 
 type azureStoreModel struct {
@@ -217,7 +218,8 @@ func storeSchema() schema.SingleNestedAttribute {
 					"endpoint": s("Endpoint URL (S3-compatible servers)."), "prefix": s("Key prefix."),
 					"path_style": schema.BoolAttribute{Optional: true, Description: "Path-style addressing."}}},
 			"gcs": schema.SingleNestedAttribute{Optional: true, Description: "A Google Cloud Storage bucket.",
-				Attributes: map[string]schema.Attribute{"bucket": req("Bucket name."), "endpoint": s("Endpoint URL (emulators)."), "prefix": s("Key prefix.")}},
+				Attributes: map[string]schema.Attribute{"bucket": req("Bucket name."), "endpoint": s("Endpoint URL (emulators)."), "prefix": s("Key prefix."),
+					"anonymous": schema.BoolAttribute{Optional: true, Description: "No credentials (emulators such as fake-gcs-server)."}}},
 			"azure": schema.SingleNestedAttribute{Optional: true, Description: "An Azure Blob container.",
 				Attributes: map[string]schema.Attribute{"container": req("Container name."), "account": s("Storage account."),
 					"endpoint": s("Endpoint URL (Azurite)."), "prefix": s("Key prefix.")}},
@@ -341,6 +343,9 @@ func (s *storeModel) storeURL() string {
 	case s.GCS != nil:
 		add("endpoint", s.GCS.Endpoint)
 		add("prefix", s.GCS.Prefix)
+		if s.GCS.Anonymous.ValueBool() {
+			q.Set("anonymous", "true")
+		}
 		return withQuery("gs://"+s.GCS.Bucket.ValueString(), q)
 	case s.Azure != nil:
 		add("account", s.Azure.Account)
@@ -349,6 +354,13 @@ func (s *storeModel) storeURL() string {
 		return withQuery("azblob://"+s.Azure.Container.ValueString(), q)
 	}
 	return ""
+}
+
+func optBool(q url.Values, k string) types.Bool {
+	if q.Get(k) == "true" {
+		return types.BoolValue(true)
+	}
+	return types.BoolNull()
 }
 
 func withQuery(base string, q url.Values) string {
@@ -375,14 +387,11 @@ func storeFromURL(raw string) *storeModel {
 	case "file":
 		return &storeModel{Local: &localStoreModel{Path: types.StringValue(u.Path)}}
 	case "s3":
-		ps := types.BoolNull()
-		if q.Get("path_style") == "true" {
-			ps = types.BoolValue(true)
-		}
 		return &storeModel{S3: &s3StoreModel{Bucket: types.StringValue(u.Host), Region: opt("region"), Endpoint: opt("endpoint"),
-			Prefix: opt("prefix"), PathStyle: ps}}
+			Prefix: opt("prefix"), PathStyle: optBool(q, "path_style")}}
 	case "gs":
-		return &storeModel{GCS: &gcsStoreModel{Bucket: types.StringValue(u.Host), Endpoint: opt("endpoint"), Prefix: opt("prefix")}}
+		return &storeModel{GCS: &gcsStoreModel{Bucket: types.StringValue(u.Host), Endpoint: opt("endpoint"), Prefix: opt("prefix"),
+			Anonymous: optBool(q, "anonymous")}}
 	case "azblob":
 		return &storeModel{Azure: &azureStoreModel{Container: types.StringValue(u.Host), Account: opt("account"),
 			Endpoint: opt("endpoint"), Prefix: opt("prefix")}}
