@@ -50,7 +50,7 @@ func (f *fingerprintFunction) Run(ctx context.Context, req function.RunRequest, 
 	}
 	fp, msg := fingerprintOf(pemText)
 	if msg != "" {
-		resp.Error = function.NewArgumentFuncError(0, "public_key_pem: "+msg)
+		resp.Error = function.NewArgumentFuncError(0, msg)
 		return
 	}
 	resp.Error = function.ConcatFuncErrors(resp.Result.Set(ctx, fp))

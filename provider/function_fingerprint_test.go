@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"regexp"
 	"strings"
 	"testing"
 
@@ -53,7 +52,7 @@ func TestAccFingerprintFunction(t *testing.T) {
 				},
 				{
 					Config:      providerBlock("") + `output "fp" { value = provider::acquire::fingerprint("not a key") }`,
-					ExpectError: regexp.MustCompile(`public_key_pem: not an RSA public key`),
+					ExpectError: errorText(`"public_key_pem" parameter: not an RSA public key in PEM form`),
 				},
 			},
 		})

@@ -144,7 +144,7 @@ func (p *Provider) Resources(_ context.Context) []func() resource.Resource {
 
 // DataSources lists the data source types. One constructor per file.
 func (p *Provider) DataSources(_ context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{}
+	return []func() datasource.DataSource{NewServiceDataSource, NewFunctionPackageDataSource}
 }
 
 // Functions lists the provider functions (provider::acquire::<name>).

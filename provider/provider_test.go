@@ -4,7 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -141,4 +143,14 @@ func TestProviderSchemaValid(t *testing.T) {
 	if !sensitive {
 		t.Error("host_token must be sensitive")
 	}
+}
+
+// errorText matches phrase in an engine's error output, which wraps long
+// lines at any space.
+func errorText(phrase string) *regexp.Regexp {
+	words := strings.Fields(phrase)
+	for i, w := range words {
+		words[i] = regexp.QuoteMeta(w)
+	}
+	return regexp.MustCompile(strings.Join(words, `\s+`))
 }
