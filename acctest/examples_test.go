@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -136,7 +137,8 @@ func (r *tofuRun) run(args ...string) (string, int, time.Duration) {
 	} else if err != nil {
 		r.t.Fatal(err)
 	}
-	if code != 0 && !(len(args) > 0 && args[0] == "plan" && code == 2) {
+	changesPlanned := len(args) > 0 && args[0] == "plan" && code == 2 // -detailed-exitcode
+	if code != 0 && !changesPlanned {
 		r.t.Fatalf("tofu %s: exit %d\n%s\n%s", strings.Join(args, " "), code, out.String(), errb.String())
 	}
 	return out.String(), code, took
@@ -207,7 +209,7 @@ func useDeployment(t *testing.T, o map[string]string) {
 	env := []string{"ACQUIRE_IDENTITY_URL=" + o["identity_url"], "ACQUIRE_ACCOUNTING_URL=" + o["accounting_url"],
 		"ACQUIRE_ACCESS_URL=" + o["access_url"]}
 	for _, line := range strings.Split(o["cli_env"], "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok && !containsString(env, v) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok && !slices.Contains(env, v) {
 			t.Fatalf("cli_env output %q differs from the URL outputs", v)
 		}
 	}
@@ -236,15 +238,6 @@ func useDeployment(t *testing.T, o map[string]string) {
 	if bal.Balance != "15.000000" {
 		t.Fatalf("alice's balance after 25 in and 10 out: %s", bal.Balance)
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func otpNow(t *testing.T, uri string) string {
