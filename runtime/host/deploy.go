@@ -278,19 +278,47 @@ func (h *Host) deployedURL(name string) string {
 // register registers a deployment with its registry, after checking the
 // registry is one.
 func (h *Host) register(ctx context.Context, inner *Host, rec *record) error {
-	if rec.Spec.RegistryURL == "" {
+	return registerWith(ctx, h.Client, inner, rec.Spec.Kind, rec.Spec.RegistryURL)
+}
+
+func registerWith(ctx context.Context, c *call.Client, inner *Host, kind, registryURL string) error {
+	if registryURL == "" {
 		return nil
 	}
-	if _, err := registry.Probe(ctx, h.Client, rec.Spec.RegistryURL); err != nil {
+	if _, err := registry.Probe(ctx, c, registryURL); err != nil {
 		return call.Errorf(ErrSpec, "registry_url: %s", errMessage(err))
 	}
-	kind := rec.Spec.Kind
-	rc := &registry.Client{C: h.Client, URL: rec.Spec.RegistryURL}
+	rc := &registry.Client{C: c, URL: registryURL}
 	reg, err := rc.Register(ctx, inner.ServiceURL(kind), kind)
 	if err != nil {
-		return fmt.Errorf("registering %s with %s: %w", rec.Name, rec.Spec.RegistryURL, err)
+		return fmt.Errorf("registering %s with %s: %w", inner.ServiceURL(kind), registryURL, err)
 	}
-	return inner.Service(kind).SetUID(ctx, reg.UID, rec.Spec.RegistryURL)
+	return inner.Service(kind).SetUID(ctx, reg.UID, registryURL)
+}
+
+// SetUp does for a service that runs elsewhere what Deploy does after
+// opening one: register it with spec's registry (when register) and set up
+// its first admin. svc is a one-service Host opened on that service's own
+// store with its secret (not serving): the Terraform provider calls it for
+// services on cloud platforms, whose state it reaches through their stores.
+// prevAdmin is the admin as last set up (nil for a new service); spec's
+// admin password is set when the username or password version changed.
+func SetUp(ctx context.Context, c *call.Client, svc *Host, spec *Spec, register bool, prevAdmin *AdminSpec) (*AdminCreated, error) {
+	if register {
+		if err := registerWith(ctx, c, svc, spec.Kind, spec.RegistryURL); err != nil {
+			return nil, err
+		}
+	}
+	rec := &record{Spec: *spec}
+	var prev *record
+	if prevAdmin != nil {
+		prev = &record{Spec: Spec{Admin: prevAdmin}}
+	}
+	created, err := setupAdmin(ctx, svc, rec, prev)
+	if rec.Spec.Admin != nil {
+		spec.Admin.IdentityURL, spec.Admin.UserUID = rec.Spec.Admin.IdentityURL, rec.Spec.Admin.UserUID
+	}
+	return created, err
 }
 
 // setupAdmin makes the first admin. For an identity service it creates
