@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -25,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/registry"
 )
@@ -116,6 +118,9 @@ type azureStoreModel struct {
 
 type platformModel struct {
 	Local *localPlatformModel `tfsdk:"local"`
+	AWS   *awsPlatformModel   `tfsdk:"aws"`
+	GCP   *gcpPlatformModel   `tfsdk:"gcp"`
+	Azure *azurePlatformModel `tfsdk:"azure"`
 }
 
 type localPlatformModel struct {
@@ -228,14 +233,29 @@ func storeSchema() schema.SingleNestedAttribute {
 }
 
 func platformSchema() schema.SingleNestedAttribute {
+	str := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Required: true, Description: desc}
+	}
+	settings := schema.MapAttribute{Optional: true, ElementType: types.StringType,
+		Description: "Cloud-specific deployer settings (memory, architecture, ...; see the deployer's docs)."}
+	artifact := str("Path of the `make dist` artifact for this platform (or data.acquire_function_package's path).")
 	return schema.SingleNestedAttribute{
 		Optional:      true,
 		PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
-		Description:   "Where the service runs. Default: the local platform of the provider's host_url. Changing it replaces the service.",
+		Description: "Where the service runs: exactly one of local, aws, gcp, azure. Default: the local platform of the " +
+			"provider's host_url. Cloud platforms need the matching store (aws: s3, gcp: gcs, azure: azure). Changing it replaces the service.",
 		Attributes: map[string]schema.Attribute{
 			"local": schema.SingleNestedAttribute{Optional: true, Description: "A running `acquire host`, through its admin API.",
 				Attributes: map[string]schema.Attribute{"host_url": schema.StringAttribute{Optional: true, Validators: []validator.String{httpURL()},
 					Description: "The host's base URL; default the provider's host_url."}}},
+			"aws": schema.SingleNestedAttribute{Optional: true, Description: "AWS Lambda with a function URL (adapters/aws/deploy).",
+				Attributes: map[string]schema.Attribute{"region": str("AWS region."), "artifact": artifact, "settings": settings}},
+			"gcp": schema.SingleNestedAttribute{Optional: true, Description: "Google Cloud Run (adapters/gcp/deploy).",
+				Attributes: map[string]schema.Attribute{"project": str("GCP project id."), "region": str("GCP region."),
+					"artifact": artifact, "settings": settings}},
+			"azure": schema.SingleNestedAttribute{Optional: true, Description: "Azure Functions (adapters/azure/deploy).",
+				Attributes: map[string]schema.Attribute{"subscription": str("Subscription id."), "resource_group": str("Resource group (must exist)."),
+					"location": str("Azure location."), "artifact": artifact, "settings": settings}},
 		},
 	}
 }
@@ -250,6 +270,9 @@ func (r *serviceResource) ValidateConfig(ctx context.Context, req resource.Valid
 	}
 	if m.Store != nil {
 		validateStore(m.Store, &resp.Diagnostics)
+	}
+	if m.Platform != nil {
+		validatePlatform(m.Platform, m.Store, &resp.Diagnostics)
 	}
 	if m.Kind.IsUnknown() || m.Kind.IsNull() {
 		return
@@ -306,6 +329,25 @@ func validateStore(s *storeModel, d *diag.Diagnostics) {
 		d.AddAttributeError(path.Root("store"), "One store per service",
 			fmt.Sprintf("store: give exactly one of local, s3, gcs, azure (got %d: %s). A service keeps all its state on one store.",
 				len(given), strings.Join(given, ", ")))
+	}
+}
+
+// validatePlatform: at most one platform; a cloud needs its own store.
+func validatePlatform(p *platformModel, s *storeModel, d *diag.Diagnostics) {
+	given := p.given()
+	if len(given) != 1 {
+		d.AddAttributeError(path.Root("platform"), "One platform per service",
+			fmt.Sprintf("platform: give exactly one of local, aws, gcp, azure (got %d: %s).", len(given), strings.Join(given, ", ")))
+		return
+	}
+	cloud := p.cloud()
+	if cloud == "" {
+		return
+	}
+	want := platformClouds[cloud]
+	if s == nil || (want == "s3" && s.S3 == nil) || (want == "gcs" && s.GCS == nil) || (want == "azure" && s.Azure == nil) {
+		d.AddAttributeError(path.Root("store"), "Store does not match the platform",
+			fmt.Sprintf("store: a service on platform %s keeps its state on store.%s (its bucket is created by the deployer).", cloud, want))
 	}
 }
 
@@ -440,12 +482,74 @@ func (r *serviceResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 }
 
-func (r *serviceResource) platformFor(m *serviceModel) (platform, error) {
-	hostURL := ""
-	if m.Platform != nil && m.Platform.Local != nil {
-		hostURL = m.Platform.Local.HostURL.ValueString()
+// privateSecret is the private-state key of a cloud service's secret.
+const privateSecret = "service_secret"
+
+// privateState is what a resource keeps privately (framework private state).
+type privateState interface {
+	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+}
+
+// secretOf reads a cloud service's secret from private state ("" if none).
+func secretOf(ctx context.Context, p privateState) (string, diag.Diagnostics) {
+	if p == nil {
+		return "", nil
 	}
-	return newLocalPlatform(r.meta, hostURL)
+	b, d := p.GetKey(ctx, privateSecret)
+	if len(b) == 0 {
+		return "", d
+	}
+	var v struct {
+		Secret string `json:"secret"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		d.AddError("Corrupt private state", "the service secret kept in private state is not readable")
+	}
+	return v.Secret, d
+}
+
+func secretJSON(secret string) []byte {
+	b, _ := json.Marshal(map[string]string{"secret": secret})
+	return b
+}
+
+// platformFor builds m's platform. For a cloud: secret is the service
+// secret, prev the service as in state (nil on create).
+func (r *serviceResource) platformFor(ctx context.Context, m *serviceModel, secret string, prev *host.Spec) (platform, error) {
+	if m.Platform.cloud() == "" {
+		hostURL := ""
+		if m.Platform != nil && m.Platform.Local != nil {
+			hostURL = m.Platform.Local.HostURL.ValueString()
+		}
+		return newLocalPlatform(r.meta, hostURL)
+	}
+	if secret == "" {
+		return nil, errors.New("the service secret is missing from private state (a cloud service cannot be imported)")
+	}
+	d, err := newDeployer(ctx, m.Platform)
+	if err != nil {
+		return nil, err
+	}
+	loc, artifact, settings := m.Platform.cloudParams(ctx)
+	c := call.NewClient(&call.MemoryPins{})
+	if r.meta != nil {
+		c = r.meta.Call
+	}
+	return &cloudPlatform{d: d, location: loc, artifact: artifact, settings: settings, secret: secret, call: c, prev: prev}, nil
+}
+
+// prevSpec is the state as a spec, for cloud platforms (nil for local:
+// the host keeps its own record).
+func (r *serviceResource) prevSpec(ctx context.Context, state *serviceModel) *host.Spec {
+	if state.Platform.cloud() == "" {
+		return nil
+	}
+	s, _ := r.spec(ctx, state, state, false)
+	if s.Admin != nil && s.Kind == "identity" {
+		// Computed for an identity service: carried over, not recomputed.
+		s.Admin.IdentityURL, s.Admin.UserUID = state.AdminIdentityURL.ValueString(), state.AdminUserUID.ValueString()
+	}
+	return &s
 }
 
 // spec is the plan as a platform spec. The admin's password is read from
@@ -499,7 +603,14 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	spec, d := r.spec(ctx, &plan, &config, true)
 	resp.Diagnostics.Append(d...)
-	p, err := r.platformFor(&plan)
+	secret := ""
+	if plan.Platform.cloud() != "" {
+		// Kept before deploying: a failed apply that left a function behind
+		// is finished by the next one with the same secret.
+		secret = newSecret(plan.Name.ValueString(), spec.StoreURL)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSecret, secretJSON(secret))...)
+	}
+	p, err := r.platformFor(ctx, &plan, secret, nil)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("platform"), "No platform", err.Error())
 	}
@@ -582,7 +693,9 @@ func (r *serviceResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	p, err := r.platformFor(&state)
+	secret, d := secretOf(ctx, req.Private)
+	resp.Diagnostics.Append(d...)
+	p, err := r.platformFor(ctx, &state, secret, r.prevSpec(ctx, &state))
 	if err != nil {
 		resp.Diagnostics.AddError("No platform", err.Error())
 		return
@@ -615,7 +728,9 @@ func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest
 	rotate := !plan.AdminUsername.Equal(state.AdminUsername) || !plan.AdminPasswordVersion.Equal(state.AdminPasswordVersion)
 	spec, d := r.spec(ctx, &plan, &config, rotate && !plan.AdminUsername.IsNull())
 	resp.Diagnostics.Append(d...)
-	p, err := r.platformFor(&plan)
+	secret, d := secretOf(ctx, req.Private)
+	resp.Diagnostics.Append(d...)
+	p, err := r.platformFor(ctx, &plan, secret, r.prevSpec(ctx, &state))
 	if err != nil {
 		resp.Diagnostics.AddError("No platform", err.Error())
 	}
@@ -640,7 +755,9 @@ func (r *serviceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	p, err := r.platformFor(&state)
+	secret, d := secretOf(ctx, req.Private)
+	resp.Diagnostics.Append(d...)
+	p, err := r.platformFor(ctx, &state, secret, r.prevSpec(ctx, &state))
 	if err != nil {
 		resp.Diagnostics.AddError("No platform", err.Error())
 		return
