@@ -301,8 +301,9 @@ func TestExampleMultiStore(t *testing.T) {
 	vars := []string{"-var", "host_url=" + h.url, "-var", "local_store_path=" + local,
 		"-var", "s3_endpoint=" + s3URL.Query().Get("endpoint"), "-var", "gcs_endpoint=" + gcsURL.Query().Get("endpoint"),
 		"-var", "azure_endpoint=" + azEndpoint}
-	r.run(append([]string{"apply", "-auto-approve"}, vars...)...)
-	if out, code, _ := r.run(append([]string{"plan", "-detailed-exitcode"}, vars...)...); code != 0 {
+	_, _, applied := r.run(append([]string{"apply", "-auto-approve"}, vars...)...)
+	out, code, planned := r.run(append([]string{"plan", "-detailed-exitcode"}, vars...)...)
+	if code != 0 {
 		t.Fatalf("a second plan must be empty, got exit %d:\n%s", code, out)
 	}
 	o := r.outputs()
@@ -312,7 +313,9 @@ func TestExampleMultiStore(t *testing.T) {
 		}
 	}
 	useDeployment(t, o)
-	r.run(append([]string{"destroy", "-auto-approve"}, vars...)...)
+	_, _, destroyed := r.run(append([]string{"destroy", "-auto-approve"}, vars...)...)
+	t.Logf("examples/multi-store with OpenTofu: apply from empty %s, no-change plan %s, destroy %s",
+		applied.Round(time.Millisecond), planned.Round(time.Millisecond), destroyed.Round(time.Millisecond))
 	left, err := (&host.AdminClient{URL: h.url, Token: token}).List(ctx)
 	if err != nil || len(left) != 0 {
 		t.Fatalf("after destroy the host runs %d deployments (%v)", len(left), err)
