@@ -23,6 +23,7 @@ import (
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/registry"
 	"github.com/openacquire/acquire/runtime/service"
+	"github.com/openacquire/acquire/runtime/storage"
 	"github.com/openacquire/acquire/runtime/store"
 )
 
@@ -37,7 +38,7 @@ const (
 )
 
 // Kinds this host knows how to run, in start-up order.
-var Kinds = []string{registry.Kind, identity.Kind, accounting.Kind, access.Kind}
+var Kinds = []string{registry.Kind, identity.Kind, accounting.Kind, access.Kind, storage.Kind}
 
 // Config says what to serve and where its state lives.
 type Config struct {
@@ -77,6 +78,7 @@ type Host struct {
 	Registry   *registry.Registry
 	Accounting *accounting.Accounting
 	Access     *access.Access
+	Storage    *storage.Storage
 	Client     *call.Client
 	buckets    []*store.Bucket
 	deploys    *deployments // services deployed through the admin API; nil without it
@@ -150,6 +152,12 @@ func (h *Host) open(ctx context.Context, kind string) error {
 		if h.Access, err = h.openAccess(svc); err != nil {
 			return err
 		}
+	case storage.Kind:
+		opts := storage.Options{Client: h.Client, TrustedIdentities: h.trustedIdentities()}
+		if h.Storage, err = storage.New(ctx, svc, opts); err != nil {
+			return err
+		}
+		h.mux.Handle("/"+kind+storage.DataPath, h.Storage.DataHandler())
 	}
 	h.services[kind] = svc
 	h.mux.Handle("/"+kind, svc)
@@ -254,6 +262,11 @@ func (h *Host) Sweep(ctx context.Context) {
 			h.cfg.Logger.Warn("expiry sweep failed", "service", accounting.Kind, "err", err)
 		} else if n > 0 {
 			h.cfg.Logger.Debug("expired provisional transfers", "count", n)
+		}
+	}
+	if h.Storage != nil {
+		if _, err := h.Storage.Sweep(ctx); err != nil {
+			h.cfg.Logger.Warn("upload sweep failed", "service", storage.Kind, "err", err)
 		}
 	}
 	for kind, svc := range h.services {
