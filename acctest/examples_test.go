@@ -16,6 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/openacquire/acquire/adapters/aws/s3store"
 	"github.com/openacquire/acquire/adapters/azure/blobstore"
 	"github.com/openacquire/acquire/adapters/servertest"
@@ -207,7 +211,7 @@ func TestExampleLocal(t *testing.T) {
 func useDeployment(t *testing.T, o map[string]string) {
 	t.Helper()
 	env := []string{"ACQUIRE_IDENTITY_URL=" + o["identity_url"], "ACQUIRE_ACCOUNTING_URL=" + o["accounting_url"],
-		"ACQUIRE_ACCESS_URL=" + o["access_url"]}
+		"ACQUIRE_ACCESS_URL=" + o["access_url"], "ACQUIRE_STORAGE_URL=" + o["storage_url"]}
 	for _, line := range strings.Split(o["cli_env"], "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok && !slices.Contains(env, v) {
 			t.Fatalf("cli_env output %q differs from the URL outputs", v)
@@ -238,6 +242,19 @@ func useDeployment(t *testing.T, o map[string]string) {
 	if bal.Balance != "15.000000" {
 		t.Fatalf("alice's balance after 25 in and 10 out: %s", bal.Balance)
 	}
+	// Upload a file of a few chunks and read it back.
+	dir := t.TempDir()
+	src, back := filepath.Join(dir, "notes.bin"), filepath.Join(dir, "back.bin")
+	body := bytes.Repeat([]byte("acquire example upload\n"), 20000) // 460 KB
+	if err := os.WriteFile(src, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	alice.mustJSON("", nil, "drive", "create", "docs")
+	alice.mustJSON("", nil, "file", "upload", src, "docs", "notes.bin", "--chunk-bytes", "131072")
+	alice.mustJSON("", nil, "file", "download", "docs", "notes.bin", "-O", back)
+	if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("downloaded %d bytes (%v), uploaded %d", len(got), err, len(body))
+	}
 }
 
 func otpNow(t *testing.T, uri string) string {
@@ -253,23 +270,6 @@ func otpNow(t *testing.T, uri string) string {
 	return code
 }
 
-// azurite is Azurite's blob service (TOOLING.md).
-var azurite = servertest.Server{
-	Name: "azurite-blob",
-	Args: func(addr, dir string) []string {
-		h, port, _ := strings.Cut(addr, ":")
-		return []string{"--blobHost", h, "--blobPort", port, "--location", dir, "--skipApiVersionCheck", "--disableTelemetry"}
-	},
-	Ready: servertest.Answers("/", false),
-}
-
-// Azurite's well-known development account (public, documented by
-// Microsoft for the emulator; not a secret).
-const (
-	azuriteAccount = "devstoreaccount1"
-	azuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
-
 // TestExampleMultiStore applies examples/multi-store: one host, each
 // service's state on another storage server (local folder, versitygw,
 // fake-gcs-server, Azurite), uses it and destroys it.
@@ -279,14 +279,19 @@ func TestExampleMultiStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3URL.Query().Get("endpoint")), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(servertest.S3Access, servertest.S3Secret, "")})
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("acquire-storage")}); err != nil {
+		t.Fatal(err)
+	}
 	gcsURL, err := url.Parse(gcsBucket(t, "acquire-accounting"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	azEndpoint := servertest.Start(t, azurite) + "/" + azuriteAccount
-	t.Setenv(blobstore.EnvKey, azuriteKey)
+	azEndpoint := servertest.Start(t, servertest.Azurite) + "/" + servertest.AzuriteAccount
+	t.Setenv(blobstore.EnvKey, servertest.AzuriteKey)
 	az, err := blobstore.OpenURL(ctx, &url.URL{Scheme: "azblob", Host: "acquire-access",
-		RawQuery: url.Values{"account": {azuriteAccount}, "endpoint": {azEndpoint}}.Encode()})
+		RawQuery: url.Values{"account": {servertest.AzuriteAccount}, "endpoint": {azEndpoint}}.Encode()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +300,7 @@ func TestExampleMultiStore(t *testing.T) {
 	}
 	_ = az.Close()
 	h, token := adminHostProc(t, "AWS_ACCESS_KEY_ID="+servertest.S3Access, "AWS_SECRET_ACCESS_KEY="+servertest.S3Secret,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", blobstore.EnvKey+"="+azuriteKey)
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", blobstore.EnvKey+"="+servertest.AzuriteKey)
 	r := newTofuRun(t, "multi-store", "ACQUIRE_HOST_TOKEN="+token, "ACQUIRE_ADMIN_PASSWORD="+examplePassword)
 	local := t.TempDir()
 	vars := []string{"-var", "host_url=" + h.url, "-var", "local_store_path=" + local,
@@ -307,7 +312,8 @@ func TestExampleMultiStore(t *testing.T) {
 		t.Fatalf("a second plan must be empty, got exit %d:\n%s", code, out)
 	}
 	o := r.outputs()
-	for _, scheme := range []string{"file://" + local, "s3://acquire-identity", "gs://acquire-accounting", "azblob://acquire-access"} {
+	for _, scheme := range []string{"file://" + local, "s3://acquire-identity", "gs://acquire-accounting", "azblob://acquire-access",
+		"s3://acquire-storage"} {
 		if !strings.Contains(o["store_urls"], scheme) {
 			t.Fatalf("store_urls %s lacks %s", o["store_urls"], scheme)
 		}

@@ -1,4 +1,5 @@
-# Every Acquire service on one local `acquire host`, in one apply.
+# Every Acquire service on one local `acquire host`, in one apply (compute
+# joins when its kind lands in the host).
 #
 #   acquire host --services none --store file://$PWD/.acquire/data   # or: make up (does all of this)
 #   export ACQUIRE_HOST_TOKEN=$(cat .acquire/data/admin.token)
@@ -69,6 +70,16 @@ resource "acquire_service" "access" {
   }
 }
 
+# Drives and files; uploads go straight to its store through signed URLs
+# (on a local folder: through the host).
+resource "acquire_service" "storage" {
+  name               = "storage"
+  kind               = "storage"
+  registry           = acquire_service.registry.url
+  admin_identity_url = acquire_service.identity.url
+  admin_user_uid     = acquire_service.identity.admin_user_uid
+}
+
 # The access service cashes users' cheques at the accounting service in its
 # own name: accounting must trust it.
 resource "acquire_trust" "accounting_trusts_access" {
@@ -92,6 +103,10 @@ output "access_url" {
   value = acquire_service.access.url
 }
 
+output "storage_url" {
+  value = acquire_service.storage.url
+}
+
 output "admin_username" {
   value = var.admin_username
 }
@@ -108,5 +123,6 @@ output "cli_env" {
     export ACQUIRE_IDENTITY_URL=${acquire_service.identity.url}
     export ACQUIRE_ACCOUNTING_URL=${acquire_service.accounting.url}
     export ACQUIRE_ACCESS_URL=${acquire_service.access.url}
+    export ACQUIRE_STORAGE_URL=${acquire_service.storage.url}
   EOT
 }

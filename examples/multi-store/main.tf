@@ -1,6 +1,6 @@
 # Each service's state on a different storage server, all served by one
-# local `acquire host`: registry on a local folder, identity on S3,
-# accounting on Google Cloud Storage, access on Azure Blob.
+# local `acquire host`: registry on a local folder, identity and storage on
+# S3 (two buckets), accounting on Google Cloud Storage, access on Azure Blob.
 #
 # Runnable here against the emulators the tests use (versitygw, fake-gcs-server,
 # Azurite: see README.md); point the variables at real buckets for real clouds.
@@ -31,6 +31,11 @@ variable "s3_endpoint" {
   description = "S3-compatible endpoint (versitygw here); null for AWS itself."
   type        = string
   default     = "http://127.0.0.1:7070"
+}
+
+variable "s3_storage_bucket" {
+  type    = string
+  default = "acquire-storage"
 }
 
 variable "gcs_bucket" {
@@ -109,6 +114,19 @@ resource "acquire_service" "access" {
   }
 }
 
+# Drives and files; uploads go straight to its store through signed URLs
+# (on a local folder: through the host).
+resource "acquire_service" "storage" {
+  name               = "storage"
+  kind               = "storage"
+  registry           = acquire_service.registry.url
+  admin_identity_url = acquire_service.identity.url
+  admin_user_uid     = acquire_service.identity.admin_user_uid
+  store = {
+    s3 = { bucket = var.s3_storage_bucket, region = "us-east-1", endpoint = var.s3_endpoint, path_style = var.s3_endpoint != null }
+  }
+}
+
 resource "acquire_trust" "accounting_trusts_access" {
   service = acquire_service.accounting.url
   trusted = acquire_service.access.url
@@ -124,6 +142,10 @@ output "accounting_url" {
 
 output "access_url" {
   value = acquire_service.access.url
+}
+
+output "storage_url" {
+  value = acquire_service.storage.url
 }
 
 output "admin_username" {
@@ -142,6 +164,7 @@ output "store_urls" {
     identity   = acquire_service.identity.store_url
     accounting = acquire_service.accounting.store_url
     access     = acquire_service.access.store_url
+    storage    = acquire_service.storage.store_url
   }
 }
 
@@ -150,5 +173,6 @@ output "cli_env" {
     export ACQUIRE_IDENTITY_URL=${acquire_service.identity.url}
     export ACQUIRE_ACCOUNTING_URL=${acquire_service.accounting.url}
     export ACQUIRE_ACCESS_URL=${acquire_service.access.url}
+    export ACQUIRE_STORAGE_URL=${acquire_service.storage.url}
   EOT
 }

@@ -73,6 +73,7 @@ $(OUT cli_env | sed 's/^/  /')
   acquire user register --username alice          # password twice, then a QR code for your authenticator
   acquire user login --username alice
   acquire account create savings && acquire account list
+  acquire drive create docs && acquire file upload README.md docs && acquire file ls docs
 
 The admin "$(OUT admin_username)" (password: \$ACQUIRE_ADMIN_PASSWORD, or $PW_FILE if you did not set it):
   SECRET=\$(sed -nE 's/.*secret=([A-Z2-7]+).*/\1/p' $OTP_FILE)   # its authenticator URI
