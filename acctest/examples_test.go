@@ -28,9 +28,10 @@ import (
 	"github.com/openacquire/acquire/runtime/store"
 )
 
-// The examples are applied with OpenTofu (built by `make tofu`) and the
-// provider built from this tree, through a dev_overrides CLI config: no
-// registry is reached.
+// The examples are applied with OpenTofu (built by `make tofu`; and
+// examples/local also with Terraform when it is on PATH) and the provider
+// built from this tree, through a dev_overrides CLI config: no registry is
+// reached.
 
 const (
 	examplePassword = "Example admin password 1"
@@ -94,6 +95,20 @@ type tofuRun struct {
 // newTofuRun copies an example into a temp folder (its state stays out of
 // the tree) and prepares the CLI config and environment.
 func newTofuRun(t *testing.T, example string, env ...string) *tofuRun {
+	return newEngineRun(t, tofuBinary(t), example, env...)
+}
+
+// exampleEngines are OpenTofu (required) and Terraform when it is on PATH.
+func exampleEngines(t *testing.T) map[string]string {
+	out := map[string]string{"tofu": tofuBinary(t)}
+	if tf, err := exec.LookPath("terraform"); err == nil {
+		out["terraform"] = tf
+	}
+	return out
+}
+
+// newEngineRun is newTofuRun with another engine binary (Terraform).
+func newEngineRun(t *testing.T, engine, example string, env ...string) *tofuRun {
 	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join("..", "examples", example)
@@ -118,7 +133,7 @@ func newTofuRun(t *testing.T, example string, env ...string) *tofuRun {
 		t.Fatal(err)
 	}
 	env = append(env, "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_INPUT=0")
-	return &tofuRun{t: t, tofu: tofuBinary(t), dir: dir, env: env}
+	return &tofuRun{t: t, tofu: engine, dir: dir, env: env}
 }
 
 // run runs tofu and answers stdout, the exit code and the time it took.
@@ -186,25 +201,28 @@ func adminHostProc(t *testing.T, extraEnv ...string) (*hostProc, string) {
 }
 
 // TestExampleLocal applies examples/local from empty against a host
-// process, checks a no-change plan, uses the deployment with the CLI from
+// process, per engine, checks a no-change plan, uses the deployment with the CLI from
 // the outputs alone (register, log in, deposit, transfer), and destroys it.
 func TestExampleLocal(t *testing.T) {
-	h, token := adminHostProc(t)
-	r := newTofuRun(t, "local", "ACQUIRE_HOST_TOKEN="+token, "ACQUIRE_ADMIN_PASSWORD="+examplePassword)
-	_, _, applied := r.run("apply", "-auto-approve", "-var", "host_url="+h.url)
-	out, code, planned := r.run("plan", "-detailed-exitcode", "-var", "host_url="+h.url)
-	if code != 0 {
-		t.Fatalf("a second plan must be empty (exit 0), got %d:\n%s", code, out)
+	for name, engine := range exampleEngines(t) {
+		t.Run(name, func(t *testing.T) {
+			h, token := adminHostProc(t)
+			r := newEngineRun(t, engine, "local", "ACQUIRE_HOST_TOKEN="+token, "ACQUIRE_ADMIN_PASSWORD="+examplePassword)
+			_, _, applied := r.run("apply", "-auto-approve", "-var", "host_url="+h.url)
+			out, code, planned := r.run("plan", "-detailed-exitcode", "-var", "host_url="+h.url)
+			if code != 0 {
+				t.Fatalf("a second plan must be empty (exit 0), got %d:\n%s", code, out)
+			}
+			useDeployment(t, r.outputs())
+			_, _, destroyed := r.run("destroy", "-auto-approve", "-var", "host_url="+h.url)
+			left, err := (&host.AdminClient{URL: h.url, Token: token}).List(context.Background())
+			if err != nil || len(left) != 0 {
+				t.Fatalf("after destroy the host runs %d deployments (%v)", len(left), err)
+			}
+			t.Logf("examples/local with %s: apply from empty %s, no-change plan %s, destroy %s", name,
+				applied.Round(time.Millisecond), planned.Round(time.Millisecond), destroyed.Round(time.Millisecond))
+		})
 	}
-	o := r.outputs()
-	useDeployment(t, o)
-	_, _, destroyed := r.run("destroy", "-auto-approve", "-var", "host_url="+h.url)
-	left, err := (&host.AdminClient{URL: h.url, Token: token}).List(context.Background())
-	if err != nil || len(left) != 0 {
-		t.Fatalf("after destroy the host runs %d deployments (%v)", len(left), err)
-	}
-	t.Logf("examples/local with OpenTofu: apply from empty %s, no-change plan %s, destroy %s",
-		applied.Round(time.Millisecond), planned.Round(time.Millisecond), destroyed.Round(time.Millisecond))
 }
 
 // useDeployment drives the CLI with nothing but the example's outputs.
