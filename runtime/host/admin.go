@@ -27,6 +27,34 @@ type deployed struct {
 	rec   *record
 	inner *Host // nil when it could not be opened (rec kept, err says why)
 	err   error
+	// use is held shared by each request (and sweep) on inner, and
+	// exclusively by retire: an instance replaced by an update or removed
+	// is closed only after the calls in flight on it have finished.
+	use     sync.RWMutex
+	retired bool // guarded by use
+}
+
+// retire closes d's instance once no request uses it. Nil-safe.
+func (d *deployed) retire() {
+	if d == nil || d.inner == nil {
+		return
+	}
+	d.use.Lock()
+	defer d.use.Unlock()
+	if !d.retired {
+		d.retired = true
+		d.inner.Close()
+	}
+}
+
+// enter holds d for one request; false when it was retired meanwhile.
+func (d *deployed) enter() bool {
+	d.use.RLock()
+	if d.retired {
+		d.use.RUnlock()
+		return false
+	}
+	return true
 }
 
 // deployments are the services deployed through the admin API.
@@ -105,18 +133,35 @@ func (h *Host) restore(ctx context.Context) error {
 	return nil
 }
 
+// enterAttempts bounds how often a request looks a deployment up again
+// after finding the instance it looked up retired (updated meanwhile).
+const enterAttempts = 3
+
 // serveDeployed routes /<name>[/...] to a deployed service.
 func (h *Host) serveDeployed(w http.ResponseWriter, r *http.Request) {
 	name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-	d := h.lookup(name)
-	if d == nil {
-		http.NotFound(w, r)
+	for range enterAttempts {
+		d := h.lookup(name)
+		if d == nil {
+			http.NotFound(w, r)
+			return
+		}
+		if d.inner == nil {
+			http.Error(w, "service unavailable: it could not open its store", http.StatusServiceUnavailable)
+			return
+		}
+		if !d.enter() {
+			continue // replaced while we looked: the new instance serves
+		}
+		defer d.use.RUnlock()
+		h.forward(w, r, d, rest)
 		return
 	}
-	if d.inner == nil {
-		http.Error(w, "service unavailable: it could not open its store", http.StatusServiceUnavailable)
-		return
-	}
+	http.Error(w, "service busy: it is being redeployed; retry", http.StatusServiceUnavailable)
+}
+
+// forward serves r on d's instance, at its kind's path.
+func (h *Host) forward(w http.ResponseWriter, r *http.Request, d *deployed, rest string) {
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = "/" + d.rec.Spec.Kind
 	if rest != "" {
@@ -153,15 +198,18 @@ func (h *Host) sweepDeployed(ctx context.Context) {
 		return
 	}
 	h.deploys.mu.RLock()
-	inners := make([]*Host, 0, len(h.deploys.live))
+	all := make([]*deployed, 0, len(h.deploys.live))
 	for _, d := range h.deploys.live {
 		if d.inner != nil {
-			inners = append(inners, d.inner)
+			all = append(all, d)
 		}
 	}
 	h.deploys.mu.RUnlock()
-	for _, in := range inners {
-		in.Sweep(ctx)
+	for _, d := range all {
+		if d.enter() {
+			d.inner.Sweep(ctx)
+			d.use.RUnlock()
+		}
 	}
 }
 
@@ -170,22 +218,19 @@ func (h *Host) closeDeployed() {
 		return
 	}
 	h.deploys.mu.Lock()
-	defer h.deploys.mu.Unlock()
-	for name, d := range h.deploys.live {
-		if d.inner != nil {
-			d.inner.Close()
-		}
-		delete(h.deploys.live, name)
+	all := h.deploys.live
+	h.deploys.live = map[string]*deployed{}
+	h.deploys.mu.Unlock()
+	for _, d := range all {
+		d.retire()
 	}
 }
 
-// swap installs a deployment (nil removes it) and closes what it replaced.
+// swap installs a deployment (nil removes it) and retires what it
+// replaced: new calls go to the new instance at once; the old one closes
+// when the calls in flight on it have finished.
 func (h *Host) swap(name string, d *deployed) {
-	if old := h.install(name, d); old != nil && old.inner != nil {
-		// Calls in flight on the old instance finish on its stores' last
-		// operations; the new instance serves the same store from now on.
-		old.inner.Close()
-	}
+	h.install(name, d).retire()
 }
 
 // install serves d under name (nil: nothing) and answers what it replaced.
@@ -230,7 +275,8 @@ func (h *Host) Deploy(ctx context.Context, name string, spec Spec) (*Status, err
 	}
 	// The new instance serves before it registers: the registry's
 	// challenge calls it. On failure the previous one serves again.
-	old := h.install(name, &deployed{rec: rec, inner: inner})
+	cur := &deployed{rec: rec, inner: inner}
+	old := h.install(name, cur)
 	created, err := h.finishDeploy(ctx, inner, rec, prev)
 	if err == nil {
 		// The record is written last: a crash before it leaves the
@@ -239,12 +285,10 @@ func (h *Host) Deploy(ctx context.Context, name string, spec Spec) (*Status, err
 	}
 	if err != nil {
 		h.install(name, old)
-		inner.Close()
+		cur.retire()
 		return nil, err
 	}
-	if old != nil && old.inner != nil {
-		old.inner.Close()
-	}
+	old.retire()
 	st := h.status(ctx, h.lookup(name))
 	st.AdminCreated = created
 	return st, nil
@@ -467,6 +511,11 @@ func (h *Host) status(ctx context.Context, d *deployed) *Status {
 		st.Error = errMessage(d.err)
 		return st
 	}
+	if !d.enter() {
+		st.Error = "being redeployed"
+		return st
+	}
+	defer d.use.RUnlock()
 	svc := d.inner.Service(s.Kind)
 	if keys, err := svc.PublicKeys(ctx); err == nil && len(keys.Generations) > 0 {
 		newest := keys.Generations[len(keys.Generations)-1]

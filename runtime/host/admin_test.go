@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -316,5 +317,56 @@ func TestAdminUndeployKeepsDataUnlessAsked(t *testing.T) {
 	fresh := a.deploy(t, "registry", host.Spec{Kind: registry.Kind})
 	if fresh.UID == reg.UID {
 		t.Fatal("after delete_data a new deployment must be a new service")
+	}
+}
+
+// TestAdminUpdateDrainsCallsInFlight: calls keep succeeding while the
+// service they call is reopened again and again (trust changes reopen it):
+// the replaced instance closes only after the calls on it finish.
+func TestAdminUpdateDrainsCallsInFlight(t *testing.T) {
+	a := startAdminHost(t, "file://"+t.TempDir(), "")
+	ctx := context.Background()
+	acct := a.deploy(t, "accounting", host.Spec{Kind: accounting.Kind})
+	const callers, updates = 4, 40
+	stop := make(chan struct{})
+	errs := make(chan error, callers)
+	calls := make(chan int, callers)
+	for range callers {
+		go func() {
+			c := call.NewClient(&call.MemoryPins{})
+			n := 0
+			for {
+				select {
+				case <-stop:
+					calls <- n
+					errs <- nil
+					return
+				default:
+				}
+				var pong struct{ Kind string }
+				if err := c.Call(ctx, acct.URL, "ping", struct{}{}, &pong); err != nil {
+					calls <- n
+					errs <- err
+					return
+				}
+				n++
+			}
+		}()
+	}
+	for i := range updates {
+		if _, err := a.admin.Trust(ctx, "accounting", fmt.Sprintf("http://svc%d.example/x", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	total := 0
+	for range callers {
+		total += <-calls
+		if err := <-errs; err != nil {
+			t.Fatalf("a call failed while its service was reopened: %v", err)
+		}
+	}
+	if total == 0 {
+		t.Fatal("no call ran during the updates")
 	}
 }
