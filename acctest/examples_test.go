@@ -355,3 +355,61 @@ func TestExampleMultiStore(t *testing.T) {
 		t.Fatalf("the identity service's users must outlive destroy on S3: %d (%v)", len(items), err)
 	}
 }
+
+// TestMakeUpDown runs the README's main command's scripts (make up / make
+// down) with this test's binaries, folders and a free port: up starts a
+// host and provisions examples/local and prints what to try next; a second
+// up changes nothing; down destroys and stops that host, keeping the data.
+func TestMakeUpDown(t *testing.T) {
+	state, data := filepath.Join(t.TempDir(), "state"), filepath.Join(t.TempDir(), "data")
+	env := append(os.Environ(), "ACQUIRE="+binary, "PROVIDER_DIR="+buildProvider(t), "TOFU="+tofuBinary(t),
+		"STATE_DIR="+state, "DATA_DIR="+data, "ADDR="+freePort(t), "ACQUIRE_ADMIN_PASSWORD=")
+	script := func(name string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), tofuTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "../scripts/local/"+name)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { // a failed test must not leave its host running
+		if b, err := os.ReadFile(filepath.Join(state, "host.pid")); err == nil {
+			var pid int
+			if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 0 {
+				if p, err := os.FindProcess(pid); err == nil {
+					_ = p.Kill()
+				}
+			}
+		}
+	})
+	out := script("up.sh")
+	for _, want := range []string{"Acquire is up at", "export ACQUIRE_IDENTITY_URL=", "export ACQUIRE_STORAGE_URL=", "acquire user login --username root"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("make up printed no %q:\n%s", want, out)
+		}
+	}
+	pw, err := os.ReadFile(filepath.Join(state, "admin.password"))
+	if err != nil || strings.Contains(out, strings.TrimSpace(string(pw))) {
+		t.Fatalf("the admin password must be kept in a file and never printed (%v)", err)
+	}
+	fi, err := os.Stat(filepath.Join(state, "admin-otp.uri"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin-otp.uri: %v %v", fi, err)
+	}
+	if again := script("up.sh"); !strings.Contains(again, "already running") || !strings.Contains(again, "0 added, 0 changed, 0 destroyed") {
+		t.Fatalf("a second make up must reuse the host and change nothing:\n%s", again)
+	}
+	if down := script("down.sh"); !strings.Contains(down, "acquire host stopped") {
+		t.Fatalf("make down:\n%s", down)
+	}
+	if _, err := os.Stat(filepath.Join(state, "host.pid")); !os.IsNotExist(err) {
+		t.Fatalf("make down left the pid file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "svc-identity")); err != nil {
+		t.Fatalf("make down must keep the data: %v", err)
+	}
+}
