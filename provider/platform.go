@@ -26,6 +26,8 @@ type platform interface {
 	trust(ctx context.Context, name, serviceURL string, trusted bool) (*host.Status, error)
 	// list answers every deployment, for finding one by URL.
 	list(ctx context.Context) ([]*host.Status, error)
+	// close releases the platform's clients.
+	close()
 }
 
 // localPlatform is a running `acquire host`, through its admin API.
@@ -80,3 +82,5 @@ func (p *localPlatform) trust(ctx context.Context, name, serviceURL string, trus
 }
 
 func (p *localPlatform) list(ctx context.Context) ([]*host.Status, error) { return p.c.List(ctx) }
+
+func (p *localPlatform) close() {}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -271,6 +272,13 @@ func (c *cloudPlatform) trust(context.Context, string, string, bool) (*host.Stat
 
 func (c *cloudPlatform) list(context.Context) ([]*host.Status, error) {
 	return nil, errors.New("cloud platforms are not listed")
+}
+
+// close releases the deployer's clients (the GCP one holds a storage client).
+func (c *cloudPlatform) close() {
+	if cl, ok := c.d.(io.Closer); ok {
+		_ = cl.Close()
+	}
 }
 
 // bucketOf is the bucket or container of a cloud store URL.

@@ -15,10 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	awsdeploy "github.com/openacquire/acquire/adapters/aws/deploy"
+	azuredeploy "github.com/openacquire/acquire/adapters/azure/deploy"
 	"github.com/openacquire/acquire/adapters/deployer"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/host"
@@ -270,5 +273,33 @@ func checkSpecs(fake *fakeDeployer) resource.TestCheckFunc {
 			}
 		}
 		return checkNoSecretInState(secret)(s)
+	}
+}
+
+// TestNewDeployerWiring: each cloud block builds its cloud's deployer with
+// the block's settings, calling no cloud (the AWS and Azure constructors
+// only build clients; GCP's checks its project first).
+func TestNewDeployerWiring(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	ctx := context.Background()
+	s := types.StringValue
+	d, err := newDeployer(ctx, &platformModel{AWS: &awsPlatformModel{Region: s("eu-west-2"), Artifact: s("/a.zip")}})
+	if _, ok := d.(*awsdeploy.Deployer); err != nil || !ok {
+		t.Fatalf("aws: %T %v", d, err)
+	}
+	d, err = newDeployer(ctx, &platformModel{Azure: &azurePlatformModel{Subscription: s("sub"), ResourceGroup: s("rg"),
+		Location: s("uksouth"), Artifact: s("/a.zip")}})
+	if _, ok := d.(*azuredeploy.Deployer); err != nil || !ok {
+		t.Fatalf("azure: %T %v", d, err)
+	}
+	_, err = newDeployer(ctx, &platformModel{GCP: &gcpPlatformModel{Project: s("X"), Region: s("europe-west1"), Artifact: s("/a")}})
+	if err == nil || !strings.Contains(err.Error(), "Config.Project") {
+		t.Fatalf("gcp with a bad project: %v", err)
+	}
+	if _, err := newDeployer(ctx, &platformModel{}); err == nil {
+		t.Fatal("no cloud block must be an error")
 	}
 }

@@ -617,6 +617,7 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	defer p.close()
 	ctx, cancel := context.WithTimeout(ctx, ServiceApplyTimeout)
 	defer cancel()
 	st, err := p.apply(ctx, plan.Name.ValueString(), spec)
@@ -700,6 +701,7 @@ func (r *serviceResource) Read(ctx context.Context, req resource.ReadRequest, re
 		resp.Diagnostics.AddError("No platform", err.Error())
 		return
 	}
+	defer p.close()
 	name := state.ID.ValueString()
 	if name == "" {
 		name = state.Name.ValueString()
@@ -737,6 +739,7 @@ func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	defer p.close()
 	ctx, cancel := context.WithTimeout(ctx, ServiceApplyTimeout)
 	defer cancel()
 	st, err := p.apply(ctx, plan.Name.ValueString(), spec)
@@ -762,6 +765,7 @@ func (r *serviceResource) Delete(ctx context.Context, req resource.DeleteRequest
 		resp.Diagnostics.AddError("No platform", err.Error())
 		return
 	}
+	defer p.close()
 	ctx, cancel := context.WithTimeout(ctx, ServiceApplyTimeout)
 	defer cancel()
 	if err := p.remove(ctx, state.ID.ValueString(), state.DeleteData.ValueBool()); err != nil {
