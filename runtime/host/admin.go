@@ -384,6 +384,9 @@ func (h *Host) Undeploy(ctx context.Context, name string, deleteData bool) error
 	if h.deploys == nil {
 		return errors.New("host: the admin API is not enabled")
 	}
+	if !namePattern.MatchString(name) {
+		return call.Errorf(ErrNoDeployment, "no deployment %q on this host", name)
+	}
 	h.deploys.ops.Lock()
 	defer h.deploys.ops.Unlock()
 	rec, ver, err := h.readRecord(ctx, name)
@@ -432,6 +435,9 @@ func deleteAll(ctx context.Context, storeURL string) error {
 func (h *Host) SetTrust(ctx context.Context, name, serviceURL string, trusted bool) (*Status, error) {
 	if h.deploys == nil {
 		return nil, errors.New("host: the admin API is not enabled")
+	}
+	if !namePattern.MatchString(name) {
+		return nil, call.Errorf(ErrNoDeployment, "no deployment %q on this host", name)
 	}
 	u, err := registry.CanonicalURL(serviceURL)
 	if err != nil {

@@ -298,6 +298,11 @@ func TestAdminUndeployKeepsDataUnlessAsked(t *testing.T) {
 	if err := a.admin.Delete(ctx, "registry", false); !errors.Is(err, host.ErrNoDeployment) {
 		t.Fatalf("second delete: %v", err)
 	}
+	for _, bad := range []string{"..", "x", "Registry"} {
+		if err := a.admin.Delete(ctx, bad, true); !errors.Is(err, host.ErrNoDeployment) {
+			t.Fatalf("delete %q: %v", bad, err)
+		}
+	}
 	back := a.deploy(t, "registry", host.Spec{Kind: registry.Kind})
 	if back.UID != reg.UID || back.CertFingerprint != reg.CertFingerprint {
 		t.Fatalf("data kept: want the same service back, got %+v", back)
