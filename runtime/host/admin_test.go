@@ -298,8 +298,8 @@ func TestAdminUndeployKeepsDataUnlessAsked(t *testing.T) {
 	if err := a.admin.Delete(ctx, "registry", false); !errors.Is(err, host.ErrNoDeployment) {
 		t.Fatalf("second delete: %v", err)
 	}
-	for _, bad := range []string{"..", "x", "Registry"} {
-		if err := a.admin.Delete(ctx, bad, true); !errors.Is(err, host.ErrNoDeployment) {
+	for _, bad := range []string{"..", "x", "Registry", "a/../b"} {
+		if err := a.h.Undeploy(ctx, bad, true); !errors.Is(err, host.ErrNoDeployment) {
 			t.Fatalf("delete %q: %v", bad, err)
 		}
 	}
