@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -123,6 +124,14 @@ func (h *Host) restore(ctx context.Context) error {
 		var rec record
 		if _, err := h.deploys.state.GetJSON(ctx, it.Key, &rec); err != nil {
 			return err
+		}
+		if h.services[rec.Name] != nil {
+			// This host now runs a fixed service under that path, which
+			// wins: keep the record listed, unserved, until it is removed.
+			err := fmt.Errorf("the fixed %s service of this host serves /%s", rec.Name, rec.Name)
+			h.cfg.Logger.Error("deployed service not opened", "deployment", rec.Name, "err", err)
+			h.deploys.live[rec.Name] = &deployed{rec: &rec, err: err}
+			continue
 		}
 		inner, err := h.instance(ctx, &rec)
 		if err != nil {

@@ -375,3 +375,23 @@ func TestAdminUpdateDrainsCallsInFlight(t *testing.T) {
 		t.Fatal("no call ran during the updates")
 	}
 }
+
+// TestAdminRestoreYieldsToFixedServices: a host restarted with a fixed
+// service of a deployment's name keeps the deployment listed with an
+// error and does not open it (the fixed one serves the path).
+func TestAdminRestoreYieldsToFixedServices(t *testing.T) {
+	dir := t.TempDir()
+	a := startAdminHost(t, "file://"+dir, "")
+	a.deploy(t, "registry", host.Spec{Kind: registry.Kind})
+	a.stop()
+	h, err := host.New(context.Background(), host.Config{Kinds: []string{registry.Kind}, StoreURL: "file://" + dir,
+		PublicURL: "http://127.0.0.1:1", Secret: "Admin-Test-Secret-1", AdminToken: adminToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	st, err := h.Deployment(context.Background(), "registry")
+	if err != nil || !strings.Contains(st.Error, "fixed registry service") || st.UID != "" {
+		t.Fatalf("restored deployment: %+v %v", st, err)
+	}
+}
