@@ -170,6 +170,9 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 	if u := spec.Settings["accounting_url"]; u != "" {
 		ds.Env[host.EnvAccountingURL] = u
 	}
+	if u := spec.Settings["access_url"]; u != "" {
+		ds.Env[host.EnvAccessURL] = u
+	}
 	dep, err := c.d.Read(ctx, name)
 	switch {
 	case errors.Is(err, deployer.ErrNotFound):
@@ -219,7 +222,7 @@ func (c *cloudPlatform) open(ctx context.Context, spec host.Spec, dep deployer.D
 	u := strings.TrimRight(dep.URL, "/") + "/" + spec.Kind
 	return host.New(ctx, host.Config{Kinds: []string{spec.Kind}, StoreURLs: map[string]string{spec.Kind: su},
 		ServiceURLs: map[string]string{spec.Kind: u}, PublicURL: dep.URL, Secret: c.secret,
-		AccountingURL: spec.Settings["accounting_url"]})
+		AccountingURL: spec.Settings["accounting_url"], AccessURL: spec.Settings["access_url"]})
 }
 
 func (c *cloudPlatform) status(ctx context.Context, name string, spec host.Spec, dep deployer.Deployment, svc *host.Host) (*host.Status, error) {

@@ -171,7 +171,7 @@ func (r *serviceResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"store":    storeSchema(),
 			"platform": platformSchema(),
 			"settings": schema.MapAttribute{Optional: true, ElementType: types.StringType,
-				Description: "Kind-specific settings, updated in place (access: accounting_url, required)."},
+				Description: "Kind-specific settings, updated in place (access: accounting_url, required; compute: access_url, required)."},
 			"admin_username": optString("Identity services: the first admin's username, created on first apply."),
 			"admin_password_wo": schema.StringAttribute{Optional: true, WriteOnly: true, Sensitive: true,
 				Description: "Identity services: the first admin's password. Write-only: never stored in state " +

@@ -27,7 +27,6 @@ func init() {
 		exitCodes[c] = exitNotFound
 	}
 	exitCodes["InvalidNameError"] = exitUsage
-	exitCodes["PermissionError"] = exitRefused
 }
 
 const storageHelp = `
@@ -38,7 +37,7 @@ signed with the saved session (see 'acquire user login'); PAR links ('acquire
 par get|put') need no login.
 
 Besides the exit codes listed in 'acquire --help', these commands exit 7 when
-the service refuses: AccessDeniedError (the drive's ACL), PermissionError,
+the service refuses: AccessDeniedError (the drive's ACL),
 QuotaExceededError (the drive's size limit), LimitExceededError,
 FileTooLargeError; 3 on PARExpiredError, PARRevokedError, PARInvalidError; 5 on
 FileDeletedError and a finished or expired upload; 2 on InvalidNameError (a

@@ -47,6 +47,7 @@ var steps = []struct {
 	{"verify", []int{1, 32}, benchVerify},
 	{"transfers", []int{1, 16, 64}, benchTransfers},
 	{"files", []int{1}, benchFiles},
+	{"jobs", []int{1, 4}, benchJobs},
 }
 
 // StepNames lists the steps in the order Run runs them.

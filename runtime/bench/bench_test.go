@@ -29,7 +29,8 @@ func TestRunSmall(t *testing.T) {
 	want := map[string]int{"encrypted calls": 2, "login approvals": 2, "login approvals (vs full bound)": 2, "authorisation verifications (warm cache)": 2,
 		"transfers, distinct accounts": 2, "transfers, one hot account": 2, "transfers, hot vs distinct": 2,
 		"ledger alone, distinct accounts": 2, "ledger alone, one hot account": 2, "store durable puts (context)": 2,
-		"plain copy, MB/s": 1, "upload via service, MB/s": 1, "download via service, MB/s": 1, "upload via PAR, MB/s": 1, "download via PAR, MB/s": 1}
+		"plain copy, MB/s": 1, "upload via service, MB/s": 1, "download via service, MB/s": 1, "upload via PAR, MB/s": 1, "download via PAR, MB/s": 1,
+		"jobs, submit to settled": 2, "empty claims (after the jobs above)": 2}
 	checkTransferFigures(t, rep)
 	checkFileFigures(t, rep)
 	for _, f := range rep.Figures {
@@ -76,7 +77,7 @@ func checkTransferFigures(t *testing.T, rep *Report) {
 }
 
 func TestSteps(t *testing.T) {
-	if got := StepNames(); !slices.Equal(got, []string{"ledger", "calls", "logins", "verify", "transfers", "files"}) {
+	if got := StepNames(); !slices.Equal(got, []string{"ledger", "calls", "logins", "verify", "transfers", "files", "jobs"}) {
 		t.Errorf("steps %v", got)
 	}
 	if got := DefaultClients("transfers"); !slices.Equal(got, []int{1, 16, 64}) {
@@ -89,7 +90,7 @@ func TestSteps(t *testing.T) {
 	if runs, err = selected(nil); err != nil || !runs("calls") || !runs("transfers") {
 		t.Errorf("no steps named should run all (err %v)", err)
 	}
-	if _, err := selected([]string{"transfer"}); err == nil || !strings.Contains(err.Error(), "known: ledger, calls, logins, verify, transfers, files") {
+	if _, err := selected([]string{"transfer"}); err == nil || !strings.Contains(err.Error(), "known: ledger, calls, logins, verify, transfers, files, jobs") {
 		t.Errorf("unknown step: %v", err)
 	}
 }

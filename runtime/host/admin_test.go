@@ -16,10 +16,12 @@ import (
 	"github.com/openacquire/acquire/runtime/access"
 	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/registry"
+	"github.com/openacquire/acquire/runtime/storage"
 	"github.com/openacquire/acquire/runtime/store"
 )
 
@@ -86,6 +88,9 @@ func deployFoundation(t *testing.T, a *adminHost) map[string]*host.Status {
 	out["accounting"] = a.deploy(t, "accounting", host.Spec{Kind: accounting.Kind, RegistryURL: out["registry"].URL, Admin: admin})
 	out["access"] = a.deploy(t, "access", host.Spec{Kind: access.Kind, RegistryURL: out["registry"].URL, Admin: admin,
 		Settings: map[string]string{"accounting_url": out["accounting"].URL}})
+	out["storage"] = a.deploy(t, "storage", host.Spec{Kind: storage.Kind, RegistryURL: out["registry"].URL, Admin: admin})
+	out["compute"] = a.deploy(t, "compute", host.Spec{Kind: compute.Kind, RegistryURL: out["registry"].URL, Admin: admin,
+		Settings: map[string]string{"access_url": out["access"].URL}})
 	return out
 }
 
@@ -124,7 +129,7 @@ func TestAdminDeploysServicesThatWork(t *testing.T) {
 		t.Fatalf("accounting admin: %+v %v", ok, err)
 	}
 	list, err := a.admin.List(ctx)
-	if err != nil || len(list) != 4 {
+	if err != nil || len(list) != 6 {
 		t.Fatalf("list: %d %v", len(list), err)
 	}
 }
@@ -162,6 +167,7 @@ func TestAdminRefusesBadSpecsAndTokens(t *testing.T) {
 		{"bank2", "not a registry", host.Spec{Kind: identity.Kind, RegistryURL: id.URL}, host.ErrSpec},
 		{"bank3", "registry_url", host.Spec{Kind: identity.Kind, RegistryURL: "ftp://x"}, host.ErrSpec},
 		{"bank4", "accounting_url", host.Spec{Kind: access.Kind}, host.ErrSpec},
+		{"bank8", "access_url", host.Spec{Kind: compute.Kind}, host.ErrSpec},
 		{"bank5", "not a setting", host.Spec{Kind: identity.Kind, Settings: map[string]string{"color": "red"}}, host.ErrSpec},
 		{"bank6", "store_url", host.Spec{Kind: identity.Kind, StoreURL: "no-scheme"}, host.ErrSpec},
 		{"bank7", "overlaps", host.Spec{Kind: identity.Kind, StoreURL: reg.StoreURL}, host.ErrSpec},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/openacquire/acquire/runtime/access"
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/registry"
 	"github.com/openacquire/acquire/runtime/service"
@@ -52,14 +53,17 @@ var (
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
 
 // KindSettings are the settings each kind accepts; a kind not listed takes
-// none. accounting_url is where an access service cashes cheques.
+// none. accounting_url is where an access service cashes cheques;
+// access_url is the access service a compute service runs paid jobs for.
 var KindSettings = map[string][]string{
-	access.Kind: {"accounting_url"},
+	access.Kind:  {"accounting_url"},
+	compute.Kind: {"access_url"},
 }
 
 // requiredSettings must be given for a kind.
 var requiredSettings = map[string][]string{
-	access.Kind: {"accounting_url"},
+	access.Kind:  {"accounting_url"},
+	compute.Kind: {"access_url"},
 }
 
 // Spec is what the admin API is asked to run under a name.
@@ -194,12 +198,16 @@ func (s *Spec) checkSettings() error {
 			return call.Errorf(ErrSpec, "settings: a %s service needs %q", s.Kind, k)
 		}
 	}
-	if u, ok := s.Settings["accounting_url"]; ok {
+	for _, k := range []string{"accounting_url", "access_url"} {
+		u, ok := s.Settings[k]
+		if !ok {
+			continue
+		}
 		c, err := registry.CanonicalURL(u)
 		if err != nil {
-			return call.Errorf(ErrSpec, "settings: accounting_url %q must be http(s)://host[:port]/path", u)
+			return call.Errorf(ErrSpec, "settings: %s %q must be http(s)://host[:port]/path", k, u)
 		}
-		s.Settings["accounting_url"] = c
+		s.Settings[k] = c
 	}
 	return nil
 }
@@ -266,7 +274,7 @@ func (h *Host) instance(ctx context.Context, rec *record) (*Host, error) {
 	kind := rec.Spec.Kind
 	cfg := Config{Kinds: []string{kind}, PublicURL: h.cfg.PublicURL, Secret: deploymentSecret(h.cfg.Secret, rec.Name),
 		Logger: h.cfg.Logger.With("deployment", rec.Name), Password: h.cfg.Password, TrustedServices: rec.Trusted,
-		AccountingURL: rec.Spec.Settings["accounting_url"], ServiceURLs: map[string]string{kind: h.deployedURL(rec.Name)},
+		AccountingURL: rec.Spec.Settings["accounting_url"], AccessURL: rec.Spec.Settings["access_url"], ServiceURLs: map[string]string{kind: h.deployedURL(rec.Name)},
 		StoreURLs: map[string]string{kind: rec.Spec.StoreURL}}
 	return NewWithClock(ctx, cfg, h.cfg.clock)
 }

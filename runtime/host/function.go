@@ -23,6 +23,7 @@ const (
 	EnvSecret          = "ACQUIRE_SERVICE_SECRET"   // required
 	EnvTrustedServices = "ACQUIRE_TRUSTED_SERVICES" // comma-separated service URLs
 	EnvAccountingURL   = "ACQUIRE_ACCOUNTING_URL"   // where an access service cashes cheques (no accounting beside it)
+	EnvAccessURL       = "ACQUIRE_ACCESS_URL"       // the access service a compute service runs jobs for (no access beside it)
 )
 
 // FunctionInitTimeout bounds the first request's work of opening the
@@ -48,6 +49,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.Kinds = splitList(getenv(EnvServices))
 	cfg.TrustedServices = splitList(getenv(EnvTrustedServices))
 	cfg.AccountingURL = strings.TrimSpace(getenv(EnvAccountingURL))
+	cfg.AccessURL = strings.TrimSpace(getenv(EnvAccessURL))
 	return cfg, nil
 }
 

@@ -27,9 +27,10 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	env[host.EnvPublicURL] = "https://fn.example/"
 	env[host.EnvAccountingURL] = "https://acct.example/accounting"
+	env[host.EnvAccessURL] = "https://acc.example/access"
 	cfg, err := host.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil || cfg.PublicURL != "https://fn.example" || len(cfg.Kinds) != 2 || cfg.Kinds[1] != "accounting" ||
-		cfg.AccountingURL != "https://acct.example/accounting" {
+		cfg.AccountingURL != "https://acct.example/accounting" || cfg.AccessURL != "https://acc.example/access" {
 		t.Fatalf("config %+v, %v", cfg, err)
 	}
 	env[host.EnvSecret] = "weak"

@@ -19,6 +19,7 @@ import (
 	"github.com/openacquire/acquire/runtime/access"
 	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/registry"
@@ -38,7 +39,7 @@ const (
 )
 
 // Kinds this host knows how to run, in start-up order.
-var Kinds = []string{registry.Kind, identity.Kind, accounting.Kind, access.Kind, storage.Kind}
+var Kinds = []string{registry.Kind, identity.Kind, accounting.Kind, access.Kind, storage.Kind, compute.Kind}
 
 // Config says what to serve and where its state lives.
 type Config struct {
@@ -55,6 +56,9 @@ type Config struct {
 	// AccountingURL is where the access service cashes cheques when this
 	// host runs no accounting service.
 	AccountingURL string
+	// AccessURL is the access service the compute service fulfils for
+	// when this host runs no access service.
+	AccessURL string
 	// ServiceURLs and StoreURLs, when they name a kind, give that kind's
 	// URL and store as they are (not PublicURL/<kind> and a sub-store): a
 	// service deployed through the admin API lives under its own name.
@@ -79,6 +83,7 @@ type Host struct {
 	Accounting *accounting.Accounting
 	Access     *access.Access
 	Storage    *storage.Storage
+	Compute    *compute.Compute
 	Client     *call.Client
 	buckets    []*store.Bucket
 	deploys    *deployments // services deployed through the admin API; nil without it
@@ -158,6 +163,10 @@ func (h *Host) open(ctx context.Context, kind string) error {
 			return err
 		}
 		h.mux.Handle("/"+kind+storage.DataPath, h.Storage.DataHandler())
+	case compute.Kind:
+		if h.Compute, err = h.openCompute(svc); err != nil {
+			return err
+		}
 	}
 	h.services[kind] = svc
 	h.mux.Handle("/"+kind, svc)
@@ -202,6 +211,19 @@ func (h *Host) storeURL(kind string) (string, error) {
 		return su, nil
 	}
 	return SubStoreURL(h.cfg.StoreURL, kind)
+}
+
+// openCompute runs the compute service for this host's access service,
+// or the configured one.
+func (h *Host) openCompute(svc *service.Service) (*compute.Compute, error) {
+	acc := h.cfg.AccessURL
+	if acc == "" && slices.Contains(h.cfg.Kinds, access.Kind) {
+		acc = h.ServiceURL(access.Kind)
+	}
+	if acc == "" {
+		return nil, errors.New("host: the compute service needs an access service (run one here or set AccessURL)")
+	}
+	return compute.New(svc, compute.Options{Client: h.Client, AccessURLs: []string{acc}, TrustedIdentities: h.trustedIdentities()})
 }
 
 // ServiceURL is where a kind is served.
@@ -254,8 +276,9 @@ func (h *Host) health(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-// Sweep removes stale replay markers of every service and expires the
-// provisional transfers whose receipt_by has passed.
+// Sweep removes stale replay markers of every service, expires the
+// provisional transfers whose receipt_by has passed, and removes abandoned
+// storage uploads.
 func (h *Host) Sweep(ctx context.Context) {
 	if h.Accounting != nil {
 		if n, err := h.Accounting.Expire(ctx); err != nil {
@@ -267,6 +290,14 @@ func (h *Host) Sweep(ctx context.Context) {
 	if h.Storage != nil {
 		if _, err := h.Storage.Sweep(ctx); err != nil {
 			h.cfg.Logger.Warn("upload sweep failed", "service", storage.Kind, "err", err)
+		}
+	}
+	if h.Compute != nil {
+		// Settles jobs whose settlement failed, ends jobs past their hold.
+		if n, err := h.Compute.Sweep(ctx); err != nil {
+			h.cfg.Logger.Warn("compute sweep failed", "err", err)
+		} else if n > 0 {
+			h.cfg.Logger.Debug("swept jobs", "count", n)
 		}
 	}
 	for kind, svc := range h.services {

@@ -310,13 +310,15 @@ type FileArgs struct {
 	From    int    `json:"from,omitempty"`
 }
 
-// ListArgs pages through a drive's files or a file's versions.
+// ListArgs pages through a drive's files (those whose names start with
+// Prefix, e.g. "docs/") or a file's versions.
 type ListArgs struct {
 	auth.Credentials
-	Drive string `json:"drive"`
-	Name  string `json:"name,omitempty"`
-	Page  string `json:"page,omitempty"`
-	Limit int    `json:"limit,omitempty"`
+	Drive  string `json:"drive"`
+	Name   string `json:"name,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+	Page   string `json:"page,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
 }
 
 // DeleteFileArgs deletes a file; Purge overrides the drive's rule.
@@ -365,6 +367,7 @@ type PARCallArgs struct {
 	SHA256   string   `json:"sha256,omitempty"`
 	Data     []byte   `json:"data,omitempty"`
 	Page     string   `json:"page,omitempty"`
+	Prefix   string   `json:"prefix,omitempty"`
 	Limit    int      `json:"limit,omitempty"`
 	ChunkReq int64    `json:"chunk_bytes,omitempty"`
 }
@@ -403,7 +406,7 @@ func OpenFileResource(a *FileArgs) string {
 	return "open_file " + digestOf(a.Drive, a.Name, strconv.FormatInt(a.Version, 10), strconv.Itoa(a.From))
 }
 func ListFilesResource(a *ListArgs) string {
-	return "list_files " + digestOf(a.Drive, a.Page, strconv.Itoa(a.Limit))
+	return "list_files " + digestOf(a.Drive, a.Prefix, a.Page, strconv.Itoa(a.Limit))
 }
 func ListVersionsResource(a *ListArgs) string {
 	return "list_versions " + digestOf(a.Drive, a.Name, a.Page, strconv.Itoa(a.Limit))

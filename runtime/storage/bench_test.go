@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,29 +35,29 @@ func BenchmarkTransfer(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		copyT := timed(func() { plainCopy(b, src, filepath.Join(dir, "copy.bin")) })
-		up := timed(func() {
+		copyT := timed(b, "plain copy", func() { plainCopy(b, src, filepath.Join(dir, "copy.bin")) })
+		up := timed(b, "upload", func() {
 			in := open(b, src)
 			defer func() { _ = in.Close() }()
 			if _, err := f.c.Upload(ctx(), alice, "bench", "f", in, size, storage.UploadOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		})
-		down := timed(func() {
+		down := timed(b, "download", func() {
 			out, done := fileSink(b, filepath.Join(dir, "down.bin"))
 			defer done()
 			if _, err := f.c.Download(ctx(), alice, "bench", "f", out, storage.DownloadOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		})
-		parUp := timed(func() {
+		parUp := timed(b, "PAR upload", func() {
 			in := open(b, src)
 			defer func() { _ = in.Close() }()
 			if _, err := p.Upload(ctx(), "g", in, size, storage.UploadOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		})
-		parDown := timed(func() {
+		parDown := timed(b, "PAR download", func() {
 			out, done := fileSink(b, filepath.Join(dir, "pardown.bin"))
 			defer done()
 			if _, err := p.Download(ctx(), "g", out, storage.DownloadOptions{}); err != nil {
@@ -70,10 +71,24 @@ func BenchmarkTransfer(b *testing.B) {
 	}
 }
 
-func timed(fn func()) time.Duration {
+// timed runs fn and answers its wall time; it logs the process's CPU time
+// (user + system, client and host together) beside it, a figure that other
+// load on the machine does not inflate as it does the wall time.
+func timed(b *testing.B, what string, fn func()) time.Duration {
+	c0 := cpuTime()
 	t := time.Now()
 	fn()
-	return time.Since(t)
+	wall := time.Since(t)
+	b.Logf("%-13s wall %4d ms, CPU %4d ms", what, wall.Milliseconds(), (cpuTime() - c0).Milliseconds())
+	return wall
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func writeFile(b *testing.B, path string, size int64) {

@@ -187,7 +187,13 @@ func (c *Client) OpenFile(ctx context.Context, s auth.Signer, drive, name string
 
 // ListFiles pages through a drive's files (latest version of each, by name).
 func (c *Client) ListFiles(ctx context.Context, s auth.Signer, drive, page string, limit int) (*FileList, error) {
-	args := &ListArgs{Drive: drive, Page: page, Limit: limit}
+	return c.ListFilesUnder(ctx, s, drive, "", page, limit)
+}
+
+// ListFilesUnder pages through a drive's files whose names start with
+// prefix ("docs/" lists what is under docs), by name.
+func (c *Client) ListFilesUnder(ctx context.Context, s auth.Signer, drive, prefix, page string, limit int) (*FileList, error) {
+	args := &ListArgs{Drive: drive, Prefix: prefix, Page: page, Limit: limit}
 	var out FileList
 	return &out, c.authCall(ctx, s, "list_files", ListFilesResource(args), func(cr auth.Credentials) any {
 		args.Credentials = cr

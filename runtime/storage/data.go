@@ -32,7 +32,7 @@ func (l urlLimit) before(t time.Time) urlLimit {
 
 // chunkURL signs one chunk's URL: the store's own signed URL when it can
 // sign, else one this service's data handler honours.
-func (s *Storage) chunkURL(ctx context.Context, method, upload string, i int, size int64, lim urlLimit) (ChunkURL, error) {
+func (s *Storage) chunkURL(ctx context.Context, method, key string, i int, size int64, lim urlLimit) (ChunkURL, error) {
 	now := s.now()
 	life := DataURLLife
 	if !lim.until.IsZero() {
@@ -42,7 +42,6 @@ func (s *Storage) chunkURL(ctx context.Context, method, upload string, i int, si
 	if life < time.Second {
 		return ChunkURL{}, call.Errorf(ErrPARExpired, "no time is left to use a chunk URL")
 	}
-	key := blobKey(upload, i)
 	c := ChunkURL{Index: i, Method: method, Expires: now.Add(life), Size: size}
 	if s.signs {
 		u, err := s.b.SignedURL(ctx, key, method, life)
@@ -154,7 +153,6 @@ var chunkBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // takeChunk stores one PUT chunk: the upload must still be open and the
 // chunk exactly its size, and the bytes must match the CRC32CHeader.
-// The checksum is recorded as a marker key before the bytes, for commit.
 func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 	ctx := r.Context()
 	upload, idx, _ := strings.Cut(strings.TrimPrefix(key, blobsPre), "/")
@@ -190,20 +188,19 @@ func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 	if crcHex(buf) != sum {
 		return &dataError{http.StatusUnprocessableEntity, "the bytes do not match " + CRC32CHeader}
 	}
-	marker := sumKey(upload, i) + "." + sum
-	if _, err := s.b.Put(ctx, marker, nil); err != nil {
+	// Stored under its CRC: the key says what the bytes were checked
+	// against, and listing the upload shows it (see present).
+	stored := key + "." + sum
+	if _, err := s.b.Put(ctx, stored, buf); err != nil {
 		return err
 	}
-	if _, err := s.b.Put(ctx, key, buf); err != nil {
-		return err
-	}
-	// A replaced chunk leaves the old marker: remove every other one.
-	old, err := s.b.ListAll(ctx, sumKey(upload, i)+".", 16)
+	// A replaced chunk leaves the old copy: remove every other one.
+	old, err := s.b.ListAll(ctx, key+".", 16)
 	if err != nil {
 		return err
 	}
 	for _, it := range old {
-		if it.Key != marker {
+		if it.Key != stored {
 			_ = s.b.Delete(ctx, it.Key)
 		}
 	}

@@ -18,7 +18,10 @@ type versionRecord struct {
 	FileVersion
 	Upload string   `json:"upload,omitempty"`
 	CRCs   []string `json:"crc32c,omitempty"`
-	Data   []byte   `json:"data,omitempty"`
+	// CRCKeys: the chunks sit at "<key>.<crc>" (this host's data handler
+	// stored them), not at their plain keys (the store's signed URLs did).
+	CRCKeys bool   `json:"crc_keys,omitempty"`
+	Data    []byte `json:"data,omitempty"`
 }
 
 type usageRecord struct {
@@ -230,7 +233,11 @@ func (s *Storage) open(ctx context.Context, d *Drive, name string, version int64
 	}
 	for i := from; i < min(from+MaxURLsPerCall, rec.Chunks); i++ {
 		size := min(rec.ChunkBytes, rec.Size-int64(i)*rec.ChunkBytes)
-		u, err := s.chunkURL(ctx, "GET", rec.Upload, i, size, lim)
+		key := blobKey(rec.Upload, i)
+		if rec.CRCKeys {
+			key += "." + rec.CRCs[i]
+		}
+		u, err := s.chunkURL(ctx, "GET", key, i, size, lim)
 		if err != nil {
 			return nil, err
 		}
@@ -260,9 +267,18 @@ func pageLimit(n int) int {
 }
 
 // listFiles pages through a drive's heads: the latest version of each
-// name, deleted ones left out.
-func (s *Storage) listFiles(ctx context.Context, d *Drive, page string, limit int) (*FileList, error) {
-	pg, err := s.b.List(ctx, headsPrefix(d.ID), page, pageLimit(limit))
+// name starting with prefix, deleted ones left out. Names are encoded a
+// byte at a time, so the encoded prefix selects exactly those names.
+func (s *Storage) listFiles(ctx context.Context, d *Drive, prefix, page string, limit int) (*FileList, error) {
+	prefix = strings.TrimLeft(prefix, "/")
+	if len(prefix) > MaxNameBytes || hasControl(prefix) {
+		return nil, call.Errorf(ErrInvalidName, "a listing prefix is at most %d bytes, without control characters", MaxNameBytes)
+	}
+	keyPrefix := headsPrefix(d.ID)
+	if prefix != "" {
+		keyPrefix += store.EncodeName(prefix)
+	}
+	pg, err := s.b.List(ctx, keyPrefix, page, pageLimit(limit))
 	if err != nil {
 		return nil, call.Errorf(call.ErrBadArguments, "bad page token")
 	}
@@ -291,7 +307,7 @@ func (s *Storage) handleListFiles(ctx context.Context, a *ListArgs) (*FileList, 
 	if err != nil {
 		return nil, err
 	}
-	return s.listFiles(ctx, d, a.Page, a.Limit)
+	return s.listFiles(ctx, d, a.Prefix, a.Page, a.Limit)
 }
 
 // listVersions pages through a name's versions, oldest first.

@@ -45,13 +45,13 @@ func peakHeap() (stop func() uint64) {
 	return func() uint64 { close(done); wg.Wait(); return peak.Load() }
 }
 
-// TestBoundedMemory uploads and downloads a generated 64 MiB stream in
-// 256 KiB chunks, client and host in this one process, and checks the
+// TestBoundedMemory uploads and downloads a generated 32 MiB stream in
+// 128 KiB chunks, client and host in this one process, and checks the
 // heap never grows by more than a quarter of the file: the file is never
 // whole in memory on either side (the chunk buffers are (Parallel+1) on
 // the client and one per request in flight on the host).
 func TestBoundedMemory(t *testing.T) {
-	const size = 64 << 20
+	const size = 32 << 20
 	const limit = size / 4
 	f := start(t, "file://"+t.TempDir(), "alice")
 	mustDrive(t, f, "alice", "big", storage.DriveOptions{})
@@ -62,7 +62,7 @@ func TestBoundedMemory(t *testing.T) {
 	runtime.ReadMemStats(&base)
 	stop := peakHeap()
 	fv, err := f.c.Upload(ctx(), f.users["alice"], "big", "stream.bin", stream(7, size), size,
-		storage.UploadOptions{ChunkBytes: 256 << 10})
+		storage.UploadOptions{ChunkBytes: 128 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -194,6 +194,9 @@ func (s *Storage) registerPAR() {
 	idem := service.Options{Idempotent: true}
 	service.Handle(sv, "par_info", service.Options{}, func(ctx context.Context, a *PARCallArgs) (*PAR, error) {
 		par, _, _, err := s.usePARAny(ctx, a.PARKey)
+		if par != nil {
+			par.CreatedBy = Principal{} // the link's holder need not learn who made it
+		}
 		return par, err
 	})
 	service.Handle(sv, "par_list_files", service.Options{}, func(ctx context.Context, a *PARCallArgs) (*FileList, error) {
@@ -208,7 +211,7 @@ func (s *Storage) registerPAR() {
 			}
 			return &FileList{Files: []FileVersion{rec.FileVersion}}, nil
 		}
-		return s.listFiles(ctx, d, a.Page, a.Limit)
+		return s.listFiles(ctx, d, a.Prefix, a.Page, a.Limit)
 	})
 	service.Handle(sv, "par_list_versions", service.Options{}, func(ctx context.Context, a *PARCallArgs) (*VersionList, error) {
 		par, d, _, err := s.usePAR(ctx, a.PARKey, false)

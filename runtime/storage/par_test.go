@@ -121,7 +121,7 @@ func TestPAR(t *testing.T) {
 
 	// Expiry: chunk URLs never outlive their PAR, and the PAR itself ends.
 	d, err := r.Info(ctx())
-	if err != nil || d.Mode != storage.PARRead {
+	if err != nil || d.Mode != storage.PARRead || d.CreatedBy != (storage.Principal{}) || d.Drive != "jobs" {
 		t.Fatal(err)
 	}
 	f.env.Clock.Advance(time.Hour + time.Second)
@@ -228,13 +228,16 @@ func TestDataURLs(t *testing.T) {
 		t.Fatalf("open: %+v %v", dl, err)
 	}
 	g := dl.Chunks[1].URL
+	if !strings.Contains(g, "/000001.") {
+		t.Fatalf("GET URL %q does not name the chunk under its CRC", g)
+	}
 	if got := status(t, "GET", g, nil, ""); got != http.StatusOK {
 		t.Fatalf("GET: %d", got)
 	}
 	for name, u := range map[string]string{
 		"sig":        tamper(t, g, "sig", strings.Repeat("0", 64)),
 		"exp":        tamper(t, g, "exp", "9999999999"),
-		"other key":  strings.Replace(g, "/000001?", "/000002?", 1),
+		"other key":  strings.Replace(g, "/000001.", "/000002.", 1),
 		"as a PUT":   g,
 		"no sig":     tamper(t, g, "sig", ""),
 		"path climb": strings.Replace(g, "storage/blobs/", "storage/blobs/../uploads/", 1),

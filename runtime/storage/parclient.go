@@ -70,8 +70,13 @@ func (p *PARClient) Info(ctx context.Context) (*PAR, error) {
 
 // List pages through the files a drive PAR can read (a file PAR: its file).
 func (p *PARClient) List(ctx context.Context, page string, limit int) (*FileList, error) {
+	return p.ListUnder(ctx, "", page, limit)
+}
+
+// ListUnder pages through a drive PAR's files whose names start with prefix.
+func (p *PARClient) ListUnder(ctx context.Context, prefix, page string, limit int) (*FileList, error) {
 	var out FileList
-	return &out, p.call(ctx, "par_list_files", &PARCallArgs{Page: page, Limit: limit}, &out, false)
+	return &out, p.call(ctx, "par_list_files", &PARCallArgs{Prefix: prefix, Page: page, Limit: limit}, &out, false)
 }
 
 // Versions pages through a file's versions (read PARs).

@@ -223,7 +223,6 @@ const (
 	versionsPre  = "storage/versions/"
 	uploadsPre   = "storage/uploads/"
 	blobsPre     = "storage/blobs/"
-	sumsPre      = "storage/sums/"
 	parsPre      = "storage/pars/"
 	driveParsPre = "storage/drivepars/"
 	groupsPre    = "storage/groups/"
@@ -244,7 +243,6 @@ func versionKey(driveID, name string, n int64) string {
 }
 func uploadKey(id string) string            { return uploadsPre + id }
 func blobKey(upload string, i int) string   { return blobsPre + upload + "/" + pad(int64(i), 6) }
-func sumKey(upload string, i int) string    { return sumsPre + upload + "/" + pad(int64(i), 6) }
 func parKey(id string) string               { return parsPre + id }
 func driveParKey(driveID, id string) string { return driveParsPre + driveID + "/" + id }
 func groupKey(name string) string           { return groupsPre + store.EncodeName(name) }

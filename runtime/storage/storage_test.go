@@ -205,6 +205,19 @@ func TestVersionsInOrder(t *testing.T) {
 	if err != nil || len(fl.Files) != 1 || fl.Files[0].Version != 3 {
 		t.Fatalf("list files: %+v %v", fl, err)
 	}
+	upload(t, f, "alice", "home", "docs2.txt", []byte("beside docs/"))
+	upload(t, f, "alice", "home", "docs/a/b.txt", []byte("under docs/"))
+	for prefix, want := range map[string][]string{"docs/": {"docs/a/b.txt", "docs/report.txt"}, "docs": {"docs/a/b.txt", "docs/report.txt", "docs2.txt"},
+		"/docs/a": {"docs/a/b.txt"}, "": {"docs/a/b.txt", "docs/report.txt", "docs2.txt"}, "nothing": nil} {
+		fl, err := f.c.ListFilesUnder(ctx(), f.users["alice"], "home", prefix, "", 0)
+		var got []string
+		for _, fv := range fl.Files {
+			got = append(got, fv.Name)
+		}
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("list under %q: %v %v, want %v", prefix, got, err, want)
+		}
+	}
 }
 
 // TestConcurrentUploads: two uploads to one name at once both become versions.

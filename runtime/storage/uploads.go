@@ -84,7 +84,7 @@ func (s *Storage) putURLs(ctx context.Context, u *uploadRecord, from, count int,
 	}
 	var out []ChunkURL
 	for i := from; i < min(from+count, u.Chunks); i++ {
-		c, err := s.chunkURL(ctx, "PUT", u.ID, i, u.chunkSize(i), lim.before(u.Expires))
+		c, err := s.chunkURL(ctx, "PUT", blobKey(u.ID, i), i, u.chunkSize(i), lim.before(u.Expires))
 		if err != nil {
 			return nil, err
 		}
@@ -127,54 +127,39 @@ func (s *Storage) openUpload(ctx context.Context, id string, p Principal) (*uplo
 	return u, v, nil
 }
 
-// present lists an upload's stored chunks: sizes from the chunk objects,
-// hashes from the markers the host's data handler writes (none when the
-// store took the bytes directly).
+// present lists an upload's stored chunks. Where the store took the bytes
+// through its own signed URLs, a chunk is the object at its plain key; where
+// this host's data handler took them, at "<key>.<crc>", the CRC it
+// verified. A chunk stored twice under different CRCs (two PUTs raced, or
+// a crash before the older was removed) is left out: it is sent again, and
+// that PUT tidies the others away.
 func (s *Storage) present(ctx context.Context, u *uploadRecord) (map[int]ChunkInfo, error) {
-	blobs, err := s.b.ListAll(ctx, blobsPre+u.ID+"/", u.Chunks)
+	blobs, err := s.b.ListAll(ctx, blobsPre+u.ID+"/", 4*u.Chunks)
 	if err != nil {
 		return nil, err
 	}
 	out := map[int]ChunkInfo{}
+	seen := map[int]int{}
 	for _, it := range blobs {
-		i, err := strconv.Atoi(strings.TrimPrefix(it.Key, blobsPre+u.ID+"/"))
-		if err == nil && i >= 0 && i < u.Chunks {
-			out[i] = ChunkInfo{Size: it.Size}
-			if s.signs {
-				// A store's PUT is atomic, so presence means the whole
-				// chunk landed; its listed size is not trusted, because a
-				// driver may list objects written around it (through a
-				// signed URL) at another size (the S3 driver's framing).
-				out[i] = ChunkInfo{Size: u.chunkSize(i)}
-			}
-		}
-	}
-	sums, err := s.b.ListAll(ctx, sumsPre+u.ID+"/", 4*u.Chunks)
-	if err != nil {
-		return nil, err
-	}
-	markers := map[int]int{}
-	for _, it := range sums {
-		idx, sum, _ := strings.Cut(strings.TrimPrefix(it.Key, sumsPre+u.ID+"/"), ".")
+		idx, sum, hasSum := strings.Cut(strings.TrimPrefix(it.Key, blobsPre+u.ID+"/"), ".")
 		i, err := strconv.Atoi(idx)
-		if c, ok := out[i]; ok && err == nil {
-			// The data handler leaves one marker per chunk; two (a crash
-			// while a chunk was replaced) make its hash unknown.
-			if markers[i]++; markers[i] == 1 {
-				c.CRC32C = sum
-			} else {
-				c.CRC32C = ""
-			}
-			out[i] = c
+		if err != nil || i < 0 || i >= u.Chunks || hasSum == s.signs {
+			continue
+		}
+		seen[i]++
+		if s.signs {
+			// A store's PUT is atomic, so presence means the whole chunk
+			// landed; its listed size is not trusted, because a driver may
+			// list objects written around it (through a signed URL) at
+			// another size (the S3 driver's framing).
+			out[i] = ChunkInfo{Size: u.chunkSize(i)}
+		} else {
+			out[i] = ChunkInfo{Size: it.Size, CRC32C: sum}
 		}
 	}
-	if !s.signs {
-		// Here a chunk counts only with its one recorded CRC: one without
-		// (two PUTs of it raced) is sent again, and its PUT tidies the markers.
-		for i, c := range out {
-			if c.CRC32C == "" {
-				delete(out, i)
-			}
+	for i, n := range seen {
+		if n > 1 {
+			delete(out, i)
 		}
 	}
 	return out, nil
@@ -242,7 +227,7 @@ func (s *Storage) commit(ctx context.Context, d *Drive, p Principal, id string, 
 		return nil, err
 	}
 	rec := &versionRecord{FileVersion: FileVersion{Drive: d.Name, Name: u.Name, Size: u.Size, SHA256: sum, UploadedBy: p,
-		Time: s.now(), ChunkBytes: u.ChunkBytes, Chunks: u.Chunks}, Upload: u.ID, CRCs: sums}
+		Time: s.now(), ChunkBytes: u.ChunkBytes, Chunks: u.Chunks}, Upload: u.ID, CRCs: sums, CRCKeys: !s.signs}
 	fv, err := s.addVersion(ctx, d, rec)
 	if err != nil {
 		// Refused (a quota) or failed before any version: open again, so
@@ -306,15 +291,12 @@ func (s *Storage) findCommitted(ctx context.Context, d *Drive, u *uploadRecord) 
 	return nil, nil
 }
 
-// markCommitted records the version; the upload's markers go.
+// markCommitted records the version in the upload.
 func (s *Storage) markCommitted(ctx context.Context, u *uploadRecord, v store.Version, version int64) {
 	u.State, u.Version = UploadCommitted, version
 	if _, err := s.b.PutJSONIfVersion(ctx, uploadKey(u.ID), u, v); err != nil {
 		// The version stands; a later commit finds it (findCommitted).
 		s.svc.Logger().Warn("marking an upload committed failed", "upload", u.ID, "err", err)
-	}
-	if err := s.deletePrefix(ctx, sumsPre+u.ID+"/"); err != nil {
-		s.svc.Logger().Warn("removing chunk markers failed", "upload", u.ID, "err", err)
 	}
 }
 
@@ -332,9 +314,6 @@ func (s *Storage) abort(ctx context.Context, id string, p Principal) error {
 
 func (s *Storage) removeUpload(ctx context.Context, id string) error {
 	if err := s.deletePrefix(ctx, blobsPre+id+"/"); err != nil {
-		return err
-	}
-	if err := s.deletePrefix(ctx, sumsPre+id+"/"); err != nil {
 		return err
 	}
 	if err := s.b.Delete(ctx, uploadKey(id)); err != nil && !errors.Is(err, store.ErrNotFound) {
