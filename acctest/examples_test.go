@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -229,7 +230,7 @@ func TestExampleLocal(t *testing.T) {
 func useDeployment(t *testing.T, o map[string]string) {
 	t.Helper()
 	env := []string{"ACQUIRE_IDENTITY_URL=" + o["identity_url"], "ACQUIRE_ACCOUNTING_URL=" + o["accounting_url"],
-		"ACQUIRE_ACCESS_URL=" + o["access_url"], "ACQUIRE_STORAGE_URL=" + o["storage_url"]}
+		"ACQUIRE_ACCESS_URL=" + o["access_url"], "ACQUIRE_STORAGE_URL=" + o["storage_url"], "ACQUIRE_COMPUTE_URL=" + o["compute_url"]}
 	for _, line := range strings.Split(o["cli_env"], "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok && !slices.Contains(env, v) {
 			t.Fatalf("cli_env output %q differs from the URL outputs", v)
@@ -306,6 +307,14 @@ func TestExampleMultiStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	resp, err := http.Post(gcsURL.Query().Get("endpoint")+"b", "application/json", strings.NewReader(`{"name":"acquire-compute"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("create the compute bucket: HTTP %d", resp.StatusCode)
+	}
 	azEndpoint := servertest.Start(t, servertest.Azurite) + "/" + servertest.AzuriteAccount
 	t.Setenv(blobstore.EnvKey, servertest.AzuriteKey)
 	az, err := blobstore.OpenURL(ctx, &url.URL{Scheme: "azblob", Host: "acquire-access",
@@ -331,7 +340,7 @@ func TestExampleMultiStore(t *testing.T) {
 	}
 	o := r.outputs()
 	for _, scheme := range []string{"file://" + local, "s3://acquire-identity", "gs://acquire-accounting", "azblob://acquire-access",
-		"s3://acquire-storage"} {
+		"s3://acquire-storage", "gs://acquire-compute"} {
 		if !strings.Contains(o["store_urls"], scheme) {
 			t.Fatalf("store_urls %s lacks %s", o["store_urls"], scheme)
 		}

@@ -1,5 +1,4 @@
-# Every Acquire service on one local `acquire host`, in one apply (compute
-# joins when its kind lands in the host).
+# Every Acquire service on one local `acquire host`, in one apply.
 #
 #   acquire host --services none --store file://$PWD/.acquire/data   # or: make up (does all of this)
 #   export ACQUIRE_HOST_TOKEN=$(cat .acquire/data/admin.token)
@@ -80,6 +79,18 @@ resource "acquire_service" "storage" {
   admin_user_uid     = acquire_service.identity.admin_user_uid
 }
 
+# Jobs paid through the access service, run by cluster agents.
+resource "acquire_service" "compute" {
+  name               = "compute"
+  kind               = "compute"
+  registry           = acquire_service.registry.url
+  admin_identity_url = acquire_service.identity.url
+  admin_user_uid     = acquire_service.identity.admin_user_uid
+  settings = {
+    access_url = acquire_service.access.url
+  }
+}
+
 # The access service cashes users' cheques at the accounting service in its
 # own name: accounting must trust it.
 resource "acquire_trust" "accounting_trusts_access" {
@@ -107,6 +118,10 @@ output "storage_url" {
   value = acquire_service.storage.url
 }
 
+output "compute_url" {
+  value = acquire_service.compute.url
+}
+
 output "admin_username" {
   value = var.admin_username
 }
@@ -124,5 +139,6 @@ output "cli_env" {
     export ACQUIRE_ACCOUNTING_URL=${acquire_service.accounting.url}
     export ACQUIRE_ACCESS_URL=${acquire_service.access.url}
     export ACQUIRE_STORAGE_URL=${acquire_service.storage.url}
+    export ACQUIRE_COMPUTE_URL=${acquire_service.compute.url}
   EOT
 }

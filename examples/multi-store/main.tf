@@ -1,6 +1,7 @@
 # Each service's state on a different storage server, all served by one
 # local `acquire host`: registry on a local folder, identity and storage on
-# S3 (two buckets), accounting on Google Cloud Storage, access on Azure Blob.
+# S3 (two buckets), accounting and compute on Google Cloud Storage (two
+# buckets), access on Azure Blob.
 #
 # Runnable here against the emulators the tests use (versitygw, fake-gcs-server,
 # Azurite: see README.md); point the variables at real buckets for real clouds.
@@ -47,6 +48,11 @@ variable "gcs_endpoint" {
   description = "GCS JSON API endpoint (fake-gcs-server here); null for Google itself."
   type        = string
   default     = "http://127.0.0.1:4443/storage/v1/"
+}
+
+variable "gcs_compute_bucket" {
+  type    = string
+  default = "acquire-compute"
 }
 
 variable "azure_container" {
@@ -127,6 +133,21 @@ resource "acquire_service" "storage" {
   }
 }
 
+# Jobs paid through the access service, run by cluster agents.
+resource "acquire_service" "compute" {
+  name               = "compute"
+  kind               = "compute"
+  registry           = acquire_service.registry.url
+  admin_identity_url = acquire_service.identity.url
+  admin_user_uid     = acquire_service.identity.admin_user_uid
+  settings = {
+    access_url = acquire_service.access.url
+  }
+  store = {
+    gcs = { bucket = var.gcs_compute_bucket, endpoint = var.gcs_endpoint, anonymous = var.gcs_endpoint != null }
+  }
+}
+
 resource "acquire_trust" "accounting_trusts_access" {
   service = acquire_service.accounting.url
   trusted = acquire_service.access.url
@@ -148,6 +169,10 @@ output "storage_url" {
   value = acquire_service.storage.url
 }
 
+output "compute_url" {
+  value = acquire_service.compute.url
+}
+
 output "admin_username" {
   value = var.admin_username
 }
@@ -165,6 +190,7 @@ output "store_urls" {
     accounting = acquire_service.accounting.store_url
     access     = acquire_service.access.store_url
     storage    = acquire_service.storage.store_url
+    compute    = acquire_service.compute.store_url
   }
 }
 
@@ -174,5 +200,6 @@ output "cli_env" {
     export ACQUIRE_ACCOUNTING_URL=${acquire_service.accounting.url}
     export ACQUIRE_ACCESS_URL=${acquire_service.access.url}
     export ACQUIRE_STORAGE_URL=${acquire_service.storage.url}
+    export ACQUIRE_COMPUTE_URL=${acquire_service.compute.url}
   EOT
 }
