@@ -36,11 +36,7 @@ func WriteAll(ctx context.Context, root, dir string, archs []string) ([]Artifact
 	var out []Artifact
 	for _, t := range Targets {
 		for _, arch := range archs {
-			bin, err := Build(ctx, root, t, arch)
-			if err != nil {
-				return nil, err
-			}
-			a, err := writeArtifact(dir, t, arch, bin)
+			a, err := WriteTarget(ctx, root, dir, t, arch)
 			if err != nil {
 				return nil, err
 			}
@@ -48,6 +44,27 @@ func WriteAll(ctx context.Context, root, dir string, archs []string) ([]Artifact
 		}
 	}
 	return out, nil
+}
+
+// WriteTarget builds one target for one arch into dir (which must exist),
+// for callers that need a single platform's artifact (the Terraform
+// provider's acquire_function_package).
+func WriteTarget(ctx context.Context, root, dir string, t Target, arch string) (Artifact, error) {
+	bin, err := Build(ctx, root, t, arch)
+	if err != nil {
+		return Artifact{}, err
+	}
+	return writeArtifact(dir, t, arch, bin)
+}
+
+// TargetFor is the target of a platform (aws-lambda, gcp-run, azure-functions).
+func TargetFor(platform string) (Target, bool) {
+	for _, t := range Targets {
+		if t.Platform == platform {
+			return t, true
+		}
+	}
+	return Target{}, false
 }
 
 func writeArtifact(dir string, t Target, arch string, bin []byte) (Artifact, error) {

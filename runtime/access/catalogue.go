@@ -49,23 +49,29 @@ func (a *Access) handleSetResource(ctx context.Context, args *SetResourceArgs) (
 	if _, err := a.authoriseAdmin(ctx, args.Credentials, SetResourceResource(&r)); err != nil {
 		return nil, err
 	}
+	return putResource(ctx, a.b, r, a.svc.Now())
+}
+
+// putResource writes a checked entry: users sorted without repeats, the
+// catalogue's size bound kept for a new name.
+func putResource(ctx context.Context, b *store.Bucket, r Resource, now time.Time) (*Resource, error) {
 	r.Users = slices.Compact(slices.Sorted(slices.Values(r.Users)))
-	r.Updated = a.svc.Now().UTC().Truncate(time.Millisecond)
-	if _, err := a.resource(ctx, r.Name); errors.Is(err, call.ErrNotFound) {
-		if err := a.checkCatalogueSize(ctx); err != nil {
+	r.Updated = now.UTC().Truncate(time.Millisecond)
+	if _, err := getResource(ctx, b, r.Name); errors.Is(err, call.ErrNotFound) {
+		if err := checkCatalogueSize(ctx, b); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
 		return nil, err
 	}
-	if _, err := a.b.PutJSON(ctx, resourceKey(r.Name), &r); err != nil {
+	if _, err := b.PutJSON(ctx, resourceKey(r.Name), &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
-func (a *Access) checkCatalogueSize(ctx context.Context) error {
-	items, err := a.b.ListAll(ctx, resourcesPre, MaxResources)
+func checkCatalogueSize(ctx context.Context, b *store.Bucket) error {
+	items, err := b.ListAll(ctx, resourcesPre, MaxResources)
 	if err != nil {
 		return err
 	}
@@ -86,10 +92,17 @@ func (a *Access) handleRemoveResource(ctx context.Context, args *RemoveResourceA
 	if err != nil {
 		return nil, err
 	}
-	if err := a.b.Delete(ctx, resourceKey(args.Name)); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := deleteResource(ctx, a.b, args.Name); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+func deleteResource(ctx context.Context, b *store.Bucket, name string) error {
+	if err := b.Delete(ctx, resourceKey(name)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // handleListResources lists the catalogue to any user of a trusted
@@ -117,11 +130,60 @@ func (a *Access) handleListResources(ctx context.Context, args *ListResourcesArg
 
 // resource reads a catalogue entry.
 func (a *Access) resource(ctx context.Context, name string) (*Resource, error) {
+	return getResource(ctx, a.b, name)
+}
+
+// getResource reads an entry by any name: names are encoded in keys, and a
+// malformed one is simply not in the catalogue.
+func getResource(ctx context.Context, b *store.Bucket, name string) (*Resource, error) {
 	var r Resource
-	if _, err := a.b.GetJSON(ctx, resourceKey(name), &r); errors.Is(err, store.ErrNotFound) {
+	if _, err := b.GetJSON(ctx, resourceKey(name), &r); errors.Is(err, store.ErrNotFound) {
 		return nil, call.Errorf(call.ErrNotFound, "no resource %q in the catalogue", clip(name))
 	} else if err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
+
+// The admin Go API: catalogue entries read and written straight on an
+// access service's store, by a platform that holds the store (the
+// Terraform provider, the way a cloud deployer holds a function's
+// secret). It keeps the service's own rules: the same checks as
+// set_resource, the same size bound, the same record. The running service
+// reads entries from the store on every request, so a change is seen at
+// once. The service's set_resource / remove_resource remain the path for
+// a logged-in admin.
+
+// SetResource checks and writes a catalogue entry (created or replaced)
+// on the access service's bucket b, stamped with now.
+func SetResource(ctx context.Context, b *store.Bucket, r Resource, now time.Time) (*Resource, error) {
+	if err := checkResource(&r); err != nil {
+		return nil, err
+	}
+	return putResource(ctx, b, r, now)
+}
+
+// GetResource reads a catalogue entry; call.ErrNotFound when there is none.
+func GetResource(ctx context.Context, b *store.Bucket, name string) (*Resource, error) {
+	if !namePattern.MatchString(name) {
+		return nil, call.Errorf(call.ErrBadArguments, "resource name %q must match %s", clip(name), namePattern)
+	}
+	return getResource(ctx, b, name)
+}
+
+// RemoveResource deletes a catalogue entry; one already gone is not an
+// error (the goal is met). Grants already given stay recorded.
+func RemoveResource(ctx context.Context, b *store.Bucket, name string) error {
+	if !namePattern.MatchString(name) {
+		return call.Errorf(call.ErrBadArguments, "resource name %q must match %s", clip(name), namePattern)
+	}
+	return deleteResource(ctx, b, name)
+}
+
+// Patterns of a catalogue entry's fields, for callers that check a
+// configuration before sending it (the Terraform provider, at plan time).
+var (
+	ResourceNamePattern = namePattern
+	FunctionNamePattern = functionPattern
+	UserUIDPattern      = requestIDPattern
+)

@@ -22,8 +22,8 @@ const (
 	EnvPublicURL       = "ACQUIRE_PUBLIC_URL"       // required: the base URL clients call
 	EnvSecret          = "ACQUIRE_SERVICE_SECRET"   // required
 	EnvTrustedServices = "ACQUIRE_TRUSTED_SERVICES" // comma-separated service URLs
-	EnvAccountingURL   = "ACQUIRE_ACCOUNTING_URL"   // the access service's accounting, when not in this function
-	EnvAccessURL       = "ACQUIRE_ACCESS_URL"       // the compute service's access service, when not in this function
+	EnvAccountingURL   = "ACQUIRE_ACCOUNTING_URL"   // where an access service cashes cheques (no accounting beside it)
+	EnvAccessURL       = "ACQUIRE_ACCESS_URL"       // the access service a compute service runs jobs for (no access beside it)
 )
 
 // FunctionInitTimeout bounds the first request's work of opening the

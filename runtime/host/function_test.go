@@ -26,11 +26,11 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatalf("missing public URL: %v", err)
 	}
 	env[host.EnvPublicURL] = "https://fn.example/"
-	env[host.EnvAccessURL] = "https://access.example/access"
 	env[host.EnvAccountingURL] = "https://acct.example/accounting"
+	env[host.EnvAccessURL] = "https://acc.example/access"
 	cfg, err := host.ConfigFromEnv(func(k string) string { return env[k] })
 	if err != nil || cfg.PublicURL != "https://fn.example" || len(cfg.Kinds) != 2 || cfg.Kinds[1] != "accounting" ||
-		cfg.AccessURL != env[host.EnvAccessURL] || cfg.AccountingURL != env[host.EnvAccountingURL] {
+		cfg.AccountingURL != "https://acct.example/accounting" || cfg.AccessURL != "https://acc.example/access" {
 		t.Fatalf("config %+v, %v", cfg, err)
 	}
 	env[host.EnvSecret] = "weak"

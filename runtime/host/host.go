@@ -59,7 +59,18 @@ type Config struct {
 	// AccessURL is the access service the compute service fulfils for
 	// when this host runs no access service.
 	AccessURL string
-	clock     func() time.Time
+	// ServiceURLs and StoreURLs, when they name a kind, give that kind's
+	// URL and store as they are (not PublicURL/<kind> and a sub-store): a
+	// service deployed through the admin API lives under its own name.
+	ServiceURLs map[string]string
+	StoreURLs   map[string]string
+	// NoServices serves no fixed service at all (Kinds is then ignored):
+	// every service comes through the admin API.
+	NoServices bool
+	// AdminToken enables the admin API (/_admin/v1/) for bearer holders of
+	// this token; empty disables it.
+	AdminToken string
+	clock      func() time.Time
 }
 
 // Host is a running set of services.
@@ -75,6 +86,7 @@ type Host struct {
 	Compute    *compute.Compute
 	Client     *call.Client
 	buckets    []*store.Bucket
+	deploys    *deployments // services deployed through the admin API; nil without it
 }
 
 // New opens every configured service on its store. It does not listen:
@@ -87,7 +99,9 @@ func NewWithClock(ctx context.Context, cfg Config, clock func() time.Time) (*Hos
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if len(cfg.Kinds) == 0 {
+	if cfg.NoServices {
+		cfg.Kinds = nil
+	} else if len(cfg.Kinds) == 0 {
 		cfg.Kinds = Kinds
 	}
 	h := &Host{cfg: cfg, mux: http.NewServeMux(), services: map[string]*service.Service{}, Client: call.NewClient(&call.MemoryPins{})}
@@ -106,11 +120,15 @@ func NewWithClock(ctx context.Context, cfg Config, clock func() time.Time) (*Hos
 		}
 	}
 	h.mux.HandleFunc("GET /healthz", h.health)
+	if err := h.startAdmin(ctx); err != nil {
+		h.Close()
+		return nil, err
+	}
 	return h, nil
 }
 
 func (h *Host) open(ctx context.Context, kind string) error {
-	su, err := SubStoreURL(h.cfg.StoreURL, kind)
+	su, err := h.storeURL(kind)
 	if err != nil {
 		return err
 	}
@@ -188,6 +206,13 @@ func (h *Host) openAccess(svc *service.Service) (*access.Access, error) {
 		TrustedServices: h.trustedServices()})
 }
 
+func (h *Host) storeURL(kind string) (string, error) {
+	if su := h.cfg.StoreURLs[kind]; su != "" {
+		return su, nil
+	}
+	return SubStoreURL(h.cfg.StoreURL, kind)
+}
+
 // openCompute runs the compute service for this host's access service,
 // or the configured one.
 func (h *Host) openCompute(svc *service.Service) (*compute.Compute, error) {
@@ -203,6 +228,9 @@ func (h *Host) openCompute(svc *service.Service) (*compute.Compute, error) {
 
 // ServiceURL is where a kind is served.
 func (h *Host) ServiceURL(kind string) string {
+	if u := h.cfg.ServiceURLs[kind]; u != "" {
+		return u
+	}
 	return strings.TrimRight(h.cfg.PublicURL, "/") + "/" + kind
 }
 
@@ -240,6 +268,9 @@ func (h *Host) health(w http.ResponseWriter, r *http.Request) {
 	for kind, svc := range h.services {
 		svcs[kind] = svc.URL()
 	}
+	for name, u := range h.deployedURLs() {
+		svcs[name] = u
+	}
 	out["services"] = svcs
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
@@ -276,10 +307,12 @@ func (h *Host) Sweep(ctx context.Context) {
 			h.cfg.Logger.Debug("swept replay markers", "service", kind, "count", n)
 		}
 	}
+	h.sweepDeployed(ctx)
 }
 
 // Close releases the stores.
 func (h *Host) Close() {
+	h.closeDeployed()
 	if h.Accounting != nil {
 		_ = h.Accounting.Close() // background ledger writes finish before the stores close
 	}
