@@ -28,6 +28,7 @@ import (
 
 type hostFlags struct {
 	storeURL, addr, publicURL, services, secretFile, admin string
+	adminTokenFile                                         string
 }
 
 func newHostCmd(_ *globals) *cobra.Command {
@@ -49,10 +50,18 @@ folder's host.secret.
 accounting and access services on this host). If NAME is not
 registered yet, it is created with the password in ACQUIRE_ADMIN_PASSWORD and
 its authenticator URI and recovery codes are written (mode 0600) to
-admin-NAME.txt in the store folder; they are never logged.`,
+admin-NAME.txt in the store folder; they are never logged.
+
+The admin API (<public-url>/_admin/v1) deploys, updates and removes services
+on this host at runtime, each under its own name; the Terraform provider's
+local platform uses it. Its bearer token is read from ACQUIRE_HOST_TOKEN, else
+from --admin-token-file (default: admin.token in a local store folder, made
+once with mode 0600). With neither (a cloud store and no file), the admin API
+is off. --services none serves only what is deployed through it.`,
 		Example: `  acquire host
   acquire host --store file:///var/lib/acquire --addr 127.0.0.1:9000
-  ACQUIRE_ADMIN_PASSWORD=... acquire host --admin alice`,
+  ACQUIRE_ADMIN_PASSWORD=... acquire host --admin alice
+  acquire host --services none     # every service comes through the admin API`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runHost(cmd.Context(), cmd.OutOrStdout(), f) },
 	}
@@ -60,7 +69,8 @@ admin-NAME.txt in the store folder; they are never logged.`,
 	fl.StringVar(&f.storeURL, "store", defaultStoreURL(), "store URL: file:///dir, mem://name, s3://bucket?region=…, gs://bucket, azblob://container?account=…")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fl.StringVar(&f.publicURL, "public-url", "", "base URL clients use (default http://<addr>)")
-	fl.StringVar(&f.services, "services", strings.Join(host.Kinds, ","), "comma-separated service kinds to serve")
+	fl.StringVar(&f.services, "services", strings.Join(host.Kinds, ","), "comma-separated service kinds to serve, or none")
+	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin API's token (default: admin.token in a local store folder)")
 	fl.StringVar(&f.secretFile, "secret-file", "", "file holding the service secret")
 	fl.StringVar(&f.admin, "admin", "", "username of the identity service's first admin")
 	return cmd
@@ -93,8 +103,13 @@ func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
 	if f.publicURL == "" {
 		f.publicURL = "http://" + ln.Addr().String()
 	}
-	h, err := host.New(ctx, host.Config{Kinds: strings.Split(f.services, ","), StoreURL: f.storeURL,
-		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default()})
+	token, tokenFrom, err := adminToken(f)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	h, err := host.New(ctx, host.Config{Kinds: strings.Split(f.services, ","), NoServices: f.services == "none", StoreURL: f.storeURL,
+		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default(), AdminToken: token})
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -102,7 +117,7 @@ func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
 	defer h.Close()
 	served := make(chan error, 1)
 	go func() { served <- h.Serve(ctx, ln) }()
-	if err := startup(ctx, out, h, f); err != nil {
+	if err := startup(ctx, out, h, f, tokenFrom); err != nil {
 		stop()
 		<-served //nolint:errcheck // the startup error is the one to report
 		return err
@@ -114,7 +129,7 @@ func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
 
 // startup registers the services, sets up the first admin and prints
 // where everything is.
-func startup(ctx context.Context, out io.Writer, h *host.Host, f hostFlags) error {
+func startup(ctx context.Context, out io.Writer, h *host.Host, f hostFlags, tokenFrom string) error {
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := h.Register(rctx); err != nil {
@@ -135,6 +150,12 @@ func startup(ctx context.Context, out io.Writer, h *host.Host, f hostFlags) erro
 			}
 			fmt.Fprintf(out, "  %-10s %s  uid=%s\n", kind, svc.URL(), uid)
 		}
+	}
+	for _, st := range h.Deployments(ctx) {
+		fmt.Fprintf(out, "  %-10s %s  kind=%s uid=%s\n", st.Name, st.URL, st.Kind, st.UID)
+	}
+	if tokenFrom != "" {
+		fmt.Fprintf(out, "  admin API  %s%s  (token from %s)\n", strings.TrimRight(f.publicURL, "/"), host.AdminPath, tokenFrom)
 	}
 	fmt.Fprintf(out, "  health     %s/healthz\nready; Ctrl-C stops\n", strings.TrimRight(f.publicURL, "/"))
 	return nil
@@ -226,6 +247,26 @@ func hostSecret(f hostFlags) (string, error) {
 		return "", errors.New("set ACQUIRE_SERVICE_SECRET or --secret-file for a non-local store")
 	}
 	return localSecret(filepath.Join(dir, "host.secret"))
+}
+
+// adminToken finds the admin API's token and says where it came from
+// (never what it is): ACQUIRE_HOST_TOKEN, --admin-token-file, or
+// admin.token in a local store folder, made on first use. No token turns
+// the admin API off.
+func adminToken(f hostFlags) (token, from string, err error) {
+	if s := os.Getenv("ACQUIRE_HOST_TOKEN"); s != "" {
+		return s, "ACQUIRE_HOST_TOKEN", nil
+	}
+	path := f.adminTokenFile
+	if path == "" {
+		dir := localStoreDir(f.storeURL)
+		if dir == "" {
+			return "", "", nil
+		}
+		path = filepath.Join(dir, "admin.token")
+	}
+	s, err := localSecret(path)
+	return s, path, err
 }
 
 func localSecret(path string) (string, error) {

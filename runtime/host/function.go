@@ -22,6 +22,7 @@ const (
 	EnvPublicURL       = "ACQUIRE_PUBLIC_URL"       // required: the base URL clients call
 	EnvSecret          = "ACQUIRE_SERVICE_SECRET"   // required
 	EnvTrustedServices = "ACQUIRE_TRUSTED_SERVICES" // comma-separated service URLs
+	EnvAccountingURL   = "ACQUIRE_ACCOUNTING_URL"   // where an access service cashes cheques (no accounting beside it)
 )
 
 // FunctionInitTimeout bounds the first request's work of opening the
@@ -46,6 +47,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	cfg.Kinds = splitList(getenv(EnvServices))
 	cfg.TrustedServices = splitList(getenv(EnvTrustedServices))
+	cfg.AccountingURL = strings.TrimSpace(getenv(EnvAccountingURL))
 	return cfg, nil
 }
 

@@ -26,8 +26,10 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatalf("missing public URL: %v", err)
 	}
 	env[host.EnvPublicURL] = "https://fn.example/"
+	env[host.EnvAccountingURL] = "https://acct.example/accounting"
 	cfg, err := host.ConfigFromEnv(func(k string) string { return env[k] })
-	if err != nil || cfg.PublicURL != "https://fn.example" || len(cfg.Kinds) != 2 || cfg.Kinds[1] != "accounting" {
+	if err != nil || cfg.PublicURL != "https://fn.example" || len(cfg.Kinds) != 2 || cfg.Kinds[1] != "accounting" ||
+		cfg.AccountingURL != "https://acct.example/accounting" {
 		t.Fatalf("config %+v, %v", cfg, err)
 	}
 	env[host.EnvSecret] = "weak"

@@ -54,7 +54,18 @@ type Config struct {
 	// AccountingURL is where the access service cashes cheques when this
 	// host runs no accounting service.
 	AccountingURL string
-	clock         func() time.Time
+	// ServiceURLs and StoreURLs, when they name a kind, give that kind's
+	// URL and store as they are (not PublicURL/<kind> and a sub-store): a
+	// service deployed through the admin API lives under its own name.
+	ServiceURLs map[string]string
+	StoreURLs   map[string]string
+	// NoServices serves no fixed service at all (Kinds is then ignored):
+	// every service comes through the admin API.
+	NoServices bool
+	// AdminToken enables the admin API (/_admin/v1/) for bearer holders of
+	// this token; empty disables it.
+	AdminToken string
+	clock      func() time.Time
 }
 
 // Host is a running set of services.
@@ -68,6 +79,7 @@ type Host struct {
 	Access     *access.Access
 	Client     *call.Client
 	buckets    []*store.Bucket
+	deploys    *deployments // services deployed through the admin API; nil without it
 }
 
 // New opens every configured service on its store. It does not listen:
@@ -80,7 +92,9 @@ func NewWithClock(ctx context.Context, cfg Config, clock func() time.Time) (*Hos
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if len(cfg.Kinds) == 0 {
+	if cfg.NoServices {
+		cfg.Kinds = nil
+	} else if len(cfg.Kinds) == 0 {
 		cfg.Kinds = Kinds
 	}
 	h := &Host{cfg: cfg, mux: http.NewServeMux(), services: map[string]*service.Service{}, Client: call.NewClient(&call.MemoryPins{})}
@@ -99,11 +113,15 @@ func NewWithClock(ctx context.Context, cfg Config, clock func() time.Time) (*Hos
 		}
 	}
 	h.mux.HandleFunc("GET /healthz", h.health)
+	if err := h.startAdmin(ctx); err != nil {
+		h.Close()
+		return nil, err
+	}
 	return h, nil
 }
 
 func (h *Host) open(ctx context.Context, kind string) error {
-	su, err := SubStoreURL(h.cfg.StoreURL, kind)
+	su, err := h.storeURL(kind)
 	if err != nil {
 		return err
 	}
@@ -171,8 +189,18 @@ func (h *Host) openAccess(svc *service.Service) (*access.Access, error) {
 		TrustedServices: h.trustedServices()})
 }
 
+func (h *Host) storeURL(kind string) (string, error) {
+	if su := h.cfg.StoreURLs[kind]; su != "" {
+		return su, nil
+	}
+	return SubStoreURL(h.cfg.StoreURL, kind)
+}
+
 // ServiceURL is where a kind is served.
 func (h *Host) ServiceURL(kind string) string {
+	if u := h.cfg.ServiceURLs[kind]; u != "" {
+		return u
+	}
 	return strings.TrimRight(h.cfg.PublicURL, "/") + "/" + kind
 }
 
@@ -210,6 +238,9 @@ func (h *Host) health(w http.ResponseWriter, r *http.Request) {
 	for kind, svc := range h.services {
 		svcs[kind] = svc.URL()
 	}
+	for name, u := range h.deployedURLs() {
+		svcs[name] = u
+	}
 	out["services"] = svcs
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
@@ -232,10 +263,12 @@ func (h *Host) Sweep(ctx context.Context) {
 			h.cfg.Logger.Debug("swept replay markers", "service", kind, "count", n)
 		}
 	}
+	h.sweepDeployed(ctx)
 }
 
 // Close releases the stores.
 func (h *Host) Close() {
+	h.closeDeployed()
 	if h.Accounting != nil {
 		_ = h.Accounting.Close() // background ledger writes finish before the stores close
 	}

@@ -54,6 +54,10 @@ type Env struct {
 type Options struct {
 	StoreURL string   // default: a fresh mem:// store
 	Kinds    []string // default: DefaultKinds; host.Kinds runs every kind (accounting too)
+	// AdminToken enables the host's admin API; with NoServices the host
+	// runs only what is deployed through it.
+	AdminToken string
+	NoServices bool
 }
 
 // DefaultKinds are the kinds Start runs when Options.Kinds is empty: the
@@ -79,7 +83,7 @@ func Start(t testing.TB, o Options) *Env {
 	base := "http://" + ln.Addr().String()
 	ctx := context.Background()
 	cfg := host.Config{Kinds: o.Kinds, StoreURL: o.StoreURL, PublicURL: base, Secret: "Hosttest-Secret-1",
-		Password: crypto.DefaultPasswordParams}
+		Password: crypto.DefaultPasswordParams, AdminToken: o.AdminToken, NoServices: o.NoServices}
 	h, err := host.NewWithClock(ctx, cfg, clock.Now)
 	if err != nil {
 		t.Fatal(err)

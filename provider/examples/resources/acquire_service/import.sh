@@ -1,0 +1,2 @@
+# A service deployed on the provider's host, by its deployment name.
+tofu import acquire_service.identity identity

@@ -1,0 +1,283 @@
+package provider
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	awsdeploy "github.com/openacquire/acquire/adapters/aws/deploy"
+	"github.com/openacquire/acquire/adapters/aws/s3store"
+	"github.com/openacquire/acquire/adapters/azure/blobstore"
+	azuredeploy "github.com/openacquire/acquire/adapters/azure/deploy"
+	"github.com/openacquire/acquire/adapters/deployer"
+	gcpdeploy "github.com/openacquire/acquire/adapters/gcp/deploy"
+	"github.com/openacquire/acquire/adapters/gcp/gcsstore"
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/host"
+)
+
+// Cloud platforms: the function runs on the cloud (its deployer under
+// adapters/ creates it, its URL and its secret), and what a host does for
+// its services — keys, registration, first admin, UID — the provider does
+// with the runtime's Go API on the service's own store, which it can open
+// because it generated the service secret (kept in the resource's private
+// state, never in an attribute or a diagnostic).
+
+// platformClouds are the cloud platform blocks and the store each needs.
+var platformClouds = map[string]string{"aws": "s3", "gcp": "gcs", "azure": "azure"}
+
+type awsPlatformModel struct {
+	Region   types.String `tfsdk:"region"`
+	Artifact types.String `tfsdk:"artifact"`
+	Settings types.Map    `tfsdk:"settings"`
+}
+
+type gcpPlatformModel struct {
+	Project  types.String `tfsdk:"project"`
+	Region   types.String `tfsdk:"region"`
+	Artifact types.String `tfsdk:"artifact"`
+	Settings types.Map    `tfsdk:"settings"`
+}
+
+type azurePlatformModel struct {
+	Subscription  types.String `tfsdk:"subscription"`
+	ResourceGroup types.String `tfsdk:"resource_group"`
+	Location      types.String `tfsdk:"location"`
+	Artifact      types.String `tfsdk:"artifact"`
+	Settings      types.Map    `tfsdk:"settings"`
+}
+
+// cloud names the platform block given ("" for local).
+func (p *platformModel) cloud() string {
+	switch {
+	case p == nil:
+		return ""
+	case p.AWS != nil:
+		return "aws"
+	case p.GCP != nil:
+		return "gcp"
+	case p.Azure != nil:
+		return "azure"
+	}
+	return ""
+}
+
+// given lists the platform blocks set.
+func (p *platformModel) given() []string {
+	var out []string
+	if p.Local != nil {
+		out = append(out, "local")
+	}
+	for _, c := range []string{"aws", "gcp", "azure"} {
+		if (c == "aws" && p.AWS != nil) || (c == "gcp" && p.GCP != nil) || (c == "azure" && p.Azure != nil) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// location, artifact and settings of the cloud block.
+func (p *platformModel) cloudParams(ctx context.Context) (location, artifact string, settings map[string]string) {
+	var m types.Map
+	switch {
+	case p.AWS != nil:
+		location, artifact, m = p.AWS.Region.ValueString(), p.AWS.Artifact.ValueString(), p.AWS.Settings
+	case p.GCP != nil:
+		location, artifact, m = p.GCP.Region.ValueString(), p.GCP.Artifact.ValueString(), p.GCP.Settings
+	case p.Azure != nil:
+		location, artifact, m = p.Azure.Location.ValueString(), p.Azure.Artifact.ValueString(), p.Azure.Settings
+	}
+	settings = map[string]string{}
+	if !m.IsNull() && !m.IsUnknown() {
+		_ = m.ElementsAs(ctx, &settings, false)
+	}
+	return location, artifact, settings
+}
+
+// newDeployer builds the cloud's deployer; tests replace it with a fake
+// that runs the function in-process.
+var newDeployer = func(ctx context.Context, p *platformModel) (deployer.Deployer, error) {
+	switch {
+	case p.AWS != nil:
+		return awsdeploy.New(ctx, p.AWS.Region.ValueString())
+	case p.GCP != nil:
+		return gcpdeploy.New(ctx, gcpdeploy.Config{Project: p.GCP.Project.ValueString(), Region: p.GCP.Region.ValueString()})
+	case p.Azure != nil:
+		cred, err := azidentity.NewDefaultAzureCredential(nil)
+		if err != nil {
+			return nil, err
+		}
+		return azuredeploy.New(azuredeploy.Options{Subscription: p.Azure.Subscription.ValueString(),
+			ResourceGroup: p.Azure.ResourceGroup.ValueString(), Credential: cred})
+	}
+	return nil, errors.New("no cloud platform block")
+}
+
+// cloudPlatform deploys through a deployer and sets services up through
+// their stores.
+type cloudPlatform struct {
+	d                  deployer.Deployer
+	location, artifact string
+	settings           map[string]string
+	secret             string
+	call               *call.Client
+	// prev is the service as in state (nil on create): its registry and
+	// admin say what an apply must redo; read answers its settings back,
+	// since a deployment does not report them.
+	prev *host.Spec
+}
+
+// EnvSecretSeed names the environment variable a cloud service's secret
+// is derived from, when set (HMAC-SHA256 over the service's name and
+// store). Without it each service gets a random secret, kept in private
+// state only: a service deleted out of band with its data kept then
+// cannot be re-created on that data (its keys need the lost secret).
+const EnvSecretSeed = "ACQUIRE_SECRET_SEED"
+
+// newSecret makes a cloud service's secret: 40 hex characters, inside the
+// passphrase rule of the runtime's key files.
+func newSecret(name, storeURL string) string {
+	if seed := os.Getenv(EnvSecretSeed); seed != "" {
+		m := hmac.New(sha256.New, []byte(seed))
+		m.Write([]byte("acquire-provider-service-secret-v1\x00" + name + "\x00" + storeURL))
+		return hex.EncodeToString(m.Sum(nil))[:40]
+	}
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		panic("provider: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) (*host.Status, error) {
+	bucket, err := bucketOf(spec.StoreURL)
+	if err != nil {
+		return nil, err
+	}
+	ds := deployer.Spec{Name: name, Kinds: []string{spec.Kind}, Location: c.location, Bucket: bucket, Artifact: c.artifact,
+		Secret: c.secret, Settings: c.settings, Env: map[string]string{}}
+	if u := spec.Settings["accounting_url"]; u != "" {
+		ds.Env[host.EnvAccountingURL] = u
+	}
+	dep, err := c.d.Read(ctx, name)
+	switch {
+	case errors.Is(err, deployer.ErrNotFound):
+		dep, err = c.d.Create(ctx, ds)
+	case err == nil:
+		dep, err = c.d.Update(ctx, ds)
+	}
+	if err != nil {
+		return nil, err
+	}
+	svc, err := c.open(ctx, spec, dep)
+	if err != nil {
+		if strings.Contains(err.Error(), "wrong service secret") {
+			return nil, fmt.Errorf("the store %s already holds a service whose keys this secret does not unlock (re-created "+
+				"on kept data?): set %s to the seed it was deployed with, or destroy it with delete_data = true first", spec.StoreURL, EnvSecretSeed)
+		}
+		return nil, err
+	}
+	defer svc.Close()
+	register := c.prev == nil || c.prev.RegistryURL != spec.RegistryURL
+	var prevAdmin *host.AdminSpec
+	if c.prev != nil {
+		prevAdmin = c.prev.Admin
+	}
+	created, err := host.SetUp(ctx, c.call, svc, &spec, register, prevAdmin)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.status(ctx, name, spec, dep, svc)
+	if err != nil {
+		return nil, err
+	}
+	st.AdminCreated = created
+	return st, nil
+}
+
+// open opens the service on its store as the function does (its kind's
+// sub-store of the deployment's store), with the secret.
+func (c *cloudPlatform) open(ctx context.Context, spec host.Spec, dep deployer.Deployment) (*host.Host, error) {
+	s3store.Register()
+	gcsstore.Register()
+	blobstore.Register()
+	su, err := host.SubStoreURL(dep.StoreURL, spec.Kind)
+	if err != nil {
+		return nil, err
+	}
+	u := strings.TrimRight(dep.URL, "/") + "/" + spec.Kind
+	return host.New(ctx, host.Config{Kinds: []string{spec.Kind}, StoreURLs: map[string]string{spec.Kind: su},
+		ServiceURLs: map[string]string{spec.Kind: u}, PublicURL: dep.URL, Secret: c.secret,
+		AccountingURL: spec.Settings["accounting_url"]})
+}
+
+func (c *cloudPlatform) status(ctx context.Context, name string, spec host.Spec, dep deployer.Deployment, svc *host.Host) (*host.Status, error) {
+	st := &host.Status{Name: name, Kind: spec.Kind, URL: svc.ServiceURL(spec.Kind), StoreURL: spec.StoreURL,
+		RegistryURL: spec.RegistryURL, Settings: spec.Settings}
+	if a := spec.Admin; a != nil {
+		st.Admin = &host.AdminStatus{Username: a.Username, PasswordVersion: a.PasswordVersion, IdentityURL: a.IdentityURL, UserUID: a.UserUID}
+	}
+	keys, err := svc.Service(spec.Kind).PublicKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(keys.Generations); n > 0 {
+		st.UID, st.KeyFingerprint, st.CertFingerprint = keys.UID, keys.Generations[n-1].KeyFingerprint, keys.Generations[n-1].CertFingerprint
+	}
+	_ = dep
+	return st, nil
+}
+
+func (c *cloudPlatform) read(ctx context.Context, name string) (*host.Status, error) {
+	if c.prev == nil {
+		return nil, errors.New("a cloud service is read with its state")
+	}
+	dep, err := c.d.Read(ctx, name)
+	if errors.Is(err, deployer.ErrNotFound) {
+		return nil, errGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	svc, err := c.open(ctx, *c.prev, dep)
+	if err != nil {
+		return nil, err
+	}
+	defer svc.Close()
+	return c.status(ctx, name, *c.prev, dep, svc)
+}
+
+func (c *cloudPlatform) remove(ctx context.Context, name string, deleteData bool) error {
+	err := c.d.Delete(ctx, name, deleteData)
+	if errors.Is(err, deployer.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (c *cloudPlatform) trust(context.Context, string, string, bool) (*host.Status, error) {
+	return nil, errors.New("acquire_trust manages services on the local platform only, so far")
+}
+
+func (c *cloudPlatform) list(context.Context) ([]*host.Status, error) {
+	return nil, errors.New("cloud platforms are not listed")
+}
+
+// bucketOf is the bucket or container of a cloud store URL.
+func bucketOf(storeURL string) (string, error) {
+	u, err := url.Parse(storeURL)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("store: a cloud platform needs a bucket store (s3, gcs or azure), got %q", storeURL)
+	}
+	return u.Host, nil
+}

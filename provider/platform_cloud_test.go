@@ -1,0 +1,274 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/openacquire/acquire/adapters/deployer"
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/host"
+	"github.com/openacquire/acquire/runtime/registry"
+)
+
+// fakeDeployer is a cloud at the deployer boundary: Create runs the
+// function in-process (host.Lazy configured from the environment a
+// platform passes, through host.ConfigFromEnv as the real entry points
+// do) over a folder store named by the bucket. It records every spec.
+type fakeDeployer struct {
+	dir   string
+	clock func() time.Time
+	mu    sync.Mutex
+	live  map[string]*fakeFunction
+	specs []deployer.Spec
+}
+
+type fakeFunction struct {
+	srv     *httptest.Server
+	handler atomic.Pointer[host.Lazy]
+	dep     deployer.Deployment
+}
+
+func newFakeDeployer(t *testing.T, clock func() time.Time) *fakeDeployer {
+	f := &fakeDeployer{dir: t.TempDir(), clock: clock, live: map[string]*fakeFunction{}}
+	t.Cleanup(func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for name := range f.live {
+			f.stop(name)
+		}
+	})
+	return f
+}
+
+// load runs the spec's function config on fn (a new instance, as a
+// platform does on a code or configuration change).
+func (f *fakeDeployer) load(fn *fakeFunction, s deployer.Spec) error {
+	env := map[string]string{host.EnvServices: strings.Join(s.Kinds, ","), host.EnvStoreURL: fn.dep.StoreURL,
+		host.EnvPublicURL: fn.dep.URL, host.EnvSecret: s.Secret}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	cfg, err := host.ConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		return err
+	}
+	if old := fn.handler.Swap(&host.Lazy{Config: cfg, Clock: f.clock}); old != nil {
+		old.Close()
+	}
+	return nil
+}
+
+func (f *fakeDeployer) Create(_ context.Context, s deployer.Spec) (deployer.Deployment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.specs = append(f.specs, s)
+	if fn := f.live[s.Name]; fn != nil {
+		return fn.dep, nil
+	}
+	fn := &fakeFunction{}
+	fn.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fn.handler.Load().ServeHTTP(w, r)
+	}))
+	fn.dep = deployer.Deployment{Name: s.Name, URL: fn.srv.URL, StoreURL: "file://" + filepath.Join(f.dir, s.Bucket),
+		SecretRef: "fake-secrets/" + s.Name, Version: "v1"}
+	if err := f.load(fn, s); err != nil {
+		fn.srv.Close()
+		return deployer.Deployment{}, err
+	}
+	f.live[s.Name] = fn
+	return fn.dep, nil
+}
+
+func (f *fakeDeployer) Read(_ context.Context, name string) (deployer.Deployment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fn := f.live[name]; fn != nil {
+		return fn.dep, nil
+	}
+	return deployer.Deployment{}, deployer.ErrNotFound
+}
+
+func (f *fakeDeployer) Update(_ context.Context, s deployer.Spec) (deployer.Deployment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.specs = append(f.specs, s)
+	fn := f.live[s.Name]
+	if fn == nil {
+		return deployer.Deployment{}, deployer.ErrNotFound
+	}
+	return fn.dep, f.load(fn, s)
+}
+
+func (f *fakeDeployer) Delete(_ context.Context, name string, deleteData bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn := f.live[name]
+	if fn == nil {
+		return deployer.ErrNotFound
+	}
+	f.stop(name)
+	if deleteData {
+		return os.RemoveAll(strings.TrimPrefix(fn.dep.StoreURL, "file://"))
+	}
+	return nil
+}
+
+func (f *fakeDeployer) stop(name string) {
+	fn := f.live[name]
+	fn.srv.Close()
+	fn.handler.Load().Close()
+	delete(f.live, name)
+}
+
+func (f *fakeDeployer) url(name string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fn := f.live[name]; fn != nil {
+		return fn.dep.URL
+	}
+	return ""
+}
+
+func cloudConfig(t *testing.T, hostURL, password, version string) string {
+	return providerBlock(hostURL) + fmt.Sprintf(`
+resource "acquire_service" "registry" {
+  name = "registry"
+  kind = "registry"
+}
+
+resource "acquire_service" "identity" {
+  name                   = "ident"
+  kind                   = "identity"
+  registry               = acquire_service.registry.url
+  admin_username         = "root"
+  %s
+  admin_password_version = %q
+  platform = { aws = { region = "us-east-1", artifact = "/dist/acquire-lambda-arm64.zip", settings = { memory_mb = "512" } } }
+  store    = { s3 = { bucket = "ident-bucket" } }
+}
+`, adminPasswordAttr(t, password), version)
+}
+
+// TestAccServiceOnCloudPlatform runs acquire_service on a cloud platform
+// through the deployer interface (a fake cloud running the real function
+// handler in-process), registered with a registry on the local platform:
+// create (keys, registration, first admin through the service's store),
+// update in place (password rotation), drift, destroy keeping data. The
+// real deployers are tested at their SDK boundary in adapters/*/deploy;
+// nothing here ran against a live cloud.
+func TestAccServiceOnCloudPlatform(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		h := startAdminHost(t)
+		t.Setenv(EnvSecretSeed, "test-seed-for-cloud-secrets") // the drift step re-creates on kept data
+		fake := newFakeDeployer(t, h.env.Clock.Now)
+		saved := newDeployer
+		newDeployer = func(context.Context, *platformModel) (deployer.Deployer, error) { return fake, nil }
+		t.Cleanup(func() { newDeployer = saved })
+		ctx := context.Background()
+		var otpURI string // shown once, by the apply that created the admin
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProviders,
+			Steps: []resource.TestStep{
+				{
+					Config: providerBlock(h.env.URL) + `resource "acquire_service" "x" {
+  name     = "wrongstore"
+  kind     = "identity"
+  platform = { gcp = { project = "my-project", region = "europe-west1", artifact = "/x" } }
+  store    = { local = { path = "/tmp/x" } }
+}`,
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(`store:\s+a\s+service\s+on\s+platform\s+gcp\s+keeps\s+its\s+state\s+on\s+store.gcs`),
+				},
+				{
+					Config: cloudConfig(t, h.env.URL, "Root-Password-1", "1"),
+					Check: resource.ComposeTestCheckFunc(
+						func(s *terraform.State) error {
+							attrs := s.RootModule().Resources["acquire_service.identity"].Primary.Attributes
+							if attrs["url"] != fake.url("ident")+"/identity" {
+								return fmt.Errorf("url %s, function at %s", attrs["url"], fake.url("ident"))
+							}
+							rc := &registry.Client{C: call.NewClient(&call.MemoryPins{}), URL: h.env.URL + "/registry"}
+							rc.C.Clock = h.env.Clock.Now
+							e, err := rc.Lookup(ctx, registry.LookupArgs{URL: attrs["url"]})
+							if err != nil || e.UID != attrs["uid"] || attrs["uid"] == "" {
+								return fmt.Errorf("registry has %+v (%w), state uid %s", e, err, attrs["uid"])
+							}
+							return nil
+						},
+						checkLoginWith(h, "Root-Password-1", &otpURI),
+						checkSpecs(fake),
+					),
+				},
+				{
+					Config: cloudConfig(t, h.env.URL, "Root-Password-2", "2"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("acquire_service.identity", plancheck.ResourceActionUpdate),
+					}},
+					Check: resource.ComposeTestCheckFunc(checkLogin(h, "Root-Password-2"), checkSpecs(fake)),
+				},
+				{
+					PreConfig: func() {
+						if err := fake.Delete(ctx, "ident", false); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config: cloudConfig(t, h.env.URL, "Root-Password-2", "2"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("acquire_service.identity", plancheck.ResourceActionCreate),
+					}},
+					Check: checkLoginWith(h, "Root-Password-2", &otpURI), // data kept: the admin is back with the password it had
+				},
+			},
+			CheckDestroy: func(*terraform.State) error {
+				if _, err := fake.Read(ctx, "ident"); !errors.Is(err, deployer.ErrNotFound) {
+					return fmt.Errorf("the function must be gone: %w", err)
+				}
+				if _, err := os.Stat(filepath.Join(fake.dir, "ident-bucket", "identity")); err != nil {
+					return fmt.Errorf("destroy must keep the bucket's data: %w", err)
+				}
+				return nil
+			},
+		})
+	})
+}
+
+// checkSpecs: every spec the deployer got had the same secret, only in
+// Spec.Secret, and the platform settings; the state never holds it.
+func checkSpecs(fake *fakeDeployer) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		fake.mu.Lock()
+		specs := append([]deployer.Spec(nil), fake.specs...)
+		fake.mu.Unlock()
+		if len(specs) == 0 {
+			return errors.New("no spec reached the deployer")
+		}
+		secret := specs[0].Secret
+		for _, sp := range specs {
+			if sp.Secret != secret || len(secret) < 32 || sp.Bucket != "ident-bucket" || sp.Location != "us-east-1" ||
+				sp.Settings["memory_mb"] != "512" || sp.Artifact != "/dist/acquire-lambda-arm64.zip" {
+				return fmt.Errorf("spec %+v", sp)
+			}
+			for k, v := range sp.Env {
+				if strings.Contains(v, secret) {
+					return fmt.Errorf("env %s holds the secret", k)
+				}
+			}
+		}
+		return checkNoSecretInState(secret)(s)
+	}
+}

@@ -1,0 +1,823 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/host"
+	"github.com/openacquire/acquire/runtime/registry"
+)
+
+// ServiceKinds are the kinds acquire_service accepts.
+var ServiceKinds = []string{"registry", "identity", "access", "accounting", "storage", "compute"}
+
+// Limits of acquire_service.
+const (
+	// ServiceApplyTimeout bounds one create, update or delete: a deploy
+	// makes keys, registers and may hash the admin's password.
+	ServiceApplyTimeout = 5 * time.Minute
+	// RegistryProbeTimeout bounds the plan-time check of a registry URL.
+	RegistryProbeTimeout = 15 * time.Second
+	// DefaultAdminPasswordEnv is where admin_password_env points by default.
+	DefaultAdminPasswordEnv = "ACQUIRE_ADMIN_PASSWORD"
+)
+
+var serviceNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
+
+var (
+	_ resource.ResourceWithConfigure      = (*serviceResource)(nil)
+	_ resource.ResourceWithImportState    = (*serviceResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*serviceResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*serviceResource)(nil)
+)
+
+// NewServiceResource is acquire_service.
+func NewServiceResource() resource.Resource { return &serviceResource{} }
+
+type serviceResource struct{ meta *Meta }
+
+type serviceModel struct {
+	ID                   types.String   `tfsdk:"id"`
+	Name                 types.String   `tfsdk:"name"`
+	Kind                 types.String   `tfsdk:"kind"`
+	Registry             types.String   `tfsdk:"registry"`
+	Store                *storeModel    `tfsdk:"store"`
+	Platform             *platformModel `tfsdk:"platform"`
+	Settings             types.Map      `tfsdk:"settings"`
+	AdminUsername        types.String   `tfsdk:"admin_username"`
+	AdminPasswordWO      types.String   `tfsdk:"admin_password_wo"`
+	AdminPasswordEnv     types.String   `tfsdk:"admin_password_env"`
+	AdminPasswordVersion types.String   `tfsdk:"admin_password_version"`
+	AdminIdentityURL     types.String   `tfsdk:"admin_identity_url"`
+	AdminUserUID         types.String   `tfsdk:"admin_user_uid"`
+	AdminOTPURI          types.String   `tfsdk:"admin_otp_uri"`
+	AdminRecoveryCodes   types.List     `tfsdk:"admin_recovery_codes"`
+	DeleteData           types.Bool     `tfsdk:"delete_data"`
+	URL                  types.String   `tfsdk:"url"`
+	UID                  types.String   `tfsdk:"uid"`
+	KeyFingerprint       types.String   `tfsdk:"key_fingerprint"`
+	CertFingerprint      types.String   `tfsdk:"cert_fingerprint"`
+	StoreURL             types.String   `tfsdk:"store_url"`
+}
+
+type storeModel struct {
+	Local *localStoreModel `tfsdk:"local"`
+	S3    *s3StoreModel    `tfsdk:"s3"`
+	GCS   *gcsStoreModel   `tfsdk:"gcs"`
+	Azure *azureStoreModel `tfsdk:"azure"`
+}
+
+type localStoreModel struct {
+	Path types.String `tfsdk:"path"`
+}
+
+type s3StoreModel struct {
+	Bucket    types.String `tfsdk:"bucket"`
+	Region    types.String `tfsdk:"region"`
+	Endpoint  types.String `tfsdk:"endpoint"`
+	Prefix    types.String `tfsdk:"prefix"`
+	PathStyle types.Bool   `tfsdk:"path_style"`
+}
+
+type gcsStoreModel struct {
+	Bucket    types.String `tfsdk:"bucket"`
+	Endpoint  types.String `tfsdk:"endpoint"`
+	Prefix    types.String `tfsdk:"prefix"`
+	Anonymous types.Bool   `tfsdk:"anonymous"`
+}
+
+type azureStoreModel struct {
+	Container types.String `tfsdk:"container"`
+	Account   types.String `tfsdk:"account"`
+	Endpoint  types.String `tfsdk:"endpoint"`
+	Prefix    types.String `tfsdk:"prefix"`
+}
+
+type platformModel struct {
+	Local *localPlatformModel `tfsdk:"local"`
+	AWS   *awsPlatformModel   `tfsdk:"aws"`
+	GCP   *gcpPlatformModel   `tfsdk:"gcp"`
+	Azure *azurePlatformModel `tfsdk:"azure"`
+}
+
+type localPlatformModel struct {
+	HostURL types.String `tfsdk:"host_url"`
+}
+
+func (r *serviceResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_service"
+}
+
+func (r *serviceResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	m, msg := metaFrom(req.ProviderData)
+	if msg != "" {
+		resp.Diagnostics.AddError("Provider misconfigured", msg)
+		return
+	}
+	r.meta = m
+}
+
+func optString(desc string, mods ...planmodifier.String) schema.StringAttribute {
+	return schema.StringAttribute{Optional: true, Description: desc, PlanModifiers: mods}
+}
+
+func computedString(desc string) schema.StringAttribute {
+	return schema.StringAttribute{Computed: true, Description: desc,
+		PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}}
+}
+
+func (r *serviceResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := stringplanmodifier.RequiresReplace()
+	resp.Schema = schema.Schema{
+		Description: "An Acquire service (registry, identity, access, accounting, storage or compute) deployed on a platform " +
+			"(a local `acquire host`, or a cloud) with its state on a store. Changing kind, name, store or platform replaces " +
+			"it; registry, settings and the admin's password update in place. Destroy removes the running service and " +
+			"keeps its data unless delete_data is true.",
+		Attributes: map[string]schema.Attribute{
+			"id": computedString("The deployment's name on its platform."),
+			"name": schema.StringAttribute{Required: true, PlanModifiers: []planmodifier.String{replace},
+				Description: "Deployment name: 3-40 of a-z, 0-9 and '-', starting with a letter. On the local platform the " +
+					"service is served at <host_url>/<name>.",
+				Validators: []validator.String{patternValidator{serviceNamePattern, "3-40 of a-z, 0-9 and '-', starting with a letter"}}},
+			"kind": schema.StringAttribute{Required: true, PlanModifiers: []planmodifier.String{replace},
+				Description: "Service kind: one of " + strings.Join(ServiceKinds, ", ") + ".",
+				Validators:  []validator.String{oneOfValidator{ServiceKinds}}},
+			"registry": schema.StringAttribute{Optional: true, Validators: []validator.String{httpURL()},
+				Description: "URL of the registry the service registers with (not for a registry). Checked at plan time " +
+					"when known: it must answer as an Acquire registry."},
+			"store":    storeSchema(),
+			"platform": platformSchema(),
+			"settings": schema.MapAttribute{Optional: true, ElementType: types.StringType,
+				Description: "Kind-specific settings, updated in place (access: accounting_url, required)."},
+			"admin_username": optString("Identity services: the first admin's username, created on first apply."),
+			"admin_password_wo": schema.StringAttribute{Optional: true, WriteOnly: true, Sensitive: true,
+				Description: "Identity services: the first admin's password. Write-only: never stored in state " +
+					"(Terraform >= 1.11). It is sent on create and when admin_password_version changes. With engines " +
+					"without write-only attributes (OpenTofu 1.10) use admin_password_env."},
+			"admin_password_env": optString("Identity services: the environment variable the provider reads the admin's " +
+				"password from when admin_password_wo is not set (default " + DefaultAdminPasswordEnv + "). Nothing of it reaches state."),
+			"admin_password_version": optString("Change it to set the admin's password again (rotation) from " +
+				"admin_password_wo or admin_password_env."),
+			"admin_identity_url": schema.StringAttribute{Optional: true, Computed: true, Validators: []validator.String{httpURL()},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				Description:   "Other kinds: the identity service of the first admin. Identity services: their own URL (computed)."},
+			"admin_user_uid": schema.StringAttribute{Optional: true, Computed: true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				Description:   "Other kinds: the first admin's user UID. Identity services: the created admin's UID (computed)."},
+			"admin_otp_uri": schema.StringAttribute{Computed: true, Sensitive: true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				Description:   "Identity services: the admin's authenticator (otpauth://) URI, known when this resource created the admin."},
+			"admin_recovery_codes": schema.ListAttribute{Computed: true, Sensitive: true, ElementType: types.StringType,
+				PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+				Description:   "Identity services: the admin's one-time recovery codes, known when this resource created the admin."},
+			"delete_data": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				Description: "Delete the service's data (users, money, files) on destroy. Default false: destroy keeps the data."},
+			"url":              computedString("The service's URL: what clients and other services call."),
+			"uid":              computedString("The UID its registry gave it."),
+			"key_fingerprint":  computedString("Fingerprint of its newest public key."),
+			"cert_fingerprint": computedString("Fingerprint of its newest certificate (signing) key."),
+			"store_url":        computedString("The store URL its state lives at."),
+		},
+	}
+}
+
+func storeSchema() schema.SingleNestedAttribute {
+	s := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Optional: true, Description: desc}
+	}
+	req := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Required: true, Description: desc}
+	}
+	return schema.SingleNestedAttribute{
+		Optional:      true,
+		PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+		Description:   "Where the service's state lives: exactly one of local, s3, gcs, azure. Default (local platform): a folder of the host's store. Changing it replaces the service.",
+		Attributes: map[string]schema.Attribute{
+			"local": schema.SingleNestedAttribute{Optional: true, Description: "A local folder.",
+				Attributes: map[string]schema.Attribute{"path": req("Absolute folder path.")}},
+			"s3": schema.SingleNestedAttribute{Optional: true, Description: "An S3 (or S3-compatible) bucket; credentials from the AWS chain of the platform.",
+				Attributes: map[string]schema.Attribute{"bucket": req("Bucket name."), "region": s("Region."),
+					"endpoint": s("Endpoint URL (S3-compatible servers)."), "prefix": s("Key prefix."),
+					"path_style": schema.BoolAttribute{Optional: true, Description: "Path-style addressing."}}},
+			"gcs": schema.SingleNestedAttribute{Optional: true, Description: "A Google Cloud Storage bucket.",
+				Attributes: map[string]schema.Attribute{"bucket": req("Bucket name."), "endpoint": s("Endpoint URL (emulators)."), "prefix": s("Key prefix."),
+					"anonymous": schema.BoolAttribute{Optional: true, Description: "No credentials (emulators such as fake-gcs-server)."}}},
+			"azure": schema.SingleNestedAttribute{Optional: true, Description: "An Azure Blob container.",
+				Attributes: map[string]schema.Attribute{"container": req("Container name."), "account": s("Storage account."),
+					"endpoint": s("Endpoint URL (Azurite)."), "prefix": s("Key prefix.")}},
+		},
+	}
+}
+
+func platformSchema() schema.SingleNestedAttribute {
+	str := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Required: true, Description: desc}
+	}
+	settings := schema.MapAttribute{Optional: true, ElementType: types.StringType,
+		Description: "Cloud-specific deployer settings (memory, architecture, ...; see the deployer's docs)."}
+	artifact := str("Path of the `make dist` artifact for this platform (or data.acquire_function_package's path).")
+	return schema.SingleNestedAttribute{
+		Optional:      true,
+		PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+		Description: "Where the service runs: exactly one of local, aws, gcp, azure. Default: the local platform of the " +
+			"provider's host_url. Cloud platforms need the matching store (aws: s3, gcp: gcs, azure: azure). Changing it replaces the service.",
+		Attributes: map[string]schema.Attribute{
+			"local": schema.SingleNestedAttribute{Optional: true, Description: "A running `acquire host`, through its admin API.",
+				Attributes: map[string]schema.Attribute{"host_url": schema.StringAttribute{Optional: true, Validators: []validator.String{httpURL()},
+					Description: "The host's base URL; default the provider's host_url."}}},
+			"aws": schema.SingleNestedAttribute{Optional: true, Description: "AWS Lambda with a function URL (adapters/aws/deploy).",
+				Attributes: map[string]schema.Attribute{"region": str("AWS region."), "artifact": artifact, "settings": settings}},
+			"gcp": schema.SingleNestedAttribute{Optional: true, Description: "Google Cloud Run (adapters/gcp/deploy).",
+				Attributes: map[string]schema.Attribute{"project": str("GCP project id."), "region": str("GCP region."),
+					"artifact": artifact, "settings": settings}},
+			"azure": schema.SingleNestedAttribute{Optional: true, Description: "Azure Functions (adapters/azure/deploy).",
+				Attributes: map[string]schema.Attribute{"subscription": str("Subscription id."), "resource_group": str("Resource group (must exist)."),
+					"location": str("Azure location."), "artifact": artifact, "settings": settings}},
+		},
+	}
+}
+
+// ValidateConfig refuses at plan time what the platform would refuse at
+// apply, naming the attribute.
+func (r *serviceResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m serviceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if m.Store != nil {
+		validateStore(m.Store, &resp.Diagnostics)
+	}
+	if m.Platform != nil {
+		validatePlatform(m.Platform, m.Store, &resp.Diagnostics)
+	}
+	if m.Kind.IsUnknown() || m.Kind.IsNull() {
+		return
+	}
+	kind := m.Kind.ValueString()
+	if kind == registry.Kind && !m.Registry.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("registry"), "A registry does not register",
+			"registry: a registry service does not register with another registry; remove the attribute.")
+	}
+	identityOnly := map[string]types.String{"admin_username": m.AdminUsername, "admin_password_wo": m.AdminPasswordWO,
+		"admin_password_env": m.AdminPasswordEnv}
+	if kind != "identity" {
+		for name, v := range identityOnly {
+			if !v.IsNull() {
+				resp.Diagnostics.AddAttributeError(path.Root(name), "Attribute is for identity services",
+					fmt.Sprintf("%s: only an identity service creates its admin; a %s service names its admin with "+
+						"admin_identity_url and admin_user_uid.", name, kind))
+			}
+		}
+		if m.AdminIdentityURL.IsNull() != m.AdminUserUID.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("admin_user_uid"), "Incomplete admin",
+				"admin_identity_url and admin_user_uid go together: give both or neither.")
+		}
+	} else if !m.AdminIdentityURL.IsNull() || !m.AdminUserUID.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("admin_user_uid"), "Computed for identity services",
+			"admin_identity_url and admin_user_uid are computed for an identity service; name its admin with admin_username.")
+	}
+}
+
+// validateStore: exactly one store, each well formed.
+func validateStore(s *storeModel, d *diag.Diagnostics) {
+	var given []string
+	if s.Local != nil {
+		given = append(given, "local")
+		p := s.Local.Path
+		if !p.IsUnknown() && !p.IsNull() && !filepath.IsAbs(p.ValueString()) {
+			d.AddAttributeError(path.Root("store").AtName("local").AtName("path"), "Relative store path",
+				fmt.Sprintf("store.local.path: %q must be an absolute path (e.g. \"${abspath(path.root)}/data\").", p.ValueString()))
+		}
+	}
+	if s.S3 != nil {
+		given = append(given, "s3")
+		checkEndpoint(s.S3.Endpoint, path.Root("store").AtName("s3").AtName("endpoint"), d)
+	}
+	if s.GCS != nil {
+		given = append(given, "gcs")
+		checkEndpoint(s.GCS.Endpoint, path.Root("store").AtName("gcs").AtName("endpoint"), d)
+	}
+	if s.Azure != nil {
+		given = append(given, "azure")
+		checkEndpoint(s.Azure.Endpoint, path.Root("store").AtName("azure").AtName("endpoint"), d)
+	}
+	if len(given) != 1 {
+		d.AddAttributeError(path.Root("store"), "One store per service",
+			fmt.Sprintf("store: give exactly one of local, s3, gcs, azure (got %d: %s). A service keeps all its state on one store.",
+				len(given), strings.Join(given, ", ")))
+	}
+}
+
+// validatePlatform: at most one platform; a cloud needs its own store.
+func validatePlatform(p *platformModel, s *storeModel, d *diag.Diagnostics) {
+	given := p.given()
+	if len(given) != 1 {
+		d.AddAttributeError(path.Root("platform"), "One platform per service",
+			fmt.Sprintf("platform: give exactly one of local, aws, gcp, azure (got %d: %s).", len(given), strings.Join(given, ", ")))
+		return
+	}
+	cloud := p.cloud()
+	if cloud == "" {
+		return
+	}
+	want := platformClouds[cloud]
+	if s == nil || (want == "s3" && s.S3 == nil) || (want == "gcs" && s.GCS == nil) || (want == "azure" && s.Azure == nil) {
+		d.AddAttributeError(path.Root("store"), "Store does not match the platform",
+			fmt.Sprintf("store: a service on platform %s keeps its state on store.%s (its bucket is created by the deployer).", cloud, want))
+	}
+}
+
+func checkEndpoint(v types.String, p path.Path, d *diag.Diagnostics) {
+	if v.IsNull() || v.IsUnknown() {
+		return
+	}
+	if msg := checkURL(v.ValueString()); msg != "" {
+		d.AddAttributeError(p, "Invalid URL", p.String()+": "+msg+".")
+	}
+}
+
+// storeURL is the store block as a store URL ("" for the host's default).
+func (s *storeModel) storeURL() string {
+	if s == nil {
+		return ""
+	}
+	q := url.Values{}
+	add := func(k string, v types.String) {
+		if !v.IsNull() && v.ValueString() != "" {
+			q.Set(k, v.ValueString())
+		}
+	}
+	switch {
+	case s.Local != nil:
+		return "file://" + filepath.Clean(s.Local.Path.ValueString())
+	case s.S3 != nil:
+		add("region", s.S3.Region)
+		add("endpoint", s.S3.Endpoint)
+		add("prefix", s.S3.Prefix)
+		if s.S3.PathStyle.ValueBool() {
+			q.Set("path_style", "true")
+		}
+		return withQuery("s3://"+s.S3.Bucket.ValueString(), q)
+	case s.GCS != nil:
+		add("endpoint", s.GCS.Endpoint)
+		add("prefix", s.GCS.Prefix)
+		if s.GCS.Anonymous.ValueBool() {
+			q.Set("anonymous", "true")
+		}
+		return withQuery("gs://"+s.GCS.Bucket.ValueString(), q)
+	case s.Azure != nil:
+		add("account", s.Azure.Account)
+		add("endpoint", s.Azure.Endpoint)
+		add("prefix", s.Azure.Prefix)
+		return withQuery("azblob://"+s.Azure.Container.ValueString(), q)
+	}
+	return ""
+}
+
+func optBool(q url.Values, k string) types.Bool {
+	if q.Get(k) == "true" {
+		return types.BoolValue(true)
+	}
+	return types.BoolNull()
+}
+
+func withQuery(base string, q url.Values) string {
+	if len(q) == 0 {
+		return base
+	}
+	return base + "?" + q.Encode()
+}
+
+// storeFromURL is the inverse of storeURL, for import.
+func storeFromURL(raw string) *storeModel {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	q := u.Query()
+	opt := func(k string) types.String {
+		if v := q.Get(k); v != "" {
+			return types.StringValue(v)
+		}
+		return types.StringNull()
+	}
+	switch u.Scheme {
+	case "file":
+		return &storeModel{Local: &localStoreModel{Path: types.StringValue(u.Path)}}
+	case "s3":
+		return &storeModel{S3: &s3StoreModel{Bucket: types.StringValue(u.Host), Region: opt("region"), Endpoint: opt("endpoint"),
+			Prefix: opt("prefix"), PathStyle: optBool(q, "path_style")}}
+	case "gs":
+		return &storeModel{GCS: &gcsStoreModel{Bucket: types.StringValue(u.Host), Endpoint: opt("endpoint"), Prefix: opt("prefix"),
+			Anonymous: optBool(q, "anonymous")}}
+	case "azblob":
+		return &storeModel{Azure: &azureStoreModel{Container: types.StringValue(u.Host), Account: opt("account"),
+			Endpoint: opt("endpoint"), Prefix: opt("prefix")}}
+	}
+	return nil
+}
+
+// ModifyPlan checks a known registry URL at plan time and marks what an
+// update will change as unknown, so plans stay honest.
+func (r *serviceResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return // destroy
+	}
+	var plan serviceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var state *serviceModel
+	if !req.State.Raw.IsNull() {
+		state = &serviceModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+	reg := plan.Registry
+	if !reg.IsUnknown() && !reg.IsNull() && (state == nil || state.Registry.ValueString() != reg.ValueString()) && r.meta != nil {
+		pctx, cancel := context.WithTimeout(ctx, RegistryProbeTimeout)
+		defer cancel()
+		if _, err := registry.Probe(pctx, r.meta.Call, reg.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("registry"), "Not a registry",
+				"registry: "+errText(err)+". Give the URL of an Acquire registry service (e.g. acquire_service.<registry>.url).")
+			return
+		}
+	}
+	if state == nil {
+		return
+	}
+	if !plan.Registry.Equal(state.Registry) {
+		// Registering with another registry gives another UID.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("uid"), types.StringUnknown())...)
+	}
+	if plan.Kind.ValueString() == "identity" && !plan.AdminUsername.Equal(state.AdminUsername) {
+		for _, a := range []string{"admin_user_uid", "admin_otp_uri", "admin_identity_url"} {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(a), types.StringUnknown())...)
+		}
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("admin_recovery_codes"), types.ListUnknown(types.StringType))...)
+	}
+}
+
+// privateSecret is the private-state key of a cloud service's secret.
+const privateSecret = "service_secret"
+
+// privateState is what a resource keeps privately (framework private state).
+type privateState interface {
+	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+}
+
+// secretOf reads a cloud service's secret from private state ("" if none).
+func secretOf(ctx context.Context, p privateState) (string, diag.Diagnostics) {
+	if p == nil {
+		return "", nil
+	}
+	b, d := p.GetKey(ctx, privateSecret)
+	if len(b) == 0 {
+		return "", d
+	}
+	var v struct {
+		Secret string `json:"secret"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		d.AddError("Corrupt private state", "the service secret kept in private state is not readable")
+	}
+	return v.Secret, d
+}
+
+func secretJSON(secret string) []byte {
+	b, _ := json.Marshal(map[string]string{"secret": secret})
+	return b
+}
+
+// platformFor builds m's platform. For a cloud: secret is the service
+// secret, prev the service as in state (nil on create).
+func (r *serviceResource) platformFor(ctx context.Context, m *serviceModel, secret string, prev *host.Spec) (platform, error) {
+	if m.Platform.cloud() == "" {
+		hostURL := ""
+		if m.Platform != nil && m.Platform.Local != nil {
+			hostURL = m.Platform.Local.HostURL.ValueString()
+		}
+		return newLocalPlatform(r.meta, hostURL)
+	}
+	if secret == "" {
+		return nil, errors.New("the service secret is missing from private state (a cloud service cannot be imported)")
+	}
+	d, err := newDeployer(ctx, m.Platform)
+	if err != nil {
+		return nil, err
+	}
+	loc, artifact, settings := m.Platform.cloudParams(ctx)
+	c := call.NewClient(&call.MemoryPins{})
+	if r.meta != nil {
+		c = r.meta.Call
+	}
+	return &cloudPlatform{d: d, location: loc, artifact: artifact, settings: settings, secret: secret, call: c, prev: prev}, nil
+}
+
+// prevSpec is the state as a spec, for cloud platforms (nil for local:
+// the host keeps its own record).
+func (r *serviceResource) prevSpec(ctx context.Context, state *serviceModel) *host.Spec {
+	if state.Platform.cloud() == "" {
+		return nil
+	}
+	s, _ := r.spec(ctx, state, state, false)
+	if s.Admin != nil && s.Kind == "identity" {
+		// Computed for an identity service: carried over, not recomputed.
+		s.Admin.IdentityURL, s.Admin.UserUID = state.AdminIdentityURL.ValueString(), state.AdminUserUID.ValueString()
+	}
+	return &s
+}
+
+// spec is the plan as a platform spec. The admin's password is read from
+// the write-only attribute or the environment only when it is to be sent.
+func (r *serviceResource) spec(ctx context.Context, plan, config *serviceModel, sendPassword bool) (host.Spec, diag.Diagnostics) {
+	var d diag.Diagnostics
+	s := host.Spec{Kind: plan.Kind.ValueString(), StoreURL: plan.Store.storeURL(), RegistryURL: plan.Registry.ValueString()}
+	if !plan.Settings.IsNull() {
+		s.Settings = map[string]string{}
+		d.Append(plan.Settings.ElementsAs(ctx, &s.Settings, false)...)
+	}
+	switch {
+	case !plan.AdminUsername.IsNull():
+		s.Admin = &host.AdminSpec{Username: plan.AdminUsername.ValueString(), PasswordVersion: plan.AdminPasswordVersion.ValueString()}
+		if sendPassword {
+			pw, err := adminPassword(config)
+			if err != nil {
+				d.AddAttributeError(path.Root("admin_password_wo"), "No admin password", err.Error())
+			}
+			s.Admin.Password = pw
+		}
+	case plan.Kind.ValueString() != "identity" && !plan.AdminUserUID.IsNull() && !plan.AdminUserUID.IsUnknown():
+		s.Admin = &host.AdminSpec{IdentityURL: plan.AdminIdentityURL.ValueString(), UserUID: plan.AdminUserUID.ValueString()}
+	}
+	return s, d
+}
+
+// adminPassword is the write-only value, else the named environment
+// variable. The value never enters a diagnostic.
+func adminPassword(config *serviceModel) (string, error) {
+	if !config.AdminPasswordWO.IsNull() && config.AdminPasswordWO.ValueString() != "" {
+		return config.AdminPasswordWO.ValueString(), nil
+	}
+	env := DefaultAdminPasswordEnv
+	if !config.AdminPasswordEnv.IsNull() && config.AdminPasswordEnv.ValueString() != "" {
+		env = config.AdminPasswordEnv.ValueString()
+	}
+	if pw := os.Getenv(env); pw != "" {
+		return pw, nil
+	}
+	return "", fmt.Errorf("admin_password_wo: the admin's password is needed: set admin_password_wo (Terraform >= 1.11) "+
+		"or the environment variable %s (admin_password_env)", env)
+}
+
+func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan, config serviceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spec, d := r.spec(ctx, &plan, &config, true)
+	resp.Diagnostics.Append(d...)
+	secret := ""
+	if plan.Platform.cloud() != "" {
+		// Kept before deploying: a failed apply that left a function behind
+		// is finished by the next one with the same secret.
+		secret = newSecret(plan.Name.ValueString(), spec.StoreURL)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSecret, secretJSON(secret))...)
+	}
+	p, err := r.platformFor(ctx, &plan, secret, nil)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("platform"), "No platform", err.Error())
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, ServiceApplyTimeout)
+	defer cancel()
+	st, err := p.apply(ctx, plan.Name.ValueString(), spec)
+	if err != nil {
+		resp.Diagnostics.AddError("Deploying "+plan.Name.ValueString()+" failed", errText(err))
+		return
+	}
+	plan.AdminOTPURI, plan.AdminRecoveryCodes = types.StringNull(), types.ListNull(types.StringType)
+	setCreatedAdmin(&plan, st)
+	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func setCreatedAdmin(m *serviceModel, st *host.Status) {
+	if st.AdminCreated == nil {
+		return
+	}
+	codes := make([]attr.Value, len(st.AdminCreated.RecoveryCodes))
+	for i, c := range st.AdminCreated.RecoveryCodes {
+		codes[i] = types.StringValue(c)
+	}
+	m.AdminOTPURI = types.StringValue(st.AdminCreated.ProvisioningURI)
+	m.AdminRecoveryCodes = types.ListValueMust(types.StringType, codes)
+}
+
+// fromStatus copies what the platform reports into the model.
+func fromStatus(ctx context.Context, m *serviceModel, st *host.Status) diag.Diagnostics {
+	var d diag.Diagnostics
+	m.ID, m.Name, m.Kind = types.StringValue(st.Name), types.StringValue(st.Name), types.StringValue(st.Kind)
+	m.URL, m.UID = types.StringValue(st.URL), types.StringValue(st.UID)
+	m.KeyFingerprint, m.CertFingerprint = types.StringValue(st.KeyFingerprint), types.StringValue(st.CertFingerprint)
+	m.StoreURL = types.StringValue(st.StoreURL)
+	if st.StoreDefault {
+		m.Store = nil
+	} else if m.Store == nil || m.Store.storeURL() != st.StoreURL {
+		m.Store = storeFromURL(st.StoreURL)
+	}
+	m.Registry = nullIfEmpty(st.RegistryURL)
+	if len(st.Settings) > 0 || !m.Settings.IsNull() {
+		v, dd := types.MapValueFrom(ctx, types.StringType, st.Settings)
+		d.Append(dd...)
+		m.Settings = v
+	}
+	if m.DeleteData.IsNull() || m.DeleteData.IsUnknown() {
+		m.DeleteData = types.BoolValue(false)
+	}
+	m.AdminIdentityURL, m.AdminUserUID = types.StringNull(), types.StringNull()
+	if a := st.Admin; a != nil {
+		m.AdminIdentityURL, m.AdminUserUID = nullIfEmpty(a.IdentityURL), nullIfEmpty(a.UserUID)
+		m.AdminUsername, m.AdminPasswordVersion = nullIfEmpty(a.Username), nullIfEmpty(a.PasswordVersion)
+	} else {
+		m.AdminUsername, m.AdminPasswordVersion = types.StringNull(), types.StringNull()
+	}
+	if m.AdminOTPURI.IsUnknown() {
+		m.AdminOTPURI = types.StringNull()
+	}
+	if m.AdminRecoveryCodes.IsUnknown() {
+		m.AdminRecoveryCodes = types.ListNull(types.StringType)
+	}
+	m.AdminPasswordWO = types.StringNull() // write-only: never in state
+	return d
+}
+
+func nullIfEmpty(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+func (r *serviceResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state serviceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	secret, d := secretOf(ctx, req.Private)
+	resp.Diagnostics.Append(d...)
+	p, err := r.platformFor(ctx, &state, secret, r.prevSpec(ctx, &state))
+	if err != nil {
+		resp.Diagnostics.AddError("No platform", err.Error())
+		return
+	}
+	name := state.ID.ValueString()
+	if name == "" {
+		name = state.Name.ValueString()
+	}
+	st, err := p.read(ctx, name)
+	if errors.Is(err, errGone) {
+		resp.State.RemoveResource(ctx) // deleted out of band: the plan re-creates it
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Reading "+name+" failed", errText(err))
+		return
+	}
+	resp.Diagnostics.Append(fromStatus(ctx, &state, st)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, config, state serviceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	rotate := !plan.AdminUsername.Equal(state.AdminUsername) || !plan.AdminPasswordVersion.Equal(state.AdminPasswordVersion)
+	spec, d := r.spec(ctx, &plan, &config, rotate && !plan.AdminUsername.IsNull())
+	resp.Diagnostics.Append(d...)
+	secret, d := secretOf(ctx, req.Private)
+	resp.Diagnostics.Append(d...)
+	p, err := r.platformFor(ctx, &plan, secret, r.prevSpec(ctx, &state))
+	if err != nil {
+		resp.Diagnostics.AddError("No platform", err.Error())
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, ServiceApplyTimeout)
+	defer cancel()
+	st, err := p.apply(ctx, plan.Name.ValueString(), spec)
+	if err != nil {
+		resp.Diagnostics.AddError("Updating "+plan.Name.ValueString()+" failed", errText(err))
+		return
+	}
+	setCreatedAdmin(&plan, st)
+	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *serviceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state serviceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	secret, d := secretOf(ctx, req.Private)
+	resp.Diagnostics.Append(d...)
+	p, err := r.platformFor(ctx, &state, secret, r.prevSpec(ctx, &state))
+	if err != nil {
+		resp.Diagnostics.AddError("No platform", err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, ServiceApplyTimeout)
+	defer cancel()
+	if err := p.remove(ctx, state.ID.ValueString(), state.DeleteData.ValueBool()); err != nil {
+		resp.Diagnostics.AddError("Removing "+state.ID.ValueString()+" failed", errText(err))
+	}
+}
+
+// ImportState takes the deployment's name (local platform of the
+// provider's host).
+func (r *serviceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if !serviceNamePattern.MatchString(req.ID) {
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q must be the deployment's name on the provider's host", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("delete_data"), false)...)
+}
+
+// errText is an error for a diagnostic: a typed Acquire error's message
+// (never a secret: none is put in one).
+func errText(err error) string {
+	return err.Error()
+}
+
+// oneOfValidator refuses a string outside a set, listing the set.
+type oneOfValidator struct{ values []string }
+
+func (v oneOfValidator) Description(context.Context) string {
+	return "one of " + strings.Join(v.values, ", ")
+}
+
+func (v oneOfValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v oneOfValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || slices.Contains(v.values, req.ConfigValue.ValueString()) {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Unknown value",
+		fmt.Sprintf("%s: %q is not one of %s.", req.Path, req.ConfigValue.ValueString(), strings.Join(v.values, ", ")))
+}
+
+// patternValidator refuses a string not matching a pattern.
+type patternValidator struct {
+	re   *regexp.Regexp
+	what string
+}
+
+func (v patternValidator) Description(context.Context) string { return v.what }
+
+func (v patternValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v patternValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || v.re.MatchString(req.ConfigValue.ValueString()) {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Invalid value",
+		fmt.Sprintf("%s: %q must be %s.", req.Path, req.ConfigValue.ValueString(), v.what))
+}

@@ -1,0 +1,191 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/openacquire/acquire/runtime/host"
+	"github.com/openacquire/acquire/runtime/registry"
+)
+
+// TrustApplyTimeout bounds one trust change (the service is reopened).
+const TrustApplyTimeout = 2 * time.Minute
+
+var (
+	_ resource.ResourceWithConfigure   = (*trustResource)(nil)
+	_ resource.ResourceWithImportState = (*trustResource)(nil)
+)
+
+// NewTrustResource is acquire_trust.
+func NewTrustResource() resource.Resource { return &trustResource{} }
+
+type trustResource struct{ meta *Meta }
+
+type trustModel struct {
+	ID      types.String `tfsdk:"id"`
+	Service types.String `tfsdk:"service"`
+	Trusted types.String `tfsdk:"trusted"`
+	HostURL types.String `tfsdk:"host_url"`
+	Name    types.String `tfsdk:"service_name"`
+}
+
+func (r *trustResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_trust"
+}
+
+func (r *trustResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	m, msg := metaFrom(req.ProviderData)
+	if msg != "" {
+		resp.Diagnostics.AddError("Provider misconfigured", msg)
+		return
+	}
+	r.meta = m
+}
+
+func (r *trustResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	resp.Schema = schema.Schema{
+		Description: "One service trusts another to act in its own name: e.g. an accounting service trusts an access " +
+			"or storage service to cash cheques and take payments. Both URLs identify the trust, so changing either replaces it.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, Description: "<service> <trusted>.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+			"service": schema.StringAttribute{Required: true, PlanModifiers: replace, Validators: []validator.String{httpURL()},
+				Description: "URL of the trusting service (e.g. acquire_service.accounting.url), deployed on the local platform."},
+			"trusted": schema.StringAttribute{Required: true, PlanModifiers: replace, Validators: []validator.String{httpURL()},
+				Description: "URL of the service it trusts (e.g. acquire_service.access.url)."},
+			"host_url": schema.StringAttribute{Optional: true, PlanModifiers: replace, Validators: []validator.String{httpURL()},
+				Description: "The host the trusting service runs on; default the provider's host_url."},
+			"service_name": schema.StringAttribute{Computed: true, Description: "The trusting service's deployment name.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},
+		},
+	}
+}
+
+// find locates the trusting deployment by URL on the host.
+func (r *trustResource) find(ctx context.Context, m *trustModel) (platform, *host.Status, error) {
+	p, err := newLocalPlatform(r.meta, m.HostURL.ValueString())
+	if err != nil {
+		return nil, nil, err
+	}
+	want, err := registry.CanonicalURL(m.Service.ValueString())
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := p.list(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, st := range all {
+		if st.URL == want {
+			return p, st, nil
+		}
+	}
+	return p, nil, errGone
+}
+
+func (r *trustResource) set(ctx context.Context, m *trustModel, trusted bool) error {
+	ctx, cancel := context.WithTimeout(ctx, TrustApplyTimeout)
+	defer cancel()
+	p, st, err := r.find(ctx, m)
+	if errors.Is(err, errGone) {
+		if !trusted {
+			return nil // the service is gone, and its trust with it
+		}
+		return fmt.Errorf("service: no deployment at %s on the host", m.Service.ValueString())
+	}
+	if err != nil {
+		return err
+	}
+	trustedURL, err := registry.CanonicalURL(m.Trusted.ValueString())
+	if err != nil {
+		return err
+	}
+	if _, err := p.trust(ctx, st.Name, trustedURL, trusted); err != nil {
+		return err
+	}
+	m.Name = types.StringValue(st.Name)
+	m.Service, m.Trusted = types.StringValue(st.URL), types.StringValue(trustedURL)
+	m.ID = types.StringValue(st.URL + " " + trustedURL)
+	return nil
+}
+
+func (r *trustResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m trustModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := r.set(ctx, &m, true); err != nil {
+		resp.Diagnostics.AddError("Adding the trust failed", errText(err))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *trustResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m trustModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	_, st, err := r.find(ctx, &m)
+	if errors.Is(err, errGone) {
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Reading the trust failed", errText(err))
+		return
+	}
+	trustedURL, _ := registry.CanonicalURL(m.Trusted.ValueString())
+	if !slices.Contains(st.Trusted, trustedURL) {
+		resp.State.RemoveResource(ctx) // removed out of band: the plan adds it again
+		return
+	}
+	m.Name, m.Service, m.Trusted = types.StringValue(st.Name), types.StringValue(st.URL), types.StringValue(trustedURL)
+	m.ID = types.StringValue(st.URL + " " + trustedURL)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// Update never runs: every attribute but the computed ones replaces.
+func (r *trustResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var m trustModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *trustResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m trustModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := r.set(ctx, &m, false); err != nil {
+		resp.Diagnostics.AddError("Removing the trust failed", errText(err))
+	}
+}
+
+// ImportState takes "<service URL> <trusted URL>".
+func (r *trustResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	svc, trusted, ok := strings.Cut(req.ID, " ")
+	if !ok || checkURL(svc) != "" || checkURL(trusted) != "" {
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q must be \"<service URL> <trusted URL>\"", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service"), svc)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("trusted"), trusted)...)
+}

@@ -1,0 +1,379 @@
+package host
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/access"
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/identity"
+	"github.com/openacquire/acquire/runtime/registry"
+	"github.com/openacquire/acquire/runtime/service"
+)
+
+// Limits of services deployed through the admin API.
+const (
+	MaxDeployments    = 100
+	MaxSettings       = 32
+	MaxSettingBytes   = 1024
+	MaxTrusted        = 64
+	MaxAdminBodyBytes = 64 << 10
+	// DeployTimeout bounds one admin operation: opening a store, making
+	// keys, registering, creating the first admin (one argon2id hash).
+	DeployTimeout = 2 * time.Minute
+)
+
+// Error classes of the admin API.
+var (
+	// ErrSpec: the spec is refused; nothing changed.
+	ErrSpec = call.NewClass("DeploySpecError")
+	// ErrReplace: kind or store differ from the deployed service's; those
+	// cannot change in place (delete and create again).
+	ErrReplace = call.NewClass("ReplaceRequiredError")
+	// ErrNoDeployment: no service of that name on this host.
+	ErrNoDeployment = call.NewClass("NoSuchDeploymentError")
+	// ErrAdminToken: missing or wrong admin token.
+	ErrAdminToken = call.NewClass("AdminTokenError")
+)
+
+// namePattern is a deployment's name and URL path: 3-40 of a-z, 0-9 and
+// '-', starting with a letter, as the cloud deployers' names.
+var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
+
+// KindSettings are the settings each kind accepts; a kind not listed takes
+// none. accounting_url is where an access service cashes cheques.
+var KindSettings = map[string][]string{
+	access.Kind: {"accounting_url"},
+}
+
+// requiredSettings must be given for a kind.
+var requiredSettings = map[string][]string{
+	access.Kind: {"accounting_url"},
+}
+
+// Spec is what the admin API is asked to run under a name.
+type Spec struct {
+	Kind string `json:"kind"`
+	// StoreURL is where the service's state lives; empty gives it a
+	// sub-store of the host's store.
+	StoreURL string `json:"store_url,omitempty"`
+	// RegistryURL is the registry the service registers with (not for a
+	// registry itself).
+	RegistryURL string            `json:"registry_url,omitempty"`
+	Settings    map[string]string `json:"settings,omitempty"`
+	Admin       *AdminSpec        `json:"admin,omitempty"`
+}
+
+// AdminSpec is the first admin. For an identity service: Username and
+// Password (the user is created on it, or its password set when
+// PasswordVersion changes). For any other kind: IdentityURL and UserUID of
+// a user of some identity service.
+type AdminSpec struct {
+	Username        string `json:"username,omitempty"`
+	Password        string `json:"password,omitempty"` // never stored, logged or answered
+	PasswordVersion string `json:"password_version,omitempty"`
+	IdentityURL     string `json:"identity_url,omitempty"`
+	UserUID         string `json:"user_uid,omitempty"`
+}
+
+// record is what the host keeps of a deployment so a restart brings it
+// back. It holds no secret: the service secret is derived from the host's.
+type record struct {
+	Name         string    `json:"name"`
+	StoreDefault bool      `json:"store_default,omitempty"`
+	Spec         Spec      `json:"spec"`
+	Trusted      []string  `json:"trusted,omitempty"`
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
+}
+
+// Status is a deployment as the admin API answers it.
+type Status struct {
+	Name            string            `json:"name"`
+	Kind            string            `json:"kind"`
+	URL             string            `json:"url"`
+	StoreURL        string            `json:"store_url"`
+	StoreDefault    bool              `json:"store_default,omitempty"` // the host chose the store
+	RegistryURL     string            `json:"registry_url,omitempty"`
+	Settings        map[string]string `json:"settings,omitempty"`
+	Trusted         []string          `json:"trusted,omitempty"`
+	UID             string            `json:"uid,omitempty"`
+	KeyFingerprint  string            `json:"key_fingerprint,omitempty"`
+	CertFingerprint string            `json:"cert_fingerprint,omitempty"`
+	Admin           *AdminStatus      `json:"admin,omitempty"`
+	// Error says why the service could not be opened (e.g. at a restart,
+	// its store unreachable); it then answers 503 until deployed again.
+	Error   string    `json:"error,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	// AdminCreated is answered once, by the call that created the admin.
+	AdminCreated *AdminCreated `json:"admin_created,omitempty"`
+}
+
+// AdminStatus is the first admin as kept (no password).
+type AdminStatus struct {
+	Username        string `json:"username,omitempty"`
+	PasswordVersion string `json:"password_version,omitempty"`
+	IdentityURL     string `json:"identity_url"`
+	UserUID         string `json:"user_uid"`
+}
+
+// AdminCreated is what a new identity admin needs to log in: their
+// authenticator URI and recovery codes. Secret: shown once.
+type AdminCreated struct {
+	ProvisioningURI string   `json:"provisioning_uri"`
+	RecoveryCodes   []string `json:"recovery_codes"`
+}
+
+// check refuses a spec the host cannot run, naming the field.
+func (s *Spec) check(name string) error {
+	if !namePattern.MatchString(name) {
+		return call.Errorf(ErrSpec, "name %q must be 3-40 of a-z, 0-9 and '-', starting with a letter", name)
+	}
+	if !slices.Contains(Kinds, s.Kind) {
+		return call.Errorf(ErrSpec, "kind %q is not one this host runs (known: %s)", s.Kind, strings.Join(Kinds, ", "))
+	}
+	if s.StoreURL != "" {
+		if _, err := url.Parse(s.StoreURL); err != nil || !strings.Contains(s.StoreURL, "://") {
+			return call.Errorf(ErrSpec, "store_url %q is not a store URL (file:///dir, s3://bucket, gs://bucket, azblob://container)", s.StoreURL)
+		}
+	}
+	if err := s.checkRegistry(); err != nil {
+		return err
+	}
+	if err := s.checkSettings(); err != nil {
+		return err
+	}
+	return s.checkAdmin()
+}
+
+func (s *Spec) checkRegistry() error {
+	if s.Kind == registry.Kind {
+		if s.RegistryURL != "" {
+			return call.Errorf(ErrSpec, "registry_url: a registry does not register with another registry")
+		}
+		return nil
+	}
+	if s.RegistryURL == "" {
+		return nil
+	}
+	u, err := registry.CanonicalURL(s.RegistryURL)
+	if err != nil {
+		return call.Errorf(ErrSpec, "registry_url: %s", err.(*call.Error).Message) //nolint:errorlint // CanonicalURL answers *call.Error
+	}
+	s.RegistryURL = u
+	return nil
+}
+
+func (s *Spec) checkSettings() error {
+	if len(s.Settings) > MaxSettings {
+		return call.Errorf(ErrSpec, "settings: %d entries, at most %d", len(s.Settings), MaxSettings)
+	}
+	allowed := KindSettings[s.Kind]
+	for _, k := range slices.Sorted(maps.Keys(s.Settings)) {
+		if !slices.Contains(allowed, k) {
+			return call.Errorf(ErrSpec, "settings: %q is not a setting of a %s service (known: %s)", k, s.Kind, strings.Join(allowed, ", "))
+		}
+		if len(s.Settings[k]) > MaxSettingBytes {
+			return call.Errorf(ErrSpec, "settings: %q over %d bytes", k, MaxSettingBytes)
+		}
+	}
+	for _, k := range requiredSettings[s.Kind] {
+		if s.Settings[k] == "" {
+			return call.Errorf(ErrSpec, "settings: a %s service needs %q", s.Kind, k)
+		}
+	}
+	if u, ok := s.Settings["accounting_url"]; ok {
+		c, err := registry.CanonicalURL(u)
+		if err != nil {
+			return call.Errorf(ErrSpec, "settings: accounting_url %q must be http(s)://host[:port]/path", u)
+		}
+		s.Settings["accounting_url"] = c
+	}
+	return nil
+}
+
+func (s *Spec) checkAdmin() error {
+	a := s.Admin
+	if a == nil {
+		return nil
+	}
+	if s.Kind == identity.Kind {
+		if a.Username == "" || a.IdentityURL != "" || a.UserUID != "" {
+			return call.Errorf(ErrSpec, "admin: an identity service's admin is a username (and password) on it, not identity_url/user_uid")
+		}
+		return nil
+	}
+	if a.Username != "" || a.Password != "" {
+		return call.Errorf(ErrSpec, "admin: a %s service's admin is identity_url and user_uid of an identity service's user; username and password are for identity services", s.Kind)
+	}
+	if a.UserUID == "" {
+		return call.Errorf(ErrSpec, "admin: user_uid is required")
+	}
+	u, err := registry.CanonicalURL(a.IdentityURL)
+	if err != nil {
+		return call.Errorf(ErrSpec, "admin: identity_url %q must be http(s)://host[:port]/path", a.IdentityURL)
+	}
+	a.IdentityURL = u
+	return nil
+}
+
+// deploymentSecret derives a deployment's service secret from the host's,
+// so no secret is ever stored beside the records or sent over the admin
+// API, and a service deleted with its data kept comes back with the keys
+// it had when deployed again under its name.
+func deploymentSecret(hostSecret, name string) string {
+	m := hmac.New(sha256.New, []byte(hostSecret))
+	m.Write([]byte("acquire-host-deployment-secret-v1\x00" + name))
+	return hex.EncodeToString(m.Sum(nil))[:40] // inside the passphrase rule (6-50)
+}
+
+// storeScope is a store URL reduced to what it covers, for overlap checks:
+// scheme, bucket or folder, key prefix.
+func storeScope(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	p := u.Host + "/" + strings.Trim(u.Path, "/")
+	if pre := u.Query().Get("prefix"); pre != "" {
+		p += "/" + strings.Trim(pre, "/")
+	}
+	return u.Scheme + "://" + strings.Trim(path.Clean("/"+p), "/") + "/"
+}
+
+// overlaps says whether one store scope contains the other: deleting one's
+// data would delete the other's.
+func overlaps(a, b string) bool {
+	a, b = storeScope(a), storeScope(b)
+	return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
+}
+
+// instance opens a deployment: a one-service host whose service lives at
+// its own URL and store.
+func (h *Host) instance(ctx context.Context, rec *record) (*Host, error) {
+	kind := rec.Spec.Kind
+	cfg := Config{Kinds: []string{kind}, PublicURL: h.cfg.PublicURL, Secret: deploymentSecret(h.cfg.Secret, rec.Name),
+		Logger: h.cfg.Logger.With("deployment", rec.Name), Password: h.cfg.Password, TrustedServices: rec.Trusted,
+		AccountingURL: rec.Spec.Settings["accounting_url"], ServiceURLs: map[string]string{kind: h.deployedURL(rec.Name)},
+		StoreURLs: map[string]string{kind: rec.Spec.StoreURL}}
+	return NewWithClock(ctx, cfg, h.cfg.clock)
+}
+
+func (h *Host) deployedURL(name string) string {
+	return strings.TrimRight(h.cfg.PublicURL, "/") + "/" + name
+}
+
+// register registers a deployment with its registry, after checking the
+// registry is one.
+func (h *Host) register(ctx context.Context, inner *Host, rec *record) error {
+	return registerWith(ctx, h.Client, inner, rec.Spec.Kind, rec.Spec.RegistryURL)
+}
+
+func registerWith(ctx context.Context, c *call.Client, inner *Host, kind, registryURL string) error {
+	if registryURL == "" {
+		return nil
+	}
+	if _, err := registry.Probe(ctx, c, registryURL); err != nil {
+		return call.Errorf(ErrSpec, "registry_url: %s", errMessage(err))
+	}
+	rc := &registry.Client{C: c, URL: registryURL}
+	reg, err := rc.Register(ctx, inner.ServiceURL(kind), kind)
+	if err != nil {
+		return fmt.Errorf("registering %s with %s: %w", inner.ServiceURL(kind), registryURL, err)
+	}
+	return inner.Service(kind).SetUID(ctx, reg.UID, registryURL)
+}
+
+// SetUp does for a service that runs elsewhere what Deploy does after
+// opening one: register it with spec's registry (when register) and set up
+// its first admin. svc is a one-service Host opened on that service's own
+// store with its secret (not serving): the Terraform provider calls it for
+// services on cloud platforms, whose state it reaches through their stores.
+// prevAdmin is the admin as last set up (nil for a new service); spec's
+// admin password is set when the username or password version changed.
+func SetUp(ctx context.Context, c *call.Client, svc *Host, spec *Spec, register bool, prevAdmin *AdminSpec) (*AdminCreated, error) {
+	if register {
+		if err := registerWith(ctx, c, svc, spec.Kind, spec.RegistryURL); err != nil {
+			return nil, err
+		}
+	}
+	rec := &record{Spec: *spec}
+	var prev *record
+	if prevAdmin != nil {
+		prev = &record{Spec: Spec{Admin: prevAdmin}}
+	}
+	created, err := setupAdmin(ctx, svc, rec, prev)
+	if rec.Spec.Admin != nil {
+		spec.Admin.IdentityURL, spec.Admin.UserUID = rec.Spec.Admin.IdentityURL, rec.Spec.Admin.UserUID
+	}
+	return created, err
+}
+
+// setupAdmin makes the first admin. For an identity service it creates
+// the user (answering its authenticator URI once) or, when the user exists
+// and the password version changed, sets the new password.
+func setupAdmin(ctx context.Context, inner *Host, rec *record, prev *record) (*AdminCreated, error) {
+	a := rec.Spec.Admin
+	if a == nil {
+		return nil, nil
+	}
+	kind := rec.Spec.Kind
+	if kind != identity.Kind {
+		return nil, inner.Service(kind).AddAdmin(ctx, service.Admin{IdentityURL: a.IdentityURL, UserUID: a.UserUID})
+	}
+	id := inner.Identity
+	var created *AdminCreated
+	uid, err := id.UserUID(ctx, a.Username)
+	switch {
+	case errors.Is(err, identity.ErrUnknownUser):
+		if a.Password == "" {
+			return nil, call.Errorf(ErrSpec, "admin: password is required to create user %q", a.Username)
+		}
+		res, err := id.CreateUser(ctx, a.Username, a.Password)
+		if err != nil {
+			return nil, err
+		}
+		uid, created = res.UserUID, &AdminCreated{ProvisioningURI: res.ProvisioningURI, RecoveryCodes: res.RecoveryCodes}
+	case err != nil:
+		return nil, err
+	case a.Password != "" && passwordChanged(rec, prev):
+		if err := id.SetPassword(ctx, a.Username, a.Password); err != nil {
+			return nil, err
+		}
+	}
+	if err := id.MakeAdmin(ctx, a.Username); err != nil {
+		return nil, err
+	}
+	a.IdentityURL, a.UserUID = inner.ServiceURL(identity.Kind), uid
+	return created, nil
+}
+
+// passwordChanged: a new deployment, a new admin or a new password version
+// sets the password; the same version leaves it alone, so a password
+// changed by its user is not reset by every apply.
+func passwordChanged(rec, prev *record) bool {
+	if prev == nil || prev.Spec.Admin == nil {
+		return true
+	}
+	return prev.Spec.Admin.Username != rec.Spec.Admin.Username || prev.Spec.Admin.PasswordVersion != rec.Spec.Admin.PasswordVersion
+}
+
+func errMessage(err error) string {
+	var ce *call.Error
+	if errors.As(err, &ce) {
+		return ce.Message
+	}
+	return err.Error()
+}

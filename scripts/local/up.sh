@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# make up: start `acquire host` in the background with no fixed services, then
+# provision examples/local on it through the provider and OpenTofu, and print
+# what to try next. Idempotent: a running host is reused, a second apply
+# changes nothing. `make down` (down.sh) undoes it.
+#
+# Inputs (from the GNUmakefile): ACQUIRE (binary), PROVIDER_DIR (folder of the
+# built provider), TOFU, STATE_DIR (.acquire), DATA_DIR, ADDR.
+set -euo pipefail
+
+: "${ACQUIRE:?}" "${PROVIDER_DIR:?}" "${TOFU:?}" "${STATE_DIR:?}" "${DATA_DIR:?}" "${ADDR:?}"
+HOST_URL="http://$ADDR"
+PID_FILE="$STATE_DIR/host.pid"
+LOG_FILE="$STATE_DIR/host.log"
+READY_TIMEOUT_S=30
+
+mkdir -p "$STATE_DIR" "$DATA_DIR"
+chmod 700 "$STATE_DIR"
+
+running() { [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; }
+
+if running; then
+  echo "acquire host already running (pid $(cat "$PID_FILE")) at $HOST_URL"
+else
+  # setsid: the host outlives make; it stops with `make down`.
+  setsid "$ACQUIRE" host --services none --store "file://$DATA_DIR" --addr "$ADDR" >"$LOG_FILE" 2>&1 </dev/null &
+  echo $! >"$PID_FILE"
+  for ((i = 0; i < READY_TIMEOUT_S * 10; i++)); do
+    grep -q '^ready' "$LOG_FILE" 2>/dev/null && break
+    if ! running; then echo "acquire host exited; its log:" >&2; cat "$LOG_FILE" >&2; exit 1; fi
+    sleep 0.1
+  done
+  grep -q '^ready' "$LOG_FILE" || { echo "acquire host not ready after ${READY_TIMEOUT_S}s; see $LOG_FILE" >&2; exit 1; }
+  echo "acquire host started (pid $(cat "$PID_FILE")) at $HOST_URL, log in $LOG_FILE"
+fi
+
+# The admin's password: ACQUIRE_ADMIN_PASSWORD, else one made once and kept (0600).
+PW_FILE="$STATE_DIR/admin.password"
+if [[ -z "${ACQUIRE_ADMIN_PASSWORD:-}" ]]; then
+  if [[ ! -f "$PW_FILE" ]]; then
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$PW_FILE")
+  fi
+  ACQUIRE_ADMIN_PASSWORD=$(cat "$PW_FILE")
+fi
+export ACQUIRE_ADMIN_PASSWORD
+ACQUIRE_HOST_TOKEN=$(cat "$DATA_DIR/admin.token")
+export ACQUIRE_HOST_TOKEN
+
+# The locally built provider, through dev_overrides: no registry is reached.
+RC="$STATE_DIR/tofurc"
+printf 'provider_installation {\n  dev_overrides {\n    "openacquire/acquire" = "%s"\n  }\n  direct {}\n}\n' "$PROVIDER_DIR" >"$RC"
+export TF_CLI_CONFIG_FILE="$RC" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
+TF_STATE="$STATE_DIR/local.tfstate"
+EXAMPLE="$(cd "$(dirname "$0")/../../examples/local" && pwd)"
+
+"$TOFU" -chdir="$EXAMPLE" apply -auto-approve -input=false -compact-warnings -state="$TF_STATE" -var "host_url=$HOST_URL"
+OUT() { "$TOFU" -chdir="$EXAMPLE" output -state="$TF_STATE" -raw "$1"; }
+
+# The admin's authenticator URI is known only to the apply that created the
+# admin: keep it (0600) so a later `make up` after `make down` still shows it.
+OTP_FILE="$STATE_DIR/admin-otp.uri"
+if uri=$(OUT admin_otp_uri 2>/dev/null) && [[ "$uri" == otpauth://* ]]; then
+  (umask 077 && printf '%s\n' "$uri" >"$OTP_FILE")
+fi
+
+cat <<EOT
+
+Acquire is up at $HOST_URL (examples/local, applied with OpenTofu; state in $TF_STATE).
+Try it:
+
+  export PATH=\$PWD/bin:\$PATH
+$(OUT cli_env | sed 's/^/  /')
+  acquire user register --username alice          # password twice, then a QR code for your authenticator
+  acquire user login --username alice
+  acquire account create savings && acquire account list
+
+The admin "$(OUT admin_username)" (password: \$ACQUIRE_ADMIN_PASSWORD, or $PW_FILE if you did not set it):
+  SECRET=\$(sed -nE 's/.*secret=([A-Z2-7]+).*/\1/p' $OTP_FILE)   # its authenticator URI
+  acquire user login --username $(OUT admin_username) --otp "\$(acquire otp code --secret "\$SECRET")"
+  acquire account create bank && acquire account deposit bank --amount 100
+
+make down destroys the services (their data stays in $DATA_DIR) and stops the host.
+EOT
