@@ -171,3 +171,54 @@ resource "acquire_resource" "other" {
 		})
 	})
 }
+
+// acquire_resource on an access service that acquire_service deployed on a
+// host: the entry is addressed by the service's computed store_url, known
+// only after the service is applied, and the entry lands in that store.
+func TestAccCatalogueResourceOnDeployedAccess(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		h := startAdminHost(t)
+		cfg := providerBlock(h.env.URL) + `
+resource "acquire_service" "accounting" {
+  name = "accounting"
+  kind = "accounting"
+}
+
+resource "acquire_service" "access" {
+  name     = "access"
+  kind     = "access"
+  settings = { accounting_url = acquire_service.accounting.url }
+}
+
+resource "acquire_resource" "job" {
+  store_url   = acquire_service.access.store_url
+  name        = "job/small"
+  price       = "0.25"
+  service_url = acquire_service.accounting.url
+  function    = "run_job"
+}
+`
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProviders,
+			Steps: []resource.TestStep{{
+				Config: cfg,
+				Check: func(s *terraform.State) error {
+					attrs := s.RootModule().Resources["acquire_service.access"].Primary.Attributes
+					b, err := store.Open(context.Background(), attrs["store_url"])
+					if err != nil {
+						return err
+					}
+					defer func() { _ = b.Close() }()
+					r, err := access.GetResource(context.Background(), b, "job/small")
+					if err != nil {
+						return fmt.Errorf("the deployed access service's store has no entry: %w", err)
+					}
+					if r.Price.Cmp(ledger.MustParse("0.25")) != 0 || r.ServiceURL != attrs["settings.accounting_url"] {
+						return fmt.Errorf("entry %+v", r)
+					}
+					return nil
+				},
+			}},
+		})
+	})
+}
