@@ -3,6 +3,7 @@ package acctest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,11 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/openacquire/acquire/adapters/aws/s3store"
+	"github.com/openacquire/acquire/adapters/azure/azurefn"
+	"github.com/openacquire/acquire/adapters/azure/blobstore"
 	"github.com/openacquire/acquire/adapters/functiontest"
 	"github.com/openacquire/acquire/adapters/gcp/gcsstore"
 	"github.com/openacquire/acquire/adapters/servertest"
@@ -27,28 +31,33 @@ import (
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/ledger"
 	"github.com/openacquire/acquire/runtime/registry"
+	"github.com/openacquire/acquire/runtime/storage"
 	"github.com/openacquire/acquire/runtime/store"
 )
 
 // TestCrossCloud puts each service in a different place: the registry on
 // local files (the local platform), identity on S3 (versitygw) served by
 // the Lambda bootstrap under the runtime interface emulator, accounting on
-// GCS (fake-gcs-server) served by the Cloud Run server. The services find
-// and check each other only through their public URLs. A user registers,
-// logs in and transfers money. (Storage on Azurite, with a file round
-// trip, waits for the storage service: issue 4.)
+// GCS (fake-gcs-server) served by the Cloud Run server, storage on Azure
+// Blob (Azurite) served by the Azure Functions custom handler. The
+// services find and check each other only through their public URLs. A
+// user registers, logs in, transfers money and round-trips files: a small
+// one inline, a multi-chunk one whose bytes go straight to Azurite through
+// the SAS URLs the storage service signs.
 func TestCrossCloud(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	reg := hosttest.Start(t, hosttest.Options{StoreURL: "file://" + t.TempDir(), Kinds: []string{registry.Kind}})
 	idStore := s3Bucket(t, ctx, "acq-identity")
 	accStore := gcsBucket(t, "acq-accounting")
+	blobStore := azureContainer(t, ctx, "acq-storage")
 	idURL := startLambda(t, idStore) + "/identity"
 	accURL := startCloudRun(t, accStore) + "/accounting"
+	stURL := startAzureFunction(t, blobStore) + "/storage"
 
 	// Each service proves to the registry that it holds its keys, through its platform.
 	rc := &registry.Client{C: reg.Client, URL: reg.Host.ServiceURL(registry.Kind)}
-	for _, s := range []struct{ url, kind string }{{idURL, identity.Kind}, {accURL, accounting.Kind}} {
+	for _, s := range []struct{ url, kind string }{{idURL, identity.Kind}, {accURL, accounting.Kind}, {stURL, storage.Kind}} {
 		rec, err := rc.Register(ctx, s.url, s.kind)
 		if err != nil {
 			t.Fatalf("registering %s: %v", s.url, err)
@@ -89,9 +98,33 @@ func TestCrossCloud(t *testing.T) {
 			t.Fatalf("%s balance %+v, %v; want %s", s.Username, b, err, want)
 		}
 	}
+	roundTrips(t, ctx, &storage.Client{C: c, URL: stURL}, alice)
 	// The state is where each service was put.
 	wantKeys(t, ctx, idStore, identity.Kind, "identity/users/")
 	wantKeys(t, ctx, accStore, accounting.Kind, "ledger/transfers/")
+	wantKeys(t, ctx, blobStore, storage.Kind, "storage/blobs/")
+}
+
+// roundTrips uploads a small file (inline) and a file of several chunks,
+// and downloads both byte for byte.
+func roundTrips(t *testing.T, ctx context.Context, st *storage.Client, s *identity.Session) {
+	t.Helper()
+	if _, err := st.CreateDrive(ctx, s, "cloud", storage.DriveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{1000, storage.InlineMaxBytes + 2*storage.MinChunkBytes + 5} {
+		data := make([]byte, size)
+		_, _ = rand.Read(data)
+		up, err := st.Upload(ctx, s, "cloud", "f.bin", bytes.NewReader(data), int64(size), storage.UploadOptions{ChunkBytes: storage.MinChunkBytes})
+		if err != nil {
+			t.Fatalf("upload of %d bytes: %v", size, err)
+		}
+		var got bytes.Buffer
+		down, err := st.Download(ctx, s, "cloud", "f.bin", &got, storage.DownloadOptions{})
+		if err != nil || !bytes.Equal(got.Bytes(), data) || down.Version != up.Version || down.Inline != (size <= storage.InlineMaxBytes) {
+			t.Fatalf("download of %d bytes: %d bytes back, %+v, %v", size, got.Len(), down, err)
+		}
+	}
 }
 
 func login(t *testing.T, ctx context.Context, c *call.Client, idURL, name string) *identity.Session {
@@ -161,6 +194,34 @@ func startLambda(t *testing.T, storeURL string) string {
 	return front.URL
 }
 
+// azureContainer starts Azurite, makes a container and returns its store
+// URL; the dev account's key reaches the store driver (and the function)
+// through the connection string, so the driver signs SAS URLs.
+func azureContainer(t *testing.T, ctx context.Context, name string) string {
+	endpoint := servertest.Start(t, servertest.Azurite) + "/" + servertest.AzuriteAccount
+	d, err := blobstore.New(ctx, blobstore.Config{Container: name, Account: servertest.AzuriteAccount, Endpoint: endpoint,
+		SharedKey: azuriteKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Client().Create(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(blobstore.EnvConnectionString, "DefaultEndpointsProtocol=http;AccountName="+servertest.AzuriteAccount+
+		";AccountKey="+servertest.AzuriteKey+";BlobEndpoint="+endpoint+";")
+	return "azblob://" + name + "?account=" + servertest.AzuriteAccount
+}
+
+// startAzureFunction runs storage in the Azure Functions custom handler as
+// the Functions host starts it.
+func startAzureFunction(t *testing.T, storeURL string) string {
+	bin := functiontest.Build(t, "../adapters/azure/azurefn/handler", "handler", nil)
+	addr := servertest.FreeAddr(t)
+	base := "http://" + addr
+	functiontest.Start(t, bin, append(serviceEnv(storage.Kind, storeURL, base), azurefn.EnvPort+"="+functiontest.Port(t, addr)), addr)
+	return base
+}
+
 // startCloudRun runs accounting in the GCP server as Cloud Run starts it.
 func startCloudRun(t *testing.T, storeURL string) string {
 	bin := functiontest.Build(t, "../adapters/gcp/gcpfn/server", "server", nil)
@@ -180,6 +241,7 @@ func wantKeys(t *testing.T, ctx context.Context, bucketURL, kind, prefix string)
 	}
 	s3store.Register()
 	gcsstore.Register()
+	blobstore.Register()
 	t.Setenv("AWS_ACCESS_KEY_ID", servertest.S3Access)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", servertest.S3Secret)
 	b, err := store.Open(ctx, storeURL)
@@ -194,4 +256,12 @@ func wantKeys(t *testing.T, ctx context.Context, bucketURL, kind, prefix string)
 	if !slices.ContainsFunc(page.Items, func(it store.ObjectInfo) bool { return len(it.Key) > len(prefix) }) {
 		t.Fatalf("keys %+v", page.Items)
 	}
+}
+
+func azuriteKey(t *testing.T) *container.SharedKeyCredential {
+	k, err := container.NewSharedKeyCredential(servertest.AzuriteAccount, servertest.AzuriteKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -34,3 +34,25 @@ func FakeGCS(backend string) Server {
 		Ready: Answers("/storage/v1/b", true),
 	}
 }
+
+// Azurite's well-known development account (public, documented by
+// Microsoft for the emulator; not a secret).
+const (
+	AzuriteAccount = "devstoreaccount1"
+	AzuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+// Azurite is Azurite's blob service (TOOLING.md), installed by
+// scripts/servers/install.sh azurite-blob. --skipApiVersionCheck lets it
+// accept the newer API version azblob sends; --disableTelemetry stops it
+// calling out. Start returns its base URL; the dev account's blob
+// endpoint is base + "/" + AzuriteAccount.
+var Azurite = Server{
+	Name: "azurite-blob",
+	Args: func(addr, dir string) []string {
+		host, port, _ := strings.Cut(addr, ":")
+		return []string{"--blobHost", host, "--blobPort", port, "--location", dir,
+			"--skipApiVersionCheck", "--disableTelemetry"}
+	},
+	Ready: Answers("/", false),
+}

@@ -237,6 +237,7 @@ makes one); any user may list it.`)
 func newAccessResourceSetCmd(g *globals, xf *accessFlags) *cobra.Command {
 	var price, svc, function, desc string
 	var users []string
+	var holdS int64
 	cmd := &cobra.Command{
 		Use:   "set NAME --price AMOUNT --service URL --function NAME [--user UID]...",
 		Short: "Add or replace a resource",
@@ -261,7 +262,7 @@ limits who may request it; without it any user of a trusted identity service may
 			ctx, cancel := g.callContext(cmd)
 			defer cancel()
 			r, err := x.ac.SetResource(ctx, x.s, &access.Resource{Name: args[0], Price: p, ServiceURL: u, Function: function,
-				Users: users, Description: desc})
+				Users: users, Description: desc, HoldS: holdS})
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
@@ -276,6 +277,7 @@ limits who may request it; without it any user of a trusted identity service may
 	fl.StringVar(&function, "function", "", "the function to call there")
 	fl.StringArrayVar(&users, "user", nil, "a user UID allowed to request it (repeatable; default: anyone)")
 	fl.StringVar(&desc, "description", "", "a description for the catalogue")
+	fl.Int64Var(&holdS, "hold-s", 0, "how long a payment is held before it must be settled, in seconds (default 3600; jobs need more than their time limit)")
 	_ = cmd.MarkFlagRequired("price")
 	_ = cmd.MarkFlagRequired("service")
 	_ = cmd.MarkFlagRequired("function")

@@ -19,7 +19,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	var levels, only, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure calls, login approvals, authorisation checks and transfers beside their crypto bounds",
+		Short: "Measure calls, logins, authorisation checks, transfers and file transfers beside their bounds",
 		Long: `Start a host in this process on a temporary local folder (or --store), serve it
 on a loopback port, and measure through real HTTP:
 
@@ -28,6 +28,9 @@ on a loopback port, and measure through real HTTP:
   - authorisation verifications per second by a service's verifier (warm cache),
   - transfers per second through the accounting service, each client its own
     user: between distinct accounts, and all into one hot account,
+  - file uploads and downloads (MB/s) of one --file-bytes file through the
+    storage service and through a PAR, beside a plain copy of the same file
+    on the same disk (read, write, fsync) in the same rounds,
 
 at each concurrency level, with p50/p99 latency. The same run measures the RSA
 and argon2id costs on this machine and prints each figure beside its bound,
@@ -71,6 +74,7 @@ Steps (--only): ` + stepsHelp() + `.`,
 	f.StringVar(&levels, "clients", "", "comma-separated concurrency levels for every step (default: each step's own, see above)")
 	f.StringVar(&only, "only", "", "comma-separated steps to run (default: all): "+strings.Join(bench.StepNames(), ", "))
 	f.IntVar(&cfg.Logins, "logins", 240, "login approvals per level")
+	f.Int64Var(&cfg.FileBytes, "file-bytes", bench.DefaultFileBytes, "size of the file the files step moves")
 	f.StringVar(&cfg.StoreURL, "store", "", "store URL (default: a temporary local folder)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	return cmd

@@ -47,7 +47,7 @@ with neither, a random secret is made once and kept (mode 0600) in the store
 folder's host.secret.
 
 --admin NAME makes NAME the first admin of the identity service (and of the
-accounting and access services on this host). If NAME is not
+accounting, access and compute services on this host). If NAME is not
 registered yet, it is created with the password in ACQUIRE_ADMIN_PASSWORD and
 its authenticator URI and recovery codes are written (mode 0600) to
 admin-NAME.txt in the store folder; they are never logged.
@@ -199,7 +199,7 @@ func createAdmin(ctx context.Context, out io.Writer, h *host.Host, f hostFlags) 
 // grantOtherServices makes the identity admin an admin of this host's
 // other services too.
 func grantOtherServices(ctx context.Context, h *host.Host, username string) error {
-	if h.Accounting == nil && h.Access == nil {
+	if h.Accounting == nil && h.Access == nil && h.Compute == nil {
 		return nil
 	}
 	uid, err := h.Identity.UserUID(ctx, username)
@@ -212,7 +212,12 @@ func grantOtherServices(ctx context.Context, h *host.Host, username string) erro
 		}
 	}
 	if h.Access != nil {
-		return h.Access.AddAdmin(ctx, h.ServiceURL(identity.Kind), uid)
+		if err := h.Access.AddAdmin(ctx, h.ServiceURL(identity.Kind), uid); err != nil {
+			return err
+		}
+	}
+	if h.Compute != nil {
+		return h.Compute.AddAdmin(ctx, h.ServiceURL(identity.Kind), uid)
 	}
 	return nil
 }

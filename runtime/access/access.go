@@ -57,6 +57,12 @@ const (
 	// (the provisional transfer's receipt_by): if the request is never
 	// finished, the money returns to the user by itself after it.
 	HoldFor = time.Hour
+	// MinHold and MaxHold bound a resource's hold_s. MaxHold stays well
+	// inside accounting's MaxReceiptByAhead (31 days).
+	MinHold = time.Minute
+	MaxHold = 7 * 24 * time.Hour
+	// MaxSettleMessageBytes bounds settle's message.
+	MaxSettleMessageBytes = 1024
 	// RequestLease is how long one run of a request owns it; a retry
 	// arriving meanwhile is InProgressError, one arriving later takes over.
 	RequestLease = 2 * time.Minute
@@ -80,6 +86,7 @@ var (
 	ErrChequeUsed       = call.NewClass("ChequeUsedError")       // the cheque pays for another request
 	ErrPaymentRefused   = call.NewClass("PaymentRefusedError")   // cashing the cheque was refused; nothing moved
 	ErrFulfilmentFailed = call.NewClass("FulfilmentFailedError") // the fulfiller refused; the payment was refunded
+	ErrSettleConflict   = call.NewClass("SettleConflictError")   // settled otherwise before, or not deferred
 )
 
 // Keys of the service's records.
@@ -117,12 +124,15 @@ func hash(parts ...string) string {
 
 // Access is the access service on top of the function framework.
 type Access struct {
-	svc  *service.Service
-	b    *store.Bucket
-	v    *auth.Verifier
-	sv   *auth.ServiceVerifier
-	c    *call.Client
-	acct *accounting.Client
+	svc *service.Service
+	b   *store.Bucket
+	v   *auth.Verifier
+	sv  *auth.ServiceVerifier
+	// anySV verifies any service's own authorisation: settle checks the
+	// caller against the request's recorded fulfiller instead of a list.
+	anySV *auth.ServiceVerifier
+	c     *call.Client
+	acct  *accounting.Client
 
 	mu     sync.Mutex
 	income string // the income account's id, once known to exist
@@ -160,7 +170,8 @@ func New(svc *service.Service, o Options) (*Access, error) {
 	for _, u := range o.TrustedServices {
 		sv.Services[u] = true
 	}
-	a := &Access{svc: svc, b: svc.Bucket(), v: v, sv: sv, c: o.Client,
+	anySV := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock()}
+	a := &Access{svc: svc, b: svc.Bucket(), v: v, sv: sv, anySV: anySV, c: o.Client,
 		acct: &accounting.Client{C: o.Client, URL: o.AccountingURL}}
 	a.register()
 	return a, nil
@@ -172,6 +183,10 @@ func (a *Access) register() {
 	service.Handle(s, "remove_resource", service.Options{Idempotent: true}, a.handleRemoveResource)
 	service.Handle(s, "list_resources", service.Options{}, a.handleListResources)
 	service.Handle(s, "request", service.Options{Idempotent: true}, a.handleRequest)
+	// settle is exactly-once by the request's state machine, and answers
+	// InProgressError until the fulfilment is saved: a stored answer per
+	// idempotency key would repeat that error to the retry.
+	service.Handle(s, "settle", service.Options{}, a.handleSettle)
 	service.Handle(s, "check", service.Options{}, a.handleCheck)
 	service.Handle(s, "batch_check", service.Options{}, a.handleBatchCheck)
 }

@@ -37,8 +37,10 @@ type fulfiller struct {
 }
 
 type jobResult struct {
-	Job        string `json:"job"`
-	RequestUID string `json:"request_uid"`
+	Deferred   bool      `json:"deferred,omitempty"`
+	Job        string    `json:"job"`
+	RequestUID string    `json:"request_uid"`
+	HoldUntil  time.Time `json:"hold_until,omitzero"`
 }
 
 func startFulfiller(t *testing.T, env *hosttest.Env, mode string) *fulfiller {
@@ -72,6 +74,8 @@ func startFulfiller(t *testing.T, env *hosttest.Env, mode string) *fulfiller {
 			return nil, call.Errorf(errNoCapacity, "no capacity for %s", a.Resource)
 		case "down":
 			return nil, call.Errorf(call.ErrUnavailable, "try later")
+		case "defer":
+			return &jobResult{Deferred: true, Job: "queued " + a.Details, RequestUID: a.RequestUID, HoldUntil: a.HoldUntil}, nil
 		}
 		return &jobResult{Job: "done " + a.Details, RequestUID: a.RequestUID}, nil
 	})

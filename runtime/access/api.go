@@ -21,9 +21,13 @@ type Resource struct {
 	Function   string        `json:"function"`
 	// Users lists the user UIDs allowed to request it; empty allows any
 	// user of a trusted identity service.
-	Users       []string  `json:"users,omitempty"`
-	Description string    `json:"description,omitempty"`
-	Updated     time.Time `json:"updated,omitzero"`
+	Users       []string `json:"users,omitempty"`
+	Description string   `json:"description,omitempty"`
+	// HoldS is how long a request's payment is held before it must be
+	// settled (the provisional transfer's receipt_by), in seconds; 0 means
+	// HoldFor. Resources fulfilled later (deferred: jobs) need longer.
+	HoldS   int64     `json:"hold_s,omitempty"`
+	Updated time.Time `json:"updated,omitzero"`
 }
 
 // allows says whether the catalogue lets uid request r.
@@ -95,11 +99,43 @@ func RequestResource(a *RequestArgs) string {
 	return "request " + a.RequestID + " resource " + a.Resource + " cheque " + uid + " details " + digest(a.Details)
 }
 
-// Outcomes of a request.
+// Outcomes of a request. OutcomePending is a deferred fulfilment's
+// outcome until the fulfilling service settles it.
 const (
 	OutcomeGranted = "granted"
 	OutcomeFailed  = "failed"
+	OutcomePending = "pending"
 )
+
+// Deferred is the shape a fulfiller answers when the outcome will be
+// known only later (a job that has yet to run): a JSON object with
+// "deferred": true, and anything else the user should see (a job id).
+// The payment stays held until the fulfiller calls settle.
+type Deferred struct {
+	Deferred bool `json:"deferred"`
+}
+
+// Settlements a fulfilling service reports for a deferred request.
+const (
+	SettleSucceeded = "succeeded" // receipt the held payment
+	SettleFailed    = "failed"    // refund it
+	SettleCancelled = "cancelled" // refund it
+)
+
+// SettleArgs is a fulfilling service's report, in its own name, of how a
+// deferred request ended. Message (at most MaxSettleMessageBytes) is shown
+// to the user on failure.
+type SettleArgs struct {
+	auth.Credentials
+	RequestUID string `json:"request_uid"`
+	Outcome    string `json:"outcome"`
+	Message    string `json:"message,omitempty"`
+}
+
+// SettleResource is "settle <request uid> outcome <outcome> message <digest>".
+func SettleResource(a *SettleArgs) string {
+	return "settle " + a.RequestUID + " outcome " + a.Outcome + " message " + digest(a.Message)
+}
 
 // Grant is what a granted request gave: the answer to the user.
 type Grant struct {
@@ -127,13 +163,16 @@ type FulfilArgs struct {
 	UserUID     string        `json:"user_uid"`
 	Price       ledger.Amount `json:"price"`
 	Details     string        `json:"details,omitempty"`
+	// HoldUntil is when the held payment returns to the user by itself: a
+	// deferred fulfiller must settle before it.
+	HoldUntil time.Time `json:"hold_until,omitzero"`
 }
 
 // FulfilResource is "fulfil <request uid> resource <name> user <uid>
-// price <amount> details <digest>".
+// price <amount> details <digest> hold_until <RFC 3339 ms>".
 func FulfilResource(a *FulfilArgs) string {
 	return "fulfil " + a.RequestUID + " resource " + a.Resource + " user " + a.UserUID + " price " + a.Price.String() +
-		" details " + digest(a.Details)
+		" details " + digest(a.Details) + " hold_until " + a.HoldUntil.UTC().Format(time.RFC3339Nano)
 }
 
 // Actions check answers about.

@@ -29,6 +29,9 @@ func checkResource(r *Resource) error {
 		return bad("at most %d users may be listed", MaxUsersPerResource)
 	case len(r.Description) > MaxDescriptionBytes || hasControl(r.Description):
 		return bad("description must be at most %d bytes without control characters", MaxDescriptionBytes)
+	case r.HoldS != 0 && (r.HoldS < int64(MinHold/time.Second) || r.HoldS > int64(MaxHold/time.Second)):
+		return bad("hold_s %d is not 0 (the default, %s) or in [%d, %d]", r.HoldS, HoldFor,
+			int64(MinHold/time.Second), int64(MaxHold/time.Second))
 	}
 	for _, u := range r.Users {
 		if !requestIDPattern.MatchString(u) {

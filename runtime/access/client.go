@@ -81,3 +81,17 @@ func (c *Client) BatchCheck(ctx context.Context, s auth.Signer, qs []Query) (*An
 		return &BatchCheckArgs{Credentials: cr, Queries: qs}
 	}, &out, false)
 }
+
+// Settle reports, in the fulfilling service s's own name, how a deferred
+// request ended: outcome SettleSucceeded receipts its payment, SettleFailed
+// and SettleCancelled refund it. A repeat answers the same, so the caller
+// retries by calling again (InProgressError: the request's fulfilment is
+// not saved yet).
+func (c *Client) Settle(ctx context.Context, s auth.Signer, requestUID, outcome, message string) (*Grant, error) {
+	args := &SettleArgs{RequestUID: requestUID, Outcome: outcome, Message: message}
+	var out Grant
+	return &out, c.authCall(ctx, s, "settle", SettleResource(args), func(cr auth.Credentials) any {
+		args.Credentials = cr
+		return args
+	}, &out, false)
+}

@@ -19,10 +19,13 @@ import (
 //
 //	started   → the cheque is cashed for the price  → paid
 //	paid      → the fulfiller is asked              → resolving (outcome known)
+//	                                                  or awaiting (deferred)
+//	awaiting  → the fulfiller calls settle          → resolving (outcome known)
 //	resolving → receipt (granted) or refund (failed) → done (grant recorded)
 const (
 	stateStarted   = "started"
 	statePaid      = "paid"
+	stateAwaiting  = "awaiting"
 	stateResolving = "resolving"
 	stateDone      = "done"
 )
@@ -44,6 +47,9 @@ type requestRecord struct {
 	Outcome     string          `json:"outcome,omitempty"`
 	Result      json.RawMessage `json:"result,omitempty"`
 	Failure     *failure        `json:"failure,omitempty"`
+	HoldS       int64           `json:"hold_s,omitempty"`     // the resource's hold when requested (0: HoldFor)
+	HoldUntil   time.Time       `json:"hold_until,omitzero"`  // the payment's receipt_by, once cashed
+	Settlement  string          `json:"settlement,omitempty"` // a deferred request's settle outcome
 	LeaseUntil  time.Time       `json:"lease_until,omitzero"`
 	Created     time.Time       `json:"created"`
 }
@@ -100,7 +106,7 @@ func (a *Access) handleRequest(ctx context.Context, args *RequestArgs) (*Grant, 
 	if err != nil {
 		return nil, err
 	}
-	for rec.State != stateDone {
+	for rec.State != stateDone && rec.State != stateAwaiting {
 		if ver, err = a.step(ctx, rec, ver, args.Cheque); err != nil {
 			a.release(ctx, rec, ver)
 			return nil, err
@@ -123,7 +129,7 @@ func (a *Access) claimRequest(ctx context.Context, u *user, uid string, args *Re
 	if rec.Resource != args.Resource || rec.ChequeUID != args.Cheque.UID || rec.Details != args.Details {
 		return nil, "", call.Errorf(ErrRequestConflict, "request id %s was used for another request", args.RequestID)
 	}
-	if rec.State == stateDone {
+	if rec.State == stateDone || rec.State == stateAwaiting {
 		return &rec, ver, nil
 	}
 	if a.svc.Now().Before(rec.LeaseUntil) {
@@ -166,7 +172,7 @@ func (a *Access) newRequest(ctx context.Context, u *user, uid string, args *Requ
 	now := a.svc.Now().UTC().Truncate(time.Millisecond)
 	rec := &requestRecord{UID: uid, RequestID: args.RequestID, IdentityURL: u.IdentityURL, UserUID: u.UserUID,
 		Resource: r.Name, Details: args.Details, ChequeUID: ch.UID, Price: r.Price, ServiceURL: r.ServiceURL,
-		Function: r.Function, State: stateStarted, LeaseUntil: now.Add(RequestLease), Created: now}
+		Function: r.Function, HoldS: r.HoldS, State: stateStarted, LeaseUntil: now.Add(RequestLease), Created: now}
 	ver, err := a.b.PutJSONIfAbsent(ctx, requestKey(uid), rec)
 	if errors.Is(err, store.ErrPrecondition) {
 		return nil, "", call.Errorf(call.ErrInProgress, "request %s is being handled; retry later", args.RequestID)
@@ -238,14 +244,19 @@ func (a *Access) pay(ctx context.Context, rec *requestRecord, ch *accounting.Che
 	if err != nil {
 		return err
 	}
-	res, err := a.acct.CashCheque(ctx, a.svc, ch, rec.Price, income, a.svc.Now().Add(HoldFor))
+	hold := HoldFor
+	if rec.HoldS > 0 {
+		hold = time.Duration(rec.HoldS) * time.Second
+	}
+	holdUntil := a.svc.Now().Add(hold).UTC().Truncate(time.Millisecond)
+	res, err := a.acct.CashCheque(ctx, a.svc, ch, rec.Price, income, holdUntil)
 	switch {
 	case err == nil:
-		rec.Transfer = res.ID
+		rec.Transfer, rec.HoldUntil = res.ID, holdUntil
 	case errors.Is(err, accounting.ErrChequeAlreadyCashed):
 		// Only this service can cash it, and the cheque is claimed by this
 		// request: an earlier run cashed it and stopped before saving.
-		rec.Transfer = accounting.ChequeTransferID(ch)
+		rec.Transfer, rec.HoldUntil = accounting.ChequeTransferID(ch), holdUntil // at most this run's hold: a little early is safe
 	case transient(err):
 		return err
 	default:
@@ -260,7 +271,7 @@ func (a *Access) pay(ctx context.Context, rec *requestRecord, ch *accounting.Che
 // fulfil asks the fulfilling service, in this service's own name.
 func (a *Access) fulfil(ctx context.Context, rec *requestRecord) error {
 	fa := &FulfilArgs{RequestUID: rec.UID, Resource: rec.Resource, IdentityURL: rec.IdentityURL, UserUID: rec.UserUID,
-		Price: rec.Price, Details: rec.Details}
+		Price: rec.Price, Details: rec.Details, HoldUntil: rec.HoldUntil}
 	cr, err := a.svc.Credentials(ctx, FulfilResource(fa), time.Time{})
 	if err != nil {
 		return err
@@ -274,6 +285,9 @@ func (a *Access) fulfil(ctx context.Context, rec *requestRecord) error {
 	case err == nil && len(out) > MaxResultBytes:
 		rec.Outcome = OutcomeFailed
 		rec.Failure = &failure{Class: ErrFulfilmentFailed.Class, Message: fmt.Sprintf("%s answered over %d bytes; refunded", rec.Resource, MaxResultBytes)}
+	case err == nil && isDeferred(out):
+		rec.Outcome, rec.Result, rec.State = OutcomePending, out, stateAwaiting
+		return nil
 	case err == nil:
 		rec.Outcome, rec.Result = OutcomeGranted, out
 	case transient(err):
@@ -301,10 +315,15 @@ func (a *Access) resolve(ctx context.Context, rec *requestRecord) error {
 	} else {
 		_, err = a.acct.Refund(ctx, a.svc, rec.Transfer)
 	}
-	if errors.Is(err, accounting.ErrTransferExpired) {
+	switch {
+	case errors.Is(err, accounting.ErrTransferExpired):
 		// The hold passed before this run: the money is back with the user.
 		a.svc.Logger().Warn("request payment expired before it was settled", "request", rec.UID, "outcome", rec.Outcome)
-	} else if err != nil {
+	case errors.Is(err, accounting.ErrAlreadyResolved):
+		// Only this service resolves its transfers, and the outcome was
+		// saved before the first try: an earlier run resolved it this way
+		// and stopped before saving.
+	case err != nil:
 		return err
 	}
 	if rec.Outcome == OutcomeGranted {
@@ -323,9 +342,9 @@ func (rec *requestRecord) grant() *Grant {
 		Time: rec.Created}
 }
 
-// answer is what every run of a finished request answers.
+// answer is what every run of a finished (or awaiting) request answers.
 func (rec *requestRecord) answer() (*Grant, error) {
-	if rec.Outcome != OutcomeGranted {
+	if rec.Outcome != OutcomeGranted && rec.Outcome != OutcomePending {
 		if rec.Failure == nil {
 			return nil, fmt.Errorf("access: request %s failed without a recorded failure", rec.UID)
 		}
@@ -376,4 +395,10 @@ func (a *Access) incomeAccount(ctx context.Context) (string, error) {
 // IncomeAccountID is the id of the service's income account at accounting.
 func (a *Access) IncomeAccountID() string {
 	return accounting.AccountID(accounting.Owner{ServiceURL: a.svc.URL()}, IncomeAccount)
+}
+
+// isDeferred says whether a fulfiller's answer is the Deferred shape.
+func isDeferred(out json.RawMessage) bool {
+	var d Deferred
+	return json.Unmarshal(out, &d) == nil && d.Deferred
 }

@@ -26,6 +26,7 @@ type Config struct {
 	StoreURL    string        // default: a temp folder (file://)
 	Logins      int           // login approvals per level
 	Steps       []string      // steps to run, by name; empty: all
+	FileBytes   int64         // size of the file the files step moves (0: DefaultFileBytes)
 }
 
 // stepFunc measures one family of figures at each of cfg.Concurrency.
@@ -45,6 +46,8 @@ var steps = []struct {
 	{"logins", []int{1, 32}, benchLogins},
 	{"verify", []int{1, 32}, benchVerify},
 	{"transfers", []int{1, 16, 64}, benchTransfers},
+	{"files", []int{1}, benchFiles},
+	{"jobs", []int{1, 4}, benchJobs},
 }
 
 // StepNames lists the steps in the order Run runs them.

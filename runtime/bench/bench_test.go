@@ -14,7 +14,7 @@ func TestRunSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the benchmark harness registers users with argon2id")
 	}
-	rep, err := Run(context.Background(), Config{Duration: 300 * time.Millisecond, Concurrency: []int{1, 4}, Logins: 6}, func(s string) { t.Log(s) })
+	rep, err := Run(context.Background(), Config{Duration: 300 * time.Millisecond, Concurrency: []int{1, 4}, Logins: 6, FileBytes: 3 << 20}, func(s string) { t.Log(s) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,8 +28,11 @@ func TestRunSmall(t *testing.T) {
 	}
 	want := map[string]int{"encrypted calls": 2, "login approvals": 2, "login approvals (vs full bound)": 2, "authorisation verifications (warm cache)": 2,
 		"transfers, distinct accounts": 2, "transfers, one hot account": 2, "transfers, hot vs distinct": 2,
-		"ledger alone, distinct accounts": 2, "ledger alone, one hot account": 2, "store durable puts (context)": 2}
+		"ledger alone, distinct accounts": 2, "ledger alone, one hot account": 2, "store durable puts (context)": 2,
+		"plain copy, MB/s": 1, "upload via service, MB/s": 1, "download via service, MB/s": 1, "upload via PAR, MB/s": 1, "download via PAR, MB/s": 1,
+		"jobs, submit to settled": 2, "empty claims (after the jobs above)": 2}
 	checkTransferFigures(t, rep)
+	checkFileFigures(t, rep)
 	for _, f := range rep.Figures {
 		if f.Name == "store durable puts (context)" {
 			if f.PerSecond <= 0 {
@@ -74,7 +77,7 @@ func checkTransferFigures(t *testing.T, rep *Report) {
 }
 
 func TestSteps(t *testing.T) {
-	if got := StepNames(); !slices.Equal(got, []string{"ledger", "calls", "logins", "verify", "transfers"}) {
+	if got := StepNames(); !slices.Equal(got, []string{"ledger", "calls", "logins", "verify", "transfers", "files", "jobs"}) {
 		t.Errorf("steps %v", got)
 	}
 	if got := DefaultClients("transfers"); !slices.Equal(got, []int{1, 16, 64}) {
@@ -87,7 +90,7 @@ func TestSteps(t *testing.T) {
 	if runs, err = selected(nil); err != nil || !runs("calls") || !runs("transfers") {
 		t.Errorf("no steps named should run all (err %v)", err)
 	}
-	if _, err := selected([]string{"transfer"}); err == nil || !strings.Contains(err.Error(), "known: ledger, calls, logins, verify, transfers") {
+	if _, err := selected([]string{"transfer"}); err == nil || !strings.Contains(err.Error(), "known: ledger, calls, logins, verify, transfers, files, jobs") {
 		t.Errorf("unknown step: %v", err)
 	}
 }
@@ -96,5 +99,29 @@ func TestSteps(t *testing.T) {
 func TestRunUnknownStep(t *testing.T) {
 	if _, err := Run(context.Background(), Config{Steps: []string{"nope"}}, nil); err == nil {
 		t.Fatal("an unknown step ran")
+	}
+}
+
+// checkFileFigures: every transfer is beside the plain copy of the same
+// rounds, with the targets.
+func checkFileFigures(t *testing.T, rep *Report) {
+	t.Helper()
+	var plain float64
+	for _, f := range rep.Figures {
+		if f.Name == "plain copy, MB/s" {
+			plain = f.PerSecond
+		}
+	}
+	for _, f := range rep.Figures {
+		if !strings.Contains(f.Name, " via ") {
+			continue
+		}
+		want := 0.5
+		if strings.Contains(f.Name, "PAR") {
+			want = 0.8
+		}
+		if plain <= 0 || f.BoundPerSec != plain || f.Target != want || f.BoundName != fileBoundName || f.Ops != fileRounds {
+			t.Errorf("%s: bound %.1f (plain copy %.1f), target %.2f (want %.2f), %d rounds", f.Name, f.BoundPerSec, plain, f.Target, want, f.Ops)
+		}
 	}
 }

@@ -37,6 +37,10 @@ func (r *Report) WriteText(w io.Writer) error {
 		"Targets apply where the clients can keep every core busy; one client also pays each call's serial latency.\n"+
 		"The hot account's target is relative: its \"hot vs distinct\" line is bounded by the distinct figure at the same clients.\n"+
 		"The ledger lines have no envelope and no network: durable transfers/s on the store, beside its own put rate.\n"+
+		"Jobs: 4 users submit /bin/true jobs through access for the duration while N agents claim, run, finish and settle them;\n"+
+		"per s counts jobs from the first submission until the last is settled, p50/p99 are queued → finished (including the wait\n"+
+		"in the queue); the bound is the RSA work of a job's 7 envelope calls and 6 signed authorisations on all cores.\n"+
+		"Empty claims are timed after each jobs level: finished jobs leave no queue pointer, so they should not slow down.\n"+
 		"Each bound is the mean of samples taken between rounds of its figure's load, so both see the same machine (JSON output has them).\n")
 	return nil
 }

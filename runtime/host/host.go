@@ -19,10 +19,12 @@ import (
 	"github.com/openacquire/acquire/runtime/access"
 	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/registry"
 	"github.com/openacquire/acquire/runtime/service"
+	"github.com/openacquire/acquire/runtime/storage"
 	"github.com/openacquire/acquire/runtime/store"
 )
 
@@ -37,7 +39,7 @@ const (
 )
 
 // Kinds this host knows how to run, in start-up order.
-var Kinds = []string{registry.Kind, identity.Kind, accounting.Kind, access.Kind}
+var Kinds = []string{registry.Kind, identity.Kind, accounting.Kind, access.Kind, storage.Kind, compute.Kind}
 
 // Config says what to serve and where its state lives.
 type Config struct {
@@ -65,7 +67,10 @@ type Config struct {
 	// AdminToken enables the admin API (/_admin/v1/) for bearer holders of
 	// this token; empty disables it.
 	AdminToken string
-	clock      func() time.Time
+	// AccessURL is the access service the compute service fulfils for
+	// when this host runs no access service.
+	AccessURL string
+	clock     func() time.Time
 }
 
 // Host is a running set of services.
@@ -77,6 +82,8 @@ type Host struct {
 	Registry   *registry.Registry
 	Accounting *accounting.Accounting
 	Access     *access.Access
+	Storage    *storage.Storage
+	Compute    *compute.Compute
 	Client     *call.Client
 	buckets    []*store.Bucket
 	deploys    *deployments // services deployed through the admin API; nil without it
@@ -150,6 +157,16 @@ func (h *Host) open(ctx context.Context, kind string) error {
 		if h.Access, err = h.openAccess(svc); err != nil {
 			return err
 		}
+	case storage.Kind:
+		opts := storage.Options{Client: h.Client, TrustedIdentities: h.trustedIdentities()}
+		if h.Storage, err = storage.New(ctx, svc, opts); err != nil {
+			return err
+		}
+		h.mux.Handle("/"+kind+storage.DataPath, h.Storage.DataHandler())
+	case compute.Kind:
+		if h.Compute, err = h.openCompute(svc); err != nil {
+			return err
+		}
 	}
 	h.services[kind] = svc
 	h.mux.Handle("/"+kind, svc)
@@ -194,6 +211,19 @@ func (h *Host) storeURL(kind string) (string, error) {
 		return su, nil
 	}
 	return SubStoreURL(h.cfg.StoreURL, kind)
+}
+
+// openCompute runs the compute service for this host's access service,
+// or the configured one.
+func (h *Host) openCompute(svc *service.Service) (*compute.Compute, error) {
+	acc := h.cfg.AccessURL
+	if acc == "" && slices.Contains(h.cfg.Kinds, access.Kind) {
+		acc = h.ServiceURL(access.Kind)
+	}
+	if acc == "" {
+		return nil, errors.New("host: the compute service needs an access service (run one here or set AccessURL)")
+	}
+	return compute.New(svc, compute.Options{Client: h.Client, AccessURLs: []string{acc}, TrustedIdentities: h.trustedIdentities()})
 }
 
 // ServiceURL is where a kind is served.
@@ -246,14 +276,28 @@ func (h *Host) health(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-// Sweep removes stale replay markers of every service and expires the
-// provisional transfers whose receipt_by has passed.
+// Sweep removes stale replay markers of every service, expires the
+// provisional transfers whose receipt_by has passed, and removes abandoned
+// storage uploads.
 func (h *Host) Sweep(ctx context.Context) {
 	if h.Accounting != nil {
 		if n, err := h.Accounting.Expire(ctx); err != nil {
 			h.cfg.Logger.Warn("expiry sweep failed", "service", accounting.Kind, "err", err)
 		} else if n > 0 {
 			h.cfg.Logger.Debug("expired provisional transfers", "count", n)
+		}
+	}
+	if h.Storage != nil {
+		if _, err := h.Storage.Sweep(ctx); err != nil {
+			h.cfg.Logger.Warn("upload sweep failed", "service", storage.Kind, "err", err)
+		}
+	}
+	if h.Compute != nil {
+		// Settles jobs whose settlement failed, ends jobs past their hold.
+		if n, err := h.Compute.Sweep(ctx); err != nil {
+			h.cfg.Logger.Warn("compute sweep failed", "err", err)
+		} else if n > 0 {
+			h.cfg.Logger.Debug("swept jobs", "count", n)
 		}
 	}
 	for kind, svc := range h.services {

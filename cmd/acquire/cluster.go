@@ -1,0 +1,204 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openacquire/acquire/runtime/compute"
+	"github.com/openacquire/acquire/runtime/compute/agent"
+)
+
+func newClusterCmd(g *globals) *cobra.Command {
+	jf := &jobFlags{}
+	cmd := groupCmd("cluster", "Register a cluster and run its agent",
+		`A cluster runs jobs. 'register' makes the cluster's own key pair here and
+registers its public key with the compute service (admins of the compute
+service; 'acquire host --admin NAME' makes one); 'agent' runs the cluster's
+agent, which claims the cluster's jobs and runs them as local processes.
+
+The private key is kept (mode 0600) in clusters/NAME.key in the wallet folder
+(see 'acquire --help'), or at --key.`)
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&jf.computeURL, "compute", "", "compute service URL (default $"+envComputeURL+", else derived from the identity URL)")
+	pf.StringVarP(&jf.username, "username", "u", "", "register with this user's saved session (default: the last one logged in)")
+	cmd.AddCommand(newClusterRegisterCmd(g, jf), newClusterAgentCmd(g, jf))
+	return cmd
+}
+
+// clusterKeyPath is --key, or clusters/NAME.key in the wallet folder.
+func (g *globals) clusterKeyPath(name, flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	w, err := g.wallet()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(w.Folder(), "clusters", name+".key"), nil
+}
+
+// clusterKey reads the key at path, or makes and keeps a new one when
+// create is set and there is none (so registering again reuses it).
+func clusterKey(name, path string, create bool) (*compute.ClusterKey, error) {
+	b, err := os.ReadFile(path) //nolint:gosec // the user's own key file
+	if err == nil {
+		return compute.ParseClusterKey(name, b)
+	}
+	if !errors.Is(err, os.ErrNotExist) || !create {
+		return nil, err
+	}
+	k, err := compute.GenerateClusterKey(name)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	pemBytes, err := k.MarshalPEM()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // see above
+	if errors.Is(err, os.ErrExist) {
+		return clusterKey(name, path, false) // made meanwhile by another run
+	} else if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(pemBytes); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return k, f.Close()
+}
+
+// clusterRegistered is what cluster register prints.
+type clusterRegistered struct {
+	compute.Cluster
+	KeyFile string `json:"key_file"`
+}
+
+func newClusterRegisterCmd(g *globals, jf *jobFlags) *cobra.Command {
+	var keyFile string
+	cmd := &cobra.Command{
+		Use:   "register NAME [--key FILE]",
+		Short: "Make the cluster's key pair and register its public key (admins)",
+		Long: `Make an Ed25519 key pair for cluster NAME ([a-z0-9][a-z0-9_-]{0,62}) unless
+its key file exists, and register the public key with the compute service.
+Registering again with the same key answers the registration; another key for
+a registered name is refused (AlreadyExistsError): register a new name.`,
+		Example: "  acquire cluster register lab",
+		Args:    exactArgs(1, "exactly one cluster NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := g.clusterKeyPath(args[0], keyFile)
+			if err != nil {
+				return err
+			}
+			x, cc, err := g.computeClient(jf)
+			if err != nil {
+				return err
+			}
+			k, err := clusterKey(args[0], path, true)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.callContext(cmd)
+			defer cancel()
+			cl, err := cc.RegisterCluster(ctx, x.s, args[0], k.PublicKey())
+			if err != nil {
+				return g.accountError(x.accountingSession, err)
+			}
+			out := clusterRegistered{Cluster: *cl, KeyFile: path}
+			return g.emit(out, func(w io.Writer) {
+				fmt.Fprintf(w, "Registered cluster %s (public key %s); its private key is in %s.\n", cl.Name, cl.PublicKey, path)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&keyFile, "key", "", "the cluster's key file (default: clusters/NAME.key in the wallet folder)")
+	return cmd
+}
+
+func newClusterAgentCmd(g *globals, jf *jobFlags) *cobra.Command {
+	var keyFile, workDir, name string
+	var workers int
+	cmd := &cobra.Command{
+		Use:   "agent NAME [--workers N] [--work-dir DIR] [--key FILE]",
+		Short: "Run cluster NAME's agent: claim its jobs and run them here",
+		Long: `Run the agent of cluster NAME until SIGINT or SIGTERM: --workers jobs at a time,
+each as a local process (no shell) in a fresh folder under --work-dir, killed
+at its time limit, its lease kept by heartbeats. No login is needed: the agent
+signs its calls with the cluster's key.
+
+Stopping the agent abandons the jobs it is running (their processes are
+killed): after their lease (a minute) another agent runs them again, and
+they are paid once. A job's input and output drive links (PARs) are used
+as they are: the agent needs no access to the drives beyond them.`,
+		Example: "  acquire cluster agent lab --workers 4",
+		Args:    exactArgs(1, "exactly one cluster NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if workers < 1 || workers > agent.MaxWorkers {
+				return usagef("--workers must be in [1, %d]", agent.MaxWorkers)
+			}
+			path, err := g.clusterKeyPath(args[0], keyFile)
+			if err != nil {
+				return err
+			}
+			k, err := clusterKey(args[0], path, false)
+			if errors.Is(err, os.ErrNotExist) {
+				return usagef("no key for cluster %s at %s: run 'acquire cluster register %s' first", args[0], path, args[0])
+			} else if err != nil {
+				return err
+			}
+			u, err := g.agentComputeURL(jf)
+			if err != nil {
+				return err
+			}
+			c, err := g.callClient()
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				host, _ := os.Hostname()
+				name = fmt.Sprintf("%s-%d", host, os.Getpid())
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			fmt.Fprintf(g.stderr, "agent %s of cluster %s: %d workers on %s; Ctrl-C stops\n", name, args[0], workers, u)
+			return agent.Run(ctx, agent.Config{Client: &compute.AgentClient{C: c, URL: u, Key: k, Agent: name},
+				Workers: workers, WorkDir: workDir, Drive: &agent.PARDrive{C: c}, Logger: g.log})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&keyFile, "key", "", "the cluster's key file (default: clusters/NAME.key in the wallet folder)")
+	fl.IntVar(&workers, "workers", agent.DefaultWorkers, "jobs run at once")
+	fl.StringVar(&workDir, "work-dir", "", "folder for the jobs' folders (default: the system's temp folder)")
+	fl.StringVar(&name, "agent-name", "", "this agent's name (default: host-pid)")
+	return cmd
+}
+
+// agentComputeURL: the agent has no session, so the compute URL comes
+// from --compute, $ACQUIRE_COMPUTE_URL, or beside the identity URL.
+func (g *globals) agentComputeURL(jf *jobFlags) (string, error) {
+	u := jf.computeURL
+	if u == "" {
+		u = g.getenv(envComputeURL)
+	}
+	if u == "" {
+		id, err := g.identity()
+		if err != nil {
+			return "", err
+		}
+		return siblingURL(id, compute.Kind)
+	}
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return "", usagef("compute service URL %q must start with http:// or https://", u)
+	}
+	return u, nil
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openacquire/acquire/runtime/storage"
+)
+
+func newDriveCmd(g *globals) *cobra.Command {
+	sf := &storageFlags{}
+	cmd := groupCmd("drive", "Create and list drives, and set who may use them",
+		`Drives hold files. A drive's path is one or more names joined by "/"
+("photos", "photos/2026"): a sub-drive lives inside its parent and, until it
+gets an ACL of its own, inherits its parent's. Roles, weakest first: read
+(list, download), write (and upload, delete, create sub-drives), owner (and
+change the ACL, create and revoke PARs). Whoever creates a top-level drive owns
+it.`+storageHelp)
+	sf.add(cmd)
+	cmd.AddCommand(newDriveCreateCmd(g, sf), newDriveListCmd(g, sf), newDriveACLCmd(g, sf))
+	return cmd
+}
+
+func newDriveCreateCmd(g *globals, sf *storageFlags) *cobra.Command {
+	var maxBytes int64
+	var rule string
+	cmd := &cobra.Command{
+		Use:   "create DRIVE [--max-bytes N] [--delete-rule keep|purge]",
+		Short: "Create a drive (or a sub-drive of one you may write to)",
+		Long: `Create DRIVE. --max-bytes limits the bytes its files may hold (0: no limit);
+an upload that would pass it is refused with QuotaExceededError. --delete-rule
+says what 'acquire file rm' does by default: keep (a tombstone; older versions
+stay fetchable) or purge (every version is removed).`,
+		Example: `  acquire drive create photos --max-bytes 10000000000
+  acquire drive create photos/2026`,
+		Args: exactArgs(1, "exactly one DRIVE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if maxBytes < 0 {
+				return usagef("--max-bytes must be 0 (no limit) or more")
+			}
+			d, err := storageCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.DriveInfo, error) {
+				return st.c.CreateDrive(ctx, st.s, args[0], storage.DriveOptions{MaxBytes: maxBytes, DeleteRule: rule})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(d, func(w io.Writer) { fmt.Fprintf(w, "Created drive %s (you are %s).\n", d.Name, d.Role) })
+		},
+	}
+	cmd.Flags().Int64Var(&maxBytes, "max-bytes", 0, "size limit of the drive's files in bytes (0: none)")
+	cmd.Flags().StringVar(&rule, "delete-rule", "", "what rm does by default: keep or purge (default keep)")
+	return cmd
+}
+
+func newDriveListCmd(g *globals, sf *storageFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list [PARENT]",
+		Short: "List your drives, or the sub-drives of PARENT",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			parent := ""
+			if len(args) == 1 {
+				parent = args[0]
+			}
+			list, err := storageCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.DriveList, error) {
+				return st.c.ListDrives(ctx, st.s, parent)
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(list, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "DRIVE\tROLE\tUSED BYTES\tLIMIT\tON DELETE")
+				for _, d := range list.Drives {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", d.Name, d.Role, d.UsageBytes, limitText(d.MaxBytes), d.DeleteRule)
+				}
+				_ = tw.Flush()
+			})
+		},
+	}
+}
+
+func limitText(n int64) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprint(n)
+}
+
+func newDriveACLCmd(g *globals, sf *storageFlags) *cobra.Command {
+	var set, add, remove []string
+	var inherit bool
+	cmd := &cobra.Command{
+		Use:   "acl DRIVE [--set RULE]... [--add RULE]... [--remove WHO]... [--inherit]",
+		Short: "Show or change a drive's ACL",
+		Long: `Without flags, show DRIVE's ACL: its own rules (if any), the rules in effect
+and where they come from, and your role. Only owners change it.
+
+A RULE is WHO=ROLE; WHO is one of
+  user:UID            a user of your identity service (UID from 'acquire user whoami')
+  user:UID@URL        a user of the identity service at URL
+  group:NAME          every member of a storage group
+  default             every user of a trusted identity service
+and ROLE is read, write or owner.
+
+--set replaces the drive's own rules with the given ones; --add and --remove
+change the rules in effect and make them the drive's own; --inherit drops the
+drive's own rules so it inherits its parent's again.`,
+		Example: `  acquire drive acl photos
+  acquire drive acl photos --add user:1a2b3c=read --add default=read
+  acquire drive acl photos/2026 --inherit`,
+		Args: exactArgs(1, "exactly one DRIVE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			changes := len(set) + len(add) + len(remove)
+			if inherit && changes > 0 {
+				return usagef("--inherit cannot be combined with --set, --add or --remove")
+			}
+			if len(set) > 0 && len(add)+len(remove) > 0 {
+				return usagef("--set replaces the rules; give --add/--remove without it")
+			}
+			info, err := storageCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.ACLInfo, error) {
+				if !inherit && changes == 0 {
+					return st.c.GetACL(ctx, st.s, args[0])
+				}
+				acl, err := newACL(ctx, st, args[0], inherit, set, add, remove)
+				if err != nil {
+					return nil, err
+				}
+				return st.c.SetACL(ctx, st.s, args[0], acl)
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(info, func(w io.Writer) { printACL(w, info) })
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&set, "set", nil, "replace the drive's own rules with these (repeatable)")
+	fl.StringArrayVar(&add, "add", nil, "add or change a rule (repeatable)")
+	fl.StringArrayVar(&remove, "remove", nil, "remove the rule for WHO (repeatable)")
+	fl.BoolVar(&inherit, "inherit", false, "drop the drive's own rules: inherit its parent's")
+	return cmd
+}
+
+// newACL works out the ACL to set from the flags.
+func newACL(ctx context.Context, st *storageSession, drive string, inherit bool, set, add, remove []string) (*storage.ACL, error) {
+	if inherit {
+		return nil, nil
+	}
+	acl := &storage.ACL{}
+	if len(set) == 0 {
+		cur, err := st.c.GetACL(ctx, st.s, drive)
+		if err != nil {
+			return nil, err
+		}
+		acl.Rules = append(acl.Rules, cur.Effective.Rules...)
+	}
+	for _, spec := range append(set, add...) {
+		r, err := parseRule(spec, st.s.IdentityURL, true)
+		if err != nil {
+			return nil, err
+		}
+		acl.Rules = append(withoutRule(acl.Rules, r), r)
+	}
+	for _, spec := range remove {
+		r, err := parseRule(spec, st.s.IdentityURL, false)
+		if err != nil {
+			return nil, err
+		}
+		acl.Rules = withoutRule(acl.Rules, r)
+	}
+	return acl, nil
+}
+
+// parseRule reads WHO=ROLE (or WHO alone, for --remove).
+func parseRule(spec, identityURL string, withRole bool) (storage.Rule, error) {
+	who, role, hasRole := strings.Cut(strings.TrimSpace(spec), "=")
+	var r storage.Rule
+	if hasRole != withRole {
+		if withRole {
+			return r, usagef("rule %q: want WHO=ROLE, e.g. user:UID=read", spec)
+		}
+		return r, usagef("--remove %q: want WHO only, e.g. user:UID", spec)
+	}
+	switch role {
+	case "", storage.RoleRead, storage.RoleWrite, storage.RoleOwner:
+		r.Role = role
+	default:
+		return r, usagef("rule %q: ROLE must be read, write or owner", spec)
+	}
+	kind, name, _ := strings.Cut(who, ":")
+	switch {
+	case who == storage.RuleDefault:
+		r.Kind = storage.RuleDefault
+	case kind == storage.RuleGroup && name != "":
+		r.Kind, r.Group = storage.RuleGroup, name
+	case kind == storage.RuleUser && name != "":
+		r.Kind, r.IdentityURL, r.UserUID = storage.RuleUser, identityURL, name
+		if uid, url, ok := strings.Cut(name, "@"); ok {
+			r.UserUID, r.IdentityURL = uid, url
+		}
+	default:
+		return r, usagef("rule %q: WHO must be user:UID, user:UID@IDENTITY_URL, group:NAME or default", spec)
+	}
+	return r, nil
+}
+
+// withoutRule drops the rules for the same principal as r.
+func withoutRule(rules []storage.Rule, r storage.Rule) []storage.Rule {
+	out := rules[:0:0]
+	for _, x := range rules {
+		if x.Kind != r.Kind || x.Group != r.Group || x.UserUID != r.UserUID || x.IdentityURL != r.IdentityURL {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func printACL(w io.Writer, info *storage.ACLInfo) {
+	from := "its own rules"
+	if info.Own == nil {
+		from = "inherited from " + info.From
+	}
+	fmt.Fprintf(w, "Drive %s (%s); your role: %s\n", info.Drive, from, dash(info.Role))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHO\tROLE")
+	for _, r := range info.Effective.Rules {
+		fmt.Fprintf(tw, "%s\t%s\n", ruleWho(r), r.Role)
+	}
+	_ = tw.Flush()
+}
+
+func ruleWho(r storage.Rule) string {
+	switch r.Kind {
+	case storage.RuleUser:
+		return "user:" + r.UserUID + "@" + r.IdentityURL
+	case storage.RuleGroup:
+		return "group:" + r.Group
+	}
+	return r.Kind
+}

@@ -1,0 +1,234 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/crypto"
+	"github.com/openacquire/acquire/runtime/identity"
+	"github.com/openacquire/acquire/runtime/service"
+	"github.com/openacquire/acquire/runtime/storage"
+)
+
+// File transfer figures: one file of FileBytes, moved fileRounds times
+// each way. Every round runs the plain copy and the four transfers back to
+// back, so each ratio compares figures taken within seconds of each other
+// on a machine whose speed drifts.
+const (
+	DefaultFileBytes = 256 << 20
+	fileRounds       = 3
+	megabyte         = 1e6
+)
+
+// fileBoundName says what the file figures are measured against.
+const fileBoundName = "a plain copy of the same file on the same disk (read, write, fsync), in the same rounds"
+
+// benchFiles measures uploads and downloads of one large file through the
+// storage service (a logged-in user) and through a PAR (no login), beside
+// a plain copy. Transfers include what the CLI does: hashing every chunk,
+// and for downloads writing the file and fsyncing it.
+func benchFiles(ctx context.Context, env *hostEnv, cfg Config, rep *Report, progress func(string)) error {
+	size := cfg.FileBytes
+	if size <= 0 {
+		size = DefaultFileBytes
+	}
+	dir, err := os.MkdirTemp(env.dataDir(), "files-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	progress(fmt.Sprintf("files: writing a %d MiB source file", size>>20))
+	src := filepath.Join(dir, "source.bin")
+	if err := randomFile(src, size); err != nil {
+		return err
+	}
+	fe, err := newFileEnv(ctx, env)
+	if err != nil {
+		return err
+	}
+	kinds := []string{"plain copy", "upload via service", "download via service", "upload via PAR", "download via PAR"}
+	took := map[string][]time.Duration{}
+	for round := range fileRounds {
+		progress(fmt.Sprintf("files: round %d of %d", round+1, fileRounds))
+		for _, k := range kinds {
+			d, err := fe.run(ctx, k, src, filepath.Join(dir, "copy.bin"), size)
+			if err != nil {
+				return fmt.Errorf("bench: %s: %w", k, err)
+			}
+			took[k] = append(took[k], d)
+		}
+		if err := fe.purge(ctx); err != nil {
+			return err
+		}
+	}
+	plain := fileFigure("plain copy, MB/s", size, took["plain copy"], 0, 0)
+	rep.Figures = append(rep.Figures, plain)
+	for _, k := range kinds[1:] {
+		target := 0.5
+		if k == "upload via PAR" || k == "download via PAR" {
+			target = 0.8
+		}
+		rep.Figures = append(rep.Figures, fileFigure(k+", MB/s", size, took[k], plain.PerSecond, target))
+	}
+	return nil
+}
+
+// fileFigure is the median rate of the rounds beside the plain copy's.
+func fileFigure(name string, size int64, ds []time.Duration, bound, target float64) Figure {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	f := Figure{Name: name, Concurrency: 1, Ops: len(s), PerSecond: float64(size) / megabyte / med.Seconds(),
+		P50ms: ms(med), P99ms: ms(s[len(s)-1]), BoundPerSec: bound, Target: target}
+	if bound > 0 {
+		f.BoundName = fileBoundName
+	}
+	return withRatio(f)
+}
+
+// fileEnv is a logged-in user with a drive, and a read-write PAR on it.
+type fileEnv struct {
+	s   *identity.Session
+	c   *storage.Client
+	par *storage.PARClient
+}
+
+func newFileEnv(ctx context.Context, env *hostEnv) (*fileEnv, error) {
+	c := call.NewClient(&call.MemoryPins{})
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	te := &transferEnv{c: c, id: &identity.Client{C: c, URL: env.h.ServiceURL(identity.Kind)}, key: key, run: "f" + service.NewID()[:10]}
+	s, err := te.login(ctx, "files")
+	if err != nil {
+		return nil, err
+	}
+	fe := &fileEnv{s: s, c: &storage.Client{C: c, URL: env.h.ServiceURL(storage.Kind)}}
+	if _, err := fe.c.CreateDrive(ctx, s, "bench", storage.DriveOptions{DeleteRule: storage.DeletePurge}); err != nil {
+		return nil, err
+	}
+	p, err := fe.c.CreatePAR(ctx, s, "bench", "", storage.PARReadWrite, time.Now().Add(time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	fe.par, err = storage.OpenPAR(c, p.Link)
+	return fe, err
+}
+
+// run times one transfer of src (or into dst).
+func (fe *fileEnv) run(ctx context.Context, kind, src, dst string, size int64) (time.Duration, error) {
+	start := time.Now()
+	var err error
+	switch kind {
+	case "plain copy":
+		err = plainCopy(src, dst)
+	case "upload via service":
+		err = uploadFile(src, size, func(r io.Reader) error {
+			_, err := fe.c.Upload(ctx, fe.s, "bench", "service.bin", r, size, storage.UploadOptions{})
+			return err
+		})
+	case "download via service":
+		err = downloadFile(dst, func(w io.Writer) error {
+			_, err := fe.c.Download(ctx, fe.s, "bench", "service.bin", w, storage.DownloadOptions{})
+			return err
+		})
+	case "upload via PAR":
+		err = uploadFile(src, size, func(r io.Reader) error {
+			_, err := fe.par.Upload(ctx, "par.bin", r, size, storage.UploadOptions{})
+			return err
+		})
+	case "download via PAR":
+		err = downloadFile(dst, func(w io.Writer) error {
+			_, err := fe.par.Download(ctx, "par.bin", w, storage.DownloadOptions{})
+			return err
+		})
+	default:
+		err = errors.New("unknown transfer " + kind)
+	}
+	return time.Since(start), err
+}
+
+// purge removes the round's versions, so the disk holds one copy of each.
+func (fe *fileEnv) purge(ctx context.Context) error {
+	purge := true
+	for _, name := range []string{"service.bin", "par.bin"} {
+		if _, err := fe.c.DeleteFile(ctx, fe.s, "bench", name, &purge); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func uploadFile(src string, size int64, up func(io.Reader) error) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	return up(io.LimitReader(f, size))
+}
+
+// downloadFile writes into dst and fsyncs it, as the CLI does.
+func downloadFile(dst string, down func(io.Writer) error) error {
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	err = down(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// plainCopy is the bound: read src, write dst, fsync dst.
+func plainCopy(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = in.Close() }()
+	return downloadFile(dst, func(w io.Writer) error {
+		_, err := io.CopyBuffer(w, in, make([]byte, 1<<20))
+		return err
+	})
+}
+
+// randomFile writes size random bytes (incompressible, unlike zeros).
+func randomFile(path string, size int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = io.CopyN(f, rand.Reader, size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// dataDir is a folder on the store's disk when the store is local files
+// (so the plain copy and the service write to the same disk), else the
+// system's temp folder.
+func (e *hostEnv) dataDir() string {
+	if u, err := url.Parse(e.store); err == nil && u.Scheme == "file" && u.Path != "" {
+		return u.Path
+	}
+	return os.TempDir()
+}

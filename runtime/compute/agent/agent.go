@@ -1,0 +1,184 @@
+// Package agent is a cluster's agent: workers that claim jobs from a
+// compute service, run each as a local process (no shell) in a fresh
+// folder under a hard timeout, keep its lease alive with heartbeats, move
+// its inputs and outputs through a Drive, and report how it ended.
+//
+// An agent that stops (its context ends, or the process dies) abandons
+// its running jobs without reporting: their leases pass and another agent
+// runs them again. The service pays for a job once whatever happens.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/compute"
+)
+
+// Limits and defaults.
+const (
+	DefaultWorkers     = 1
+	MaxWorkers         = 64
+	DefaultPollMin     = 200 * time.Millisecond
+	DefaultPollMax     = 5 * time.Second
+	DefaultMaxLogBytes = 1 << 20 // per stream; the rest is dropped and noted
+	MaxOutputFiles     = 1000
+	// claimTimeout bounds one claim call.
+	claimTimeout = 30 * time.Second
+	// finishTries bounds the attempts to report a job's end.
+	finishTries = 5
+	// killGrace is how long a killed command's pipes may stay open.
+	killGrace = 5 * time.Second
+)
+
+// Drive moves a job's files. Fetch places the files behind a read link
+// in dir; Put uploads the local file at path under name (slash-separated,
+// e.g. "out/result.txt" or "logs/stdout.txt") behind a write link.
+type Drive interface {
+	Fetch(ctx context.Context, link, dir string) error
+	Put(ctx context.Context, link, name, path string) error
+}
+
+// Config of an agent.
+type Config struct {
+	// Client is the cluster's client; each worker calls as Client.Agent
+	// with "-<n>" appended, so the service can tell workers apart.
+	Client  *compute.AgentClient
+	Workers int
+	// WorkDir holds the jobs' folders (default: the system's temp folder).
+	WorkDir string
+	// Drive moves inputs and outputs; nil fails jobs that name links.
+	Drive Drive
+	// Lease bounds the lease heartbeats assume (default
+	// compute.DefaultLease); a claim's own shorter lease wins. A heartbeat
+	// goes every third of it.
+	Lease            time.Duration
+	PollMin, PollMax time.Duration
+	MaxLogBytes      int64
+	Logger           *slog.Logger
+	// OnIdle, if set, is called when a worker finds no job (tests, benches).
+	OnIdle func()
+}
+
+func (c *Config) defaults() error {
+	if c.Client == nil || c.Client.Key == nil {
+		return errors.New("agent: a cluster client with its key is required")
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.Workers < 1 || c.Workers > MaxWorkers {
+		return fmt.Errorf("agent: workers must be in [1, %d]", MaxWorkers)
+	}
+	if c.WorkDir == "" {
+		c.WorkDir = os.TempDir()
+	}
+	if c.Lease == 0 {
+		c.Lease = compute.DefaultLease
+	}
+	if c.PollMin == 0 {
+		c.PollMin = DefaultPollMin
+	}
+	if c.PollMax == 0 {
+		c.PollMax = DefaultPollMax
+	}
+	if c.MaxLogBytes == 0 {
+		c.MaxLogBytes = DefaultMaxLogBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Run runs the workers until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	done := make(chan struct{}, cfg.Workers)
+	for i := range cfg.Workers {
+		cl := *cfg.Client
+		cl.Agent = fmt.Sprintf("%s-%d", cfg.Client.Agent, i)
+		w := &worker{cfg: &cfg, c: &cl, log: cfg.Logger.With("agent", cl.Agent)}
+		go func() { w.loop(ctx); done <- struct{}{} }()
+	}
+	for range cfg.Workers {
+		<-done
+	}
+	return nil
+}
+
+type worker struct {
+	cfg *Config
+	c   *compute.AgentClient
+	log *slog.Logger
+}
+
+// loop claims and runs jobs, polling with a doubling backoff while idle.
+func (w *worker) loop(ctx context.Context) {
+	wait := w.cfg.PollMin
+	for ctx.Err() == nil {
+		// A claim in flight completes even if the agent is stopping, so no
+		// call outlives Run on the service's side; a job it brings back is
+		// then abandoned to its lease like any other.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+		j, err := w.c.Claim(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil && j != nil {
+			wait = w.cfg.PollMin
+			w.run(ctx, j)
+			continue
+		}
+		if err != nil {
+			w.log.Warn("claim failed", "err", err)
+		} else if w.cfg.OnIdle != nil {
+			w.cfg.OnIdle()
+		}
+		if sleep(ctx, wait) != nil {
+			return
+		}
+		wait = min(2*wait, w.cfg.PollMax)
+	}
+}
+
+// finish reports the end, retrying transient failures (each try is a
+// freshly signed call). A lost lease ends it: another attempt owns the job.
+func (w *worker) finish(ctx context.Context, j *compute.Job, o *outcome) {
+	for i := range finishTries {
+		_, err := w.c.Finish(ctx, j.ID, j.Attempt, o.state, o.exit, o.message)
+		if err == nil {
+			w.log.Info("job finished", "job", j.ID, "attempt", j.Attempt, "state", o.state)
+			return
+		}
+		var ce *call.Error
+		if errors.As(err, &ce) && !errors.Is(err, call.ErrUnavailable) && !errors.Is(err, call.ErrBusy) &&
+			!errors.Is(err, call.ErrInternal) && !errors.Is(err, call.ErrInProgress) {
+			w.log.Warn("finish refused", "job", j.ID, "err", err)
+			return
+		}
+		w.log.Warn("finish failed; retrying", "job", j.ID, "err", err)
+		if sleep(ctx, time.Duration(100<<i)*time.Millisecond) != nil {
+			return
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

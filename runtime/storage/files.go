@@ -1,0 +1,433 @@
+package storage
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/store"
+)
+
+// versionRecord is one version as stored: its metadata, and either its
+// bytes (inline) or the upload whose chunks hold them, with their hashes.
+type versionRecord struct {
+	FileVersion
+	Upload string   `json:"upload,omitempty"`
+	CRCs   []string `json:"crc32c,omitempty"`
+	// CRCKeys: the chunks sit at "<key>.<crc>" (this host's data handler
+	// stored them), not at their plain keys (the store's signed URLs did).
+	CRCKeys bool   `json:"crc_keys,omitempty"`
+	Data    []byte `json:"data,omitempty"`
+}
+
+type usageRecord struct {
+	Bytes int64 `json:"bytes"`
+}
+
+var errSkip = errors.New("skip")
+
+// usage is a drive's bytes in use (every kept version counts).
+func (s *Storage) usage(ctx context.Context, driveID string) (int64, error) {
+	var u usageRecord
+	_, err := s.b.GetJSON(ctx, usageKey(driveID), &u)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	return u.Bytes, err
+}
+
+// reserve adds n bytes (negative: releases) to a drive's usage with
+// compare-and-swap, refusing growth past the drive's limit. It runs before
+// a version is written, so a refused commit leaves nothing behind; a crash
+// between the two over-counts (the safe side).
+func (s *Storage) reserve(ctx context.Context, d *Drive, n int64) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := s.b.Update(ctx, usageKey(d.ID), MaxUpdateAttempts, func(old []byte, exists bool) ([]byte, error) {
+		var u usageRecord
+		if exists {
+			if err := json.Unmarshal(old, &u); err != nil {
+				return nil, err
+			}
+		}
+		if n > 0 && d.MaxBytes > 0 && u.Bytes+n > d.MaxBytes {
+			return nil, call.Errorf(ErrQuotaExceeded, "drive %q holds %d of its %d bytes; %d more do not fit", d.Name, u.Bytes, d.MaxBytes, n)
+		}
+		u.Bytes = max(u.Bytes+n, 0)
+		return json.Marshal(&u)
+	})
+	return err
+}
+
+// addVersion stores rec as the next version of its name: the drive's
+// usage first, then the version number claimed with put-if-absent (a
+// concurrent commit that took it makes this one take the next), then the
+// head moved forward. Two concurrent uploads to one name both become versions.
+func (s *Storage) addVersion(ctx context.Context, d *Drive, rec *versionRecord) (*FileVersion, error) {
+	if err := s.reserve(ctx, d, rec.Size); err != nil {
+		return nil, err
+	}
+	n, err := s.latestNumber(ctx, d.ID, rec.Name)
+	if err != nil {
+		_ = s.reserve(ctx, d, -rec.Size)
+		return nil, err
+	}
+	claimed := false
+	for range MaxVersionClaims {
+		n++
+		rec.Version = n
+		_, err = s.b.PutJSONIfAbsent(ctx, versionKey(d.ID, rec.Name, n), rec)
+		if err == nil {
+			claimed = true
+			break
+		}
+		if !errors.Is(err, store.ErrPrecondition) {
+			break
+		}
+	}
+	if !claimed {
+		_ = s.reserve(ctx, d, -rec.Size)
+		if err == nil || errors.Is(err, store.ErrPrecondition) {
+			err = call.Errorf(call.ErrBusy, "too many concurrent versions of %q; try again", rec.Name)
+		}
+		return nil, err
+	}
+	head := rec.FileVersion
+	_, err = s.b.Update(ctx, headKey(d.ID, rec.Name), MaxUpdateAttempts, func(old []byte, exists bool) ([]byte, error) {
+		if exists {
+			var h FileVersion
+			if err := json.Unmarshal(old, &h); err == nil && h.Version >= head.Version {
+				return nil, errSkip
+			}
+		}
+		return json.Marshal(&head)
+	})
+	if err != nil && !errors.Is(err, errSkip) {
+		// The version is stored; readers probe past a stale head.
+		s.svc.Logger().Warn("head update failed", "drive", d.ID, "err", err)
+	}
+	return &head, nil
+}
+
+// latestNumber is the newest version number of a name (0: none): the
+// head's, then a probe past it for versions whose head update was lost.
+func (s *Storage) latestNumber(ctx context.Context, driveID, name string) (int64, error) {
+	var h FileVersion
+	_, err := s.b.GetJSON(ctx, headKey(driveID, name), &h)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return 0, err
+	}
+	n := h.Version
+	for range MaxVersionProbe {
+		_, _, err := s.b.Get(ctx, versionKey(driveID, name, n+1))
+		if errors.Is(err, store.ErrNotFound) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// getVersion reads version n of a name (0: the latest).
+func (s *Storage) getVersion(ctx context.Context, d *Drive, name string, n int64) (*versionRecord, error) {
+	if n < 0 {
+		return nil, call.Errorf(call.ErrBadArguments, "version must not be negative")
+	}
+	if n == 0 {
+		var err error
+		if n, err = s.latestNumber(ctx, d.ID, name); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, call.Errorf(call.ErrNotFound, "no file %q in drive %q", name, d.Name)
+		}
+	}
+	var rec versionRecord
+	_, err := s.b.GetJSON(ctx, versionKey(d.ID, name, n), &rec)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, call.Errorf(call.ErrNotFound, "no version %d of %q in drive %q", n, name, d.Name)
+	}
+	return &rec, err
+}
+
+func checkCRC(sum string) error {
+	if b, err := hex.DecodeString(sum); err != nil || len(b) != 4 || strings.ToLower(sum) != sum {
+		return call.Errorf(call.ErrBadArguments, "a CRC-32C is 8 lower-case hex digits")
+	}
+	return nil
+}
+
+func checkSHA(sum string) error {
+	if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 || strings.ToLower(sum) != sum {
+		return call.Errorf(call.ErrBadArguments, "a SHA-256 is 64 lower-case hex digits")
+	}
+	return nil
+}
+
+// putInline stores a small file inside its version record.
+func (s *Storage) putInline(ctx context.Context, d *Drive, p Principal, name string, data []byte, sum string) (*FileVersion, error) {
+	name, err := CleanName(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > InlineMaxBytes {
+		return nil, call.Errorf(call.ErrBadArguments, "inline files are at most %d bytes; upload in chunks", InlineMaxBytes)
+	}
+	if err := checkSHA(sum); err != nil {
+		return nil, err
+	}
+	if sha256Hex(data) != sum {
+		return nil, call.Errorf(ErrChecksum, "the bytes do not hash to the SHA-256 given")
+	}
+	rec := &versionRecord{FileVersion: FileVersion{Drive: d.Name, Name: name, Size: int64(len(data)), SHA256: sum,
+		UploadedBy: p, Time: s.now(), Inline: true}, Data: data}
+	return s.addVersion(ctx, d, rec)
+}
+
+func (s *Storage) handlePutInline(ctx context.Context, a *PutInlineArgs) (*FileVersion, error) {
+	p, err := s.authorise(ctx, a.Credentials, PutInlineResource(a))
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := s.access(ctx, a.Drive, p, RoleWrite)
+	if err != nil {
+		return nil, err
+	}
+	return s.putInline(ctx, d, p, a.Name, a.Data, a.SHA256)
+}
+
+// open answers a version's bytes or chunk URLs from chunk from on.
+func (s *Storage) open(ctx context.Context, d *Drive, name string, version int64, from int, lim urlLimit) (*Download, error) {
+	name, err := CleanName(name)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.getVersion(ctx, d, name, version)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Deleted {
+		return nil, call.Errorf(ErrFileDeleted, "%q version %d is a deletion; ask for an earlier version", name, rec.Version)
+	}
+	out := &Download{File: rec.FileVersion}
+	if rec.Inline {
+		out.Data = rec.Data
+		if out.Data == nil {
+			out.Data = []byte{}
+		}
+		return out, nil
+	}
+	if len(rec.CRCs) != rec.Chunks {
+		return nil, fmt.Errorf("storage: version %d of %q has %d checksums for %d chunks", rec.Version, name, len(rec.CRCs), rec.Chunks)
+	}
+	if from < 0 || from > rec.Chunks {
+		return nil, call.Errorf(call.ErrBadArguments, "from must be in [0, %d]", rec.Chunks)
+	}
+	for i := from; i < min(from+MaxURLsPerCall, rec.Chunks); i++ {
+		size := min(rec.ChunkBytes, rec.Size-int64(i)*rec.ChunkBytes)
+		key := blobKey(rec.Upload, i)
+		if rec.CRCKeys {
+			key += "." + rec.CRCs[i]
+		}
+		u, err := s.chunkURL(ctx, "GET", key, i, size, lim)
+		if err != nil {
+			return nil, err
+		}
+		u.CRC32C = rec.CRCs[i]
+		out.Chunks = append(out.Chunks, u)
+	}
+	return out, nil
+}
+
+func (s *Storage) handleOpenFile(ctx context.Context, a *FileArgs) (*Download, error) {
+	p, err := s.authorise(ctx, a.Credentials, OpenFileResource(a))
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := s.access(ctx, a.Drive, p, RoleRead)
+	if err != nil {
+		return nil, err
+	}
+	return s.open(ctx, d, a.Name, a.Version, a.From, urlLimit{})
+}
+
+func pageLimit(n int) int {
+	if n <= 0 || n > MaxListPage {
+		return MaxListPage
+	}
+	return n
+}
+
+// listFiles pages through a drive's heads: the latest version of each
+// name starting with prefix, deleted ones left out. Names are encoded a
+// byte at a time, so the encoded prefix selects exactly those names.
+func (s *Storage) listFiles(ctx context.Context, d *Drive, prefix, page string, limit int) (*FileList, error) {
+	prefix = strings.TrimLeft(prefix, "/")
+	if len(prefix) > MaxNameBytes || hasControl(prefix) {
+		return nil, call.Errorf(ErrInvalidName, "a listing prefix is at most %d bytes, without control characters", MaxNameBytes)
+	}
+	keyPrefix := headsPrefix(d.ID)
+	if prefix != "" {
+		keyPrefix += store.EncodeName(prefix)
+	}
+	pg, err := s.b.List(ctx, keyPrefix, page, pageLimit(limit))
+	if err != nil {
+		return nil, call.Errorf(call.ErrBadArguments, "bad page token")
+	}
+	out := &FileList{Files: []FileVersion{}, Next: pg.Next}
+	for _, it := range pg.Items {
+		var h FileVersion
+		if _, err := s.b.GetJSON(ctx, it.Key, &h); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		if !h.Deleted {
+			out.Files = append(out.Files, h)
+		}
+	}
+	return out, nil
+}
+
+func (s *Storage) handleListFiles(ctx context.Context, a *ListArgs) (*FileList, error) {
+	p, err := s.authorise(ctx, a.Credentials, ListFilesResource(a))
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := s.access(ctx, a.Drive, p, RoleRead)
+	if err != nil {
+		return nil, err
+	}
+	return s.listFiles(ctx, d, a.Prefix, a.Page, a.Limit)
+}
+
+// listVersions pages through a name's versions, oldest first.
+func (s *Storage) listVersions(ctx context.Context, d *Drive, name, page string, limit int) (*VersionList, error) {
+	name, err := CleanName(name)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := s.b.List(ctx, versionsPrefix(d.ID, name), page, pageLimit(limit))
+	if err != nil {
+		return nil, call.Errorf(call.ErrBadArguments, "bad page token")
+	}
+	out := &VersionList{Versions: []FileVersion{}, Next: pg.Next}
+	for _, it := range pg.Items {
+		var rec versionRecord
+		if _, err := s.b.GetJSON(ctx, it.Key, &rec); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		out.Versions = append(out.Versions, rec.FileVersion)
+	}
+	if len(out.Versions) == 0 && page == "" {
+		return nil, call.Errorf(call.ErrNotFound, "no file %q in drive %q", name, d.Name)
+	}
+	return out, nil
+}
+
+func (s *Storage) handleListVersions(ctx context.Context, a *ListArgs) (*VersionList, error) {
+	p, err := s.authorise(ctx, a.Credentials, ListVersionsResource(a))
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := s.access(ctx, a.Drive, p, RoleRead)
+	if err != nil {
+		return nil, err
+	}
+	return s.listVersions(ctx, d, a.Name, a.Page, a.Limit)
+}
+
+func (s *Storage) handleDeleteFile(ctx context.Context, a *DeleteFileArgs) (*FileVersion, error) {
+	p, err := s.authorise(ctx, a.Credentials, DeleteFileResource(a))
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := s.access(ctx, a.Drive, p, RoleWrite)
+	if err != nil {
+		return nil, err
+	}
+	name, err := CleanName(a.Name)
+	if err != nil {
+		return nil, err
+	}
+	purge := d.DeleteRule == DeletePurge
+	if a.Purge != nil {
+		purge = *a.Purge
+	}
+	latest, err := s.getVersion(ctx, d, name, 0)
+	if err != nil {
+		return nil, err
+	}
+	if purge {
+		return s.purge(ctx, d, name, latest)
+	}
+	if latest.Deleted {
+		return nil, call.Errorf(ErrFileDeleted, "%q is already deleted", name)
+	}
+	tomb := &versionRecord{FileVersion: FileVersion{Drive: d.Name, Name: name, UploadedBy: p, Time: s.now(), Deleted: true}}
+	return s.addVersion(ctx, d, tomb)
+}
+
+// purge removes every version of a name, newest first, with its chunks,
+// then the head, then gives the bytes back to the drive's usage. A purge
+// cut short is finished by deleting again.
+func (s *Storage) purge(ctx context.Context, d *Drive, name string, latest *versionRecord) (*FileVersion, error) {
+	items, err := s.b.ListAll(ctx, versionsPrefix(d.ID, name), MaxChunks)
+	if err != nil {
+		return nil, err
+	}
+	var freed int64
+	for i := len(items) - 1; i >= 0; i-- {
+		var rec versionRecord
+		if _, err := s.b.GetJSON(ctx, items[i].Key, &rec); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		if rec.Upload != "" {
+			if err := s.deletePrefix(ctx, blobsPre+rec.Upload+"/"); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.b.Delete(ctx, items[i].Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		freed += rec.Size
+	}
+	if err := s.b.Delete(ctx, headKey(d.ID, name)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if err := s.reserve(ctx, d, -freed); err != nil {
+		return nil, err
+	}
+	out := latest.FileVersion
+	out.Deleted = true
+	return &out, nil
+}
+
+// deletePrefix removes every object under prefix.
+func (s *Storage) deletePrefix(ctx context.Context, prefix string) error {
+	items, err := s.b.ListAll(ctx, prefix, 2*MaxChunks)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := s.b.Delete(ctx, it.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
