@@ -57,8 +57,8 @@ func TestAccCatalogueResource(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if r == nil || r.Price.Cmp(ledger.MustParse(price)) != 0 || len(r.Users) != users {
-				return fmt.Errorf("catalogue entry %s = %+v, want price %s and %d users", name, r, price, users)
+			if r == nil || r.Price.Cmp(ledger.MustParse(price)) != 0 || len(r.Users) != users || (users > 0) != (r.HoldS == 7200) {
+				return fmt.Errorf("catalogue entry %s = %+v, want price %s and %d users (hold_s 7200 with users)", name, r, price, users)
 			}
 			return nil
 		}
@@ -100,6 +100,7 @@ resource "acquire_resource" "gpu" {
 				{Config: cfg("gpu-hour", "0", ""), ExpectError: errorText(`price "0" must be an exact decimal above zero`)},
 				{Config: cfg("../gpu", "1", ""), ExpectError: errorText(`Attribute name must be 1-64 of letters`)},
 				{Config: cfg("gpu-hour", "1", `users = ["bad uid"]`), ExpectError: errorText(`must be a user UID`)},
+				{Config: cfg("gpu-hour", "1", `hold_s = 30`), ExpectError: errorText(`Attribute hold_s value must be between 60 and 604800, got: 30`)},
 				{Config: cfg("gpu-hour", "1", "") + `
 resource "acquire_resource" "other" {
   store_url   = "ftp://x/y"
@@ -121,7 +122,7 @@ resource "acquire_resource" "other" {
 				{ResourceName: addr, ImportState: true, ImportStateVerify: true, ImportStateId: "gpu-hour@" + storeURL},
 				// Update in place.
 				{
-					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]", alice.UserUID)),
+					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", alice.UserUID)),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
 					Check:            wantListed("gpu-hour", "2.25", 1),
 				},
@@ -139,7 +140,7 @@ resource "acquire_resource" "other" {
 							t.Fatal(err)
 						}
 					},
-					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]", alice.UserUID)),
+					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", alice.UserUID)),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
 					Check:            wantListed("gpu-hour", "2.25", 1),
 				},
@@ -152,7 +153,7 @@ resource "acquire_resource" "other" {
 							t.Fatal(err)
 						}
 					},
-					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]", alice.UserUID)),
+					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", alice.UserUID)),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate)}},
 					Check:            wantListed("gpu-hour", "2.25", 1),
 				},
