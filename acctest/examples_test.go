@@ -267,7 +267,7 @@ var azurite = servertest.Server{
 // Microsoft for the emulator; not a secret).
 const (
 	azuriteAccount = "devstoreaccount1"
-	azuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+	azuriteDevKey  = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
 // TestExampleMultiStore applies examples/multi-store: one host, each
@@ -284,7 +284,7 @@ func TestExampleMultiStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	azEndpoint := servertest.Start(t, azurite) + "/" + azuriteAccount
-	t.Setenv(blobstore.EnvKey, azuriteKey)
+	t.Setenv(blobstore.EnvKey, azuriteDevKey)
 	az, err := blobstore.OpenURL(ctx, &url.URL{Scheme: "azblob", Host: "acquire-access",
 		RawQuery: url.Values{"account": {azuriteAccount}, "endpoint": {azEndpoint}}.Encode()})
 	if err != nil {
@@ -295,7 +295,7 @@ func TestExampleMultiStore(t *testing.T) {
 	}
 	_ = az.Close()
 	h, token := adminHostProc(t, "AWS_ACCESS_KEY_ID="+servertest.S3Access, "AWS_SECRET_ACCESS_KEY="+servertest.S3Secret,
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", blobstore.EnvKey+"="+azuriteKey)
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", blobstore.EnvKey+"="+azuriteDevKey)
 	r := newTofuRun(t, "multi-store", "ACQUIRE_HOST_TOKEN="+token, "ACQUIRE_ADMIN_PASSWORD="+examplePassword)
 	local := t.TempDir()
 	vars := []string{"-var", "host_url=" + h.url, "-var", "local_store_path=" + local,
