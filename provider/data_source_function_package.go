@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -173,10 +174,37 @@ func (d *functionPackageDataSource) Read(ctx context.Context, req datasource.Rea
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// buildPackage builds into a fresh folder beside the destination and
+// built remembers, for the life of the provider process, the artifacts it
+// built: one command (plan, apply) reads a data source several times, and
+// each build relinks a binary (seconds). A file since removed or changed
+// in size is built again.
+var built = struct {
+	sync.Mutex
+	m map[string]dist.Artifact
+}{m: map[string]dist.Artifact{}}
+
+// buildPackage builds one package at a time (the machine's cores go to the
+// linker), reusing this process's earlier build of the same package.
+func buildPackage(ctx context.Context, src, out string, t dist.Target, arch string) (dist.Artifact, error) {
+	key := strings.Join([]string{src, out, t.Platform, arch}, "\x00")
+	built.Lock()
+	defer built.Unlock()
+	if a, ok := built.m[key]; ok {
+		if fi, err := os.Stat(a.Path); err == nil && fi.Size() == a.Bytes {
+			return a, nil
+		}
+	}
+	a, err := writePackage(ctx, src, out, t, arch)
+	if err == nil {
+		built.m[key] = a
+	}
+	return a, err
+}
+
+// writePackage builds into a fresh folder beside the destination and
 // renames the artifact into place, so two reads building the same package
 // at once (or a reader of the old one) never see a half-written file.
-func buildPackage(ctx context.Context, src, out string, t dist.Target, arch string) (dist.Artifact, error) {
+func writePackage(ctx context.Context, src, out string, t dist.Target, arch string) (dist.Artifact, error) {
 	if err := os.MkdirAll(out, 0o750); err != nil {
 		return dist.Artifact{}, err
 	}

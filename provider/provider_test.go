@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/host/hosttest"
@@ -153,4 +154,24 @@ func errorText(phrase string) *regexp.Regexp {
 		words[i] = regexp.QuoteMeta(w)
 	}
 	return regexp.MustCompile(strings.Join(words, `\s+`))
+}
+
+// A malformed host URL is refused at plan, naming host_url, whether it
+// comes from the provider block or from the environment.
+func TestAccProviderHostURL(t *testing.T) {
+	// A data source makes both engines validate and configure the provider.
+	out := `data "acquire_function_package" "x" { platform = "aws" }`
+	forEachEngine(t, func(t *testing.T) {
+		resource.UnitTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProviders,
+			Steps: []resource.TestStep{
+				{Config: providerBlock("ftp://127.0.0.1:8080") + out, ExpectError: errorText(`host_url: "ftp://127.0.0.1:8080" does not start with http:// or https://`)},
+				{
+					PreConfig:   func() { t.Setenv(EnvHostURL, "127.0.0.1:8080") },
+					Config:      providerBlock("") + out,
+					ExpectError: errorText(`host_url (or ACQUIRE_HOST_URL) must be an http(s) URL`),
+				},
+			},
+		})
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -60,6 +61,7 @@ type catalogueModel struct {
 	Function    types.String `tfsdk:"function"`
 	Users       types.Set    `tfsdk:"users"`
 	Description types.String `tfsdk:"description"`
+	HoldS       types.Int64  `tfsdk:"hold_s"`
 	Updated     types.String `tfsdk:"updated"`
 }
 
@@ -126,6 +128,13 @@ func (r *catalogueResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 				Optional:    true,
 				Description: fmt.Sprintf("What the resource is, for users listing the catalogue (at most %d bytes).", access.MaxDescriptionBytes),
 				Validators:  []validator.String{stringvalidator.LengthAtMost(access.MaxDescriptionBytes)},
+			},
+			"hold_s": schema.Int64Attribute{
+				Optional: true,
+				Description: fmt.Sprintf("How long a request's payment is held before the fulfilling service settles it, in "+
+					"seconds: %d to %d; unset means %s. Resources fulfilled later (compute jobs) need longer.",
+					int64(access.MinHold/time.Second), int64(access.MaxHold/time.Second), access.HoldFor),
+				Validators: []validator.Int64{int64validator.Between(int64(access.MinHold/time.Second), int64(access.MaxHold/time.Second))},
 			},
 			"updated": schema.StringAttribute{Computed: true, Description: "When the entry was last written (RFC 3339, UTC)."},
 		},
@@ -239,7 +248,8 @@ func (m *catalogueModel) entry(ctx context.Context, diags *diag.Diagnostics) (ac
 		diags.Append(m.Users.ElementsAs(ctx, &users, false)...)
 	}
 	return access.Resource{Name: m.Name.ValueString(), Price: price, ServiceURL: m.ServiceURL.ValueString(),
-		Function: m.Function.ValueString(), Users: users, Description: m.Description.ValueString()}, !diags.HasError()
+			Function: m.Function.ValueString(), Users: users, Description: m.Description.ValueString(), HoldS: m.HoldS.ValueInt64()},
+		!diags.HasError()
 }
 
 // fill records the stored entry in the model. Equal values keep the
@@ -254,6 +264,9 @@ func (m *catalogueModel) fill(ctx context.Context, r *access.Resource, diags *di
 	m.ServiceURL, m.Function = types.StringValue(r.ServiceURL), types.StringValue(r.Function)
 	if r.Description != "" || !m.Description.IsNull() {
 		m.Description = types.StringValue(r.Description)
+	}
+	if r.HoldS != 0 || !m.HoldS.IsNull() {
+		m.HoldS = types.Int64Value(r.HoldS)
 	}
 	var had []string
 	if !m.Users.IsNull() {

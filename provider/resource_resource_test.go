@@ -57,8 +57,8 @@ func TestAccCatalogueResource(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if r == nil || r.Price.Cmp(ledger.MustParse(price)) != 0 || len(r.Users) != users {
-				return fmt.Errorf("catalogue entry %s = %+v, want price %s and %d users", name, r, price, users)
+			if r == nil || r.Price.Cmp(ledger.MustParse(price)) != 0 || len(r.Users) != users || (users > 0) != (r.HoldS == 7200) {
+				return fmt.Errorf("catalogue entry %s = %+v, want price %s and %d users (hold_s 7200 with users)", name, r, price, users)
 			}
 			return nil
 		}
@@ -100,6 +100,7 @@ resource "acquire_resource" "gpu" {
 				{Config: cfg("gpu-hour", "0", ""), ExpectError: errorText(`price "0" must be an exact decimal above zero`)},
 				{Config: cfg("../gpu", "1", ""), ExpectError: errorText(`Attribute name must be 1-64 of letters`)},
 				{Config: cfg("gpu-hour", "1", `users = ["bad uid"]`), ExpectError: errorText(`must be a user UID`)},
+				{Config: cfg("gpu-hour", "1", `hold_s = 30`), ExpectError: errorText(`Attribute hold_s value must be between 60 and 604800, got: 30`)},
 				{Config: cfg("gpu-hour", "1", "") + `
 resource "acquire_resource" "other" {
   store_url   = "ftp://x/y"
@@ -121,7 +122,7 @@ resource "acquire_resource" "other" {
 				{ResourceName: addr, ImportState: true, ImportStateVerify: true, ImportStateId: "gpu-hour@" + storeURL},
 				// Update in place.
 				{
-					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]", alice.UserUID)),
+					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", alice.UserUID)),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
 					Check:            wantListed("gpu-hour", "2.25", 1),
 				},
@@ -139,7 +140,7 @@ resource "acquire_resource" "other" {
 							t.Fatal(err)
 						}
 					},
-					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]", alice.UserUID)),
+					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", alice.UserUID)),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
 					Check:            wantListed("gpu-hour", "2.25", 1),
 				},
@@ -152,7 +153,7 @@ resource "acquire_resource" "other" {
 							t.Fatal(err)
 						}
 					},
-					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]", alice.UserUID)),
+					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", alice.UserUID)),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate)}},
 					Check:            wantListed("gpu-hour", "2.25", 1),
 				},
@@ -168,6 +169,57 @@ resource "acquire_resource" "other" {
 					}),
 				},
 			},
+		})
+	})
+}
+
+// acquire_resource on an access service that acquire_service deployed on a
+// host: the entry is addressed by the service's computed store_url, known
+// only after the service is applied, and the entry lands in that store.
+func TestAccCatalogueResourceOnDeployedAccess(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		h := startAdminHost(t)
+		cfg := providerBlock(h.env.URL) + `
+resource "acquire_service" "accounting" {
+  name = "accounting"
+  kind = "accounting"
+}
+
+resource "acquire_service" "access" {
+  name     = "access"
+  kind     = "access"
+  settings = { accounting_url = acquire_service.accounting.url }
+}
+
+resource "acquire_resource" "job" {
+  store_url   = acquire_service.access.store_url
+  name        = "job/small"
+  price       = "0.25"
+  service_url = acquire_service.accounting.url
+  function    = "run_job"
+}
+`
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProviders,
+			Steps: []resource.TestStep{{
+				Config: cfg,
+				Check: func(s *terraform.State) error {
+					attrs := s.RootModule().Resources["acquire_service.access"].Primary.Attributes
+					b, err := store.Open(context.Background(), attrs["store_url"])
+					if err != nil {
+						return err
+					}
+					defer func() { _ = b.Close() }()
+					r, err := access.GetResource(context.Background(), b, "job/small")
+					if err != nil {
+						return fmt.Errorf("the deployed access service's store has no entry: %w", err)
+					}
+					if r.Price.Cmp(ledger.MustParse("0.25")) != 0 || r.ServiceURL != attrs["settings.accounting_url"] {
+						return fmt.Errorf("entry %+v", r)
+					}
+					return nil
+				},
+			}},
 		})
 	})
 }

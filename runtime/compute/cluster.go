@@ -101,50 +101,68 @@ func (c *Compute) handleRegisterCluster(ctx context.Context, args *RegisterClust
 	} else if !ok {
 		return nil, call.Errorf(call.ErrPermission, "only admins of the compute service may register clusters")
 	}
-	if old, err := c.cluster(ctx, args.Name); err == nil {
-		if old.PublicKey != args.PublicKey {
-			return nil, call.Errorf(call.ErrExists, "cluster %s is registered with another key", args.Name)
+	return registerCluster(ctx, c.b, args.Name, args.PublicKey, c.svc.Now())
+}
+
+// registerCluster records a checked name and key on the compute service's
+// bucket b: the same key again answers the record, another key for the
+// name is AlreadyExistsError, and MaxClusters holds.
+func registerCluster(ctx context.Context, b *store.Bucket, name, publicKey string, now time.Time) (*Cluster, error) {
+	if old, err := readCluster(ctx, b, name); err == nil {
+		if old.PublicKey != publicKey {
+			return nil, call.Errorf(call.ErrExists, "cluster %s is registered with another key", name)
 		}
 		return old, nil
 	} else if !errors.Is(err, ErrUnknownCluster) {
 		return nil, err
 	}
-	items, err := c.b.ListAll(ctx, clustersPre, MaxClusters)
+	items, err := b.ListAll(ctx, clustersPre, MaxClusters)
 	if err != nil {
 		return nil, err
 	}
 	if len(items) >= MaxClusters {
 		return nil, call.Errorf(call.ErrBadArguments, "at most %d clusters may be registered", MaxClusters)
 	}
-	cl := &Cluster{Name: args.Name, PublicKey: args.PublicKey, Registered: c.svc.Now().UTC().Truncate(time.Millisecond)}
-	if _, err := c.b.PutJSONIfAbsent(ctx, clusterKey(args.Name), cl); errors.Is(err, store.ErrPrecondition) {
-		return c.handleRegisterCluster(ctx, args) // a concurrent registration: answer as for a repeat
+	cl := &Cluster{Name: name, PublicKey: publicKey, Registered: now.UTC().Truncate(time.Millisecond)}
+	if _, err := b.PutJSONIfAbsent(ctx, clusterKey(name), cl); errors.Is(err, store.ErrPrecondition) {
+		return registerCluster(ctx, b, name, publicKey, now) // a concurrent registration: answer as for a repeat
 	} else if err != nil {
 		return nil, err
 	}
 	return cl, nil
 }
 
-// cluster reads a registered cluster (cached: records never change).
-func (c *Compute) cluster(ctx context.Context, name string) (*Cluster, error) {
-	c.mu.Lock()
-	cl := c.clusters[name]
-	c.mu.Unlock()
-	if cl != nil {
-		return cl, nil
-	}
+func readCluster(ctx context.Context, b *store.Bucket, name string) (*Cluster, error) {
 	var rec Cluster
-	if _, err := c.b.GetJSON(ctx, clusterKey(name), &rec); errors.Is(err, store.ErrNotFound) {
+	if _, err := b.GetJSON(ctx, clusterKey(name), &rec); errors.Is(err, store.ErrNotFound) {
 		return nil, call.Errorf(ErrUnknownCluster, "no cluster %q is registered", clip(name))
 	} else if err != nil {
 		return nil, err
 	}
+	return &rec, nil
+}
+
+// cluster reads a registered cluster, cached for ClusterCacheFor: a
+// record never changes, but the admin Go API may remove it, and a removed
+// cluster's agents must be refused soon after.
+func (c *Compute) cluster(ctx context.Context, name string) (*Cluster, error) {
+	now := c.svc.Now()
 	c.mu.Lock()
-	if len(c.clusters) < MaxClusters {
-		c.clusters[name] = &rec
+	cc, ok := c.clusters[name]
+	c.mu.Unlock()
+	if ok && now.Sub(cc.at) < ClusterCacheFor && !now.Before(cc.at) {
+		return cc.cl, nil
+	}
+	rec, err := readCluster(ctx, c.b, name)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if _, cached := c.clusters[name]; cached || len(c.clusters) < MaxClusters {
+		c.clusters[name] = cachedCluster{cl: rec, at: now}
 	}
 	c.mu.Unlock()
-	return &rec, nil
+	return rec, nil
 }
 
 // verifyCluster checks an agent's statement for resource: a registered
@@ -165,13 +183,38 @@ func (c *Compute) verifyCluster(ctx context.Context, a *ClusterAuth, resource st
 	if err != nil {
 		return err
 	}
-	pub, err := decodePublicKey(cl.PublicKey)
+	sig, err := base64.StdEncoding.DecodeString(a.Signature)
 	if err != nil {
+		return call.Errorf(ErrClusterAuth, "the cluster's signature is not base64")
+	}
+	msg := ClusterMessage(c.svc.URL(), a.Cluster, a.Agent, resource, a.Time)
+	if ok, err := verifiedBy(cl, msg, sig); err != nil || ok {
 		return err
 	}
-	sig, err := base64.StdEncoding.DecodeString(a.Signature)
-	if err != nil || !ed25519.Verify(pub, ClusterMessage(c.svc.URL(), a.Cluster, a.Agent, resource, a.Time), sig) {
-		return call.Errorf(ErrClusterAuth, "the cluster's signature does not verify")
+	// The cached registration may be stale: the admin Go API may have
+	// removed the name and registered it again with a new key. One fresh
+	// read, so a new key works at once.
+	c.forget(a.Cluster)
+	if fresh, err := c.cluster(ctx, a.Cluster); err != nil {
+		return err
+	} else if fresh.PublicKey != cl.PublicKey {
+		if ok, err := verifiedBy(fresh, msg, sig); err != nil || ok {
+			return err
+		}
 	}
-	return nil
+	return call.Errorf(ErrClusterAuth, "the cluster's signature does not verify")
+}
+
+func verifiedBy(cl *Cluster, msg, sig []byte) (bool, error) {
+	pub, err := decodePublicKey(cl.PublicKey)
+	if err != nil {
+		return false, err
+	}
+	return ed25519.Verify(pub, msg, sig), nil
+}
+
+func (c *Compute) forget(name string) {
+	c.mu.Lock()
+	delete(c.clusters, name)
+	c.mu.Unlock()
 }

@@ -126,7 +126,7 @@ type Compute struct {
 	lease time.Duration
 
 	mu       sync.Mutex
-	clusters map[string]*Cluster // registered clusters are immutable: cached
+	clusters map[string]cachedCluster // registered clusters, read at most every ClusterCacheFor
 }
 
 // Options configure the service.
@@ -165,7 +165,7 @@ func New(svc *service.Service, o Options) (*Compute, error) {
 	for _, u := range o.AccessURLs {
 		sv.Services[u] = true
 	}
-	c := &Compute{svc: svc, b: svc.Bucket(), v: v, sv: sv, c: o.Client, lease: o.Lease, clusters: map[string]*Cluster{}}
+	c := &Compute{svc: svc, b: svc.Bucket(), v: v, sv: sv, c: o.Client, lease: o.Lease, clusters: map[string]cachedCluster{}}
 	c.register()
 	return c, nil
 }

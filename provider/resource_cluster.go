@@ -1,0 +1,205 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/compute"
+	"github.com/openacquire/acquire/runtime/store"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*clusterResource)(nil)
+	_ resource.ResourceWithImportState = (*clusterResource)(nil)
+)
+
+// clusterResource is acquire_cluster: a compute cluster's registration.
+// The provider makes the cluster's Ed25519 key pair, registers the public
+// half with compute's admin Go API on the service's own store, and keeps
+// the private half as a sensitive attribute for the cluster's agents.
+type clusterResource struct{ meta *Meta }
+
+// NewClusterResource constructs resource "acquire_cluster".
+func NewClusterResource() resource.Resource { return &clusterResource{} }
+
+type clusterModel struct {
+	ID            types.String `tfsdk:"id"`
+	StoreURL      types.String `tfsdk:"store_url"`
+	Name          types.String `tfsdk:"name"`
+	PublicKey     types.String `tfsdk:"public_key"`
+	PrivateKeyPEM types.String `tfsdk:"private_key_pem"`
+	Registered    types.String `tfsdk:"registered"`
+}
+
+func (r *clusterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_cluster"
+}
+
+func (r *clusterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	m, msg := metaFrom(req.ProviderData)
+	if msg != "" {
+		resp.Diagnostics.AddError("Provider not configured", msg)
+	}
+	r.meta = m
+}
+
+func (r *clusterResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	resp.Schema = schema.Schema{
+		Description: "A compute cluster's registration with a compute service: the provider makes the cluster's Ed25519 " +
+			"key pair, registers its public key on the compute service's store, and keeps the private key (sensitive) " +
+			"for the cluster's agents (`acquire cluster agent NAME --key FILE`). A registered name keeps its key: " +
+			"rotating the key means a new name (a replacement). Import with `<name>@<store_url>` (the private key " +
+			"cannot be imported: it is null after an import).",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{Computed: true, Description: "`<name>@<store_url>`.", PlanModifiers: keep},
+			"store_url": schema.StringAttribute{
+				Required: true, PlanModifiers: replace, Validators: []validator.String{storeURLValidator{}},
+				Description: "Store URL of the compute service (`acquire_service.<compute>.store_url`). Changing it replaces the registration.",
+			},
+			"name": schema.StringAttribute{
+				Required: true, PlanModifiers: replace,
+				Description: "Cluster name: 1-63 of a-z, 0-9, `_` and `-`, starting with a letter or digit. Changing it replaces " +
+					"the registration (with a new key).",
+				Validators: []validator.String{stringvalidator.RegexMatches(compute.ClusterNamePattern,
+					"must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit")},
+			},
+			"public_key": schema.StringAttribute{Computed: true, PlanModifiers: keep,
+				Description: "The cluster's Ed25519 public key (base64), as registered."},
+			"private_key_pem": schema.StringAttribute{Computed: true, Sensitive: true, PlanModifiers: keep,
+				Description: "The cluster's private key (PKCS#8 PEM): the credentials its agents sign with. Sensitive; " +
+					"write it to a 0600 file for the agent."},
+			"registered": schema.StringAttribute{Computed: true, PlanModifiers: keep,
+				Description: "When the cluster was registered (RFC 3339, UTC)."},
+		},
+	}
+}
+
+func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan clusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	key, err := compute.GenerateClusterKey(plan.Name.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("name"), "Invalid cluster name", err.Error())
+		return
+	}
+	pemBytes, err := key.MarshalPEM()
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot encode the cluster key", err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
+	defer cancel()
+	var cl *compute.Cluster
+	err = withStore(ctx, plan.StoreURL.ValueString(), func(b *store.Bucket) (err error) {
+		cl, err = compute.RegisterCluster(ctx, b, key.Name, key.PublicKey(), time.Now())
+		return err
+	})
+	if errors.Is(err, call.ErrExists) {
+		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cluster name taken",
+			fmt.Sprintf("cluster %q is already registered with another key; a name keeps its key, so choose another name "+
+				"(or import the existing registration)", key.Name))
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot register the cluster", storeError(err))
+		return
+	}
+	plan.PrivateKeyPEM = types.StringValue(string(pemBytes))
+	plan.fill(cl)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var st clusterModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
+	defer cancel()
+	var cl *compute.Cluster
+	err := withStore(ctx, st.StoreURL.ValueString(), func(b *store.Bucket) (err error) {
+		cl, err = compute.GetCluster(ctx, b, st.Name.ValueString())
+		return err
+	})
+	if errors.Is(err, compute.ErrUnknownCluster) {
+		resp.State.RemoveResource(ctx) // removed out of band: the next plan registers it again
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the cluster", storeError(err))
+		return
+	}
+	if !st.PrivateKeyPEM.IsNull() && st.PublicKey.ValueString() != cl.PublicKey {
+		// Re-registered out of band with a key this state does not hold:
+		// the private key here would be refused. Dropped from state, so the
+		// plan shows a registration again (which asks for a new name).
+		resp.Diagnostics.AddWarning("Cluster re-registered out of band",
+			fmt.Sprintf("cluster %q is registered with a key this configuration does not hold", cl.Name))
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	st.fill(cl)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+}
+
+// Update is never planned: every configurable attribute replaces.
+func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan clusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var st clusterModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &st)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
+	defer cancel()
+	err := withStore(ctx, st.StoreURL.ValueString(), func(b *store.Bucket) error {
+		return compute.RemoveCluster(ctx, b, st.Name.ValueString())
+	})
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot remove the cluster", storeError(err))
+	}
+}
+
+// ImportState takes `<name>@<store_url>`; the private key stays null.
+func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	name, storeURL, ok := strings.Cut(req.ID, importSeparator)
+	if !ok || name == "" || storeURL == "" {
+		resp.Diagnostics.AddError("Bad import ID",
+			fmt.Sprintf("import an acquire_cluster as <name>%s<store_url>, e.g. lab%sfile:///srv/acquire/compute", importSeparator, importSeparator))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("store_url"), storeURL)...)
+}
+
+func (m *clusterModel) fill(cl *compute.Cluster) {
+	m.ID = types.StringValue(cl.Name + importSeparator + m.StoreURL.ValueString())
+	m.Name = types.StringValue(cl.Name)
+	m.PublicKey = types.StringValue(cl.PublicKey)
+	m.Registered = types.StringValue(cl.Registered.UTC().Format(time.RFC3339Nano))
+}
