@@ -27,21 +27,21 @@ var (
 )
 
 // clusterResource is acquire_cluster: a compute cluster's registration.
-// The provider makes the cluster's Ed25519 key pair, registers the public
-// half with compute's admin Go API on the service's own store, and keeps
-// the private half as a sensitive attribute for the cluster's agents.
+// The cluster's key pair is made where its agents run ('acquire cluster
+// key NAME'); only the public half is given here and registered with
+// compute's admin Go API on the service's own store. The private key never
+// passes through Terraform, so it is in no state file.
 type clusterResource struct{ meta *Meta }
 
 // NewClusterResource constructs resource "acquire_cluster".
 func NewClusterResource() resource.Resource { return &clusterResource{} }
 
 type clusterModel struct {
-	ID            types.String `tfsdk:"id"`
-	StoreURL      types.String `tfsdk:"store_url"`
-	Name          types.String `tfsdk:"name"`
-	PublicKey     types.String `tfsdk:"public_key"`
-	PrivateKeyPEM types.String `tfsdk:"private_key_pem"`
-	Registered    types.String `tfsdk:"registered"`
+	ID         types.String `tfsdk:"id"`
+	StoreURL   types.String `tfsdk:"store_url"`
+	Name       types.String `tfsdk:"name"`
+	PublicKey  types.String `tfsdk:"public_key"`
+	Registered types.String `tfsdk:"registered"`
 }
 
 func (r *clusterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -60,11 +60,11 @@ func (r *clusterResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
 	resp.Schema = schema.Schema{
-		Description: "A compute cluster's registration with a compute service: the provider makes the cluster's Ed25519 " +
-			"key pair, registers its public key on the compute service's store, and keeps the private key (sensitive) " +
-			"for the cluster's agents (`acquire cluster agent NAME --key FILE`). A registered name keeps its key: " +
-			"rotating the key means a new name (a replacement). Import with `<name>@<store_url>` (the private key " +
-			"cannot be imported: it is null after an import).",
+		Description: "A compute cluster's registration with a compute service: the cluster's Ed25519 public key, " +
+			"registered on the compute service's store. Make the key pair where the cluster's agents run with " +
+			"`acquire cluster key NAME` (it prints the public key; the private key stays in a 0600 file there and never " +
+			"enters Terraform state), then run `acquire cluster agent NAME`. A registered name keeps its key: a new " +
+			"`public_key` replaces the registration. Import with `<name>@<store_url>`.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, Description: "`<name>@<store_url>`.", PlanModifiers: keep},
 			"store_url": schema.StringAttribute{
@@ -78,11 +78,10 @@ func (r *clusterResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 				Validators: []validator.String{stringvalidator.RegexMatches(compute.ClusterNamePattern,
 					"must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit")},
 			},
-			"public_key": schema.StringAttribute{Computed: true, PlanModifiers: keep,
-				Description: "The cluster's Ed25519 public key (base64), as registered."},
-			"private_key_pem": schema.StringAttribute{Computed: true, Sensitive: true, PlanModifiers: keep,
-				Description: "The cluster's private key (PKCS#8 PEM): the credentials its agents sign with. Sensitive; " +
-					"write it to a 0600 file for the agent."},
+			"public_key": schema.StringAttribute{Required: true, PlanModifiers: replace,
+				Validators: []validator.String{ed25519KeyValidator{}},
+				Description: "The cluster's Ed25519 public key, base64 (as `acquire cluster key NAME` prints it). Changing it " +
+					"replaces the registration; a key changed out of band shows as drift and is put back."},
 			"registered": schema.StringAttribute{Computed: true, PlanModifiers: keep,
 				Description: "When the cluster was registered (RFC 3339, UTC)."},
 		},
@@ -95,34 +94,24 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	key, err := compute.GenerateClusterKey(plan.Name.ValueString())
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("name"), "Invalid cluster name", err.Error())
-		return
-	}
-	pemBytes, err := key.MarshalPEM()
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot encode the cluster key", err.Error())
-		return
-	}
 	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
 	defer cancel()
 	var cl *compute.Cluster
-	err = withStore(ctx, plan.StoreURL.ValueString(), func(b *store.Bucket) (err error) {
-		cl, err = compute.RegisterCluster(ctx, b, key.Name, key.PublicKey(), time.Now())
+	name := plan.Name.ValueString()
+	err := withStore(ctx, plan.StoreURL.ValueString(), func(b *store.Bucket) (err error) {
+		cl, err = compute.RegisterCluster(ctx, b, name, plan.PublicKey.ValueString(), time.Now())
 		return err
 	})
 	if errors.Is(err, call.ErrExists) {
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "Cluster name taken",
 			fmt.Sprintf("cluster %q is already registered with another key; a name keeps its key, so choose another name "+
-				"(or import the existing registration)", key.Name))
+				"(or import the existing registration)", name))
 		return
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot register the cluster", storeError(err))
 		return
 	}
-	plan.PrivateKeyPEM = types.StringValue(string(pemBytes))
 	plan.fill(cl)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -148,15 +137,8 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 		resp.Diagnostics.AddError("Cannot read the cluster", storeError(err))
 		return
 	}
-	if !st.PrivateKeyPEM.IsNull() && st.PublicKey.ValueString() != cl.PublicKey {
-		// Re-registered out of band with a key this state does not hold:
-		// the private key here would be refused. Dropped from state, so the
-		// plan shows a registration again (which asks for a new name).
-		resp.Diagnostics.AddWarning("Cluster re-registered out of band",
-			fmt.Sprintf("cluster %q is registered with a key this configuration does not hold", cl.Name))
-		resp.State.RemoveResource(ctx)
-		return
-	}
+	// A key registered out of band lands in state as it is, so the plan
+	// shows the difference from the configuration and replaces it.
 	st.fill(cl)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
 }
@@ -184,7 +166,7 @@ func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 }
 
-// ImportState takes `<name>@<store_url>`; the private key stays null.
+// ImportState takes `<name>@<store_url>`.
 func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	name, storeURL, ok := strings.Cut(req.ID, importSeparator)
 	if !ok || name == "" || storeURL == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,9 +17,9 @@ import (
 	"github.com/openacquire/acquire/runtime/store"
 )
 
-// acquire_cluster against a running compute service: the private key the
-// resource keeps lets an agent claim; out-of-band removals and key changes
-// show in the plan.
+// acquire_cluster against a running compute service: an agent holding the
+// private half of the registered public key may claim; out-of-band
+// removals and key changes show in the plan; no private key is in state.
 func TestAccClusterResource(t *testing.T) {
 	const addr = "acquire_cluster.lab"
 	// One host per engine: the out-of-band steps leave registrations behind.
@@ -48,24 +49,42 @@ func TestAccClusterResource(t *testing.T) {
 			}
 			return err == nil
 		}
-		// agentClaims: an agent holding the state's private key is accepted.
-		agentClaims := func(name string) resource.TestCheckFunc {
+		// Keys as 'acquire cluster key' makes them: the private halves stay here.
+		keys := map[string]*compute.ClusterKey{}
+		for _, name := range []string{"lab", "lab2", "lab3", "other"} {
+			if keys[name], err = compute.GenerateClusterKey(name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// agentClaims: an agent holding the key's private half is accepted,
+		// and the state holds the public half only.
+		agentClaims := func(cluster, key string) resource.TestCheckFunc {
 			return func(s *terraform.State) error {
-				attrs := s.RootModule().Resources["acquire_cluster.lab"].Primary.Attributes
-				k, err := compute.ParseClusterKey(name, []byte(attrs["private_key_pem"]))
+				pemBytes, err := keys[key].MarshalPEM()
 				if err != nil {
 					return err
 				}
-				if k.PublicKey() != attrs["public_key"] {
-					return fmt.Errorf("private_key_pem does not match public_key")
+				k, err := compute.ParseClusterKey(cluster, pemBytes) // the agent signs as the cluster
+				if err != nil {
+					return err
+				}
+				attrs := s.RootModule().Resources["acquire_cluster.lab"].Primary.Attributes
+				if attrs["public_key"] != keys[key].PublicKey() {
+					return fmt.Errorf("public_key %q is not the configured one", attrs["public_key"])
+				}
+				for k := range attrs {
+					if strings.Contains(k, "private") {
+						return fmt.Errorf("state holds %s", k)
+					}
 				}
 				agent := &compute.AgentClient{C: env.Client, URL: computeURL, Key: k, Agent: "a1"}
 				_, err = agent.Claim(context.Background())
 				return err
 			}
 		}
-		cfg := func(name, storeURL string) string {
-			return providerBlock("") + fmt.Sprintf("resource \"acquire_cluster\" \"lab\" {\n  store_url = %q\n  name      = %q\n}\n", storeURL, name)
+		cfg := func(name, key, storeURL string) string {
+			return providerBlock("") + fmt.Sprintf("resource \"acquire_cluster\" \"lab\" {\n  store_url  = %q\n  name       = %q\n  public_key = %q\n}\n",
+				storeURL, name, keys[key].PublicKey())
 		}
 		resource.UnitTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProviders,
@@ -76,18 +95,18 @@ func TestAccClusterResource(t *testing.T) {
 				return nil
 			},
 			Steps: []resource.TestStep{
-				{Config: cfg("Lab!", storeURL), ExpectError: errorText(`Attribute name must be 1-63 of a-z, 0-9, _ and -`)},
-				{Config: cfg("lab", "http://not-a-store"), ExpectError: errorText(`Invalid store URL`)},
+				{Config: cfg("Lab!", "lab", storeURL), ExpectError: errorText(`Attribute name must be 1-63 of a-z, 0-9, _ and -`)},
+				{Config: cfg("lab", "lab", "http://not-a-store"), ExpectError: errorText(`Invalid store URL`)},
+				{Config: strings.Replace(cfg("lab", "lab", storeURL), keys["lab"].PublicKey(), "bm90IGEga2V5", 1), ExpectError: errorText(`Invalid public key`)},
 				// Create: the key works for an agent.
-				{Config: cfg("lab", storeURL), Check: agentClaims("lab")},
-				// Import: all but the private key, which only its creator holds.
-				{ResourceName: addr, ImportState: true, ImportStateVerify: true, ImportStateId: "lab@" + storeURL,
-					ImportStateVerifyIgnore: []string{"private_key_pem"}},
-				// Replace: a new name is a new registration with a new key.
+				{Config: cfg("lab", "lab", storeURL), Check: agentClaims("lab", "lab")},
+				// Import: everything is public.
+				{ResourceName: addr, ImportState: true, ImportStateVerify: true, ImportStateId: "lab@" + storeURL},
+				// Replace: a new name is a new registration.
 				{
-					Config:           cfg("lab2", storeURL),
+					Config:           cfg("lab2", "lab2", storeURL),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate)}},
-					Check: resource.ComposeTestCheckFunc(agentClaims("lab2"), func(*terraform.State) error {
+					Check: resource.ComposeTestCheckFunc(agentClaims("lab2", "lab2"), func(*terraform.State) error {
 						if registered("lab") {
 							return fmt.Errorf("the replaced registration lab is still there")
 						}
@@ -101,32 +120,35 @@ func TestAccClusterResource(t *testing.T) {
 							t.Fatal(err)
 						}
 					},
-					Config:           cfg("lab2", storeURL),
+					Config:           cfg("lab2", "lab2", storeURL),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate)}},
-					Check:            agentClaims("lab2"),
+					Check:            agentClaims("lab2", "lab2"),
 				},
 				// Drift: re-registered out of band with another key. The plan
-				// registers again, which the name's new key refuses, clearly.
+				// puts the configured key back (a replacement).
 				{
 					PreConfig: func() {
-						other, err := compute.GenerateClusterKey("lab2")
-						if err != nil {
-							t.Fatal(err)
-						}
 						if err := onStore(func(ctx context.Context, b *store.Bucket) error {
 							if err := compute.RemoveCluster(ctx, b, "lab2"); err != nil {
 								return err
 							}
-							_, err := compute.RegisterCluster(ctx, b, "lab2", other.PublicKey(), time.Now())
+							_, err := compute.RegisterCluster(ctx, b, "lab2", keys["other"].PublicKey(), time.Now())
 							return err
 						}); err != nil {
 							t.Fatal(err)
 						}
 					},
-					Config:      cfg("lab2", storeURL),
-					ExpectError: errorText(`cluster "lab2" is already registered with another key`),
+					Config:           cfg("lab2", "lab2", storeURL),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate)}},
+					Check:            agentClaims("lab2", "lab2"),
 				},
-				{Config: cfg("lab3", storeURL), Check: agentClaims("lab3")},
+				// Replace: a new key for the same name.
+				{
+					Config:           cfg("lab2", "lab3", storeURL),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionDestroyBeforeCreate)}},
+					Check:            agentClaims("lab2", "lab3"),
+				},
+				{Config: cfg("lab3", "lab3", storeURL), Check: agentClaims("lab3", "lab3")},
 			},
 		})
 	})

@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"fmt"
 	"net/url"
 
@@ -52,4 +54,25 @@ func checkURL(raw string) string {
 		return fmt.Sprintf("%q must not have a query or fragment", raw)
 	}
 	return ""
+}
+
+// ed25519KeyValidator checks a base64 Ed25519 public key (32 bytes).
+type ed25519KeyValidator struct{}
+
+func (ed25519KeyValidator) Description(context.Context) string {
+	return "a base64 Ed25519 public key (32 bytes), as `acquire cluster key` prints it"
+}
+
+func (v ed25519KeyValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v ed25519KeyValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	raw, err := base64.StdEncoding.DecodeString(req.ConfigValue.ValueString())
+	if err != nil || len(raw) != ed25519.PublicKeySize {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid public key", "must be "+v.Description(ctx))
+	}
 }

@@ -21,15 +21,17 @@ func newClusterCmd(g *globals) *cobra.Command {
 	cmd := groupCmd("cluster", "Register a cluster and run its agent",
 		`A cluster runs jobs. 'register' makes the cluster's own key pair here and
 registers its public key with the compute service (admins of the compute
-service; 'acquire host --admin NAME' makes one); 'agent' runs the cluster's
-agent, which claims the cluster's jobs and runs them as local processes.
+service; 'acquire host --admin NAME' makes one); 'key' only makes the key pair
+and prints the public key, for registering it another way (the Terraform
+provider's acquire_cluster); 'agent' runs the cluster's agent, which claims
+the cluster's jobs and runs them as local processes.
 
 The private key is kept (mode 0600) in clusters/NAME.key in the wallet folder
 (see 'acquire --help'), or at --key.`)
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&jf.computeURL, "compute", "", "compute service URL (default $"+envComputeURL+", else derived from the identity URL)")
 	pf.StringVarP(&jf.username, "username", "u", "", "register with this user's saved session (default: the last one logged in)")
-	cmd.AddCommand(newClusterRegisterCmd(g, jf), newClusterAgentCmd(g, jf))
+	cmd.AddCommand(newClusterKeyCmd(g), newClusterRegisterCmd(g, jf), newClusterAgentCmd(g, jf))
 	return cmd
 }
 
@@ -83,6 +85,41 @@ func clusterKey(name, path string, create bool) (*compute.ClusterKey, error) {
 type clusterRegistered struct {
 	compute.Cluster
 	KeyFile string `json:"key_file"`
+}
+
+func newClusterKeyCmd(g *globals) *cobra.Command {
+	var keyFile string
+	cmd := &cobra.Command{
+		Use:   "key NAME [--key FILE]",
+		Short: "Make the cluster's key pair (or reuse it) and print its public key",
+		Long: `Make an Ed25519 key pair for cluster NAME unless its key file exists, and
+print the public key. Register it with 'acquire cluster register' or give it to
+the Terraform provider's acquire_cluster (public_key); the private key stays in
+the key file here and never leaves this machine.`,
+		Example: "  acquire cluster key lab -o json",
+		Args:    exactArgs(1, "exactly one cluster NAME"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			path, err := g.clusterKeyPath(args[0], keyFile)
+			if err != nil {
+				return err
+			}
+			k, err := clusterKey(args[0], path, true)
+			if err != nil {
+				return err
+			}
+			out := clusterKeyJSON{Name: k.Name, PublicKey: k.PublicKey(), KeyFile: path}
+			return g.emit(out, func(w io.Writer) { fmt.Fprintln(w, out.PublicKey) })
+		},
+	}
+	cmd.Flags().StringVar(&keyFile, "key", "", "the cluster's key file (default: clusters/NAME.key in the wallet folder)")
+	return cmd
+}
+
+// clusterKeyJSON is what cluster key prints.
+type clusterKeyJSON struct {
+	Name      string `json:"name"`
+	PublicKey string `json:"public_key"`
+	KeyFile   string `json:"key_file"`
 }
 
 func newClusterRegisterCmd(g *globals, jf *jobFlags) *cobra.Command {

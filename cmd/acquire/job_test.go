@@ -43,6 +43,13 @@ func TestJobAndClusterCommands(t *testing.T) {
 	if again := alice.mustJSON("", "cluster", "register", "lab"); again["public_key"] != reg["public_key"] {
 		t.Fatalf("register again %v", again)
 	}
+	// 'key' prints the same key pair's public half, and makes one for a new name.
+	if k := bob.mustJSON("", "cluster", "key", "lab", "--key", keyFile); k["public_key"] != reg["public_key"] || k["key_file"] != keyFile {
+		t.Fatalf("cluster key %v", k)
+	}
+	if k := bob.mustJSON("", "cluster", "key", "lab9"); k["public_key"] == reg["public_key"] || k["name"] != "lab9" {
+		t.Fatalf("cluster key of a new name %v", k)
+	}
 	bob.wantError(exitError, "PermissionError", "", "cluster", "register", "lab2")
 	if e, _ := submitJSON(t, alice, exitUsage, "job", "submit", "--account", "main", "--cluster", "lab")["error"].(map[string]any); e["class"] != "UsageError" {
 		t.Fatalf("no command: %v", e)
