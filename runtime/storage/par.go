@@ -187,6 +187,16 @@ func parName(par *PAR, name string) (string, error) {
 	return n, nil
 }
 
+// anonymous hides which users uploaded the versions a link's holder sees:
+// the link grants the files, not knowledge of the drive's users. Uploads
+// through a link keep the link's id.
+func anonymous(vs []FileVersion) []FileVersion {
+	for i := range vs {
+		vs[i].UploadedBy.IdentityURL, vs[i].UploadedBy.UserUID = "", ""
+	}
+	return vs
+}
+
 func parLimit(par *PAR) urlLimit { return urlLimit{until: par.Expires} }
 
 func (s *Storage) registerPAR() {
@@ -209,9 +219,13 @@ func (s *Storage) registerPAR() {
 			if err != nil {
 				return nil, err
 			}
-			return &FileList{Files: []FileVersion{rec.FileVersion}}, nil
+			return &FileList{Files: anonymous([]FileVersion{rec.FileVersion})}, nil
 		}
-		return s.listFiles(ctx, d, a.Prefix, a.Page, a.Limit)
+		list, err := s.listFiles(ctx, d, a.Prefix, a.Page, a.Limit)
+		if list != nil {
+			list.Files = anonymous(list.Files)
+		}
+		return list, err
 	})
 	service.Handle(sv, "par_list_versions", service.Options{}, func(ctx context.Context, a *PARCallArgs) (*VersionList, error) {
 		par, d, _, err := s.usePAR(ctx, a.PARKey, false)
@@ -222,7 +236,11 @@ func (s *Storage) registerPAR() {
 		if err != nil {
 			return nil, err
 		}
-		return s.listVersions(ctx, d, name, a.Page, a.Limit)
+		list, err := s.listVersions(ctx, d, name, a.Page, a.Limit)
+		if list != nil {
+			list.Versions = anonymous(list.Versions)
+		}
+		return list, err
 	})
 	service.Handle(sv, "par_open_file", service.Options{}, func(ctx context.Context, a *PARCallArgs) (*Download, error) {
 		par, d, _, err := s.usePAR(ctx, a.PARKey, false)
@@ -233,7 +251,11 @@ func (s *Storage) registerPAR() {
 		if err != nil {
 			return nil, err
 		}
-		return s.open(ctx, d, name, a.Version, a.From, parLimit(par))
+		dl, err := s.open(ctx, d, name, a.Version, a.From, parLimit(par))
+		if dl != nil {
+			dl.File = anonymous([]FileVersion{dl.File})[0]
+		}
+		return dl, err
 	})
 	service.Handle(sv, "par_put_inline", idem, func(ctx context.Context, a *PARCallArgs) (*FileVersion, error) {
 		par, d, p, err := s.usePAR(ctx, a.PARKey, true)

@@ -52,6 +52,9 @@ func TestPAR(t *testing.T) {
 	if err != nil || len(fl.Files) != 2 {
 		t.Fatalf("PAR list: %+v %v", fl, err)
 	}
+	if by := fl.Files[0].UploadedBy; by.UserUID != "" || by.IdentityURL != "" {
+		t.Fatalf("a link's holder learns who uploaded: %+v", by)
+	}
 	_, err = r.Upload(ctx(), "out.txt", bytes.NewReader([]byte("x")), 1, storage.UploadOptions{})
 	wantClass(t, err, storage.ErrAccessDenied)
 	_, err = r.Upload(ctx(), "out.bin", bytes.NewReader(data(2*chunk, 1)), 2*chunk, storage.UploadOptions{ChunkBytes: chunk})
