@@ -162,6 +162,19 @@ func stringOr(v types.String, def string) string {
 
 // metaFrom takes the Meta that Configure produced; nil before Configure
 // (the framework calls Configure-less validation paths with nil).
+// configuredResource gives a resource the provider's data: embedding it is
+// the resource's Configure.
+type configuredResource struct{ meta *Meta }
+
+func (c *configuredResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	m, msg := metaFrom(req.ProviderData)
+	if msg != "" {
+		resp.Diagnostics.AddError("Provider not configured", msg)
+		return
+	}
+	c.meta = m
+}
+
 func metaFrom(data any) (*Meta, string) {
 	if data == nil {
 		return nil, ""

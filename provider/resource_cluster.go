@@ -31,7 +31,7 @@ var (
 // key NAME'); only the public half is given here and registered with
 // compute's admin Go API on the service's own store. The private key never
 // passes through Terraform, so it is in no state file.
-type clusterResource struct{ meta *Meta }
+type clusterResource struct{ configuredResource }
 
 // NewClusterResource constructs resource "acquire_cluster".
 func NewClusterResource() resource.Resource { return &clusterResource{} }
@@ -46,14 +46,6 @@ type clusterModel struct {
 
 func (r *clusterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_cluster"
-}
-
-func (r *clusterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	m, msg := metaFrom(req.ProviderData)
-	if msg != "" {
-		resp.Diagnostics.AddError("Provider not configured", msg)
-	}
-	r.meta = m
 }
 
 func (r *clusterResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {

@@ -47,7 +47,7 @@ var (
 // priced catalogue. It is written through access's admin Go API on the
 // service's own store (docs/design/provider.md: the provider holds the
 // platform, so it needs no logged-in admin session).
-type catalogueResource struct{ meta *Meta }
+type catalogueResource struct{ configuredResource }
 
 // NewCatalogueResource constructs resource "acquire_resource".
 func NewCatalogueResource() resource.Resource { return &catalogueResource{} }
@@ -67,14 +67,6 @@ type catalogueModel struct {
 
 func (r *catalogueResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_resource"
-}
-
-func (r *catalogueResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	m, msg := metaFrom(req.ProviderData)
-	if msg != "" {
-		resp.Diagnostics.AddError("Provider not configured", msg)
-	}
-	r.meta = m
 }
 
 func (r *catalogueResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {

@@ -57,7 +57,7 @@ var (
 // NewServiceResource is acquire_service.
 func NewServiceResource() resource.Resource { return &serviceResource{} }
 
-type serviceResource struct{ meta *Meta }
+type serviceResource struct{ configuredResource }
 
 type serviceModel struct {
 	ID                   types.String   `tfsdk:"id"`
@@ -129,15 +129,6 @@ type localPlatformModel struct {
 
 func (r *serviceResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_service"
-}
-
-func (r *serviceResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	m, msg := metaFrom(req.ProviderData)
-	if msg != "" {
-		resp.Diagnostics.AddError("Provider misconfigured", msg)
-		return
-	}
-	r.meta = m
 }
 
 func optString(desc string, mods ...planmodifier.String) schema.StringAttribute {

@@ -31,7 +31,7 @@ var (
 // NewTrustResource is acquire_trust.
 func NewTrustResource() resource.Resource { return &trustResource{} }
 
-type trustResource struct{ meta *Meta }
+type trustResource struct{ configuredResource }
 
 type trustModel struct {
 	ID      types.String `tfsdk:"id"`
@@ -43,15 +43,6 @@ type trustModel struct {
 
 func (r *trustResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_trust"
-}
-
-func (r *trustResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	m, msg := metaFrom(req.ProviderData)
-	if msg != "" {
-		resp.Diagnostics.AddError("Provider misconfigured", msg)
-		return
-	}
-	r.meta = m
 }
 
 func (r *trustResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
