@@ -3,6 +3,10 @@
 # stays in the host's store folder), then stop the host it started.
 set -euo pipefail
 
+# Colour codes only for a terminal: a log or a pipe gets plain text.
+NO_COLOR_FLAG=()
+[[ -t 1 ]] || NO_COLOR_FLAG=(-no-color)
+
 : "${PROVIDER_DIR:?}" "${TOFU:?}" "${STATE_DIR:?}" "${DATA_DIR:?}" "${ADDR:?}"
 PID_FILE="$STATE_DIR/host.pid"
 TF_STATE="$STATE_DIR/local.tfstate"
@@ -15,7 +19,7 @@ if [[ -f "$TF_STATE" ]] && running; then
   export ACQUIRE_HOST_TOKEN ACQUIRE_ADMIN_PASSWORD=unused-on-destroy
   ACQUIRE_HOST_TOKEN=$(cat "$DATA_DIR/admin.token")
   export TF_CLI_CONFIG_FILE="$STATE_DIR/tofurc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
-  "$TOFU" -chdir="$EXAMPLE" destroy -auto-approve -input=false -compact-warnings -state="$TF_STATE" -var "host_url=http://$ADDR"
+  "$TOFU" -chdir="$EXAMPLE" destroy -auto-approve -input=false -compact-warnings "${NO_COLOR_FLAG[@]}" -state="$TF_STATE" -var "host_url=http://$ADDR"
 fi
 
 if running; then

@@ -8,6 +8,10 @@
 # built provider), TOFU, STATE_DIR (.acquire), DATA_DIR, ADDR.
 set -euo pipefail
 
+# Colour codes only for a terminal: a log or a pipe gets plain text.
+NO_COLOR_FLAG=()
+[[ -t 1 ]] || NO_COLOR_FLAG=(-no-color)
+
 : "${ACQUIRE:?}" "${PROVIDER_DIR:?}" "${TOFU:?}" "${STATE_DIR:?}" "${DATA_DIR:?}" "${ADDR:?}"
 HOST_URL="http://$ADDR"
 PID_FILE="$STATE_DIR/host.pid"
@@ -53,7 +57,7 @@ export TF_CLI_CONFIG_FILE="$RC" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 TF_STATE="$STATE_DIR/local.tfstate"
 EXAMPLE="$(cd "$(dirname "$0")/../../examples/local" && pwd)"
 
-"$TOFU" -chdir="$EXAMPLE" apply -auto-approve -input=false -compact-warnings -state="$TF_STATE" -var "host_url=$HOST_URL"
+"$TOFU" -chdir="$EXAMPLE" apply -auto-approve -input=false -compact-warnings "${NO_COLOR_FLAG[@]}" -state="$TF_STATE" -var "host_url=$HOST_URL"
 OUT() { "$TOFU" -chdir="$EXAMPLE" output -state="$TF_STATE" -raw "$1"; }
 
 # The admin's authenticator URI is known only to the apply that created the
