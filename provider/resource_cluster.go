@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -148,27 +147,15 @@ func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
-	defer cancel()
-	err := withStore(ctx, st.StoreURL.ValueString(), func(b *store.Bucket) error {
-		return compute.RemoveCluster(ctx, b, st.Name.ValueString())
-	})
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot remove the cluster", storeError(err))
-	}
+	removeFromStore(ctx, st.StoreURL.ValueString(), "Cannot remove the cluster", &resp.Diagnostics,
+		func(ctx context.Context, b *store.Bucket) error {
+			return compute.RemoveCluster(ctx, b, st.Name.ValueString())
+		})
 }
 
 // ImportState takes `<name>@<store_url>`.
 func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	name, storeURL, ok := strings.Cut(req.ID, importSeparator)
-	if !ok || name == "" || storeURL == "" {
-		resp.Diagnostics.AddError("Bad import ID",
-			fmt.Sprintf("import an acquire_cluster as <name>%s<store_url>, e.g. lab%sfile:///srv/acquire/compute", importSeparator, importSeparator))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("store_url"), storeURL)...)
+	importNameAtStore(ctx, req, resp, "acquire_cluster", "lab", "compute")
 }
 
 func (m *clusterModel) fill(cl *compute.Cluster) {

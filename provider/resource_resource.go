@@ -34,9 +34,33 @@ import (
 // StoreTimeout bounds one resource operation on a service's store.
 const StoreTimeout = 60 * time.Second
 
-// importSeparator joins a catalogue entry's name and its access service's
-// store URL in an import ID: names cannot hold it.
+// importSeparator joins a catalogue entry's or a cluster's name and its
+// service's store URL in an import ID: names cannot hold it.
 const importSeparator = "@"
+
+// importNameAtStore reads an import ID `<name>@<store_url>` into state; the
+// next Read fills in the rest from the store.
+func importNameAtStore(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse, typeName, exampleName, kind string) {
+	name, storeURL, ok := strings.Cut(req.ID, importSeparator)
+	if !ok || name == "" || storeURL == "" {
+		resp.Diagnostics.AddError("Bad import ID", fmt.Sprintf("import an %s as <name>%s<store_url>, e.g. %s%sfile:///srv/acquire/%s",
+			typeName, importSeparator, exampleName, importSeparator, kind))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("store_url"), storeURL)...)
+}
+
+// removeFromStore runs a Delete's removal on the service's store under
+// StoreTimeout, and reports a failure as summary.
+func removeFromStore(ctx context.Context, storeURL, summary string, diags *diag.Diagnostics, remove func(context.Context, *store.Bucket) error) {
+	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
+	defer cancel()
+	if err := withStore(ctx, storeURL, func(b *store.Bucket) error { return remove(ctx, b) }); err != nil {
+		diags.AddError(summary, storeError(err))
+	}
+}
 
 var (
 	_ resource.ResourceWithConfigure   = (*catalogueResource)(nil)
@@ -205,27 +229,15 @@ func (r *catalogueResource) Delete(ctx context.Context, req resource.DeleteReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
-	defer cancel()
-	err := withStore(ctx, st.StoreURL.ValueString(), func(b *store.Bucket) error {
-		return access.RemoveResource(ctx, b, st.Name.ValueString())
-	})
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot remove the catalogue entry", storeError(err))
-	}
+	removeFromStore(ctx, st.StoreURL.ValueString(), "Cannot remove the catalogue entry", &resp.Diagnostics,
+		func(ctx context.Context, b *store.Bucket) error {
+			return access.RemoveResource(ctx, b, st.Name.ValueString())
+		})
 }
 
 // ImportState takes `<name>@<store_url>`.
 func (r *catalogueResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	name, storeURL, ok := strings.Cut(req.ID, importSeparator)
-	if !ok || name == "" || storeURL == "" {
-		resp.Diagnostics.AddError("Bad import ID",
-			fmt.Sprintf("import an acquire_resource as <name>%s<store_url>, e.g. gpu-hour%sfile:///srv/acquire/access", importSeparator, importSeparator))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("store_url"), storeURL)...)
+	importNameAtStore(ctx, req, resp, "acquire_resource", "gpu-hour", "access")
 }
 
 // entry is the catalogue entry the model declares.
