@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openacquire/acquire/runtime/crypto"
+	"github.com/openacquire/acquire/runtime/wait"
 )
 
 // Client limits.
@@ -104,7 +105,7 @@ func (c *Client) Call(ctx context.Context, url, function string, args, out any, 
 	var err error
 	for i := range attempts {
 		if i > 0 {
-			if werr := sleep(ctx, retryBackoffMin<<i); werr != nil {
+			if werr := wait.Sleep(ctx, retryBackoffMin<<i); werr != nil {
 				return err
 			}
 		}
@@ -258,15 +259,4 @@ func decodeInto(raw json.RawMessage, out any) error {
 		return Errorf(ErrUnpacking, "result does not decode: %s", err)
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

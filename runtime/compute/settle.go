@@ -9,6 +9,7 @@ import (
 	"github.com/openacquire/acquire/runtime/access"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/store"
+	"github.com/openacquire/acquire/runtime/wait"
 )
 
 // settle reports a final job to its access service: succeeded receipts
@@ -30,7 +31,7 @@ func (c *Compute) settle(ctx context.Context, j *Job, ver store.Version) {
 		if !errors.Is(err, call.ErrInProgress) {
 			break
 		}
-		if sleep(ctx, time.Duration(50<<i)*time.Millisecond) != nil {
+		if wait.Sleep(ctx, time.Duration(50<<i)*time.Millisecond) != nil {
 			break
 		}
 	}
@@ -46,17 +47,6 @@ func (c *Compute) settle(ctx context.Context, j *Job, ver store.Version) {
 	// A precondition failure means another settle marked it: done either way.
 	if err := c.b.Delete(ctx, unsettledKey(j.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		c.svc.Logger().Warn("unsettled pointer not removed", "job", j.ID, "err", err)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

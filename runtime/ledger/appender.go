@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openacquire/acquire/runtime/store"
+	"github.com/openacquire/acquire/runtime/wait"
 )
 
 // accountState is this process's view of one account: the newest item it
@@ -157,7 +158,7 @@ func (l *Ledger) flushBatch(ctx context.Context, st *accountState, batch []*legR
 	}
 	for attempt := range maxAppendAttempts {
 		if attempt > 0 {
-			if err := sleepCtx(ctx, backoff(attempt)); err != nil {
+			if err := wait.Sleep(ctx, backoff(attempt)); err != nil {
 				finish(batch, err)
 				return
 			}
@@ -474,17 +475,6 @@ func (l *Ledger) findHead(ctx context.Context, acc string) (*Item, error) {
 func backoff(attempt int) time.Duration {
 	d := 50 * time.Microsecond << min(attempt, 8)
 	return time.Duration(rand.Int64N(int64(d))) + time.Microsecond
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // headBound returns an index that is at most acc's true head now: this

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"time"
+
+	"github.com/openacquire/acquire/runtime/wait"
 )
 
 // Backoff bounds. Reads back off from 10 ms; the CAS loop starts far lower
@@ -23,7 +25,7 @@ func retryRead(ctx context.Context, read func() error) error {
 	var err error
 	for attempt := range ReadAttempts {
 		if attempt > 0 {
-			if serr := sleep(ctx, backoff(attempt, readBackoffBase, readBackoffMax)); serr != nil {
+			if serr := wait.Sleep(ctx, backoff(attempt, readBackoffBase, readBackoffMax)); serr != nil {
 				return errors.Join(err, serr)
 			}
 		}
@@ -44,16 +46,4 @@ func backoff(attempt int, base, ceiling time.Duration) time.Duration {
 		d = base << attempt
 	}
 	return time.Duration(rand.Int64N(int64(d)) + 1)
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/openacquire/acquire/runtime/wait"
 )
 
 // Update applies fn to the current value of key with optimistic concurrency:
@@ -21,7 +23,7 @@ func (b *Bucket) Update(ctx context.Context, key string, attempts int, fn func(o
 	var lastErr error
 	for attempt := range attempts {
 		if attempt > 0 {
-			if err := sleep(ctx, backoff(attempt, casBackoffBase, casBackoffMax)); err != nil {
+			if err := wait.Sleep(ctx, backoff(attempt, casBackoffBase, casBackoffMax)); err != nil {
 				return "", opError("update", key, err)
 			}
 		}

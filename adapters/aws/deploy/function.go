@@ -15,6 +15,7 @@ import (
 
 	"github.com/openacquire/acquire/adapters/deployer"
 	"github.com/openacquire/acquire/runtime/host"
+	"github.com/openacquire/acquire/runtime/wait"
 )
 
 const (
@@ -101,7 +102,7 @@ func (d *Deployer) createFunction(ctx context.Context, p plan, roleARN string) (
 		if !roleNotReady(err) || time.Now().After(deadline) {
 			return nil, fmt.Errorf("deploy: create function %s: %w", p.name, err)
 		}
-		if err := sleep(ctx, d.opt.RoleRetry); err != nil {
+		if err := wait.Sleep(ctx, d.opt.RoleRetry); err != nil {
 			return nil, err
 		}
 	}
@@ -277,15 +278,4 @@ func bucketOf(fn *lambda.GetFunctionOutput) string {
 		return ""
 	}
 	return u.Host
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

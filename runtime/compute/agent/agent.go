@@ -18,6 +18,7 @@ import (
 
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/compute"
+	"github.com/openacquire/acquire/runtime/wait"
 )
 
 // Limits and defaults.
@@ -122,7 +123,7 @@ type worker struct {
 
 // loop claims and runs jobs, polling with a doubling backoff while idle.
 func (w *worker) loop(ctx context.Context) {
-	wait := w.cfg.PollMin
+	idle := w.cfg.PollMin
 	for ctx.Err() == nil {
 		// A claim in flight completes even if the agent is stopping, so no
 		// call outlives Run on the service's side; a job it brings back is
@@ -134,7 +135,7 @@ func (w *worker) loop(ctx context.Context) {
 			return
 		}
 		if err == nil && j != nil {
-			wait = w.cfg.PollMin
+			idle = w.cfg.PollMin
 			w.run(ctx, j)
 			continue
 		}
@@ -143,10 +144,10 @@ func (w *worker) loop(ctx context.Context) {
 		} else if w.cfg.OnIdle != nil {
 			w.cfg.OnIdle()
 		}
-		if sleep(ctx, wait) != nil {
+		if wait.Sleep(ctx, idle) != nil {
 			return
 		}
-		wait = min(2*wait, w.cfg.PollMax)
+		idle = min(2*idle, w.cfg.PollMax)
 	}
 }
 
@@ -166,19 +167,8 @@ func (w *worker) finish(ctx context.Context, j *compute.Job, o *outcome) {
 			return
 		}
 		w.log.Warn("finish failed; retrying", "job", j.ID, "err", err)
-		if sleep(ctx, time.Duration(100<<i)*time.Millisecond) != nil {
+		if wait.Sleep(ctx, time.Duration(100<<i)*time.Millisecond) != nil {
 			return
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
