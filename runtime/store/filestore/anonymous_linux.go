@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -17,15 +18,30 @@ func openAnonymous(dir string) (*os.File, error) {
 }
 
 // linkAnonymous gives the unnamed file f the name dst, failing with EEXIST
-// if dst exists. linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH;
-// following the /proc/self/fd link needs nothing but a mounted /proc.
-func linkAnonymous(f *os.File, dst string) error {
+// if dst exists. linkat(AT_EMPTY_PATH) links the descriptor itself, but
+// needs CAP_DAC_READ_SEARCH (root has it); without it, following the
+// /proc/self/fd link needs nothing but a mounted /proc, at the cost of a
+// walk through procfs on every put.
+//
+// noEmptyPath is set once linkat(AT_EMPTY_PATH) was refused: a process
+// without the capability lacks it for good.
+func linkAnonymous(f *os.File, dst string, noEmptyPath *atomic.Bool) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var lerr error
 	err = rc.Control(func(fd uintptr) {
+		if !noEmptyPath.Load() {
+			lerr = unix.Linkat(int(fd), "", unix.AT_FDCWD, dst, unix.AT_EMPTY_PATH)
+			// Without the capability the call fails with ENOENT (or EPERM
+			// under some security modules); a missing directory cannot be
+			// the cause, as the caller opened the file in it.
+			if !errors.Is(lerr, syscall.ENOENT) && !errors.Is(lerr, syscall.EPERM) {
+				return
+			}
+			noEmptyPath.Store(true)
+		}
 		src := "/proc/self/fd/" + strconv.Itoa(int(fd))
 		lerr = unix.Linkat(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.AT_SYMLINK_FOLLOW)
 	})

@@ -5,6 +5,7 @@ package filestore
 import (
 	"errors"
 	"os"
+	"sync/atomic"
 )
 
 // Unnamed files (O_TMPFILE) are Linux-only; elsewhere new objects are
@@ -12,6 +13,6 @@ import (
 
 func openAnonymous(string) (*os.File, error) { return nil, errors.ErrUnsupported }
 
-func linkAnonymous(*os.File, string) error { return errors.ErrUnsupported }
+func linkAnonymous(*os.File, string, *atomic.Bool) error { return errors.ErrUnsupported }
 
 func anonymousUnsupported(err error) bool { return errors.Is(err, errors.ErrUnsupported) }

@@ -17,16 +17,27 @@ import (
 	"github.com/openacquire/acquire/runtime/store/filestore"
 )
 
-// openMode opens a driver that writes new objects as unnamed files
-// (anonymous) or, as where O_TMPFILE is missing, under temp names.
-func openMode(t *testing.T, root string, anonymous bool) *filestore.Driver {
+// Ways a driver writes new objects: unnamed files linked by descriptor
+// (as root), unnamed files linked through /proc (as other users), or temp
+// names (where O_TMPFILE is missing).
+const (
+	byDescriptor = "descriptor"
+	throughProc  = "proc"
+	tempNames    = "temp"
+)
+
+// openMode opens a driver that writes new objects in the given way.
+func openMode(t *testing.T, root, mode string) *filestore.Driver {
 	t.Helper()
 	d, err := filestore.Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !anonymous {
+	switch mode {
+	case tempNames:
 		filestore.UseTempNames(d)
+	case throughProc:
+		filestore.LinkThroughProc(d)
 	}
 	t.Cleanup(func() { _ = d.Close() })
 	return d
@@ -35,7 +46,14 @@ func openMode(t *testing.T, root string, anonymous bool) *filestore.Driver {
 // TestConformanceTempNames runs the conformance suite on the temp-name
 // path that file systems without O_TMPFILE take.
 func TestConformanceTempNames(t *testing.T) {
-	drivertest.RunConformance(t, func(t *testing.T) store.Driver { return openMode(t, t.TempDir(), false) })
+	drivertest.RunConformance(t, func(t *testing.T) store.Driver { return openMode(t, t.TempDir(), tempNames) })
+}
+
+// TestConformanceThroughProc runs the conformance suite on the path a
+// process without CAP_DAC_READ_SEARCH takes: unnamed files linked through
+// /proc/self/fd.
+func TestConformanceThroughProc(t *testing.T) {
+	drivertest.RunConformance(t, func(t *testing.T) store.Driver { return openMode(t, t.TempDir(), throughProc) })
 }
 
 // TestConcurrentPutsAllPresent: many goroutines put new keys, some keys
@@ -43,10 +61,10 @@ func TestConformanceTempNames(t *testing.T) {
 // with its bytes and version from a fresh driver (a new process's view),
 // each contested key has exactly one winner, and no temp file is left.
 func TestConcurrentPutsAllPresent(t *testing.T) {
-	for _, anonymous := range []bool{true, false} {
-		t.Run(fmt.Sprintf("anonymous=%v", anonymous), func(t *testing.T) {
+	for _, mode := range []string{byDescriptor, throughProc, tempNames} {
+		t.Run(mode, func(t *testing.T) {
 			root := t.TempDir()
-			d := openMode(t, root, anonymous)
+			d := openMode(t, root, mode)
 			const writers, perWriter, contenders = 16, 40, 4
 			type ack struct {
 				key, data string
@@ -76,10 +94,13 @@ func TestConcurrentPutsAllPresent(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			if anonymous && !filestore.UsesUnnamedFiles(d) {
-				t.Skipf("no unnamed files on %s here; the temp-name path is covered by anonymous=false", runtime.GOOS)
+			if mode != tempNames && !filestore.UsesUnnamedFiles(d) {
+				t.Skipf("no unnamed files on %s here; the temp-name path is covered by mode %s", runtime.GOOS, tempNames)
 			}
-			fresh := openMode(t, root, anonymous)
+			if mode == byDescriptor && filestore.LinksThroughProc(d) {
+				t.Logf("this process may not link by descriptor (no CAP_DAC_READ_SEARCH): /proc was used, as in mode %s", throughProc)
+			}
+			fresh := openMode(t, root, mode)
 			winners := map[string]int{}
 			for _, as := range acks {
 				for _, a := range as {

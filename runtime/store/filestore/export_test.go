@@ -7,6 +7,13 @@ package filestore
 // where unnamed files (O_TMPFILE) are missing.
 func UseTempNames(d *Driver) { d.noAnonymous.Store(true) }
 
+// LinkThroughProc makes d name unnamed files through /proc/self/fd, as it
+// does in a process without CAP_DAC_READ_SEARCH.
+func LinkThroughProc(d *Driver) { d.noEmptyPath.Store(true) }
+
+// LinksThroughProc reports whether d names unnamed files through /proc.
+func LinksThroughProc(d *Driver) bool { return d.noEmptyPath.Load() }
+
 // UsesUnnamedFiles reports whether d still writes new objects as unnamed
 // files.
 func UsesUnnamedFiles(d *Driver) bool { return !d.noAnonymous.Load() }

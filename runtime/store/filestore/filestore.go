@@ -19,6 +19,9 @@
 // (group commit, groupsync.go), so throughput grows with concurrency even
 // though each write waits for two flushes.
 //
+// Placement: Open marks the root folder as the top of a directory
+// hierarchy for ext4's allocator (chattr +T, a hint, see topdir_linux.go).
+//
 // See layout.go for how keys map to paths and format.go for the file format
 // and how versions are made.
 package filestore
@@ -46,6 +49,9 @@ type Driver struct {
 	// noAnonymous is set once the file system turned out not to support
 	// unnamed files (see linkNew); from then on temp names are used.
 	noAnonymous atomic.Bool
+	// noEmptyPath is set once naming an unnamed file by its descriptor was
+	// refused (see linkAnonymous); from then on /proc names it.
+	noEmptyPath atomic.Bool
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -67,7 +73,8 @@ func Open(root string) (*Driver, error) {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
-	return &Driver{root: abs, syncs: groupSync{dirs: map[string]*dirSync{}}}, nil
+	markTopDir(abs)
+	return &Driver{root: abs, syncs: groupSync{dirs: map[string]*dirSync{}, open: map[string]*os.File{}}}, nil
 }
 
 // Root returns the folder the driver stores into.
@@ -273,5 +280,6 @@ func (d *Driver) SignedURL(context.Context, string, string, time.Duration) (stri
 // Close marks the driver closed; the folder and its data stay.
 func (d *Driver) Close() error {
 	d.closed.Store(true)
+	d.syncs.closeIdle()
 	return nil
 }

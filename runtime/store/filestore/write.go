@@ -70,7 +70,7 @@ func (d *Driver) linkNew(loc location, key string, data []byte) (version []byte,
 	if err := writeObject(f, encodeHeader(key, version, data, time.Now()), data); err != nil {
 		return nil, true, err
 	}
-	err = linkAnonymous(f, d.path(loc.data()))
+	err = linkAnonymous(f, d.path(loc.data()), &d.noEmptyPath)
 	switch {
 	case errors.Is(err, fs.ErrExist):
 		return nil, true, d.exists(loc)
