@@ -127,13 +127,22 @@ func allDigits(s string) bool {
 }
 
 // String formats the amount with exactly six decimal places: "-3.050000".
-func (a Amount) String() string {
+func (a Amount) String() string { return string(a.appendText(nil)) }
+
+// appendText appends the canonical form to b. Every ledger item carries a
+// dozen amounts, so this is on the hot path: no fmt, no allocation.
+func (a Amount) appendText(b []byte) []byte {
 	m := a.micros
-	sign := ""
 	if m < 0 {
-		sign, m = "-", -m // |m| <= maxMicros, so negation cannot overflow
+		b, m = append(b, '-'), -m // |m| <= maxMicros, so negation cannot overflow
 	}
-	return fmt.Sprintf("%s%d.%06d", sign, m/microsPerUnit, m%microsPerUnit)
+	b = strconv.AppendInt(b, m/microsPerUnit, 10)
+	b = append(b, '.')
+	frac := m % microsPerUnit
+	for div := int64(microsPerUnit / 10); div > 0; div /= 10 {
+		b = append(b, byte('0'+frac/div%10))
+	}
+	return b
 }
 
 // MicroUnits returns the amount as a count of micro-units.
@@ -171,7 +180,9 @@ func (a Amount) Neg() Amount { return Amount{micros: -a.micros} }
 // MarshalJSON writes the amount as a JSON string, "100.500000", so no JSON
 // reader ever turns it into a float.
 func (a Amount) MarshalJSON() ([]byte, error) {
-	return json.Marshal(a.String())
+	b := make([]byte, 0, 24)
+	b = append(b, '"')
+	return append(a.appendText(b), '"'), nil
 }
 
 // UnmarshalJSON accepts only the string form.

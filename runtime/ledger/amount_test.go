@@ -3,6 +3,8 @@ package ledger
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	mathrand "math/rand/v2"
 	"testing"
 )
 
@@ -65,5 +67,31 @@ func TestAmountJSONIsString(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"A":"-0.25"}`), &v); err != nil || v.A != MustParse("-0.25") {
 		t.Fatalf("unmarshal = %v, %v", v.A, err)
+	}
+}
+
+// TestAmountFormatMatchesReference: the allocation-free formatter agrees
+// with the plain fmt form on random and edge values, and JSON wraps it.
+func TestAmountFormatMatchesReference(t *testing.T) {
+	ref := func(m int64) string {
+		sign := ""
+		if m < 0 {
+			sign, m = "-", -m
+		}
+		return fmt.Sprintf("%s%d.%06d", sign, m/microsPerUnit, m%microsPerUnit)
+	}
+	values := []int64{0, 1, -1, 9, 10, 999_999, 1_000_000, -1_000_001, maxMicros, -maxMicros}
+	r := mathrand.New(mathrand.NewPCG(1, 2))
+	for range 10_000 {
+		values = append(values, r.Int64N(2*maxMicros+1)-maxMicros)
+	}
+	for _, m := range values {
+		a := Amount{micros: m}
+		if got, want := a.String(), ref(m); got != want {
+			t.Fatalf("%d formats as %s, want %s", m, got, want)
+		}
+		if j, _ := a.MarshalJSON(); string(j) != `"`+ref(m)+`"` {
+			t.Fatalf("%d marshals as %s", m, j)
+		}
 	}
 }
