@@ -9,8 +9,12 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -330,6 +334,9 @@ func TestAbandonedUploadSwept(t *testing.T) {
 	if _, err := f.c.UploadStatus(ctx(), f.users["alice"], ue.Upload); err != nil {
 		t.Fatalf("swept before its expiry: %v", err)
 	}
+	if items, err := f.env.Host.Service(storage.Kind).Bucket().ListAll(ctx(), "storage/blobs/", 100); err != nil || len(items) == 0 {
+		t.Fatalf("the interrupted upload stored no chunk to sweep: %d %v", len(items), err)
+	}
 	f.env.Clock.Advance(storage.UploadLife + storage.UploadSweepGrace + time.Minute)
 	f.env.Host.Sweep(ctx())
 	// The session has expired by now; log in again to ask.
@@ -507,5 +514,46 @@ func TestStoppedCommit(t *testing.T) {
 	items, err := bucket.ListAll(ctx(), "storage/blobs/", 100)
 	if err != nil || len(items) != 10 {
 		t.Fatalf("committed chunks after the sweep: %d %v", len(items), err)
+	}
+}
+
+// TestRottenChunkRefused: a chunk whose bytes changed on disk after the
+// upload (the header intact, so the store streams it without noticing) is
+// refused by the downloading client against the CRC-32C its upload
+// recorded: a typed checksum error, and nothing past it is written.
+func TestRottenChunkRefused(t *testing.T) {
+	root := t.TempDir()
+	f := start(t, "file://"+root, "alice")
+	mustDrive(t, f, "alice", "home", storage.DriveOptions{})
+	b := data(5*chunk+123, 9) // past the inline limit: 6 chunks
+	upload(t, f, "alice", "home", "x", b)
+	items, err := f.env.Host.Service(storage.Kind).Bucket().ListAll(ctx(), "storage/blobs/", 100)
+	if err != nil || len(items) != 6 {
+		t.Fatalf("chunks: %d %v", len(items), err)
+	}
+	rotted := 0
+	err = filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !strings.Contains(path, "blobs") || !strings.HasSuffix(path, ".obj") {
+			return err
+		}
+		if info, err := e.Info(); err != nil || info.Size() < chunk || rotted > 0 {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		raw[len(raw)-100] ^= 0x40 // a data byte, far from the header
+		rotted++
+		return os.WriteFile(path, raw, 0o600)
+	})
+	if err != nil || rotted != 1 {
+		t.Fatalf("rotting a chunk file: %d %v", rotted, err)
+	}
+	var out bytes.Buffer
+	_, err = f.c.Download(ctx(), f.users["alice"], "home", "x", &out, storage.DownloadOptions{})
+	wantClass(t, err, storage.ErrChecksum)
+	if out.Len() >= len(b) {
+		t.Fatalf("%d bytes written despite the rotten chunk", out.Len())
 	}
 }

@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/openacquire/acquire/runtime/store/driver"
 )
 
 // Bucket is the portable object store. It validates every key, enforces the
@@ -74,6 +77,39 @@ func (b *Bucket) Get(ctx context.Context, key string) ([]byte, Version, error) {
 		return nil, "", opError("get", key, err)
 	}
 	return data, v, nil
+}
+
+// Open streams the object's bytes, for large objects a server passes on:
+// without reading them whole where the driver can (see driver.Streamer),
+// else from one Get. The driver's own whole-object check may be skipped:
+// use it only where the reader checks the bytes itself. The caller must
+// call the stream's Close.
+func (b *Bucket) Open(ctx context.Context, key string) (*Stream, error) {
+	if err := b.checkKey(key); err != nil {
+		return nil, opError("open", key, err)
+	}
+	sd, ok := b.d.(driver.Streamer)
+	if !ok {
+		data, v, err := b.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		return &Stream{R: bytes.NewReader(data), Size: int64(len(data)), Version: v, Close: func() error { return nil }}, nil
+	}
+	var st *Stream
+	err := retryRead(ctx, func() error {
+		var err error
+		st, err = sd.Open(ctx, key)
+		return err
+	})
+	if err == nil && (st.Version == "" || st.Size < 0 || st.Size > MaxObjectBytes) {
+		_ = st.Close()
+		err = fmt.Errorf("driver returned a stream of %d bytes at version %q", st.Size, st.Version)
+	}
+	if err != nil {
+		return nil, opError("open", key, err)
+	}
+	return st, nil
 }
 
 // checkDriverRead asserts what every driver promises, so a driver bug

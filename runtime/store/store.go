@@ -63,4 +63,5 @@ type (
 	Version    = driver.Version
 	ObjectInfo = driver.ObjectInfo
 	Page       = driver.Page
+	Stream     = driver.Stream
 )

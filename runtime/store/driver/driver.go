@@ -14,6 +14,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -107,4 +108,29 @@ type Driver interface {
 	SignedURL(ctx context.Context, key, method string, expiry time.Duration) (string, error)
 	// Close releases resources. Data in persistent stores is untouched.
 	Close() error
+}
+
+// Streamer is an optional Driver extension for large objects: Open hands
+// out the object's bytes as a stream instead of reading them whole, so a
+// server can pass them to a socket without copying them through memory
+// (the file store's stream is sent with sendfile(2) by net/http).
+//
+// A stream skips the driver's whole-object integrity check (the file
+// store's CRC), which needs every byte read first: the caller checks what
+// it reads (storage checks every chunk's CRC-32C at the client). The
+// length is still checked against the object's header.
+type Streamer interface {
+	// Open returns the object's current bytes, or ErrNotFound. The caller
+	// closes the stream.
+	Open(ctx context.Context, key string) (*Stream, error)
+}
+
+// Stream is one object's bytes being read.
+type Stream struct {
+	// R yields exactly Size bytes.
+	R       io.Reader
+	Size    int64
+	Version Version
+	// Close releases the stream; it must be called once.
+	Close func() error
 }

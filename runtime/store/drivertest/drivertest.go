@@ -45,6 +45,7 @@ func RunConformanceWith(t *testing.T, opts Options, newDriver func(t *testing.T)
 	}{
 		{"GetMissing", s.testGetMissing},
 		{"RoundTrip", s.testRoundTrip},
+		{"Open", s.testOpen},
 		{"PutIfAbsent", s.testPutIfAbsent},
 		{"PutIfVersion", s.testPutIfVersion},
 		{"Delete", s.testDelete},

@@ -182,6 +182,12 @@ func TestCorruptionDetected(t *testing.T) {
 			t.Errorf("Get %s: %v, want ErrCorrupt", k, err)
 		}
 	}
+	// A stream checks the header and length, not the data's CRC (its
+	// reader checks the bytes): the torn file is refused, the flipped bit
+	// is the reader's to find.
+	if _, err := b.Open(context.Background(), "torn"); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("Open torn: %v, want ErrCorrupt", err)
+	}
 	// A corrupt object can still be replaced unconditionally.
 	put(t, b, "torn", "repaired")
 }
