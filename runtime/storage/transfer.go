@@ -435,6 +435,7 @@ func (t *transfer) getChunks(ctx context.Context, f *FileVersion, urls *urlCache
 		}
 	}()
 	file := newHasher(t.parallel + 1)
+	wb := newWriteback(w)
 	var werr error
 	for ch := range order {
 		r := <-ch
@@ -452,6 +453,9 @@ func (t *transfer) getChunks(ctx context.Context, f *FileVersion, urls *urlCache
 		release := releaseAfter(2, func() { pool.put(buf) })
 		file.add(buf, release) // hashed while it is written
 		_, werr = w.Write(buf)
+		if werr == nil {
+			wb.wrote(int64(len(buf)))
+		}
 		release()
 		prog.add(int64(len(buf)))
 		if werr != nil {
