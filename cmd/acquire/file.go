@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -187,7 +188,28 @@ func (g *globals) download(dest string, fetch func(io.Writer, storage.Progress) 
 	if err == nil {
 		err = os.Rename(tmp.Name(), dest)
 	}
+	if err == nil {
+		err = syncDir(filepath.Dir(dest))
+	}
 	return v, err
+}
+
+// syncDir flushes a directory, so a file just renamed into it is still
+// there after a crash (the file's bytes were flushed before the rename).
+// Windows cannot flush a directory handle; NTFS journals the rename.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (g *globals) downloaded(v *storage.FileVersion, dest string) error {
