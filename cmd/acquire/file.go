@@ -41,13 +41,18 @@ func newFileUploadCmd(g *globals, sf *storageFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "upload FILE DRIVE [NAME] [--chunk-bytes N] [--no-resume]",
 		Short: "Upload a local file as the next version of NAME (default: its base name)",
+		Long: `Upload FILE as the next version of NAME in DRIVE (NAME defaults to FILE's base
+name). FILE "-" reads standard input, which is first spooled to a temporary
+file (the service needs an upload's size before its first chunk), so NAME is
+then required and an interrupted upload of it cannot be resumed.`,
 		Example: `  acquire file upload ./report.pdf docs
-  acquire file upload ./big.tar photos/2026 backups/big.tar -o json`,
+  acquire file upload ./big.tar photos/2026 backups/big.tar -o json
+  tar c ./photos | acquire file upload - backups photos.tar`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := filepath.Base(args[0])
-			if len(args) == 3 {
-				name = args[2]
+			name, err := uploadName(args[0], args[2:])
+			if err != nil {
+				return err
 			}
 			st, err := g.storage(sf)
 			if err != nil {
@@ -76,6 +81,9 @@ type uploadFunc func(ctx context.Context, r io.Reader, size int64, o storage.Upl
 // upload sends path, resuming an interrupted upload of the same file to
 // the same place, and remembers this one until it is committed.
 func (g *globals) upload(ctx context.Context, up uploadFunc, key resumeKey, path string, chunkBytes int64, fresh bool) (*storage.FileVersion, error) {
+	if path == "-" {
+		return g.uploadStdin(ctx, up, chunkBytes)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, usagef("%v", err)
@@ -112,6 +120,44 @@ func (g *globals) upload(ctx context.Context, up uploadFunc, key resumeKey, path
 		rs.clear()
 	}
 	return v, err
+}
+
+// uploadName is the name an upload of file gets: the NAME argument if
+// given, else the file's base name (standard input has none).
+func uploadName(file string, rest []string) (string, error) {
+	if len(rest) > 0 {
+		return rest[0], nil
+	}
+	if file == "-" {
+		return "", usagef("give a NAME to upload standard input as")
+	}
+	return filepath.Base(file), nil
+}
+
+// uploadStdin spools standard input to a temporary file, at most
+// storage.MaxFileBytes, and uploads that: the service needs an upload's
+// size before its first chunk, and memory stays bounded. There is nothing
+// to resume from afterwards (the input is gone once read), so no resume
+// state is kept.
+func (g *globals) uploadStdin(ctx context.Context, up uploadFunc, chunkBytes int64) (*storage.FileVersion, error) {
+	tmp, err := os.CreateTemp("", "acquire-stdin-*")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tmp.Close(); _ = os.Remove(tmp.Name()) }()
+	n, err := io.Copy(tmp, io.LimitReader(g.stdin, storage.MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading standard input: %w", err)
+	}
+	if n > storage.MaxFileBytes {
+		return nil, call.Errorf(storage.ErrFileTooLarge, "standard input is longer than %d bytes", int64(storage.MaxFileBytes))
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	bar := g.progressBar("upload stdin", n)
+	defer bar.Finish()
+	return up(ctx, tmp, n, storage.UploadOptions{ChunkBytes: chunkBytes, Progress: func(done, _ int64) { bar.Set(done) }})
 }
 
 // staleUpload: the remembered upload is gone, finished or expired.

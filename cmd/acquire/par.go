@@ -206,16 +206,17 @@ func newPARPutCmd(g *globals) *cobra.Command {
 		Short: "Upload through a write link (NAME defaults to FILE's base name)",
 		Long: `Upload FILE through a PAR link with write access: to NAME in the link's drive,
 or as the next version of a file link's file. An interrupted upload resumes as
-with 'acquire file upload'. No login is needed.`,
+with 'acquire file upload'. FILE "-" reads standard input (NAME is then
+required), as with 'acquire file upload'. No login is needed.`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := g.openPAR(args[0])
 			if err != nil {
 				return err
 			}
-			name := filepath.Base(args[1])
-			if len(args) == 3 {
-				name = args[2]
+			name, err := uploadName(args[1], args[2:])
+			if err != nil {
+				return err
 			}
 			up := func(ctx context.Context, r io.Reader, size int64, o storage.UploadOptions) (*storage.FileVersion, error) {
 				return p.Upload(ctx, name, r, size, o)

@@ -85,6 +85,16 @@ func TestDriveFileAndPARCommands(t *testing.T) {
 		t.Fatalf("finished uploads left resume records: %v", left)
 	}
 
+	// Standard input: spooled, then uploaded in chunks; it needs a NAME.
+	alice.mustJSON("", "drive", "create", "pipes")
+	_, piped := writeRandom(t, dir, "piped.bin", storage.InlineMaxBytes+2*storage.MinChunkBytes+5)
+	if v := alice.mustJSON(string(piped), "file", "upload", "-", "pipes", "piped.bin", "--chunk-bytes", "65536"); int(v["size"].(float64)) != len(piped) {
+		t.Fatalf("upload of standard input answered %v", v)
+	}
+	alice.mustJSON("", "file", "download", "pipes", "piped.bin", "-O", filepath.Join(dir, "piped.out"))
+	sameFile(t, filepath.Join(dir, "piped.out"), piped)
+	alice.wantError(exitUsage, "UsageError", "", "file", "upload", "-", "pipes")
+
 	// The ACL: bob may not read until alice grants it; only owners change it.
 	bob.wantError(exitRefused, "AccessDeniedError", "", "file", "download", "docs", "f.bin", "-O", filepath.Join(dir, "bob.bin"))
 	if _, err := os.Stat(filepath.Join(dir, "bob.bin")); !errors.Is(err, os.ErrNotExist) {
@@ -114,6 +124,9 @@ func TestDriveFileAndPARCommands(t *testing.T) {
 	anon.wantError(exitRefused, "AccessDeniedError", "", "par", "put", link, src)
 	w := alice.mustJSON("", "par", "create", "docs", "--mode", "write", "--expires", "10m")
 	anon.mustJSON("", "par", "put", w["link"].(string), src, "from-link.bin")
+	if v := anon.mustJSON("piped through a link", "par", "put", w["link"].(string), "-", "piped-link.txt"); int(v["size"].(float64)) != len("piped through a link") {
+		t.Fatalf("par put of standard input answered %v", v)
+	}
 	alice.mustJSON("", "par", "revoke", p["par"].(map[string]any)["id"].(string))
 	anon.wantError(exitAuth, "PARRevokedError", "", "par", "get", link, "-O", viaPAR)
 	// Delete keeps versions by the drive's rule; --purge removes them.
