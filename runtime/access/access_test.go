@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -220,6 +221,19 @@ func TestRequestGrantedReceiptsPriceOnce(t *testing.T) {
 		t.Fatalf("grant %+v (%s)", g, g.Result)
 	}
 	f.money(t, "87.654322", "0", "12.345678", "0")
+	// The details (a job's drive links carry PAR secrets) are sealed at
+	// rest: the stored record does not hold them in the clear.
+	stored, err := f.svc.Bucket().ListAll(ctx, "access/requests/", 10)
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("request records: %v %v", stored, err)
+	}
+	var rec map[string]any
+	if _, err := f.svc.Bucket().GetJSON(ctx, stored[0].Key, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if sealed, _ := rec["sealed_details"].(string); sealed == "" || strings.Contains(sealed, "build 7") || rec["details"] != nil {
+		t.Fatalf("the stored request shows its details, or none are sealed: %v", rec)
+	}
 
 	// A retry (a new call, freshly signed) answers the first outcome: no
 	// second payment, no second fulfilment.

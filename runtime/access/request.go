@@ -32,26 +32,31 @@ const (
 
 // requestRecord is kept at access/requests/<request uid>.
 type requestRecord struct {
-	UID         string          `json:"uid"`
-	RequestID   string          `json:"request_id"`
-	IdentityURL string          `json:"identity_url"`
-	UserUID     string          `json:"user_uid"`
-	Resource    string          `json:"resource"`
-	Details     string          `json:"details,omitempty"`
-	ChequeUID   string          `json:"cheque_uid"`
-	Price       ledger.Amount   `json:"price"` // the catalogue's price when the request was made
-	ServiceURL  string          `json:"service_url"`
-	Function    string          `json:"function"`
-	State       string          `json:"state"`
-	Transfer    string          `json:"transfer,omitempty"`
-	Outcome     string          `json:"outcome,omitempty"`
-	Result      json.RawMessage `json:"result,omitempty"`
-	Failure     *failure        `json:"failure,omitempty"`
-	HoldS       int64           `json:"hold_s,omitempty"`     // the resource's hold when requested (0: HoldFor)
-	HoldUntil   time.Time       `json:"hold_until,omitzero"`  // the payment's receipt_by, once cashed
-	Settlement  string          `json:"settlement,omitempty"` // a deferred request's settle outcome
-	LeaseUntil  time.Time       `json:"lease_until,omitzero"`
-	Created     time.Time       `json:"created"`
+	UID         string `json:"uid"`
+	RequestID   string `json:"request_id"`
+	IdentityURL string `json:"identity_url"`
+	UserUID     string `json:"user_uid"`
+	Resource    string `json:"resource"`
+	// Details are the user's words for the fulfiller: a job's spec carries
+	// its drive links, PAR secrets included. They are sealed at rest with
+	// the service's data key (Keyring.Seal) and opened when read.
+	Details       string          `json:"-"`
+	SealedDetails string          `json:"sealed_details,omitempty"`
+	PlainDetails  string          `json:"details,omitempty"` // records written before details were sealed
+	ChequeUID     string          `json:"cheque_uid"`
+	Price         ledger.Amount   `json:"price"` // the catalogue's price when the request was made
+	ServiceURL    string          `json:"service_url"`
+	Function      string          `json:"function"`
+	State         string          `json:"state"`
+	Transfer      string          `json:"transfer,omitempty"`
+	Outcome       string          `json:"outcome,omitempty"`
+	Result        json.RawMessage `json:"result,omitempty"`
+	Failure       *failure        `json:"failure,omitempty"`
+	HoldS         int64           `json:"hold_s,omitempty"`     // the resource's hold when requested (0: HoldFor)
+	HoldUntil     time.Time       `json:"hold_until,omitzero"`  // the payment's receipt_by, once cashed
+	Settlement    string          `json:"settlement,omitempty"` // a deferred request's settle outcome
+	LeaseUntil    time.Time       `json:"lease_until,omitzero"`
+	Created       time.Time       `json:"created"`
 }
 
 // failure is a recorded refusal: answered again to every retry.
@@ -126,6 +131,9 @@ func (a *Access) claimRequest(ctx context.Context, u *user, uid string, args *Re
 	} else if err != nil {
 		return nil, "", err
 	}
+	if err := a.openDetails(ctx, &rec); err != nil {
+		return nil, "", err
+	}
 	if rec.Resource != args.Resource || rec.ChequeUID != args.Cheque.UID || rec.Details != args.Details {
 		return nil, "", call.Errorf(ErrRequestConflict, "request id %s was used for another request", args.RequestID)
 	}
@@ -173,11 +181,30 @@ func (a *Access) newRequest(ctx context.Context, u *user, uid string, args *Requ
 	rec := &requestRecord{UID: uid, RequestID: args.RequestID, IdentityURL: u.IdentityURL, UserUID: u.UserUID,
 		Resource: r.Name, Details: args.Details, ChequeUID: ch.UID, Price: r.Price, ServiceURL: r.ServiceURL,
 		Function: r.Function, HoldS: r.HoldS, State: stateStarted, LeaseUntil: now.Add(RequestLease), Created: now}
+	if rec.Details != "" {
+		if rec.SealedDetails, err = a.svc.Keys().Seal(ctx, []byte(rec.Details)); err != nil {
+			return nil, "", err
+		}
+	}
 	ver, err := a.b.PutJSONIfAbsent(ctx, requestKey(uid), rec)
 	if errors.Is(err, store.ErrPrecondition) {
 		return nil, "", call.Errorf(call.ErrInProgress, "request %s is being handled; retry later", args.RequestID)
 	}
 	return rec, ver, err
+}
+
+// openDetails fills rec.Details from the record as read.
+func (a *Access) openDetails(ctx context.Context, rec *requestRecord) error {
+	if rec.SealedDetails == "" {
+		rec.Details = rec.PlainDetails
+		return nil
+	}
+	plain, err := a.svc.Keys().Unseal(ctx, rec.SealedDetails)
+	if err != nil {
+		return err
+	}
+	rec.Details = string(plain)
+	return nil
 }
 
 func chequeKey(ch *accounting.Cheque) string {
