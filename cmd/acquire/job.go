@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,7 +55,7 @@ JobTooLongError) and 5 for an unknown job or cluster.`)
 	pf.StringVar(&jf.accessURL, "access", "", "access service URL (default $"+envAccessURL+", else derived from the identity URL)")
 	pf.StringVar(&jf.accountingURL, "accounting", "", "accounting service URL (default $"+envAccountingURL+", else derived from the identity URL)")
 	pf.StringVarP(&jf.username, "username", "u", "", "use this user's saved session (default: the last one logged in)")
-	cmd.AddCommand(newJobSubmitCmd(g, jf), newJobStatusCmd(g, jf), newJobLogsCmd(g, jf), newJobCancelCmd(g, jf))
+	cmd.AddCommand(newJobSubmitCmd(g, jf), newJobListCmd(g, jf), newJobStatusCmd(g, jf), newJobLogsCmd(g, jf), newJobCancelCmd(g, jf))
 	return cmd
 }
 
@@ -205,6 +206,44 @@ func newJobStatusCmd(g *globals, jf *jobFlags) *cobra.Command {
 			}
 			return g.emit(j, func(w io.Writer) { printJob(w, j) })
 		},
+	}
+}
+
+func newJobListCmd(g *globals, jf *jobFlags) *cobra.Command {
+	var page string
+	var limit int
+	cmd := &cobra.Command{
+		Use:     "list [--limit N] [--page TOKEN]",
+		Short:   "List your jobs, newest first",
+		Example: "  acquire job list\n  acquire job list --limit 10 -o json",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			x, cc, err := g.computeClient(jf)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.callContext(cmd)
+			defer cancel()
+			list, err := cc.ListJobs(ctx, x.s, page, limit)
+			if err != nil {
+				return g.accountError(x.accountingSession, err)
+			}
+			return g.emit(list, func(w io.Writer) { printJobs(w, list) })
+		},
+	}
+	pageFlags(cmd, &page, &limit)
+	return cmd
+}
+
+func printJobs(w io.Writer, list *compute.JobList) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATE\tCLUSTER\tRESOURCE\tPRICE\tCREATED\tFINISHED")
+	for _, j := range list.Jobs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.State, j.Spec.Cluster, j.Resource, j.Price, when(j.Created), when(j.Finished))
+	}
+	_ = tw.Flush()
+	if list.Next != "" {
+		fmt.Fprintf(w, "more: --page %s\n", list.Next)
 	}
 }
 

@@ -74,6 +74,17 @@ func TestJobAndClusterCommands(t *testing.T) {
 	sub3 := submitJSON(t, alice, 0, "job", "submit", "--account", "main", "--cluster", "lab", "--output-link", link,
 		"--", "/bin/sh", "-c", "echo to the log; echo oops >&2")
 	id3, _ := sub3["job_id"].(string)
+	// Both jobs list, newest first; bob's list is empty.
+	alice.clock.advance(time.Second)
+	if l := alice.mustJSON("", "job", "list"); len(l["jobs"].([]any)) != 2 {
+		t.Fatalf("job list %v", l)
+	}
+	if jobs := bob.mustJSON("", "job", "list")["jobs"].([]any); len(jobs) != 0 {
+		t.Fatalf("bob's job list %v", jobs)
+	}
+	if text := alice.run("", "job", "list", "--limit", "1"); !strings.Contains(text.stdout, "JOB") || !strings.Contains(text.stdout, "more: --page") {
+		t.Fatalf("job list text:\n%s", text.stdout)
+	}
 
 	key, err := clusterKey("lab", keyFile, false)
 	if err != nil {

@@ -182,3 +182,27 @@ func digest(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:16])
 }
+
+// DefaultListLimit and MaxListLimit bound one page of list_jobs.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 200
+)
+
+// ListJobsArgs asks for one page of the caller's jobs, newest first.
+type ListJobsArgs struct {
+	auth.Credentials
+	Page  string `json:"page,omitempty"`
+	Limit int    `json:"limit,omitempty"` // 0: DefaultListLimit; at most MaxListLimit
+}
+
+// JobList is one page of a user's jobs, newest first.
+type JobList struct {
+	Jobs []Job  `json:"jobs"`
+	Next string `json:"next,omitempty"`
+}
+
+// ListJobsResource is "list_jobs <page> <limit>".
+func ListJobsResource(a *ListJobsArgs) string {
+	return "list_jobs " + a.Page + " " + strconv.Itoa(a.Limit)
+}

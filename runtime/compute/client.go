@@ -27,6 +27,17 @@ func (c *Client) Status(ctx context.Context, s auth.Signer, jobID string) (*Job,
 	return c.jobCall(ctx, s, "job_status", StatusResource(jobID), jobID)
 }
 
+// ListJobs pages through the caller's jobs, newest first (limit 0: the
+// service's default).
+func (c *Client) ListJobs(ctx context.Context, s auth.Signer, page string, limit int) (*JobList, error) {
+	args := &ListJobsArgs{Page: page, Limit: limit}
+	var out JobList
+	return &out, service.SignedCall(ctx, c.C, c.URL, s, "list_jobs", ListJobsResource(args), func(cr auth.Credentials) any {
+		args.Credentials = cr
+		return args
+	}, &out, false)
+}
+
 // Cancel cancels a job (its owner, or an admin).
 func (c *Client) Cancel(ctx context.Context, s auth.Signer, jobID string) (*Job, error) {
 	return c.jobCall(ctx, s, "cancel_job", CancelResource(jobID), jobID)

@@ -179,6 +179,7 @@ func (c *Compute) register() {
 	service.Handle(s, "finish_job", service.Options{}, c.handleFinish)
 	service.Handle(s, "job_status", service.Options{}, c.handleStatus)
 	service.Handle(s, "cancel_job", service.Options{}, c.handleCancel)
+	service.Handle(s, "list_jobs", service.Options{}, c.handleListJobs)
 }
 
 // Service returns the framework service this runs on.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -444,4 +445,43 @@ func TestSweepFailsJobPastItsDeadline(t *testing.T) {
 	if j, err := f.agentClient("a").Claim(ctx); err != nil || j != nil {
 		t.Fatalf("claimed a failed job: %+v %v", j, err)
 	}
+}
+
+// TestListJobs: a user's jobs list newest first, in pages; nobody else
+// sees them; a bad limit or page token is refused.
+func TestListJobs(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	var ids []string
+	for range 3 {
+		id, err := f.submit(t, sh("sleep 60"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		f.env.Clock.Advance(time.Second)
+	}
+	first, err := f.cc.ListJobs(ctx, f.alice, "", 2)
+	if err != nil || len(first.Jobs) != 2 || first.Next == "" {
+		t.Fatalf("first page: %+v %v", first, err)
+	}
+	rest, err := f.cc.ListJobs(ctx, f.alice, first.Next, 2)
+	if err != nil || len(rest.Jobs) != 1 || rest.Next != "" {
+		t.Fatalf("second page: %+v %v", rest, err)
+	}
+	got := []string{first.Jobs[0].ID, first.Jobs[1].ID, rest.Jobs[0].ID}
+	if !slices.Equal(got, []string{ids[2], ids[1], ids[0]}) {
+		t.Fatalf("listed %v, want newest first %v", got, []string{ids[2], ids[1], ids[0]})
+	}
+	if j := first.Jobs[0]; j.State != compute.StatePending || j.Spec.Cluster != cluster {
+		t.Fatalf("listed job %+v", j)
+	}
+	other, err := f.cc.ListJobs(ctx, f.carol, "", 0)
+	if err != nil || len(other.Jobs) != 0 {
+		t.Fatalf("another user's list: %+v %v", other, err)
+	}
+	_, err = f.cc.ListJobs(ctx, f.alice, "", compute.MaxListLimit+1)
+	wantClass(t, err, call.ErrBadArguments)
+	_, err = f.cc.ListJobs(ctx, f.alice, "not a token", 0)
+	wantClass(t, err, call.ErrBadArguments)
 }

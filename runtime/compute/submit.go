@@ -94,6 +94,10 @@ func (c *Compute) handleSubmit(ctx context.Context, args *access.FulfilArgs) (*S
 	if _, err := c.b.PutJSON(ctx, pendingKey(j), &pointer{Created: now}); err != nil {
 		return nil, err
 	}
+	// Its owner's index entry next, for list_jobs (see list.go).
+	if err := c.indexJob(ctx, j); err != nil {
+		return nil, err
+	}
 	if err := c.createJob(ctx, j); errors.Is(err, store.ErrPrecondition) {
 		return c.handleSubmit(ctx, args) // a concurrent first call wrote it: answer as a repeat
 	} else if err != nil {
