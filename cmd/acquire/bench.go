@@ -62,6 +62,7 @@ Steps (--only): ` + stepsHelp() + `.`,
 				}
 				defer stop()
 			}
+			registerCloudStores()
 			rep, err := bench.Run(cmd.Context(), cfg, progress)
 			if err != nil {
 				return err

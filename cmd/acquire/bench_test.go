@@ -23,3 +23,15 @@ func TestBenchHelpListsStepDefaults(t *testing.T) {
 		t.Errorf("steps help: %q", got)
 	}
 }
+
+// TestBenchOpensCloudStoreURLs: --store takes the clouds' store URLs as
+// 'acquire host' does. Nothing listens at the endpoint, so the bench fails
+// reaching it, not on an unregistered scheme.
+func TestBenchOpensCloudStoreURLs(t *testing.T) {
+	c := newCLI(t)
+	r := c.run("", "bench", "--only", "ledger", "--duration", "100ms", "--clients", "1",
+		"--store", "s3://bench?endpoint=http://127.0.0.1:1&region=us-east-1&path_style=true")
+	if r.code == 0 || strings.Contains(r.stderr, "not registered") {
+		t.Fatalf("bench on an s3:// store: exit %d, %s", r.code, r.stderr)
+	}
+}

@@ -85,11 +85,16 @@ func defaultStoreURL() string {
 	return "file://" + filepath.Join(dir, "acquire")
 }
 
-func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
-	// Cloud stores: s3:// and gs:// (credentials from each cloud's own chain).
+// registerCloudStores lets store URLs name the clouds' stores: s3://, gs://
+// and azblob:// (credentials from each cloud's own chain).
+func registerCloudStores() {
 	s3store.Register()
 	gcsstore.Register()
 	blobstore.Register()
+}
+
+func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
+	registerCloudStores()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	secret, err := hostSecret(f)
