@@ -193,11 +193,18 @@ func (a *Access) newRequest(ctx context.Context, u *user, uid string, args *Requ
 	return rec, ver, err
 }
 
-// openDetails fills rec.Details from the record as read.
+// openDetails fills rec.Details from the record as read. A record written
+// before details were sealed is sealed now, so its next write stores them
+// sealed.
 func (a *Access) openDetails(ctx context.Context, rec *requestRecord) error {
 	if rec.SealedDetails == "" {
-		rec.Details = rec.PlainDetails
-		return nil
+		rec.Details, rec.PlainDetails = rec.PlainDetails, ""
+		if rec.Details == "" {
+			return nil
+		}
+		var err error
+		rec.SealedDetails, err = a.svc.Keys().Seal(ctx, []byte(rec.Details))
+		return err
 	}
 	plain, err := a.svc.Keys().Unseal(ctx, rec.SealedDetails)
 	if err != nil {
