@@ -5,7 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"strconv"
+	"fmt"
+	"strings"
 
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/store"
@@ -32,15 +33,7 @@ func ownerPrefix(identityURL, userUID string) string {
 // ownerKey is job j's index entry.
 func ownerKey(j *Job) string {
 	rank := newestFirstMs - j.Created.UnixMilli()
-	return ownerPrefix(j.IdentityURL, j.UserUID) + pad13(rank) + "-" + j.ID
-}
-
-func pad13(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	for len(s) < 13 {
-		s = "0" + s
-	}
-	return s
+	return ownerPrefix(j.IdentityURL, j.UserUID) + fmt.Sprintf("%013d", rank) + "-" + j.ID
 }
 
 func (c *Compute) handleListJobs(ctx context.Context, args *ListJobsArgs) (*JobList, error) {
@@ -74,15 +67,8 @@ func (c *Compute) handleListJobs(ctx context.Context, args *ListJobsArgs) (*JobL
 	return out, nil
 }
 
-// jobIDOf is the job an index entry names.
-func jobIDOf(key string) string {
-	for i := len(key) - 1; i >= 0; i-- {
-		if key[i] == '-' {
-			return key[i+1:]
-		}
-	}
-	return ""
-}
+// jobIDOf is the job an index entry names (job ids have no '-').
+func jobIDOf(key string) string { return key[strings.LastIndexByte(key, '-')+1:] }
 
 // indexJob writes job j's index entry.
 func (c *Compute) indexJob(ctx context.Context, j *Job) error {
