@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -78,6 +79,23 @@ func (g *globals) computeClient(jf *jobFlags) (*accessSession, *compute.Client, 
 		return nil, nil, usagef("compute service URL %q must start with http:// or https://", u)
 	}
 	return x, &compute.Client{C: x.c.C, URL: u}, nil
+}
+
+// computeCall runs one call to the compute service under --timeout, as
+// storageCall does for storage.
+func computeCall[T any](g *globals, cmd *cobra.Command, jf *jobFlags, fn func(context.Context, *accessSession, *compute.Client) (T, error)) (T, error) {
+	var zero T
+	x, cc, err := g.computeClient(jf)
+	if err != nil {
+		return zero, err
+	}
+	ctx, cancel := g.callContext(cmd)
+	defer cancel()
+	out, err := fn(ctx, x, cc)
+	if err != nil {
+		return zero, g.accountError(x.accountingSession, err)
+	}
+	return out, nil
 }
 
 // submitted is what job submit prints.
@@ -194,15 +212,11 @@ func newJobStatusCmd(g *globals, jf *jobFlags) *cobra.Command {
 		Example: "  acquire job status 3f2a... -o json",
 		Args:    exactArgs(1, "exactly one JOB id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			x, cc, err := g.computeClient(jf)
+			j, err := computeCall(g, cmd, jf, func(ctx context.Context, x *accessSession, cc *compute.Client) (*compute.Job, error) {
+				return cc.Status(ctx, x.s, args[0])
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			j, err := cc.Status(ctx, x.s, args[0])
-			if err != nil {
-				return g.accountError(x.accountingSession, err)
 			}
 			return g.emit(j, func(w io.Writer) { printJob(w, j) })
 		},
@@ -218,15 +232,11 @@ func newJobListCmd(g *globals, jf *jobFlags) *cobra.Command {
 		Example: "  acquire job list\n  acquire job list --limit 10 -o json",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			x, cc, err := g.computeClient(jf)
+			list, err := computeCall(g, cmd, jf, func(ctx context.Context, x *accessSession, cc *compute.Client) (*compute.JobList, error) {
+				return cc.ListJobs(ctx, x.s, page, limit)
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			list, err := cc.ListJobs(ctx, x.s, page, limit)
-			if err != nil {
-				return g.accountError(x.accountingSession, err)
 			}
 			return g.emit(list, func(w io.Writer) { printJobs(w, list) })
 		},
@@ -358,15 +368,11 @@ at its next heartbeat. Either way the payment is refunded.`,
 		Example: "  acquire job cancel 3f2a...",
 		Args:    exactArgs(1, "exactly one JOB id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			x, cc, err := g.computeClient(jf)
+			j, err := computeCall(g, cmd, jf, func(ctx context.Context, x *accessSession, cc *compute.Client) (*compute.Job, error) {
+				return cc.Cancel(ctx, x.s, args[0])
+			})
 			if err != nil {
 				return err
-			}
-			ctx, cancel := g.callContext(cmd)
-			defer cancel()
-			j, err := cc.Cancel(ctx, x.s, args[0])
-			if err != nil {
-				return g.accountError(x.accountingSession, err)
 			}
 			return g.emit(j, func(w io.Writer) {
 				if j.State == compute.StateCancelled {

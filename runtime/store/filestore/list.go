@@ -219,16 +219,21 @@ func (d *Driver) readInfo(rel string) (driver.ObjectInfo, error) {
 		return driver.ObjectInfo{}, err
 	}
 	defer func() { _ = f.Close() }()
-	buf := make([]byte, headerFixed+driver.MaxKeyBytes)
-	n, err := f.ReadAt(buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return driver.ObjectInfo{}, err
-	}
-	h, err := decodeHeader(buf[:n])
+	h, err := readHeader(f)
 	if err != nil {
 		return driver.ObjectInfo{}, fmt.Errorf("%s: %w", rel, err)
 	}
 	return driver.ObjectInfo{Key: h.key, Size: h.dataLen, Version: h.version, Modified: h.modified}, nil
+}
+
+// readHeader reads and decodes the header at the start of f.
+func readHeader(f *os.File) (header, error) {
+	buf := make([]byte, headerFixed+driver.MaxKeyBytes)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return header{}, err
+	}
+	return decodeHeader(buf[:n])
 }
 
 // removeIfStale deletes a crash's leftover temp file, lazily, on the way

@@ -41,12 +41,7 @@ func (d *Driver) Open(ctx context.Context, key string) (*driver.Stream, error) {
 }
 
 func openedStream(f *os.File, key string) (*driver.Stream, error) {
-	head := make([]byte, headerFixed+driver.MaxKeyBytes)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, err
-	}
-	h, err := decodeHeader(head[:n])
+	h, err := readHeader(f)
 	if err != nil {
 		return nil, err
 	}
