@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 
 func newBenchCmd(g *globals) *cobra.Command {
 	var cfg bench.Config
-	var levels, only, cpuProfile string
+	var levels, only, cpuProfile, tracePath string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure calls, logins, authorisation checks, transfers and file transfers beside their bounds",
@@ -62,6 +63,13 @@ Steps (--only): ` + stepsHelp() + `.`,
 				}
 				defer stop()
 			}
+			if tracePath != "" {
+				stop, err := startTrace(tracePath)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			registerCloudStores()
 			rep, err := bench.Run(cmd.Context(), cfg, progress)
 			if err != nil {
@@ -78,6 +86,7 @@ Steps (--only): ` + stepsHelp() + `.`,
 	f.Int64Var(&cfg.FileBytes, "file-bytes", bench.DefaultFileBytes, "size of the file the files step moves")
 	f.StringVar(&cfg.StoreURL, "store", "", "store URL (default: a temporary local folder)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	f.StringVar(&tracePath, "trace", "", "write an execution trace of the run to this file (go tool trace): where goroutines wait and cores idle")
 	return cmd
 }
 
@@ -133,4 +142,16 @@ func startProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
+}
+
+func startTrace(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { trace.Stop(); _ = f.Close() }, nil
 }

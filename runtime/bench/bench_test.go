@@ -125,3 +125,40 @@ func checkFileFigures(t *testing.T, rep *Report) {
 		}
 	}
 }
+
+// TestSteadyWindow: a timed round's rate counts only what completed
+// between the clients' spreading out and the deadline, so the start-up and
+// the drain after the deadline (cores idle while the last calls finish)
+// do not dilute it.
+func TestSteadyWindow(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		done []time.Duration
+		conc int
+		n    int
+		dur  time.Duration
+	}{
+		{"opens at the conc-th completion, drain not counted", ms(400, 100, 300, 200, 600, 900), 2, 2, 300 * time.Millisecond},
+		{"one client", ms(50, 150, 250), 1, 2, 450 * time.Millisecond},
+		{"too few completions", ms(100, 200), 2, 0, 0},
+		{"clients still starting at the deadline", ms(100, 600, 700), 2, 0, 0},
+	}
+	for _, c := range cases {
+		n, dur := steadyWindow(c.done, c.conc, 500*time.Millisecond)
+		if n != c.n || dur != c.dur {
+			t.Errorf("%s: got %d ops in %s, want %d in %s", c.name, n, dur, c.n, c.dur)
+		}
+	}
+	// The figure's rate is the window's, not all operations over all time.
+	s := sample{lat: ms(1, 1, 1, 1, 1, 1), elapsed: 2 * time.Second, steadyOps: 4, steadyDur: time.Second}
+	if f, err := s.figure(2); err != nil || f.PerSecond != 4 || f.Ops != 6 {
+		t.Fatalf("figure from a steady window: %+v, %v", f, err)
+	}
+}

@@ -31,10 +31,18 @@ type workload struct {
 const (
 	timedRounds = 10
 	loginRounds = 4
+	// minRound is the shortest time-boxed round: each round starts its
+	// clients together and ends with them draining, so a round must be long
+	// beside the operations' latency (300 ms and more at 64 clients) for
+	// its steady window to hold many operations.
+	minRound = time.Second
 )
 
 func measured(ctx context.Context, measure func(*Costs), w workload) (Figure, Costs, error) {
 	rounds := max(1, w.rounds)
+	if w.d > 0 {
+		rounds = max(1, min(rounds, int(w.d/minRound)))
+	}
 	samples := make([]Costs, 0, rounds+1)
 	var all sample
 	for r := range rounds {
@@ -52,17 +60,22 @@ func measured(ctx context.Context, measure func(*Costs), w workload) (Figure, Co
 }
 
 // sample is the raw outcome of some load: latencies of the operations
-// that succeeded, time spent, and failures.
+// that succeeded, time spent, and failures. A time-boxed load also has a
+// steady window (see steadyWindow): the operations it holds and its length.
 type sample struct {
-	lat      []time.Duration
-	elapsed  time.Duration
-	errs     int
-	firstErr error
+	lat       []time.Duration
+	elapsed   time.Duration
+	steadyOps int
+	steadyDur time.Duration
+	errs      int
+	firstErr  error
 }
 
 func (s *sample) add(o sample) {
 	s.lat = append(s.lat, o.lat...)
 	s.elapsed += o.elapsed
+	s.steadyOps += o.steadyOps
+	s.steadyDur += o.steadyDur
 	s.errs += o.errs
 	if s.firstErr == nil {
 		s.firstErr = o.firstErr
@@ -72,7 +85,10 @@ func (s *sample) add(o sample) {
 func (s *sample) figure(conc int) (Figure, error) {
 	slices.Sort(s.lat)
 	f := Figure{Concurrency: conc, Ops: len(s.lat), Errors: s.errs}
-	if s.elapsed > 0 {
+	switch {
+	case s.steadyDur > 0:
+		f.PerSecond = float64(s.steadyOps) / s.steadyDur.Seconds()
+	case s.elapsed > 0:
 		f.PerSecond = float64(len(s.lat)) / s.elapsed.Seconds()
 	}
 	if n := len(s.lat); n > 0 {
@@ -92,6 +108,7 @@ func runSlice(ctx context.Context, conc int, d time.Duration, from, to int, op f
 	var next, errs atomic.Int64
 	next.Store(int64(from))
 	lat := make([][]time.Duration, conc)
+	done := make([][]time.Duration, conc) // when each success ended, from start
 	var firstErr atomic.Value
 	start := time.Now()
 	deadline := start.Add(d)
@@ -109,14 +126,41 @@ func runSlice(ctx context.Context, conc int, d time.Duration, from, to int, op f
 					firstErr.CompareAndSwap(nil, err)
 					continue
 				}
-				lat[w] = append(lat[w], time.Since(t0))
+				end := time.Now()
+				lat[w] = append(lat[w], end.Sub(t0))
+				done[w] = append(done[w], end.Sub(start))
 			}
 		})
 	}
 	wg.Wait()
 	s := sample{lat: slices.Concat(lat...), elapsed: time.Since(start), errs: int(errs.Load())}
+	if !counted {
+		s.steadyOps, s.steadyDur = steadyWindow(slices.Concat(done...), conc, d)
+	}
 	s.firstErr, _ = firstErr.Load().(error)
 	return s
+}
+
+// steadyWindow picks, from the completion times of a time-boxed round,
+// the part in which every client was busy: it opens at the conc-th
+// completion (by then the clients that started together have spread out)
+// and closes at the deadline, after which clients stop taking new work and
+// the round drains with cores left idle. Rates are the operations
+// completed inside it over its length. A round too short to have one
+// answers zero, and the figure falls back to all operations over all time.
+func steadyWindow(done []time.Duration, conc int, d time.Duration) (int, time.Duration) {
+	slices.Sort(done)
+	if len(done) <= conc || done[conc-1] >= d {
+		return 0, 0
+	}
+	open := done[conc-1]
+	n := 0
+	for _, t := range done[conc:] {
+		if t <= d {
+			n++
+		}
+	}
+	return n, d - open
 }
 
 func meanCosts(cs []Costs) Costs {
