@@ -303,3 +303,18 @@ func TestHostHealthRestartAndGracefulStop(t *testing.T) {
 		t.Fatal("the service secret appears in the host's output")
 	}
 }
+
+// The built binary is its own job launcher: run in that role by an agent
+// with limits, it sets them and becomes the job's command.
+func TestBinaryLaunchesJobsUnderLimits(t *testing.T) {
+	out, err := exec.Command(binary, "__acquire-job-exec", "memory=0,cpu=3,file=0,nofile=32", "/bin/sh", "sh", "-c", "ulimit -t; ulimit -n").CombinedOutput()
+	if err != nil || string(out) != "3\n32\n" {
+		t.Fatalf("launched job: %v, output %q", err, out)
+	}
+	// A command that cannot start is the shell's 127, with a message.
+	cmd := exec.Command(binary, "__acquire-job-exec", "memory=0,cpu=3,file=0,nofile=32", "/no/such/command", "x")
+	out, err = cmd.CombinedOutput()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 127 || !strings.Contains(string(out), "could not start x") {
+		t.Fatalf("missing command: %v, output %q", err, out)
+	}
+}

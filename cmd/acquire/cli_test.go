@@ -495,6 +495,10 @@ func TestUsageErrors(t *testing.T) {
 		{"otp", "code", "--uri", "otpauth://hotp/x?secret=JBSWY3DPEHPK3PXP"},
 		{"--timeout", "0s", "user", "whoami"},
 		{"--log-level", "loud", "user", "whoami"},
+		{"cluster", "agent", "lab", "--job-memory-mb", "1"},
+		{"cluster", "agent", "lab", "--job-cpu-s", "-1"},
+		{"cluster", "agent", "lab", "--job-open-files", "3"},
+		{"cluster", "agent", "lab", "--job-file-mb", "2000000000"},
 	}
 	for _, args := range cases {
 		c.wantError(exitUsage, classUsage, "", args...)

@@ -165,8 +165,9 @@ a registered name is refused (AlreadyExistsError): register a new name.`,
 func newClusterAgentCmd(g *globals, jf *jobFlags) *cobra.Command {
 	var keyFile, workDir, name string
 	var workers int
+	var memoryMB, fileMB, cpuS, openFiles int64
 	cmd := &cobra.Command{
-		Use:   "agent NAME [--workers N] [--work-dir DIR] [--key FILE]",
+		Use:   "agent NAME [--workers N] [--work-dir DIR] [--key FILE] [--job-memory-mb N] [--job-cpu-s N]",
 		Short: "Run cluster NAME's agent: claim its jobs and run them here",
 		Long: `Run the agent of cluster NAME until SIGINT or SIGTERM: --workers jobs at a time,
 each as a local process (no shell) in a fresh folder under --work-dir, killed
@@ -176,12 +177,22 @@ signs its calls with the cluster's key.
 Stopping the agent abandons the jobs it is running (their processes are
 killed): after their lease (a minute) another agent runs them again, and
 they are paid once. A job's input and output drive links (PARs) are used
-as they are: the agent needs no access to the drives beyond them.`,
+as they are: the agent needs no access to the drives beyond them.
+
+The --job-* flags bound every process of every job (POSIX resource limits,
+each process its own): memory (heap and private mappings), CPU time (the
+process is stopped with SIGXCPU), the size of any file written, and open
+files. A job stopped at a limit fails and is refunded. They are not a
+sandbox: jobs run as the agent's user and see its files.`,
 		Example: "  acquire cluster agent lab --workers 4",
 		Args:    exactArgs(1, "exactly one cluster NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if workers < 1 || workers > agent.MaxWorkers {
 				return usagef("--workers must be in [1, %d]", agent.MaxWorkers)
+			}
+			limits, err := jobLimits(memoryMB, cpuS, fileMB, openFiles)
+			if err != nil {
+				return err
 			}
 			path, err := g.clusterKeyPath(args[0], keyFile)
 			if err != nil {
@@ -209,7 +220,7 @@ as they are: the agent needs no access to the drives beyond them.`,
 			defer stop()
 			fmt.Fprintf(g.stderr, "agent %s of cluster %s: %d workers on %s; Ctrl-C stops\n", name, args[0], workers, u)
 			return agent.Run(ctx, agent.Config{Client: &compute.AgentClient{C: c, URL: u, Key: k, Agent: name},
-				Workers: workers, WorkDir: workDir, Drive: &agent.PARDrive{C: c}, Logger: g.log})
+				Workers: workers, WorkDir: workDir, Drive: &agent.PARDrive{C: c}, Limits: limits, Logger: g.log})
 		},
 	}
 	fl := cmd.Flags()
@@ -217,7 +228,34 @@ as they are: the agent needs no access to the drives beyond them.`,
 	fl.IntVar(&workers, "workers", agent.DefaultWorkers, "jobs run at once")
 	fl.StringVar(&workDir, "work-dir", "", "folder for the jobs' folders (default: the system's temp folder)")
 	fl.StringVar(&name, "agent-name", "", "this agent's name (default: host-pid)")
+	fl.Int64Var(&memoryMB, "job-memory-mb", 0, "memory of each job process, MiB (0: no limit)")
+	fl.Int64Var(&cpuS, "job-cpu-s", 0, "CPU time of each job process, seconds (0: no limit; the job's timeout still holds)")
+	fl.Int64Var(&fileMB, "job-file-mb", 0, "size of any file a job process writes, MiB (0: no limit)")
+	fl.Int64Var(&openFiles, "job-open-files", 0, "open files of each job process (0: as the agent's)")
 	return cmd
+}
+
+// maxLimitMB keeps the MiB flags' byte counts far from overflow.
+const maxLimitMB = 1 << 30
+
+// jobLimits checks the --job-* flags and turns them into the agent's limits.
+func jobLimits(memoryMB, cpuS, fileMB, openFiles int64) (agent.Limits, error) {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"--job-memory-mb", memoryMB}, {"--job-cpu-s", cpuS}, {"--job-file-mb", fileMB}, {"--job-open-files", openFiles}} {
+		if f.v < 0 || f.v > maxLimitMB {
+			return agent.Limits{}, usagef("%s must be in [0, %d]", f.name, maxLimitMB)
+		}
+	}
+	l := agent.Limits{MemoryBytes: memoryMB << 20, CPUSeconds: cpuS, FileBytes: fileMB << 20, OpenFiles: openFiles}
+	if memoryMB > 0 && l.MemoryBytes < agent.MinMemoryBytes {
+		return agent.Limits{}, usagef("--job-memory-mb must be at least %d", agent.MinMemoryBytes>>20)
+	}
+	if openFiles > 0 && openFiles < agent.MinOpenFiles {
+		return agent.Limits{}, usagef("--job-open-files must be at least %d", agent.MinOpenFiles)
+	}
+	return l, nil
 }
 
 // agentComputeURL: the agent has no session, so the compute URL comes

@@ -8,9 +8,14 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/openacquire/acquire/runtime/compute/agent"
 )
 
 func main() {
+	// An agent with job limits launches each job through this binary: in
+	// that role it sets the limits and becomes the job's command.
+	agent.ExecIfLaunched()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

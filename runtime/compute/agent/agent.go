@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/call"
@@ -61,7 +62,12 @@ type Config struct {
 	Lease            time.Duration
 	PollMin, PollMax time.Duration
 	MaxLogBytes      int64
-	Logger           *slog.Logger
+	// Limits bound every process of every job; zero leaves them unbounded.
+	Limits Limits
+	// Launcher is the executable that applies Limits before it becomes the
+	// job's command (see ExecIfLaunched); default: this program's own.
+	Launcher string
+	Logger   *slog.Logger
 	// OnIdle, if set, is called when a worker finds no job (tests, benches).
 	OnIdle func()
 }
@@ -79,6 +85,13 @@ func (c *Config) defaults() error {
 	if c.WorkDir == "" {
 		c.WorkDir = os.TempDir()
 	}
+	// Absolute, so that a job's relative command names the same file from
+	// the agent and from inside the job's folder.
+	wd, err := filepath.Abs(c.WorkDir)
+	if err != nil {
+		return fmt.Errorf("agent: work folder: %w", err)
+	}
+	c.WorkDir = wd
 	if c.Lease == 0 {
 		c.Lease = compute.DefaultLease
 	}
@@ -90,6 +103,16 @@ func (c *Config) defaults() error {
 	}
 	if c.MaxLogBytes == 0 {
 		c.MaxLogBytes = DefaultMaxLogBytes
+	}
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if c.Limits.set() && c.Launcher == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("agent: job limits need this program's path to launch jobs through: %w", err)
+		}
+		c.Launcher = exe
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

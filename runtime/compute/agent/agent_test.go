@@ -68,3 +68,30 @@ func TestConfigBounds(t *testing.T) {
 		t.Fatalf("defaults: %+v %v", c, err)
 	}
 }
+
+func TestLimitsBoundsAndForm(t *testing.T) {
+	key, err := compute.GenerateClusterKey("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &compute.AgentClient{Key: key, Agent: "a"}
+	for _, l := range []Limits{{MemoryBytes: -1}, {CPUSeconds: -1}, {MemoryBytes: MinMemoryBytes - 1}, {OpenFiles: MinOpenFiles - 1}} {
+		c := Config{Client: cl, Limits: l}
+		if err := c.defaults(); err == nil {
+			t.Errorf("limits %+v accepted", l)
+		}
+	}
+	c := Config{Client: cl, Limits: Limits{CPUSeconds: 5}, WorkDir: "rel"}
+	if err := c.defaults(); err != nil || c.Launcher == "" || !filepath.IsAbs(c.WorkDir) {
+		t.Fatalf("defaults with limits: %+v %v", c, err)
+	}
+	l := Limits{MemoryBytes: 1 << 30, CPUSeconds: 7, FileBytes: 3, OpenFiles: 99}
+	if got, err := parseLimits(l.String()); err != nil || got != l {
+		t.Fatalf("round trip %+v: %+v %v", l, got, err)
+	}
+	for _, bad := range []string{"", "memory=1,swap=2", "cpu=-1", "cpu=x"} {
+		if _, err := parseLimits(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/compute"
@@ -128,7 +129,10 @@ func (w *worker) command(ctx context.Context, j *compute.Job, dir string) *outco
 		return failed("no log file: %v", err)
 	}
 	defer func() { _ = stderr.Close() }()
-	cmd := exec.CommandContext(tctx, j.Spec.Command, j.Spec.Args...) //nolint:gosec // running the user's command is the point
+	cmd, err := w.jobCmd(tctx, j, dir)
+	if err != nil {
+		return failed("could not start %s: %v", j.Spec.Command, err)
+	}
 	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.WaitDelay = dir, stdout, stderr, killGrace
 	cmd.Env = jobEnv(j, dir)
 	ownGroup(cmd)
@@ -145,9 +149,37 @@ func (w *worker) command(ctx context.Context, j *compute.Job, dir string) *outco
 		return &outcome{state: compute.StateSucceeded, exit: exit}
 	case cmd.ProcessState == nil:
 		return failed("could not start %s: %v", j.Spec.Command, err)
+	case limitSignal(cmd.ProcessState) != "":
+		return &outcome{state: compute.StateFailed, exit: exit, message: "stopped at " + limitSignal(cmd.ProcessState)}
+	case code == launchFailed && w.cfg.Limits.set():
+		return &outcome{state: compute.StateFailed, exit: exit, message: fmt.Sprintf("exited with %d (the command may not have started: see its stderr log)", code)}
 	default:
 		return &outcome{state: compute.StateFailed, exit: exit, message: fmt.Sprintf("exited with %d", code)}
 	}
+}
+
+// jobCmd is the job's command (no shell): started directly, or through
+// the launcher when the agent has limits. A bare name is looked up on the
+// agent's PATH and a relative path is taken from the job's folder, as
+// os/exec does, so a missing command fails the job before anything runs.
+func (w *worker) jobCmd(ctx context.Context, j *compute.Job, dir string) (*exec.Cmd, error) {
+	path := j.Spec.Command
+	switch {
+	case !strings.ContainsRune(path, filepath.Separator) && !strings.ContainsRune(path, '/'):
+		p, err := exec.LookPath(path)
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	case !filepath.IsAbs(path):
+		path = filepath.Join(dir, path)
+	}
+	if !w.cfg.Limits.set() {
+		cmd := exec.CommandContext(ctx, path, j.Spec.Args...) //nolint:gosec // running the user's command is the point
+		cmd.Args[0] = j.Spec.Command
+		return cmd, nil
+	}
+	return launch(ctx, w.cfg.Launcher, w.cfg.Limits, path, j.Spec.Command, j.Spec.Args), nil
 }
 
 // jobEnv is a minimal environment: no agent secrets leak to the job.

@@ -1,0 +1,107 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+)
+
+// Limits bound each process a job starts (POSIX resource limits: every
+// process the job forks gets the same limits of its own). Zero leaves a
+// limit as the agent has it.
+type Limits struct {
+	// MemoryBytes caps each process's data: heap and private writable
+	// mappings (RLIMIT_DATA). Allocations past it fail.
+	MemoryBytes int64
+	// CPUSeconds caps each process's CPU time (RLIMIT_CPU): SIGXCPU at the
+	// limit, SIGKILL a second later. The job's timeout still bounds its
+	// wall time.
+	CPUSeconds int64
+	// FileBytes caps the size of any file a process writes (RLIMIT_FSIZE).
+	FileBytes int64
+	// OpenFiles caps each process's open descriptors (RLIMIT_NOFILE).
+	OpenFiles int64
+}
+
+// Bounds on the limits themselves: below these a job could not even start
+// (the dynamic loader and a shell need a few MiB and descriptors).
+const (
+	MinMemoryBytes = 16 << 20
+	MinOpenFiles   = 16
+)
+
+// launchArg marks a command line as the agent's launcher: the process sets
+// the limits on itself and then becomes the job's command (exec).
+const launchArg = "__acquire-job-exec"
+
+func (l Limits) set() bool { return l != Limits{} }
+
+func (l Limits) validate() error {
+	switch {
+	case l.MemoryBytes < 0 || l.CPUSeconds < 0 || l.FileBytes < 0 || l.OpenFiles < 0:
+		return errors.New("agent: limits cannot be negative")
+	case l.MemoryBytes > 0 && l.MemoryBytes < MinMemoryBytes:
+		return fmt.Errorf("agent: a memory limit under %d MiB would stop jobs from starting", MinMemoryBytes>>20)
+	case l.OpenFiles > 0 && l.OpenFiles < MinOpenFiles:
+		return fmt.Errorf("agent: an open-files limit under %d would stop jobs from starting", MinOpenFiles)
+	case l.set() && !rlimitsSupported:
+		return errors.New("agent: job limits need a unix system")
+	}
+	return nil
+}
+
+// String is the limits as the launcher reads them back (parseLimits).
+func (l Limits) String() string {
+	return fmt.Sprintf("memory=%d,cpu=%d,file=%d,nofile=%d", l.MemoryBytes, l.CPUSeconds, l.FileBytes, l.OpenFiles)
+}
+
+func parseLimits(s string) (Limits, error) {
+	var l Limits
+	fields := map[string]*int64{"memory": &l.MemoryBytes, "cpu": &l.CPUSeconds, "file": &l.FileBytes, "nofile": &l.OpenFiles}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		p, ok := fields[k]
+		if !ok {
+			return Limits{}, fmt.Errorf("unknown limit %q", k)
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return Limits{}, fmt.Errorf("limit %s=%q is not a count", k, v)
+		}
+		*p = n
+	}
+	return l, nil
+}
+
+// launch is the command line that runs path (the job's command, resolved)
+// under l: the launcher re-executed with the limits, then the command's
+// own argv (argv[0] as the job named it).
+func launch(ctx context.Context, launcher string, l Limits, path, name string, args []string) *exec.Cmd {
+	argv := append([]string{launchArg, l.String(), path, name}, args...)
+	return exec.CommandContext(ctx, launcher, argv...) //nolint:gosec // the launcher is this agent's own binary
+}
+
+// ExecIfLaunched makes this process a job's launcher when the agent started
+// it as one (see launch): it sets the limits on itself and replaces itself
+// with the job's command, never returning. Otherwise it returns at once.
+// Programs that run an agent with Limits call it first thing in main (and
+// tests in TestMain), since the agent launches jobs through its own binary.
+func ExecIfLaunched() {
+	if len(os.Args) < 5 || os.Args[1] != launchArg {
+		return
+	}
+	l, err := parseLimits(os.Args[2])
+	if err == nil {
+		err = execLimited(l, os.Args[3], os.Args[4:])
+	}
+	fmt.Fprintf(os.Stderr, "acquire agent: could not start %s: %v\n", os.Args[4], err)
+	os.Exit(launchFailed)
+}
+
+// launchFailed is the launcher's exit code when the command did not start
+// (as a shell's 127).
+const launchFailed = 127

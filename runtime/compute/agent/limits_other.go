@@ -1,0 +1,14 @@
+//go:build !linux && !darwin
+
+package agent
+
+import (
+	"errors"
+	"os"
+)
+
+const rlimitsSupported = false
+
+func execLimited(Limits, string, []string) error { return errors.New("job limits need a unix system") }
+
+func limitSignal(*os.ProcessState) string { return "" }
