@@ -19,11 +19,33 @@ func newDriveCmd(g *globals) *cobra.Command {
 ("photos", "photos/2026"): a sub-drive lives inside its parent and, until it
 gets an ACL of its own, inherits its parent's. Roles, weakest first: read
 (list, download), write (and upload, delete, create sub-drives), owner (and
-change the ACL, create and revoke PARs). Whoever creates a top-level drive owns
+change the ACL, create and revoke PARs, delete the drive). Whoever creates a top-level drive owns
 it.`+storageHelp)
 	sf.add(cmd)
-	cmd.AddCommand(newDriveCreateCmd(g, sf), newDriveListCmd(g, sf), newDriveACLCmd(g, sf))
+	cmd.AddCommand(newDriveCreateCmd(g, sf), newDriveListCmd(g, sf), newDriveACLCmd(g, sf), newDriveRmCmd(g, sf))
 	return cmd
+}
+
+func newDriveRmCmd(g *globals, sf *storageFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm DRIVE",
+		Short: "Delete an empty drive (owners)",
+		Long: `Delete DRIVE, which must be empty: no files, deleted ones included while
+their versions are kept ('acquire file rm --purge' removes them), and no
+sub-drives. Its PARs stop working and its name is free again. A drive that is
+not empty is refused with DriveNotEmptyError and left as it was.`,
+		Example: "  acquire drive rm photos/2026",
+		Args:    exactArgs(1, "exactly one DRIVE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := storageCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.DriveInfo, error) {
+				return st.c.DeleteDrive(ctx, st.s, args[0])
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(d, func(w io.Writer) { fmt.Fprintf(w, "Deleted drive %s.\n", d.Name) })
+		},
+	}
 }
 
 func newDriveCreateCmd(g *globals, sf *storageFlags) *cobra.Command {

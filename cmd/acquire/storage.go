@@ -23,7 +23,7 @@ func init() {
 	for _, c := range []string{"PARExpiredError", "PARRevokedError", "PARInvalidError"} {
 		exitCodes[c] = exitAuth
 	}
-	for _, c := range []string{"FileDeletedError", "UploadExpiredError", "UploadStateError", "UploadIncompleteError"} {
+	for _, c := range []string{"FileDeletedError", "UploadExpiredError", "UploadStateError", "UploadIncompleteError", "DriveNotEmptyError"} {
 		exitCodes[c] = exitNotFound
 	}
 	exitCodes["InvalidNameError"] = exitUsage
@@ -40,7 +40,8 @@ Besides the exit codes listed in 'acquire --help', these commands exit 7 when
 the service refuses: AccessDeniedError (the drive's ACL),
 QuotaExceededError (the drive's size limit), LimitExceededError,
 FileTooLargeError; 3 on PARExpiredError, PARRevokedError, PARInvalidError; 5 on
-FileDeletedError and a finished or expired upload; 2 on InvalidNameError (a
+FileDeletedError, a finished or expired upload and DriveNotEmptyError (a drive
+to delete that holds files or sub-drives); 2 on InvalidNameError (a
 name that climbs out of its drive, e.g. "../x").`
 
 // storageFlags are the flags every storage command shares.

@@ -95,6 +95,14 @@ func TestDriveFileAndPARCommands(t *testing.T) {
 	sameFile(t, filepath.Join(dir, "piped.out"), piped)
 	alice.wantError(exitUsage, "UsageError", "", "file", "upload", "-", "pipes")
 
+	// A drive is deleted once empty; until then it is refused and kept.
+	alice.wantError(exitNotFound, "DriveNotEmptyError", "", "drive", "rm", "pipes")
+	alice.mustJSON("", "file", "rm", "pipes", "piped.bin", "--purge")
+	if d := alice.mustJSON("", "drive", "rm", "pipes"); d["name"] != "pipes" {
+		t.Fatalf("drive rm %v", d)
+	}
+	alice.wantError(exitNotFound, "NotFoundError", "", "drive", "rm", "pipes")
+
 	// The ACL: bob may not read until alice grants it; only owners change it.
 	bob.wantError(exitRefused, "AccessDeniedError", "", "file", "download", "docs", "f.bin", "-O", filepath.Join(dir, "bob.bin"))
 	if _, err := os.Stat(filepath.Join(dir, "bob.bin")); !errors.Is(err, os.ErrNotExist) {

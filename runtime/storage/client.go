@@ -109,6 +109,17 @@ func (c *Client) SetDrive(ctx context.Context, s auth.Signer, drive string, maxB
 	}, &out, true)
 }
 
+// DeleteDrive deletes an empty drive (owners): no files, no sub-drives.
+// Its PARs go with it.
+func (c *Client) DeleteDrive(ctx context.Context, s auth.Signer, drive string) (*DriveInfo, error) {
+	args := &DriveArgs{Drive: drive}
+	var out DriveInfo
+	return &out, c.authCall(ctx, s, "delete_drive", DeleteDriveResource(drive), func(cr auth.Credentials) any {
+		args.Credentials = cr
+		return args
+	}, &out, true)
+}
+
 // GetACL answers a drive's own and effective ACL.
 func (c *Client) GetACL(ctx context.Context, s auth.Signer, drive string) (*ACLInfo, error) {
 	var out ACLInfo

@@ -198,18 +198,30 @@ func (s *Storage) handleCreateDrive(ctx context.Context, a *CreateDriveArgs) (*D
 	}
 	d := &Drive{Name: a.Drive, ID: service.NewID(), Parent: parentOf(a.Drive), ACL: a.ACL, MaxBytes: a.MaxBytes,
 		DeleteRule: a.DeleteRule, CreatedBy: p, Created: s.now()}
-	role := RoleOwner
+	role, parentID := RoleOwner, ""
 	if d.Parent == "" {
 		if err := s.checkTopLevel(ctx, d, p); err != nil {
 			return nil, err
 		}
-	} else if role, err = s.checkSubDrive(ctx, d, p); err != nil {
+	} else if role, parentID, err = s.checkSubDrive(ctx, d, p); err != nil {
 		return nil, err
 	}
-	if _, err := s.b.PutJSONIfAbsent(ctx, driveKey(d.Name), d); errors.Is(err, store.ErrPrecondition) {
+	v, err := s.b.PutJSONIfAbsent(ctx, driveKey(d.Name), d)
+	if errors.Is(err, store.ErrPrecondition) {
 		return nil, call.Errorf(call.ErrExists, "drive %q exists", d.Name)
 	} else if err != nil {
 		return nil, err
+	}
+	if parentID != "" {
+		// A delete_drive of the parent that closed it meanwhile did not see
+		// this sub-drive: take it back (see handleDeleteDrive).
+		if closed, err := s.closed(ctx, parentID); err != nil || closed {
+			_ = s.b.DeleteIfVersion(ctx, driveKey(d.Name), v)
+			if err == nil {
+				err = call.Errorf(call.ErrNotFound, "drive %q was deleted", d.Parent)
+			}
+			return nil, err
+		}
 	}
 	if d.Parent == "" {
 		// The index of a user's drives; a crash before it leaves a drive
@@ -243,20 +255,20 @@ func (s *Storage) checkTopLevel(ctx context.Context, d *Drive, p Principal) erro
 
 // checkSubDrive: a sub-drive needs write access to its parent; only the
 // parent's owners may give it an ACL of its own (else it inherits).
-func (s *Storage) checkSubDrive(ctx context.Context, d *Drive, p Principal) (string, error) {
+func (s *Storage) checkSubDrive(ctx context.Context, d *Drive, p Principal) (role, parentID string, err error) {
 	parent, role, err := s.access(ctx, d.Parent, p, RoleWrite)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if d.ACL != nil {
 		if role != RoleOwner {
-			return "", call.Errorf(ErrAccessDenied, "only owners of %q may give a sub-drive its own ACL", parent.Name)
+			return "", "", call.Errorf(ErrAccessDenied, "only owners of %q may give a sub-drive its own ACL", parent.Name)
 		}
 		if err := s.mustStayOwner(ctx, d.ACL, p); err != nil {
-			return "", err
+			return "", "", err
 		}
 	}
-	return role, nil
+	return role, parent.ID, nil
 }
 
 // mustStayOwner refuses an ACL that would lock its setter out: a drive

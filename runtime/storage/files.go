@@ -26,6 +26,9 @@ type versionRecord struct {
 
 type usageRecord struct {
 	Bytes int64 `json:"bytes"`
+	// Closed: the drive is deleted, or being deleted (see delete_drive);
+	// no version may be added under its id any more.
+	Closed bool `json:"closed,omitempty"`
 }
 
 var errSkip = errors.New("skip")
@@ -54,6 +57,9 @@ func (s *Storage) reserve(ctx context.Context, d *Drive, n int64) error {
 			if err := json.Unmarshal(old, &u); err != nil {
 				return nil, err
 			}
+		}
+		if n > 0 && u.Closed {
+			return nil, errDriveClosed(d)
 		}
 		if n > 0 && d.MaxBytes > 0 && u.Bytes+n > d.MaxBytes {
 			return nil, call.Errorf(ErrQuotaExceeded, "drive %q holds %d of its %d bytes; %d more do not fit", d.Name, u.Bytes, d.MaxBytes, n)
@@ -110,6 +116,13 @@ func (s *Storage) addVersion(ctx context.Context, d *Drive, rec *versionRecord) 
 	if err != nil && !errors.Is(err, errSkip) {
 		// The version is stored; readers probe past a stale head.
 		s.svc.Logger().Warn("head update failed", "drive", d.ID, "err", err)
+	}
+	if rec.Size == 0 {
+		// No bytes were reserved, so nothing stopped a delete_drive that
+		// closed the drive meanwhile: look, and take the version back.
+		if err := s.undoIfClosed(ctx, d, rec); err != nil {
+			return nil, err
+		}
 	}
 	return &head, nil
 }

@@ -106,6 +106,7 @@ var (
 	ErrChecksum      = call.NewClass("ChecksumMismatchError") // bytes that do not hash to what was claimed
 	ErrFileDeleted   = call.NewClass("FileDeletedError")      // the latest version is a tombstone
 	ErrFileTooLarge  = call.NewClass("FileTooLargeError")     // over MaxFileBytes, or too many chunks
+	ErrDriveNotEmpty = call.NewClass("DriveNotEmptyError")    // a drive to delete still has files or sub-drives
 )
 
 // Options configure the service.
@@ -180,6 +181,7 @@ func (s *Storage) register() {
 	service.Handle(sv, "list_drives", service.Options{}, s.handleListDrives)
 	service.Handle(sv, "get_drive", service.Options{}, s.handleGetDrive)
 	service.Handle(sv, "set_drive", idem, s.handleSetDrive)
+	service.Handle(sv, "delete_drive", idem, s.handleDeleteDrive)
 	service.Handle(sv, "get_acl", service.Options{}, s.handleGetACL)
 	service.Handle(sv, "set_acl", idem, s.handleSetACL)
 	service.Handle(sv, "set_group", idem, s.handleSetGroup)

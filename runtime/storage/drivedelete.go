@@ -1,0 +1,162 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/store"
+)
+
+// delete_drive removes an empty drive: no versions of any file (a kept
+// tombstone is a version) and no sub-drives. It races three writers, and
+// each pair is settled the same way, by both sides writing first and then
+// reading what the other wrote:
+//
+//   - a commit with bytes reserves them in the drive's usage record before
+//     it writes a version; delete_drive closes that record only while it
+//     holds no bytes, and a closed record refuses reservations;
+//   - a commit of an empty file (or a tombstone) reserves nothing: it writes
+//     its version, then reads the usage record and takes the version back if
+//     the drive was closed; delete_drive closes the record, then lists the
+//     versions, and reopens it and refuses if it finds one;
+//   - a new sub-drive is written, then reads its parent's usage record and
+//     takes itself back if the parent was closed; delete_drive closes, then
+//     lists sub-drives.
+//
+// A delete cut short leaves the drive closed to new versions (uploads to it
+// fail with NotFoundError saying so); deleting it again finishes the job.
+// The closed usage record stays behind as the drive id's tombstone.
+func (s *Storage) handleDeleteDrive(ctx context.Context, a *DriveArgs) (*DriveInfo, error) {
+	p, err := s.authorise(ctx, a.Credentials, DeleteDriveResource(a.Drive))
+	if err != nil {
+		return nil, err
+	}
+	d, dv, err := s.getDrive(ctx, a.Drive)
+	if err != nil {
+		return nil, err
+	}
+	if role, err := s.roleOn(ctx, d, p); err != nil {
+		return nil, err
+	} else if role != RoleOwner {
+		return nil, call.Errorf(ErrAccessDenied, "owner access to drive %q is needed", d.Name)
+	}
+	if err := s.setClosed(ctx, d, true); err != nil {
+		return nil, err
+	}
+	if err := s.mustBeEmpty(ctx, d); err != nil {
+		return nil, s.reopen(ctx, d, err)
+	}
+	if err := s.deleteDrivePARs(ctx, d); err != nil {
+		return nil, err
+	}
+	if err := s.b.DeleteIfVersion(ctx, driveKey(d.Name), dv); errors.Is(err, store.ErrPrecondition) {
+		return nil, s.reopen(ctx, d, call.Errorf(call.ErrBusy, "drive %q changed while it was being deleted; try again", d.Name))
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if d.Parent == "" {
+		if err := s.b.Delete(ctx, userDrivesPrefix(d.CreatedBy)+store.EncodeName(d.Name)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return &DriveInfo{Drive: *d, Role: RoleOwner}, nil
+}
+
+// mustBeEmpty: no version of any file, no sub-drive.
+func (s *Storage) mustBeEmpty(ctx context.Context, d *Drive) error {
+	page, err := s.b.List(ctx, versionsPre+d.ID+"/", "", 1)
+	if err != nil {
+		return err
+	}
+	if len(page.Items) > 0 {
+		return call.Errorf(ErrDriveNotEmpty, "drive %q holds files (deleted ones too, while their versions are kept): purge them first ('acquire file rm --purge')", d.Name)
+	}
+	subs, err := s.b.ListAll(ctx, driveKey(d.Name+"/"), MaxSubDrives)
+	if err != nil {
+		return err
+	}
+	for _, it := range subs {
+		if n, err := store.DecodeName(it.Key[len(drivesPre):]); err == nil && parentOf(n) == d.Name {
+			return call.Errorf(ErrDriveNotEmpty, "drive %q has sub-drives (%s): delete them first", d.Name, n)
+		}
+	}
+	return nil
+}
+
+// setClosed closes (or reopens) the drive's usage record; it closes only a
+// drive that holds no bytes.
+func (s *Storage) setClosed(ctx context.Context, d *Drive, closed bool) error {
+	_, err := s.b.Update(ctx, usageKey(d.ID), MaxUpdateAttempts, func(old []byte, exists bool) ([]byte, error) {
+		var u usageRecord
+		if exists {
+			if err := json.Unmarshal(old, &u); err != nil {
+				return nil, err
+			}
+		}
+		if closed && u.Bytes > 0 {
+			return nil, call.Errorf(ErrDriveNotEmpty, "drive %q holds %d bytes: purge its files first ('acquire file rm --purge')", d.Name, u.Bytes)
+		}
+		u.Closed = closed
+		return json.Marshal(&u)
+	})
+	return err
+}
+
+// reopen undoes a close that did not end in a delete, and answers why.
+func (s *Storage) reopen(ctx context.Context, d *Drive, why error) error {
+	if err := s.setClosed(ctx, d, false); err != nil {
+		return err
+	}
+	return why
+}
+
+// closed reports whether a drive id's usage record is closed.
+func (s *Storage) closed(ctx context.Context, driveID string) (bool, error) {
+	var u usageRecord
+	_, err := s.b.GetJSON(ctx, usageKey(driveID), &u)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return u.Closed, err
+}
+
+func errDriveClosed(d *Drive) error {
+	return call.Errorf(call.ErrNotFound, "drive %q is deleted, or being deleted (deleting it again finishes that)", d.Name)
+}
+
+// undoIfClosed takes back a version just added to a drive that was closed
+// meanwhile (see handleDeleteDrive).
+func (s *Storage) undoIfClosed(ctx context.Context, d *Drive, rec *versionRecord) error {
+	closed, err := s.closed(ctx, d.ID)
+	if err != nil || !closed {
+		return err
+	}
+	if err := s.b.Delete(ctx, versionKey(d.ID, rec.Name, rec.Version)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := s.b.Delete(ctx, headKey(d.ID, rec.Name)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return errDriveClosed(d)
+}
+
+// deleteDrivePARs removes the drive's PARs (their records hold the
+// secrets' MACs); a PAR left behind would be refused anyway, since it
+// names the drive's id.
+func (s *Storage) deleteDrivePARs(ctx context.Context, d *Drive) error {
+	items, err := s.b.ListAll(ctx, driveParsPre+d.ID+"/", MaxPARsPerDrive)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		id := it.Key[len(driveParsPre+d.ID+"/"):]
+		for _, k := range []string{parKey(id), it.Key} {
+			if err := s.b.Delete(ctx, k); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
+}
