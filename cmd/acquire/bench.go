@@ -70,6 +70,7 @@ Steps (--only): ` + stepsHelp() + `.`,
 				}
 				defer stop()
 			}
+			oversubscribe(g.getenv) // as 'acquire host' does: the bench runs one in this process
 			registerCloudStores()
 			rep, err := bench.Run(cmd.Context(), cfg, progress)
 			if err != nil {

@@ -31,7 +31,7 @@ type hostFlags struct {
 	adminTokenFile                                         string
 }
 
-func newHostCmd(_ *globals) *cobra.Command {
+func newHostCmd(g *globals) *cobra.Command {
 	var f hostFlags
 	cmd := &cobra.Command{
 		Use:   "host",
@@ -63,7 +63,10 @@ is off. --services none serves only what is deployed through it.`,
   ACQUIRE_ADMIN_PASSWORD=... acquire host --admin alice
   acquire host --services none     # every service comes through the admin API`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runHost(cmd.Context(), cmd.OutOrStdout(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			oversubscribe(g.getenv)
+			return runHost(cmd.Context(), cmd.OutOrStdout(), f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.storeURL, "store", defaultStoreURL(), "store URL: file:///dir, mem://name, s3://bucket?region=…, gs://bucket, azblob://container?account=…")
