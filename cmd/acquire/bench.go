@@ -57,14 +57,14 @@ Steps (--only): ` + stepsHelp() + `.`,
 			cfg.Steps = steps
 			progress := func(s string) { fmt.Fprintf(g.stderr, "bench: %s\n", s) }
 			if cpuProfile != "" {
-				stop, err := startProfile(cpuProfile)
+				stop, err := startRecording(cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)
 				if err != nil {
 					return err
 				}
 				defer stop()
 			}
 			if tracePath != "" {
-				stop, err := startTrace(tracePath)
+				stop, err := startRecording(tracePath, trace.Start, trace.Stop)
 				if err != nil {
 					return err
 				}
@@ -133,26 +133,16 @@ func stepsHelp() string {
 	return strings.Join(parts, ", ")
 }
 
-func startProfile(path string) (func(), error) {
+// startRecording creates path and starts a recorder (a CPU profile, an
+// execution trace) writing to it; the answer stops it and closes the file.
+func startRecording(path string, start func(io.Writer) error, stop func()) (func(), error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := start(f); err != nil {
 		_ = f.Close()
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
-}
-
-func startTrace(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := trace.Start(f); err != nil {
-		_ = f.Close()
-		return nil, err
-	}
-	return func() { trace.Stop(); _ = f.Close() }, nil
+	return func() { stop(); _ = f.Close() }, nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -33,5 +35,24 @@ func TestBenchOpensCloudStoreURLs(t *testing.T) {
 		"--store", "s3://bench?endpoint=http://127.0.0.1:1&region=us-east-1&path_style=true")
 	if r.code == 0 || strings.Contains(r.stderr, "not registered") {
 		t.Fatalf("bench on an s3:// store: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// TestBenchRecordings: --cpuprofile and --trace each write their file.
+func TestBenchRecordings(t *testing.T) {
+	c := newCLI(t)
+	dir := t.TempDir()
+	prof, tr := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "run.trace")
+	r := c.run("", "bench", "--only", "ledger", "--duration", "100ms", "--clients", "1", "--cpuprofile", prof, "--trace", tr)
+	if r.code != 0 {
+		t.Fatalf("bench: exit %d, %s", r.code, r.stderr)
+	}
+	for _, p := range []string{prof, tr} {
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if r := c.run("", "bench", "--only", "ledger", "--trace", filepath.Join(dir, "no", "such", "dir")); r.code == 0 {
+		t.Fatal("a trace file that cannot be created was accepted")
 	}
 }

@@ -2,31 +2,25 @@ package s3store_test
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/openacquire/acquire/adapters/aws/s3store"
-	"github.com/openacquire/acquire/runtime/call"
-	"github.com/openacquire/acquire/runtime/host/hosttest"
-	"github.com/openacquire/acquire/runtime/identity"
-	"github.com/openacquire/acquire/runtime/registry"
 	"github.com/openacquire/acquire/runtime/storage"
+	"github.com/openacquire/acquire/runtime/storage/storagetest"
 )
 
 // TestStorageSignedURLs runs the storage service on an S3 bucket served by
 // versitygw: chunk bytes go straight between the client and the store
 // through presigned URLs (Bucket.SignedURL), never through the host. A
 // multi-chunk file and a PAR upload round-trip; a tampered URL is refused
-// by the store itself.
+// by the store itself; an interrupted upload resumes from the store's
+// listing.
 func TestStorageSignedURLs(t *testing.T) {
 	endpoint := startServer(t)
 	newDriver(t, endpoint, "")
@@ -36,41 +30,13 @@ func TestStorageSignedURLs(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	storeURL := fmt.Sprintf("s3://acq-test-%04d?region=us-east-1&path_style=true&endpoint=%s", bucketSeq.Load(), url.QueryEscape(endpoint))
-	env := hosttest.Start(t, hosttest.Options{StoreURL: storeURL, Kinds: []string{registry.Kind, identity.Kind, storage.Kind}})
-	if !env.Host.Storage.SignsURLs() {
-		t.Fatal("the storage service does not use the store's signed URLs on S3")
-	}
-	alice := env.Users(t, "correct horse battery", "alice")["alice"]
-	c := &storage.Client{C: env.Client, URL: env.Host.ServiceURL(storage.Kind)}
-	ctx := t.Context()
-	if _, err := c.CreateDrive(ctx, alice, "home", storage.DriveOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 5*storage.MinChunkBytes+123)
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	fv, err := c.Upload(ctx, alice, "home", "big.bin", bytes.NewReader(b), int64(len(b)), storage.UploadOptions{ChunkBytes: storage.MinChunkBytes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := sha256.Sum256(b)
-	if fv.Chunks != 6 || fv.SHA256 != hex.EncodeToString(want[:]) {
-		t.Fatalf("version %+v", fv)
-	}
-	var got bytes.Buffer
-	if _, err := c.Download(ctx, alice, "home", "big.bin", &got, storage.DownloadOptions{}); err != nil || !bytes.Equal(got.Bytes(), b) {
-		t.Fatalf("download: %v (identical: %v)", err, bytes.Equal(got.Bytes(), b))
-	}
+	f := storagetest.SignedURLRoundTrips(t, "S3", storeURL, endpoint+"/", "X-Amz-Signature")
+	c, alice, b, ctx := f.C, f.Alice, f.Data, t.Context()
 	dl, err := c.OpenFile(ctx, alice, "home", "big.bin", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u := dl.Chunks[0].URL
-	if !strings.HasPrefix(u, endpoint+"/") || !strings.Contains(u, "X-Amz-Signature=") {
-		t.Fatalf("chunk URL %q is not a presigned URL of the store", u)
-	}
 	tampered := strings.Replace(u, "/000000?", "/000001?", 1)
 	for name, raw := range map[string]string{"signed": u, "tampered": tampered} {
 		resp, err := http.Get(raw)
@@ -98,29 +64,7 @@ func TestStorageSignedURLs(t *testing.T) {
 	if _, err := c.Upload(ctx, alice, "home", "resumed.bin", bytes.NewReader(b), int64(len(b)), storage.UploadOptions{Resume: ue.Upload}); err != nil {
 		t.Fatal(err)
 	}
-	got.Reset()
-	if _, err := c.Download(ctx, alice, "home", "resumed.bin", &got, storage.DownloadOptions{}); err != nil || !bytes.Equal(got.Bytes(), b) {
-		t.Fatalf("resumed upload round trip: %v", err)
-	}
-
-	// A write PAR used without a session, its chunks through signed URLs too.
-	np, err := c.CreatePAR(ctx, alice, "home", "", storage.PARWrite, env.Clock.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc := call.NewClient(&call.MemoryPins{})
-	pc.Clock = env.Clock.Now
-	p, err := storage.OpenPAR(pc, np.Link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Upload(ctx, "out.bin", bytes.NewReader(b), int64(len(b)), storage.UploadOptions{ChunkBytes: storage.MinChunkBytes}); err != nil {
-		t.Fatal(err)
-	}
-	got.Reset()
-	if _, err := c.Download(ctx, alice, "home", "out.bin", &got, storage.DownloadOptions{}); err != nil || !bytes.Equal(got.Bytes(), b) {
-		t.Fatalf("PAR upload round trip: %v", err)
-	}
+	f.MustDownload(t, "resumed.bin")
 }
 
 type failing struct{}
