@@ -249,11 +249,8 @@ func jobLimits(memoryMB, cpuS, fileMB, openFiles int64) (agent.Limits, error) {
 		}
 	}
 	l := agent.Limits{MemoryBytes: memoryMB << 20, CPUSeconds: cpuS, FileBytes: fileMB << 20, OpenFiles: openFiles}
-	if memoryMB > 0 && l.MemoryBytes < agent.MinMemoryBytes {
-		return agent.Limits{}, usagef("--job-memory-mb must be at least %d", agent.MinMemoryBytes>>20)
-	}
-	if openFiles > 0 && openFiles < agent.MinOpenFiles {
-		return agent.Limits{}, usagef("--job-open-files must be at least %d", agent.MinOpenFiles)
+	if err := l.Validate(); err != nil {
+		return agent.Limits{}, usagef("--job-*: %v", err)
 	}
 	return l, nil
 }

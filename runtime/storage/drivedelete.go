@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/openacquire/acquire/runtime/call"
@@ -88,20 +87,13 @@ func (s *Storage) mustBeEmpty(ctx context.Context, d *Drive) error {
 // setClosed closes (or reopens) the drive's usage record; it closes only a
 // drive that holds no bytes.
 func (s *Storage) setClosed(ctx context.Context, d *Drive, closed bool) error {
-	_, err := s.b.Update(ctx, usageKey(d.ID), MaxUpdateAttempts, func(old []byte, exists bool) ([]byte, error) {
-		var u usageRecord
-		if exists {
-			if err := json.Unmarshal(old, &u); err != nil {
-				return nil, err
-			}
-		}
+	return s.updateUsage(ctx, d.ID, func(u *usageRecord) error {
 		if closed && u.Bytes > 0 {
-			return nil, call.Errorf(ErrDriveNotEmpty, "drive %q holds %d bytes: purge its files first ('acquire file rm --purge')", d.Name, u.Bytes)
+			return call.Errorf(ErrDriveNotEmpty, "drive %q holds %d bytes: purge its files first ('acquire file rm --purge')", d.Name, u.Bytes)
 		}
 		u.Closed = closed
-		return json.Marshal(&u)
+		return nil
 	})
-	return err
 }
 
 // reopen undoes a close that did not end in a delete, and answers why.
@@ -114,11 +106,7 @@ func (s *Storage) reopen(ctx context.Context, d *Drive, why error) error {
 
 // closed reports whether a drive id's usage record is closed.
 func (s *Storage) closed(ctx context.Context, driveID string) (bool, error) {
-	var u usageRecord
-	_, err := s.b.GetJSON(ctx, usageKey(driveID), &u)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
+	u, err := s.usageOf(ctx, driveID)
 	return u.Closed, err
 }
 

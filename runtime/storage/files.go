@@ -33,14 +33,38 @@ type usageRecord struct {
 
 var errSkip = errors.New("skip")
 
-// usage is a drive's bytes in use (every kept version counts).
-func (s *Storage) usage(ctx context.Context, driveID string) (int64, error) {
+// usageOf reads a drive's usage record (zero when it has none yet).
+func (s *Storage) usageOf(ctx context.Context, driveID string) (usageRecord, error) {
 	var u usageRecord
 	_, err := s.b.GetJSON(ctx, usageKey(driveID), &u)
 	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
+		return usageRecord{}, nil
 	}
+	return u, err
+}
+
+// usage is a drive's bytes in use (every kept version counts).
+func (s *Storage) usage(ctx context.Context, driveID string) (int64, error) {
+	u, err := s.usageOf(ctx, driveID)
 	return u.Bytes, err
+}
+
+// updateUsage changes a drive's usage record with compare-and-swap;
+// change refuses by returning an error.
+func (s *Storage) updateUsage(ctx context.Context, driveID string, change func(*usageRecord) error) error {
+	_, err := s.b.Update(ctx, usageKey(driveID), MaxUpdateAttempts, func(old []byte, exists bool) ([]byte, error) {
+		var u usageRecord
+		if exists {
+			if err := json.Unmarshal(old, &u); err != nil {
+				return nil, err
+			}
+		}
+		if err := change(&u); err != nil {
+			return nil, err
+		}
+		return json.Marshal(&u)
+	})
+	return err
 }
 
 // reserve adds n bytes (negative: releases) to a drive's usage with
@@ -51,23 +75,16 @@ func (s *Storage) reserve(ctx context.Context, d *Drive, n int64) error {
 	if n == 0 {
 		return nil
 	}
-	_, err := s.b.Update(ctx, usageKey(d.ID), MaxUpdateAttempts, func(old []byte, exists bool) ([]byte, error) {
-		var u usageRecord
-		if exists {
-			if err := json.Unmarshal(old, &u); err != nil {
-				return nil, err
-			}
-		}
+	return s.updateUsage(ctx, d.ID, func(u *usageRecord) error {
 		if n > 0 && u.Closed {
-			return nil, errDriveClosed(d)
+			return errDriveClosed(d)
 		}
 		if n > 0 && d.MaxBytes > 0 && u.Bytes+n > d.MaxBytes {
-			return nil, call.Errorf(ErrQuotaExceeded, "drive %q holds %d of its %d bytes; %d more do not fit", d.Name, u.Bytes, d.MaxBytes, n)
+			return call.Errorf(ErrQuotaExceeded, "drive %q holds %d of its %d bytes; %d more do not fit", d.Name, u.Bytes, d.MaxBytes, n)
 		}
 		u.Bytes = max(u.Bytes+n, 0)
-		return json.Marshal(&u)
+		return nil
 	})
-	return err
 }
 
 // addVersion stores rec as the next version of its name: the drive's

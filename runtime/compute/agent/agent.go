@@ -104,7 +104,7 @@ func (c *Config) defaults() error {
 	if c.MaxLogBytes == 0 {
 		c.MaxLogBytes = DefaultMaxLogBytes
 	}
-	if err := c.Limits.validate(); err != nil {
+	if err := c.Limits.Validate(); err != nil {
 		return err
 	}
 	if c.Limits.set() && c.Launcher == "" {

@@ -40,7 +40,8 @@ const launchArg = "__acquire-job-exec"
 
 func (l Limits) set() bool { return l != Limits{} }
 
-func (l Limits) validate() error {
+// Validate checks the limits (Run checks them too).
+func (l Limits) Validate() error {
 	switch {
 	case l.MemoryBytes < 0 || l.CPUSeconds < 0 || l.FileBytes < 0 || l.OpenFiles < 0:
 		return errors.New("agent: limits cannot be negative")

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/compute"
@@ -165,7 +164,7 @@ func (w *worker) command(ctx context.Context, j *compute.Job, dir string) *outco
 func (w *worker) jobCmd(ctx context.Context, j *compute.Job, dir string) (*exec.Cmd, error) {
 	path := j.Spec.Command
 	switch {
-	case !strings.ContainsRune(path, filepath.Separator) && !strings.ContainsRune(path, '/'):
+	case filepath.Base(path) == path: // a bare name, as os/exec tells one
 		p, err := exec.LookPath(path)
 		if err != nil {
 			return nil, err
