@@ -27,16 +27,27 @@ it.`+storageHelp)
 }
 
 func newDriveRmCmd(g *globals, sf *storageFlags) *cobra.Command {
-	return &cobra.Command{
-		Use:   "rm DRIVE",
-		Short: "Delete an empty drive (owners)",
+	var recursive bool
+	cmd := &cobra.Command{
+		Use:   "rm DRIVE [--recursive]",
+		Short: "Delete a drive (owners): an empty one, or with everything in it",
 		Long: `Delete DRIVE, which must be empty: no files, deleted ones included while
 their versions are kept ('acquire file rm --purge' removes them), and no
 sub-drives. Its PARs stop working and its name is free again. A drive that is
-not empty is refused with DriveNotEmptyError and left as it was.`,
-		Example: "  acquire drive rm photos/2026",
-		Args:    exactArgs(1, "exactly one DRIVE"),
+not empty is refused with DriveNotEmptyError and left as it was.
+
+With --recursive, every version of every file in DRIVE and in its sub-drives
+is removed first, and the sub-drives are deleted, deepest first; you must own
+each of them. This is not atomic: if it stops part way (an error, Ctrl-C,
+someone writing into a drive meanwhile), what was not reached yet is kept, and
+running it again finishes the job. --timeout bounds each call, not the whole.`,
+		Example: `  acquire drive rm photos/2026
+  acquire drive rm photos --recursive`,
+		Args: exactArgs(1, "exactly one DRIVE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if recursive {
+				return deleteDriveTree(g, cmd, sf, args[0])
+			}
 			d, err := storageCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.DriveInfo, error) {
 				return st.c.DeleteDrive(ctx, st.s, args[0])
 			})
@@ -46,6 +57,34 @@ not empty is refused with DriveNotEmptyError and left as it was.`,
 			return g.emit(d, func(w io.Writer) { fmt.Fprintf(w, "Deleted drive %s.\n", d.Name) })
 		},
 	}
+	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "delete every file and sub-drive too")
+	return cmd
+}
+
+// deleteDriveTree is 'drive rm --recursive': bounded by Ctrl-C, not by
+// --timeout, as a large tree takes as long as it takes.
+func deleteDriveTree(g *globals, cmd *cobra.Command, sf *storageFlags, drive string) error {
+	st, err := g.storage(sf)
+	if err != nil {
+		return err
+	}
+	tell := func(storage.TreeDeleted) {}
+	if g.output == outputText && isTerminal(g.stderr) {
+		tell = func(t storage.TreeDeleted) {
+			fmt.Fprintf(g.stderr, "\rpurged %d files (%d bytes), deleted %d drives ", t.Names, t.Bytes, len(t.Drives))
+		}
+		defer fmt.Fprintln(g.stderr)
+	}
+	out, err := st.c.DeleteDriveTree(transferContext(cmd), st.s, drive, tell)
+	if err != nil {
+		if out != nil && len(out.Drives) > 0 && g.output == outputText {
+			fmt.Fprintf(g.stderr, "Stopped after deleting %s; run this again to finish.\n", strings.Join(out.Drives, ", "))
+		}
+		return g.closedRemotely(st.s, err)
+	}
+	return g.emit(out, func(w io.Writer) {
+		fmt.Fprintf(w, "Deleted drive %s with %d sub-drives; purged %d files (%d bytes).\n", drive, len(out.Drives)-1, out.Names, out.Bytes)
+	})
 }
 
 func newDriveCreateCmd(g *globals, sf *storageFlags) *cobra.Command {

@@ -103,6 +103,19 @@ func TestDriveFileAndPARCommands(t *testing.T) {
 	}
 	alice.wantError(exitNotFound, "NotFoundError", "", "drive", "rm", "pipes")
 
+	// --recursive takes the files (kept versions too) and sub-drives with it.
+	alice.mustJSON("", "drive", "create", "old")
+	alice.mustJSON("", "drive", "create", "old/sub")
+	alice.mustJSON(string(piped), "file", "upload", "-", "old/sub", "p.bin", "--chunk-bytes", "65536")
+	alice.mustJSON("", "file", "upload", filepath.Join(dir, "piped.out"), "old", "q.bin")
+	alice.mustJSON("", "file", "rm", "old", "q.bin", "--keep")
+	tree := alice.mustJSON("", "drive", "rm", "old", "--recursive")
+	if ds := tree["drives"].([]any); len(ds) != 2 || ds[0] != "old/sub" || ds[1] != "old" || int(tree["names"].(float64)) != 2 ||
+		int64(tree["bytes"].(float64)) != 2*int64(len(piped)) {
+		t.Fatalf("drive rm --recursive answered %v", tree)
+	}
+	alice.wantError(exitNotFound, "NotFoundError", "", "drive", "rm", "old", "-r")
+
 	// The ACL: bob may not read until alice grants it; only owners change it.
 	bob.wantError(exitRefused, "AccessDeniedError", "", "file", "download", "docs", "f.bin", "-O", filepath.Join(dir, "bob.bin"))
 	if _, err := os.Stat(filepath.Join(dir, "bob.bin")); !errors.Is(err, os.ErrNotExist) {

@@ -386,6 +386,7 @@ func SetACLResource(drive string, a *ACL) string {
 	return "set_acl " + digestOf(drive, jsonDigest(a))
 }
 func DeleteDriveResource(drive string) string { return "delete_drive " + digestOf(drive) }
+func PurgeDriveResource(drive string) string  { return "purge_drive " + digestOf(drive) }
 func SetDriveResource(a *SetDriveArgs) string {
 	return "set_drive " + digestOf(a.Drive, strconv.FormatInt(a.MaxBytes, 10), a.DeleteRule)
 }

@@ -401,7 +401,12 @@ func (s *Storage) handleDeleteFile(ctx context.Context, a *DeleteFileArgs) (*Fil
 		return nil, err
 	}
 	if purge {
-		return s.purge(ctx, d, name, latest)
+		if _, err := s.purge(ctx, d, name); err != nil {
+			return nil, err
+		}
+		out := latest.FileVersion
+		out.Deleted = true
+		return &out, nil
 	}
 	if latest.Deleted {
 		return nil, call.Errorf(ErrFileDeleted, "%q is already deleted", name)
@@ -411,12 +416,13 @@ func (s *Storage) handleDeleteFile(ctx context.Context, a *DeleteFileArgs) (*Fil
 }
 
 // purge removes every version of a name, newest first, with its chunks,
-// then the head, then gives the bytes back to the drive's usage. A purge
-// cut short is finished by deleting again.
-func (s *Storage) purge(ctx context.Context, d *Drive, name string, latest *versionRecord) (*FileVersion, error) {
+// then the head, then gives the bytes back to the drive's usage, and
+// answers how many it gave back. A purge cut short is finished by deleting
+// again.
+func (s *Storage) purge(ctx context.Context, d *Drive, name string) (int64, error) {
 	items, err := s.b.ListAll(ctx, versionsPrefix(d.ID, name), MaxChunks)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	var freed int64
 	for i := len(items) - 1; i >= 0; i-- {
@@ -425,27 +431,22 @@ func (s *Storage) purge(ctx context.Context, d *Drive, name string, latest *vers
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
-			return nil, err
+			return 0, err
 		}
 		if rec.Upload != "" {
 			if err := s.deletePrefix(ctx, blobsPre+rec.Upload+"/"); err != nil {
-				return nil, err
+				return 0, err
 			}
 		}
 		if err := s.b.Delete(ctx, items[i].Key); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+			return 0, err
 		}
 		freed += rec.Size
 	}
 	if err := s.b.Delete(ctx, headKey(d.ID, name)); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+		return 0, err
 	}
-	if err := s.reserve(ctx, d, -freed); err != nil {
-		return nil, err
-	}
-	out := latest.FileVersion
-	out.Deleted = true
-	return &out, nil
+	return freed, s.reserve(ctx, d, -freed)
 }
 
 // deletePrefix removes every object under prefix.

@@ -182,6 +182,7 @@ func (s *Storage) register() {
 	service.Handle(sv, "get_drive", service.Options{}, s.handleGetDrive)
 	service.Handle(sv, "set_drive", idem, s.handleSetDrive)
 	service.Handle(sv, "delete_drive", idem, s.handleDeleteDrive)
+	service.Handle(sv, "purge_drive", idem, s.handlePurgeDrive)
 	service.Handle(sv, "get_acl", service.Options{}, s.handleGetACL)
 	service.Handle(sv, "set_acl", idem, s.handleSetACL)
 	service.Handle(sv, "set_group", idem, s.handleSetGroup)
