@@ -95,6 +95,9 @@ type Figure struct {
 	OfBound     float64 `json:"of_bound,omitempty"` // PerSecond / BoundPerSec
 	Costs       Costs   `json:"costs"`              // mean of samples interleaved with this figure
 	Target      float64 `json:"target,omitempty"`   // required OfBound, or a floor in ops/s when BoundPerSec is 0 (ledger)
+	// CPUms is the process's CPU time per operation (median), client and
+	// host together; file transfers only.
+	CPUms float64 `json:"cpu_ms,omitempty"`
 }
 
 // Costs are the per-operation CPU costs measured in this run.

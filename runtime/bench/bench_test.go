@@ -113,6 +113,9 @@ func checkFileFigures(t *testing.T, rep *Report) {
 		}
 	}
 	for _, f := range rep.Figures {
+		if strings.HasSuffix(f.Name, "MB/s") && f.CPUms <= 0 {
+			t.Errorf("%s: no CPU time measured", f.Name)
+		}
 		if !strings.Contains(f.Name, " via ") {
 			continue
 		}

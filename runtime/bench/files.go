@@ -56,43 +56,50 @@ func benchFiles(ctx context.Context, env *hostEnv, cfg Config, rep *Report, prog
 		return err
 	}
 	kinds := []string{"plain copy", "upload via service", "download via service", "upload via PAR", "download via PAR"}
-	took := map[string][]time.Duration{}
+	took, cpu := map[string][]time.Duration{}, map[string][]time.Duration{}
 	for round := range fileRounds {
 		progress(fmt.Sprintf("files: round %d of %d", round+1, fileRounds))
 		for _, k := range kinds {
+			c0 := processCPU()
 			d, err := fe.run(ctx, k, src, filepath.Join(dir, "copy.bin"), size)
 			if err != nil {
 				return fmt.Errorf("bench: %s: %w", k, err)
 			}
 			took[k] = append(took[k], d)
+			cpu[k] = append(cpu[k], processCPU()-c0)
 		}
 		if err := fe.purge(ctx); err != nil {
 			return err
 		}
 	}
-	plain := fileFigure("plain copy, MB/s", size, took["plain copy"], 0, 0)
+	plain := fileFigure("plain copy, MB/s", size, took["plain copy"], cpu["plain copy"], 0, 0)
 	rep.Figures = append(rep.Figures, plain)
 	for _, k := range kinds[1:] {
 		target := 0.5
 		if k == "upload via PAR" || k == "download via PAR" {
 			target = 0.8
 		}
-		rep.Figures = append(rep.Figures, fileFigure(k+", MB/s", size, took[k], plain.PerSecond, target))
+		rep.Figures = append(rep.Figures, fileFigure(k+", MB/s", size, took[k], cpu[k], plain.PerSecond, target))
 	}
 	return nil
 }
 
-// fileFigure is the median rate of the rounds beside the plain copy's.
-func fileFigure(name string, size int64, ds []time.Duration, bound, target float64) Figure {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	med := s[len(s)/2]
-	f := Figure{Name: name, Concurrency: 1, Ops: len(s), PerSecond: float64(size) / megabyte / med.Seconds(),
-		P50ms: ms(med), P99ms: ms(s[len(s)-1]), BoundPerSec: bound, Target: target}
+// fileFigure is the median rate of the rounds beside the plain copy's,
+// with the median CPU time a transfer took.
+func fileFigure(name string, size int64, ds, cpu []time.Duration, bound, target float64) Figure {
+	med := median(ds)
+	f := Figure{Name: name, Concurrency: 1, Ops: len(ds), PerSecond: float64(size) / megabyte / med.Seconds(),
+		P50ms: ms(med), P99ms: ms(slices.Max(ds)), BoundPerSec: bound, Target: target, CPUms: ms(median(cpu))}
 	if bound > 0 {
 		f.BoundName = fileBoundName
 	}
 	return withRatio(f)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // fileEnv is a logged-in user with a drive, and a read-write PAR on it.

@@ -13,9 +13,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "costs at start: RSA-2048 decrypt %.2f ms, sign %.2f ms, encrypt %.3f ms, verify %.3f ms; argon2id %.1f ms on one core, %.1f/s on all cores together\n\n",
 		c.DecryptMs, c.SignMs, c.EncryptMs, c.VerifyMs, c.PasswordMs, c.PasswordParallelPerSec)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "figure\tclients\tops\tper s\tp50 ms\tp99 ms\tbound/s\tof bound\ttarget\t")
+	fmt.Fprintln(tw, "figure\tclients\tops\tper s\tp50 ms\tp99 ms\tbound/s\tof bound\ttarget\tcpu ms\t")
 	for _, f := range r.Figures {
-		bound, of, target := "-", "-", "-"
+		bound, of, target, cpu := "-", "-", "-", "-"
+		if f.CPUms > 0 {
+			cpu = fmt.Sprintf("%.0f", f.CPUms)
+		}
 		if f.BoundPerSec > 0 {
 			bound, of = fmt.Sprintf("%.0f", f.BoundPerSec), fmt.Sprintf("%.0f%%", 100*f.OfBound)
 		}
@@ -25,7 +28,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		case f.Target > 0:
 			target = fmt.Sprintf("≥%.0f/s", f.Target)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%s\t%s\t%s\t\n", f.Name, f.Concurrency, f.Ops, f.PerSecond, f.P50ms, f.P99ms, bound, of, target)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t\n", f.Name, f.Concurrency, f.Ops, f.PerSecond, f.P50ms, f.P99ms, bound, of, target, cpu)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -43,6 +46,8 @@ func (r *Report) WriteText(w io.Writer) error {
 		"Empty claims are timed after each jobs level: finished jobs leave no queue pointer, so they should not slow down.\n"+
 		"Each bound is the mean of samples taken between rounds of its figure's load, so both see the same machine (JSON output has them).\n"+
 		"Timed figures (calls, verify, transfers) count, per round, the operations completed while every client was busy: from the\n"+
-		"N-th completion to the round's end, not the start-up or the drain after it; p50/p99 cover every operation.\n")
+		"N-th completion to the round's end, not the start-up or the drain after it; p50/p99 cover every operation.\n"+
+		"File transfers: cpu ms is this process's CPU time per transfer (median), client and host together; a transfer whose\n"+
+		"CPU time is near cores × its wall time is bound by the CPU, not the disk.\n")
 	return nil
 }
