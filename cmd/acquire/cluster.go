@@ -182,8 +182,9 @@ as they are: the agent needs no access to the drives beyond them.
 The --job-* flags bound every process of every job (POSIX resource limits,
 each process its own): memory (heap and private mappings), CPU time (the
 process is stopped with SIGXCPU), the size of any file written, and open
-files. A job stopped at a limit fails and is refunded. They are not a
-sandbox: jobs run as the agent's user and see its files.`,
+files. A job may ask for tighter limits ('acquire job submit --memory-mb' and
+the like), never looser. A job stopped at a limit fails and is refunded. They
+are not a sandbox: jobs run as the agent's user and see its files.`,
 		Example: "  acquire cluster agent lab --workers 4",
 		Args:    exactArgs(1, "exactly one cluster NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -219,8 +220,11 @@ sandbox: jobs run as the agent's user and see its files.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			fmt.Fprintf(g.stderr, "agent %s of cluster %s: %d workers on %s; Ctrl-C stops\n", name, args[0], workers, u)
+			// main starts with agent.ExecIfLaunched, so this binary can
+			// launch the jobs that ask for limits even when the agent has none.
+			launcher, _ := os.Executable()
 			return agent.Run(ctx, agent.Config{Client: &compute.AgentClient{C: c, URL: u, Key: k, Agent: name},
-				Workers: workers, WorkDir: workDir, Drive: &agent.PARDrive{C: c}, Limits: limits, Logger: g.log})
+				Workers: workers, WorkDir: workDir, Drive: &agent.PARDrive{C: c}, Limits: limits, Launcher: launcher, Logger: g.log})
 		},
 	}
 	fl := cmd.Flags()

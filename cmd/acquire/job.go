@@ -115,13 +115,18 @@ func newJobSubmitCmd(g *globals, jf *jobFlags) *cobra.Command {
 	var resource, max, id string
 	var env []string
 	cmd := &cobra.Command{
-		Use:   "submit --account ACCOUNT --cluster NAME [--resource job] [--time-limit-s N] [--env K=V]... [--input-link PAR] [--output-link PAR] [--id ID] -- COMMAND [ARG...]",
+		Use:   "submit --account ACCOUNT --cluster NAME [--resource job] [--time-limit-s N] [--env K=V]... [--input-link PAR] [--output-link PAR] [--memory-mb N] [--cpu-s N] [--file-mb N] [--open-files N] [--id ID] -- COMMAND [ARG...]",
 		Short: "Submit a job, paying with a cheque",
 		Long: `Request RESOURCE (default "job") from the access service with a job spec as
 its details: COMMAND runs with ARGs as they are (no shell) on a registered
 cluster's agent, in a fresh folder, for at most --time-limit-s seconds. Files
 behind the --input-link drive link are placed in in/; what the job writes to
 out/, and its stdout and stderr, go to the --output-link drive link.
+
+--memory-mb, --cpu-s, --file-mb and --open-files bound each of the job's
+processes (memory, CPU time, size of any file written, open files); the agent
+applies the tighter of these and its own, so they narrow its limits, never
+widen them. A job stopped at a limit fails and is refunded.
 
 The price is held until the job ends: kept if it exits 0, refunded if it fails,
 times out or is cancelled. --id makes the submission idempotent (default: a
@@ -136,6 +141,9 @@ fresh one, printed).`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec.Command, spec.Args = args[0], args[1:]
+			if err := spec.Limits.Check(); err != nil {
+				return usagef("%v", err)
+			}
 			for _, kv := range env {
 				k, v, ok := strings.Cut(kv, "=")
 				if !ok {
@@ -193,6 +201,10 @@ fresh one, printed).`,
 	fl.StringArrayVar(&env, "env", nil, "NAME=VALUE for the job's environment (repeatable)")
 	fl.StringVar(&spec.Input, "input-link", "", "read link (PAR) of a drive whose files are placed in in/")
 	fl.StringVar(&spec.Output, "output-link", "", "write link (PAR) of a drive for out/ and the logs")
+	fl.Int64Var(&spec.Limits.MemoryMB, "memory-mb", 0, "memory of each job process, MiB (0: the agent's limit)")
+	fl.Int64Var(&spec.Limits.CPUS, "cpu-s", 0, "CPU time of each job process, seconds (0: the agent's limit)")
+	fl.Int64Var(&spec.Limits.FileMB, "file-mb", 0, "size of any file a job process writes, MiB (0: the agent's limit)")
+	fl.Int64Var(&spec.Limits.OpenFiles, "open-files", 0, "open files of each job process (0: the agent's limit)")
 	_ = cmd.MarkFlagRequired("account")
 	_ = cmd.MarkFlagRequired("cluster")
 	return cmd

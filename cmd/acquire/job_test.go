@@ -54,6 +54,10 @@ func TestJobAndClusterCommands(t *testing.T) {
 	if e, _ := submitJSON(t, alice, exitUsage, "job", "submit", "--account", "main", "--cluster", "lab")["error"].(map[string]any); e["class"] != "UsageError" {
 		t.Fatalf("no command: %v", e)
 	}
+	if e, _ := submitJSON(t, alice, exitUsage, "job", "submit", "--account", "main", "--cluster", "lab", "--memory-mb", "1", "--", "/bin/true")["error"].(map[string]any); e["class"] != "UsageError" ||
+		!strings.Contains(e["message"].(string), "memory_mb") {
+		t.Fatalf("a memory limit under the minimum: %v", e)
+	}
 
 	out := filepath.Join(t.TempDir(), "ran")
 	sub := submitJSON(t, alice, 0, "job", "submit", "--account", "main", "--cluster", "lab", "--time-limit-s", "60", "--id", "j-1",

@@ -17,7 +17,8 @@ import (
 // with Env beside a minimal environment, for at most TimeoutS seconds.
 // Input is a read link to a drive whose files are placed in in/ first;
 // the files the job writes to out/ and its logs go to Output, a write
-// link to a drive.
+// link to a drive. Limits bound each of the job's processes, within the
+// agent's own limits.
 type JobSpec struct {
 	Cluster  string            `json:"cluster"`
 	Command  string            `json:"command"`
@@ -26,6 +27,18 @@ type JobSpec struct {
 	TimeoutS int64             `json:"timeout_s"`
 	Input    string            `json:"input,omitempty"`
 	Output   string            `json:"output,omitempty"`
+	Limits   JobLimits         `json:"limits,omitzero"`
+}
+
+// JobLimits are the resource limits a job asks for, each process its own
+// (POSIX limits; see agent.Limits). Zero asks for none. The agent applies
+// the tighter of these and its own, so a job can narrow an agent's limits
+// but never widen them.
+type JobLimits struct {
+	MemoryMB  int64 `json:"memory_mb,omitempty"`  // heap and private mappings, MiB
+	CPUS      int64 `json:"cpu_s,omitempty"`      // CPU time, seconds
+	FileMB    int64 `json:"file_mb,omitempty"`    // size of any file written, MiB
+	OpenFiles int64 `json:"open_files,omitempty"` // open descriptors
 }
 
 // Job is a job's record, as users and agents see it.

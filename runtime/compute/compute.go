@@ -55,6 +55,12 @@ const (
 	MaxEnv           = 32
 	MaxEnvValueBytes = 1024
 	MaxLinkBytes     = 1024
+	// MinJobMemoryMB and MinJobOpenFiles: lower limits would stop a job
+	// from starting at all (the dynamic loader and a shell need a few MiB
+	// and descriptors). MaxJobLimit bounds every job limit's number.
+	MinJobMemoryMB  = 16
+	MinJobOpenFiles = 16
+	MaxJobLimit     = 1 << 30
 	// MaxClaimScan bounds the queue entries one claim looks at.
 	MaxClaimScan = 100
 	// MaxMessageBytes bounds an agent's final message.

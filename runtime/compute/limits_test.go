@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openacquire/acquire/runtime/access"
 	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/compute/agent"
 )
@@ -36,50 +37,75 @@ func allocate(mb string) int {
 	return 0
 }
 
-// An agent's limits hold in every job process: the job sees them as its
-// own, and a job that passes one is stopped, failed and refunded.
-func TestAgentLimits(t *testing.T) {
+// limitsRig runs jobs on one agent, its output drive a folder.
+type limitsRig struct {
+	f         *fixture
+	out, link string
+	stop      func()
+}
+
+func newLimitsRig(t *testing.T, f *fixture, cfg agent.Config) *limitsRig {
+	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc/self/limits")
 	}
-	f := setup(t)
-	out := t.TempDir()
-	link := "https://drive.example/par/out#out-secret-5678"
-	limits := agent.Limits{MemoryBytes: 64 << 20, CPUSeconds: 1, FileBytes: 1 << 20, OpenFiles: 64}
-	f.startAgentWith(t, agent.Config{Client: f.agentClient("a"), Drive: &agent.DirDrive{Dirs: map[string]string{link: out}}, Limits: limits})
-	run := func(spec compute.JobSpec) *compute.Job {
-		t.Helper()
-		spec.Output = link
-		id, err := f.submit(t, spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return f.wait(t, id, "settled", func(j *compute.Job) bool { return j.Settled })
-	}
-	log := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(out, "logs", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	r := &limitsRig{f: f, out: t.TempDir(), link: "https://drive.example/par/out#out-secret-5678"}
+	cfg.Drive = &agent.DirDrive{Dirs: map[string]string{r.link: r.out}}
+	r.stop = f.startAgentWith(t, cfg)
+	return r
+}
 
-	j := run(compute.JobSpec{Command: "cat", Args: []string{"/proc/self/limits"}})
-	if j.State != compute.StateSucceeded {
+// run submits a job and waits until it is settled.
+func (r *limitsRig) run(t *testing.T, spec compute.JobSpec) *compute.Job {
+	t.Helper()
+	spec.Output = r.link
+	id, err := r.f.submit(t, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.f.wait(t, id, "settled", func(j *compute.Job) bool { return j.Settled })
+}
+
+// log is the last job's log file.
+func (r *limitsRig) log(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.out, "logs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// limitsSeen checks the limits a job read from /proc/self/limits.
+func (r *limitsRig) limitsSeen(t *testing.T, want ...string) {
+	t.Helper()
+	got := r.log(t, "stdout.txt")
+	for _, w := range want {
+		if !regexp.MustCompile(w).MatchString(got) {
+			t.Errorf("job's limits lack %q:\n%s", w, got)
+		}
+	}
+}
+
+var readLimits = compute.JobSpec{Command: "cat", Args: []string{"/proc/self/limits"}}
+
+// An agent's limits hold in every job process: the job sees them as its
+// own, and a job that passes one is stopped, failed and refunded.
+func TestAgentLimits(t *testing.T) {
+	f := setup(t)
+	limits := agent.Limits{MemoryBytes: 64 << 20, CPUSeconds: 1, FileBytes: 1 << 20, OpenFiles: 64}
+	r := newLimitsRig(t, f, agent.Config{Client: f.agentClient("a"), Limits: limits})
+
+	if j := r.run(t, readLimits); j.State != compute.StateSucceeded {
 		t.Fatalf("limits job %+v", j)
 	}
-	got := log("stdout.txt")
-	for _, want := range []string{`Max cpu time +1 +2 +seconds`, `Max data size +67108864 +67108864 +bytes`,
-		`Max file size +1048576 +1048576 +bytes`, `Max open files +64 +64 +files`} {
-		if !regexp.MustCompile(want).MatchString(got) {
-			t.Errorf("job's limits lack %q:\n%s", want, got)
-		}
-	}
+	r.limitsSeen(t, `Max cpu time +1 +2 +seconds`, `Max data size +67108864 +67108864 +bytes`,
+		`Max file size +1048576 +1048576 +bytes`, `Max open files +64 +64 +files`)
 
-	if j := run(sh("while :; do :; done")); j.State != compute.StateFailed || j.Message != "stopped at its CPU time limit" {
+	if j := r.run(t, sh("while :; do :; done")); j.State != compute.StateFailed || j.Message != "stopped at its CPU time limit" {
 		t.Errorf("spinning job %+v", j)
 	}
-	if j := run(compute.JobSpec{Command: "dd", Args: []string{"if=/dev/zero", "of=out/big", "bs=1M", "count=2"}}); j.State != compute.StateFailed || j.Message != "stopped at its file size limit" {
+	if j := r.run(t, compute.JobSpec{Command: "dd", Args: []string{"if=/dev/zero", "of=out/big", "bs=1M", "count=2"}}); j.State != compute.StateFailed || j.Message != "stopped at its file size limit" {
 		t.Errorf("writing job %+v", j)
 	}
 	exe, err := os.Executable()
@@ -88,13 +114,54 @@ func TestAgentLimits(t *testing.T) {
 	}
 	// The Go runtime says "out of memory"; under -race this binary's
 	// ThreadSanitizer fails first, allocating its shadow memory (ENOMEM).
-	if j := run(compute.JobSpec{Command: exe, Env: map[string]string{"ACQUIRE_TEST_ALLOC_MB": "256"}}); j.State != compute.StateFailed ||
-		!regexp.MustCompile(`out of memory|failed to allocate .*errno: 12`).MatchString(log("stderr.txt")) {
-		t.Errorf("allocating job %+v, stderr %.300q", j, log("stderr.txt"))
+	if j := r.run(t, compute.JobSpec{Command: exe, Env: map[string]string{"ACQUIRE_TEST_ALLOC_MB": "256"}}); j.State != compute.StateFailed ||
+		!regexp.MustCompile(`out of memory|failed to allocate .*errno: 12`).MatchString(r.log(t, "stderr.txt")) {
+		t.Errorf("allocating job %+v, stderr %.300q", j, r.log(t, "stderr.txt"))
 	}
 	// A missing command fails before the launcher runs.
-	if j := run(compute.JobSpec{Command: "no-such-command-here"}); j.State != compute.StateFailed || !strings.Contains(j.Message, "could not start") {
+	if j := r.run(t, compute.JobSpec{Command: "no-such-command-here"}); j.State != compute.StateFailed || !strings.Contains(j.Message, "could not start") {
 		t.Errorf("missing command %+v", j)
 	}
 	f.money(t, "98", "0", "2") // only the first job is paid
+}
+
+// A job's own limits narrow the agent's and never widen them; an agent
+// that cannot apply limits fails (and refunds) a job that asks for them;
+// limits out of range are refused when the job is submitted.
+func TestJobLimits(t *testing.T) {
+	f := setup(t)
+	r := newLimitsRig(t, f, agent.Config{Client: f.agentClient("a"), Limits: agent.Limits{CPUSeconds: 5, OpenFiles: 64}})
+	asks := compute.JobLimits{MemoryMB: 64, CPUS: 1, OpenFiles: 128}
+	spec := readLimits
+	spec.Limits = asks
+	if j := r.run(t, spec); j.State != compute.StateSucceeded || j.Spec.Limits != asks {
+		t.Fatalf("limits job %+v", j)
+	}
+	r.limitsSeen(t, `Max cpu time +1 +2 +seconds`, `Max data size +67108864 +67108864 +bytes`, `Max open files +64 +64 +files`)
+	spin := sh("while :; do :; done")
+	spin.Limits.CPUS = 1
+	if j := r.run(t, spin); j.State != compute.StateFailed || j.Message != "stopped at its CPU time limit" {
+		t.Errorf("spinning job %+v", j)
+	}
+	r.stop()
+
+	// No limits and no launcher: a job asking for limits cannot run here.
+	r = newLimitsRig(t, f, agent.Config{Client: f.agentClient("b")})
+	if j := r.run(t, spec); j.State != compute.StateFailed || !strings.Contains(j.Message, "cannot apply the job's limits") {
+		t.Errorf("job with limits on an agent without a launcher: %+v", j)
+	}
+	if j := r.run(t, readLimits); j.State != compute.StateSucceeded {
+		t.Errorf("job without limits: %+v", j)
+	}
+
+	for _, bad := range []compute.JobLimits{{MemoryMB: compute.MinJobMemoryMB - 1}, {OpenFiles: 3}, {CPUS: -1}, {FileMB: compute.MaxJobLimit + 1}} {
+		spec := readLimits
+		spec.Limits = bad
+		_, err := f.submit(t, spec)
+		wantClass(t, err, access.ErrFulfilmentFailed) // compute's BadJobError, refunded
+		if !strings.Contains(err.Error(), "limits.") {
+			t.Errorf("limits %+v: %v", bad, err)
+		}
+	}
+	f.money(t, "96", "0", "4") // two jobs paid; the rest refunded or never held
 }

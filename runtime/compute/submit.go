@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ func checkSpec(s *JobSpec) error {
 	case !linkOK(s.Input) || !linkOK(s.Output):
 		return bad("input and output must be http(s) links of at most %d bytes", MaxLinkBytes)
 	}
+	if err := s.Limits.Check(); err != nil {
+		return bad("%v", err)
+	}
 	for _, a := range s.Args {
 		if len(a) > MaxArgBytes || strings.ContainsRune(a, 0) {
 			return bad("an arg is over %d bytes or holds a NUL", MaxArgBytes)
@@ -36,6 +40,19 @@ func checkSpec(s *JobSpec) error {
 	for k, v := range s.Env {
 		if !envKeyPattern.MatchString(k) || len(v) > MaxEnvValueBytes || strings.ContainsRune(v, 0) {
 			return bad("environment variable %q must match %s, its value at most %d bytes", clip(k), envKeyPattern, MaxEnvValueBytes)
+		}
+	}
+	return nil
+}
+
+// Check says whether each limit is 0 (none) or in its range.
+func (l JobLimits) Check() error {
+	for _, f := range []struct {
+		name   string
+		v, min int64
+	}{{"memory_mb", l.MemoryMB, MinJobMemoryMB}, {"cpu_s", l.CPUS, 1}, {"file_mb", l.FileMB, 1}, {"open_files", l.OpenFiles, MinJobOpenFiles}} {
+		if f.v != 0 && (f.v < f.min || f.v > MaxJobLimit) {
+			return fmt.Errorf("limits.%s %d is not 0 (none) or in [%d, %d]", f.name, f.v, f.min, MaxJobLimit)
 		}
 	}
 	return nil

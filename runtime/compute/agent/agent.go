@@ -63,9 +63,13 @@ type Config struct {
 	PollMin, PollMax time.Duration
 	MaxLogBytes      int64
 	// Limits bound every process of every job; zero leaves them unbounded.
+	// A job may ask for tighter ones (compute.JobLimits), never looser.
 	Limits Limits
-	// Launcher is the executable that applies Limits before it becomes the
-	// job's command (see ExecIfLaunched); default: this program's own.
+	// Launcher is the executable that applies limits before it becomes the
+	// job's command (see ExecIfLaunched). Default: this program's own when
+	// Limits are set, else none, and a job that asks for limits then fails
+	// (and is refunded). A program that calls ExecIfLaunched may set it to
+	// its own path to run such jobs under an agent without limits.
 	Launcher string
 	Logger   *slog.Logger
 	// OnIdle, if set, is called when a worker finds no job (tests, benches).

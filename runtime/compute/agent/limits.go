@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/openacquire/acquire/runtime/compute"
 )
 
 // Limits bound each process a job starts (POSIX resource limits: every
@@ -30,8 +32,8 @@ type Limits struct {
 // Bounds on the limits themselves: below these a job could not even start
 // (the dynamic loader and a shell need a few MiB and descriptors).
 const (
-	MinMemoryBytes = 16 << 20
-	MinOpenFiles   = 16
+	MinMemoryBytes = compute.MinJobMemoryMB << 20
+	MinOpenFiles   = compute.MinJobOpenFiles
 )
 
 // launchArg marks a command line as the agent's launcher: the process sets
@@ -39,6 +41,22 @@ const (
 const launchArg = "__acquire-job-exec"
 
 func (l Limits) set() bool { return l != Limits{} }
+
+// tighter is, limit by limit, the smaller of l and o (zero is none).
+func (l Limits) tighter(o Limits) Limits {
+	pick := func(a, b int64) int64 {
+		if a == 0 || b != 0 && b < a {
+			return b
+		}
+		return a
+	}
+	return Limits{pick(l.MemoryBytes, o.MemoryBytes), pick(l.CPUSeconds, o.CPUSeconds), pick(l.FileBytes, o.FileBytes), pick(l.OpenFiles, o.OpenFiles)}
+}
+
+// limitsOf is what a job spec asks for, as Limits.
+func limitsOf(j compute.JobLimits) Limits {
+	return Limits{MemoryBytes: j.MemoryMB << 20, CPUSeconds: j.CPUS, FileBytes: j.FileMB << 20, OpenFiles: j.OpenFiles}
+}
 
 // Validate checks the limits (Run checks them too).
 func (l Limits) Validate() error {

@@ -128,7 +128,11 @@ func (w *worker) command(ctx context.Context, j *compute.Job, dir string) *outco
 		return failed("no log file: %v", err)
 	}
 	defer func() { _ = stderr.Close() }()
-	cmd, err := w.jobCmd(tctx, j, dir)
+	limits := w.cfg.Limits.tighter(limitsOf(j.Spec.Limits))
+	if limits.set() && (w.cfg.Launcher == "" || !rlimitsSupported) {
+		return failed("this agent cannot apply the job's limits (it has no launcher, or no POSIX limits)")
+	}
+	cmd, err := w.jobCmd(tctx, j, dir, limits)
 	if err != nil {
 		return failed("could not start %s: %v", j.Spec.Command, err)
 	}
@@ -150,7 +154,7 @@ func (w *worker) command(ctx context.Context, j *compute.Job, dir string) *outco
 		return failed("could not start %s: %v", j.Spec.Command, err)
 	case limitSignal(cmd.ProcessState) != "":
 		return &outcome{state: compute.StateFailed, exit: exit, message: "stopped at " + limitSignal(cmd.ProcessState)}
-	case code == launchFailed && w.cfg.Limits.set():
+	case code == launchFailed && limits.set():
 		return &outcome{state: compute.StateFailed, exit: exit, message: fmt.Sprintf("exited with %d (the command may not have started: see its stderr log)", code)}
 	default:
 		return &outcome{state: compute.StateFailed, exit: exit, message: fmt.Sprintf("exited with %d", code)}
@@ -158,10 +162,10 @@ func (w *worker) command(ctx context.Context, j *compute.Job, dir string) *outco
 }
 
 // jobCmd is the job's command (no shell): started directly, or through
-// the launcher when the agent has limits. A bare name is looked up on the
+// the launcher when there are limits to apply. A bare name is looked up on the
 // agent's PATH and a relative path is taken from the job's folder, as
 // os/exec does, so a missing command fails the job before anything runs.
-func (w *worker) jobCmd(ctx context.Context, j *compute.Job, dir string) (*exec.Cmd, error) {
+func (w *worker) jobCmd(ctx context.Context, j *compute.Job, dir string, limits Limits) (*exec.Cmd, error) {
 	path := j.Spec.Command
 	switch {
 	case filepath.Base(path) == path: // a bare name, as os/exec tells one
@@ -173,12 +177,12 @@ func (w *worker) jobCmd(ctx context.Context, j *compute.Job, dir string) (*exec.
 	case !filepath.IsAbs(path):
 		path = filepath.Join(dir, path)
 	}
-	if !w.cfg.Limits.set() {
+	if !limits.set() {
 		cmd := exec.CommandContext(ctx, path, j.Spec.Args...) //nolint:gosec // running the user's command is the point
 		cmd.Args[0] = j.Spec.Command
 		return cmd, nil
 	}
-	return launch(ctx, w.cfg.Launcher, w.cfg.Limits, path, j.Spec.Command, j.Spec.Args), nil
+	return launch(ctx, w.cfg.Launcher, limits, path, j.Spec.Command, j.Spec.Args), nil
 }
 
 // jobEnv is a minimal environment: no agent secrets leak to the job.
