@@ -94,9 +94,14 @@ func (c *Client) ListDrives(ctx context.Context, s auth.Signer, parent string) (
 // GetDrive describes a drive, with the caller's role and its usage.
 func (c *Client) GetDrive(ctx context.Context, s auth.Signer, drive string) (*DriveInfo, error) {
 	var out DriveInfo
-	return &out, c.authCall(ctx, s, "get_drive", GetDriveResource(drive), func(cr auth.Credentials) any {
+	return &out, c.driveCall(ctx, s, "get_drive", GetDriveResource(drive), drive, &out, false)
+}
+
+// driveCall calls fn with one drive's name as its arguments (DriveArgs).
+func (c *Client) driveCall(ctx context.Context, s auth.Signer, fn, resource, drive string, out any, idem bool) error {
+	return c.authCall(ctx, s, fn, resource, func(cr auth.Credentials) any {
 		return &DriveArgs{Credentials: cr, Drive: drive}
-	}, &out, false)
+	}, out, idem)
 }
 
 // SetDrive changes a drive's size limit (0: none) and delete rule (owners).
@@ -112,20 +117,14 @@ func (c *Client) SetDrive(ctx context.Context, s auth.Signer, drive string, maxB
 // DeleteDrive deletes an empty drive (owners): no files, no sub-drives.
 // Its PARs go with it.
 func (c *Client) DeleteDrive(ctx context.Context, s auth.Signer, drive string) (*DriveInfo, error) {
-	args := &DriveArgs{Drive: drive}
 	var out DriveInfo
-	return &out, c.authCall(ctx, s, "delete_drive", DeleteDriveResource(drive), func(cr auth.Credentials) any {
-		args.Credentials = cr
-		return args
-	}, &out, true)
+	return &out, c.driveCall(ctx, s, "delete_drive", DeleteDriveResource(drive), drive, &out, true)
 }
 
 // GetACL answers a drive's own and effective ACL.
 func (c *Client) GetACL(ctx context.Context, s auth.Signer, drive string) (*ACLInfo, error) {
 	var out ACLInfo
-	return &out, c.authCall(ctx, s, "get_acl", GetACLResource(drive), func(cr auth.Credentials) any {
-		return &DriveArgs{Credentials: cr, Drive: drive}
-	}, &out, false)
+	return &out, c.driveCall(ctx, s, "get_acl", GetACLResource(drive), drive, &out, false)
 }
 
 // SetACL replaces a drive's ACL (owners); nil makes a sub-drive inherit.
@@ -240,9 +239,7 @@ func (c *Client) CreatePAR(ctx context.Context, s auth.Signer, drive, name, mode
 // ListPARs lists a drive's PARs (owners), without secrets.
 func (c *Client) ListPARs(ctx context.Context, s auth.Signer, drive string) (*PARList, error) {
 	var out PARList
-	return &out, c.authCall(ctx, s, "list_pars", ListPARsResource(drive), func(cr auth.Credentials) any {
-		return &DriveArgs{Credentials: cr, Drive: drive}
-	}, &out, false)
+	return &out, c.driveCall(ctx, s, "list_pars", ListPARsResource(drive), drive, &out, false)
 }
 
 // RevokePAR revokes a PAR at once (owners of its drive).

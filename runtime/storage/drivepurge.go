@@ -82,12 +82,8 @@ func (s *Storage) deleteHeads(ctx context.Context, d *Drive) error {
 // PurgeDrive removes every version of up to MaxPurgeNames file names of a
 // drive (owners); call it again until the answer is Done.
 func (c *Client) PurgeDrive(ctx context.Context, s auth.Signer, drive string) (*PurgeResult, error) {
-	args := &DriveArgs{Drive: drive}
 	var out PurgeResult
-	return &out, c.authCall(ctx, s, "purge_drive", PurgeDriveResource(drive), func(cr auth.Credentials) any {
-		args.Credentials = cr
-		return args
-	}, &out, true)
+	return &out, c.driveCall(ctx, s, "purge_drive", PurgeDriveResource(drive), drive, &out, true)
 }
 
 // TreeDeleted answers DeleteDriveTree: the drives deleted, deepest first,
