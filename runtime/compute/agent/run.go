@@ -85,6 +85,10 @@ func (w *worker) heartbeats(ctx context.Context, j *compute.Job, stop context.Ca
 
 // execute prepares the folder, runs the command and moves the files.
 func (w *worker) execute(ctx context.Context, j *compute.Job) *outcome {
+	limits := w.cfg.Limits.tighter(limitsOf(j.Spec.Limits))
+	if limits.set() && (w.cfg.Launcher == "" || !rlimitsSupported) {
+		return failed("this agent cannot apply the job's limits (it has no launcher, or no POSIX limits)")
+	}
 	dir, err := os.MkdirTemp(w.cfg.WorkDir, "acquire-job-")
 	if err != nil {
 		return failed("no work folder: %v", err)
@@ -104,7 +108,7 @@ func (w *worker) execute(ctx context.Context, j *compute.Job) *outcome {
 			return failed("fetching the inputs: %v", err)
 		}
 	}
-	o := w.command(ctx, j, dir)
+	o := w.command(ctx, j, dir, limits)
 	if j.Spec.Output != "" && ctx.Err() == nil {
 		if err := w.upload(ctx, j.Spec.Output, dir); err != nil && o.state == compute.StateSucceeded {
 			return failed("uploading the outputs: %v", err)
@@ -113,9 +117,10 @@ func (w *worker) execute(ctx context.Context, j *compute.Job) *outcome {
 	return o
 }
 
-// command runs the job's command with its arguments (no shell), stdout
-// and stderr into size-bounded log files, killed at its timeout.
-func (w *worker) command(ctx context.Context, j *compute.Job, dir string) *outcome {
+// command runs the job's command with its arguments (no shell), under
+// limits, stdout and stderr into size-bounded log files, killed at its
+// timeout.
+func (w *worker) command(ctx context.Context, j *compute.Job, dir string, limits Limits) *outcome {
 	tctx, cancel := context.WithTimeout(ctx, j.Timeout())
 	defer cancel()
 	stdout, err := newLog(filepath.Join(dir, "stdout.txt"), w.cfg.MaxLogBytes)
@@ -128,10 +133,6 @@ func (w *worker) command(ctx context.Context, j *compute.Job, dir string) *outco
 		return failed("no log file: %v", err)
 	}
 	defer func() { _ = stderr.Close() }()
-	limits := w.cfg.Limits.tighter(limitsOf(j.Spec.Limits))
-	if limits.set() && (w.cfg.Launcher == "" || !rlimitsSupported) {
-		return failed("this agent cannot apply the job's limits (it has no launcher, or no POSIX limits)")
-	}
 	cmd, err := w.jobCmd(tctx, j, dir, limits)
 	if err != nil {
 		return failed("could not start %s: %v", j.Spec.Command, err)
