@@ -165,3 +165,16 @@ func TestSteadyWindow(t *testing.T) {
 		t.Fatalf("figure from a steady window: %+v, %v", f, err)
 	}
 }
+
+// TestRoundOrder: the file transfers alternate which path goes first, the
+// plain copy always opening the round.
+func TestRoundOrder(t *testing.T) {
+	kinds := []string{"plain copy", "upload via service", "download via service", "upload via PAR", "download via PAR"}
+	if got := roundOrder(kinds, 0); !slices.Equal(got, kinds) {
+		t.Errorf("round 0: %v", got)
+	}
+	want := []string{"plain copy", "upload via PAR", "download via PAR", "upload via service", "download via service"}
+	if got := roundOrder(kinds, 1); !slices.Equal(got, want) {
+		t.Errorf("round 1: %v", got)
+	}
+}
