@@ -85,12 +85,11 @@ func benchFiles(ctx context.Context, env *hostEnv, cfg Config, rep *Report, prog
 }
 
 // roundOrder puts the service pair first in even rounds and the PAR pair
-// first in odd ones. Position matters on this VM: the first upload after
-// a round's purge writes into memory the purge just freed, the second into
-// memory freed seconds before, which costs more (measured: whichever
-// upload came first ran at 60-76 % of the copy, the second at 44-57 %,
-// though both move bytes the same way). Alternating gives each path each
-// position.
+// first in odd ones. Position matters on this VM: whichever upload came
+// first after a round's purge ran at 60-76 % of the copy, the second at
+// 44-57 %, though both move bytes the same way (likely the memory the
+// purge freed, cheap to write again until the VM hands it back to its
+// host). Alternating gives each path each position.
 func roundOrder(kinds []string, round int) []string {
 	if round%2 == 0 {
 		return kinds
