@@ -165,7 +165,7 @@ a registered name is refused (AlreadyExistsError): register a new name.`,
 func newClusterAgentCmd(g *globals, jf *jobFlags) *cobra.Command {
 	var keyFile, workDir, name string
 	var workers int
-	var memoryMB, fileMB, cpuS, openFiles int64
+	var jl compute.JobLimits
 	cmd := &cobra.Command{
 		Use:   "agent NAME [--workers N] [--work-dir DIR] [--key FILE] [--job-memory-mb N] [--job-cpu-s N]",
 		Short: "Run cluster NAME's agent: claim its jobs and run them here",
@@ -191,7 +191,7 @@ are not a sandbox: jobs run as the agent's user and see its files.`,
 			if workers < 1 || workers > agent.MaxWorkers {
 				return usagef("--workers must be in [1, %d]", agent.MaxWorkers)
 			}
-			limits, err := jobLimits(memoryMB, cpuS, fileMB, openFiles)
+			limits, err := jobLimits(jl)
 			if err != nil {
 				return err
 			}
@@ -232,27 +232,20 @@ are not a sandbox: jobs run as the agent's user and see its files.`,
 	fl.IntVar(&workers, "workers", agent.DefaultWorkers, "jobs run at once")
 	fl.StringVar(&workDir, "work-dir", "", "folder for the jobs' folders (default: the system's temp folder)")
 	fl.StringVar(&name, "agent-name", "", "this agent's name (default: host-pid)")
-	fl.Int64Var(&memoryMB, "job-memory-mb", 0, "memory of each job process, MiB (0: no limit)")
-	fl.Int64Var(&cpuS, "job-cpu-s", 0, "CPU time of each job process, seconds (0: no limit; the job's timeout still holds)")
-	fl.Int64Var(&fileMB, "job-file-mb", 0, "size of any file a job process writes, MiB (0: no limit)")
-	fl.Int64Var(&openFiles, "job-open-files", 0, "open files of each job process (0: as the agent's)")
+	fl.Int64Var(&jl.MemoryMB, "job-memory-mb", 0, "memory of each job process, MiB (0: no limit)")
+	fl.Int64Var(&jl.CPUS, "job-cpu-s", 0, "CPU time of each job process, seconds (0: no limit; the job's timeout still holds)")
+	fl.Int64Var(&jl.FileMB, "job-file-mb", 0, "size of any file a job process writes, MiB (0: no limit)")
+	fl.Int64Var(&jl.OpenFiles, "job-open-files", 0, "open files of each job process (0: as the agent's)")
 	return cmd
 }
 
-// maxLimitMB keeps the MiB flags' byte counts far from overflow.
-const maxLimitMB = 1 << 30
-
-// jobLimits checks the --job-* flags and turns them into the agent's limits.
-func jobLimits(memoryMB, cpuS, fileMB, openFiles int64) (agent.Limits, error) {
-	for _, f := range []struct {
-		name string
-		v    int64
-	}{{"--job-memory-mb", memoryMB}, {"--job-cpu-s", cpuS}, {"--job-file-mb", fileMB}, {"--job-open-files", openFiles}} {
-		if f.v < 0 || f.v > maxLimitMB {
-			return agent.Limits{}, usagef("%s must be in [0, %d]", f.name, maxLimitMB)
-		}
+// jobLimits checks the --job-* flags by the rules a job's own limits
+// follow (compute.JobLimits.Check) and turns them into the agent's.
+func jobLimits(jl compute.JobLimits) (agent.Limits, error) {
+	if err := jl.Check(); err != nil {
+		return agent.Limits{}, usagef("--job-* flags: %v", err)
 	}
-	l := agent.Limits{MemoryBytes: memoryMB << 20, CPUSeconds: cpuS, FileBytes: fileMB << 20, OpenFiles: openFiles}
+	l := agent.LimitsOf(jl)
 	if err := l.Validate(); err != nil {
 		return agent.Limits{}, usagef("--job-*: %v", err)
 	}

@@ -65,7 +65,7 @@ func (s *Storage) handleDeleteDrive(ctx context.Context, a *DriveArgs) (*DriveIn
 
 // mustBeEmpty: no version of any file, no sub-drive.
 func (s *Storage) mustBeEmpty(ctx context.Context, d *Drive) error {
-	page, err := s.b.List(ctx, versionsPre+d.ID+"/", "", 1)
+	page, err := s.b.List(ctx, driveVersionsPrefix(d.ID), "", 1)
 	if err != nil {
 		return err
 	}

@@ -45,8 +45,10 @@ func (s *Storage) handlePurgeDrive(ctx context.Context, a *DriveArgs) (*PurgeRes
 			return nil, err
 		}
 		if !ok {
+			// No versions left: heads still here are a purge's cut short
+			// between its last version and the head.
 			out.Done = true
-			return out, s.deleteHeads(ctx, d)
+			return out, s.deletePrefix(ctx, headsPrefix(d.ID))
 		}
 		freed, err := s.purge(ctx, d, name)
 		if err != nil {
@@ -60,7 +62,7 @@ func (s *Storage) handlePurgeDrive(ctx context.Context, a *DriveArgs) (*PurgeRes
 
 // firstName is the first file name that has a version in the drive.
 func (s *Storage) firstName(ctx context.Context, d *Drive) (string, bool, error) {
-	pre := versionsPre + d.ID + "/"
+	pre := driveVersionsPrefix(d.ID)
 	page, err := s.b.List(ctx, pre, "", 1)
 	if err != nil || len(page.Items) == 0 {
 		return "", false, err
@@ -71,12 +73,6 @@ func (s *Storage) firstName(ctx context.Context, d *Drive) (string, bool, error)
 		return "", false, errors.New("storage: unreadable version key " + page.Items[0].Key)
 	}
 	return name, true, nil
-}
-
-// deleteHeads removes heads left without versions (a purge cut short
-// between its last version and the head).
-func (s *Storage) deleteHeads(ctx context.Context, d *Drive) error {
-	return s.deletePrefix(ctx, headsPrefix(d.ID))
 }
 
 // PurgeDrive removes every version of up to MaxPurgeNames file names of a

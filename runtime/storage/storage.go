@@ -238,8 +238,11 @@ func userDrivesPrefix(p Principal) string {
 func usageKey(driveID string) string      { return usagePre + driveID }
 func headsPrefix(driveID string) string   { return headsPre + driveID + "/" }
 func headKey(driveID, name string) string { return headsPrefix(driveID) + store.EncodeName(name) }
+
+// driveVersionsPrefix holds every version of every name in one drive.
+func driveVersionsPrefix(driveID string) string { return versionsPre + driveID + "/" }
 func versionsPrefix(driveID, name string) string {
-	return versionsPre + driveID + "/" + store.EncodeName(name) + "/"
+	return driveVersionsPrefix(driveID) + store.EncodeName(name) + "/"
 }
 func versionKey(driveID, name string, n int64) string {
 	return versionsPrefix(driveID, name) + pad(n, 12)

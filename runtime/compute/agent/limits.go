@@ -53,8 +53,8 @@ func (l Limits) tighter(o Limits) Limits {
 	return Limits{pick(l.MemoryBytes, o.MemoryBytes), pick(l.CPUSeconds, o.CPUSeconds), pick(l.FileBytes, o.FileBytes), pick(l.OpenFiles, o.OpenFiles)}
 }
 
-// limitsOf is what a job spec asks for, as Limits.
-func limitsOf(j compute.JobLimits) Limits {
+// LimitsOf is what a job spec asks for, as Limits.
+func LimitsOf(j compute.JobLimits) Limits {
 	return Limits{MemoryBytes: j.MemoryMB << 20, CPUSeconds: j.CPUS, FileBytes: j.FileMB << 20, OpenFiles: j.OpenFiles}
 }
 

@@ -85,7 +85,7 @@ func (w *worker) heartbeats(ctx context.Context, j *compute.Job, stop context.Ca
 
 // execute prepares the folder, runs the command and moves the files.
 func (w *worker) execute(ctx context.Context, j *compute.Job) *outcome {
-	limits := w.cfg.Limits.tighter(limitsOf(j.Spec.Limits))
+	limits := w.cfg.Limits.tighter(LimitsOf(j.Spec.Limits))
 	if limits.set() && (w.cfg.Launcher == "" || !rlimitsSupported) {
 		return failed("this agent cannot apply the job's limits (it has no launcher, or no POSIX limits)")
 	}
