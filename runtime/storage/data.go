@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"errors"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/url"
@@ -192,13 +193,15 @@ func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 	if _, err := io.ReadFull(r.Body, buf); err != nil {
 		return &dataError{http.StatusBadRequest, "the body ended early"}
 	}
-	if crcHex(buf) != sum {
+	crc := crc32.Checksum(buf, castagnoli)
+	if crcString(crc) != sum {
 		return &dataError{http.StatusUnprocessableEntity, "the bytes do not match " + CRC32CHeader}
 	}
 	// Stored under its CRC: the key says what the bytes were checked
-	// against, and listing the upload shows it (see present).
+	// against, and listing the upload shows it (see present). The store
+	// takes the CRC just computed instead of making its own pass.
 	stored := key + "." + sum
-	if _, err := s.b.Put(ctx, stored, buf); err != nil {
+	if _, err := s.b.PutCRC32C(ctx, stored, buf, crc); err != nil {
 		return err
 	}
 	// A replaced chunk leaves the old copy: remove every other one.

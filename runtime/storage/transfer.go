@@ -44,9 +44,9 @@ const CRC32CHeader = "X-Acquire-Crc32c"
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // crcHex is the CRC-32C of b in 8 lower-case hex digits.
-func crcHex(b []byte) string {
-	return fmt.Sprintf("%08x", crc32.Checksum(b, castagnoli))
-}
+func crcHex(b []byte) string { return crcString(crc32.Checksum(b, castagnoli)) }
+
+func crcString(crc uint32) string { return fmt.Sprintf("%08x", crc) }
 
 // UploadError is an upload that failed after the service knew it: resume
 // it with UploadOptions.Resume = Upload.

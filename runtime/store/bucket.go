@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/crc32"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,8 @@ type Bucket struct {
 	d      Driver
 	closed atomic.Bool
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // NewBucket wraps a driver. It panics on nil: that is a wiring bug, not a
 // runtime condition.
@@ -144,6 +147,22 @@ func (b *Bucket) write(op, key string, data []byte, call func() (Version, error)
 // may have landed, and repeating it could undo a write made in between.
 func (b *Bucket) Put(ctx context.Context, key string, data []byte) (Version, error) {
 	return b.write("put", key, data, func() (Version, error) { return b.d.Put(ctx, key, data) })
+}
+
+// PutCRC32C is Put for a caller that has computed data's CRC-32C over
+// these same bytes. Drivers that keep a CRC take it (driver.CRCPutter);
+// for the others it is checked here, so a wrong crc is refused with
+// ErrInvalidArgument before anything is written.
+func (b *Bucket) PutCRC32C(ctx context.Context, key string, data []byte, crc uint32) (Version, error) {
+	if cd, ok := b.d.(driver.CRCPutter); ok {
+		return b.write("put", key, data, func() (Version, error) { return cd.PutCRC32C(ctx, key, data, crc) })
+	}
+	return b.write("put", key, data, func() (Version, error) {
+		if crc32.Checksum(data, castagnoli) != crc {
+			return "", fmt.Errorf("%w: the data does not match the CRC-32C given", ErrInvalidArgument)
+		}
+		return b.d.Put(ctx, key, data)
+	})
 }
 
 // PutIfAbsent creates key, or fails with ErrPrecondition if it exists.

@@ -125,6 +125,21 @@ type Streamer interface {
 	Open(ctx context.Context, key string) (*Stream, error)
 }
 
+// CRCPutter is an optional Driver extension for a caller that has already
+// computed the CRC-32C (Castagnoli) of the bytes it puts: the storage
+// service checks every chunk against its client's CRC as it arrives. A
+// driver that keeps a checksum of its own (the file store's header) takes
+// that one instead of making another pass over a large object.
+//
+// A wrong crc is never served as good data: the driver either refuses the
+// put (ErrInvalidArgument) or whole-object reads of it fail with
+// ErrCorrupt. Streams (Streamer) skip that check, as they skip every
+// whole-object check.
+type CRCPutter interface {
+	// PutCRC32C is Put with the data's CRC-32C given.
+	PutCRC32C(ctx context.Context, key string, data []byte, crc uint32) (Version, error)
+}
+
 // Stream is one object's bytes being read.
 type Stream struct {
 	// R yields exactly Size bytes.

@@ -46,6 +46,7 @@ func RunConformanceWith(t *testing.T, opts Options, newDriver func(t *testing.T)
 		{"GetMissing", s.testGetMissing},
 		{"RoundTrip", s.testRoundTrip},
 		{"Open", s.testOpen},
+		{"PutCRC32C", s.testPutCRC32C},
 		{"PutIfAbsent", s.testPutIfAbsent},
 		{"PutIfVersion", s.testPutIfVersion},
 		{"Delete", s.testDelete},

@@ -116,13 +116,14 @@ func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driv
 	if _, err := os.Lstat(d.path(loc.data())); err == nil {
 		return "", d.exists(loc)
 	}
+	crc := crcOf(data)
 	if !d.noAnonymous.Load() {
-		version, done, err := d.linkNew(loc, key, data)
+		version, done, err := d.linkNew(loc, key, data, crc)
 		if done {
 			return versionOf(version), err
 		}
 	}
-	tmp, version, err := d.writeTemp(loc, key, data)
+	tmp, version, err := d.writeTemp(loc, key, data, crc)
 	if err != nil {
 		return "", err
 	}
@@ -157,13 +158,22 @@ func (d *Driver) exists(loc location) error {
 // Put replaces unconditionally, but still under the key's lock, so it cannot
 // land between a concurrent PutIfVersion's check and its rename.
 func (d *Driver) Put(ctx context.Context, key string, data []byte) (driver.Version, error) {
-	return d.replace(ctx, key, data, func(driver.Version, error) error { return nil })
+	return d.PutCRC32C(ctx, key, data, crcOf(data))
+}
+
+var _ driver.CRCPutter = (*Driver)(nil)
+
+// PutCRC32C is Put with the data's CRC-32C already known: it goes into the
+// header as it is, and Get checks it as it checks any (see
+// driver.CRCPutter).
+func (d *Driver) PutCRC32C(ctx context.Context, key string, data []byte, crc uint32) (driver.Version, error) {
+	return d.replace(ctx, key, data, crc, func(driver.Version, error) error { return nil })
 }
 
 // PutIfVersion replaces only if the current version is v; an absent key is
 // ErrPrecondition too (see driver.Driver).
 func (d *Driver) PutIfVersion(ctx context.Context, key string, data []byte, v driver.Version) (driver.Version, error) {
-	return d.replace(ctx, key, data, func(cur driver.Version, err error) error {
+	return d.replace(ctx, key, data, crcOf(data), func(cur driver.Version, err error) error {
 		if errors.Is(err, driver.ErrNotFound) || err == nil && cur != v {
 			return driver.ErrPrecondition
 		}
@@ -173,7 +183,7 @@ func (d *Driver) PutIfVersion(ctx context.Context, key string, data []byte, v dr
 
 // replace writes and flushes a temp file outside the lock (the slow part),
 // then under the lock checks the current version with cond and renames.
-func (d *Driver) replace(ctx context.Context, key string, data []byte, cond func(driver.Version, error) error) (driver.Version, error) {
+func (d *Driver) replace(ctx context.Context, key string, data []byte, crc uint32, cond func(driver.Version, error) error) (driver.Version, error) {
 	if err := d.check(ctx); err != nil {
 		return "", err
 	}
@@ -184,7 +194,7 @@ func (d *Driver) replace(ctx context.Context, key string, data []byte, cond func
 	if err := cond(d.currentVersion(loc)); errors.Is(err, driver.ErrPrecondition) {
 		return "", err
 	}
-	tmp, version, err := d.writeTemp(loc, key, data)
+	tmp, version, err := d.writeTemp(loc, key, data, crc)
 	if err != nil {
 		return "", err
 	}

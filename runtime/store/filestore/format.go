@@ -53,9 +53,13 @@ func newVersion() []byte {
 	return v
 }
 
-// encodeHeader returns the header for key and data, with room for the data
-// after it when small, so a small object is written with one system call.
-func encodeHeader(key string, version []byte, data []byte, now time.Time) []byte {
+// crcOf is data's CRC-32C, for the header.
+func crcOf(data []byte) uint32 { return crc32.Checksum(data, castagnoli) }
+
+// encodeHeader returns the header for key and data (whose CRC-32C is crc),
+// with room for the data after it when small, so a small object is written
+// with one system call.
+func encodeHeader(key string, version []byte, data []byte, crc uint32, now time.Time) []byte {
 	capacity := headerFixed + len(key)
 	if len(data) <= smallObjectBytes {
 		capacity += len(data)
@@ -65,7 +69,7 @@ func encodeHeader(key string, version []byte, data []byte, now time.Time) []byte
 	copy(b[4:], version)
 	binary.BigEndian.PutUint64(b[20:], uint64(now.UnixNano()))
 	binary.BigEndian.PutUint64(b[28:], uint64(len(data)))
-	binary.BigEndian.PutUint32(b[36:], crc32.Checksum(data, castagnoli))
+	binary.BigEndian.PutUint32(b[36:], crc)
 	binary.BigEndian.PutUint16(b[40:], uint16(len(key)))
 	return append(b, key...)
 }
@@ -101,7 +105,7 @@ func decodeFile(b []byte, key string) ([]byte, driver.Version, error) {
 		return nil, "", err
 	}
 	data := b[headerFixed+len(h.key):]
-	if h.key != key || int64(len(data)) != h.dataLen || crc32.Checksum(data, castagnoli) != h.crc {
+	if h.key != key || int64(len(data)) != h.dataLen || crcOf(data) != h.crc {
 		return nil, "", fmt.Errorf("%w: key, length or checksum mismatch", driver.ErrCorrupt)
 	}
 	return data, h.version, nil

@@ -18,7 +18,7 @@ const tempAttempts = 4
 // directory (so the later rename or link stays within one file system) and
 // flushes it to disk, so whatever name it later gets never points at partial
 // or unflushed data. It returns the temp file's path and the new version.
-func (d *Driver) writeTemp(loc location, key string, data []byte) (string, []byte, error) {
+func (d *Driver) writeTemp(loc location, key string, data []byte, crc uint32) (string, []byte, error) {
 	f, err := d.createTemp(loc.dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		// First write under this directory: create it (rare, so not checked
@@ -31,7 +31,7 @@ func (d *Driver) writeTemp(loc location, key string, data []byte) (string, []byt
 		return "", nil, err
 	}
 	version := newVersion()
-	err = writeObject(f, encodeHeader(key, version, data, time.Now()), data)
+	err = writeObject(f, encodeHeader(key, version, data, crc, time.Now()), data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -50,7 +50,7 @@ func (d *Driver) writeTemp(loc location, key string, data []byte) (string, []byt
 // done is false, and nothing was written, when the file system or
 // environment cannot do it (no O_TMPFILE, no /proc); the caller then uses a
 // temp name, as every later call will.
-func (d *Driver) linkNew(loc location, key string, data []byte) (version []byte, done bool, err error) {
+func (d *Driver) linkNew(loc location, key string, data []byte, crc uint32) (version []byte, done bool, err error) {
 	dir := d.path(loc.dir)
 	f, err := openAnonymous(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -67,7 +67,7 @@ func (d *Driver) linkNew(loc location, key string, data []byte) (version []byte,
 	}
 	defer func() { _ = f.Close() }()
 	version = newVersion()
-	if err := writeObject(f, encodeHeader(key, version, data, time.Now()), data); err != nil {
+	if err := writeObject(f, encodeHeader(key, version, data, crc, time.Now()), data); err != nil {
 		return nil, true, err
 	}
 	err = linkAnonymous(f, d.path(loc.data()), &d.noEmptyPath)
