@@ -89,10 +89,11 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startHostArgs(t *testing.T, args []string) *hostProc {
+// startHostArgs starts `acquire ARGS` with env added to this process's.
+func startHostArgs(t *testing.T, args []string, env ...string) *hostProc {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir())
+	cmd.Env = append(append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir()), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

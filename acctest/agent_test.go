@@ -1,0 +1,145 @@
+package acctest
+
+import (
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestClusterAgentCommand runs `acquire cluster agent` itself, as a
+// process beside a host process, with no limits of its own: a job asking
+// for memory and open files runs under them (the agent launches it through
+// its own binary, which it must name itself when it has no limits) and is
+// paid; a job asking for one CPU second is stopped there and refunded;
+// SIGTERM stops the agent with exit 0.
+func TestClusterAgentCommand(t *testing.T) {
+	const pw = "the admin's long password"
+	dir := t.TempDir()
+	h := startHostArgs(t, []string{"host", "--store", "file://" + dir, "--addr", "127.0.0.1:0", "--admin", "root"}, "ACQUIRE_ADMIN_PASSWORD="+pw)
+	c := &cli{t: t, config: t.TempDir(), env: []string{"ACQUIRE_IDENTITY_URL=" + h.url + "/identity"}}
+	adminLogin(t, c, filepath.Join(dir, "admin-root.txt"), pw)
+
+	c.mustJSON("", nil, "account", "create", "main")
+	c.mustJSON("", nil, "account", "deposit", "main", "--amount", "100", "--id", "dep-1")
+	c.mustJSON("", nil, "access", "resource", "set", "job", "--price", "3", "--service", "compute", "--function", "submit_job", "--hold-s", "21600")
+	c.mustJSON("", nil, "cluster", "register", "lab")
+	c.mustJSON("", nil, "drive", "create", "results")
+	var par struct {
+		Link string `json:"link"`
+	}
+	c.mustJSON("", &par, "par", "create", "results", "--mode", "write", "--expires", "1h")
+
+	var limited, spinning struct {
+		JobID string `json:"job_id"`
+	}
+	c.submitJSON(&limited, "--account", "main", "--cluster", "lab", "--output-link", par.Link,
+		"--memory-mb", "64", "--open-files", "40", "--", "/bin/sh", "-c", "ulimit -d; ulimit -n; ulimit -t")
+	c.submitJSON(&spinning, "--account", "main", "--cluster", "lab", "--time-limit-s", "60",
+		"--cpu-s", "1", "--", "/bin/sh", "-c", "while :; do :; done")
+
+	agent := exec.Command(binary, "cluster", "agent", "lab", "--workers", "2", "--work-dir", t.TempDir())
+	agent.Env = append(append(os.Environ(), "ACQUIRE_CONFIG_DIR="+c.config), c.env...)
+	out := &syncBuffer{}
+	agent.Stdout, agent.Stderr = out, out
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = agent.Process.Kill() }()
+
+	if got := waitSettled(t, c, limited.JobID); got.State != "succeeded" {
+		t.Fatalf("the limited job: %+v\nagent:\n%s", got, out)
+	}
+	if got := waitSettled(t, c, spinning.JobID); got.State != "failed" || !strings.Contains(got.Message, "CPU time limit") {
+		t.Fatalf("the spinning job: %+v, want failed at its CPU time limit\nagent:\n%s", got, out)
+	}
+	logs, _, rc := c.run("", "job", "logs", limited.JobID)
+	// ulimit -d is in KiB; the job asked for no CPU limit.
+	if rc != 0 || logs != "65536\n40\nunlimited\n" {
+		t.Fatalf("the limited job's log: exit %d, %q", rc, logs)
+	}
+	var bal struct {
+		Balance   string `json:"balance"`
+		Liability string `json:"liability"`
+	}
+	c.mustJSON("", &bal, "account", "balance", "main")
+	if bal.Balance != "97.000000" || bal.Liability != "0.000000" {
+		t.Fatalf("balance %+v: want one job paid and one refunded", bal)
+	}
+
+	_ = agent.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- agent.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("agent exit after SIGTERM: %v\n%s", err, out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the agent did not stop on SIGTERM:\n%s", out)
+	}
+	if !strings.Contains(out.String(), "agent ") || !strings.Contains(out.String(), "of cluster lab: 2 workers") {
+		t.Fatalf("no start line from the agent:\n%s", out)
+	}
+}
+
+// adminLogin logs c in as the admin `acquire host --admin` created, with
+// the password and the authenticator URI it wrote to path.
+func adminLogin(t *testing.T, c *cli, path, pw string) {
+	t.Helper()
+	b, err := os.ReadFile(path) //nolint:gosec // the test's own store folder
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`otpauth: (\S+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no authenticator URI in %s", path)
+	}
+	u, err := url.Parse(string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFreshStep()
+	code, _, rc := c.run("", "otp", "code", "--secret", u.Query().Get("secret"))
+	if rc != 0 {
+		t.Fatalf("otp code: exit %d", rc)
+	}
+	name := strings.TrimPrefix(strings.TrimSuffix(filepath.Base(path), ".txt"), "admin-")
+	c.mustJSON(pw+"\n", nil, "user", "login", "-u", name, "--password-stdin", "--otp", strings.TrimSpace(code))
+}
+
+// submitJSON runs `job submit -o json ARGS`: the flags go before the
+// job's command, which follows "--".
+func (c *cli) submitJSON(into any, args ...string) {
+	c.t.Helper()
+	out, errs, code := c.run("", append([]string{"job", "submit", "-o", "json"}, args...)...)
+	if code != 0 || json.Unmarshal([]byte(out), into) != nil {
+		c.t.Fatalf("job submit %v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errs)
+	}
+}
+
+type jobState struct {
+	State   string `json:"state"`
+	Settled bool   `json:"settled"`
+	Message string `json:"message"`
+}
+
+// waitSettled polls a job until it is finished and its payment settled.
+func waitSettled(t *testing.T, c *cli, id string) jobState {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var st jobState
+		c.mustJSON("", &st, "job", "status", id)
+		if st.Settled || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
