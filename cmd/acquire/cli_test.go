@@ -510,6 +510,12 @@ func TestUsageErrors(t *testing.T) {
 	// No password source at all (stdin is not a terminal).
 	c.wantError(exitUsage, classUsage, "", "user", "login", "-u", "alice", "--otp", "123456")
 	c.wantError(exitUsage, classUsage, "", "user", "login", "-u", "alice", "--otp", "123456", "--password-stdin")
+	// A destination given as an argument is answered with the flag for it.
+	for _, args := range [][]string{{"file", "download", "docs", "b", "out.txt"}, {"par", "get", "LINK", "b", "out.txt"}} {
+		if r := c.run("", args...); r.code != exitUsage || !strings.Contains(r.stderr, "-O out.txt") {
+			t.Errorf("%v: exit %d stderr %q", args, r.code, r.stderr)
+		}
+	}
 	if r := c.run("", "--output", "yaml", "user", "whoami"); r.code != exitUsage || !strings.Contains(r.stderr, "--output") {
 		t.Fatalf("--output yaml: %d %q", r.code, r.stderr)
 	}

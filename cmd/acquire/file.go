@@ -181,7 +181,7 @@ folder; "-" writes to stdout). The file appears at PATH only once every byte
 has arrived and matched its SHA-256; an existing file there is replaced.`,
 		Example: `  acquire file download docs report.pdf
   acquire file download docs report.pdf --version 2 -O old.pdf`,
-		Args: exactArgs(2, "DRIVE and NAME"),
+		Args: downloadArgs(2, exactArgs(2, "DRIVE and NAME")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := g.storage(sf)
 			if err != nil {

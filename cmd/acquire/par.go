@@ -149,7 +149,7 @@ NAME from the drive, or lists the drive's files when NAME is not given. PATH
 is as for 'acquire file download'. No login is needed.`,
 		Example: `  acquire par get 'http://127.0.0.1:8080/storage/par/par-1a2b#s3cr3t' -O report.pdf
   acquire par get 'http://127.0.0.1:8080/storage/par/par-3c4d#s3cr3t' results/out.csv`,
-		Args: cobra.RangeArgs(1, 2),
+		Args: downloadArgs(2, cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := g.openPAR(args[0])
 			if err != nil {

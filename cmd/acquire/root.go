@@ -250,6 +250,17 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 	}
 }
 
+// downloadArgs checks args with check, but answers max+1 arguments (the
+// last most likely a destination) with the flag that names one.
+func downloadArgs(max int, check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == max+1 {
+			return usagef("%s takes no destination argument: write to %s with -O %s", cmd.CommandPath(), args[max], args[max])
+		}
+		return check(cmd, args)
+	}
+}
+
 // groupCmd makes a command that only holds subcommands; called with an
 // unknown subcommand it is a usage error.
 func groupCmd(use, short, long string) *cobra.Command {
