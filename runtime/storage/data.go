@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"errors"
-	"hash/crc32"
 	"io"
 	"net/http"
 	"net/url"
@@ -190,10 +189,10 @@ func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 		*bp = make([]byte, size)
 	}
 	buf := (*bp)[:size]
-	if _, err := io.ReadFull(r.Body, buf); err != nil {
+	crc, err := readFullCRC(r.Body, buf)
+	if err != nil {
 		return &dataError{http.StatusBadRequest, "the body ended early"}
 	}
-	crc := crc32.Checksum(buf, castagnoli)
 	if crcString(crc) != sum {
 		return &dataError{http.StatusUnprocessableEntity, "the bytes do not match " + CRC32CHeader}
 	}

@@ -43,10 +43,31 @@ const CRC32CHeader = "X-Acquire-Crc32c"
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// crcHex is the CRC-32C of b in 8 lower-case hex digits.
-func crcHex(b []byte) string { return crcString(crc32.Checksum(b, castagnoli)) }
-
+// crcString is a CRC-32C as 8 lower-case hex digits.
 func crcString(crc uint32) string { return fmt.Sprintf("%08x", crc) }
+
+// crcPieceBytes is how much of a chunk is read before it is checksummed:
+// little enough to still be in the CPU's cache, where a pass over the
+// whole 8 MiB chunk afterwards reads it back from memory.
+const crcPieceBytes = 256 << 10
+
+// readFullCRC fills buf from r as io.ReadFull does, and answers the CRC-32C
+// of what it read, computed piece by piece as the bytes arrive.
+func readFullCRC(r io.Reader, buf []byte) (uint32, error) {
+	var crc uint32
+	for off := 0; off < len(buf); {
+		n, err := io.ReadFull(r, buf[off:min(off+crcPieceBytes, len(buf))])
+		crc = crc32.Update(crc, castagnoli, buf[off:off+n])
+		off += n
+		if errors.Is(err, io.EOF) && off > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return crc, err
+		}
+	}
+	return crc, nil
+}
 
 // UploadError is an upload that failed after the service knew it: resume
 // it with UploadOptions.Resume = Upload.
@@ -71,10 +92,12 @@ type side interface {
 }
 
 // sharedHTTP carries chunks when the caller gives no client: connections
-// kept for a full set of parallel transfers, and socket buffers large enough
-// that an 8 MiB chunk is not written 4 KiB at a time.
+// kept for a full set of parallel transfers, socket buffers large enough
+// that an 8 MiB chunk is not written 4 KiB at a time, and a chunk's body
+// sent in one write (bodyConn).
 var sharedHTTP = func() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = dialBodyConn
 	tr.MaxIdleConnsPerHost = MaxParallel
 	tr.WriteBufferSize = transferBufferBytes
 	tr.ReadBufferSize = transferBufferBytes
@@ -210,11 +233,12 @@ func (t *transfer) sendChunks(ctx context.Context, sd side, up *Upload, r io.Rea
 			if err != nil {
 				return err
 			}
-			if _, err := io.ReadFull(r, buf); err != nil {
+			crc, err := readFullCRC(r, buf)
+			if err != nil {
 				pool.put(buf)
 				return fmt.Errorf("storage: reading the file at chunk %d: %w", i, err)
 			}
-			sums[i] = crcHex(buf)
+			sums[i] = crcString(crc)
 			release := releaseAfter(2, func() { pool.put(buf) })
 			file.add(buf, release)
 			if p, ok := up.Present[i]; sendNone || ok && p.Size == n && (p.CRC32C == "" || p.CRC32C == sums[i]) {
@@ -295,7 +319,7 @@ func (t *transfer) putChunk(ctx context.Context, urls *urlCache, i int, buf []by
 		if err != nil {
 			return err
 		}
-		if last = t.do(ctx, u, bytes.NewReader(buf), int64(len(buf)), sum, nil); last == nil {
+		if last = t.do(ctx, u, buf, sum, nil); last == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -305,16 +329,19 @@ func (t *transfer) putChunk(ctx context.Context, urls *urlCache, i int, buf []by
 	return last
 }
 
-// do sends one chunk request; for a GET, into receives the body.
-func (t *transfer) do(ctx context.Context, u ChunkURL, body io.Reader, size int64, sum string, into []byte) error {
+// do sends one chunk request: a PUT of body, or a GET whose answer fills
+// into and must match sum.
+func (t *transfer) do(ctx context.Context, u ChunkURL, body []byte, sum string, into []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, ChunkTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, u.Method, u.URL, body)
+	req, err := http.NewRequestWithContext(ctx, u.Method, u.URL, nil)
 	if err != nil {
 		return fmt.Errorf("storage: chunk %d: bad URL", u.Index)
 	}
 	if u.Method == http.MethodPut {
-		req.ContentLength = size
+		req.Body = newChunkBody(body)
+		req.GetBody = func() (io.ReadCloser, error) { return newChunkBody(body), nil }
+		req.ContentLength = int64(len(body))
 		req.Header.Set(CRC32CHeader, sum)
 		// Azure's Put Blob needs the blob type; other stores ignore a
 		// header they do not know on a signed PUT.
@@ -333,11 +360,15 @@ func (t *transfer) do(ctx context.Context, u ChunkURL, body io.Reader, size int6
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
 		return nil
 	}
-	if _, err := io.ReadFull(resp.Body, into); err != nil {
+	crc, err := readFullCRC(resp.Body, into)
+	if err != nil {
 		return fmt.Errorf("storage: chunk %d: short body: %w", u.Index, err)
 	}
 	if n, _ := resp.Body.Read(make([]byte, 1)); n > 0 {
 		return fmt.Errorf("storage: chunk %d: longer than %d bytes", u.Index, len(into))
+	}
+	if crcString(crc) != sum {
+		return call.Errorf(ErrChecksum, "chunk %d does not match its CRC-32C", u.Index)
 	}
 	return nil
 }
@@ -482,11 +513,7 @@ func (t *transfer) getChunk(ctx context.Context, urls *urlCache, i int, buf []by
 		if u.Size != int64(len(buf)) {
 			return fmt.Errorf("storage: chunk %d is %d bytes, expected %d", i, u.Size, len(buf))
 		}
-		if last = t.do(ctx, u, nil, 0, "", buf); last == nil {
-			if crcHex(buf) != u.CRC32C {
-				last = call.Errorf(ErrChecksum, "chunk %d does not match its CRC-32C", i)
-				continue
-			}
+		if last = t.do(ctx, u, nil, u.CRC32C, buf); last == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
