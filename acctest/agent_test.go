@@ -2,11 +2,13 @@ package acctest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,16 +22,8 @@ import (
 // paid; a job asking for one CPU second is stopped there and refunded;
 // SIGTERM stops the agent with exit 0.
 func TestClusterAgentCommand(t *testing.T) {
-	const pw = "the admin's long password"
-	dir := t.TempDir()
-	h := startHostArgs(t, []string{"host", "--store", "file://" + dir, "--addr", "127.0.0.1:0", "--admin", "root"}, "ACQUIRE_ADMIN_PASSWORD="+pw)
-	c := &cli{t: t, config: t.TempDir(), env: []string{"ACQUIRE_IDENTITY_URL=" + h.url + "/identity"}}
-	adminLogin(t, c, filepath.Join(dir, "admin-root.txt"), pw)
-
-	c.mustJSON("", nil, "account", "create", "main")
-	c.mustJSON("", nil, "account", "deposit", "main", "--amount", "100", "--id", "dep-1")
-	c.mustJSON("", nil, "access", "resource", "set", "job", "--price", "3", "--service", "compute", "--function", "submit_job", "--hold-s", "21600")
-	c.mustJSON("", nil, "cluster", "register", "lab")
+	t.Parallel()
+	c := jobHost(t)
 	c.mustJSON("", nil, "drive", "create", "results")
 	var par struct {
 		Link string `json:"link"`
@@ -44,14 +38,7 @@ func TestClusterAgentCommand(t *testing.T) {
 	c.submitJSON(&spinning, "--account", "main", "--cluster", "lab", "--time-limit-s", "60",
 		"--cpu-s", "1", "--", "/bin/sh", "-c", "while :; do :; done")
 
-	agent := exec.Command(binary, "cluster", "agent", "lab", "--workers", "2", "--work-dir", t.TempDir())
-	agent.Env = append(append(os.Environ(), "ACQUIRE_CONFIG_DIR="+c.config), c.env...)
-	out := &syncBuffer{}
-	agent.Stdout, agent.Stderr = out, out
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = agent.Process.Kill() }()
+	agent, out := startAgent(t, c, "--workers", "2")
 
 	if got := waitSettled(t, c, limited.JobID); got.State != "succeeded" {
 		t.Fatalf("the limited job: %+v\nagent:\n%s", got, out)
@@ -64,12 +51,7 @@ func TestClusterAgentCommand(t *testing.T) {
 	if rc != 0 || logs != "65536\n40\nunlimited\n" {
 		t.Fatalf("the limited job's log: exit %d, %q", rc, logs)
 	}
-	var bal struct {
-		Balance   string `json:"balance"`
-		Liability string `json:"liability"`
-	}
-	c.mustJSON("", &bal, "account", "balance", "main")
-	if bal.Balance != "97.000000" || bal.Liability != "0.000000" {
+	if bal := balance(c); bal.Balance != "97.000000" || bal.Liability != "0.000000" {
 		t.Fatalf("balance %+v: want one job paid and one refunded", bal)
 	}
 
@@ -87,6 +69,122 @@ func TestClusterAgentCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "agent ") || !strings.Contains(out.String(), "of cluster lab: 2 workers") {
 		t.Fatalf("no start line from the agent:\n%s", out)
 	}
+}
+
+// TestAgentKilledMidJob: an agent process SIGKILLed while its job runs
+// takes the job's process with it (it does not run on beside the next
+// attempt); after the job's lease (a minute) a second agent runs it again,
+// and it is paid once.
+func TestAgentKilledMidJob(t *testing.T) {
+	t.Parallel()
+	c := jobHost(t)
+	dir := t.TempDir()
+	runs, pidFile := filepath.Join(dir, "runs"), filepath.Join(dir, "pid")
+	// The first run records its pid and sleeps; the second ends at once.
+	script := fmt.Sprintf(`echo run >> %s; if [ "$(wc -l < %s)" -eq 1 ]; then echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 300; fi`,
+		runs, runs, pidFile, pidFile, pidFile)
+	var job struct {
+		JobID string `json:"job_id"`
+	}
+	c.submitJSON(&job, "--account", "main", "--cluster", "lab", "--time-limit-s", "600", "--", "/bin/sh", "-c", script)
+
+	first, out := startAgent(t, c)
+	pid := waitPID(t, pidFile, out)
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the job's process %d outlived its SIGKILLed agent", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	second, out2 := startAgent(t, c)
+	if got := waitSettled(t, c, job.JobID); got.State != "succeeded" {
+		t.Fatalf("the job after its agent died: %+v\nsecond agent:\n%s", got, out2)
+	}
+	if b, _ := os.ReadFile(runs); string(b) != "run\nrun\n" { //nolint:gosec // the test's own file
+		t.Fatalf("the job ran %q, want twice", b)
+	}
+	if bal := balance(c); bal.Balance != "97.000000" || bal.Liability != "0.000000" {
+		t.Fatalf("balance %+v: want the job paid once", bal)
+	}
+	_ = second.Process.Signal(syscall.SIGTERM)
+}
+
+// jobHost starts a host with an admin, and logs c in as it with an account
+// "main" of 100, "job" priced at 3 and cluster "lab" registered.
+func jobHost(t *testing.T) *cli {
+	const pw = "the admin's long password"
+	dir := t.TempDir()
+	h := startHostArgs(t, []string{"host", "--store", "file://" + dir, "--addr", "127.0.0.1:0", "--admin", "root"}, "ACQUIRE_ADMIN_PASSWORD="+pw)
+	c := &cli{t: t, config: t.TempDir(), env: []string{"ACQUIRE_IDENTITY_URL=" + h.url + "/identity"}}
+	adminLogin(t, c, filepath.Join(dir, "admin-root.txt"), pw)
+	c.mustJSON("", nil, "account", "create", "main")
+	c.mustJSON("", nil, "account", "deposit", "main", "--amount", "100", "--id", "dep-1")
+	c.mustJSON("", nil, "access", "resource", "set", "job", "--price", "3", "--service", "compute", "--function", "submit_job", "--hold-s", "21600")
+	c.mustJSON("", nil, "cluster", "register", "lab")
+	return c
+}
+
+// startAgent starts `acquire cluster agent lab ARGS` with c's wallet; the
+// test's end kills it if it still runs.
+func startAgent(t *testing.T, c *cli, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"cluster", "agent", "lab", "--work-dir", t.TempDir()}, args...)...)
+	cmd.Env = append(append(os.Environ(), "ACQUIRE_CONFIG_DIR="+c.config), c.env...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, out
+}
+
+type balanceOut struct {
+	Balance   string `json:"balance"`
+	Liability string `json:"liability"`
+}
+
+func balance(c *cli) balanceOut {
+	var b balanceOut
+	c.mustJSON("", &b, "account", "balance", "main")
+	return b
+}
+
+// waitPID reads the pid a job wrote to path (renamed into place whole).
+func waitPID(t *testing.T, path string, agent *syncBuffer) int {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if b, err := os.ReadFile(path); err == nil { //nolint:gosec // the test's own file
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatalf("pid file %q", b)
+			}
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not start\nagent:\n%s", agent)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// alive: the process exists and is not a zombie waiting to be reaped.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses.
+	_, after, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(after, "Z")
 }
 
 // adminLogin logs c in as the admin `acquire host --admin` created, with
