@@ -38,7 +38,7 @@ func TestClusterAgentCommand(t *testing.T) {
 	c.submitJSON(&spinning, "--account", "main", "--cluster", "lab", "--time-limit-s", "60",
 		"--cpu-s", "1", "--", "/bin/sh", "-c", "while :; do :; done")
 
-	agent, out := startAgent(t, c, "--workers", "2")
+	agent, out := startAgent(t, c, t.TempDir(), "--workers", "2")
 
 	if got := waitSettled(t, c, limited.JobID); got.State != "succeeded" {
 		t.Fatalf("the limited job: %+v\nagent:\n%s", got, out)
@@ -74,7 +74,8 @@ func TestClusterAgentCommand(t *testing.T) {
 // TestAgentKilledMidJob: an agent process SIGKILLed while its job runs
 // takes the job's process with it (it does not run on beside the next
 // attempt); after the job's lease (a minute) a second agent runs it again,
-// and it is paid once.
+// and it is paid once. The second agent, on the same work folder, removes
+// the job folder the first one left.
 func TestAgentKilledMidJob(t *testing.T) {
 	t.Parallel()
 	c := jobHost(t)
@@ -88,7 +89,8 @@ func TestAgentKilledMidJob(t *testing.T) {
 	}
 	c.submitJSON(&job, "--account", "main", "--cluster", "lab", "--time-limit-s", "600", "--", "/bin/sh", "-c", script)
 
-	first, out := startAgent(t, c)
+	work := t.TempDir()
+	first, out := startAgent(t, c, work)
 	pid := waitPID(t, pidFile, out)
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -103,9 +105,17 @@ func TestAgentKilledMidJob(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	second, out2 := startAgent(t, c)
+	if left, _ := filepath.Glob(filepath.Join(work, "acquire-job-*")); len(left) != 2 {
+		t.Fatalf("the dead agent left %v, want its job's folder and lock", left)
+	}
+	second, out2 := startAgent(t, c, work)
 	if got := waitSettled(t, c, job.JobID); got.State != "succeeded" {
 		t.Fatalf("the job after its agent died: %+v\nsecond agent:\n%s", got, out2)
+	}
+	// The second agent swept the dead one's folder at its start, and
+	// removed its own job's when the job ended.
+	if left, _ := filepath.Glob(filepath.Join(work, "acquire-job-*")); len(left) != 0 {
+		t.Fatalf("job folders left in the work folder: %v", left)
 	}
 	if b, _ := os.ReadFile(runs); string(b) != "run\nrun\n" { //nolint:gosec // the test's own file
 		t.Fatalf("the job ran %q, want twice", b)
@@ -131,11 +141,11 @@ func jobHost(t *testing.T) *cli {
 	return c
 }
 
-// startAgent starts `acquire cluster agent lab ARGS` with c's wallet; the
-// test's end kills it if it still runs.
-func startAgent(t *testing.T, c *cli, args ...string) (*exec.Cmd, *syncBuffer) {
+// startAgent starts `acquire cluster agent lab --work-dir DIR ARGS` with
+// c's wallet; the test's end kills it if it still runs.
+func startAgent(t *testing.T, c *cli, workDir string, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"cluster", "agent", "lab", "--work-dir", t.TempDir()}, args...)...)
+	cmd := exec.Command(binary, append([]string{"cluster", "agent", "lab", "--work-dir", workDir}, args...)...)
 	cmd.Env = append(append(os.Environ(), "ACQUIRE_CONFIG_DIR="+c.config), c.env...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out

@@ -129,17 +129,42 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.defaults(); err != nil {
 		return err
 	}
-	done := make(chan struct{}, cfg.Workers)
+	done := make(chan struct{}, cfg.Workers+1)
+	go func() { sweeps(ctx, cfg.WorkDir, cfg.Logger); done <- struct{}{} }()
 	for i := range cfg.Workers {
 		cl := *cfg.Client
 		cl.Agent = fmt.Sprintf("%s-%d", cfg.Client.Agent, i)
 		w := &worker{cfg: &cfg, c: &cl, log: cfg.Logger.With("agent", cl.Agent)}
 		go func() { w.loop(ctx); done <- struct{}{} }()
 	}
-	for range cfg.Workers {
+	for range cfg.Workers + 1 {
 		<-done
 	}
 	return nil
+}
+
+// SweepEvery is how often an agent removes the job folders that agents
+// which died left in its work folder (see sweepFolders); it also does at
+// start.
+const SweepEvery = 10 * time.Minute
+
+func sweeps(ctx context.Context, workDir string, log *slog.Logger) {
+	t := time.NewTicker(SweepEvery)
+	defer t.Stop()
+	for {
+		n, err := sweepFolders(workDir)
+		if n > 0 {
+			log.Info("removed job folders left by agents that died", "folders", n)
+		}
+		if err != nil {
+			log.Warn("sweeping job folders", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 type worker struct {

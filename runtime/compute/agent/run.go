@@ -89,11 +89,11 @@ func (w *worker) execute(ctx context.Context, j *compute.Job) *outcome {
 	if limits.set() && (w.cfg.Launcher == "" || !rlimitsSupported) {
 		return failed("this agent cannot apply the job's limits (it has no launcher, or no POSIX limits)")
 	}
-	dir, err := os.MkdirTemp(w.cfg.WorkDir, "acquire-job-")
+	dir, release, err := newJobFolder(w.cfg.WorkDir)
 	if err != nil {
 		return failed("no work folder: %v", err)
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
+	defer release()
 	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
 	for _, d := range []string{in, out} {
 		if err := os.Mkdir(d, 0o700); err != nil {
