@@ -72,8 +72,8 @@ func TestClusterAgentCommand(t *testing.T) {
 }
 
 // TestAgentKilledMidJob: an agent process SIGKILLed while its job runs
-// takes the job's process with it (it does not run on beside the next
-// attempt); after the job's lease (a minute) a second agent runs it again,
+// takes the job's processes with it, the one it started and that one's
+// child (they do not run on beside the next attempt); after the job's lease (a minute) a second agent runs it again,
 // and it is paid once. The second agent, on the same work folder, removes
 // the job folder the first one left.
 func TestAgentKilledMidJob(t *testing.T) {
@@ -81,8 +81,9 @@ func TestAgentKilledMidJob(t *testing.T) {
 	c := jobHost(t)
 	dir := t.TempDir()
 	runs, pidFile := filepath.Join(dir, "runs"), filepath.Join(dir, "pid")
-	// The first run records its pid and sleeps; the second ends at once.
-	script := fmt.Sprintf(`echo run >> %s; if [ "$(wc -l < %s)" -eq 1 ]; then echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 300; fi`,
+	// The first run starts a child of its own, records both pids and
+	// waits; the second ends at once.
+	script := fmt.Sprintf(`echo run >> %s; if [ "$(wc -l < %s)" -eq 1 ]; then sleep 300 & echo $$ $! > %s.tmp; mv %s.tmp %s; wait; fi`,
 		runs, runs, pidFile, pidFile, pidFile)
 	var job struct {
 		JobID string `json:"job_id"`
@@ -91,18 +92,20 @@ func TestAgentKilledMidJob(t *testing.T) {
 
 	work := t.TempDir()
 	first, out := startAgent(t, c, work)
-	pid := waitPID(t, pidFile, out)
+	pids := waitPIDs(t, pidFile, out)
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = first.Wait()
 	deadline := time.Now().Add(10 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("the job's process %d outlived its SIGKILLed agent", pid)
+	for _, pid := range pids {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("the job's process %d (of %v) outlived its SIGKILLed agent", pid, pids)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 
 	if left, _ := filepath.Glob(filepath.Join(work, "acquire-job-*")); len(left) != 2 {
@@ -167,17 +170,21 @@ func balance(c *cli) balanceOut {
 	return b
 }
 
-// waitPID reads the pid a job wrote to path (renamed into place whole).
-func waitPID(t *testing.T, path string, agent *syncBuffer) int {
+// waitPIDs reads the pids a job wrote to path (renamed into place whole).
+func waitPIDs(t *testing.T, path string, agent *syncBuffer) []int {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if b, err := os.ReadFile(path); err == nil { //nolint:gosec // the test's own file
-			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-			if err != nil {
-				t.Fatalf("pid file %q", b)
+			var pids []int
+			for f := range strings.FieldsSeq(string(b)) {
+				pid, err := strconv.Atoi(f)
+				if err != nil {
+					t.Fatalf("pid file %q", b)
+				}
+				pids = append(pids, pid)
 			}
-			return pid
+			return pids
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the job did not start\nagent:\n%s", agent)

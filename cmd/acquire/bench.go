@@ -72,6 +72,9 @@ Steps (--only): ` + stepsHelp() + `.`,
 			}
 			oversubscribe(g.getenv) // as 'acquire host' does: the bench runs one in this process
 			registerCloudStores()
+			// Jobs run through this binary's supervisor and launcher, as
+			// under 'acquire cluster agent' (main calls agent.ExecIfLaunched).
+			cfg.JobLauncher, _ = os.Executable()
 			rep, err := bench.Run(cmd.Context(), cfg, progress)
 			if err != nil {
 				return err

@@ -27,6 +27,10 @@ type Config struct {
 	Logins      int           // login approvals per level
 	Steps       []string      // steps to run, by name; empty: all
 	FileBytes   int64         // size of the file the files step moves (0: DefaultFileBytes)
+	// JobLauncher is the jobs step's agent.Config.Launcher: the acquire
+	// binary's own path, so jobs run supervised as under `acquire cluster
+	// agent`; empty starts them directly (tests).
+	JobLauncher string
 }
 
 // stepFunc measures one family of figures at each of cfg.Concurrency.

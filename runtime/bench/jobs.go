@@ -49,7 +49,7 @@ func benchJobs(ctx context.Context, env *hostEnv, cfg Config, rep *Report, progr
 	total := 0
 	for _, n := range cfg.Concurrency {
 		progress(fmt.Sprintf("jobs through the queue, %d agents", n))
-		f, err := je.level(ctx, env, n, cfg.Duration)
+		f, err := je.level(ctx, env, n, cfg.Duration, cfg.JobLauncher)
 		if err != nil {
 			return err
 		}
@@ -155,7 +155,7 @@ func newJobEnv(ctx context.Context, env *hostEnv) (*jobEnv, error) {
 
 // level runs agents agents while submitting for d, waits for every job to
 // be settled, and checks each user paid exactly for the jobs it submitted.
-func (je *jobEnv) level(ctx context.Context, env *hostEnv, agents int, d time.Duration) (Figure, error) {
+func (je *jobEnv) level(ctx context.Context, env *hostEnv, agents int, d time.Duration, launcher string) (Figure, error) {
 	work, err := os.MkdirTemp("", "acquire-bench-jobs-")
 	if err != nil {
 		return Figure{}, err
@@ -170,7 +170,7 @@ func (je *jobEnv) level(ctx context.Context, env *hostEnv, agents int, d time.Du
 	var runErr error
 	go func() {
 		runErr = agent.Run(actx, agent.Config{Client: &compute.AgentClient{C: je.c, URL: je.cc.URL, Key: je.key, Agent: fmt.Sprintf("a%d", agents)},
-			Workers: agents, WorkDir: work, PollMin: 5 * time.Millisecond, PollMax: 50 * time.Millisecond})
+			Workers: agents, WorkDir: work, PollMin: 5 * time.Millisecond, PollMax: 50 * time.Millisecond, Launcher: launcher})
 		close(done)
 	}()
 	defer func() { stop(); <-done }()

@@ -38,7 +38,12 @@ const (
 
 // launchArg marks a command line as the agent's launcher: the process sets
 // the limits on itself and then becomes the job's command (exec).
-const launchArg = "__acquire-job-exec"
+// superviseArg marks one as a job's supervisor, which runs the launcher
+// as its child (see supervise).
+const (
+	launchArg    = "__acquire-job-exec"
+	superviseArg = "__acquire-job-supervise"
+)
 
 func (l Limits) set() bool { return l != Limits{} }
 
@@ -99,17 +104,22 @@ func parseLimits(s string) (Limits, error) {
 // launch is the command line that runs path (the job's command, resolved)
 // under l: the launcher re-executed with the limits, then the command's
 // own argv (argv[0] as the job named it).
-func launch(ctx context.Context, launcher string, l Limits, path, name string, args []string) *exec.Cmd {
-	argv := append([]string{launchArg, l.String(), path, name}, args...)
+// role is launchArg, or superviseArg for the same through a supervisor.
+func launch(ctx context.Context, launcher, role string, l Limits, path, name string, args []string) *exec.Cmd {
+	argv := append([]string{role, l.String(), path, name}, args...)
 	return exec.CommandContext(ctx, launcher, argv...) //nolint:gosec // the launcher is this agent's own binary
 }
 
 // ExecIfLaunched makes this process a job's launcher when the agent started
 // it as one (see launch): it sets the limits on itself and replaces itself
-// with the job's command, never returning. Otherwise it returns at once.
-// Programs that run an agent with Limits call it first thing in main (and
-// tests in TestMain), since the agent launches jobs through its own binary.
+// with the job's command, never returning; or a job's supervisor, which
+// exits as the job does. Otherwise it returns at once. Programs that run
+// an agent with a Launcher call it first thing in main (and tests in
+// TestMain), since the agent launches jobs through its own binary.
 func ExecIfLaunched() {
+	if len(os.Args) >= 5 && os.Args[1] == superviseArg {
+		supervise(os.Args[2:])
+	}
 	if len(os.Args) < 5 || os.Args[1] != launchArg {
 		return
 	}

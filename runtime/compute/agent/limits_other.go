@@ -4,11 +4,11 @@ package agent
 
 import (
 	"errors"
-	"os"
+	"syscall"
 )
 
 const rlimitsSupported = false
 
 func execLimited(Limits, string, []string) error { return errors.New("job limits need a unix system") }
 
-func limitSignal(*os.ProcessState) string { return "" }
+func limitSignal(syscall.Signal) string { return "" }

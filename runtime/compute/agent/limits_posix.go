@@ -38,14 +38,10 @@ func execLimited(l Limits, path string, argv []string) error {
 	return syscall.Exec(path, argv, os.Environ()) //nolint:gosec // becoming the job's command is the point
 }
 
-// limitSignal names the limit a job's process was stopped by, if a signal
-// says so.
-func limitSignal(ps *os.ProcessState) string {
-	ws, ok := ps.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() {
-		return ""
-	}
-	switch ws.Signal() {
+// limitSignal names the limit a job's process was stopped by, if the
+// signal that killed it says so.
+func limitSignal(sig syscall.Signal) string {
+	switch sig {
 	case syscall.SIGXCPU:
 		return "its CPU time limit"
 	case syscall.SIGXFSZ:

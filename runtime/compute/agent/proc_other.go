@@ -5,4 +5,4 @@ package agent
 import "os/exec"
 
 // ownGroup: elsewhere only the command itself is killed on cancel.
-func ownGroup(*exec.Cmd) {}
+func ownGroup(*exec.Cmd, bool) {}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/compute"
@@ -133,57 +135,127 @@ func (w *worker) command(ctx context.Context, j *compute.Job, dir string, limits
 		return failed("no log file: %v", err)
 	}
 	defer func() { _ = stderr.Close() }()
-	cmd, err := w.jobCmd(tctx, j, dir, limits)
+	cmd, supervised, err := w.jobCmd(tctx, j, dir, limits)
 	if err != nil {
 		return failed("could not start %s: %v", j.Spec.Command, err)
 	}
 	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.WaitDelay = dir, stdout, stderr, killGrace
 	cmd.Env = jobEnv(j, dir)
-	ownGroup(cmd)
-	err = cmd.Run()
-	code := cmd.ProcessState.ExitCode() // -1 when killed or never started
-	exit := &code
-	if cmd.ProcessState == nil {
-		exit = nil
+	ownGroup(cmd, supervised)
+	end, err := runJob(cmd, supervised)
+	var exit *int
+	if end != nil {
+		exit = &end.code
 	}
 	switch {
 	case errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
 		return &outcome{state: compute.StateFailed, exit: exit, message: fmt.Sprintf("timed out after %d s", j.Spec.TimeoutS)}
 	case err == nil:
 		return &outcome{state: compute.StateSucceeded, exit: exit}
-	case cmd.ProcessState == nil:
+	case end == nil:
 		return failed("could not start %s: %v", j.Spec.Command, err)
-	case limitSignal(cmd.ProcessState) != "":
-		return &outcome{state: compute.StateFailed, exit: exit, message: "stopped at " + limitSignal(cmd.ProcessState)}
-	case code == launchFailed && limits.set():
-		return &outcome{state: compute.StateFailed, exit: exit, message: fmt.Sprintf("exited with %d (the command may not have started: see its stderr log)", code)}
+	case limitSignal(end.signal) != "":
+		return &outcome{state: compute.StateFailed, exit: exit, message: "stopped at " + limitSignal(end.signal)}
+	case end.code == launchFailed && (limits.set() || supervised):
+		return &outcome{state: compute.StateFailed, exit: exit, message: fmt.Sprintf("exited with %d (the command may not have started: see its stderr log)", end.code)}
 	default:
-		return &outcome{state: compute.StateFailed, exit: exit, message: fmt.Sprintf("exited with %d", code)}
+		return &outcome{state: compute.StateFailed, exit: exit, message: fmt.Sprintf("exited with %d", end.code)}
 	}
 }
 
-// jobCmd is the job's command (no shell): started directly, or through
-// the launcher when there are limits to apply. A bare name is looked up on the
+// ended is how a job's process ended: its exit code, or -1 and the signal
+// that killed it.
+type ended struct {
+	code   int
+	signal syscall.Signal
+}
+
+// runJob runs cmd and answers how the job ended (nil if it never started).
+// A supervised job's end comes from its supervisor's report on a pipe;
+// without one (the group was killed: a timeout, a cancel), from the
+// supervisor's own.
+func runJob(cmd *exec.Cmd, supervised bool) (*ended, error) {
+	if !supervised {
+		err := cmd.Run()
+		return endOf(cmd.ProcessState), err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = r.Close() }()
+	cmd.ExtraFiles = []*os.File{w} // statusFD in the supervisor
+	err = cmd.Start()
+	_ = w.Close()
+	if err != nil {
+		return nil, err
+	}
+	err = cmd.Wait()
+	end := endOf(cmd.ProcessState)
+	if rep, ok := readStatus(r); ok {
+		end = rep
+	}
+	return end, err
+}
+
+// endOf is how a process ended, from its wait status.
+func endOf(ps *os.ProcessState) *ended {
+	if ps == nil {
+		return nil
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return &ended{code: -1, signal: ws.Signal()}
+	}
+	return &ended{code: ps.ExitCode()}
+}
+
+// maxStatusBytes bounds a supervisor's report.
+const maxStatusBytes = 64
+
+// readStatus parses a supervisor's report: "exit N" or "signal N".
+func readStatus(r io.Reader) (*ended, bool) {
+	b, _ := io.ReadAll(io.LimitReader(r, maxStatusBytes))
+	var kind string
+	var n int
+	if _, err := fmt.Sscanf(string(b), "%s %d\n", &kind, &n); err != nil {
+		return nil, false
+	}
+	switch kind {
+	case "exit":
+		return &ended{code: n}, true
+	case "signal":
+		return &ended{code: -1, signal: syscall.Signal(n)}, true
+	}
+	return nil, false
+}
+
+// jobCmd is the job's command (no shell), and whether it is supervised:
+// through a supervisor wherever the agent has a launcher and the system a
+// parent-death signal (Linux), else through the launcher when there are
+// limits to apply, else started directly. A bare name is looked up on the
 // agent's PATH and a relative path is taken from the job's folder, as
 // os/exec does, so a missing command fails the job before anything runs.
-func (w *worker) jobCmd(ctx context.Context, j *compute.Job, dir string, limits Limits) (*exec.Cmd, error) {
+func (w *worker) jobCmd(ctx context.Context, j *compute.Job, dir string, limits Limits) (*exec.Cmd, bool, error) {
 	path := j.Spec.Command
 	switch {
 	case filepath.Base(path) == path: // a bare name, as os/exec tells one
 		p, err := exec.LookPath(path)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		path = p
 	case !filepath.IsAbs(path):
 		path = filepath.Join(dir, path)
 	}
-	if !limits.set() {
-		cmd := exec.CommandContext(ctx, path, j.Spec.Args...) //nolint:gosec // running the user's command is the point
-		cmd.Args[0] = j.Spec.Command
-		return cmd, nil
+	switch {
+	case w.cfg.Launcher != "" && superviseSupported:
+		return launch(ctx, w.cfg.Launcher, superviseArg, limits, path, j.Spec.Command, j.Spec.Args), true, nil
+	case limits.set():
+		return launch(ctx, w.cfg.Launcher, launchArg, limits, path, j.Spec.Command, j.Spec.Args), false, nil
 	}
-	return launch(ctx, w.cfg.Launcher, limits, path, j.Spec.Command, j.Spec.Args), nil
+	cmd := exec.CommandContext(ctx, path, j.Spec.Args...) //nolint:gosec // running the user's command is the point
+	cmd.Args[0] = j.Spec.Command
+	return cmd, false, nil
 }
 
 // jobEnv is a minimal environment: no agent secrets leak to the job.

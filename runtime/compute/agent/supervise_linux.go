@@ -1,0 +1,82 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+)
+
+// superviseSupported: the kernel can signal a process when its parent
+// dies (Pdeathsig), which is what a supervisor is for.
+const superviseSupported = true
+
+// statusFD is the descriptor a supervisor reports its job's end on.
+const statusFD = 3
+
+// supervise is the supervisor role: it runs the launcher (argv: limits,
+// path, name, args) as its child in this process's group, the job's, and
+// reports how the job ended on statusFD. The agent starts it with SIGTERM
+// as its parent-death signal: if the agent dies without stopping, the
+// supervisor kills the whole group, so what the job started dies too.
+func supervise(argv []string) {
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	syscall.CloseOnExec(statusFD) // the job must not hold the agent's pipe
+	status := os.NewFile(statusFD, "status")
+	cmd, err := supervisedCmd(argv)
+	if err != nil {
+		superviseFailed(status, argv, err)
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// If this process is killed outright, the launcher (then the job) goes too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		superviseFailed(status, argv, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-term:
+		_ = syscall.Kill(0, syscall.SIGKILL) // the whole group, this process too
+		os.Exit(128 + int(syscall.SIGKILL))
+	case <-done:
+	}
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	code := ws.ExitStatus()
+	if ws.Signaled() {
+		_, _ = fmt.Fprintf(status, "signal %d\n", int(ws.Signal()))
+		code = 128 + int(ws.Signal())
+	} else {
+		_, _ = fmt.Fprintf(status, "exit %d\n", code)
+	}
+	os.Exit(code)
+}
+
+// supervisedCmd is the job's command itself when it has no limits, else
+// this binary in its launcher role, which sets them first: each start of
+// this binary costs about 20 ms of CPU (its packages' init), so a job
+// without limits is spared the second one.
+func supervisedCmd(argv []string) (*exec.Cmd, error) {
+	l, err := parseLimits(argv[0])
+	if err != nil {
+		return nil, err
+	}
+	if !l.set() {
+		cmd := exec.Command(argv[1], argv[3:]...) //nolint:gosec // running the user's command is the point
+		cmd.Args[0] = argv[2]
+		return cmd, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return exec.Command(self, append([]string{launchArg}, argv...)...), nil //nolint:gosec // this binary, in its launcher role
+}
+
+func superviseFailed(status *os.File, argv []string, err error) {
+	fmt.Fprintf(os.Stderr, "acquire agent: could not start %s: %v\n", argv[2], err)
+	_, _ = fmt.Fprintf(status, "exit %d\n", launchFailed)
+	os.Exit(launchFailed)
+}
