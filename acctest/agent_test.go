@@ -35,8 +35,9 @@ func TestClusterAgentCommand(t *testing.T) {
 	}
 	c.submitJSON(&limited, "--account", "main", "--cluster", "lab", "--output-link", par.Link,
 		"--memory-mb", "64", "--open-files", "40", "--", "/bin/sh", "-c", "ulimit -d; ulimit -n; ulimit -t")
-	c.submitJSON(&spinning, "--account", "main", "--cluster", "lab", "--time-limit-s", "60",
-		"--cpu-s", "1", "--", "/bin/sh", "-c", "while :; do :; done")
+	// The same output link: each job's logs stay its own.
+	c.submitJSON(&spinning, "--account", "main", "--cluster", "lab", "--time-limit-s", "60", "--output-link", par.Link,
+		"--cpu-s", "1", "--", "/bin/sh", "-c", "echo spinning; while :; do :; done")
 
 	agent, out := startAgent(t, c, t.TempDir(), "--workers", "2")
 
@@ -50,6 +51,9 @@ func TestClusterAgentCommand(t *testing.T) {
 	// ulimit -d is in KiB; the job asked for no CPU limit.
 	if rc != 0 || logs != "65536\n40\nunlimited\n" {
 		t.Fatalf("the limited job's log: exit %d, %q", rc, logs)
+	}
+	if logs, _, rc := c.run("", "job", "logs", spinning.JobID); rc != 0 || logs != "spinning\n" {
+		t.Fatalf("the spinning job's log: exit %d, %q", rc, logs)
 	}
 	if bal := balance(c); bal.Balance != "97.000000" || bal.Liability != "0.000000" {
 		t.Fatalf("balance %+v: want one job paid and one refunded", bal)

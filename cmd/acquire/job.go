@@ -312,8 +312,8 @@ func newJobLogsCmd(g *globals, jf *jobFlags) *cobra.Command {
 		Use:   "logs JOB [--stream stdout|stderr]",
 		Short: "Print a job's log",
 		Long: `Print a job's stdout (or --stream stderr) log. The agent writes the logs, once
-the job has ended, to logs/stdout.txt and logs/stderr.txt behind the job's
---output-link; they are read here with your own session from the drive that
+the job has ended, to JOB/logs/stdout.txt and JOB/logs/stderr.txt behind the
+job's --output-link (its files go to JOB/out/); they are read here with your own session from the drive that
 link writes to (the link itself only writes).`,
 		Example: "  acquire job logs 3f2a...\n  acquire job logs 3f2a... --stream stderr -o json",
 		Args:    exactArgs(1, "exactly one JOB id"),
@@ -342,7 +342,7 @@ link writes to (the link itself only writes).`,
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
-			out := jobLog{JobID: j.ID, State: j.State, Stream: stream, Drive: info.Drive, Name: "logs/" + stream + ".txt"}
+			out := jobLog{JobID: j.ID, State: j.State, Stream: stream, Drive: info.Drive, Name: compute.OutputName(j.ID, "logs/"+stream+".txt")}
 			var b limitedBuffer
 			b.max = maxLogFetch
 			sc := &storage.Client{C: x.c.C, URL: p.URL}

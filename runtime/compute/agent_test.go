@@ -53,13 +53,13 @@ func TestAgentFilesLogsTimeout(t *testing.T) {
 		}
 		return string(b)
 	}
-	if got := read("out/result.txt"); got != "HELLO\n" {
+	if got := read(id + "/out/result.txt"); got != "HELLO\n" {
 		t.Fatalf("result %q", got)
 	}
-	if got := read("out/sub/env.txt"); got != "hi there" {
+	if got := read(id + "/out/sub/env.txt"); got != "hi there" {
 		t.Fatalf("env %q", got)
 	}
-	log := read("logs/stdout.txt")
+	log := read(id + "/logs/stdout.txt")
 	if !strings.HasPrefix(log, "a $literal; not expanded\nxxx") || !strings.Contains(log, "more bytes dropped") || len(log) > 1200 {
 		t.Fatalf("stdout log (%d bytes): %.200q", len(log), log)
 	}
@@ -117,7 +117,7 @@ func TestAgentThroughStoragePARs(t *testing.T) {
 	}
 	for name, want := range map[string]string{"out/result.txt": strings.ToUpper(data), "logs/stdout.txt": "done\n", "logs/stderr.txt": ""} {
 		var b bytes.Buffer
-		if _, err := sc.Download(ctx, f.alice, "jobout", name, &b, storage.DownloadOptions{}); err != nil || b.String() != want {
+		if _, err := sc.Download(ctx, f.alice, "jobout", compute.OutputName(id, name), &b, storage.DownloadOptions{}); err != nil || b.String() != want {
 			t.Fatalf("%s: %q, %v; want %q", name, b.String(), err, want)
 		}
 	}

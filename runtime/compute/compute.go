@@ -101,6 +101,11 @@ const (
 	StateCancelled = "cancelled"
 )
 
+// OutputName is where a job's file rel ("out/result.txt", "logs/stdout.txt")
+// goes behind its output link: in a folder named for the job, so jobs that
+// share an output drive keep their outputs and logs apart.
+func OutputName(jobID, rel string) string { return jobID + "/" + rel }
+
 // Final says whether a state is final.
 func Final(state string) bool {
 	return state == StateSucceeded || state == StateFailed || state == StateCancelled

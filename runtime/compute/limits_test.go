@@ -41,6 +41,7 @@ func allocate(mb string) int {
 type limitsRig struct {
 	f         *fixture
 	out, link string
+	last      string // the last job's id
 	stop      func()
 }
 
@@ -63,13 +64,14 @@ func (r *limitsRig) run(t *testing.T, spec compute.JobSpec) *compute.Job {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.last = id
 	return r.f.wait(t, id, "settled", func(j *compute.Job) bool { return j.Settled })
 }
 
 // log is the last job's log file.
 func (r *limitsRig) log(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(r.out, "logs", name))
+	b, err := os.ReadFile(filepath.Join(r.out, filepath.FromSlash(compute.OutputName(r.last, "logs/"+name))))
 	if err != nil {
 		t.Fatal(err)
 	}

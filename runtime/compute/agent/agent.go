@@ -40,7 +40,8 @@ const (
 
 // Drive moves a job's files. Fetch places the files behind a read link
 // in dir; Put uploads the local file at path under name (slash-separated,
-// e.g. "out/result.txt" or "logs/stdout.txt") behind a write link.
+// e.g. "<job>/out/result.txt" or "<job>/logs/stdout.txt") behind a write
+// link.
 type Drive interface {
 	Fetch(ctx context.Context, link, dir string) error
 	Put(ctx context.Context, link, name, path string) error

@@ -112,7 +112,7 @@ func (w *worker) execute(ctx context.Context, j *compute.Job) *outcome {
 	}
 	o := w.command(ctx, j, dir, limits)
 	if j.Spec.Output != "" && ctx.Err() == nil {
-		if err := w.upload(ctx, j.Spec.Output, dir); err != nil && o.state == compute.StateSucceeded {
+		if err := w.upload(ctx, j.ID, j.Spec.Output, dir); err != nil && o.state == compute.StateSucceeded {
 			return failed("uploading the outputs: %v", err)
 		}
 	}
@@ -275,7 +275,7 @@ func jobEnv(j *compute.Job, dir string) []string {
 
 // upload puts the files the job wrote to out/ (at most MaxOutputFiles)
 // and its logs behind the output link.
-func (w *worker) upload(ctx context.Context, link, dir string) error {
+func (w *worker) upload(ctx context.Context, jobID, link, dir string) error {
 	out := filepath.Join(dir, "out")
 	n := 0
 	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
@@ -289,13 +289,13 @@ func (w *worker) upload(ctx context.Context, link, dir string) error {
 		if err != nil {
 			return err
 		}
-		return w.cfg.Drive.Put(ctx, link, "out/"+filepath.ToSlash(rel), p)
+		return w.cfg.Drive.Put(ctx, link, compute.OutputName(jobID, "out/"+filepath.ToSlash(rel)), p)
 	})
 	if err != nil {
 		return err
 	}
 	for _, name := range []string{"stdout.txt", "stderr.txt"} {
-		if err := w.cfg.Drive.Put(ctx, link, "logs/"+name, filepath.Join(dir, name)); err != nil {
+		if err := w.cfg.Drive.Put(ctx, link, compute.OutputName(jobID, "logs/"+name), filepath.Join(dir, name)); err != nil {
 			return err
 		}
 	}
