@@ -67,10 +67,12 @@ type Config struct {
 	// A job may ask for tighter ones (compute.JobLimits), never looser.
 	Limits Limits
 	// Launcher is the executable that applies limits before it becomes the
-	// job's command (see ExecIfLaunched). Default: this program's own when
-	// Limits are set, else none, and a job that asks for limits then fails
-	// (and is refunded). A program that calls ExecIfLaunched may set it to
-	// its own path to run such jobs under an agent without limits.
+	// job's command, and on Linux supervises every job so that it dies
+	// with the agent (see ExecIfLaunched). Default: this program's own when
+	// Limits are set, else none: then a job that asks for limits fails
+	// (and is refunded), and only a job's first process dies with the
+	// agent. A program that calls ExecIfLaunched should set it to its own
+	// path.
 	Launcher string
 	Logger   *slog.Logger
 	// OnIdle, if set, is called when a worker finds no job (tests, benches).
