@@ -82,7 +82,8 @@ func TestClusterAgentCommand(t *testing.T) {
 // the job folder the first one left.
 func TestAgentKilledMidJob(t *testing.T) {
 	t.Parallel()
-	c := jobHost(t)
+	start := time.Now()
+	c := jobHost(t, "--job-lease-s", "3")
 	dir := t.TempDir()
 	runs, pidFile := filepath.Join(dir, "runs"), filepath.Join(dir, "pid")
 	// The first run starts a child of its own, records both pids and
@@ -130,15 +131,21 @@ func TestAgentKilledMidJob(t *testing.T) {
 	if bal := balance(c); bal.Balance != "97.000000" || bal.Liability != "0.000000" {
 		t.Fatalf("balance %+v: want the job paid once", bal)
 	}
+	// The host's lease, not the default minute, decided the wait.
+	if took := time.Since(start); took > 50*time.Second {
+		t.Fatalf("the job ran again after %v: the host's 3 s lease did not hold", took)
+	}
 	_ = second.Process.Signal(syscall.SIGTERM)
 }
 
-// jobHost starts a host with an admin, and logs c in as it with an account
-// "main" of 100, "job" priced at 3 and cluster "lab" registered.
-func jobHost(t *testing.T) *cli {
+// jobHost starts a host (with hostArgs) with an admin, and logs c in as it
+// with an account "main" of 100, "job" priced at 3 and cluster "lab"
+// registered.
+func jobHost(t *testing.T, hostArgs ...string) *cli {
 	const pw = "the admin's long password"
 	dir := t.TempDir()
-	h := startHostArgs(t, []string{"host", "--store", "file://" + dir, "--addr", "127.0.0.1:0", "--admin", "root"}, "ACQUIRE_ADMIN_PASSWORD="+pw)
+	args := append([]string{"host", "--store", "file://" + dir, "--addr", "127.0.0.1:0", "--admin", "root"}, hostArgs...)
+	h := startHostArgs(t, args, "ACQUIRE_ADMIN_PASSWORD="+pw)
 	c := &cli{t: t, config: t.TempDir(), env: []string{"ACQUIRE_IDENTITY_URL=" + h.url + "/identity"}}
 	adminLogin(t, c, filepath.Join(dir, "admin-root.txt"), pw)
 	c.mustJSON("", nil, "account", "create", "main")

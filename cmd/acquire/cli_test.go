@@ -499,6 +499,8 @@ func TestUsageErrors(t *testing.T) {
 		{"cluster", "agent", "lab", "--job-cpu-s", "-1"},
 		{"cluster", "agent", "lab", "--job-open-files", "3"},
 		{"cluster", "agent", "lab", "--job-file-mb", "2000000000"},
+		{"host", "--job-lease-s", "1"},
+		{"host", "--job-lease-s", "3601"},
 	}
 	for _, args := range cases {
 		c.wantError(exitUsage, classUsage, "", args...)

@@ -22,6 +22,7 @@ import (
 	"github.com/openacquire/acquire/adapters/azure/blobstore"
 	"github.com/openacquire/acquire/adapters/gcp/gcsstore"
 
+	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/identity"
 )
@@ -29,6 +30,7 @@ import (
 type hostFlags struct {
 	storeURL, addr, publicURL, services, secretFile, admin string
 	adminTokenFile                                         string
+	jobLeaseS                                              int
 }
 
 func newHostCmd(g *globals) *cobra.Command {
@@ -64,6 +66,9 @@ is off. --services none serves only what is deployed through it.`,
   acquire host --services none     # every service comes through the admin API`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if l := time.Duration(f.jobLeaseS) * time.Second; l < compute.MinLease || l > compute.MaxLease {
+				return usagef("--job-lease-s must be in [%d, %d]", int(compute.MinLease/time.Second), int(compute.MaxLease/time.Second))
+			}
 			oversubscribe(g.getenv)
 			return runHost(cmd.Context(), cmd.OutOrStdout(), f)
 		},
@@ -76,6 +81,8 @@ is off. --services none serves only what is deployed through it.`,
 	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin API's token (default: admin.token in a local store folder)")
 	fl.StringVar(&f.secretFile, "secret-file", "", "file holding the service secret")
 	fl.StringVar(&f.admin, "admin", "", "username of the identity service's first admin")
+	fl.IntVar(&f.jobLeaseS, "job-lease-s", int(compute.DefaultLease/time.Second),
+		"seconds a compute claim or heartbeat holds a job: how soon a dead agent's job runs again")
 	return cmd
 }
 
@@ -117,7 +124,7 @@ func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
 		return err
 	}
 	h, err := host.New(ctx, host.Config{Kinds: strings.Split(f.services, ","), NoServices: f.services == "none", StoreURL: f.storeURL,
-		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default(), AdminToken: token})
+		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default(), AdminToken: token, JobLease: time.Duration(f.jobLeaseS) * time.Second})
 	if err != nil {
 		_ = ln.Close()
 		return err

@@ -22,6 +22,7 @@ package compute
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"sync"
 	"time"
@@ -42,6 +43,10 @@ const (
 	DefaultLease = time.Minute
 	// MinLease bounds Options.Lease from below (heartbeats need room).
 	MinLease = 2 * time.Second
+	// MaxLease bounds it from above: a dead agent's job waits a lease
+	// before it runs again, and every submission must fit one before its
+	// payment's hold ends.
+	MaxLease = time.Hour
 	// MaxJobTimeout bounds a job's timeout_s.
 	MaxJobTimeout = 24 * time.Hour
 	// SettleMargin is kept between a job's latest possible end and its
@@ -162,8 +167,8 @@ func New(svc *service.Service, o Options) (*Compute, error) {
 	if o.Lease == 0 {
 		o.Lease = DefaultLease
 	}
-	if o.Lease < MinLease {
-		return nil, errors.New("compute: the lease is under MinLease")
+	if o.Lease < MinLease || o.Lease > MaxLease {
+		return nil, fmt.Errorf("compute: the lease must be in [%v, %v]", MinLease, MaxLease)
 	}
 	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock()}
 	if len(o.TrustedIdentities) > 0 {

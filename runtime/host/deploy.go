@@ -275,7 +275,7 @@ func (h *Host) instance(ctx context.Context, rec *record) (*Host, error) {
 	cfg := Config{Kinds: []string{kind}, PublicURL: h.cfg.PublicURL, Secret: deploymentSecret(h.cfg.Secret, rec.Name),
 		Logger: h.cfg.Logger.With("deployment", rec.Name), Password: h.cfg.Password, TrustedServices: rec.Trusted,
 		AccountingURL: rec.Spec.Settings["accounting_url"], AccessURL: rec.Spec.Settings["access_url"], ServiceURLs: map[string]string{kind: h.deployedURL(rec.Name)},
-		StoreURLs: map[string]string{kind: rec.Spec.StoreURL}}
+		StoreURLs: map[string]string{kind: rec.Spec.StoreURL}, JobLease: h.cfg.JobLease}
 	return NewWithClock(ctx, cfg, h.cfg.clock)
 }
 

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/crypto"
 )
 
@@ -24,6 +26,7 @@ const (
 	EnvTrustedServices = "ACQUIRE_TRUSTED_SERVICES" // comma-separated service URLs
 	EnvAccountingURL   = "ACQUIRE_ACCOUNTING_URL"   // where an access service cashes cheques (no accounting beside it)
 	EnvAccessURL       = "ACQUIRE_ACCESS_URL"       // the access service a compute service runs jobs for (no access beside it)
+	EnvJobLeaseS       = "ACQUIRE_JOB_LEASE_S"      // seconds a compute claim holds a job (default 60)
 )
 
 // FunctionInitTimeout bounds the first request's work of opening the
@@ -50,6 +53,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.TrustedServices = splitList(getenv(EnvTrustedServices))
 	cfg.AccountingURL = strings.TrimSpace(getenv(EnvAccountingURL))
 	cfg.AccessURL = strings.TrimSpace(getenv(EnvAccessURL))
+	if v := strings.TrimSpace(getenv(EnvJobLeaseS)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || time.Duration(n)*time.Second < compute.MinLease || time.Duration(n)*time.Second > compute.MaxLease {
+			return Config{}, fmt.Errorf("host: %s must be whole seconds in [%d, %d]", EnvJobLeaseS, int(compute.MinLease/time.Second), int(compute.MaxLease/time.Second))
+		}
+		cfg.JobLease = time.Duration(n) * time.Second
+	}
 	return cfg, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/crypto"
+	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/ledger"
@@ -33,6 +34,20 @@ func TestConfigFromEnv(t *testing.T) {
 		cfg.AccountingURL != "https://acct.example/accounting" || cfg.AccessURL != "https://acc.example/access" {
 		t.Fatalf("config %+v, %v", cfg, err)
 	}
+	if cfg.JobLease != 0 {
+		t.Fatalf("job lease %v without %s", cfg.JobLease, host.EnvJobLeaseS)
+	}
+	env[host.EnvJobLeaseS] = "5"
+	if cfg, err = host.ConfigFromEnv(func(k string) string { return env[k] }); err != nil || cfg.JobLease != 5*time.Second {
+		t.Fatalf("job lease %v, %v", cfg.JobLease, err)
+	}
+	for _, bad := range []string{"1", "3601", "ten", "-5"} {
+		env[host.EnvJobLeaseS] = bad
+		if _, err = host.ConfigFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), host.EnvJobLeaseS) {
+			t.Fatalf("job lease %q: %v", bad, err)
+		}
+	}
+	delete(env, host.EnvJobLeaseS)
 	env[host.EnvSecret] = "weak"
 	_, err = host.ConfigFromEnv(func(k string) string { return env[k] })
 	if err == nil || strings.Contains(err.Error(), "weak") {
@@ -115,4 +130,24 @@ func login(t *testing.T, c *call.Client, clk *clock, base, name string) *identit
 		t.Fatal(err)
 	}
 	return s
+}
+
+// A host's JobLease reaches its compute service, within compute's bounds.
+func TestJobLease(t *testing.T) {
+	ctx := context.Background()
+	for _, bad := range []time.Duration{time.Second, compute.MaxLease + time.Second} {
+		h, err := host.New(ctx, host.Config{Kinds: host.Kinds, StoreURL: "mem://lease-bad-" + t.Name(), Secret: secret, JobLease: bad})
+		if err == nil {
+			h.Close()
+			t.Fatalf("a lease of %v was taken", bad)
+		}
+	}
+	h, err := host.New(ctx, host.Config{Kinds: host.Kinds, StoreURL: "mem://lease-" + t.Name(), Secret: secret, JobLease: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if got := h.Compute.Lease(); got != 3*time.Second {
+		t.Fatalf("compute lease %v", got)
+	}
 }

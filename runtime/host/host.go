@@ -56,6 +56,10 @@ type Config struct {
 	// AccountingURL is where the access service cashes cheques when this
 	// host runs no accounting service.
 	AccountingURL string
+	// JobLease is how long a compute claim or heartbeat holds a job
+	// (0: compute.DefaultLease, at least compute.MinLease): how soon a
+	// dead agent's job runs again.
+	JobLease time.Duration
 	// AccessURL is the access service the compute service fulfils for
 	// when this host runs no access service.
 	AccessURL string
@@ -223,7 +227,8 @@ func (h *Host) openCompute(svc *service.Service) (*compute.Compute, error) {
 	if acc == "" {
 		return nil, errors.New("host: the compute service needs an access service (run one here or set AccessURL)")
 	}
-	return compute.New(svc, compute.Options{Client: h.Client, AccessURLs: []string{acc}, TrustedIdentities: h.trustedIdentities()})
+	return compute.New(svc, compute.Options{Client: h.Client, AccessURLs: []string{acc}, TrustedIdentities: h.trustedIdentities(),
+		Lease: h.cfg.JobLease})
 }
 
 // ServiceURL is where a kind is served.
