@@ -11,8 +11,8 @@ import (
 
 	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/call"
-	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/compute"
+	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/ledger"
