@@ -175,9 +175,16 @@ at its time limit, its lease kept by heartbeats. No login is needed: the agent
 signs its calls with the cluster's key.
 
 Stopping the agent abandons the jobs it is running (their processes are
-killed): after their lease (a minute) another agent runs them again, and
-they are paid once. A job's input and output drive links (PARs) are used
-as they are: the agent needs no access to the drives beyond them.
+killed): after their lease (a minute, or the host's --job-lease-s) another
+agent runs them again, and they are paid once. On Linux, an agent that dies
+without stopping (killed, crashed) takes its jobs' processes with it: each
+job runs under a supervisor that kills the job's process group then. The job
+folders such an agent leaves in --work-dir are removed by the next agent
+there (at its start and every 10 minutes).
+
+A job's input and output drive links (PARs) are used as they are: the agent
+needs no access to the drives beyond them. A job's files and logs go under a
+folder named for the job behind its output link (JOB/out/, JOB/logs/).
 
 The --job-* flags bound every process of every job (POSIX resource limits,
 each process its own): memory (heap and private mappings), CPU time (the

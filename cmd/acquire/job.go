@@ -121,7 +121,8 @@ func newJobSubmitCmd(g *globals, jf *jobFlags) *cobra.Command {
 its details: COMMAND runs with ARGs as they are (no shell) on a registered
 cluster's agent, in a fresh folder, for at most --time-limit-s seconds. Files
 behind the --input-link drive link are placed in in/; what the job writes to
-out/, and its stdout and stderr, go to the --output-link drive link.
+out/, and its stdout and stderr, go to the --output-link drive link, under a
+folder named for the job (JOB/out/, JOB/logs/), so jobs can share one.
 
 --memory-mb, --cpu-s, --file-mb and --open-files bound each of the job's
 processes (memory, CPU time, size of any file written, open files); the agent
@@ -200,7 +201,7 @@ fresh one, printed).`,
 	fl.Int64Var(&spec.TimeoutS, "time-limit-s", 3600, "the job's hard time limit, in seconds")
 	fl.StringArrayVar(&env, "env", nil, "NAME=VALUE for the job's environment (repeatable)")
 	fl.StringVar(&spec.Input, "input-link", "", "read link (PAR) of a drive whose files are placed in in/")
-	fl.StringVar(&spec.Output, "output-link", "", "write link (PAR) of a drive for out/ and the logs")
+	fl.StringVar(&spec.Output, "output-link", "", "write link (PAR) of a drive for the job's out/ and logs (under JOB/)")
 	fl.Int64Var(&spec.Limits.MemoryMB, "memory-mb", 0, "memory of each job process, MiB (0: the agent's limit)")
 	fl.Int64Var(&spec.Limits.CPUS, "cpu-s", 0, "CPU time of each job process, seconds (0: the agent's limit)")
 	fl.Int64Var(&spec.Limits.FileMB, "file-mb", 0, "size of any file a job process writes, MiB (0: the agent's limit)")
@@ -313,8 +314,8 @@ func newJobLogsCmd(g *globals, jf *jobFlags) *cobra.Command {
 		Short: "Print a job's log",
 		Long: `Print a job's stdout (or --stream stderr) log. The agent writes the logs, once
 the job has ended, to JOB/logs/stdout.txt and JOB/logs/stderr.txt behind the
-job's --output-link (its files go to JOB/out/); they are read here with your own session from the drive that
-link writes to (the link itself only writes).`,
+job's --output-link (its files go to JOB/out/); they are read here with your
+own session from the drive that link writes to (the link itself only writes).`,
 		Example: "  acquire job logs 3f2a...\n  acquire job logs 3f2a... --stream stderr -o json",
 		Args:    exactArgs(1, "exactly one JOB id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
