@@ -66,8 +66,8 @@ is off. --services none serves only what is deployed through it.`,
   acquire host --services none     # every service comes through the admin API`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if l := time.Duration(f.jobLeaseS) * time.Second; l < compute.MinLease || l > compute.MaxLease {
-				return usagef("--job-lease-s must be in [%d, %d]", int(compute.MinLease/time.Second), int(compute.MaxLease/time.Second))
+			if err := compute.CheckLease(time.Duration(f.jobLeaseS) * time.Second); err != nil {
+				return usagef("--job-lease-s: %v", err)
 			}
 			oversubscribe(g.getenv)
 			return runHost(cmd.Context(), cmd.OutOrStdout(), f)

@@ -106,6 +106,14 @@ const (
 	StateCancelled = "cancelled"
 )
 
+// CheckLease refuses a lease outside [MinLease, MaxLease].
+func CheckLease(d time.Duration) error {
+	if d < MinLease || d > MaxLease {
+		return fmt.Errorf("the lease must be %d to %d s", int(MinLease/time.Second), int(MaxLease/time.Second))
+	}
+	return nil
+}
+
 // OutputName is where a job's file rel ("out/result.txt", "logs/stdout.txt")
 // goes behind its output link: in a folder named for the job, so jobs that
 // share an output drive keep their outputs and logs apart.
@@ -167,8 +175,8 @@ func New(svc *service.Service, o Options) (*Compute, error) {
 	if o.Lease == 0 {
 		o.Lease = DefaultLease
 	}
-	if o.Lease < MinLease || o.Lease > MaxLease {
-		return nil, fmt.Errorf("compute: the lease must be in [%v, %v]", MinLease, MaxLease)
+	if err := CheckLease(o.Lease); err != nil {
+		return nil, fmt.Errorf("compute: %w", err)
 	}
 	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock()}
 	if len(o.TrustedIdentities) > 0 {

@@ -55,8 +55,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.AccessURL = strings.TrimSpace(getenv(EnvAccessURL))
 	if v := strings.TrimSpace(getenv(EnvJobLeaseS)); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || time.Duration(n)*time.Second < compute.MinLease || time.Duration(n)*time.Second > compute.MaxLease {
-			return Config{}, fmt.Errorf("host: %s must be whole seconds in [%d, %d]", EnvJobLeaseS, int(compute.MinLease/time.Second), int(compute.MaxLease/time.Second))
+		if err == nil {
+			err = compute.CheckLease(time.Duration(n) * time.Second)
+		}
+		if err != nil {
+			return Config{}, fmt.Errorf("host: %s: whole seconds; %w", EnvJobLeaseS, err)
 		}
 		cfg.JobLease = time.Duration(n) * time.Second
 	}

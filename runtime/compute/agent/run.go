@@ -209,10 +209,27 @@ func endOf(ps *os.ProcessState) *ended {
 	return &ended{code: ps.ExitCode()}
 }
 
+// report is how a supervisor tells the agent: "exit N" or "signal N".
+func (e ended) report() string {
+	if e.signal != 0 {
+		return fmt.Sprintf("signal %d\n", int(e.signal))
+	}
+	return fmt.Sprintf("exit %d\n", e.code)
+}
+
+// exitCode is the code a supervisor ends with, as a shell reports a
+// signal.
+func (e ended) exitCode() int {
+	if e.signal != 0 {
+		return 128 + int(e.signal)
+	}
+	return e.code
+}
+
 // maxStatusBytes bounds a supervisor's report.
 const maxStatusBytes = 64
 
-// readStatus parses a supervisor's report: "exit N" or "signal N".
+// readStatus parses a supervisor's report (see report).
 func readStatus(r io.Reader) (*ended, bool) {
 	b, _ := io.ReadAll(io.LimitReader(r, maxStatusBytes))
 	var kind string
@@ -253,9 +270,15 @@ func (w *worker) jobCmd(ctx context.Context, j *compute.Job, dir string, limits 
 	case limits.set():
 		return launch(ctx, w.cfg.Launcher, launchArg, limits, path, j.Spec.Command, j.Spec.Args), false, nil
 	}
-	cmd := exec.CommandContext(ctx, path, j.Spec.Args...) //nolint:gosec // running the user's command is the point
-	cmd.Args[0] = j.Spec.Command
-	return cmd, false, nil
+	return commandAs(ctx, path, j.Spec.Command, j.Spec.Args), false, nil
+}
+
+// commandAs runs the program at path with args, named (argv[0]) as the job
+// named it.
+func commandAs(ctx context.Context, path, name string, args []string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, path, args...) //nolint:gosec // running the user's command is the point
+	cmd.Args[0] = name
+	return cmd
 }
 
 // jobEnv is a minimal environment: no agent secrets leak to the job.

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -43,15 +44,9 @@ func supervise(argv []string) {
 		os.Exit(128 + int(syscall.SIGKILL))
 	case <-done:
 	}
-	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	code := ws.ExitStatus()
-	if ws.Signaled() {
-		_, _ = fmt.Fprintf(status, "signal %d\n", int(ws.Signal()))
-		code = 128 + int(ws.Signal())
-	} else {
-		_, _ = fmt.Fprintf(status, "exit %d\n", code)
-	}
-	os.Exit(code)
+	end := endOf(cmd.ProcessState)
+	_, _ = fmt.Fprint(status, end.report())
+	os.Exit(end.exitCode())
 }
 
 // supervisedCmd is the job's command itself when it has no limits, else
@@ -64,9 +59,7 @@ func supervisedCmd(argv []string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	if !l.set() {
-		cmd := exec.Command(argv[1], argv[3:]...) //nolint:gosec // running the user's command is the point
-		cmd.Args[0] = argv[2]
-		return cmd, nil
+		return commandAs(context.Background(), argv[1], argv[2], argv[3:]), nil
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -77,6 +70,6 @@ func supervisedCmd(argv []string) (*exec.Cmd, error) {
 
 func superviseFailed(status *os.File, argv []string, err error) {
 	fmt.Fprintf(os.Stderr, "acquire agent: could not start %s: %v\n", argv[2], err)
-	_, _ = fmt.Fprintf(status, "exit %d\n", launchFailed)
+	_, _ = fmt.Fprint(status, ended{code: launchFailed}.report())
 	os.Exit(launchFailed)
 }
