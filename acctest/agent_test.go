@@ -77,7 +77,8 @@ func TestClusterAgentCommand(t *testing.T) {
 
 // TestAgentKilledMidJob: an agent process SIGKILLed while its job runs
 // takes the job's processes with it, the one it started and that one's
-// child (they do not run on beside the next attempt); after the job's lease (a minute) a second agent runs it again,
+// children, even one in a session of its own (they do not run on beside
+// the next attempt); after the job's lease (a minute) a second agent runs it again,
 // and it is paid once. The second agent, on the same work folder, removes
 // the job folder the first one left.
 func TestAgentKilledMidJob(t *testing.T) {
@@ -86,9 +87,10 @@ func TestAgentKilledMidJob(t *testing.T) {
 	c := jobHost(t, "--job-lease-s", "3")
 	dir := t.TempDir()
 	runs, pidFile := filepath.Join(dir, "runs"), filepath.Join(dir, "pid")
-	// The first run starts a child of its own, records both pids and
-	// waits; the second ends at once.
-	script := fmt.Sprintf(`echo run >> %s; if [ "$(wc -l < %s)" -eq 1 ]; then sleep 300 & echo $$ $! > %s.tmp; mv %s.tmp %s; wait; fi`,
+	// The first run starts a child in its group and, through a subshell
+	// that exits, one in a session of its own (setsid), records the three
+	// pids and waits; the second ends at once.
+	script := fmt.Sprintf(`echo run >> %s; if [ "$(wc -l < %s)" -eq 1 ]; then sleep 300 & a=$!; b=$(setsid sleep 300 >/dev/null 2>&1 & echo $!); echo $$ $a $b > %s.tmp; mv %s.tmp %s; wait; fi`,
 		runs, runs, pidFile, pidFile, pidFile)
 	var job struct {
 		JobID string `json:"job_id"`

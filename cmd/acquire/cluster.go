@@ -178,7 +178,9 @@ Stopping the agent abandons the jobs it is running (their processes are
 killed): after their lease (a minute, or the host's --job-lease-s) another
 agent runs them again, and they are paid once. On Linux, an agent that dies
 without stopping (killed, crashed) takes its jobs' processes with it: each
-job runs under a supervisor that kills the job's process group then. The job
+job runs under a supervisor that kills every process the job started then,
+even those that left its process group (setsid). The same happens when a
+job ends: nothing it started runs on after it. The job
 folders such an agent leaves in --work-dir are removed by the next agent
 there (at its start and every 10 minutes).
 

@@ -18,14 +18,20 @@ const statusFD = 3
 
 // supervise is the supervisor role: it runs the launcher (argv: limits,
 // path, name, args) as its child in this process's group, the job's, and
-// reports how the job ended on statusFD. The agent starts it with SIGTERM
-// as its parent-death signal: if the agent dies without stopping, the
-// supervisor kills the whole group, so what the job started dies too.
+// reports how the job ended on statusFD. The job's processes end with it:
+// when the job's own process ends, and when the agent dies without
+// stopping (the agent starts the supervisor with SIGTERM as its
+// parent-death signal), the supervisor kills every process below it. As a
+// child subreaper it inherits what leaves the group (setsid, a double
+// fork), so those are killed too.
 func supervise(argv []string) {
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
 	syscall.CloseOnExec(statusFD) // the job must not hold the agent's pipe
 	status := os.NewFile(statusFD, "status")
+	if err := becomeSubreaper(); err != nil {
+		superviseFailed(status, argv, err)
+	}
 	cmd, err := supervisedCmd(argv)
 	if err != nil {
 		superviseFailed(status, argv, err)
@@ -36,14 +42,17 @@ func supervise(argv []string) {
 	if err := cmd.Start(); err != nil {
 		superviseFailed(status, argv, err)
 	}
-	done := make(chan struct{})
+	done, stopReaping := make(chan struct{}), make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
+	go reapOrphans(cmd.Process.Pid, stopReaping)
 	select {
 	case <-term:
-		_ = syscall.Kill(0, syscall.SIGKILL) // the whole group, this process too
+		endTree()
 		os.Exit(128 + int(syscall.SIGKILL))
 	case <-done:
 	}
+	close(stopReaping)
+	endTree()
 	end := endOf(cmd.ProcessState)
 	_, _ = fmt.Fprint(status, end.report())
 	os.Exit(end.exitCode())
