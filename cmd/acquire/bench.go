@@ -31,7 +31,7 @@ on a loopback port, and measure through real HTTP:
     user: between distinct accounts, and all into one hot account,
   - file uploads and downloads (MB/s) of one --file-bytes file through the
     storage service and through a PAR, beside a plain copy of the same file
-    on the same disk (read, write, fsync) in the same rounds,
+    on the same disk (copy_file_range, as cp does, then fsync) in the same rounds,
 
 at each concurrency level, with p50/p99 latency. The same run measures the RSA
 and argon2id costs on this machine and prints each figure beside its bound,
