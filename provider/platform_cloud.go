@@ -160,19 +160,31 @@ func newSecret(name, storeURL string) string {
 	return hex.EncodeToString(b)
 }
 
+// functionEnv is the environment that carries a service's kind settings
+// to its cloud function (host.ConfigFromEnv reads it).
+func functionEnv(settings map[string]string) map[string]string {
+	env := map[string]string{}
+	for setting, name := range map[string]string{"accounting_url": host.EnvAccountingURL, "access_url": host.EnvAccessURL,
+		host.JobLeaseSetting: host.EnvJobLeaseS} {
+		if v := settings[setting]; v != "" {
+			env[name] = v
+		}
+	}
+	return env
+}
+
 func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) (*host.Status, error) {
+	// The admin API checks a local deployment's settings; a function would
+	// refuse bad ones only at its start.
+	if err := spec.CheckSettings(); err != nil {
+		return nil, err
+	}
 	bucket, err := bucketOf(spec.StoreURL)
 	if err != nil {
 		return nil, err
 	}
 	ds := deployer.Spec{Name: name, Kinds: []string{spec.Kind}, Location: c.location, Bucket: bucket, Artifact: c.artifact,
-		Secret: c.secret, Settings: c.settings, Env: map[string]string{}}
-	if u := spec.Settings["accounting_url"]; u != "" {
-		ds.Env[host.EnvAccountingURL] = u
-	}
-	if u := spec.Settings["access_url"]; u != "" {
-		ds.Env[host.EnvAccessURL] = u
-	}
+		Secret: c.secret, Settings: c.settings, Env: functionEnv(spec.Settings)}
 	dep, err := c.d.Read(ctx, name)
 	switch {
 	case errors.Is(err, deployer.ErrNotFound):

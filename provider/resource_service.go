@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -162,7 +163,8 @@ func (r *serviceResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"store":    storeSchema(),
 			"platform": platformSchema(),
 			"settings": schema.MapAttribute{Optional: true, ElementType: types.StringType,
-				Description: "Kind-specific settings, updated in place (access: accounting_url, required; compute: access_url, required)."},
+				Description: "Kind-specific settings, updated in place (access: accounting_url, required; compute: access_url, required, and job_lease_s, " +
+					"the whole seconds (2 to 3600) a claimed job stays an agent's without a heartbeat: how soon a dead agent's job runs again; default 60, or a local host's --job-lease-s)."},
 			"admin_username": optString("Identity services: the first admin's username, created on first apply."),
 			"admin_password_wo": schema.StringAttribute{Optional: true, WriteOnly: true, Sensitive: true,
 				Description: "Identity services: the first admin's password. Write-only: never stored in state " +
@@ -269,6 +271,7 @@ func (r *serviceResource) ValidateConfig(ctx context.Context, req resource.Valid
 		return
 	}
 	kind := m.Kind.ValueString()
+	validateSettings(kind, m.Settings, &resp.Diagnostics)
 	if kind == registry.Kind && !m.Registry.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("registry"), "A registry does not register",
 			"registry: a registry service does not register with another registry; remove the attribute.")
@@ -290,6 +293,34 @@ func (r *serviceResource) ValidateConfig(ctx context.Context, req resource.Valid
 	} else if !m.AdminIdentityURL.IsNull() || !m.AdminUserUID.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("admin_user_uid"), "Computed for identity services",
 			"admin_identity_url and admin_user_uid are computed for an identity service; name its admin with admin_username.")
+	}
+}
+
+// validateSettings refuses a setting the kind does not take, a known value
+// not of its form (a lease that is not whole seconds in range, a URL that
+// is not one) and a required setting left out: what the platform would
+// refuse at apply, or a cloud function at its start.
+func validateSettings(kind string, settings types.Map, d *diag.Diagnostics) {
+	if settings.IsUnknown() {
+		return
+	}
+	given := settings.Elements()
+	for _, k := range slices.Sorted(maps.Keys(given)) {
+		v, ok := given[k].(types.String)
+		if !ok {
+			continue
+		}
+		if v.IsUnknown() && slices.Contains(host.KindSettings[kind], k) {
+			continue // a known key; its value is checked at apply
+		}
+		if _, err := host.CheckSetting(kind, k, v.ValueString()); err != nil {
+			d.AddAttributeError(path.Root("settings").AtMapKey(k), "Bad setting", err.Error())
+		}
+	}
+	for _, k := range host.RequiredSettings[kind] {
+		if _, ok := given[k]; !ok {
+			d.AddAttributeError(path.Root("settings"), "Missing setting", fmt.Sprintf("settings: a %s service needs %q.", kind, k))
+		}
 	}
 }
 

@@ -385,6 +385,25 @@ func TestAccServicePlanTimeValidation(t *testing.T) {
   kind           = "accounting"
   admin_username = "root"
 }`, `admin_username: only an identity service creates its admin`),
+				bad(`resource "acquire_service" "x" {
+  name     = "jobs"
+  kind     = "compute"
+  settings = { access_url = "http://127.0.0.1:1/access", job_lease_s = "1" }
+}`, `settings: job_lease_s: the lease must be 2 to 3600 s`),
+				bad(`resource "acquire_service" "x" {
+  name     = "jobs"
+  kind     = "compute"
+  settings = { access_url = "http://127.0.0.1:1/access", job_lease_s = "1m" }
+}`, `settings: job_lease_s: whole seconds, not "1m"`),
+				bad(`resource "acquire_service" "x" {
+  name     = "files"
+  kind     = "storage"
+  settings = { job_lease_s = "30" }
+}`, `settings: "job_lease_s" is not a setting of a storage service`),
+				bad(`resource "acquire_service" "x" {
+  name = "jobs"
+  kind = "compute"
+}`, `settings: a compute service needs "access_url"`),
 			),
 		})
 	})

@@ -168,6 +168,9 @@ func TestAdminRefusesBadSpecsAndTokens(t *testing.T) {
 		{"bank3", "registry_url", host.Spec{Kind: identity.Kind, RegistryURL: "ftp://x"}, host.ErrSpec},
 		{"bank4", "accounting_url", host.Spec{Kind: access.Kind}, host.ErrSpec},
 		{"bank8", "access_url", host.Spec{Kind: compute.Kind}, host.ErrSpec},
+		{"bank9", "job_lease_s", host.Spec{Kind: compute.Kind, Settings: map[string]string{"access_url": "http://a/x", "job_lease_s": "1"}}, host.ErrSpec},
+		{"bank10", "whole seconds", host.Spec{Kind: compute.Kind, Settings: map[string]string{"access_url": "http://a/x", "job_lease_s": "5s"}}, host.ErrSpec},
+		{"bank11", "not a setting", host.Spec{Kind: storage.Kind, Settings: map[string]string{"job_lease_s": "5"}}, host.ErrSpec},
 		{"bank5", "not a setting", host.Spec{Kind: identity.Kind, Settings: map[string]string{"color": "red"}}, host.ErrSpec},
 		{"bank6", "store_url", host.Spec{Kind: identity.Kind, StoreURL: "no-scheme"}, host.ErrSpec},
 		{"bank7", "overlaps", host.Spec{Kind: identity.Kind, StoreURL: reg.StoreURL}, host.ErrSpec},
@@ -399,5 +402,20 @@ func TestAdminRestoreYieldsToFixedServices(t *testing.T) {
 	st, err := h.Deployment(context.Background(), "registry")
 	if err != nil || !strings.Contains(st.Error, "fixed registry service") || st.UID != "" {
 		t.Fatalf("restored deployment: %+v %v", st, err)
+	}
+}
+
+// TestAdminJobLease: a compute deployment's job_lease_s setting is its
+// lease; without it the deployment takes its host's.
+func TestAdminJobLease(t *testing.T) {
+	a := startAdminHost(t, "mem://admin-lease-"+t.Name(), "")
+	st := deployFoundation(t, a)
+	if got := host.DeployedJobLease(a.h, "compute"); got != compute.DefaultLease {
+		t.Fatalf("without the setting: lease %v, want the host's %v", got, compute.DefaultLease)
+	}
+	a.deploy(t, "compute", host.Spec{Kind: compute.Kind, RegistryURL: st["registry"].URL,
+		Settings: map[string]string{"access_url": st["access"].URL, "job_lease_s": "5"}})
+	if got := host.DeployedJobLease(a.h, "compute"); got != 5*time.Second {
+		t.Fatalf("job_lease_s 5: lease %v", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,14 +55,32 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
 
 // KindSettings are the settings each kind accepts; a kind not listed takes
 // none. accounting_url is where an access service cashes cheques;
-// access_url is the access service a compute service runs paid jobs for.
+// access_url is the access service a compute service runs paid jobs for;
+// JobLeaseSetting is a compute service's lease.
 var KindSettings = map[string][]string{
 	access.Kind:  {"accounting_url"},
-	compute.Kind: {"access_url"},
+	compute.Kind: {"access_url", JobLeaseSetting},
 }
 
-// requiredSettings must be given for a kind.
-var requiredSettings = map[string][]string{
+// JobLeaseSetting is how long, in whole seconds, a compute service's claim
+// or heartbeat holds a job: how soon a dead agent's job runs again. Within
+// compute.CheckLease's range; without it a deployment takes its host's
+// lease, and a cloud function the default minute.
+const JobLeaseSetting = "job_lease_s"
+
+// ParseJobLease reads a lease in whole seconds, as JobLeaseSetting and
+// EnvJobLeaseS give it.
+func ParseJobLease(v string) (time.Duration, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, fmt.Errorf("whole seconds, not %q", v)
+	}
+	d := time.Duration(n) * time.Second
+	return d, compute.CheckLease(d)
+}
+
+// RequiredSettings must be given for a kind.
+var RequiredSettings = map[string][]string{
 	access.Kind:  {"accounting_url"},
 	compute.Kind: {"access_url"},
 }
@@ -156,7 +175,7 @@ func (s *Spec) check(name string) error {
 	if err := s.checkRegistry(); err != nil {
 		return err
 	}
-	if err := s.checkSettings(); err != nil {
+	if err := s.CheckSettings(); err != nil {
 		return err
 	}
 	return s.checkAdmin()
@@ -180,36 +199,50 @@ func (s *Spec) checkRegistry() error {
 	return nil
 }
 
-func (s *Spec) checkSettings() error {
+// CheckSettings checks the spec's settings against its kind and puts
+// their URLs in canonical form.
+func (s *Spec) CheckSettings() error {
 	if len(s.Settings) > MaxSettings {
 		return call.Errorf(ErrSpec, "settings: %d entries, at most %d", len(s.Settings), MaxSettings)
 	}
-	allowed := KindSettings[s.Kind]
 	for _, k := range slices.Sorted(maps.Keys(s.Settings)) {
-		if !slices.Contains(allowed, k) {
-			return call.Errorf(ErrSpec, "settings: %q is not a setting of a %s service (known: %s)", k, s.Kind, strings.Join(allowed, ", "))
+		c, err := CheckSetting(s.Kind, k, s.Settings[k])
+		if err != nil {
+			return err
 		}
-		if len(s.Settings[k]) > MaxSettingBytes {
-			return call.Errorf(ErrSpec, "settings: %q over %d bytes", k, MaxSettingBytes)
-		}
+		s.Settings[k] = c
 	}
-	for _, k := range requiredSettings[s.Kind] {
+	for _, k := range RequiredSettings[s.Kind] {
 		if s.Settings[k] == "" {
 			return call.Errorf(ErrSpec, "settings: a %s service needs %q", s.Kind, k)
 		}
 	}
-	for _, k := range []string{"accounting_url", "access_url"} {
-		u, ok := s.Settings[k]
-		if !ok {
-			continue
-		}
-		c, err := registry.CanonicalURL(u)
-		if err != nil {
-			return call.Errorf(ErrSpec, "settings: %s %q must be http(s)://host[:port]/path", k, u)
-		}
-		s.Settings[k] = c
-	}
 	return nil
+}
+
+// CheckSetting says whether key is a setting of kind with a value of its
+// form, and answers the value as it is kept (URLs in canonical form).
+func CheckSetting(kind, key, value string) (string, error) {
+	allowed := KindSettings[kind]
+	if !slices.Contains(allowed, key) {
+		return "", call.Errorf(ErrSpec, "settings: %q is not a setting of a %s service (known: %s)", key, kind, strings.Join(allowed, ", "))
+	}
+	if len(value) > MaxSettingBytes {
+		return "", call.Errorf(ErrSpec, "settings: %q over %d bytes", key, MaxSettingBytes)
+	}
+	switch key {
+	case JobLeaseSetting:
+		if _, err := ParseJobLease(value); err != nil {
+			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
+		}
+	case "accounting_url", "access_url":
+		c, err := registry.CanonicalURL(value)
+		if err != nil {
+			return "", call.Errorf(ErrSpec, "settings: %s %q must be http(s)://host[:port]/path", key, value)
+		}
+		return c, nil
+	}
+	return value, nil
 }
 
 func (s *Spec) checkAdmin() error {
@@ -272,10 +305,18 @@ func overlaps(a, b string) bool {
 // its own URL and store.
 func (h *Host) instance(ctx context.Context, rec *record) (*Host, error) {
 	kind := rec.Spec.Kind
+	lease := h.cfg.JobLease
+	if v, ok := rec.Spec.Settings[JobLeaseSetting]; ok {
+		d, err := ParseJobLease(v)
+		if err != nil {
+			return nil, err
+		}
+		lease = d
+	}
 	cfg := Config{Kinds: []string{kind}, PublicURL: h.cfg.PublicURL, Secret: deploymentSecret(h.cfg.Secret, rec.Name),
 		Logger: h.cfg.Logger.With("deployment", rec.Name), Password: h.cfg.Password, TrustedServices: rec.Trusted,
 		AccountingURL: rec.Spec.Settings["accounting_url"], AccessURL: rec.Spec.Settings["access_url"], ServiceURLs: map[string]string{kind: h.deployedURL(rec.Name)},
-		StoreURLs: map[string]string{kind: rec.Spec.StoreURL}, JobLease: h.cfg.JobLease}
+		StoreURLs: map[string]string{kind: rec.Spec.StoreURL}, JobLease: lease}
 	return NewWithClock(ctx, cfg, h.cfg.clock)
 }
 

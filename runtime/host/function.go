@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/crypto"
 )
 
@@ -54,14 +52,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg.AccountingURL = strings.TrimSpace(getenv(EnvAccountingURL))
 	cfg.AccessURL = strings.TrimSpace(getenv(EnvAccessURL))
 	if v := strings.TrimSpace(getenv(EnvJobLeaseS)); v != "" {
-		n, err := strconv.Atoi(v)
-		if err == nil {
-			err = compute.CheckLease(time.Duration(n) * time.Second)
-		}
+		d, err := ParseJobLease(v)
 		if err != nil {
-			return Config{}, fmt.Errorf("host: %s: whole seconds; %w", EnvJobLeaseS, err)
+			return Config{}, fmt.Errorf("host: %s: %w", EnvJobLeaseS, err)
 		}
-		cfg.JobLease = time.Duration(n) * time.Second
+		cfg.JobLease = d
 	}
 	return cfg, nil
 }

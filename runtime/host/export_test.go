@@ -1,0 +1,8 @@
+package host
+
+import "time"
+
+// DeployedJobLease is the compute lease of deployment name's instance.
+func DeployedJobLease(h *Host, name string) time.Duration {
+	return h.lookup(name).inner.Compute.Lease()
+}
