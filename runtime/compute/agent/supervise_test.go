@@ -88,20 +88,7 @@ func TestSupervisorEndsTree(t *testing.T) {
 		{"the agent dies", "sleep 300", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], superviseArg, "memory=0,cpu=0,file=0,nofile=0", "/bin/sh", "sh", "-c", fmt.Sprintf(script, tc.tail), os.Args[0])
-			cmd.Env = append(os.Environ(), escapeEnv+"=1")
-			_, w, err := os.Pipe() // descriptor 3, as the agent gives
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd.ExtraFiles = []*os.File{w}
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, out := startSupervised(t, []string{escapeEnv + "=1"}, fmt.Sprintf(script, tc.tail), os.Args[0])
 			pids := readPIDs(t, out, 3)
 			for _, p := range pids {
 				if gone(p) {
@@ -117,6 +104,29 @@ func TestSupervisorEndsTree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startSupervised starts this test binary as the supervisor of a job
+// running sh -c script args, with descriptor 3 as the agent gives it, and
+// answers the command and the job's output.
+func startSupervised(t *testing.T, env []string, script string, args ...string) (*exec.Cmd, io.Reader) {
+	t.Helper()
+	argv := append([]string{superviseArg, "memory=0,cpu=0,file=0,nofile=0", "/bin/sh", "sh", "-c", script}, args...)
+	cmd := exec.Command(os.Args[0], argv...)
+	cmd.Env = append(os.Environ(), env...)
+	_, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.ExtraFiles = []*os.File{w}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out
 }
 
 func readPIDs(t *testing.T, r io.Reader, n int) []int {
@@ -181,19 +191,7 @@ func TestParseStat(t *testing.T) {
 // as they end, while the job still runs, not left as zombies.
 func TestSupervisorReapsOrphans(t *testing.T) {
 	script := `for i in 1 2 3 4 5 6 7 8; do ( sleep 0.01 & ); done; echo go; sleep 2`
-	cmd := exec.Command(os.Args[0], superviseArg, "memory=0,cpu=0,file=0,nofile=0", "/bin/sh", "sh", "-c", script)
-	_, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.ExtraFiles = []*os.File{w}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out := startSupervised(t, nil, script)
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
 		t.Fatal(err)
