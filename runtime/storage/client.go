@@ -158,7 +158,9 @@ func (c *Client) GetGroup(ctx context.Context, s auth.Signer, group string) (*Gr
 // inline when small, else in chunks sent Parallel at a time with bounded
 // memory. If it fails after the service knows the upload, the error is an
 // *UploadError naming the upload; pass that id as UploadOptions.Resume
-// with a reader that starts again from the beginning.
+// with a reader that starts again from the beginning. The first chunk is
+// read while the service begins the upload, so after any error part of r
+// may have been read.
 func (c *Client) Upload(ctx context.Context, s auth.Signer, drive, name string, r io.Reader, size int64, o UploadOptions) (*FileVersion, error) {
 	return c.transfer().upload(ctx, &userSide{c: c, s: s, drive: drive}, name, r, size, o)
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -186,42 +187,118 @@ func (t *transfer) upload(ctx context.Context, sd side, name string, r io.Reader
 	}
 	var up *Upload
 	var err error
+	src := t.newSource(r)
 	if o.Resume != "" {
 		up, err = sd.status(ctx, o.Resume)
 		if err == nil && up.Size != size {
 			err = fmt.Errorf("storage: upload %s is of %d bytes, not %d", up.ID, up.Size, size)
 		}
 	} else {
+		ahead := src.readAhead(min(cmp.Or(o.ChunkBytes, DefaultChunkBytes), size))
 		up, err = sd.begin(ctx, name, size, o.ChunkBytes)
+		<-ahead
+		if err == nil {
+			src.settle(min(up.ChunkBytes, size))
+		}
 	}
 	if err != nil {
+		src.file.sum() // ends the hash goroutine
 		return nil, err
 	}
 	if o.OnBegin != nil {
 		o.OnBegin(*up)
 	}
-	fv, err := t.sendChunks(ctx, sd, up, r, prog)
+	fv, err := t.sendChunks(ctx, sd, up, src, prog)
 	if err != nil {
 		return nil, &UploadError{Upload: up.ID, Err: err}
 	}
 	return fv, nil
 }
 
+// source reads a file's chunks in order into pooled buffers and hashes the
+// whole file as it goes.
+type source struct {
+	r    io.Reader
+	pool bufferPool
+	file *hasher
+	// first is chunk 0 when it was read ahead, while the upload was begun.
+	first *chunkRead
+}
+
+// chunkRead is one chunk read: its buffer, its CRC-32C, and release, to
+// call once its PUT is done (the hash calls it too).
+type chunkRead struct {
+	buf     []byte
+	crc     uint32
+	release func()
+	err     error
+}
+
+func (t *transfer) newSource(r io.Reader) *source {
+	return &source{r: r, pool: newBufferPool(t.parallel + 1), file: newHasher(t.parallel + 1)}
+}
+
+// readAhead reads and hashes the first n bytes while the caller waits for
+// the service to begin the upload (a call of several milliseconds that
+// would otherwise leave the cores idle); the channel closes when done.
+func (s *source) readAhead(n int64) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := s.read(context.Background(), 0, n)
+		s.first = &c
+	}()
+	return done
+}
+
+// settle keeps the chunk read ahead if the service chose the size it was
+// read at (or reading it failed: that is chunk 0's error). Otherwise its
+// bytes become the start of what is read, from memory, and the hash starts
+// over; the buffer stays out of the pool, which makes a new one instead.
+func (s *source) settle(first int64) {
+	c := s.first
+	if c == nil || c.err != nil || int64(len(c.buf)) == first {
+		return
+	}
+	s.first = nil
+	s.file.sum()
+	s.file = newHasher(cap(s.pool))
+	s.r = io.MultiReader(bytes.NewReader(c.buf), s.r)
+	s.pool.put(nil)
+}
+
+// read reads chunk i of n bytes and queues it for the hash.
+func (s *source) read(ctx context.Context, i int, n int64) chunkRead {
+	if i == 0 && s.first != nil {
+		return *s.first
+	}
+	buf, err := s.pool.get(ctx, n)
+	if err != nil {
+		return chunkRead{err: err}
+	}
+	crc, err := readFullCRC(s.r, buf)
+	if err != nil {
+		s.pool.put(buf)
+		return chunkRead{err: fmt.Errorf("storage: reading the file at chunk %d: %w", i, err)}
+	}
+	release := releaseAfter(2, func() { s.pool.put(buf) })
+	s.file.add(buf, release)
+	return chunkRead{buf: buf, crc: crc, release: release}
+}
+
 // sendChunks reads r once, in order, checksumming every chunk; the whole
 // file's SHA-256 runs beside it on its own goroutine (the one sequential
 // pass), and chunks the service lacks go out Parallel at a time. A buffer
 // returns to the pool when both its hash and its PUT are done.
-func (t *transfer) sendChunks(ctx context.Context, sd side, up *Upload, r io.Reader, prog *progress) (*FileVersion, error) {
+func (t *transfer) sendChunks(ctx context.Context, sd side, up *Upload, src *source, prog *progress) (*FileVersion, error) {
 	urls := &urlCache{clock: t.clock, m: map[int]ChunkURL{}, fetch: func(ctx context.Context, from int) ([]ChunkURL, error) {
 		return sd.urls(ctx, up.ID, from, min(URLBatch, up.Chunks-from))
 	}}
 	for _, u := range up.URLs {
 		urls.m[u.Index] = u
 	}
-	pool := newBufferPool(t.parallel + 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(t.parallel)
-	file := newHasher(t.parallel + 1)
 	sums := make([]string, up.Chunks)
 	// A resumed upload that is no longer open needs no bytes, only the
 	// checksums its commit is asked with (the commit answers its version).
@@ -229,18 +306,12 @@ func (t *transfer) sendChunks(ctx context.Context, sd side, up *Upload, r io.Rea
 	readErr := func() error {
 		for i := range up.Chunks {
 			n := min(up.ChunkBytes, up.Size-int64(i)*up.ChunkBytes)
-			buf, err := pool.get(gctx, n)
-			if err != nil {
-				return err
+			c := src.read(gctx, i, n)
+			if c.err != nil {
+				return c.err
 			}
-			crc, err := readFullCRC(r, buf)
-			if err != nil {
-				pool.put(buf)
-				return fmt.Errorf("storage: reading the file at chunk %d: %w", i, err)
-			}
-			sums[i] = crcString(crc)
-			release := releaseAfter(2, func() { pool.put(buf) })
-			file.add(buf, release)
+			buf, release := c.buf, c.release
+			sums[i] = crcString(c.crc)
 			if p, ok := up.Present[i]; sendNone || ok && p.Size == n && (p.CRC32C == "" || p.CRC32C == sums[i]) {
 				release()
 				prog.add(n)
@@ -257,7 +328,7 @@ func (t *transfer) sendChunks(ctx context.Context, sd side, up *Upload, r io.Rea
 		}
 		return nil
 	}()
-	sum := file.sum()
+	sum := src.file.sum()
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
