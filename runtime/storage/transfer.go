@@ -286,10 +286,11 @@ func (s *source) read(ctx context.Context, i int, n int64) chunkRead {
 	return chunkRead{buf: buf, crc: crc, release: release}
 }
 
-// sendChunks reads r once, in order, checksumming every chunk; the whole
-// file's SHA-256 runs beside it on its own goroutine (the one sequential
-// pass), and chunks the service lacks go out Parallel at a time. A buffer
-// returns to the pool when both its hash and its PUT are done.
+// sendChunks reads the file once, in order, checksumming every chunk; the
+// whole file's SHA-256 runs beside it on its own goroutine (the one
+// sequential pass), and chunks the service lacks go out Parallel at a
+// time. A buffer returns to the pool when both its hash and its PUT are
+// done.
 func (t *transfer) sendChunks(ctx context.Context, sd side, up *Upload, src *source, prog *progress) (*FileVersion, error) {
 	urls := &urlCache{clock: t.clock, m: map[int]ChunkURL{}, fetch: func(ctx context.Context, from int) ([]ChunkURL, error) {
 		return sd.urls(ctx, up.ID, from, min(URLBatch, up.Chunks-from))
