@@ -177,4 +177,31 @@ func TestRoundOrder(t *testing.T) {
 	if got := roundOrder(kinds, 1); !slices.Equal(got, want) {
 		t.Errorf("round 1: %v", got)
 	}
+	// Over the rounds run, each upload goes first as often as second.
+	parFirst := 0
+	for round := range fileRounds {
+		o := roundOrder(kinds, round)
+		if slices.Index(o, "upload via PAR") < slices.Index(o, "upload via service") {
+			parFirst++
+		}
+	}
+	if 2*parFirst != fileRounds {
+		t.Errorf("the PAR upload goes first in %d of %d rounds", parFirst, fileRounds)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range v {
+			out = append(out, time.Duration(x)*time.Millisecond)
+		}
+		return out
+	}
+	if got := median(ms(5, 1, 9)); got != 5*time.Millisecond {
+		t.Errorf("odd: %v", got)
+	}
+	if got := median(ms(40, 10, 30, 20)); got != 25*time.Millisecond {
+		t.Errorf("even: %v, want the mean of the middle two", got)
+	}
 }
