@@ -19,8 +19,9 @@ import (
 // process beside a host process, with no limits of its own: a job asking
 // for memory and open files runs under them (the agent launches it through
 // its own binary, which it must name itself when it has no limits) and is
-// paid; a job asking for one CPU second is stopped there and refunded;
-// SIGTERM stops the agent with exit 0.
+// paid; a job asking for one CPU second is stopped there and refunded; a
+// job past its time limit is refunded and leaves no process behind, not
+// even one that left its group; SIGTERM stops the agent with exit 0.
 func TestClusterAgentCommand(t *testing.T) {
 	t.Parallel()
 	c := jobHost(t)
@@ -39,6 +40,15 @@ func TestClusterAgentCommand(t *testing.T) {
 	c.submitJSON(&spinning, "--account", "main", "--cluster", "lab", "--time-limit-s", "60", "--output-link", par.Link,
 		"--cpu-s", "1", "--", "/bin/sh", "-c", "echo spinning; while :; do :; done")
 
+	// A job past its time limit: what it started ends with it, even a
+	// process in a session of its own whose parent has exited.
+	var slow struct {
+		JobID string `json:"job_id"`
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	c.submitJSON(&slow, "--account", "main", "--cluster", "lab", "--time-limit-s", "2", "--", "/bin/sh", "-c",
+		fmt.Sprintf(`b=$(setsid sleep 300 >/dev/null 2>&1 & echo $!); echo $b > %s.tmp; mv %s.tmp %s; sleep 300`, pidFile, pidFile, pidFile))
+
 	agent, out := startAgent(t, c, t.TempDir(), "--workers", "2")
 
 	if got := waitSettled(t, c, limited.JobID); got.State != "succeeded" {
@@ -55,8 +65,17 @@ func TestClusterAgentCommand(t *testing.T) {
 	if logs, _, rc := c.run("", "job", "logs", spinning.JobID); rc != 0 || logs != "spinning\n" {
 		t.Fatalf("the spinning job's log: exit %d, %q", rc, logs)
 	}
+	if got := waitSettled(t, c, slow.JobID); got.State != "failed" || !strings.Contains(got.Message, "timed out") {
+		t.Fatalf("the slow job: %+v, want failed at its time limit\nagent:\n%s", got, out)
+	}
+	for _, pid := range waitPIDs(t, pidFile, out) {
+		if alive(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the timed-out job's setsid process %d outlived it", pid)
+		}
+	}
 	if bal := balance(c); bal.Balance != "97.000000" || bal.Liability != "0.000000" {
-		t.Fatalf("balance %+v: want one job paid and one refunded", bal)
+		t.Fatalf("balance %+v: want one job paid and two refunded", bal)
 	}
 
 	_ = agent.Process.Signal(syscall.SIGTERM)

@@ -7,14 +7,20 @@ import (
 	"syscall"
 )
 
-// ownGroup runs the command in its own process group and kills the whole
-// group on cancel, so the children it started die with it. Where the
-// system can (Linux), the group also dies when the agent dies without
-// cancelling it (SIGKILL, a crash), so a job whose lease passes does not
-// run on beside its next attempt: a supervisor (supervised) is told with
-// SIGTERM and kills the group; a command started directly is killed.
+// ownGroup runs the command in its own process group and, on cancel (a
+// timeout, a cancelled job, the agent stopping), ends what the job
+// started: a supervisor (supervised) is sent SIGTERM and kills every
+// process below it, those that left the group too, then exits (if it has
+// not within killGrace, exec kills it, and its parent-death signal the
+// job's first process); without one the whole group is killed. Where the
+// system can (Linux), the same happens when the agent dies without
+// cancelling (SIGKILL, a crash), so a job whose lease passes does not run
+// on beside its next attempt.
 func ownGroup(cmd *exec.Cmd, supervised bool) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	dieWithAgent(cmd.SysProcAttr, supervised)
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if supervised {
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	}
 }
