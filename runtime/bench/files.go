@@ -28,7 +28,7 @@ const (
 	// fileRounds is even so that, alternating (roundOrder), each path goes
 	// first in as many rounds as it goes second.
 	fileRounds = 6
-	megabyte         = 1e6
+	megabyte   = 1e6
 )
 
 // fileBoundName says what the file figures are measured against.
