@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -42,9 +43,49 @@ func dialBodyConn(ctx context.Context, network, addr string) (net.Conn, error) {
 }
 
 // chunkBody is a PUT's body: a ReadCloser of its own, so net/http does not
-// wrap it in a NopCloser that would hide it from bodyConn.
-type chunkBody struct{ *bytes.Reader }
+// wrap it in a NopCloser that would hide it from bodyConn. The transport
+// closes it once it is done writing it, which can be after the response
+// has come (a server that answers before reading the whole body): closed
+// says when the chunk's buffer is no longer read.
+type chunkBody struct {
+	*bytes.Reader
+	closed chan struct{}
+	once   *sync.Once
+}
 
-func newChunkBody(b []byte) chunkBody { return chunkBody{bytes.NewReader(b)} }
+func newChunkBody(b []byte) chunkBody {
+	return chunkBody{Reader: bytes.NewReader(b), closed: make(chan struct{}), once: new(sync.Once)}
+}
 
-func (chunkBody) Close() error { return nil }
+func (b chunkBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
+
+// sentBodies are the bodies one request was given (GetBody makes more for
+// the transport's own retries).
+type sentBodies struct {
+	mu     sync.Mutex
+	bodies []chunkBody
+}
+
+func (s *sentBodies) add(b []byte) chunkBody {
+	c := newChunkBody(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bodies = append(s.bodies, c)
+	return c
+}
+
+// wait returns once the transport has closed every body, so the buffer
+// behind them can be reused: net/http closes a request's body even on
+// errors, and a request whose context is cancelled has its connection,
+// and so its write, ended.
+func (s *sentBodies) wait() {
+	s.mu.Lock()
+	bodies := s.bodies
+	s.mu.Unlock()
+	for _, b := range bodies {
+		<-b.closed
+	}
+}

@@ -404,6 +404,8 @@ func (t *transfer) putChunk(ctx context.Context, urls *urlCache, i int, buf []by
 // do sends one chunk request: a PUT of body, or a GET whose answer fills
 // into and must match sum.
 func (t *transfer) do(ctx context.Context, u ChunkURL, body []byte, sum string, into []byte) error {
+	var sent sentBodies
+	defer sent.wait() // last, after cancel: the caller reuses body's buffer
 	ctx, cancel := context.WithTimeout(ctx, ChunkTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, u.Method, u.URL, nil)
@@ -411,8 +413,8 @@ func (t *transfer) do(ctx context.Context, u ChunkURL, body []byte, sum string, 
 		return fmt.Errorf("storage: chunk %d: bad URL", u.Index)
 	}
 	if u.Method == http.MethodPut {
-		req.Body = newChunkBody(body)
-		req.GetBody = func() (io.ReadCloser, error) { return newChunkBody(body), nil }
+		req.Body = sent.add(body)
+		req.GetBody = func() (io.ReadCloser, error) { return sent.add(body), nil }
 		req.ContentLength = int64(len(body))
 		req.Header.Set(CRC32CHeader, sum)
 		// Azure's Put Blob needs the blob type; other stores ignore a

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // TestReadFullCRC: the CRC taken piece by piece is the whole buffer's, for
@@ -107,5 +108,33 @@ func TestChunkPutWrites(t *testing.T) {
 	}
 	if dials.Load() != 1 || cc.writes.Load() > 3 {
 		t.Fatalf("%d connections; %d writes for a 4 MiB body", dials.Load(), cc.writes.Load())
+	}
+}
+
+// earlyAnswer answers a PUT at once and reads and closes its body only
+// later, as a transport may when a server answers before reading it all.
+type earlyAnswer struct{ closed atomic.Bool }
+
+func (e *earlyAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_, _ = io.Copy(io.Discard, r.Body)
+		e.closed.Store(true)
+		_ = r.Body.Close()
+	}()
+	return &http.Response{StatusCode: http.StatusCreated, Body: http.NoBody, Request: r}, nil
+}
+
+// TestChunkPutWaitsForItsBody: a PUT returns, and its buffer may be reused,
+// only once the transport has closed the body, not when the answer comes.
+func TestChunkPutWaitsForItsBody(t *testing.T) {
+	rt := &earlyAnswer{}
+	tr := newTransfer(&http.Client{Transport: rt}, 1, nil)
+	u := ChunkURL{Index: 0, Method: http.MethodPut, URL: "http://chunks.example/c/0"}
+	if err := tr.do(context.Background(), u, make([]byte, 1<<20), "00000000", nil); err != nil {
+		t.Fatal(err)
+	}
+	if !rt.closed.Load() {
+		t.Fatal("the PUT returned while the transport still held its body")
 	}
 }
