@@ -160,19 +160,6 @@ func newSecret(name, storeURL string) string {
 	return hex.EncodeToString(b)
 }
 
-// functionEnv is the environment that carries a service's kind settings
-// to its cloud function (host.ConfigFromEnv reads it).
-func functionEnv(settings map[string]string) map[string]string {
-	env := map[string]string{}
-	for setting, name := range map[string]string{"accounting_url": host.EnvAccountingURL, "access_url": host.EnvAccessURL,
-		host.JobLeaseSetting: host.EnvJobLeaseS} {
-		if v := settings[setting]; v != "" {
-			env[name] = v
-		}
-	}
-	return env
-}
-
 func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) (*host.Status, error) {
 	// The admin API checks a local deployment's settings; a function would
 	// refuse bad ones only at its start.
@@ -184,7 +171,7 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 		return nil, err
 	}
 	ds := deployer.Spec{Name: name, Kinds: []string{spec.Kind}, Location: c.location, Bucket: bucket, Artifact: c.artifact,
-		Secret: c.secret, Settings: c.settings, Env: functionEnv(spec.Settings)}
+		Secret: c.secret, Settings: c.settings, Env: host.SettingsEnv(spec.Settings)}
 	dep, err := c.d.Read(ctx, name)
 	switch {
 	case errors.Is(err, deployer.ErrNotFound):
@@ -232,9 +219,12 @@ func (c *cloudPlatform) open(ctx context.Context, spec host.Spec, dep deployer.D
 		return nil, err
 	}
 	u := strings.TrimRight(dep.URL, "/") + "/" + spec.Kind
-	return host.New(ctx, host.Config{Kinds: []string{spec.Kind}, StoreURLs: map[string]string{spec.Kind: su},
-		ServiceURLs: map[string]string{spec.Kind: u}, PublicURL: dep.URL, Secret: c.secret,
-		AccountingURL: spec.Settings["accounting_url"], AccessURL: spec.Settings["access_url"]})
+	cfg := host.Config{Kinds: []string{spec.Kind}, StoreURLs: map[string]string{spec.Kind: su},
+		ServiceURLs: map[string]string{spec.Kind: u}, PublicURL: dep.URL, Secret: c.secret}
+	if err := host.ApplySettings(&cfg, spec.Settings); err != nil {
+		return nil, err
+	}
+	return host.New(ctx, cfg)
 }
 
 func (c *cloudPlatform) status(ctx context.Context, name string, spec host.Spec, dep deployer.Deployment, svc *host.Host) (*host.Status, error) {

@@ -304,10 +304,10 @@ func TestNewDeployerWiring(t *testing.T) {
 	}
 }
 
-// TestFunctionEnv: a service's kind settings reach its function's
+// TestFunctionEnv (host.SettingsEnv): a service's kind settings reach its function's
 // environment, where the runtime reads them (the lease included).
 func TestFunctionEnv(t *testing.T) {
-	env := functionEnv(map[string]string{"access_url": "https://a.example/access", host.JobLeaseSetting: "7"})
+	env := host.SettingsEnv(map[string]string{"access_url": "https://a.example/access", host.JobLeaseSetting: "7"})
 	env[host.EnvServices], env[host.EnvStoreURL] = "compute", "mem://fn-env"
 	env[host.EnvPublicURL], env[host.EnvSecret] = "https://fn.example", "a-secret-of-forty-characters-0123456789a"
 	cfg, err := host.ConfigFromEnv(func(k string) string { return env[k] })
@@ -317,7 +317,7 @@ func TestFunctionEnv(t *testing.T) {
 	if cfg.AccessURL != "https://a.example/access" || cfg.JobLease != 7*time.Second || cfg.AccountingURL != "" {
 		t.Fatalf("config from the function's environment: access %q, lease %v, accounting %q", cfg.AccessURL, cfg.JobLease, cfg.AccountingURL)
 	}
-	if got := functionEnv(map[string]string{"accounting_url": "https://b.example/accounting"}); len(got) != 1 || got[host.EnvAccountingURL] == "" {
+	if got := host.SettingsEnv(map[string]string{"accounting_url": "https://b.example/accounting"}); len(got) != 1 || got[host.EnvAccountingURL] == "" {
 		t.Fatalf("access settings: %v", got)
 	}
 }

@@ -305,19 +305,45 @@ func overlaps(a, b string) bool {
 // its own URL and store.
 func (h *Host) instance(ctx context.Context, rec *record) (*Host, error) {
 	kind := rec.Spec.Kind
-	lease := h.cfg.JobLease
-	if v, ok := rec.Spec.Settings[JobLeaseSetting]; ok {
-		d, err := ParseJobLease(v)
-		if err != nil {
-			return nil, err
-		}
-		lease = d
-	}
 	cfg := Config{Kinds: []string{kind}, PublicURL: h.cfg.PublicURL, Secret: deploymentSecret(h.cfg.Secret, rec.Name),
 		Logger: h.cfg.Logger.With("deployment", rec.Name), Password: h.cfg.Password, TrustedServices: rec.Trusted,
-		AccountingURL: rec.Spec.Settings["accounting_url"], AccessURL: rec.Spec.Settings["access_url"], ServiceURLs: map[string]string{kind: h.deployedURL(rec.Name)},
-		StoreURLs: map[string]string{kind: rec.Spec.StoreURL}, JobLease: lease}
+		ServiceURLs: map[string]string{kind: h.deployedURL(rec.Name)},
+		StoreURLs:   map[string]string{kind: rec.Spec.StoreURL}, JobLease: h.cfg.JobLease}
+	if err := ApplySettings(&cfg, rec.Spec.Settings); err != nil {
+		return nil, err
+	}
 	return NewWithClock(ctx, cfg, h.cfg.clock)
+}
+
+// ApplySettings sets the fields of cfg that a service's kind settings
+// give (see KindSettings); a setting left out leaves its field as it is.
+func ApplySettings(cfg *Config, settings map[string]string) error {
+	if v, ok := settings["accounting_url"]; ok {
+		cfg.AccountingURL = v
+	}
+	if v, ok := settings["access_url"]; ok {
+		cfg.AccessURL = v
+	}
+	if v, ok := settings[JobLeaseSetting]; ok {
+		d, err := ParseJobLease(v)
+		if err != nil {
+			return err
+		}
+		cfg.JobLease = d
+	}
+	return nil
+}
+
+// SettingsEnv is the function environment that carries a service's kind
+// settings (ConfigFromEnv reads them back).
+func SettingsEnv(settings map[string]string) map[string]string {
+	env := map[string]string{}
+	for setting, name := range map[string]string{"accounting_url": EnvAccountingURL, "access_url": EnvAccessURL, JobLeaseSetting: EnvJobLeaseS} {
+		if v := settings[setting]; v != "" {
+			env[name] = v
+		}
+	}
+	return env
 }
 
 func (h *Host) deployedURL(name string) string {

@@ -19,8 +19,9 @@ import (
 func ownGroup(cmd *exec.Cmd, supervised bool) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	dieWithAgent(cmd.SysProcAttr, supervised)
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if supervised {
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	} else {
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	}
 }
