@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
+	if providerDir != "" { // built by the examples' tests, if any ran
+		_ = os.RemoveAll(providerDir)
+	}
 	os.Exit(code)
 }
 
