@@ -2,6 +2,11 @@ package bench
 
 import (
 	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -203,5 +208,33 @@ func TestMedian(t *testing.T) {
 	}
 	if got := median(ms(40, 10, 30, 20)); got != 25*time.Millisecond {
 		t.Errorf("even: %v, want the mean of the middle two", got)
+	}
+}
+
+// TestTimedWritesGoToNewFiles: a transfer timed into a destination never
+// frees the last round's copy inside its timing (see removeOld), so
+// writing over an existing file is refused and removeOld clears the way.
+func TestTimedWritesGoToNewFiles(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "copy.bin")
+	if err := os.WriteFile(dst, []byte("last round"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write := func(w io.Writer) error { _, err := w.Write([]byte("new")); return err }
+	if err := downloadFile(dst, write); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("writing over an existing copy: %v, want fs.ErrExist", err)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "last round" {
+		t.Fatalf("the refused write changed the file: %q", b)
+	}
+	for range 2 { // a missing file is no error
+		if err := removeOld(dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := downloadFile(dst, write); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != "new" {
+		t.Fatalf("got %q", b)
 	}
 }
