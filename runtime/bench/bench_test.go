@@ -34,7 +34,7 @@ func TestRunSmall(t *testing.T) {
 	want := map[string]int{"encrypted calls": 2, "login approvals": 2, "login approvals (vs full bound)": 2, "authorisation verifications (warm cache)": 2,
 		"transfers, distinct accounts": 2, "transfers, one hot account": 2, "transfers, hot vs distinct": 2,
 		"ledger alone, distinct accounts": 2, "ledger alone, one hot account": 2, "store durable puts (context)": 2,
-		"plain copy, MB/s": 1, "upload via service, MB/s": 1, "download via service, MB/s": 1, "upload via PAR, MB/s": 1, "download via PAR, MB/s": 1,
+		"plain copy, MB/s": 1, "SHA-256 alone (one core), MB/s": 1, "upload via service, MB/s": 1, "download via service, MB/s": 1, "upload via PAR, MB/s": 1, "download via PAR, MB/s": 1,
 		"jobs, submit to settled": 2, "empty claims (after the jobs above)": 2}
 	checkTransferFigures(t, rep)
 	checkFileFigures(t, rep)
@@ -120,6 +120,9 @@ func checkFileFigures(t *testing.T, rep *Report) {
 	for _, f := range rep.Figures {
 		if strings.HasSuffix(f.Name, "MB/s") && f.CPUms <= 0 {
 			t.Errorf("%s: no CPU time measured", f.Name)
+		}
+		if f.Name == hashAlone+", MB/s" && (plain <= 0 || f.BoundPerSec != plain || f.Target != 0 || f.Ops != fileRounds) {
+			t.Errorf("%s: bound %.1f (plain copy %.1f), target %.2f, %d rounds", f.Name, f.BoundPerSec, plain, f.Target, f.Ops)
 		}
 		if !strings.Contains(f.Name, " via ") {
 			continue

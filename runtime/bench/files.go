@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -63,7 +64,7 @@ func benchFiles(ctx context.Context, env *hostEnv, cfg Config, rep *Report, prog
 	took, cpu := map[string][]time.Duration{}, map[string][]time.Duration{}
 	for round := range fileRounds {
 		progress(fmt.Sprintf("files: round %d of %d", round+1, fileRounds))
-		for _, k := range roundOrder(kinds, round) {
+		for _, k := range slices.Insert(roundOrder(kinds, round), 1, hashAlone) {
 			dst := filepath.Join(dir, "copy.bin")
 			if err := removeOld(dst); err != nil {
 				return err
@@ -81,7 +82,7 @@ func benchFiles(ctx context.Context, env *hostEnv, cfg Config, rep *Report, prog
 		}
 	}
 	plain := fileFigure("plain copy, MB/s", size, took["plain copy"], cpu["plain copy"], 0, 0)
-	rep.Figures = append(rep.Figures, plain)
+	rep.Figures = append(rep.Figures, plain, fileFigure(hashAlone+", MB/s", size, took[hashAlone], cpu[hashAlone], plain.PerSecond, 0))
 	for _, k := range kinds[1:] {
 		target := 0.5
 		if k == "upload via PAR" || k == "download via PAR" {
@@ -90,6 +91,27 @@ func benchFiles(ctx context.Context, env *hostEnv, cfg Config, rep *Report, prog
 		rep.Figures = append(rep.Figures, fileFigure(k+", MB/s", size, took[k], cpu[k], plain.PerSecond, target))
 	}
 	return nil
+}
+
+// hashAlone is one core computing the SHA-256 of as many bytes as the file,
+// from memory, after the plain copy in every round. Every upload and
+// download hashes its whole file in order, one pass that cannot be split
+// across cores, so no transfer can go faster than this line; on 2 cores
+// the pass also shares them with the rest of the transfer (reading,
+// sending, receiving, writing). It shows what bounds the PAR figures on
+// the machine the benchmark runs on (see docs/design/storage.md).
+const hashAlone = "SHA-256 alone (one core)"
+
+// hashBytes hashes n bytes of buf over and over, as a transfer hashes a
+// file of n bytes.
+func hashBytes(buf []byte, n int64) {
+	h := sha256.New()
+	for n > 0 {
+		k := min(n, int64(len(buf)))
+		h.Write(buf[:k])
+		n -= k
+	}
+	h.Sum(nil)
 }
 
 // roundOrder puts the service pair first in even rounds and the PAR pair
@@ -136,6 +158,8 @@ type fileEnv struct {
 	s   *identity.Session
 	c   *storage.Client
 	par *storage.PARClient
+	// hashBuf is hashAlone's input, a chunk's worth of random bytes.
+	hashBuf []byte
 }
 
 func newFileEnv(ctx context.Context, env *hostEnv) (*fileEnv, error) {
@@ -149,7 +173,10 @@ func newFileEnv(ctx context.Context, env *hostEnv) (*fileEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	fe := &fileEnv{s: s, c: &storage.Client{C: c, URL: env.h.ServiceURL(storage.Kind)}}
+	fe := &fileEnv{s: s, c: &storage.Client{C: c, URL: env.h.ServiceURL(storage.Kind)}, hashBuf: make([]byte, storage.DefaultChunkBytes)}
+	if _, err := rand.Read(fe.hashBuf); err != nil {
+		return nil, err
+	}
 	if _, err := fe.c.CreateDrive(ctx, s, "bench", storage.DriveOptions{DeleteRule: storage.DeletePurge}); err != nil {
 		return nil, err
 	}
@@ -168,6 +195,8 @@ func (fe *fileEnv) run(ctx context.Context, kind, src, dst string, size int64) (
 	switch kind {
 	case "plain copy":
 		err = plainCopy(src, dst)
+	case hashAlone:
+		hashBytes(fe.hashBuf, size)
 	case "upload via service":
 		err = uploadFile(src, size, func(r io.Reader) error {
 			_, err := fe.c.Upload(ctx, fe.s, "bench", "service.bin", r, size, storage.UploadOptions{})
