@@ -94,14 +94,14 @@ func benchFiles(ctx context.Context, env *hostEnv, cfg Config, rep *Report, prog
 }
 
 // hashAlone is one core computing the SHA-256 of as many bytes as the file,
-// from memory, last in every round: so the transfers run in the same order
-// and at the same times after the purge as without it (on this VM memory
-// freed a few seconds earlier costs more to write into; see roundOrder). Every upload and
-// download hashes its whole file in order, one pass that cannot be split
-// across cores, so no transfer can go faster than this line; on 2 cores
-// the pass also shares them with the rest of the transfer (reading,
-// sending, receiving, writing). It shows what bounds the PAR figures on
-// the machine the benchmark runs on (see docs/design/storage.md).
+// from memory. Every upload and download hashes its whole file in order,
+// one pass that cannot be split across cores, so no transfer can go faster
+// than this line; on 2 cores the pass also shares them with the rest of
+// the transfer (reading, sending, receiving, writing). It shows what
+// bounds the PAR figures on the machine the benchmark runs on (see
+// docs/design/storage.md). It runs last in every round, so the transfers
+// keep their order and their times after the purge (on this VM, memory
+// freed a few seconds earlier costs more to write into; see roundOrder).
 const hashAlone = "SHA-256 alone (one core)"
 
 // hashBytes hashes n bytes of buf over and over, as a transfer hashes a
