@@ -334,11 +334,15 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 	return nil
 }
 
+// settingEnv names the function environment variable that carries each
+// kind setting.
+var settingEnv = map[string]string{"accounting_url": EnvAccountingURL, "access_url": EnvAccessURL, JobLeaseSetting: EnvJobLeaseS}
+
 // SettingsEnv is the function environment that carries a service's kind
 // settings (ConfigFromEnv reads them back).
 func SettingsEnv(settings map[string]string) map[string]string {
 	env := map[string]string{}
-	for setting, name := range map[string]string{"accounting_url": EnvAccountingURL, "access_url": EnvAccessURL, JobLeaseSetting: EnvJobLeaseS} {
+	for setting, name := range settingEnv {
 		if v := settings[setting]; v != "" {
 			env[name] = v
 		}

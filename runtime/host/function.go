@@ -49,14 +49,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	cfg.Kinds = splitList(getenv(EnvServices))
 	cfg.TrustedServices = splitList(getenv(EnvTrustedServices))
-	cfg.AccountingURL = strings.TrimSpace(getenv(EnvAccountingURL))
-	cfg.AccessURL = strings.TrimSpace(getenv(EnvAccessURL))
-	if v := strings.TrimSpace(getenv(EnvJobLeaseS)); v != "" {
-		d, err := ParseJobLease(v)
-		if err != nil {
-			return Config{}, fmt.Errorf("host: %s: %w", EnvJobLeaseS, err)
+	settings := map[string]string{}
+	for setting, name := range settingEnv {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			settings[setting] = v
 		}
-		cfg.JobLease = d
+	}
+	if err := ApplySettings(&cfg, settings); err != nil {
+		return Config{}, fmt.Errorf("host: %s: %w", EnvJobLeaseS, err) // the one setting that can be malformed
 	}
 	return cfg, nil
 }
