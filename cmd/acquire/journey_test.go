@@ -153,11 +153,11 @@ func TestRetryByIDPaysOnce(t *testing.T) {
 	alice.mustJSON("", "cluster", "register", "lab")
 
 	commands := []struct {
-		name     string
-		service  string
-		args     func(id string) []string
-		key      string // the output field that must repeat
-		spent    string // what one run takes from main (balance + liability)
+		name    string
+		service string
+		args    func(id string) []string
+		key     string // the output field that must repeat
+		spent   string // what one run takes from main (balance + liability)
 	}{
 		{"access request", "/access", func(id string) []string {
 			return []string{"access", "request", "job/ok", "--account", main, "--max", "2.5", "--id", id}
