@@ -13,19 +13,15 @@ go="${GO:-go}"
 fuzztime="${FUZZTIME:-10s}"
 match="${FUZZ:-.}"
 
-# "go test -list" prints a package's fuzz targets, then "ok <package> ...".
+# Targets are found in the sources (compiling every test binary to ask
+# "go test -list" would cost minutes): "func FuzzX(f *testing.F)" in a
+# _test.go file, run in that file's package folder.
 targets=()
-pending=()
-while read -r word pkg _; do
-	if [[ "$word" == Fuzz* ]]; then
-		pending+=("$word")
-	elif [[ "$word" == ok ]]; then
-		for name in "${pending[@]}"; do
-			[[ "$name" =~ $match ]] && targets+=("$pkg $name")
-		done
-		pending=()
-	fi
-done < <("$go" test -list '^Fuzz' ./... 2>/dev/null)
+while IFS=: read -r file _ line; do
+	name="${line#func }"
+	name="${name%%(*}"
+	[[ "$name" =~ $match ]] && targets+=("./$(dirname "$file") $name")
+done < <(git ls-files -co --exclude-standard -- '*_test.go' | xargs grep -n '^func Fuzz[A-Za-z0-9_]*(f \*testing\.F)' | sort)
 
 if [[ ${#targets[@]} -eq 0 ]]; then
 	echo "fuzz: no target matches '$match'" >&2
@@ -45,7 +41,7 @@ for t in "${targets[@]}"; do
 		failed=1
 	fi
 	execs="$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)"
-	printf '%-55s %-24s %12s %s\n' "${pkg#github.com/openacquire/acquire/}" "$name" "${execs:-0}" "$result"
+	printf '%-55s %-24s %12s %s\n' "${pkg#./}" "$name" "${execs:-0}" "$result"
 	if [[ $result == FAIL ]]; then
 		sed -n '/--- FAIL/,$p' "$log" | head -30
 		break
