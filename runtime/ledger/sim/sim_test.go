@@ -57,6 +57,7 @@ func TestSimulation(t *testing.T) {
 	start := time.Now()
 	faults, crashes, races := 0, 0, 0
 	kinds := map[faultstore.Fault]int{}
+	points := map[string]bool{}
 	for _, seed := range list {
 		cfg := sim.Config{Seed: seed}
 		if len(list) == 1 && os.Getenv("SIM_TRACE") != "" {
@@ -67,21 +68,34 @@ func TestSimulation(t *testing.T) {
 			t.Fatalf("%v\nreproduce: make sim SEED=%d (go test ./runtime/ledger/sim -run TestSimulation -seed %d -v)", err, seed, seed)
 		}
 		if len(list) == 1 {
-			t.Logf("seed %d: %d steps, %d transfers, %d faults %v, %d crashes, %d restarts, %d races",
-				seed, res.Steps, res.Transfers, res.Faults, res.ByKind, res.Crashes, res.Restarts, res.Races)
+			t.Logf("seed %d: %d steps, %d transfers, %d faults %v, %d crashes %v, %d restarts, %d races",
+				seed, res.Steps, res.Transfers, res.Faults, res.ByKind, res.Crashes, res.CrashPoints, res.Restarts, res.Races)
 		}
 		faults, crashes, races = faults+res.Faults, crashes+res.Crashes, races+res.Races
 		for k, v := range res.ByKind {
 			kinds[k] += v
 		}
+		for p := range res.CrashPoints {
+			points[p] = true
+		}
 	}
 	el := time.Since(start)
 	n := float64(len(list))
-	t.Logf("%d seeds in %v: %.1f seeds/s; per run %.1f faults injected (%s), %.1f crashes, %.1f races",
-		len(list), el.Round(time.Millisecond), n/el.Seconds(), float64(faults)/n, perRun(kinds, n), float64(crashes)/n, float64(races)/n)
+	t.Logf("%d seeds in %v: %.1f seeds/s; per run %.1f faults injected (%s), %.1f crashes, %.1f races; %d crash points hit: %s",
+		len(list), el.Round(time.Millisecond), n/el.Seconds(), float64(faults)/n, perRun(kinds, n), float64(crashes)/n, float64(races)/n,
+		len(points), strings.Join(sortedKeys(points), " "))
 	if faults == 0 || crashes == 0 || races == 0 {
 		t.Fatalf("the runs injected %d faults, %d crashes and %d races: the simulation is not exercising recovery", faults, crashes, races)
 	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func perRun(kinds map[faultstore.Fault]int, n float64) string {
