@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,19 +85,10 @@ func TestSimulation(t *testing.T) {
 	n := float64(len(list))
 	t.Logf("%d seeds in %v: %.1f seeds/s; per run %.1f faults injected (%s), %.1f crashes, %.1f races; %d crash points hit: %s",
 		len(list), el.Round(time.Millisecond), n/el.Seconds(), float64(faults)/n, perRun(kinds, n), float64(crashes)/n, float64(races)/n,
-		len(points), strings.Join(sortedKeys(points), " "))
+		len(points), strings.Join(slices.Sorted(maps.Keys(points)), " "))
 	if faults == 0 || crashes == 0 || races == 0 {
 		t.Fatalf("the runs injected %d faults, %d crashes and %d races: the simulation is not exercising recovery", faults, crashes, races)
 	}
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func perRun(kinds map[faultstore.Fault]int, n float64) string {
