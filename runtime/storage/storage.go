@@ -55,6 +55,14 @@ const (
 	MaxURLsPerCall = 256
 	// MaxListPage bounds the files or versions one list call answers.
 	MaxListPage = 100
+	// DefaultMaxVersions is a drive's limit on kept versions (tombstones
+	// and empty files included) unless its owner sets another, up to
+	// MaxVersionsLimit. Versions cost a record each whatever their size.
+	DefaultMaxVersions = 100_000
+	MaxVersionsLimit   = 10_000_000
+	// MaxPurgeSlack is how many versions past its drive's limit one
+	// delete_file --purge removes (commits racing it) before it gives up.
+	MaxPurgeSlack = 1000
 	// MaxVersionProbe bounds how far past a stale head a reader looks for
 	// newer versions (a head update lost to a crash).
 	MaxVersionProbe = 16
