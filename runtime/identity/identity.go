@@ -7,6 +7,7 @@ import (
 	"context"
 	"regexp"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/auth"
@@ -53,6 +54,9 @@ type Identity struct {
 	b        *store.Bucket
 	params   crypto.PasswordParams
 	hashSlot chan struct{}
+
+	decoyOnce sync.Once
+	decoy     string // see decoyHash
 }
 
 // Options tune an identity service; zero values take the defaults.

@@ -104,7 +104,7 @@ func TestBadCredentialsChangeNothing(t *testing.T) {
 	_, _, err := f.id.Login(ctx, "bob", "wrong password!", identity.LoginOptions{OTP: code})
 	wantClass(t, err, identity.ErrPassword)
 	_, err = f.login(t, "nobody", code)
-	wantClass(t, err, identity.ErrUnknownUser)
+	wantClass(t, err, identity.ErrPassword)
 	wrong := "000000"
 	if wrong == code {
 		wrong = "000001"
@@ -147,16 +147,20 @@ func TestConcurrentLoginsWithOneCodeOneWins(t *testing.T) {
 	}
 }
 
-func TestLockoutEngagesAndLifts(t *testing.T) {
+func TestOTPLockoutEngagesAndLifts(t *testing.T) {
 	f := setup(t, "dave")
 	ctx := context.Background()
 	code := f.freshCode(t) // align the clock first: nothing below may move it before the lock check
-	for range identity.FreeFailures {
-		_, _, err := f.id.Login(ctx, "dave", "wrong password!", identity.LoginOptions{OTP: code})
-		wantClass(t, err, identity.ErrPassword)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "000001"
 	}
-	// Locked: refused without checking the password, even the right one,
-	// and the refused attempt does not use up the code.
+	for range identity.FreeFailures {
+		_, _, err := f.id.Login(ctx, "dave", pw, identity.LoginOptions{OTP: wrong})
+		wantClass(t, err, identity.ErrOTP)
+	}
+	// Locked: refused without checking the code, even the right one, and
+	// the refused attempt does not use up the code.
 	_, err := f.login(t, "dave", code)
 	wantClass(t, err, identity.ErrLocked)
 	f.env.Clock.Advance(identity.BaseLock + time.Second)
@@ -212,12 +216,12 @@ func TestAdminAuditAndUnlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A second user locks themselves out.
+	// A second user locks their one-time code with wrong codes.
 	if _, err := f.id.Register(ctx, "mallory", pw); err != nil {
 		t.Fatal(err)
 	}
 	for range identity.FreeFailures + 1 {
-		_, _, _ = f.id.Login(ctx, "mallory", "wrong password!", identity.LoginOptions{OTP: "123456"})
+		_, _, _ = f.id.Login(ctx, "mallory", pw, identity.LoginOptions{OTP: "123456"})
 	}
 	_, _, err = f.id.Login(ctx, "mallory", pw, identity.LoginOptions{OTP: "123456"})
 	wantClass(t, err, identity.ErrLocked)

@@ -30,8 +30,11 @@ type RequestLoginResult struct {
 	Expires    time.Time `json:"expires"`
 }
 
+// handleRequestLogin opens a pending login for any well-formed username,
+// known or not: the answer must not tell which usernames exist. An
+// unknown one's login simply never approves.
 func (id *Identity) handleRequestLogin(ctx context.Context, a *RequestLoginArgs) (*RequestLoginResult, error) {
-	if _, _, err := id.getUser(ctx, a.Username); err != nil {
+	if err := checkUsername(a.Username); err != nil {
 		return nil, err
 	}
 	for _, pemText := range []string{a.KeyPublic, a.CertPublic} {
@@ -89,6 +92,9 @@ func (id *Identity) handleApproveLogin(ctx context.Context, a *ApproveLoginArgs)
 	}
 	if st := sess.status(id.now()); st != statusPending || sess.Username != a.Username {
 		return nil, call.Errorf(ErrSession, "session %s is not a pending login for %q", a.SessionUID, a.Username)
+	}
+	if err := id.countAttempt(ctx, a.SessionUID); err != nil {
+		return nil, err
 	}
 	u, dev, err := id.checkCredentials(ctx, a)
 	if err != nil {
@@ -192,19 +198,48 @@ func (id *Identity) indexSession(ctx context.Context, userUID, sessionUID string
 	return err
 }
 
+// countAttempt counts one approval attempt on a pending login by
+// compare-and-swap before the attempt is judged, so parallel guesses each
+// count; past MaxSessionAttempts the login is refused for good.
+func (id *Identity) countAttempt(ctx context.Context, sessionUID string) error {
+	s, err := id.updateSession(ctx, sessionUID, func(s *sessionRecord) error {
+		if s.status(id.now()) != statusPending {
+			return call.Errorf(ErrSession, "session %s is not a pending login", sessionUID)
+		}
+		s.Attempts++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if s.Attempts > MaxSessionAttempts {
+		return call.Errorf(ErrLocked, "this login has used its %d attempts; request a new login", MaxSessionAttempts)
+	}
+	return nil
+}
+
 // deviceOutcome says which remembered device was used or made.
 type deviceOutcome struct{ uid, newUID, newSecret string }
 
-// checkCredentials verifies the password once (argon2id is the costly
-// part), then applies the second factor inside a compare-and-swap loop, so
-// that of two logins racing with one OTP code exactly one advances the
-// stored step and the other sees the code as used.
+// checkCredentials counts the attempt as a password failure before
+// judging it (a right password takes the count back), verifies the
+// password once (argon2id is the costly part), then applies the second
+// factor inside a compare-and-swap loop, so that of two logins racing with
+// one OTP code exactly one advances the stored step and the other sees the
+// code as used. An unknown username costs the same argon2id work and gets
+// the same answer as a wrong password.
 func (id *Identity) checkCredentials(ctx context.Context, a *ApproveLoginArgs) (*userRecord, deviceOutcome, error) {
-	u, _, err := id.getUser(ctx, a.Username)
-	if err != nil {
-		return nil, deviceOutcome{}, err
+	var quiet bool
+	u, err := id.updateUser(ctx, a.Username, func(u *userRecord) error {
+		quiet = u.Lock.quiet()
+		u.Lock.failPassword()
+		return nil
+	})
+	if errors.Is(err, ErrUnknownUser) {
+		_, _ = id.verifyPassword(ctx, id.decoyHash(), a.Password)
+		return nil, deviceOutcome{}, wrongCredentials(a.Username)
 	}
-	if err := u.Lock.check(&u.Lock.Password, "password", id.now()); err != nil {
+	if err != nil {
 		return nil, deviceOutcome{}, err
 	}
 	ok, err := id.verifyPassword(ctx, u.PasswordHash, a.Password)
@@ -212,8 +247,7 @@ func (id *Identity) checkCredentials(ctx context.Context, a *ApproveLoginArgs) (
 		return nil, deviceOutcome{}, err
 	}
 	if !ok {
-		id.recordFailure(ctx, a.Username, false)
-		return nil, deviceOutcome{}, call.Errorf(ErrPassword, "wrong password for %q", a.Username)
+		return nil, deviceOutcome{}, wrongCredentials(a.Username)
 	}
 	verified := u.PasswordHash
 	var out deviceOutcome
@@ -223,25 +257,36 @@ func (id *Identity) checkCredentials(ctx context.Context, a *ApproveLoginArgs) (
 		if u.PasswordHash != verified {
 			return call.Errorf(call.ErrBusy, "password changed during login; retry")
 		}
-		if err := u.Lock.check(&u.Lock.OTP, "one-time code", id.now()); err != nil {
-			return err
+		u.Lock.Password.reset()
+		if factorErr = u.Lock.checkOTP(id.now()); factorErr != nil {
+			return nil // the password's count is still taken back
 		}
 		out, factorErr = id.secondFactor(ctx, u, a)
 		if factorErr != nil {
-			u.Lock.fail(&u.Lock.OTP, id.now())
+			u.Lock.failOTP(id.now())
 			return nil // record the failure; the error is returned below
 		}
-		u.Lock.Password.reset()
 		u.Lock.OTP.reset()
 		return nil
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, deviceOutcome{}, err
-	}
-	if factorErr != nil {
+	case factorErr != nil && quiet:
+		return nil, deviceOutcome{}, wrongCredentials(a.Username)
+	case factorErr != nil:
 		return nil, deviceOutcome{}, factorErr
 	}
 	return u, out, nil
+}
+
+// decoyHash is a hash of no one's password, made once, that an unknown
+// username's login is checked against so it costs what a known one does.
+func (id *Identity) decoyHash() string {
+	id.decoyOnce.Do(func() {
+		id.decoy, _ = crypto.HashPassword(service.NewID(), id.params)
+	})
+	return id.decoy
 }
 
 // secondFactor checks one of the second factors on the record and consumes
@@ -325,22 +370,6 @@ func (id *Identity) addDevice(ctx context.Context, u *userRecord, label string, 
 	uid := service.NewID()
 	u.Devices[uid] = &device{Label: clip(label, 64), OTPSecret: sealed, Created: now}
 	return deviceOutcome{uid: uid, newUID: uid, newSecret: secret}, nil
-}
-
-// recordFailure counts a password failure; counting is best effort on a
-// busy record, never a reason to report success.
-func (id *Identity) recordFailure(ctx context.Context, username string, otp bool) {
-	_, err := id.updateUser(ctx, username, func(u *userRecord) error {
-		c := &u.Lock.Password
-		if otp {
-			c = &u.Lock.OTP
-		}
-		u.Lock.fail(c, id.now())
-		return nil
-	})
-	if err != nil {
-		id.svc.Logger().Warn("could not record a login failure", "username", username, "err", err)
-	}
 }
 
 func errClass(err error) string {

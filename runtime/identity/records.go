@@ -68,6 +68,8 @@ type sessionRecord struct {
 	// hold a new device's secret.
 	ApprovalMAC    string `json:"approval_mac,omitempty"`
 	ApprovalSealed string `json:"approval_sealed,omitempty"`
+	// Attempts counts approval attempts, each before it is judged.
+	Attempts int `json:"attempts,omitempty"`
 }
 
 // status accounts for expiry, which is never written: it follows from time.
