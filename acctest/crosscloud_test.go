@@ -52,8 +52,9 @@ func TestCrossCloud(t *testing.T) {
 	accStore := gcsBucket(t, "acq-accounting")
 	blobStore := azureContainer(t, ctx, "acq-storage")
 	idURL := startLambda(t, idStore) + "/identity"
-	accURL := startCloudRun(t, accStore) + "/accounting"
-	stURL := startAzureFunction(t, blobStore) + "/storage"
+	// Neither trusts an identity service it is not told to: both are told the Lambda's.
+	accURL := startCloudRun(t, accStore, idURL) + "/accounting"
+	stURL := startAzureFunction(t, blobStore, idURL) + "/storage"
 
 	// Each service proves to the registry that it holds its keys, through its platform.
 	rc := &registry.Client{C: reg.Client, URL: reg.Host.ServiceURL(registry.Kind)}
@@ -214,20 +215,22 @@ func azureContainer(t *testing.T, ctx context.Context, name string) string {
 
 // startAzureFunction runs storage in the Azure Functions custom handler as
 // the Functions host starts it.
-func startAzureFunction(t *testing.T, storeURL string) string {
+func startAzureFunction(t *testing.T, storeURL, trustedIdentity string) string {
 	bin := functiontest.Build(t, "../adapters/azure/azurefn/handler", "handler", nil)
 	addr := servertest.FreeAddr(t)
 	base := "http://" + addr
-	functiontest.Start(t, bin, append(serviceEnv(storage.Kind, storeURL, base), azurefn.EnvPort+"="+functiontest.Port(t, addr)), addr)
+	functiontest.Start(t, bin, append(serviceEnv(storage.Kind, storeURL, base), azurefn.EnvPort+"="+functiontest.Port(t, addr),
+		host.EnvTrustedIdentities+"="+trustedIdentity), addr)
 	return base
 }
 
 // startCloudRun runs accounting in the GCP server as Cloud Run starts it.
-func startCloudRun(t *testing.T, storeURL string) string {
+func startCloudRun(t *testing.T, storeURL, trustedIdentity string) string {
 	bin := functiontest.Build(t, "../adapters/gcp/gcpfn/server", "server", nil)
 	addr := servertest.FreeAddr(t)
 	base := "http://" + addr
-	functiontest.Start(t, bin, append(serviceEnv(accounting.Kind, storeURL, base), "PORT="+functiontest.Port(t, addr)), addr)
+	functiontest.Start(t, bin, append(serviceEnv(accounting.Kind, storeURL, base), "PORT="+functiontest.Port(t, addr),
+		host.EnvTrustedIdentities+"="+trustedIdentity), addr)
 	return base
 }
 

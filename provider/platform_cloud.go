@@ -170,8 +170,12 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 	if err != nil {
 		return nil, err
 	}
+	env, err := host.SpecEnv(spec)
+	if err != nil {
+		return nil, err
+	}
 	ds := deployer.Spec{Name: name, Kinds: []string{spec.Kind}, Location: c.location, Bucket: bucket, Artifact: c.artifact,
-		Secret: c.secret, Settings: c.settings, Env: host.SettingsEnv(spec.Settings)}
+		Secret: c.secret, Settings: c.settings, Env: env}
 	dep, err := c.d.Read(ctx, name)
 	switch {
 	case errors.Is(err, deployer.ErrNotFound):

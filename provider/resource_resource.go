@@ -133,11 +133,13 @@ func (r *catalogueResource) Schema(_ context.Context, _ resource.SchemaRequest, 
 			},
 			"users": schema.SetAttribute{
 				Optional: true, ElementType: types.StringType,
-				Description: fmt.Sprintf("UIDs of the users allowed to request it (at most %d); unset or empty allows any user "+
+				Description: fmt.Sprintf("Users allowed to request it, each `<user uid>@<identity service URL>` (a UID is unique only "+
+					"within its identity service; at most %d); unset or empty allows any user "+
 					"of a trusted identity service.", access.MaxUsersPerResource),
 				Validators: []validator.Set{
 					setvalidator.SizeAtMost(access.MaxUsersPerResource),
-					setvalidator.ValueStringsAre(stringvalidator.RegexMatches(access.UserUIDPattern, "must be a user UID")),
+					setvalidator.ValueStringsAre(stringvalidator.RegexMatches(access.UserRefPattern,
+						"must be <user uid>@<identity service URL>")),
 				},
 			},
 			"description": schema.StringAttribute{

@@ -301,7 +301,7 @@ limits who may request it; without it any user of a trusted identity service may
 	fl.StringVar(&price, "price", "", "price, e.g. 2.5")
 	fl.StringVar(&svc, "service", "", "the fulfilling service's URL (or kind)")
 	fl.StringVar(&function, "function", "", "the function to call there")
-	fl.StringArrayVar(&users, "user", nil, "a user UID allowed to request it (repeatable; default: anyone)")
+	fl.StringArrayVar(&users, "user", nil, "a user allowed to request it, as <user uid>@<identity service URL> (repeatable; default: anyone)")
 	fl.StringVar(&desc, "description", "", "a description for the catalogue")
 	fl.Int64Var(&holdS, "hold-s", 0, "how long a payment is held before it must be settled, in seconds (default 3600; jobs need more than their time limit)")
 	_ = cmd.MarkFlagRequired("price")

@@ -22,6 +22,7 @@ import (
 	"github.com/openacquire/acquire/adapters/azure/blobstore"
 	"github.com/openacquire/acquire/adapters/gcp/gcsstore"
 
+	"github.com/openacquire/acquire/runtime/auth"
 	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/identity"
@@ -31,6 +32,7 @@ type hostFlags struct {
 	storeURL, addr, publicURL, services, secretFile, admin string
 	adminTokenFile                                         string
 	jobLeaseS                                              int
+	trustedIdentities                                      []string
 }
 
 func newHostCmd(g *globals) *cobra.Command {
@@ -69,6 +71,9 @@ is off. --services none serves only what is deployed through it.`,
 			if err := compute.CheckLease(time.Duration(f.jobLeaseS) * time.Second); err != nil {
 				return usagef("--job-lease-s: %v", err)
 			}
+			if _, err := auth.ParseTrustedIdentities(strings.Join(f.trustedIdentities, ",")); err != nil {
+				return usagef("--trusted-identity: %v", err)
+			}
 			oversubscribe(g.getenv)
 			return runHost(cmd.Context(), cmd.OutOrStdout(), f)
 		},
@@ -81,6 +86,8 @@ is off. --services none serves only what is deployed through it.`,
 	fl.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin API's token (default: admin.token in a local store folder)")
 	fl.StringVar(&f.secretFile, "secret-file", "", "file holding the service secret")
 	fl.StringVar(&f.admin, "admin", "", "username of the identity service's first admin")
+	fl.StringArrayVar(&f.trustedIdentities, "trusted-identity", nil,
+		"URL of another identity service whose users may act here (repeatable; this host's own is always trusted, no other by default)")
 	fl.IntVar(&f.jobLeaseS, "job-lease-s", int(compute.DefaultLease/time.Second),
 		"seconds a compute claim or heartbeat holds a job: how soon a dead agent's job runs again")
 	return cmd
@@ -123,8 +130,10 @@ func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
 		_ = ln.Close()
 		return err
 	}
+	trusted, _ := auth.ParseTrustedIdentities(strings.Join(f.trustedIdentities, ",")) // checked in RunE
 	h, err := host.New(ctx, host.Config{Kinds: strings.Split(f.services, ","), NoServices: f.services == "none", StoreURL: f.storeURL,
-		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default(), AdminToken: token, JobLease: time.Duration(f.jobLeaseS) * time.Second})
+		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default(), AdminToken: token, JobLease: time.Duration(f.jobLeaseS) * time.Second,
+		TrustedIdentities: trusted})
 	if err != nil {
 		_ = ln.Close()
 		return err

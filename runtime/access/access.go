@@ -145,8 +145,8 @@ type Options struct {
 	// AccountingURL is where cheques are cashed.
 	AccountingURL string
 	// TrustedIdentities lists the identity services whose users may act
-	// here; empty trusts any.
-	TrustedIdentities []string
+	// here; empty trusts none.
+	TrustedIdentities auth.TrustedIdentities
 	// TrustedServices lists the services that may ask check/batch_check
 	// about any user. Empty trusts none.
 	TrustedServices []string
@@ -159,13 +159,7 @@ func New(svc *service.Service, o Options) (*Access, error) {
 	if o.Client == nil || o.AccountingURL == "" {
 		return nil, errors.New("access: a call client and an accounting URL are required")
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Staleness: o.Staleness}
-	if len(o.TrustedIdentities) > 0 {
-		v.Identities = map[string]bool{}
-		for _, u := range o.TrustedIdentities {
-			v.Identities[u] = true
-		}
-	}
+	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Identities: o.TrustedIdentities, Staleness: o.Staleness}
 	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Services: map[string]bool{}}
 	for _, u := range o.TrustedServices {
 		sv.Services[u] = true

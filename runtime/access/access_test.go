@@ -320,7 +320,7 @@ func TestRefusedBeforeMoneyMoves(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	jobs := startFulfiller(t, f.env, "ok")
-	f.offer(t, "job/bobs", "1", jobs, f.bob.UserUID)
+	f.offer(t, "job/bobs", "1", jobs, access.UserRef(f.bob.IdentityURL, f.bob.UserUID))
 	f.offer(t, "job/dear", "60", jobs)
 
 	_, err := f.ac.Request(ctx, f.alice, "r-1", "job/bobs", "", f.cheque(t, f.alice, f.main, "1"))
@@ -385,13 +385,13 @@ func TestCatalogueAndChecks(t *testing.T) {
 		wantClass(t, err, call.ErrBadArguments)
 	}
 	f.offer(t, "job/a", "1", jobs)
-	f.offer(t, "job/bobs", "2", jobs, f.bob.UserUID)
+	f.offer(t, "job/bobs", "2", jobs, access.UserRef(f.bob.IdentityURL, f.bob.UserUID))
 	f.offer(t, "job/gone", "3", jobs)
 	if _, err := f.ac.RemoveResource(ctx, f.carol, "job/gone"); err != nil {
 		t.Fatal(err)
 	}
 	cat, err := f.ac.ListResources(ctx, f.bob)
-	if err != nil || len(cat.Resources) != 2 || cat.Resources[0].Name != "job/a" || cat.Resources[1].Users[0] != f.bob.UserUID {
+	if err != nil || len(cat.Resources) != 2 || cat.Resources[0].Name != "job/a" || cat.Resources[1].Users[0] != access.UserRef(f.bob.IdentityURL, f.bob.UserUID) {
 		t.Fatalf("catalogue %+v, %v", cat, err)
 	}
 

@@ -20,12 +20,13 @@ func TestAdminGoAPI(t *testing.T) {
 	b := f.svc.Bucket()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 678_900_000, time.UTC)
 	r := access.Resource{Name: "gpu-hour", Price: amt("1.5"), ServiceURL: "http://127.0.0.1:1/compute", Function: "run_job",
-		Users: []string{"u2", "u1", "u2"}, Description: "one GPU hour"}
+		Users:       []string{"u2@https://id.example/identity", "u1@https://id.example/identity", "u2@https://id.example/identity"},
+		Description: "one GPU hour"}
 	got, err := access.SetResource(ctx, b, r, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Users) != 2 || got.Users[0] != "u1" || !got.Updated.Equal(now.Truncate(time.Millisecond)) {
+	if len(got.Users) != 2 || got.Users[0] != "u1@https://id.example/identity" || !got.Updated.Equal(now.Truncate(time.Millisecond)) {
 		t.Fatalf("stored %+v: users sorted without repeats, time in ms", got)
 	}
 	cat, err := f.ac.ListResources(ctx, f.alice)

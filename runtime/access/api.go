@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,8 +20,10 @@ type Resource struct {
 	Price      ledger.Amount `json:"price"`
 	ServiceURL string        `json:"service_url"`
 	Function   string        `json:"function"`
-	// Users lists the user UIDs allowed to request it; empty allows any
-	// user of a trusted identity service.
+	// Users lists the users allowed to request it, each as
+	// "<user uid>@<identity service URL>" (UserRef): a UID is unique only
+	// within its identity service. Empty allows any user of a trusted
+	// identity service.
 	Users       []string `json:"users,omitempty"`
 	Description string   `json:"description,omitempty"`
 	// HoldS is how long a request's payment is held before it must be
@@ -30,17 +33,15 @@ type Resource struct {
 	Updated time.Time `json:"updated,omitzero"`
 }
 
-// allows says whether the catalogue lets uid request r.
-func (r *Resource) allows(uid string) bool {
-	if len(r.Users) == 0 {
-		return true
-	}
-	for _, u := range r.Users {
-		if u == uid {
-			return true
-		}
-	}
-	return false
+// UserRef is how a catalogue entry names a user: the UID and the identity
+// service that issued it, together, so no other identity service's user
+// with the same UID matches.
+func UserRef(identityURL, userUID string) string { return userUID + "@" + identityURL }
+
+// allows says whether the catalogue lets the user (identityURL, uid)
+// request r: both must match a listed user.
+func (r *Resource) allows(identityURL, uid string) bool {
+	return len(r.Users) == 0 || slices.Contains(r.Users, UserRef(identityURL, uid))
 }
 
 // SetResourceArgs adds or replaces a catalogue entry (admins).

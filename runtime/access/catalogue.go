@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -34,8 +35,8 @@ func checkResource(r *Resource) error {
 			int64(MinHold/time.Second), int64(MaxHold/time.Second))
 	}
 	for _, u := range r.Users {
-		if !requestIDPattern.MatchString(u) {
-			return bad("user uid %q is malformed", clip(u))
+		if !userRefPattern.MatchString(u) {
+			return bad("user %q must be <user uid>@<identity service URL>", clip(u))
 		}
 	}
 	return nil
@@ -185,5 +186,8 @@ func RemoveResource(ctx context.Context, b *store.Bucket, name string) error {
 var (
 	ResourceNamePattern = namePattern
 	FunctionNamePattern = functionPattern
-	UserUIDPattern      = requestIDPattern
+	UserRefPattern      = userRefPattern
 )
+
+// userRefPattern is UserRef's form: a UID, "@", an http(s) URL.
+var userRefPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}@https?://[^\s@,]{1,500}$`)

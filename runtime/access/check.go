@@ -123,7 +123,7 @@ func (k *asker) mayAsk(ctx context.Context, a *Access, q *Query) error {
 // answer answers one query from the catalogue (request) or the grants (use).
 func (a *Access) answer(ctx context.Context, q Query) (Answer, error) {
 	ans := Answer{Query: q}
-	if a.v.Identities != nil && !a.v.Identities[q.IdentityURL] {
+	if !a.v.Identities.Trusts(q.IdentityURL) {
 		ans.Reason = "the user's identity service is not trusted here"
 		return ans, nil
 	}
@@ -146,7 +146,7 @@ func (a *Access) answer(ctx context.Context, q Query) (Answer, error) {
 		ans.Reason = "no resource " + q.Resource + " in the catalogue"
 	case err != nil:
 		return ans, err
-	case r.allows(q.UserUID):
+	case r.allows(q.IdentityURL, q.UserUID):
 		ans.Allowed, ans.Reason = true, "the catalogue allows it, for "+r.Price.String()
 	default:
 		ans.Reason = "the catalogue lists other users for " + q.Resource

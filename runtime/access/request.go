@@ -158,7 +158,7 @@ func (a *Access) newRequest(ctx context.Context, u *user, uid string, args *Requ
 	if err != nil {
 		return nil, "", err
 	}
-	if !r.allows(u.UserUID) {
+	if !r.allows(u.IdentityURL, u.UserUID) {
 		return nil, "", call.Errorf(ErrAccessDenied, "you may not request %s", r.Name)
 	}
 	if err := a.checkCheque(r, args.Cheque); err != nil {

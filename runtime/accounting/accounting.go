@@ -146,8 +146,8 @@ type Options struct {
 	// Client makes the identity lookups that verify authorisations.
 	Client *call.Client
 	// TrustedIdentities lists the identity services whose users may act
-	// here; empty trusts any (ownership is always per identity service).
-	TrustedIdentities []string
+	// here; empty trusts none.
+	TrustedIdentities auth.TrustedIdentities
 	// TrustedServices lists the service URLs that may act here in their
 	// own name (own accounts, take payments). Empty trusts none: checking
 	// a service means fetching keys from its URL, which must not be any
@@ -170,13 +170,7 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Accounting, err
 	if err != nil {
 		return nil, err
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Staleness: o.Staleness}
-	if len(o.TrustedIdentities) > 0 {
-		v.Identities = map[string]bool{}
-		for _, u := range o.TrustedIdentities {
-			v.Identities[u] = true
-		}
-	}
+	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Identities: o.TrustedIdentities, Staleness: o.Staleness}
 	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Services: map[string]bool{}}
 	for _, u := range o.TrustedServices {
 		sv.Services[u] = true

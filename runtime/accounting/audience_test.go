@@ -15,7 +15,7 @@ import (
 func TestAuthorisationReplayedToAnotherDeploymentIsRefused(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	b := hosttest.Start(t, hosttest.Options{Kinds: []string{accounting.Kind}})
+	b := hosttest.Start(t, hosttest.Options{Kinds: []string{accounting.Kind}, TrustedIdentities: []string{f.alice.IdentityURL}})
 	b.Clock.Advance(f.env.Clock.Now().Sub(b.Clock.Now()))
 	bank := b.Accounting()
 	if _, err := bank.CreateAccount(ctx, f.alice, "main", amt("0")); err != nil {

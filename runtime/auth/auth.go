@@ -138,8 +138,8 @@ type Verifier struct {
 	Clock      func() time.Time
 	MaxAge     time.Duration
 	Staleness  time.Duration
-	Identities map[string]bool // identity URLs this service trusts; nil trusts any
-	Audience   string          // this service's URL: authorisations for any other are refused
+	Identities TrustedIdentities // identity services whose users act here; empty trusts none
+	Audience   string            // this service's URL: authorisations for any other are refused
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -157,7 +157,8 @@ func (v *Verifier) Verify(ctx context.Context, a *Authorisation, resource string
 	if a == nil {
 		return nil, call.Errorf(ErrAuthorisation, "no authorisation given")
 	}
-	if v.Identities != nil && !v.Identities[a.IdentityURL] {
+	// Before any lookup: an untrusted URL is never contacted, nor cached.
+	if !v.Identities.Trusts(a.IdentityURL) {
 		return nil, call.Errorf(ErrAuthorisation, "identity service %s is not trusted here", trunc(a.IdentityURL))
 	}
 	c, err := v.session(ctx, a)

@@ -3,6 +3,8 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -113,7 +115,7 @@ func setup(t testing.TB) *fixture {
 	f := &fixture{clock: &clock{t: time.Date(2031, 3, 5, 12, 0, 0, 0, time.UTC)}, stub: &identityStub{}, cert: a, other: b}
 	f.stub.set(idURL, &auth.Session{SessionUID: sessUID, UserUID: userUID, Username: "alice", Status: "approved",
 		CertPublic: string(a.Public().PEM())})
-	f.v = &auth.Verifier{Lookup: f.stub.lookup, Clock: f.clock.Now, Audience: audience}
+	f.v = &auth.Verifier{Lookup: f.stub.lookup, Clock: f.clock.Now, Audience: audience, Identities: auth.TrustedIdentities{idURL}}
 	return f
 }
 
@@ -308,6 +310,7 @@ func TestSessionsAreCachedSeparately(t *testing.T) {
 	const otherID = "https://other-id.example.test/identity"
 	f.stub.set(otherID, &auth.Session{SessionUID: sessUID, UserUID: userUID, Status: "approved",
 		CertPublic: string(f.other.Public().PEM())})
+	f.v.Identities = append(f.v.Identities, otherID)
 	if _, err := f.v.Verify(ctx, f.sign(t, resource, f.clock.Now()), resource); err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +333,6 @@ func TestIdentitiesAllowList(t *testing.T) {
 	const untrusted = "https://evil.example.test/identity"
 	f.stub.set(untrusted, &auth.Session{SessionUID: sessUID, UserUID: userUID, Status: "approved",
 		CertPublic: string(f.cert.Public().PEM())})
-	f.v.Identities = map[string]bool{idURL: true}
 	a, _ := auth.Sign(f.cert, untrusted, userUID, sessUID, audience, resource, f.clock.Now())
 	_, err := f.v.Verify(ctx, a, resource)
 	wantClass(t, err, auth.ErrAuthorisation)
@@ -432,14 +434,39 @@ func TestAuthorisationIsBoundToItsAudience(t *testing.T) {
 	if _, err := f.v.Verify(context.Background(), a, resource); err != nil {
 		t.Fatal(err)
 	}
-	elsewhere := &auth.Verifier{Lookup: f.stub.lookup, Clock: f.clock.Now, Audience: audience + "-elsewhere"}
+	elsewhere := &auth.Verifier{Lookup: f.stub.lookup, Clock: f.clock.Now, Audience: audience + "-elsewhere", Identities: f.v.Identities}
 	_, err := elsewhere.Verify(context.Background(), a, resource)
 	wantClass(t, err, auth.ErrAudience)
-	nowhere := &auth.Verifier{Lookup: f.stub.lookup, Clock: f.clock.Now}
+	nowhere := &auth.Verifier{Lookup: f.stub.lookup, Clock: f.clock.Now, Identities: f.v.Identities}
 	_, err = nowhere.Verify(context.Background(), a, resource)
 	wantClass(t, err, auth.ErrAudience)
 	moved := *a
 	moved.Audience = audience + "-elsewhere"
 	_, err = elsewhere.Verify(context.Background(), &moved, resource)
 	wantClass(t, err, auth.ErrAuthorisation) // the audience is signed
+}
+
+// A verifier with no trust list trusts no identity service, and never
+// contacts one: an authorisation naming a URL is no reason to fetch it.
+func TestEmptyTrustListTrustsNoneAndFetchesNothing(t *testing.T) {
+	var contacted atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		contacted.Add(1)
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	t.Cleanup(srv.Close)
+	f := setup(t)
+	c := call.NewClient(&call.MemoryPins{})
+	for _, trusted := range []auth.TrustedIdentities{nil, {}, {idURL}} {
+		v := &auth.Verifier{Lookup: func(ctx context.Context, identityURL, sessionUID string) (*auth.Session, error) {
+			var out auth.Session
+			return &out, c.Call(ctx, identityURL, "session_info", map[string]string{"session_uid": sessionUID}, &out)
+		}, Clock: f.clock.Now, Audience: audience, Identities: trusted}
+		a, _ := auth.Sign(f.cert, srv.URL+"/identity", userUID, sessUID, audience, resource, f.clock.Now())
+		_, err := v.Verify(context.Background(), a, resource)
+		wantClass(t, err, auth.ErrAuthorisation)
+	}
+	if n := contacted.Load(); n != 0 {
+		t.Fatalf("the untrusted identity service was contacted %d times", n)
+	}
 }

@@ -161,8 +161,8 @@ type Options struct {
 	// accepted (and settled with). Required.
 	AccessURLs []string
 	// TrustedIdentities lists the identity services whose users may act
-	// here; empty trusts any.
-	TrustedIdentities []string
+	// here; empty trusts none.
+	TrustedIdentities auth.TrustedIdentities
 	// Lease is how long a claim or heartbeat holds a job (default DefaultLease).
 	Lease time.Duration
 }
@@ -178,13 +178,7 @@ func New(svc *service.Service, o Options) (*Compute, error) {
 	if err := CheckLease(o.Lease); err != nil {
 		return nil, fmt.Errorf("compute: %w", err)
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL()}
-	if len(o.TrustedIdentities) > 0 {
-		v.Identities = map[string]bool{}
-		for _, u := range o.TrustedIdentities {
-			v.Identities[u] = true
-		}
-	}
+	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Identities: o.TrustedIdentities}
 	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Services: map[string]bool{}}
 	for _, u := range o.AccessURLs {
 		sv.Services[u] = true

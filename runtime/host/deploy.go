@@ -17,11 +17,14 @@ import (
 	"time"
 
 	"github.com/openacquire/acquire/runtime/access"
+	"github.com/openacquire/acquire/runtime/accounting"
+	"github.com/openacquire/acquire/runtime/auth"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/registry"
 	"github.com/openacquire/acquire/runtime/service"
+	"github.com/openacquire/acquire/runtime/storage"
 )
 
 // Limits of services deployed through the admin API.
@@ -58,9 +61,17 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
 // access_url is the access service a compute service runs paid jobs for;
 // JobLeaseSetting is a compute service's lease.
 var KindSettings = map[string][]string{
-	access.Kind:  {"accounting_url"},
-	compute.Kind: {"access_url", JobLeaseSetting},
+	access.Kind:     {"accounting_url", TrustedIdentitiesSetting},
+	compute.Kind:    {"access_url", JobLeaseSetting, TrustedIdentitiesSetting},
+	accounting.Kind: {TrustedIdentitiesSetting},
+	storage.Kind:    {TrustedIdentitiesSetting},
 }
+
+// TrustedIdentitiesSetting lists, comma-separated, the identity services
+// whose users may act on a service (auth.TrustedIdentities). Unset or
+// empty trusts none: a deployment trusts no identity service it was not
+// told to.
+const TrustedIdentitiesSetting = "trusted_identities"
 
 // JobLeaseSetting is how long, in whole seconds, a compute service's claim
 // or heartbeat holds a job: how soon a dead agent's job runs again. Within
@@ -235,6 +246,12 @@ func CheckSetting(kind, key, value string) (string, error) {
 		if _, err := ParseJobLease(value); err != nil {
 			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
 		}
+	case TrustedIdentitiesSetting:
+		t, err := canonicalIdentities(value)
+		if err != nil {
+			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
+		}
+		return t.String(), nil
 	case "accounting_url", "access_url":
 		c, err := registry.CanonicalURL(value)
 		if err != nil {
@@ -312,12 +329,34 @@ func (h *Host) instance(ctx context.Context, rec *record) (*Host, error) {
 	if err := ApplySettings(&cfg, rec.Spec.Settings); err != nil {
 		return nil, err
 	}
+	cfg.TrustedIdentities = rec.Spec.trusted(cfg.TrustedIdentities)
 	return NewWithClock(ctx, cfg, h.cfg.clock)
+}
+
+// canonicalIdentities reads a trusted_identities value into canonical URLs.
+func canonicalIdentities(value string) (auth.TrustedIdentities, error) {
+	t, err := auth.ParseTrustedIdentities(value)
+	if err != nil {
+		return nil, err
+	}
+	for i, u := range t {
+		if t[i], err = registry.CanonicalURL(u); err != nil {
+			return nil, fmt.Errorf("%q must be http(s)://host[:port]/path", u)
+		}
+	}
+	return t, nil
 }
 
 // ApplySettings sets the fields of cfg that a service's kind settings
 // give (see KindSettings); a setting left out leaves its field as it is.
 func ApplySettings(cfg *Config, settings map[string]string) error {
+	if v, ok := settings[TrustedIdentitiesSetting]; ok {
+		t, err := canonicalIdentities(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", TrustedIdentitiesSetting, err)
+		}
+		cfg.TrustedIdentities = t
+	}
 	if v, ok := settings["accounting_url"]; ok {
 		cfg.AccountingURL = v
 	}
@@ -327,7 +366,7 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 	if v, ok := settings[JobLeaseSetting]; ok {
 		d, err := ParseJobLease(v)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", JobLeaseSetting, err)
 		}
 		cfg.JobLease = d
 	}
@@ -336,7 +375,33 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 
 // settingEnv names the function environment variable that carries each
 // kind setting.
-var settingEnv = map[string]string{"accounting_url": EnvAccountingURL, "access_url": EnvAccessURL, JobLeaseSetting: EnvJobLeaseS}
+var settingEnv = map[string]string{"accounting_url": EnvAccountingURL, "access_url": EnvAccessURL, JobLeaseSetting: EnvJobLeaseS,
+	TrustedIdentitiesSetting: EnvTrustedIdentities}
+
+// trusted adds the admin's identity service to a deployment's trust list:
+// naming it is telling the deployment to trust it, otherwise its admin
+// could not act on it.
+func (s *Spec) trusted(t auth.TrustedIdentities) auth.TrustedIdentities {
+	if a := s.Admin; a != nil && a.IdentityURL != "" && !t.Trusts(a.IdentityURL) {
+		t = append(slices.Clone(t), a.IdentityURL)
+	}
+	return t
+}
+
+// SpecEnv is the function environment of a deployment: its settings
+// (SettingsEnv), with its admin's identity service trusted as a local
+// deployment's is.
+func SpecEnv(s Spec) (map[string]string, error) {
+	t, err := canonicalIdentities(s.Settings[TrustedIdentitiesSetting])
+	if err != nil {
+		return nil, call.Errorf(ErrSpec, "settings: %s: %v", TrustedIdentitiesSetting, err)
+	}
+	env := SettingsEnv(s.Settings)
+	if t = s.trusted(t); len(t) > 0 {
+		env[EnvTrustedIdentities] = t.String()
+	}
+	return env, nil
+}
 
 // SettingsEnv is the function environment that carries a service's kind
 // settings (ConfigFromEnv reads them back).

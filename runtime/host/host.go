@@ -18,6 +18,7 @@ import (
 
 	"github.com/openacquire/acquire/runtime/access"
 	"github.com/openacquire/acquire/runtime/accounting"
+	"github.com/openacquire/acquire/runtime/auth"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/compute"
 	"github.com/openacquire/acquire/runtime/crypto"
@@ -53,6 +54,10 @@ type Config struct {
 	// in their own name on its accounting service, and ask its access
 	// service about any user's grants.
 	TrustedServices []string
+	// TrustedIdentities are the identity services, beyond this host's own
+	// (when it runs one), whose users may act on its services. Nothing
+	// else is trusted: with neither, no user can act here.
+	TrustedIdentities auth.TrustedIdentities
 	// AccountingURL is where the access service cashes cheques when this
 	// host runs no accounting service.
 	AccountingURL string
@@ -177,14 +182,14 @@ func (h *Host) open(ctx context.Context, kind string) error {
 	return nil
 }
 
-// trustedIdentities: users of this host's identity service act here; with
-// no identity service on this host, any identity service is trusted
-// (ownership is always per identity service).
-func (h *Host) trustedIdentities() []string {
-	if slices.Contains(h.cfg.Kinds, identity.Kind) {
-		return []string{h.ServiceURL(identity.Kind)}
+// trustedIdentities are the configured identity services and this host's
+// own, when it runs one: never "any".
+func (h *Host) trustedIdentities() auth.TrustedIdentities {
+	t := slices.Clone(h.cfg.TrustedIdentities)
+	if own := h.ServiceURL(identity.Kind); slices.Contains(h.cfg.Kinds, identity.Kind) && !t.Trusts(own) {
+		t = append(t, own)
 	}
-	return nil
+	return t
 }
 
 // trustedServices are this host's own services and the configured others.

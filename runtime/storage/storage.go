@@ -124,8 +124,8 @@ type Options struct {
 	// Client looks sessions up at identity services.
 	Client *call.Client
 	// TrustedIdentities lists the identity services whose users may act
-	// here; empty trusts any.
-	TrustedIdentities []string
+	// here; empty trusts none.
+	TrustedIdentities auth.TrustedIdentities
 	// Staleness bounds how long a looked-up session stays cached.
 	Staleness time.Duration
 	// ChunkBytes is the default chunk size (0: DefaultChunkBytes).
@@ -157,13 +157,7 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Storage, error)
 	if o.ChunkBytes < MinChunkBytes || o.ChunkBytes > MaxChunkBytes {
 		return nil, errors.New("storage: ChunkBytes outside [MinChunkBytes, MaxChunkBytes]")
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Staleness: o.Staleness}
-	if len(o.TrustedIdentities) > 0 {
-		v.Identities = map[string]bool{}
-		for _, u := range o.TrustedIdentities {
-			v.Identities[u] = true
-		}
-	}
+	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Identities: o.TrustedIdentities, Staleness: o.Staleness}
 	s := &Storage{svc: svc, b: svc.Bucket(), v: v, o: o, slots: make(chan struct{}, MaxChunksInFlight)}
 	if !o.HostServed {
 		_, err := s.b.SignedURL(ctx, "storage/probe", "GET", time.Minute)

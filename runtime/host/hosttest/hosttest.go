@@ -58,6 +58,9 @@ type Options struct {
 	// runs only what is deployed through it.
 	AdminToken string
 	NoServices bool
+	// TrustedIdentities are identity services beyond the host's own whose
+	// users may act on it (host.Config.TrustedIdentities).
+	TrustedIdentities []string
 }
 
 // DefaultKinds are the kinds Start runs when Options.Kinds is empty: the
@@ -83,7 +86,8 @@ func Start(t testing.TB, o Options) *Env {
 	base := "http://" + ln.Addr().String()
 	ctx := context.Background()
 	cfg := host.Config{Kinds: o.Kinds, StoreURL: o.StoreURL, PublicURL: base, Secret: "Hosttest-Secret-1",
-		Password: crypto.DefaultPasswordParams, AdminToken: o.AdminToken, NoServices: o.NoServices}
+		Password: crypto.DefaultPasswordParams, AdminToken: o.AdminToken, NoServices: o.NoServices,
+		TrustedIdentities: o.TrustedIdentities}
 	h, err := host.NewWithClock(ctx, cfg, clock.Now)
 	if err != nil {
 		t.Fatal(err)
