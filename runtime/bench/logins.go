@@ -124,7 +124,7 @@ func benchVerify(ctx context.Context, env *hostEnv, cfg Config, rep *Report, pro
 	if err != nil {
 		return err
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(c), Audience: audience}
+	v := &auth.Verifier{Lookup: identity.Lookup(c), Audience: audience, Identities: auth.TrustedIdentities{id.URL}}
 	if _, err := v.Verify(ctx, a, "bench resource"); err != nil {
 		return err
 	}
