@@ -61,7 +61,51 @@ func benchJobs(ctx context.Context, env *hostEnv, cfg Config, rep *Report, progr
 		}
 		rep.Figures = append(rep.Figures, f, e)
 	}
+	if cfg.JobLauncher == "" || runtime.GOOS != "linux" {
+		return nil
+	}
+	progress(fmt.Sprintf("a trivial job's start, %d times supervised, %d times sandboxed", jobStartOps, jobStartOps))
+	for _, sandboxed := range []bool{false, true} {
+		f, err := jobStart(ctx, cfg.JobLauncher, sandboxed)
+		if err != nil {
+			return err
+		}
+		rep.Figures = append(rep.Figures, f)
+	}
 	return nil
+}
+
+// jobStartOps is how many /bin/true jobs time a job's start, each way.
+const jobStartOps = 20
+
+// jobStart times a job's start through the agent's supervisor, without or
+// with its sandbox: p50 is the start-to-report wall time, cpu_ms the
+// CPU of the supervisor, the job and the agent's clone, per job.
+func jobStart(ctx context.Context, launcher string, sandboxed bool) (Figure, error) {
+	work, err := os.MkdirTemp("", "acquire-bench-start-")
+	if err != nil {
+		return Figure{}, err
+	}
+	defer func() { _ = os.RemoveAll(work) }()
+	name := "a job's start: supervised, no sandbox"
+	if sandboxed {
+		if err := agent.SandboxWorks(launcher, work); err != nil {
+			return Figure{Name: "a job's start: sandboxed (unavailable here: " + err.Error() + ")"}, nil
+		}
+		name = "a job's start: supervised in its sandbox"
+	}
+	sc, err := agent.MeasureStart(ctx, launcher, work, sandboxed, jobStartOps)
+	if err != nil {
+		return Figure{}, err
+	}
+	walls := slices.Clone(sc.Walls)
+	slices.Sort(walls)
+	var sum time.Duration
+	for _, w := range walls {
+		sum += w
+	}
+	return Figure{Name: name, Concurrency: 1, Ops: len(walls), PerSecond: float64(len(walls)) / sum.Seconds(),
+		P50ms: ms(walls[len(walls)/2]), P99ms: ms(walls[len(walls)-1]), CPUms: ms(sc.CPU)}, nil
 }
 
 // emptyClaimOps is how many claims of an empty queue are timed after each
