@@ -70,4 +70,3 @@ func selfCPU() time.Duration {
 // SandboxWorks reports whether a job sandbox works here (nil), as an
 // agent checks at its start.
 func SandboxWorks(launcher, workDir string) error { return checkSandbox(launcher, workDir) }
-
