@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -41,6 +42,11 @@ const (
 )
 
 func benchJobs(ctx context.Context, env *hostEnv, cfg Config, rep *Report, progress func(string)) error {
+	// Its agent serves several users, which it does only in sandboxes.
+	if err := sandboxHere(cfg.JobLauncher); err != nil {
+		rep.Figures = append(rep.Figures, Figure{Name: "jobs: not run (" + err.Error() + ")"})
+		return nil
+	}
 	progress("jobs: registering a user, a cluster and the catalogue entry")
 	je, err := newJobEnv(ctx, env)
 	if err != nil {
@@ -61,9 +67,6 @@ func benchJobs(ctx context.Context, env *hostEnv, cfg Config, rep *Report, progr
 		}
 		rep.Figures = append(rep.Figures, f, e)
 	}
-	if cfg.JobLauncher == "" || runtime.GOOS != "linux" {
-		return nil
-	}
 	progress(fmt.Sprintf("a trivial job's start, %d times supervised, %d times sandboxed", jobStartOps, jobStartOps))
 	for _, sandboxed := range []bool{false, true} {
 		f, err := jobStart(ctx, cfg.JobLauncher, sandboxed)
@@ -73,6 +76,19 @@ func benchJobs(ctx context.Context, env *hostEnv, cfg Config, rep *Report, progr
 		rep.Figures = append(rep.Figures, f)
 	}
 	return nil
+}
+
+// sandboxHere: an agent with launcher can sandbox jobs here.
+func sandboxHere(launcher string) error {
+	if launcher == "" {
+		return errors.New("no job launcher")
+	}
+	work, err := os.MkdirTemp("", "acquire-bench-check-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(work) }()
+	return agent.SandboxWorks(launcher, work)
 }
 
 // jobStartOps is how many /bin/true jobs time a job's start, each way.
@@ -89,9 +105,6 @@ func jobStart(ctx context.Context, launcher string, sandboxed bool) (Figure, err
 	defer func() { _ = os.RemoveAll(work) }()
 	name := "a job's start: supervised, no sandbox"
 	if sandboxed {
-		if err := agent.SandboxWorks(launcher, work); err != nil {
-			return Figure{Name: "a job's start: sandboxed (unavailable here: " + err.Error() + ")"}, nil
-		}
 		name = "a job's start: supervised in its sandbox"
 	}
 	sc, err := agent.MeasureStart(ctx, launcher, work, sandboxed, jobStartOps)

@@ -135,6 +135,9 @@ func ExecIfLaunched() {
 	if len(os.Args) >= 6 && os.Args[1] == superviseArg {
 		supervise(os.Args[2:])
 	}
+	if len(os.Args) >= 2 && os.Args[1] == fenceArg {
+		execFenced(os.Args[2:])
+	}
 	if len(os.Args) < 5 || os.Args[1] != launchArg {
 		return
 	}

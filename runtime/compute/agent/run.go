@@ -120,11 +120,14 @@ func (w *worker) execute(ctx context.Context, j *compute.Job) *outcome {
 		}
 	}
 	var box *sandboxSpec
-	if w.iso.sandbox {
+	switch {
+	case w.iso.sandbox:
 		box = &sandboxSpec{Dir: dir, Net: w.cfg.netFor(j.Resource), Hide: w.iso.hide}
 		if err := handOver(dir); err != nil {
 			return failed("no work folder: %v", err)
 		}
+	case w.iso.fence:
+		box = &sandboxSpec{Dir: dir, Net: w.cfg.netFor(j.Resource), Fence: true}
 	}
 	o := w.command(ctx, j, dir, limits, box)
 	if j.Spec.Output != "" && ctx.Err() == nil {
@@ -158,7 +161,7 @@ func (w *worker) command(ctx context.Context, j *compute.Job, dir string, limits
 	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.WaitDelay = dir, stdout, stderr, killGrace
 	cmd.Env = jobEnv(j, dir)
 	ownGroup(cmd, supervised)
-	if box != nil {
+	if box != nil && !box.Fence {
 		sandboxAttr(cmd.SysProcAttr, box.Net)
 		cmd.Env = sandboxEnv(cmd.Env)
 	}

@@ -36,6 +36,8 @@ type sandboxSpec struct {
 	// (the cluster key's folder, the agent's wallet and configuration),
 	// covered by an empty folder or file inside.
 	Hide []string
+	// Fence: no namespaces, a Landlock fence instead (see fence_linux.go).
+	Fence bool
 }
 
 // noSandbox is the spec argument of a job that runs without one.
@@ -49,6 +51,9 @@ func (s *sandboxSpec) String() string {
 	if s.Net {
 		v.Set("net", "1")
 	}
+	if s.Fence {
+		v.Set("fence", "1")
+	}
 	return v.Encode()
 }
 
@@ -60,7 +65,7 @@ func parseSandbox(arg string) (*sandboxSpec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	s := &sandboxSpec{Dir: v.Get("dir"), Net: v.Get("net") == "1", Hide: v["hide"]}
+	s := &sandboxSpec{Dir: v.Get("dir"), Net: v.Get("net") == "1", Hide: v["hide"], Fence: v.Get("fence") == "1"}
 	if !filepath.IsAbs(s.Dir) {
 		return nil, errors.New("sandbox: the job's folder must be an absolute path")
 	}
@@ -84,6 +89,11 @@ type isolation struct {
 	// sandbox: jobs run in namespaces; else noSandboxWhy says why not.
 	sandbox      bool
 	noSandboxWhy string
+	// fence: without a sandbox, jobs run behind a Landlock fence (ABI
+	// fenceABI); else noFenceWhy says why not.
+	fence      bool
+	fenceABI   int
+	noFenceWhy string
 	// hide are the sandboxSpec.Hide of every job.
 	hide []string
 	// tenant is, without a sandbox, the one user whose jobs this agent
@@ -94,8 +104,11 @@ type isolation struct {
 
 // describe is the isolation a job ran under, as its status records it.
 func (iso *isolation) describe(net bool) string {
+	if iso.fence {
+		return fmt.Sprintf("fence: Landlock ABI %d, no namespaces, single tenant (%s); limits: per-process rlimits", iso.fenceABI, iso.noSandboxWhy)
+	}
 	if !iso.sandbox {
-		return "none: no sandbox, single tenant (" + iso.noSandboxWhy + "); limits: per-process rlimits"
+		return "none: no sandbox, single tenant (" + iso.noSandboxWhy + "; " + iso.noFenceWhy + "); limits: per-process rlimits"
 	}
 	ns := "user, mount, pid, ipc, uts, net"
 	if net {
@@ -141,7 +154,7 @@ func checkIsolation(cfg *Config) (*isolation, error) {
 	case underSystem(cfg.WorkDir):
 		why = fmt.Errorf("the work folder %s is inside %s, which sandboxed jobs see", cfg.WorkDir, systemFolders)
 	default:
-		why = checkSandbox(cfg.Launcher, cfg.WorkDir)
+		why = sandboxCheck(cfg.Launcher, cfg.WorkDir)
 	}
 	iso.sandbox = why == nil
 	if iso.sandbox {
@@ -157,7 +170,25 @@ func checkIsolation(cfg *Config) (*isolation, error) {
 	if cfg.Limits.Processes != 0 {
 		return nil, errors.New("agent: a process limit needs a sandbox (without one it would count the agent's own processes)")
 	}
-	cfg.Logger.Warn("job isolation: NONE; jobs run as the agent's user, of one user only (single tenant)",
-		"why", iso.noSandboxWhy, "limits", "per-process rlimits")
+	var noFence error
+	switch {
+	case cfg.Launcher == "" || !superviseSupported:
+		noFence = errors.New("no fence without a job supervisor")
+	default:
+		noFence = checkFence()
+	}
+	if noFence == nil {
+		iso.fence, iso.fenceABI = true, landlockABI()
+		cfg.Logger.Warn("job isolation: no sandbox, a Landlock fence; jobs run as the agent's user, of one user only (single tenant)",
+			"why", iso.noSandboxWhy, "landlock_abi", iso.fenceABI, "limits", "per-process rlimits")
+		return iso, nil
+	}
+	iso.noFenceWhy = noFence.Error()
+	cfg.Logger.Warn("job isolation: NONE; jobs run as the agent's user and can read what it can (the cluster key file too), of one user only (single tenant)",
+		"why", iso.noSandboxWhy, "no_fence", iso.noFenceWhy, "limits", "per-process rlimits")
 	return iso, nil
 }
+
+// sandboxCheck is checkSandbox; tests replace it to act as a system
+// without namespaces.
+var sandboxCheck = checkSandbox

@@ -19,3 +19,11 @@ func sandboxEnv(env []string) []string { return env }
 func handOver(string) error { return nil }
 
 func isProbe() bool { return false }
+
+const fenceArg = "__acquire-job-fence"
+
+func checkFence() error { return errors.New("job fences need Linux (Landlock)") }
+
+func landlockABI() int { return 0 }
+
+func execFenced([]string) {}

@@ -37,7 +37,7 @@ func supervise(argv []string) {
 	}
 	rootAgent := os.Getenv(rootAgentEnv) != ""
 	_ = os.Unsetenv(rootAgentEnv)
-	if box != nil {
+	if box != nil && !box.Fence {
 		if err := enterSandbox(box); err != nil {
 			superviseFailed(status, argv, fmt.Errorf("sandbox: %w", err))
 		}
@@ -45,14 +45,14 @@ func supervise(argv []string) {
 	if err := becomeSubreaper(); err != nil {
 		superviseFailed(status, argv, err)
 	}
-	cmd, err := supervisedCmd(argv, box != nil)
+	cmd, err := supervisedCmd(argv, box)
 	if err != nil {
 		superviseFailed(status, argv, err)
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	// If this process is killed outright, the launcher (then the job) goes too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if box != nil {
+	if box != nil && !box.Fence {
 		jobAttr(cmd.SysProcAttr, rootAgent)
 	}
 	if err := cmd.Start(); err != nil {
@@ -78,20 +78,29 @@ func supervise(argv []string) {
 // this binary in its launcher role, which sets them first: each start of
 // this binary costs about 20 ms of CPU (its packages' init), so a job
 // without limits is spared the second one.
-// A sandboxed supervisor finds this binary where it bound it.
-func supervisedCmd(argv []string, sandboxed bool) (*exec.Cmd, error) {
+// A sandboxed supervisor finds this binary where it bound it; a fenced
+// job always starts through it (in its fence role).
+func supervisedCmd(argv []string, box *sandboxSpec) (*exec.Cmd, error) {
 	l, err := parseLimits(argv[0])
 	if err != nil {
 		return nil, err
 	}
-	if !l.set() {
+	fenced := box != nil && box.Fence
+	if !l.set() && !fenced {
 		return commandAs(context.Background(), argv[1], argv[2], argv[3:]), nil
 	}
 	self := launcherInside
-	if !sandboxed {
+	if box == nil || fenced {
 		if self, err = os.Executable(); err != nil {
 			return nil, err
 		}
+	}
+	if fenced {
+		net := "-"
+		if box.Net {
+			net = "net"
+		}
+		return exec.Command(self, append([]string{fenceArg, box.Dir, net}, argv...)...), nil //nolint:gosec // this binary, in its fence role
 	}
 	return exec.Command(self, append([]string{launchArg}, argv...)...), nil //nolint:gosec // this binary, in its launcher role
 }
