@@ -218,4 +218,3 @@ func processesSeen(logs string) int {
 	}
 	return -1
 }
-
