@@ -91,7 +91,8 @@ func handOver(dir string) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(p, nobodyID, nobodyID)
+		// Before the job runs: only the agent has written here.
+		return os.Lchown(p, nobodyID, nobodyID) //nolint:gosec // see above
 	})
 }
 
@@ -194,7 +195,7 @@ func makeDev(root string) error {
 		return err
 	}
 	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-		if err := os.WriteFile(dev+"/"+d, nil, 0o644); err != nil {
+		if err := os.WriteFile(dev+"/"+d, nil, 0o644); err != nil { //nolint:gosec // a mount point in the job's private /dev
 			return err
 		}
 		if err := unix.Mount("/dev/"+d, dev+"/"+d, "", unix.MS_BIND, ""); err != nil {
@@ -212,7 +213,8 @@ func makeDev(root string) error {
 
 // mountAt makes the folder at and mounts there.
 func mountAt(at, src, fstype string, flags uintptr, data string) error {
-	if err := os.MkdirAll(at, 0o755); err != nil {
+	// The job, another user for a root agent, must pass through.
+	if err := os.MkdirAll(at, 0o755); err != nil { //nolint:gosec // in the job's private root
 		return err
 	}
 	if err := unix.Mount(src, at, fstype, flags, data); err != nil {
@@ -224,14 +226,14 @@ func mountAt(at, src, fstype string, flags uintptr, data string) error {
 // bindFD binds the file or folder open as fd at path (made first),
 // read-only unless writable.
 func bindFD(path string, fd int, dir, readonly bool) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil { //nolint:gosec // in the job's private root, for the job to pass
 		return err
 	}
 	if dir {
-		if err := os.Mkdir(path, 0o755); err != nil {
+		if err := os.Mkdir(path, 0o755); err != nil { //nolint:gosec // a mount point in the job's private root
 			return err
 		}
-	} else if err := os.WriteFile(path, nil, 0o755); err != nil {
+	} else if err := os.WriteFile(path, nil, 0o755); err != nil { //nolint:gosec // a mount point in the job's private root
 		return err
 	}
 	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", fd), path, "", unix.MS_BIND, ""); err != nil {
@@ -247,7 +249,7 @@ func bindFD(path string, fd int, dir, readonly bool) error {
 // under a system folder) with an empty read-only folder, or /dev/null.
 func hide(root string, paths []string) error {
 	for _, p := range paths {
-		fi, err := os.Stat(root + p)
+		fi, err := os.Stat(root + p) //nolint:gosec // paths the agent named
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 			continue
 		} else if err != nil {

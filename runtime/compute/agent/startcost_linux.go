@@ -48,7 +48,7 @@ func MeasureStart(ctx context.Context, launcher, workDir string, sandboxed bool,
 		sc.Walls = append(sc.Walls, time.Since(start))
 		release()
 		if err != nil || end == nil || end.code != 0 {
-			return nil, fmt.Errorf("agent: a trivial job (sandboxed %v) failed: %v", sandboxed, err)
+			return nil, fmt.Errorf("agent: a trivial job (sandboxed %v) failed: %w", sandboxed, err)
 		}
 		if u, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			jobsCPU += time.Duration(u.Utime.Nano() + u.Stime.Nano())
