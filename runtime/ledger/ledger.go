@@ -139,6 +139,10 @@ const MintAccount = "mint"
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
 
+// CheckID checks an account or transfer id the way the ledger does
+// (ErrInvalid), for callers that derive ledger ids from ids they are given.
+func CheckID(kind, id string) error { return checkID(kind, id) }
+
 func checkID(kind, id string) error {
 	if !idRE.MatchString(id) {
 		return fmt.Errorf("%w: %s id %q (want [A-Za-z0-9][A-Za-z0-9_.:-]{0,127})", ErrInvalid, kind, id)
