@@ -27,8 +27,14 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupOn(t, "")
+}
+
+// setupOn is setup on the host store at storeURL ("" for a fresh mem://).
+func setupOn(t *testing.T, storeURL string) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	env := hosttest.Start(t, hosttest.Options{Kinds: host.Kinds})
+	env := hosttest.Start(t, hosttest.Options{Kinds: host.Kinds, StoreURL: storeURL})
 	users := env.Users(t, pw, "alice", "bob", "carol")
 	f := &fixture{env: env, acc: env.Accounting(), alice: users["alice"], bob: users["bob"], carol: users["carol"]}
 	if err := env.Host.Accounting.AddAdmin(ctx, f.carol.IdentityURL, f.carol.UserUID); err != nil {
