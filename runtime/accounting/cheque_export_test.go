@@ -21,6 +21,3 @@ func (a *Accounting) RecordChequeOnlyForTest(ctx context.Context, args *CashCheq
 	_, err = a.b.PutJSONIfAbsent(ctx, chequeRecordKey(args.Cheque), rec)
 	return err
 }
-
-// ChequeTransferIDForTest is the keyed id of the transfer that cashing c makes.
-func (a *Accounting) ChequeTransferIDForTest(c *Cheque) string { return a.chequeTransferID(c) }
