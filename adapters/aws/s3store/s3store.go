@@ -73,6 +73,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -130,7 +132,10 @@ type Driver struct {
 	closed  atomic.Bool
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver         = (*Driver)(nil)
+	_ driver.SizedPutSigner = (*Driver)(nil)
+)
 
 // New returns a driver for cfg. It makes no network call.
 func New(ctx context.Context, cfg Config) (*Driver, error) {
@@ -397,12 +402,13 @@ func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize in
 		if err != nil {
 			return driver.Page{}, err
 		}
-		size := aws.ToInt64(o.Size)
-		if n, ok := dataSize(size); ok {
+		stored := aws.ToInt64(o.Size)
+		size := stored
+		if n, ok := dataSize(stored); ok {
 			size = n
 		}
 		page.Items = append(page.Items, driver.ObjectInfo{
-			Key: k, Size: size, Version: v, Modified: aws.ToTime(o.LastModified),
+			Key: k, Size: size, StoredSize: stored, Version: v, Modified: aws.ToTime(o.LastModified),
 		})
 	}
 	if aws.ToBool(out.IsTruncated) {
@@ -435,6 +441,37 @@ func (d *Driver) SignedURL(ctx context.Context, key, method string, expiry time.
 		return "", fmt.Errorf("s3store: presign: %w", err)
 	}
 	return req.URL, nil
+}
+
+// SignedPutURL presigns a PUT of exactly size bytes: the Content-Length is
+// among the signed headers, so S3 refuses a body of any other length
+// (SignatureDoesNotMatch) and an HTTP client cannot send more than it
+// declares. Every HTTP client sends Content-Length itself; no other header
+// is needed.
+func (d *Driver) SignedPutURL(ctx context.Context, key string, size int64, expiry time.Duration) (string, map[string]string, error) {
+	if err := d.check(ctx, key); err != nil {
+		return "", nil, err
+	}
+	req, err := d.presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: &d.bucket, Key: d.objectKey(key), ContentLength: aws.Int64(size)},
+		s3.WithPresignExpires(expiry))
+	if err != nil {
+		return "", nil, fmt.Errorf("s3store: presign: %w", err)
+	}
+	if !signsContentLength(req) {
+		// Fail closed: an unbounded URL here would be a quota bypass.
+		return "", nil, fmt.Errorf("s3store: presign: the SDK left Content-Length unsigned")
+	}
+	return req.URL, nil, nil
+}
+
+// signsContentLength says whether a presigned request binds its body's
+// length: the header is among X-Amz-SignedHeaders.
+func signsContentLength(req *v4.PresignedHTTPRequest) bool {
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return false
+	}
+	return slices.Contains(strings.Split(u.Query().Get("X-Amz-SignedHeaders"), ";"), "content-length")
 }
 
 // Close marks the driver closed; the bucket is untouched.
