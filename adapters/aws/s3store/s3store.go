@@ -41,6 +41,17 @@
 // overhead (46 bytes up to 64 KiB). The next write through the driver frames
 // them again.
 //
+// # Conditional writes are checked, once per bucket
+//
+// A server that ignores If-None-Match or If-Match would turn every
+// put-if-absent into a plain put, silently: exactly-once would be gone.
+// So OpenURL, and every conditional write of a driver made with New, first
+// runs CheckConditionalWrites (see conditional.go): a probe object written,
+// written again with each condition, refused 412 both times, deleted. A
+// server that stored either is ErrConditionalWritesIgnored, and the driver
+// writes nothing conditional through it. The check costs three PUTs and a
+// DELETE per bucket per process (a cold function start pays it once).
+//
 // # Errors and retries
 //
 // 412 PreconditionFailed is ErrPrecondition; 404 (NoSuchKey) is ErrNotFound,
@@ -125,11 +136,13 @@ type Config struct {
 
 // Driver is an S3 bucket (or a prefix of one).
 type Driver struct {
-	client  *s3.Client
-	presign *s3.PresignClient
-	bucket  string
-	prefix  string
-	closed  atomic.Bool
+	client   *s3.Client
+	presign  *s3.PresignClient
+	bucket   string
+	prefix   string
+	endpoint string
+	closed   atomic.Bool
+	cond     conditional
 }
 
 var (
@@ -189,10 +202,11 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	return &Driver{
-		client:  client,
-		presign: s3.NewPresignClient(client),
-		bucket:  cfg.Bucket,
-		prefix:  cfg.Prefix,
+		client:   client,
+		presign:  s3.NewPresignClient(client),
+		bucket:   cfg.Bucket,
+		prefix:   cfg.Prefix,
+		endpoint: cfg.Endpoint,
 	}, nil
 }
 
@@ -280,6 +294,11 @@ func (d *Driver) put(ctx context.Context, key string, data []byte, cond func(*s3
 	if err := d.check(ctx, key); err != nil {
 		return "", err
 	}
+	if cond != nil {
+		if err := d.CheckConditionalWrites(ctx); err != nil {
+			return "", err
+		}
+	}
 	body := encode(data)
 	var out *s3.PutObjectOutput
 	err := retryConflict(ctx, func() error {
@@ -366,6 +385,9 @@ func (d *Driver) head(ctx context.Context, key string) (string, error) {
 // deleteIf deletes with If-Match: etag. S3 answers 404 when the key is
 // absent (versitygw answers 204; the HEAD before covers that).
 func (d *Driver) deleteIf(ctx context.Context, key, etag string) error {
+	if err := d.CheckConditionalWrites(ctx); err != nil {
+		return err
+	}
 	return retryConflict(ctx, func() error {
 		_, err := d.client.DeleteObject(ctx, &s3.DeleteObjectInput{
 			Bucket: &d.bucket, Key: d.objectKey(key), IfMatch: &etag,
