@@ -283,8 +283,8 @@ func transferID(c *caller, id string) string { return TransferID(c.Owner, id) }
 // TransferID is the ledger id of the transfer o asked for under its own id:
 // what answers and statements name. It is no secret; a caller can work out
 // where its transfer stands in the ledger without asking.
-func TransferID(o Owner, id string) string { return "tx-" + ownerScoped("transfer", o, id) }
-func depositID(c *caller, id string) string  { return "dep-" + ownerScoped("deposit", c.Owner, id) }
+func TransferID(o Owner, id string) string  { return "tx-" + ownerScoped("transfer", o, id) }
+func depositID(c *caller, id string) string { return "dep-" + ownerScoped("deposit", c.Owner, id) }
 
 // keyedID is prefix + 32 hex digits of the service keyring's MAC of
 // domain and fields: the one place the service's secret names anything in
