@@ -27,12 +27,13 @@ import (
 	"hash"
 	"hash/fnv"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/openacquire/acquire/runtime/clock"
 	"github.com/openacquire/acquire/runtime/ledger"
 	"github.com/openacquire/acquire/runtime/store"
 	"github.com/openacquire/acquire/runtime/store/faultstore"
@@ -125,18 +126,17 @@ type world struct {
 	fs    *faultstore.Store
 	procs []*proc
 
-	clockMu sync.Mutex
-	now     time.Time
+	clock *clock.Manual
 
 	accounts  []string
 	transfers map[string]*transfer
 	order     []string // transfer ids in the order first used
 	invoices  []*invoice
-	cheques   []string // cheque transfer ids
 	step      int
 	res       Result
 	next      int // id counter
 	trace     hash.Hash64
+	log       *slog.Logger // the ledger's log: the trace writer, or nowhere
 }
 
 func (c *Config) fill() error {
@@ -167,9 +167,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	w := &world{
 		cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x51ed)), transfers: map[string]*transfer{},
-		now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), trace: fnv.New64a(),
+		clock: clock.NewManual(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)), trace: fnv.New64a(),
 	}
 	w.res.Seed = cfg.Seed
+	out := io.Discard
+	if cfg.Trace != nil {
+		out = cfg.Trace
+	}
+	w.log = slog.New(slog.NewTextHandler(out, nil))
 	opt := *cfg.Faults
 	opt.Seed, opt.Point = cfg.Seed, point
 	if cfg.Trace != nil && os.Getenv("SIM_TRACE") == "2" {
@@ -237,18 +242,6 @@ var points = []struct{ prefix, contains, name string }{
 	{"ledger/expiry/", "", "expiry-index"},
 }
 
-func (w *world) clock() time.Time {
-	w.clockMu.Lock()
-	defer w.clockMu.Unlock()
-	return w.now
-}
-
-func (w *world) advance(d time.Duration) {
-	w.clockMu.Lock()
-	w.now = w.now.Add(d)
-	w.clockMu.Unlock()
-}
-
 // note folds a line into the trace (and writes it out if asked).
 func (w *world) note(format string, args ...any) {
 	line := fmt.Sprintf("%d: "+format+"\n", append([]any{w.step}, args...)...)
@@ -291,7 +284,8 @@ func (w *world) restart(ctx context.Context, i int) error {
 	}
 	for range restartAttempts {
 		p := w.fs.Process()
-		l, err := ledger.New(ctx, store.NewBucket(p), ledger.WithClock(w.clock), ledger.WithInlineBackground())
+		l, err := ledger.New(ctx, store.NewBucket(p), ledger.WithClock(w.clock.Now), ledger.WithInlineBackground(),
+			ledger.WithLogger(w.log))
 		if err == nil {
 			w.procs[i] = &proc{p: p, l: l}
 			w.res.Restarts++
