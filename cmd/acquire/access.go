@@ -26,6 +26,7 @@ func init() {
 		exitCodes[c] = exitRefused
 	}
 	exitCodes["RequestConflictError"] = exitNotFound
+	exitCodes["FulfillerUnreachableError"] = exitUnreachable
 }
 
 type accessFlags struct {
@@ -48,8 +49,12 @@ Besides the exit codes listed in 'acquire --help', these commands exit 7 when
 the request is refused: AccessDeniedError, FulfilmentFailedError (the payment
 was refunded), PaymentRefusedError, ChequeUsedError, ChequeOverMaxError,
 ChequeExpiredError, ChequeRecipientError, ChequeInvalidError,
-ChequeAlreadyCashedError, CatalogueFullError; and 5 on RequestConflictError
-(a request id reused for another request).`)
+ChequeAlreadyCashedError, CatalogueFullError; 5 on RequestConflictError
+(a request id reused for another request); and 6 when the fulfilling service
+cannot be reached: FulfillerUnreachableError (nothing ran and the payment was
+refunded at once; try again later under a new --id) or
+ServiceUnavailableError (it may have run: retry with the same --id, or the
+held price returns at the time the message gives).`)
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&xf.accessURL, "access", "", "access service URL (default $"+envAccessURL+", else derived from the identity URL)")
 	pf.StringVar(&xf.accountingURL, "accounting", "", "accounting service URL (default $"+envAccountingURL+", else derived from the identity URL)")

@@ -227,3 +227,41 @@ func spentFrom(t *testing.T, c *cli, account string) float64 {
 	}
 	return liab - bal
 }
+
+// TestUnreachableFulfiller: a fulfilling service that cannot be reached is
+// a typed error naming it, exit 6; when nothing was sent the payment comes
+// back at once, and when it may have run the message says when it does.
+func TestUnreachableFulfiller(t *testing.T) {
+	t.Parallel()
+	alice, _ := loggedInAdmin(t, nil)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	refused := closed.URL + "/jobs"
+	closed.Close()
+	hangup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	}))
+	t.Cleanup(hangup.Close)
+	for _, tc := range []struct{ name, url string }{{"refused", refused}, {"nohost", "http://jobs.invalid/jobs"}} {
+		alice.mustJSON("", "access", "resource", "set", "job/"+tc.name, "--price", "2.5", "--service", tc.url, "--function", "run_job")
+		for range 2 { // a retry under the same id answers the same
+			code, m := alice.runJSON("", "access", "request", "job/"+tc.name, "--account", "main", "--id", "r-"+tc.name)
+			e, _ := m["error"].(map[string]any)
+			msg, _ := e["message"].(string)
+			if code != exitUnreachable || e["class"] != "FulfillerUnreachableError" || !strings.Contains(msg, tc.url) || !strings.Contains(msg, "refunded") {
+				t.Fatalf("%s: exit %d %v", tc.name, code, m)
+			}
+		}
+		if b := alice.mustJSON("", "account", "balance", "main"); b["balance"] != "100.000000" || b["liability"] != "0.000000" {
+			t.Fatalf("%s: the payment was not refunded at once: %v", tc.name, b)
+		}
+	}
+	alice.mustJSON("", "access", "resource", "set", "job/hangup", "--price", "2.5", "--service", hangup.URL+"/jobs", "--function", "run_job")
+	code, m := alice.runJSON("", "--timeout", "5s", "access", "request", "job/hangup", "--account", "main", "--id", "r-hangup")
+	e, _ := m["error"].(map[string]any)
+	msg, _ := e["message"].(string)
+	if code != exitUnreachable || e["class"] != "ServiceUnavailableError" || !strings.Contains(msg, hangup.URL) || !strings.Contains(msg, "returns to your account at") {
+		t.Fatalf("hang-up: exit %d %v", code, m)
+	}
+}
