@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/openacquire/acquire/runtime/host"
 )
@@ -20,7 +21,7 @@ import (
 // her an admin of accounting and access, with an account "main" holding 100.
 func loggedInAdmin(t *testing.T, wrap func(http.Handler) http.Handler) (*cli, *host.Host) {
 	t.Helper()
-	alice, h := newHostCLIWrapped(t, wrap)
+	alice, h := newHostCLIWith(t, hostOptions{wrap: wrap})
 	secret, reg := alice.register("alice")
 	alice.mustJSON(testPassword+"\n", "user", "login", "-u", "alice", "--otp", alice.code(secret), "--password-stdin")
 	uid := reg["user_uid"].(string)
@@ -263,5 +264,28 @@ func TestUnreachableFulfiller(t *testing.T) {
 	msg, _ := e["message"].(string)
 	if code != exitUnreachable || e["class"] != "ServiceUnavailableError" || !strings.Contains(msg, hangup.URL) || !strings.Contains(msg, "returns to your account at") {
 		t.Fatalf("hang-up: exit %d %v", code, m)
+	}
+}
+
+// TestSessionLifeSetting: a host's session life is what its sessions last,
+// so expiry can be tried in minutes; out of bounds, the host refuses it.
+func TestSessionLifeSetting(t *testing.T) {
+	t.Parallel()
+	c, _ := newHostCLIWith(t, hostOptions{sessionLife: 2 * time.Minute})
+	secret, _ := c.register("alice")
+	c.mustJSON(testPassword+"\n", "user", "login", "-u", "alice", "--otp", c.code(secret), "--password-stdin")
+	s := c.mustJSON("", "user", "sessions")["sessions"].([]any)[0].(map[string]any)
+	approved, _ := time.Parse(time.RFC3339Nano, s["approved"].(string))
+	expires, _ := time.Parse(time.RFC3339Nano, s["expires"].(string))
+	if life := expires.Sub(approved); life < 119*time.Second || life > 121*time.Second {
+		t.Fatalf("session from %v to %v: %v, want 2m", approved, expires, life)
+	}
+	c.mustJSON("", "user", "whoami")
+	c.clock.advance(3 * time.Minute)
+	if code, m := c.runJSON("", "user", "whoami"); code != exitAuth {
+		t.Fatalf("whoami after the session's life: exit %d %v", code, m)
+	}
+	for _, bad := range []string{"59", "86401"} {
+		c.wantError(exitUsage, classUsage, "", "host", "--session-life-s", bad)
 	}
 }
