@@ -165,7 +165,9 @@ and where they come from, and your role. Only owners change it.
 A RULE is WHO=ROLE; WHO is one of
   user:UID            a user of your identity service (UID from 'acquire user whoami')
   user:UID@URL        a user of the identity service at URL
-  group:NAME          every member of a storage group
+  group:NAME          every member of your storage group NAME
+  group:UID/NAME      every member of user UID's group NAME (also
+                      group:UID@URL/NAME); see 'acquire group'
   default             every user of a trusted identity service
 and ROLE is read, write or owner.
 
@@ -213,6 +215,7 @@ func newACL(ctx context.Context, st *storageSession, drive string, inherit bool,
 	if inherit {
 		return nil, nil
 	}
+	me := storage.Principal{IdentityURL: st.s.IdentityURL, UserUID: st.s.UserUID}
 	acl := &storage.ACL{}
 	if len(set) == 0 {
 		cur, err := st.c.GetACL(ctx, st.s, drive)
@@ -222,14 +225,14 @@ func newACL(ctx context.Context, st *storageSession, drive string, inherit bool,
 		acl.Rules = append(acl.Rules, cur.Effective.Rules...)
 	}
 	for _, spec := range append(set, add...) {
-		r, err := parseRule(spec, st.s.IdentityURL, true)
+		r, err := parseRule(spec, me, true)
 		if err != nil {
 			return nil, err
 		}
 		acl.Rules = append(withoutRule(acl.Rules, r), r)
 	}
 	for _, spec := range remove {
-		r, err := parseRule(spec, st.s.IdentityURL, false)
+		r, err := parseRule(spec, me, false)
 		if err != nil {
 			return nil, err
 		}
@@ -238,8 +241,10 @@ func newACL(ctx context.Context, st *storageSession, drive string, inherit bool,
 	return acl, nil
 }
 
-// parseRule reads WHO=ROLE (or WHO alone, for --remove).
-func parseRule(spec, identityURL string, withRole bool) (storage.Rule, error) {
+// parseRule reads WHO=ROLE (or WHO alone, for --remove); group:NAME is
+// caller's group.
+func parseRule(spec string, caller storage.Principal, withRole bool) (storage.Rule, error) {
+	identityURL := caller.IdentityURL
 	who, role, hasRole := strings.Cut(strings.TrimSpace(spec), "=")
 	var r storage.Rule
 	if hasRole != withRole {
@@ -259,14 +264,16 @@ func parseRule(spec, identityURL string, withRole bool) (storage.Rule, error) {
 	case who == storage.RuleDefault:
 		r.Kind = storage.RuleDefault
 	case kind == storage.RuleGroup && name != "":
-		r.Kind, r.Group = storage.RuleGroup, name
-	case kind == storage.RuleUser && name != "":
-		r.Kind, r.IdentityURL, r.UserUID = storage.RuleUser, identityURL, name
-		if uid, url, ok := strings.Cut(name, "@"); ok {
-			r.UserUID, r.IdentityURL = uid, url
+		owner, group := splitGroupRef(name, identityURL)
+		if owner == nil {
+			owner = &caller
 		}
+		r = storage.GroupRule(*owner, group, r.Role)
+	case kind == storage.RuleUser && name != "":
+		p := userPrincipal(name, identityURL)
+		r.Kind, r.IdentityURL, r.UserUID = storage.RuleUser, p.IdentityURL, p.UserUID
 	default:
-		return r, usagef("rule %q: WHO must be user:UID, user:UID@IDENTITY_URL, group:NAME or default", spec)
+		return r, usagef("rule %q: WHO must be user:UID, user:UID@IDENTITY_URL, group:NAME, group:UID/NAME or default", spec)
 	}
 	return r, nil
 }
@@ -301,7 +308,7 @@ func ruleWho(r storage.Rule) string {
 	case storage.RuleUser:
 		return "user:" + r.UserUID + "@" + r.IdentityURL
 	case storage.RuleGroup:
-		return "group:" + r.Group
+		return "group:" + r.UserUID + "@" + r.IdentityURL + "/" + r.Group
 	}
 	return r.Kind
 }

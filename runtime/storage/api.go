@@ -26,7 +26,10 @@ const (
 	RuleDefault = "default" // every user of a trusted identity service
 )
 
-// Rule grants Role to whoever it matches.
+// Rule grants Role to whoever it matches. A user rule names the user
+// (IdentityURL, UserUID); a group rule names the group's owner the same
+// way, and the group's name: groups live in their owner's namespace, so
+// only that owner decides who a rule naming the group lets in.
 type Rule struct {
 	Kind        string `json:"kind"`
 	IdentityURL string `json:"identity_url,omitempty"`
@@ -344,11 +347,38 @@ type PARArgs struct {
 	PAR string `json:"par"`
 }
 
-// GroupArgs creates a group or replaces its members (its owner).
+// GroupArgs creates one of the caller's groups or replaces its members
+// (set_group; New refuses a group that exists), or names a group to read
+// (get_group: Owner's group, the caller's when Owner is nil).
 type GroupArgs struct {
 	auth.Credentials
 	Group   string      `json:"group"`
 	Members []Principal `json:"members,omitempty"`
+	New     bool        `json:"new,omitempty"`
+	Owner   *Principal  `json:"owner,omitempty"`
+}
+
+// EditGroupArgs adds and removes members of one of the caller's groups.
+type EditGroupArgs struct {
+	auth.Credentials
+	Group  string      `json:"group"`
+	Add    []Principal `json:"add,omitempty"`
+	Remove []Principal `json:"remove,omitempty"`
+}
+
+// ListGroupsArgs lists the caller's groups.
+type ListGroupsArgs struct {
+	auth.Credentials
+}
+
+// GroupList lists groups.
+type GroupList struct {
+	Groups []Group `json:"groups"`
+}
+
+// GroupRule is the rule giving role to every member of owner's group name.
+func GroupRule(owner Principal, name, role string) Rule {
+	return Rule{Kind: RuleGroup, IdentityURL: owner.IdentityURL, UserUID: owner.UserUID, Group: name, Role: role}
 }
 
 // ---- arguments of the PAR functions (no login) ----
@@ -426,9 +456,15 @@ func CreatePARResource(a *CreatePARArgs) string {
 func ListPARsResource(drive string) string { return "list_pars " + digestOf(drive) }
 func RevokePARResource(par string) string  { return "revoke_par " + par }
 func SetGroupResource(a *GroupArgs) string {
-	return "set_group " + digestOf(a.Group, jsonDigest(a.Members))
+	return "set_group " + digestOf(a.Group, membersDigest(a.Members), strconv.FormatBool(a.New))
 }
-func GetGroupResource(group string) string { return "get_group " + digestOf(group) }
+func GetGroupResource(a *GroupArgs) string {
+	return "get_group " + digestOf(a.Group, jsonDigest(a.Owner))
+}
+func EditGroupResource(a *EditGroupArgs) string {
+	return "edit_group " + digestOf(a.Group, membersDigest(a.Add), membersDigest(a.Remove))
+}
+func ListGroupsResource() string { return "list_groups" }
 
 // digestOf joins fields unambiguously (newline-separated, and names hold
 // no control characters) and hashes them.
@@ -439,6 +475,14 @@ func digestOf(fields ...string) string {
 		h.Write([]byte{'\n'})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// membersDigest: an empty list and none are one (omitempty drops both).
+func membersDigest(ps []Principal) string {
+	if len(ps) == 0 {
+		return "[]"
+	}
+	return jsonDigest(ps)
 }
 
 func jsonDigest(v any) string {

@@ -135,10 +135,18 @@ func (c *Client) SetACL(ctx context.Context, s auth.Signer, drive string, acl *A
 	}, &out, true)
 }
 
-// SetGroup creates a group owned by the caller, or replaces the members
-// of a group the caller owns.
+// SetGroup creates one of the caller's groups, or replaces its members.
 func (c *Client) SetGroup(ctx context.Context, s auth.Signer, group string, members []Principal) (*Group, error) {
-	args := &GroupArgs{Group: group, Members: members}
+	return c.setGroup(ctx, s, &GroupArgs{Group: group, Members: members})
+}
+
+// CreateGroup creates one of the caller's groups; ExistsError if they
+// have one of that name.
+func (c *Client) CreateGroup(ctx context.Context, s auth.Signer, group string, members []Principal) (*Group, error) {
+	return c.setGroup(ctx, s, &GroupArgs{Group: group, Members: members, New: true})
+}
+
+func (c *Client) setGroup(ctx context.Context, s auth.Signer, args *GroupArgs) (*Group, error) {
 	var out Group
 	return &out, c.authCall(ctx, s, "set_group", SetGroupResource(args), func(cr auth.Credentials) any {
 		args.Credentials = cr
@@ -146,11 +154,32 @@ func (c *Client) SetGroup(ctx context.Context, s auth.Signer, group string, memb
 	}, &out, true)
 }
 
-// GetGroup reads a group (its owner and members may).
-func (c *Client) GetGroup(ctx context.Context, s auth.Signer, group string) (*Group, error) {
+// EditGroup adds and removes members of one of the caller's groups.
+func (c *Client) EditGroup(ctx context.Context, s auth.Signer, group string, add, remove []Principal) (*Group, error) {
+	args := &EditGroupArgs{Group: group, Add: add, Remove: remove}
 	var out Group
-	return &out, c.authCall(ctx, s, "get_group", GetGroupResource(group), func(cr auth.Credentials) any {
-		return &GroupArgs{Credentials: cr, Group: group}
+	return &out, c.authCall(ctx, s, "edit_group", EditGroupResource(args), func(cr auth.Credentials) any {
+		args.Credentials = cr
+		return args
+	}, &out, true)
+}
+
+// GetGroup reads owner's group (owner nil: the caller's); its owner and
+// members may.
+func (c *Client) GetGroup(ctx context.Context, s auth.Signer, owner *Principal, group string) (*Group, error) {
+	args := &GroupArgs{Group: group, Owner: owner}
+	var out Group
+	return &out, c.authCall(ctx, s, "get_group", GetGroupResource(args), func(cr auth.Credentials) any {
+		args.Credentials = cr
+		return args
+	}, &out, false)
+}
+
+// ListGroups lists the caller's groups.
+func (c *Client) ListGroups(ctx context.Context, s auth.Signer) (*GroupList, error) {
+	var out GroupList
+	return &out, c.authCall(ctx, s, "list_groups", ListGroupsResource(), func(cr auth.Credentials) any {
+		return &ListGroupsArgs{Credentials: cr}
 	}, &out, false)
 }
 

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/store"
 )
@@ -300,9 +302,13 @@ func pageLimit(n int) int {
 // name starting with prefix, deleted ones left out. Names are encoded a
 // byte at a time, so the encoded prefix selects exactly those names.
 func (s *Storage) listFiles(ctx context.Context, d *Drive, prefix, page string, limit int) (*FileList, error) {
-	prefix = strings.TrimLeft(prefix, "/")
+	// In NFC as the names are (CleanName), so either spelling finds them.
+	prefix = norm.NFC.String(strings.TrimLeft(prefix, "/"))
 	if len(prefix) > MaxNameBytes || hasControl(prefix) {
 		return nil, call.Errorf(ErrInvalidName, "a listing prefix is at most %d bytes, without control characters", MaxNameBytes)
+	}
+	if err := checkLookAlike(prefix); err != nil {
+		return nil, err
 	}
 	keyPrefix := headsPrefix(d.ID)
 	if prefix != "" {

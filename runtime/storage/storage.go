@@ -66,6 +66,8 @@ const (
 	MaxGroupMembers = 256
 	// MaxGroupNameBytes bounds a group's name.
 	MaxGroupNameBytes = 64
+	// MaxGroupsPerUser bounds the groups one user owns.
+	MaxGroupsPerUser = 100
 	// MaxPARLife bounds how far ahead a PAR may expire.
 	MaxPARLife = 30 * 24 * time.Hour
 	// MaxPARsPerDrive bounds a drive's PARs (revoked ones included until swept).
@@ -187,6 +189,8 @@ func (s *Storage) register() {
 	service.Handle(sv, "set_acl", idem, s.handleSetACL)
 	service.Handle(sv, "set_group", idem, s.handleSetGroup)
 	service.Handle(sv, "get_group", service.Options{}, s.handleGetGroup)
+	service.Handle(sv, "edit_group", idem, s.handleEditGroup)
+	service.Handle(sv, "list_groups", service.Options{}, s.handleListGroups)
 	service.Handle(sv, "put_inline", idem, s.handlePutInline)
 	service.Handle(sv, "begin_upload", idem, s.handleBeginUpload)
 	service.Handle(sv, "upload_status", service.Options{}, s.handleUploadStatus)
@@ -251,6 +255,14 @@ func uploadKey(id string) string            { return uploadsPre + id }
 func blobKey(upload string, i int) string   { return blobsPre + upload + "/" + pad(int64(i), 6) }
 func parKey(id string) string               { return parsPre + id }
 func driveParKey(driveID, id string) string { return driveParsPre + driveID + "/" + id }
-func groupKey(name string) string           { return groupsPre + store.EncodeName(name) }
+
+// Groups are kept under their owner: two users' groups of one name are
+// two groups, and no one can make a group under another's name.
+func groupsPrefix(owner Principal) string {
+	return groupsPre + digestOf("user", owner.IdentityURL, owner.UserUID) + "/"
+}
+func groupKey(owner Principal, name string) string {
+	return groupsPrefix(owner) + store.EncodeName(name)
+}
 
 func pad(n int64, width int) string { return fmt.Sprintf("%0*d", width, n) }
