@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/compute"
+	"github.com/openacquire/acquire/runtime/compute/agent"
 	"github.com/openacquire/acquire/runtime/host"
 )
 
@@ -287,5 +290,51 @@ func TestSessionLifeSetting(t *testing.T) {
 	}
 	for _, bad := range []string{"59", "86401"} {
 		c.wantError(exitUsage, classUsage, "", "host", "--session-life-s", bad)
+	}
+}
+
+// TestJobCancelIsPrompt: a running job's cancel reaches its agent within
+// agent.CancelCheck, not a third of the lease, and the output says what
+// happens and when.
+func TestJobCancelIsPrompt(t *testing.T) {
+	t.Parallel()
+	alice, h := loggedInAdmin(t, nil)
+	alice.mustJSON("", "access", "resource", "set", "job", "--price", "3", "--service", "compute", "--function", "submit_job", "--hold-s", "21600")
+	keyFile := alice.mustJSON("", "cluster", "register", "lab")["key_file"].(string)
+	key, err := clusterKey("lab", keyFile, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := call.NewClient(&call.MemoryPins{})
+	c.Clock = alice.clock.Now
+	actx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(actx, agent.Config{Client: &compute.AgentClient{C: c, URL: h.ServiceURL(compute.Kind), Key: key, Agent: "t"},
+			WorkDir: t.TempDir(), PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond})
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	id := submitJSON(t, alice, 0, "job", "submit", "--account", "main", "--cluster", "lab", "--", "/bin/sleep", "120")["job_id"].(string)
+	waitState := func(want string, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for alice.mustJSON("", "job", "status", id)["state"] != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("job %s not %s within %v", id, want, within)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitState(compute.StateRunning, 20*time.Second)
+	time.Sleep(200 * time.Millisecond) // its first heartbeat timer is running
+	r := alice.run("", "job", "cancel", id)
+	if r.code != 0 || !strings.Contains(r.stdout, agent.CancelCheck.String()) || !strings.Contains(r.stdout, "refunded") {
+		t.Fatalf("cancel output: %+v", r)
+	}
+	asked := time.Now()
+	waitState(compute.StateCancelled, agent.CancelCheck+5*time.Second)
+	t.Logf("cancelled %v after the request", time.Since(asked).Round(100*time.Millisecond))
+	if b := alice.mustJSON("", "account", "balance", "main"); b["balance"] != "100.000000" || b["liability"] != "0.000000" {
+		t.Fatalf("after the cancel: %v", b)
 	}
 }
