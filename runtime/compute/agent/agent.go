@@ -32,8 +32,8 @@ const (
 	// CancelCheck bounds the time between a running job's heartbeats, so
 	// the agent hears of its owner's cancel within it rather than a third
 	// of the lease (20 s by default): one small call per running job.
-	CancelCheck = 3 * time.Second
-	MaxOutputFiles     = 1000
+	CancelCheck    = 3 * time.Second
+	MaxOutputFiles = 1000
 	// claimTimeout bounds one claim call.
 	claimTimeout = 30 * time.Second
 	// finishTries bounds the attempts to report a job's end.
