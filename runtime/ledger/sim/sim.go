@@ -29,6 +29,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +74,8 @@ type Result struct {
 	Restarts  int
 	Transfers int // transfer ids used
 	Races     int // same-id races staged
+	// CrashPoints counts the crashes at each named point.
+	CrashPoints map[string]int
 	// Trace is a hash of every step and every answer, in order: two runs
 	// with one Trace did the same thing.
 	Trace uint64
@@ -187,6 +190,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		w.res.Faults += n
 	}
 	w.res.Crashes = len(fs.Crashes())
+	w.res.CrashPoints = map[string]int{}
+	for _, c := range fs.Crashes() {
+		w.res.CrashPoints[c]++
+	}
 	w.res.Transfers = len(w.order)
 	w.res.Trace = w.trace.Sum64()
 	for _, p := range w.procs {
@@ -197,14 +204,37 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return w.res, err
 }
 
-// point names the store writes faults may hit, by what they are to the
-// ledger; reads stay free of faults (they are retried by the bucket, and
-// would only cost time).
+// point names the store writes faults may hit by what they are to the
+// ledger, so a crash is reported at a named step ("crash-after@record").
+// Reads stay free of faults: the bucket retries them, so they would only
+// cost time.
 func point(op, key string) string {
 	if op == faultstore.OpGet || op == faultstore.OpList {
 		return ""
 	}
-	return op
+	for _, p := range points {
+		if strings.HasPrefix(key, p.prefix) && strings.Contains(key[len(p.prefix):], p.contains) {
+			switch {
+			case p.name == "record" && op == faultstore.OpPutIfVersion:
+				return "outcome-cache"
+			case p.name == "expiry-index" && op == faultstore.OpDelete:
+				return "expiry-cleanup"
+			}
+			return p.name
+		}
+	}
+	return op + " " + key
+}
+
+// points are the ledger's write steps, by key (see the layout in
+// runtime/ledger/DESIGN.md).
+var points = []struct{ prefix, contains, name string }{
+	{"ledger/index/accounts/", "", "account-index"},
+	{"ledger/accounts/", "/items/", "item"},
+	{"ledger/accounts/", "/head", "head-hint"},
+	{"ledger/transfers/", "", "record"},
+	{"ledger/resolutions/", "", "resolution"},
+	{"ledger/expiry/", "", "expiry-index"},
 }
 
 func (w *world) clock() time.Time {

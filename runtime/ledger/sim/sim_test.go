@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +24,9 @@ var (
 	seedFlag  = flag.String("seed", os.Getenv("SIM_SEED"), "run only this seed (also SIM_SEED)")
 	seedsFlag = flag.String("seeds", os.Getenv("SIM_SEEDS"), "run this many seeds from -first (also SIM_SEEDS)")
 	firstFlag = flag.Uint64("first", 1, "first seed of -seeds")
+	stepsFlag = flag.Int("steps", 0, "client steps per run (0: the default)")
+	accsFlag  = flag.Int("accounts", 0, "accounts per run (0: the default); fewer means more contention")
+	procsFlag = flag.Int("processes", 0, "processes per run (0: the default)")
 )
 
 // seeds returns the seeds to run: -seed alone, else -seeds many, else the
@@ -57,28 +62,38 @@ func TestSimulation(t *testing.T) {
 	start := time.Now()
 	faults, crashes, races := 0, 0, 0
 	kinds := map[faultstore.Fault]int{}
+	points := map[string]bool{}
 	for _, seed := range list {
-		cfg := sim.Config{Seed: seed}
+		cfg := sim.Config{Seed: seed, Steps: *stepsFlag, Accounts: *accsFlag, Processes: *procsFlag}
 		if len(list) == 1 && os.Getenv("SIM_TRACE") != "" {
 			cfg.Trace = os.Stderr
 		}
 		res, err := sim.Run(ctx, cfg)
 		if err != nil {
-			t.Fatalf("%v\nreproduce: make sim SEED=%d (go test ./runtime/ledger/sim -run TestSimulation -seed %d -v)", err, seed, seed)
+			extra := ""
+			if cfg.Steps != 0 || cfg.Accounts != 0 || cfg.Processes != 0 {
+				extra = fmt.Sprintf(" -steps %d -accounts %d -processes %d", cfg.Steps, cfg.Accounts, cfg.Processes)
+			}
+			t.Fatalf("%v\nreproduce: make sim SEED=%d SIM_ARGS='%s' (go test ./runtime/ledger/sim -run TestSimulation -v -seed %d%s)",
+				err, seed, extra, seed, extra)
 		}
 		if len(list) == 1 {
-			t.Logf("seed %d: %d steps, %d transfers, %d faults %v, %d crashes, %d restarts, %d races",
-				seed, res.Steps, res.Transfers, res.Faults, res.ByKind, res.Crashes, res.Restarts, res.Races)
+			t.Logf("seed %d: %d steps, %d transfers, %d faults %v, %d crashes %v, %d restarts, %d races",
+				seed, res.Steps, res.Transfers, res.Faults, res.ByKind, res.Crashes, res.CrashPoints, res.Restarts, res.Races)
 		}
 		faults, crashes, races = faults+res.Faults, crashes+res.Crashes, races+res.Races
 		for k, v := range res.ByKind {
 			kinds[k] += v
 		}
+		for p := range res.CrashPoints {
+			points[p] = true
+		}
 	}
 	el := time.Since(start)
 	n := float64(len(list))
-	t.Logf("%d seeds in %v: %.1f seeds/s; per run %.1f faults injected (%s), %.1f crashes, %.1f races",
-		len(list), el.Round(time.Millisecond), n/el.Seconds(), float64(faults)/n, perRun(kinds, n), float64(crashes)/n, float64(races)/n)
+	t.Logf("%d seeds in %v: %.1f seeds/s; per run %.1f faults injected (%s), %.1f crashes, %.1f races; %d crash points hit: %s",
+		len(list), el.Round(time.Millisecond), n/el.Seconds(), float64(faults)/n, perRun(kinds, n), float64(crashes)/n, float64(races)/n,
+		len(points), strings.Join(slices.Sorted(maps.Keys(points)), " "))
 	if faults == 0 || crashes == 0 || races == 0 {
 		t.Fatalf("the runs injected %d faults, %d crashes and %d races: the simulation is not exercising recovery", faults, crashes, races)
 	}
