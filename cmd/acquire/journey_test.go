@@ -338,3 +338,29 @@ func TestJobCancelIsPrompt(t *testing.T) {
 		t.Fatalf("after the cancel: %v", b)
 	}
 }
+
+// TestUserSwitch: switch makes another logged-in user of the wallet
+// current; a user without a session, or with an ended one, is refused.
+func TestUserSwitch(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	aSecret, _ := c.register("alice")
+	bSecret, _ := c.register("bob")
+	c.mustJSON(testPassword+"\n", "user", "login", "-u", "alice", "--otp", c.code(aSecret), "--password-stdin")
+	c.mustJSON(testPassword+"\n", "user", "login", "-u", "bob", "--otp", c.code(bSecret), "--password-stdin")
+	if w := c.mustJSON("", "user", "whoami"); w["username"] != "bob" {
+		t.Fatalf("the last login is current: %v", w)
+	}
+	if s := c.mustJSON("", "user", "switch", "alice"); s["username"] != "alice" || s["current"] != true {
+		t.Fatalf("switch %v", s)
+	}
+	if w := c.mustJSON("", "user", "whoami"); w["username"] != "alice" {
+		t.Fatalf("after switch: %v", w)
+	}
+	c.wantError(exitAuth, classNotLoggedIn, "", "user", "switch", "carol")
+	c.mustJSON("", "user", "logout", "-u", "bob")
+	c.wantError(exitAuth, "SessionClosedError", "", "user", "switch", "bob")
+	if w := c.mustJSON("", "user", "whoami"); w["username"] != "alice" {
+		t.Fatalf("a refused switch changed the current user: %v", w)
+	}
+}
