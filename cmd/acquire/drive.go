@@ -88,13 +88,16 @@ func deleteDriveTree(g *globals, cmd *cobra.Command, sf *storageFlags, drive str
 }
 
 func newDriveCreateCmd(g *globals, sf *storageFlags) *cobra.Command {
-	var maxBytes int64
+	var maxBytes, maxVersions int64
 	var rule string
 	cmd := &cobra.Command{
-		Use:   "create DRIVE [--max-bytes N] [--delete-rule keep|purge]",
+		Use:   "create DRIVE [--max-bytes N] [--max-versions N] [--delete-rule keep|purge]",
 		Short: "Create a drive (or a sub-drive of one you may write to)",
 		Long: `Create DRIVE. --max-bytes limits the bytes its files may hold (0: no limit);
-an upload that would pass it is refused with QuotaExceededError. --delete-rule
+an upload that would pass it is refused with QuotaExceededError. --max-versions
+limits the versions its files may keep, deletions and empty files included
+(0: ` + fmt.Sprint(storage.DefaultMaxVersions) + `); past it, uploads and deletions that keep versions are
+refused with QuotaExceededError until old versions are purged. --delete-rule
 says what 'acquire file rm' does by default: keep (a tombstone; older versions
 stay fetchable) or purge (every version is removed).`,
 		Example: `  acquire drive create photos --max-bytes 10000000000
@@ -104,8 +107,11 @@ stay fetchable) or purge (every version is removed).`,
 			if maxBytes < 0 {
 				return usagef("--max-bytes must be 0 (no limit) or more")
 			}
+			if maxVersions < 0 || maxVersions > storage.MaxVersionsLimit {
+				return usagef("--max-versions must be in [0, %d] (0: %d)", storage.MaxVersionsLimit, storage.DefaultMaxVersions)
+			}
 			d, err := storageCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.DriveInfo, error) {
-				return st.c.CreateDrive(ctx, st.s, args[0], storage.DriveOptions{MaxBytes: maxBytes, DeleteRule: rule})
+				return st.c.CreateDrive(ctx, st.s, args[0], storage.DriveOptions{MaxBytes: maxBytes, MaxVersions: maxVersions, DeleteRule: rule})
 			})
 			if err != nil {
 				return err
@@ -114,6 +120,7 @@ stay fetchable) or purge (every version is removed).`,
 		},
 	}
 	cmd.Flags().Int64Var(&maxBytes, "max-bytes", 0, "size limit of the drive's files in bytes (0: none)")
+	cmd.Flags().Int64Var(&maxVersions, "max-versions", 0, "limit on the versions the drive keeps (0: the default)")
 	cmd.Flags().StringVar(&rule, "delete-rule", "", "what rm does by default: keep or purge (default keep)")
 	return cmd
 }
@@ -136,9 +143,9 @@ func newDriveListCmd(g *globals, sf *storageFlags) *cobra.Command {
 			}
 			return g.emit(list, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "DRIVE\tROLE\tUSED BYTES\tLIMIT\tON DELETE")
+				fmt.Fprintln(tw, "DRIVE\tROLE\tUSED BYTES\tLIMIT\tVERSIONS\tON DELETE")
 				for _, d := range list.Drives {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", d.Name, d.Role, d.UsageBytes, limitText(d.MaxBytes), d.DeleteRule)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d/%d\t%s\n", d.Name, d.Role, d.UsageBytes, limitText(d.MaxBytes), d.UsageVersions, d.MaxVersions, d.DeleteRule)
 				}
 				_ = tw.Flush()
 			})

@@ -62,7 +62,8 @@ func startFulfiller(t *testing.T, env *hosttest.Env, mode string) *fulfiller {
 	accessURL := env.Host.ServiceURL(access.Kind)
 	c := call.NewClient(&call.MemoryPins{})
 	c.Clock = env.Clock.Now
-	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(c), Clock: env.Clock.Now, Services: map[string]bool{accessURL: true}}
+	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(c), Clock: env.Clock.Now, Audience: f.svc.URL(),
+		Services: map[string]bool{accessURL: true}}
 	service.Handle(f.svc, "run_job", service.Options{}, func(ctx context.Context, a *access.FulfilArgs) (*jobResult, error) {
 		if err := access.VerifyFulfil(ctx, sv, accessURL, a); err != nil {
 			return nil, err
@@ -153,7 +154,7 @@ func (f *fixture) offer(t *testing.T, name, price string, ff *fulfiller, users .
 func (f *fixture) cheque(t *testing.T, s *identity.Session, account, max string) *accounting.Cheque {
 	t.Helper()
 	now := f.env.Clock.Now()
-	ch, err := accounting.WriteCheque(s, accounting.ChequeSpec{Account: account, Recipient: f.ac.URL, Max: amt(max),
+	ch, err := accounting.WriteCheque(s, accounting.ChequeSpec{Bank: f.env.Host.ServiceURL(accounting.Kind), Account: account, Recipient: f.ac.URL, Max: amt(max),
 		Expires: now.Add(time.Hour), For: "access"}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +331,7 @@ func TestRefusedBeforeMoneyMoves(t *testing.T) {
 	wantClass(t, err, call.ErrNotFound)
 	// A cheque written to another service, or by another user.
 	now := f.env.Clock.Now()
-	elsewhere, err := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Account: f.main, Recipient: jobs.svc.URL(),
+	elsewhere, err := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Bank: f.env.Host.ServiceURL(accounting.Kind), Account: f.main, Recipient: jobs.svc.URL(),
 		Max: amt("60"), Expires: now.Add(time.Hour)}, now)
 	if err != nil {
 		t.Fatal(err)

@@ -310,7 +310,7 @@ func (a *Access) pay(ctx context.Context, rec *requestRecord, ch *accounting.Che
 func (a *Access) fulfil(ctx context.Context, rec *requestRecord) error {
 	fa := &FulfilArgs{RequestUID: rec.UID, Resource: rec.Resource, IdentityURL: rec.IdentityURL, UserUID: rec.UserUID,
 		Price: rec.Price, Details: rec.Details, HoldUntil: rec.HoldUntil}
-	cr, err := a.svc.Credentials(ctx, FulfilResource(fa), time.Time{})
+	cr, err := a.svc.Credentials(ctx, rec.ServiceURL, FulfilResource(fa), time.Time{})
 	if err != nil {
 		return err
 	}

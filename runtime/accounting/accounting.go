@@ -170,14 +170,14 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Accounting, err
 	if err != nil {
 		return nil, err
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Staleness: o.Staleness}
+	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Staleness: o.Staleness}
 	if len(o.TrustedIdentities) > 0 {
 		v.Identities = map[string]bool{}
 		for _, u := range o.TrustedIdentities {
 			v.Identities[u] = true
 		}
 	}
-	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Services: map[string]bool{}}
+	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Services: map[string]bool{}}
 	for _, u := range o.TrustedServices {
 		sv.Services[u] = true
 	}

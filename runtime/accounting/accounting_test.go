@@ -27,8 +27,14 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupOn(t, "")
+}
+
+// setupOn is setup on the host store at storeURL ("" for a fresh mem://).
+func setupOn(t *testing.T, storeURL string) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	env := hosttest.Start(t, hosttest.Options{Kinds: host.Kinds})
+	env := hosttest.Start(t, hosttest.Options{Kinds: host.Kinds, StoreURL: storeURL})
 	users := env.Users(t, pw, "alice", "bob", "carol")
 	f := &fixture{env: env, acc: env.Accounting(), alice: users["alice"], bob: users["bob"], carol: users["carol"]}
 	if err := env.Host.Accounting.AddAdmin(ctx, f.carol.IdentityURL, f.carol.UserUID); err != nil {
@@ -206,7 +212,7 @@ func TestAuthorisationBoundToOperation(t *testing.T) {
 	// Expired: signed longer ago than the verifier accepts.
 	bMain := f.create(t, f.bob, "main", "0")
 	args.To = bMain
-	old, err := f.alice.Authorise(accounting.TransferResource(args), f.env.Clock.Now().Add(-auth.DefaultMaxAge-time.Minute))
+	old, err := f.alice.Authorise(url, accounting.TransferResource(args), f.env.Clock.Now().Add(-auth.DefaultMaxAge-time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +223,7 @@ func TestAuthorisationBoundToOperation(t *testing.T) {
 	// An authorisation for another operation (a balance read, or another
 	// amount) cannot be used for this one.
 	for _, res := range []string{accounting.BalanceResource(aMain), "transfer t-old"} {
-		a, err := f.alice.Authorise(res, f.env.Clock.Now())
+		a, err := f.alice.Authorise(url, res, f.env.Clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -360,12 +366,12 @@ func TestConcurrentRetriesMoveOnce(t *testing.T) {
 	f.wantBalance(t, f.bob, bMain, "3.333333", "0", "0")
 
 	args := &accounting.TransferArgs{ID: "t-env", From: aMain, To: bMain, Amount: amt("1")}
-	a, err := f.alice.Authorise(accounting.TransferResource(args), f.env.Clock.Now())
+	url := f.env.Host.ServiceURL(accounting.Kind)
+	a, err := f.alice.Authorise(url, accounting.TransferResource(args), f.env.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	args.Authorisation = a
-	url := f.env.Host.ServiceURL(accounting.Kind)
 	var r1, r2 ledger.TransferResult
 	if err := f.env.Client.Call(ctx, url, "transfer", args, &r1, call.WithIdempotencyKey("k-1")); err != nil {
 		t.Fatal(err)

@@ -73,11 +73,14 @@ func chequeTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecon
 // ChequeSigner signs a user authorisation (*identity.Session does). A
 // service cannot write cheques: it pays from its own accounts directly.
 type ChequeSigner interface {
-	Authorise(resource string, now time.Time) (*auth.Authorisation, error)
+	Authorise(audience, resource string, now time.Time) (*auth.Authorisation, error)
 }
 
-// ChequeSpec is what a user writes on a cheque. A zero UID gets a random one.
+// ChequeSpec is what a user writes on a cheque. A zero UID gets a random
+// one. Bank is the URL of the accounting service holding Account: the
+// cheque's authorisation is for it alone.
 type ChequeSpec struct {
+	Bank      string
 	UID       string
 	Account   string
 	Recipient string
@@ -100,7 +103,7 @@ func WriteCheque(s ChequeSigner, spec ChequeSpec, now time.Time) (*Cheque, error
 	if err := checkChequeLife(now, c.Expires); err != nil {
 		return nil, err
 	}
-	a, err := s.Authorise(ChequeResource(c), now)
+	a, err := s.Authorise(spec.Bank, ChequeResource(c), now)
 	if err != nil {
 		return nil, err
 	}

@@ -108,7 +108,7 @@ func (a *Accounting) verifyCheque(ctx context.Context, ch *Cheque) error {
 	if err := checkChequeLife(signed, ch.Expires); err != nil {
 		return err
 	}
-	v := &auth.Verifier{Lookup: a.v.Lookup, Clock: a.v.Clock, Identities: a.v.Identities,
+	v := &auth.Verifier{Lookup: a.v.Lookup, Clock: a.v.Clock, Identities: a.v.Identities, Audience: a.v.Audience,
 		MaxAge: MaxChequeLife, Staleness: time.Nanosecond}
 	_, err = v.Verify(ctx, ch.Authorisation, ChequeResource(ch))
 	if errors.Is(err, auth.ErrAuthorisation) {

@@ -38,7 +38,7 @@ func setupCheques(t *testing.T) *chequeFixture {
 func (f *chequeFixture) write(t *testing.T, max string, life time.Duration) *accounting.Cheque {
 	t.Helper()
 	now := f.env.Clock.Now()
-	ch, err := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Account: f.main, Recipient: f.svc.URL(),
+	ch, err := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Bank: f.bank(), Account: f.main, Recipient: f.svc.URL(),
 		Max: amt(max), Expires: now.Add(life), For: "job run-42 on cluster a"}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestChequeRefusalsChangeNothing(t *testing.T) {
 	}
 	// A cheque drawn on someone else's account, signed by alice.
 	now := f.env.Clock.Now()
-	theft, err := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Account: bobs, Recipient: f.svc.URL(),
+	theft, err := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Bank: f.bank(), Account: bobs, Recipient: f.svc.URL(),
 		Max: amt("1"), Expires: now.Add(time.Hour)}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -134,12 +134,12 @@ func TestChequeRefusalsChangeNothing(t *testing.T) {
 	wantClass(t, err, call.ErrPermission)
 
 	// A life over the bound is refused when written and when cashed.
-	_, err = accounting.WriteCheque(f.alice, accounting.ChequeSpec{Account: f.main, Recipient: f.svc.URL(),
+	_, err = accounting.WriteCheque(f.alice, accounting.ChequeSpec{Bank: f.bank(), Account: f.main, Recipient: f.svc.URL(),
 		Max: amt("1"), Expires: now.Add(accounting.MaxChequeLife + time.Minute)}, now)
 	wantClass(t, err, accounting.ErrChequeInvalid)
 	long := &accounting.Cheque{UID: "chq-long-life-cheque-1", Account: f.main, Recipient: f.svc.URL(), Max: amt("1"),
 		Expires: now.Add(accounting.MaxChequeLife + time.Minute).UTC().Truncate(time.Millisecond)}
-	if long.Authorisation, err = f.alice.Authorise(accounting.ChequeResource(long), now); err != nil {
+	if long.Authorisation, err = f.alice.Authorise(f.bank(), accounting.ChequeResource(long), now); err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.cash(long, "1")
@@ -190,7 +190,7 @@ func TestChequeCashingFinishesAfterCrash(t *testing.T) {
 	ch := f.write(t, "10", time.Hour)
 	rb := f.env.Clock.Now().Add(time.Hour)
 	args := &accounting.CashChequeArgs{Cheque: ch, Amount: amt("7"), Account: f.takings, ReceiptBy: rb}
-	cr, err := f.svc.Credentials(ctx, accounting.CashChequeResource(args), time.Time{})
+	cr, err := f.svc.Credentials(ctx, f.bank(), accounting.CashChequeResource(args), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,3 +216,6 @@ func TestChequeCashingFinishesAfterCrash(t *testing.T) {
 	f.unchanged(t)
 	f.audit(t)
 }
+
+// bank is the accounting service the fixture's cheques draw on.
+func (f *chequeFixture) bank() string { return f.env.Host.ServiceURL(accounting.Kind) }

@@ -28,7 +28,11 @@ type invoicing struct {
 
 func setupInvoicing(t *testing.T, aliceFunds string) *invoicing {
 	t.Helper()
-	f := setup(t)
+	return invoicingOn(t, setup(t), aliceFunds)
+}
+
+func invoicingOn(t *testing.T, f *fixture, aliceFunds string) *invoicing {
+	t.Helper()
 	shop := f.env.Host.Service(identity.Kind)
 	acc, err := f.acc.CreateAccount(context.Background(), shop, "takings", amt("0"))
 	if err != nil {

@@ -73,11 +73,11 @@ func TestUntrustedServiceRefused(t *testing.T) {
 	_, err = f.acc.CreateAccount(ctx, stranger, "takings", amt("0"))
 	wantClass(t, err, auth.ErrServiceNotTrusted)
 	// Both kinds of authorisation at once are refused too.
-	both, err := stranger.Credentials(ctx, accounting.ListAccountsResource, time.Time{})
+	both, err := stranger.Credentials(ctx, f.acc.URL, accounting.ListAccountsResource, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, err := f.alice.Credentials(ctx, accounting.ListAccountsResource, f.env.Clock.Now())
+	user, err := f.alice.Credentials(ctx, f.acc.URL, accounting.ListAccountsResource, f.env.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -223,7 +223,7 @@ func (je *jobEnv) submit(ctx context.Context, client int) (string, error) {
 	s := je.users[client]
 	now := time.Now()
 	price, _ := ledger.Micros(jobPriceMicros)
-	ch, err := accounting.WriteCheque(s, accounting.ChequeSpec{Account: je.accounts[client], Recipient: je.ac.URL, Max: price,
+	ch, err := accounting.WriteCheque(s, accounting.ChequeSpec{Bank: je.acc.URL, Account: je.accounts[client], Recipient: je.ac.URL, Max: price,
 		Expires: now.Add(time.Hour), For: je.resource}, now)
 	if err != nil {
 		return "", err

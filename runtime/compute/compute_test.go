@@ -80,7 +80,7 @@ func (f *fixture) submit(t *testing.T, spec compute.JobSpec) (string, error) {
 	f.n++
 	id := "req-" + string(rune('a'+f.n))
 	now := f.env.Clock.Now()
-	ch, err := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Account: f.main, Recipient: f.ac.URL,
+	ch, err := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Bank: f.env.Host.ServiceURL(accounting.Kind), Account: f.main, Recipient: f.ac.URL,
 		Max: ledger.MustParse(price), Expires: now.Add(time.Hour), For: "job/run"}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -346,7 +346,7 @@ func TestFailedJobRefunded(t *testing.T) {
 	f.money(t, "100", "0", "0")
 	// The user's retry of the request answers the failure.
 	now := f.env.Clock.Now()
-	ch, _ := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Account: f.main, Recipient: f.ac.URL,
+	ch, _ := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Bank: f.env.Host.ServiceURL(accounting.Kind), Account: f.main, Recipient: f.ac.URL,
 		Max: ledger.MustParse(price), Expires: now.Add(time.Hour), For: "job/run"}, now)
 	_, err = f.ac.Request(ctx, f.alice, "other", "job/run", "{}", ch)
 	wantClass(t, err, access.ErrFulfilmentFailed) // and a bad spec is refused, refunded

@@ -59,21 +59,25 @@ type Principal struct {
 
 // Drive is a drive as stored and answered.
 type Drive struct {
-	Name       string    `json:"name"` // full path, e.g. "a/b/c"
-	ID         string    `json:"id"`   // internal, names its files' keys
-	Parent     string    `json:"parent,omitempty"`
-	ACL        *ACL      `json:"acl,omitempty"` // nil: inherited from the parent
-	MaxBytes   int64     `json:"max_bytes,omitempty"`
-	DeleteRule string    `json:"delete_rule"`
-	CreatedBy  Principal `json:"created_by"`
-	Created    time.Time `json:"created"`
+	Name     string `json:"name"` // full path, e.g. "a/b/c"
+	ID       string `json:"id"`   // internal, names its files' keys
+	Parent   string `json:"parent,omitempty"`
+	ACL      *ACL   `json:"acl,omitempty"` // nil: inherited from the parent
+	MaxBytes int64  `json:"max_bytes,omitempty"`
+	// MaxVersions bounds the versions kept (0 on drives older than the
+	// limit: DefaultMaxVersions).
+	MaxVersions int64     `json:"max_versions,omitempty"`
+	DeleteRule  string    `json:"delete_rule"`
+	CreatedBy   Principal `json:"created_by"`
+	Created     time.Time `json:"created"`
 }
 
 // DriveInfo is a drive with the caller's effective role and its usage.
 type DriveInfo struct {
 	Drive
-	Role       string `json:"role"`
-	UsageBytes int64  `json:"usage_bytes"`
+	Role          string `json:"role"`
+	UsageBytes    int64  `json:"usage_bytes"`
+	UsageVersions int64  `json:"usage_versions"`
 }
 
 // ChunkInfo is one stored chunk of a file.
@@ -218,10 +222,11 @@ type PARKey struct {
 // CreateDriveArgs creates a drive ("a" or, with write on "a", "a/b").
 type CreateDriveArgs struct {
 	auth.Credentials
-	Drive      string `json:"drive"`
-	MaxBytes   int64  `json:"max_bytes,omitempty"`
-	DeleteRule string `json:"delete_rule,omitempty"`
-	ACL        *ACL   `json:"acl,omitempty"`
+	Drive       string `json:"drive"`
+	MaxBytes    int64  `json:"max_bytes,omitempty"`
+	MaxVersions int64  `json:"max_versions,omitempty"` // 0: DefaultMaxVersions
+	DeleteRule  string `json:"delete_rule,omitempty"`
+	ACL         *ACL   `json:"acl,omitempty"`
 }
 
 // ListDrivesArgs lists the caller's top-level drives (Parent "") or the
@@ -254,12 +259,13 @@ type ACLInfo struct {
 	Role      string `json:"role"` // the caller's
 }
 
-// SetDriveArgs changes a drive's limit and delete rule (owners).
+// SetDriveArgs changes a drive's limits and delete rule (owners).
 type SetDriveArgs struct {
 	auth.Credentials
-	Drive      string `json:"drive"`
-	MaxBytes   int64  `json:"max_bytes"`
-	DeleteRule string `json:"delete_rule"`
+	Drive       string `json:"drive"`
+	MaxBytes    int64  `json:"max_bytes"`
+	MaxVersions int64  `json:"max_versions,omitempty"` // 0: DefaultMaxVersions
+	DeleteRule  string `json:"delete_rule"`
 }
 
 // BeginUploadArgs starts a chunked upload of Size bytes.
@@ -407,7 +413,7 @@ type PARCallArgs struct {
 // Resource strings bind an authorisation to one call's arguments: the
 // function, then its fields, with a digest of anything long or free-form.
 func CreateDriveResource(a *CreateDriveArgs) string {
-	return "create_drive " + digestOf(a.Drive, strconv.FormatInt(a.MaxBytes, 10), a.DeleteRule, jsonDigest(a.ACL))
+	return "create_drive " + digestOf(a.Drive, strconv.FormatInt(a.MaxBytes, 10), strconv.FormatInt(a.MaxVersions, 10), a.DeleteRule, jsonDigest(a.ACL))
 }
 func ListDrivesResource(parent string) string { return "list_drives " + digestOf(parent) }
 func GetDriveResource(drive string) string    { return "get_drive " + digestOf(drive) }
@@ -418,7 +424,7 @@ func SetACLResource(drive string, a *ACL) string {
 func DeleteDriveResource(drive string) string { return "delete_drive " + digestOf(drive) }
 func PurgeDriveResource(drive string) string  { return "purge_drive " + digestOf(drive) }
 func SetDriveResource(a *SetDriveArgs) string {
-	return "set_drive " + digestOf(a.Drive, strconv.FormatInt(a.MaxBytes, 10), a.DeleteRule)
+	return "set_drive " + digestOf(a.Drive, strconv.FormatInt(a.MaxBytes, 10), strconv.FormatInt(a.MaxVersions, 10), a.DeleteRule)
 }
 func BeginUploadResource(a *BeginUploadArgs) string {
 	return "begin_upload " + digestOf(a.Drive, a.Name, strconv.FormatInt(a.Size, 10), strconv.FormatInt(a.ChunkBytes, 10))

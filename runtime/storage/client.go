@@ -60,9 +60,10 @@ type DownloadOptions struct {
 
 // DriveOptions are a new drive's settings.
 type DriveOptions struct {
-	MaxBytes   int64  // 0: no limit
-	DeleteRule string // "": DeleteKeep
-	ACL        *ACL   // nil: the creator owns a top-level drive; a sub-drive inherits
+	MaxBytes    int64  // 0: no limit
+	MaxVersions int64  // 0: DefaultMaxVersions
+	DeleteRule  string // "": DeleteKeep
+	ACL         *ACL   // nil: the creator owns a top-level drive; a sub-drive inherits
 }
 
 // authCall signs credentials for resource and calls fn; calls that change
@@ -74,7 +75,7 @@ func (c *Client) authCall(ctx context.Context, s auth.Signer, fn, resource strin
 // CreateDrive creates a drive: a top-level name, or "parent/child" with
 // write access to the parent.
 func (c *Client) CreateDrive(ctx context.Context, s auth.Signer, drive string, o DriveOptions) (*DriveInfo, error) {
-	args := &CreateDriveArgs{Drive: drive, MaxBytes: o.MaxBytes, DeleteRule: o.DeleteRule, ACL: o.ACL}
+	args := &CreateDriveArgs{Drive: drive, MaxBytes: o.MaxBytes, MaxVersions: o.MaxVersions, DeleteRule: o.DeleteRule, ACL: o.ACL}
 	var out DriveInfo
 	return &out, c.authCall(ctx, s, "create_drive", CreateDriveResource(args), func(cr auth.Credentials) any {
 		args.Credentials = cr
@@ -104,9 +105,10 @@ func (c *Client) driveCall(ctx context.Context, s auth.Signer, fn, resource, dri
 	}, out, idem)
 }
 
-// SetDrive changes a drive's size limit (0: none) and delete rule (owners).
-func (c *Client) SetDrive(ctx context.Context, s auth.Signer, drive string, maxBytes int64, deleteRule string) (*DriveInfo, error) {
-	args := &SetDriveArgs{Drive: drive, MaxBytes: maxBytes, DeleteRule: deleteRule}
+// SetDrive changes a drive's size limit (0: none), version limit (0:
+// DefaultMaxVersions) and delete rule (owners).
+func (c *Client) SetDrive(ctx context.Context, s auth.Signer, drive string, maxBytes, maxVersions int64, deleteRule string) (*DriveInfo, error) {
+	args := &SetDriveArgs{Drive: drive, MaxBytes: maxBytes, MaxVersions: maxVersions, DeleteRule: deleteRule}
 	var out DriveInfo
 	return &out, c.authCall(ctx, s, "set_drive", SetDriveResource(args), func(cr auth.Credentials) any {
 		args.Credentials = cr

@@ -135,6 +135,21 @@ func (s *Storage) access(ctx context.Context, drive string, p Principal, want st
 	return d, role, nil
 }
 
+// checkLimits checks a drive's limits; a max_versions of 0 becomes the
+// default. A limit below what the drive holds stops it growing, no more.
+func checkLimits(maxBytes int64, maxVersions *int64) error {
+	if maxBytes < 0 {
+		return call.Errorf(call.ErrBadArguments, "max_bytes must not be negative")
+	}
+	if *maxVersions == 0 {
+		*maxVersions = DefaultMaxVersions
+	}
+	if *maxVersions < 1 || *maxVersions > MaxVersionsLimit {
+		return call.Errorf(call.ErrBadArguments, "max_versions must be in [1, %d] (0: %d)", MaxVersionsLimit, DefaultMaxVersions)
+	}
+	return nil
+}
+
 func checkDeleteRule(r string) error {
 	if r != DeleteKeep && r != DeletePurge {
 		return call.Errorf(call.ErrBadArguments, "delete rule %q (want keep or purge)", clip(r))
@@ -156,14 +171,14 @@ func (s *Storage) handleCreateDrive(ctx context.Context, a *CreateDriveArgs) (*D
 	if err := checkDeleteRule(a.DeleteRule); err != nil {
 		return nil, err
 	}
-	if a.MaxBytes < 0 {
-		return nil, call.Errorf(call.ErrBadArguments, "max_bytes must not be negative")
+	if err := checkLimits(a.MaxBytes, &a.MaxVersions); err != nil {
+		return nil, err
 	}
 	if err := s.checkACLGroups(ctx, a.ACL); err != nil {
 		return nil, err
 	}
 	d := &Drive{Name: a.Drive, ID: service.NewID(), Parent: parentOf(a.Drive), ACL: a.ACL, MaxBytes: a.MaxBytes,
-		DeleteRule: a.DeleteRule, CreatedBy: p, Created: s.now()}
+		MaxVersions: a.MaxVersions, DeleteRule: a.DeleteRule, CreatedBy: p, Created: s.now()}
 	role, parentID := RoleOwner, ""
 	if d.Parent == "" {
 		if err := s.checkTopLevel(ctx, d, p); err != nil {
@@ -251,11 +266,13 @@ func (s *Storage) mustStayOwner(ctx context.Context, a *ACL, p Principal) error 
 }
 
 func (s *Storage) driveInfo(ctx context.Context, d *Drive, role string) (*DriveInfo, error) {
-	u, err := s.usage(ctx, d.ID)
+	u, err := s.usageOf(ctx, d.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &DriveInfo{Drive: *d, Role: role, UsageBytes: u}, nil
+	out := &DriveInfo{Drive: *d, Role: role, UsageBytes: u.Bytes, UsageVersions: u.Versions}
+	out.MaxVersions = d.maxVersions()
+	return out, nil
 }
 
 func (s *Storage) handleListDrives(ctx context.Context, a *ListDrivesArgs) (*DriveList, error) {
@@ -332,11 +349,11 @@ func (s *Storage) handleSetDrive(ctx context.Context, a *SetDriveArgs) (*DriveIn
 	if err := checkDeleteRule(a.DeleteRule); err != nil {
 		return nil, err
 	}
-	if a.MaxBytes < 0 {
-		return nil, call.Errorf(call.ErrBadArguments, "max_bytes must not be negative")
+	if err := checkLimits(a.MaxBytes, &a.MaxVersions); err != nil {
+		return nil, err
 	}
 	d, err := s.updateDrive(ctx, a.Drive, p, func(d *Drive) error {
-		d.MaxBytes, d.DeleteRule = a.MaxBytes, a.DeleteRule
+		d.MaxBytes, d.MaxVersions, d.DeleteRule = a.MaxBytes, a.MaxVersions, a.DeleteRule
 		return nil
 	})
 	if err != nil {

@@ -55,6 +55,14 @@ const (
 	MaxURLsPerCall = 256
 	// MaxListPage bounds the files or versions one list call answers.
 	MaxListPage = 100
+	// DefaultMaxVersions is a drive's limit on kept versions (tombstones
+	// and empty files included) unless its owner sets another, up to
+	// MaxVersionsLimit. Versions cost a record each whatever their size.
+	DefaultMaxVersions = 100_000
+	MaxVersionsLimit   = 10_000_000
+	// MaxPurgeSlack is how many versions past its drive's limit one
+	// delete_file --purge removes (commits racing it) before it gives up.
+	MaxPurgeSlack = 1000
 	// MaxVersionProbe bounds how far past a stale head a reader looks for
 	// newer versions (a head update lost to a crash).
 	MaxVersionProbe = 16
@@ -149,7 +157,7 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Storage, error)
 	if o.ChunkBytes < MinChunkBytes || o.ChunkBytes > MaxChunkBytes {
 		return nil, errors.New("storage: ChunkBytes outside [MinChunkBytes, MaxChunkBytes]")
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Staleness: o.Staleness}
+	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Staleness: o.Staleness}
 	if len(o.TrustedIdentities) > 0 {
 		v.Identities = map[string]bool{}
 		for _, u := range o.TrustedIdentities {
