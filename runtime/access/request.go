@@ -291,10 +291,6 @@ func (a *Access) pay(ctx context.Context, rec *requestRecord, ch *accounting.Che
 	switch {
 	case err == nil:
 		rec.Transfer, rec.HoldUntil = res.ID, holdUntil
-	case errors.Is(err, accounting.ErrChequeAlreadyCashed):
-		// Only this service can cash it, and the cheque is claimed by this
-		// request: an earlier run cashed it and stopped before saving.
-		rec.Transfer, rec.HoldUntil = accounting.ChequeTransferID(ch), holdUntil // at most this run's hold: a little early is safe
 	case transient(err):
 		return err
 	default:

@@ -24,6 +24,7 @@ type invoicing struct {
 	shop         *service.Service
 	takings, due string // the service's account, alice's account
 	dueAt        time.Time
+	funded       string // the ledger id of the deposit into due, if any
 }
 
 func setupInvoicing(t *testing.T, aliceFunds string) *invoicing {
@@ -41,7 +42,7 @@ func invoicingOn(t *testing.T, f *fixture, aliceFunds string) *invoicing {
 	in := &invoicing{fixture: f, shop: shop, takings: acc.ID, due: f.create(t, f.alice, "main", "0"),
 		dueAt: f.env.Clock.Now().Add(24 * time.Hour)}
 	if aliceFunds != "0" {
-		f.deposit(t, "dep-alice", in.due, aliceFunds)
+		in.funded = f.deposit(t, "dep-alice", in.due, aliceFunds)
 	}
 	return in
 }

@@ -119,6 +119,8 @@ func (f *fixture) startAgentWith(t *testing.T, cfg agent.Config) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	cfg.WorkDir, cfg.Lease, cfg.PollMin, cfg.PollMax = t.TempDir(), 300*time.Millisecond, 20*time.Millisecond, 100*time.Millisecond
+	// Agents without a launcher cannot sandbox; these tests have one user.
+	cfg.UnsandboxedSingleTenant = cfg.Launcher == "" && cfg.Limits == (agent.Limits{})
 	go func() { done <- agent.Run(ctx, cfg) }()
 	var once sync.Once
 	stop = func() {
@@ -243,7 +245,7 @@ func TestTwoAgentsCompeteJobRunsOnce(t *testing.T) {
 		t.Fatalf("a second claim got %+v, %v", j, err)
 	}
 	zero := 0
-	if _, err := f.agentClient(w.Agent).Finish(ctx, w.ID, w.Attempt, compute.StateSucceeded, &zero, ""); err != nil {
+	if _, err := f.agentClient(w.Agent).Finish(ctx, w.ID, w.Attempt, compute.StateSucceeded, &zero, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	f.wait(t, id, "settled", settled(compute.StateSucceeded))
@@ -300,7 +302,7 @@ func TestKilledAgentJobRunsAgainPaidOnce(t *testing.T) {
 	}
 	// The dead attempt's late report is refused and changes nothing.
 	zero := 0
-	_, err = f.agentClient(first.Agent).Finish(ctx, id, 1, compute.StateSucceeded, &zero, "")
+	_, err = f.agentClient(first.Agent).Finish(ctx, id, 1, compute.StateSucceeded, &zero, "", "")
 	wantClass(t, err, compute.ErrLeaseLost)
 	_, err = f.agentClient(first.Agent).Heartbeat(ctx, id, 1)
 	wantClass(t, err, compute.ErrLeaseLost)
@@ -407,7 +409,7 @@ func TestSweepSettlesLater(t *testing.T) {
 	saved := hc.Transport
 	hc.Transport = blockPath{inner: saved, path: "/access"}
 	zero := 0
-	done, err := ag.Finish(ctx, id, 1, compute.StateSucceeded, &zero, "")
+	done, err := ag.Finish(ctx, id, 1, compute.StateSucceeded, &zero, "", "")
 	hc.Transport = saved
 	if err != nil || done.State != compute.StateSucceeded || done.Settled {
 		t.Fatalf("%+v %v", done, err)
