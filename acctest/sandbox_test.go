@@ -124,7 +124,7 @@ func hostileRun(t *testing.T, hostile string, unprivileged bool) {
 		t.Error("the hostile job reached the host's listener")
 	default:
 	}
-	for _, p := range []string{"/tmp/hostile-was-here", filepath.Join(work, "hostile")} {
+	for _, p := range []string{"/tmp/hostile-" + bad.JobID, filepath.Join(work, "hostile")} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("the hostile job wrote %s on the host", p)
 		}

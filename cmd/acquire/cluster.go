@@ -166,6 +166,7 @@ func newClusterAgentCmd(g *globals, jf *jobFlags) *cobra.Command {
 	var keyFile, workDir, name string
 	var workers int
 	var unsandboxed bool
+	var cgroupDir string
 	var netResources []string
 	var jl compute.JobLimits
 	cmd := &cobra.Command{
@@ -206,7 +207,15 @@ none. The agent checks at start that a sandbox works here and logs what it
 uses. Where none does (no unprivileged user namespaces, another system), the
 agent does not start unless --unsandboxed-single-tenant says to run the jobs
 of one user only (the first it claims): without a sandbox a job can read
-whatever the agent's user can. Each job's status says how it was isolated.`,
+whatever the agent's user can. Each job's status says how it was isolated.
+
+--job-cgroup DIR (a cgroup v2 folder delegated to the agent's user, with the
+agent inside it, e.g. under 'systemd-run --user --scope -p Delegate=yes')
+runs each job in a cgroup of its own there: --job-memory-mb and
+--job-processes become totals for the job where DIR has the memory and pids
+controllers, and everything in the job's cgroup is killed when it ends. The
+agent says at start which it could use, or that it falls back to
+per-process limits.`,
 		Example: "  acquire cluster agent lab --workers 4",
 		Args:    exactArgs(1, "exactly one cluster NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -255,7 +264,7 @@ whatever the agent's user can. Each job's status says how it was isolated.`,
 			}
 			return agent.Run(ctx, agent.Config{Client: &compute.AgentClient{C: c, URL: u, Key: k, Agent: name},
 				Workers: workers, WorkDir: workDir, Drive: &agent.PARDrive{C: c}, Limits: limits, Launcher: launcher, Logger: g.log,
-				UnsandboxedSingleTenant: unsandboxed, NetworkResources: netResources, Hide: hide})
+				UnsandboxedSingleTenant: unsandboxed, NetworkResources: netResources, Hide: hide, CgroupDir: cgroupDir})
 		},
 	}
 	fl := cmd.Flags()
@@ -269,6 +278,7 @@ whatever the agent's user can. Each job's status says how it was isolated.`,
 	fl.Int64Var(&jl.OpenFiles, "job-open-files", 0, "open files of each job process (0: as the agent's)")
 	fl.Int64Var(&jl.Processes, "job-processes", 0, "processes of each job at once, in total (0: no limit; needs the sandbox)")
 	fl.StringArrayVar(&netResources, "network-resource", nil, "an access resource whose jobs keep the host's network (repeatable; others have none)")
+	fl.StringVar(&cgroupDir, "job-cgroup", "", "a cgroup v2 folder the agent may write (delegated, the agent inside): a cgroup per job, memory and processes totals")
 	fl.BoolVar(&unsandboxed, "unsandboxed-single-tenant", false,
 		"where jobs cannot be sandboxed, run them anyway, those of ONE user only: each job can read what the agent's user can")
 	return cmd

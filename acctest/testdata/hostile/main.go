@@ -84,7 +84,7 @@ func main() {
 	}
 	fmt.Printf("processes seen %d\n", n)
 	// Its /tmp is its own: the test looks for this outside.
-	if err := os.WriteFile("/tmp/hostile-was-here", []byte("x"), 0o644); err != nil {
+	if err := os.WriteFile("/tmp/hostile-"+os.Getenv("ACQUIRE_JOB_ID"), []byte("x"), 0o644); err != nil {
 		fmt.Printf("private tmp: %v\n", err)
 	}
 	fmt.Printf("breaches %d\n", breaches)

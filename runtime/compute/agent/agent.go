@@ -92,8 +92,15 @@ type Config struct {
 	// Hide are files and folders a sandboxed job must not see should they
 	// lie under the system folders it sees (the cluster key file, the
 	// agent's wallet and configuration); elsewhere it sees nothing anyway.
-	Hide   []string
-	Logger *slog.Logger
+	Hide []string
+	// CgroupDir is a cgroup v2 folder the agent may write (a delegated
+	// subtree, with the agent inside it): each job then runs in a cgroup
+	// of its own there, its memory limit and process limit totals for the
+	// job where the folder has the memory and pids controllers, and the
+	// whole cgroup is killed when the job ends. Empty, or unusable (said
+	// at start): per-process limits only.
+	CgroupDir string
+	Logger    *slog.Logger
 	// OnIdle, if set, is called when a worker finds no job (tests, benches).
 	OnIdle func()
 }

@@ -165,6 +165,17 @@ func (w *worker) command(ctx context.Context, j *compute.Job, dir string, limits
 		sandboxAttr(cmd.SysProcAttr, box.Net)
 		cmd.Env = sandboxEnv(cmd.Env)
 	}
+	if cg := w.iso.cgroups; cg != nil {
+		jc, err := cg.make()
+		if err == nil {
+			err = cg.limit(jc, limits)
+		}
+		if err != nil {
+			return failed("no cgroup for the job: %v", err)
+		}
+		defer jc.remove()
+		jc.into(cmd.SysProcAttr)
+	}
 	end, err := runJob(cmd, supervised)
 	var exit *int
 	if end != nil {

@@ -94,6 +94,8 @@ type isolation struct {
 	fence      bool
 	fenceABI   int
 	noFenceWhy string
+	// cgroups: a cgroup per job (Config.CgroupDir), or nil.
+	cgroups *jobCgroups
 	// hide are the sandboxSpec.Hide of every job.
 	hide []string
 	// tenant is, without a sandbox, the one user whose jobs this agent
@@ -104,17 +106,37 @@ type isolation struct {
 
 // describe is the isolation a job ran under, as its status records it.
 func (iso *isolation) describe(net bool) string {
+	limits := "; limits: per-process rlimits"
+	if iso.cgroups != nil {
+		limits += ", " + iso.cgroups.describe()
+	}
 	if iso.fence {
-		return fmt.Sprintf("fence: Landlock ABI %d, no namespaces, single tenant (%s); limits: per-process rlimits", iso.fenceABI, iso.noSandboxWhy)
+		return fmt.Sprintf("fence: Landlock ABI %d, no namespaces, single tenant (%s)", iso.fenceABI, iso.noSandboxWhy) + limits
 	}
 	if !iso.sandbox {
-		return "none: no sandbox, single tenant (" + iso.noSandboxWhy + "; " + iso.noFenceWhy + "); limits: per-process rlimits"
+		return "none: no sandbox, single tenant (" + iso.noSandboxWhy + "; " + iso.noFenceWhy + ")" + limits
 	}
 	ns := "user, mount, pid, ipc, uts, net"
 	if net {
 		ns = "user, mount, pid, ipc, uts; host network"
 	}
-	return "sandbox: " + ns + " namespaces; limits: per-process rlimits"
+	return "sandbox: " + ns + " namespaces" + limits
+}
+
+// checkLimits finds, and logs, how job limits apply: in a cgroup per job
+// where Config.CgroupDir is usable, else per process only.
+func checkLimits(cfg *Config, iso *isolation) {
+	if cfg.CgroupDir == "" {
+		cfg.Logger.Info("job limits: per-process rlimits only (no cgroup folder given)")
+		return
+	}
+	cg, err := checkCgroups(cfg.CgroupDir)
+	if err != nil {
+		cfg.Logger.Warn("job limits: per-process rlimits only: the cgroup folder is not usable", "dir", cfg.CgroupDir, "err", err)
+		return
+	}
+	iso.cgroups = cg
+	cfg.Logger.Info("job limits: "+cg.describe()+", and per-process rlimits", "dir", cg.dir)
 }
 
 // admit is whether the job of user may run here: always with a sandbox;
@@ -147,6 +169,7 @@ func (c *Config) netFor(resource string) bool {
 // would count the agent's own processes).
 func checkIsolation(cfg *Config) (*isolation, error) {
 	iso := &isolation{hide: cfg.Hide}
+	checkLimits(cfg, iso)
 	var why error
 	switch {
 	case cfg.Launcher == "":
