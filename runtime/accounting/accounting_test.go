@@ -206,9 +206,26 @@ func TestOverdraftIsGrantedByAdminsOnly(t *testing.T) {
 	_, err = f.acc.SetOverdraft(ctx, f.alice, a, amt("10"))
 	wantClass(t, err, call.ErrPermission)
 	f.wantBalance(t, f.alice, a, "0", "0", "0")
+	_, err = f.acc.SetOverdraft(ctx, svc, a, amt("10"))
+	wantClass(t, err, call.ErrPermission)
 	if b, err := f.acc.SetOverdraft(ctx, f.carol, a, amt("10")); err != nil || b.Overdraft != amt("10") || b.Available != amt("10") {
 		t.Fatalf("admin's set_overdraft: %+v %v", b, err)
 	}
+	// Even an admin cannot set a negative limit, one below what the balance
+	// already uses, or one on the mint.
+	bob := f.create(t, f.bob, "main", "0")
+	if _, err := f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: "use-it", From: a, To: bob, Amount: amt("4")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []string{"-1", "3.999999"} {
+		_, err = f.acc.SetOverdraft(ctx, f.carol, a, amt(limit))
+		if !errors.Is(err, accounting.ErrOverdraft) && !errors.Is(err, call.ErrBadArguments) {
+			t.Fatalf("set_overdraft %s: %v, want OverdraftError or BadArgumentsError", limit, err)
+		}
+	}
+	_, err = f.acc.SetOverdraft(ctx, f.carol, ledger.MintAccount, amt("1"))
+	wantClass(t, err, call.ErrPermission)
+	f.wantBalance(t, f.alice, a, "-4", "0", "0")
 	// An admin may also create an account of their own with one.
 	if c := f.create(t, f.carol, "float", "5"); f.wantBalance(t, f.carol, c, "0", "0", "0").Overdraft != amt("5") {
 		t.Fatal("admin's account has no overdraft")
