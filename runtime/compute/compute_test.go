@@ -487,3 +487,48 @@ func TestListJobs(t *testing.T) {
 	_, err = f.cc.ListJobs(ctx, f.alice, "not a token", 0)
 	wantClass(t, err, call.ErrBadArguments)
 }
+
+// TestAdminCancelKeepsLinks: an admin who cancels a job sees its drive
+// links without their secrets, but the job keeps them: its owner still
+// reads them afterwards, pending or running.
+func TestAdminCancelKeepsLinks(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	in, out := "https://drive.test/par/in#secret-in", "https://drive.test/par/out#secret-out"
+	spec := compute.JobSpec{Command: "/bin/true", Input: in, Output: out}
+	pending, err := f.submit(t, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, err := f.submit(t, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The agent claims the older job first; neither is run for real.
+	if j, err := f.agentClient("a").Claim(ctx); err != nil || j == nil || j.ID != pending {
+		t.Fatalf("claim: %+v %v", j, err)
+	}
+	pending, running = running, pending
+	for _, id := range []string{pending, running} {
+		j, err := f.cc.Cancel(ctx, f.carol, id)
+		if err != nil {
+			t.Fatalf("admin cancel %s: %v", id, err)
+		}
+		if strings.Contains(j.Spec.Input+j.Spec.Output, "secret") {
+			t.Fatalf("the admin was answered the owner's secrets: %+v", j.Spec)
+		}
+		if again, err := f.cc.Status(ctx, f.carol, id); err != nil || strings.Contains(again.Spec.Input+again.Spec.Output, "secret") {
+			t.Fatalf("admin status: %+v %v", again, err)
+		}
+		own, err := f.cc.Status(ctx, f.alice, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if own.Spec.Input != in || own.Spec.Output != out {
+			t.Fatalf("after an admin's cancel the job holds links %q %q; want %q %q", own.Spec.Input, own.Spec.Output, in, out)
+		}
+	}
+	if j, _ := f.cc.Status(ctx, f.alice, running); !j.CancelRequested {
+		t.Fatalf("running job not asked to cancel: %+v", j)
+	}
+}
