@@ -157,7 +157,7 @@ func walkJourney(t *testing.T, sh shell, dir string, cmds []string, noTerminal b
 		}
 		start := time.Now()
 		out, code := sh.run(t, file)
-		t.Logf("%5.1fs  exit %d  %s", time.Since(start).Seconds(), code, strings.TrimSpace(c))
+		t.Logf("%5.1fs  exit %d  %s\n%s", time.Since(start).Seconds(), code, strings.TrimSpace(c), out)
 		if code != 0 {
 			t.Fatalf("README command %q exited %d:\n%s", c, code, out)
 		}

@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/openacquire/acquire/runtime/access"
 	"github.com/openacquire/acquire/runtime/accounting"
+	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/ledger"
+	"github.com/openacquire/acquire/runtime/wait"
 )
 
 const envAccessURL = "ACQUIRE_ACCESS_URL"
@@ -144,7 +148,7 @@ same file.`,
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
-			gr, err := x.ac.Request(ctx, x.s, id, args[0], details, ch)
+			gr, err := x.request(ctx, id, args[0], details, ch)
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
@@ -198,6 +202,26 @@ func requestCheque(ctx context.Context, g *globals, x *accessSession, o *chequeO
 		o.forWhat = resource
 	}
 	return o.write(g, x.accountingSession, acc, x.ac.URL, max)
+}
+
+// inProgressWait is how long request waits before asking again about a
+// request another run is handling (a retry meeting its first run, or the
+// fulfiller settling it).
+const inProgressWait = 500 * time.Millisecond
+
+// request asks for a resource; while another run handles the same request
+// id it asks again, until the command's --timeout: a retry answers the
+// first outcome once there is one.
+func (x *accessSession) request(ctx context.Context, id, resource, details string, ch *accounting.Cheque) (*access.Grant, error) {
+	for {
+		gr, err := x.ac.Request(ctx, x.s, id, resource, details, ch)
+		if !errors.Is(err, call.ErrInProgress) {
+			return gr, err
+		}
+		if werr := wait.Sleep(ctx, inProgressWait); werr != nil {
+			return nil, err
+		}
+	}
 }
 
 // requestChequeUID derives the uid of the cheque paying for a request from

@@ -177,7 +177,7 @@ as for 'acquire access request').`,
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
-			gr, err := x.ac.Request(ctx, x.s, id, resource, string(details), ch)
+			gr, err := x.request(ctx, id, resource, string(details), ch)
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}

@@ -311,7 +311,8 @@ func TestJobCancelIsPrompt(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- agent.Run(actx, agent.Config{Client: &compute.AgentClient{C: c, URL: h.ServiceURL(compute.Kind), Key: key, Agent: "t"},
-			WorkDir: t.TempDir(), PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond})
+			WorkDir: t.TempDir(), PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
+			UnsandboxedSingleTenant: true}) // no launcher in this test: no sandbox, and one user's jobs
 	}()
 	t.Cleanup(func() { stop(); <-done })
 	id := submitJSON(t, alice, 0, "job", "submit", "--account", "main", "--cluster", "lab", "--", "/bin/sleep", "120")["job_id"].(string)
