@@ -31,7 +31,7 @@ import (
 type hostFlags struct {
 	storeURL, addr, publicURL, services, secretFile, admin string
 	adminTokenFile                                         string
-	jobLeaseS                                              int
+	jobLeaseS, sessionLifeS                                int
 	trustedIdentities                                      []string
 }
 
@@ -71,6 +71,9 @@ is off. --services none serves only what is deployed through it.`,
 			if err := compute.CheckLease(time.Duration(f.jobLeaseS) * time.Second); err != nil {
 				return usagef("--job-lease-s: %v", err)
 			}
+			if err := identity.CheckSessionLife(time.Duration(f.sessionLifeS) * time.Second); err != nil {
+				return usagef("--session-life-s: %v", err)
+			}
 			if _, err := auth.ParseTrustedIdentities(strings.Join(f.trustedIdentities, ",")); err != nil {
 				return usagef("--trusted-identity: %v", err)
 			}
@@ -90,6 +93,8 @@ is off. --services none serves only what is deployed through it.`,
 		"URL of another identity service whose users may act here (repeatable; this host's own is always trusted, no other by default)")
 	fl.IntVar(&f.jobLeaseS, "job-lease-s", int(compute.DefaultLease/time.Second),
 		"seconds a compute claim or heartbeat holds a job: how soon a dead agent's job runs again")
+	fl.IntVar(&f.sessionLifeS, "session-life-s", int(identity.SessionTTL/time.Second),
+		"seconds an identity session lasts once approved (60 to 86400; deployed identity services take it unless their session_life_s setting says)")
 	return cmd
 }
 
@@ -133,7 +138,7 @@ func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
 	trusted, _ := auth.ParseTrustedIdentities(strings.Join(f.trustedIdentities, ",")) // checked in RunE
 	h, err := host.New(ctx, host.Config{Kinds: strings.Split(f.services, ","), NoServices: f.services == "none", StoreURL: f.storeURL,
 		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default(), AdminToken: token, JobLease: time.Duration(f.jobLeaseS) * time.Second,
-		TrustedIdentities: trusted})
+		SessionLife: time.Duration(f.sessionLifeS) * time.Second, TrustedIdentities: trusted})
 	if err != nil {
 		_ = ln.Close()
 		return err

@@ -25,6 +25,7 @@ const (
 	EnvAccountingURL   = "ACQUIRE_ACCOUNTING_URL"   // where an access service cashes cheques (no accounting beside it)
 	EnvAccessURL       = "ACQUIRE_ACCESS_URL"       // the access service a compute service runs jobs for (no access beside it)
 	EnvJobLeaseS       = "ACQUIRE_JOB_LEASE_S"      // seconds a compute claim holds a job (default 60)
+	EnvSessionLifeS    = "ACQUIRE_SESSION_LIFE_S"   // seconds an identity session lasts (default 86400)
 	// EnvTrustedIdentities lists, comma-separated, the identity services
 	// whose users may act here; unset trusts none (other than this
 	// function's own identity service, when it runs one).
