@@ -479,6 +479,13 @@ func (r *serviceResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		state = &serviceModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	}
+	if state == nil && plan.Platform.cloud() != "" {
+		// The create would derive the service's secret from the seed.
+		if _, err := secretSeed(); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("platform"), "Weak secret seed", err.Error())
+			return
+		}
+	}
 	reg := plan.Registry
 	if !reg.IsUnknown() && !reg.IsNull() && (state == nil || state.Registry.ValueString() != reg.ValueString()) && r.meta != nil {
 		pctx, cancel := context.WithTimeout(ctx, RegistryProbeTimeout)
@@ -629,7 +636,11 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 	if plan.Platform.cloud() != "" {
 		// Kept before deploying: a failed apply that left a function behind
 		// is finished by the next one with the same secret.
-		secret = newSecret(plan.Name.ValueString(), spec.StoreURL)
+		var err error
+		if secret, err = newSecret(plan.Name.ValueString(), spec.StoreURL); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("platform"), "Weak secret seed", err.Error())
+			return
+		}
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSecret, secretJSON(secret))...)
 	}
 	p, err := r.platformFor(ctx, &plan, secret, nil)

@@ -25,7 +25,7 @@ func newHostCLI(t *testing.T) (*cli, *host.Host) {
 	base := "http://" + ln.Addr().String()
 	ctx := context.Background()
 	h, err := host.NewWithClock(ctx, host.Config{StoreURL: "mem://clihost-" + t.Name(), PublicURL: base,
-		Secret: "Test-Secret-123", Logger: slog.New(slog.DiscardHandler)}, clock.Now)
+		Secret: "Cli-Test-Service-Secret-123", Logger: slog.New(slog.DiscardHandler)}, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

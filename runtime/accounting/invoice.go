@@ -231,7 +231,7 @@ func (a *Accounting) updateInvoice(ctx context.Context, id string, change func(r
 // invoice). Every attempt has its own id because the ledger's refusal of
 // a transfer id for insufficient funds is final.
 func (a *Accounting) payTransferID(id string, attempt int) string {
-	mac := a.svc.Keys().MAC([]byte("acquire-invoice-payment-v1\n" + id + "\n" + strconv.Itoa(attempt)))
+	mac := a.svc.Keys().MAC("accounting-invoice-payment", []byte("acquire-invoice-payment-v1\n"+id+"\n"+strconv.Itoa(attempt)))
 	return "invpay-" + mac[:32]
 }
 

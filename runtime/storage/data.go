@@ -61,7 +61,7 @@ func (s *Storage) chunkURL(ctx context.Context, method, key string, i int, size 
 // dataMAC binds a host-served URL to its method, key, expiry and size,
 // with a key derived from the service secret (the same in every instance).
 func (s *Storage) dataMAC(method, key, exp, size string) string {
-	return s.svc.Keys().MAC([]byte("acquire-storage-data-v1\n" + method + "\n" + key + "\n" + exp + "\n" + size))
+	return s.svc.Keys().MAC("storage-data", []byte("acquire-storage-data-v1\n"+method+"\n"+key+"\n"+exp+"\n"+size))
 }
 
 // DataHandler serves the chunk URLs this service signs itself. Mount it at
