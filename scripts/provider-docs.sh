@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Provider docs (docs/index.md, docs/resources, docs/data-sources, docs/functions) generated
-# by tfplugindocs from the provider's schema and provider/examples, offline (TOOLING.md):
+# by tfplugindocs from the provider's schema and provider/examples, offline (docs/testing.md):
 # OpenTofu dumps the schema of the locally built provider under the hashicorp address
 # tfplugindocs looks for, and tfplugindocs renders it without downloading Terraform.
 #

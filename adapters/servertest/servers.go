@@ -9,7 +9,7 @@ const (
 	S3Secret = "testsecret"
 )
 
-// Versitygw is a real S3 gateway over a directory (TOOLING.md).
+// Versitygw is a real S3 gateway over a directory (docs/testing.md).
 var Versitygw = Server{
 	Name: "versitygw",
 	Args: func(addr, dir string) []string {
@@ -42,7 +42,7 @@ const (
 	AzuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
-// Azurite is Azurite's blob service (TOOLING.md), installed by
+// Azurite is Azurite's blob service (docs/testing.md), installed by
 // scripts/servers/install.sh azurite-blob. --skipApiVersionCheck lets it
 // accept the newer API version azblob sends; --disableTelemetry stops it
 // calling out. Start returns its base URL; the dev account's blob

@@ -110,8 +110,11 @@ for stdin). The service takes the price: kept if the resource is fulfilled,
 refunded if not.
 
 --id is the request's idempotency key (default: a fresh random one, printed):
-requesting again with the same --id and the same cheque answers the first
-outcome and never pays twice. Keep the cheque file to retry with it.`,
+running the same command again with the same --id answers the first outcome
+and never pays twice. With --account the cheque's uid is derived from the id
+(keyed by a secret in your wallet), so a retry from the same wallet, even
+after logging in again, carries the same cheque; with --cheque, retry with the
+same file.`,
 		Example: `  acquire access request job/small --account main
   acquire cheque write --account main --to access --max 5 --out c.json
   acquire access request job/small --cheque c.json --id order-7 -o json`,
@@ -132,7 +135,7 @@ outcome and never pays twice. Keep the cheque file to retry with it.`,
 			}
 			ctx, cancel := g.callContext(cmd)
 			defer cancel()
-			ch, err := requestCheque(ctx, g, x, &o, args[0], max, chequeFile)
+			ch, err := requestCheque(ctx, g, x, &o, id, args[0], max, chequeFile)
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
@@ -159,9 +162,21 @@ outcome and never pays twice. Keep the cheque file to retry with it.`,
 
 // requestCheque reads the cheque file, or writes a cheque to the access
 // service for --max or the catalogue's price.
-func requestCheque(ctx context.Context, g *globals, x *accessSession, o *chequeOptions, resource, max, file string) (*accounting.Cheque, error) {
+//
+// A cheque written here takes its uid from the request id (see
+// requestChequeUID), so running the command again with the same --id
+// hands the access service the same cheque uid: it answers the first
+// outcome, and the cheque cannot be cashed twice.
+func requestCheque(ctx context.Context, g *globals, x *accessSession, o *chequeOptions, requestID, resource, max, file string) (*accounting.Cheque, error) {
 	if file != "" {
 		return readChequeFile(g, file)
+	}
+	if o.uid == "" {
+		uid, err := g.requestChequeUID(x, requestID)
+		if err != nil {
+			return nil, err
+		}
+		o.uid = uid
 	}
 	if max == "" {
 		p, err := x.price(ctx, resource)
@@ -178,6 +193,17 @@ func requestCheque(ctx context.Context, g *globals, x *accessSession, o *chequeO
 		o.forWhat = resource
 	}
 	return o.write(g, x.accountingSession, acc, x.ac.URL, max)
+}
+
+// requestChequeUID derives the uid of the cheque paying for a request from
+// the request id, keyed by the wallet's retry key: stable across runs and
+// logins from this wallet, unpredictable to anyone else.
+func (g *globals) requestChequeUID(x *accessSession, requestID string) (string, error) {
+	w, err := g.wallet()
+	if err != nil {
+		return "", err
+	}
+	return w.DeriveID("chq-", "cheque for request", x.s.IdentityURL, x.s.UserUID, x.ac.URL, requestID)
 }
 
 func newAccessCheckCmd(g *globals, xf *accessFlags) *cobra.Command {

@@ -120,6 +120,31 @@ func (a *accountingSession) resolve(ctx context.Context, arg string) (string, er
 	return "", usagef("you have no account named %q (give an account id acct-... for someone else's)", arg)
 }
 
+// isDuration says whether a time flag was given relative to now.
+func isDuration(s string) bool {
+	_, err := time.ParseDuration(s)
+	return err == nil
+}
+
+// firstRunTime answers the time t computed by the first run of a command
+// retried under id (kept in the wallet until it passes), so "--receipt-by 1h"
+// means the same instant on every retry, not an hour from each.
+func (g *globals) firstRunTime(s *identity.Session, t time.Time, purpose, id string) (time.Time, error) {
+	w, err := g.wallet()
+	if err != nil {
+		return t, err
+	}
+	key, err := w.DeriveID("", purpose, s.IdentityURL, s.UserUID, id)
+	if err != nil {
+		return t, err
+	}
+	v, err := w.Remember(key, t.UTC().Format(time.RFC3339Nano), t)
+	if err != nil {
+		return t, err
+	}
+	return time.Parse(time.RFC3339Nano, v)
+}
+
 func parseAmount(flag, s string) (ledger.Amount, error) {
 	a, err := ledger.ParseAmount(strings.TrimSpace(s))
 	if err != nil {
@@ -330,7 +355,9 @@ func newAccountTransferCmd(g *globals, af *accountFlags) *cobra.Command {
 idempotency key (default: a fresh random one, printed): running the same
 transfer again with the same --id returns the first result and moves nothing
 more; the same --id with other content is refused (TransferConflictError).
-A transfer refused for insufficient funds stays refused under its id.
+A transfer refused for insufficient funds stays refused under its id. A
+--receipt-by given as a duration is kept in your wallet under the --id, so a
+retry means the same instant, not a later one.
 
 --receipt-by makes the transfer provisional: the amount is held (your
 liability, the payee's receivable) until the payee receipts it (in full or in
@@ -350,6 +377,7 @@ part), refunds it, or the time passes and it returns to you.`,
 			if err != nil {
 				return err
 			}
+			retried := id != ""
 			if id == "" {
 				id = "t-" + randomHex(16)
 			}
@@ -361,6 +389,11 @@ part), refunds it, or the time passes and it returns to you.`,
 				toID, err := a.resolve(ctx, to)
 				if err != nil {
 					return nil, err
+				}
+				if retried && isDuration(receiptBy) {
+					if rb, err = g.firstRunTime(a.s, rb, "transfer receipt-by", id); err != nil {
+						return nil, err
+					}
 				}
 				return a.c.Transfer(ctx, a.s, accounting.Transfer{ID: id, From: fromID, To: toID, Amount: amt,
 					Description: desc, ReceiptBy: rb})

@@ -17,6 +17,13 @@ import (
 // identity service; the accounting URL is derived from it.
 func newHostCLI(t *testing.T) (*cli, *host.Host) {
 	t.Helper()
+	return newHostCLIWrapped(t, nil)
+}
+
+// newHostCLIWrapped is newHostCLI with the host's handler wrapped by wrap
+// (nil: as it is), for tests that tamper with the traffic.
+func newHostCLIWrapped(t *testing.T, wrap func(http.Handler) http.Handler) (*cli, *host.Host) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +36,11 @@ func newHostCLI(t *testing.T) (*cli, *host.Host) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	handler := h.Handler()
+	if wrap != nil {
+		handler = wrap(handler)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close(); h.Close() })
 	if err := h.Register(ctx); err != nil {

@@ -88,13 +88,16 @@ func deleteDriveTree(g *globals, cmd *cobra.Command, sf *storageFlags, drive str
 }
 
 func newDriveCreateCmd(g *globals, sf *storageFlags) *cobra.Command {
-	var maxBytes int64
+	var maxBytes, maxVersions int64
 	var rule string
 	cmd := &cobra.Command{
-		Use:   "create DRIVE [--max-bytes N] [--delete-rule keep|purge]",
+		Use:   "create DRIVE [--max-bytes N] [--max-versions N] [--delete-rule keep|purge]",
 		Short: "Create a drive (or a sub-drive of one you may write to)",
 		Long: `Create DRIVE. --max-bytes limits the bytes its files may hold (0: no limit);
-an upload that would pass it is refused with QuotaExceededError. --delete-rule
+an upload that would pass it is refused with QuotaExceededError. --max-versions
+limits the versions its files may keep, deletions and empty files included
+(0: ` + fmt.Sprint(storage.DefaultMaxVersions) + `); past it, uploads and deletions that keep versions are
+refused with QuotaExceededError until old versions are purged. --delete-rule
 says what 'acquire file rm' does by default: keep (a tombstone; older versions
 stay fetchable) or purge (every version is removed).`,
 		Example: `  acquire drive create photos --max-bytes 10000000000
@@ -104,8 +107,11 @@ stay fetchable) or purge (every version is removed).`,
 			if maxBytes < 0 {
 				return usagef("--max-bytes must be 0 (no limit) or more")
 			}
+			if maxVersions < 0 || maxVersions > storage.MaxVersionsLimit {
+				return usagef("--max-versions must be in [0, %d] (0: %d)", storage.MaxVersionsLimit, storage.DefaultMaxVersions)
+			}
 			d, err := storageCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.DriveInfo, error) {
-				return st.c.CreateDrive(ctx, st.s, args[0], storage.DriveOptions{MaxBytes: maxBytes, DeleteRule: rule})
+				return st.c.CreateDrive(ctx, st.s, args[0], storage.DriveOptions{MaxBytes: maxBytes, MaxVersions: maxVersions, DeleteRule: rule})
 			})
 			if err != nil {
 				return err
@@ -114,6 +120,7 @@ stay fetchable) or purge (every version is removed).`,
 		},
 	}
 	cmd.Flags().Int64Var(&maxBytes, "max-bytes", 0, "size limit of the drive's files in bytes (0: none)")
+	cmd.Flags().Int64Var(&maxVersions, "max-versions", 0, "limit on the versions the drive keeps (0: the default)")
 	cmd.Flags().StringVar(&rule, "delete-rule", "", "what rm does by default: keep or purge (default keep)")
 	return cmd
 }
@@ -136,9 +143,9 @@ func newDriveListCmd(g *globals, sf *storageFlags) *cobra.Command {
 			}
 			return g.emit(list, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "DRIVE\tROLE\tUSED BYTES\tLIMIT\tON DELETE")
+				fmt.Fprintln(tw, "DRIVE\tROLE\tUSED BYTES\tLIMIT\tVERSIONS\tON DELETE")
 				for _, d := range list.Drives {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", shown(d.Name), d.Role, d.UsageBytes, limitText(d.MaxBytes), d.DeleteRule)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d/%d\t%s\n", shown(d.Name), d.Role, d.UsageBytes, limitText(d.MaxBytes), d.UsageVersions, d.MaxVersions, d.DeleteRule)
 				}
 				_ = tw.Flush()
 			})
@@ -165,7 +172,9 @@ and where they come from, and your role. Only owners change it.
 A RULE is WHO=ROLE; WHO is one of
   user:UID            a user of your identity service (UID from 'acquire user whoami')
   user:UID@URL        a user of the identity service at URL
-  group:NAME          every member of a storage group
+  group:NAME          every member of your storage group NAME
+  group:UID/NAME      every member of user UID's group NAME (also
+                      group:UID@URL/NAME); see 'acquire group'
   default             every user of a trusted identity service
 and ROLE is read, write or owner.
 
@@ -213,6 +222,7 @@ func newACL(ctx context.Context, st *storageSession, drive string, inherit bool,
 	if inherit {
 		return nil, nil
 	}
+	me := storage.Principal{IdentityURL: st.s.IdentityURL, UserUID: st.s.UserUID}
 	acl := &storage.ACL{}
 	if len(set) == 0 {
 		cur, err := st.c.GetACL(ctx, st.s, drive)
@@ -222,14 +232,14 @@ func newACL(ctx context.Context, st *storageSession, drive string, inherit bool,
 		acl.Rules = append(acl.Rules, cur.Effective.Rules...)
 	}
 	for _, spec := range append(set, add...) {
-		r, err := parseRule(spec, st.s.IdentityURL, true)
+		r, err := parseRule(spec, me, true)
 		if err != nil {
 			return nil, err
 		}
 		acl.Rules = append(withoutRule(acl.Rules, r), r)
 	}
 	for _, spec := range remove {
-		r, err := parseRule(spec, st.s.IdentityURL, false)
+		r, err := parseRule(spec, me, false)
 		if err != nil {
 			return nil, err
 		}
@@ -238,8 +248,10 @@ func newACL(ctx context.Context, st *storageSession, drive string, inherit bool,
 	return acl, nil
 }
 
-// parseRule reads WHO=ROLE (or WHO alone, for --remove).
-func parseRule(spec, identityURL string, withRole bool) (storage.Rule, error) {
+// parseRule reads WHO=ROLE (or WHO alone, for --remove); group:NAME is
+// caller's group.
+func parseRule(spec string, caller storage.Principal, withRole bool) (storage.Rule, error) {
+	identityURL := caller.IdentityURL
 	who, role, hasRole := strings.Cut(strings.TrimSpace(spec), "=")
 	var r storage.Rule
 	if hasRole != withRole {
@@ -259,14 +271,16 @@ func parseRule(spec, identityURL string, withRole bool) (storage.Rule, error) {
 	case who == storage.RuleDefault:
 		r.Kind = storage.RuleDefault
 	case kind == storage.RuleGroup && name != "":
-		r.Kind, r.Group = storage.RuleGroup, name
-	case kind == storage.RuleUser && name != "":
-		r.Kind, r.IdentityURL, r.UserUID = storage.RuleUser, identityURL, name
-		if uid, url, ok := strings.Cut(name, "@"); ok {
-			r.UserUID, r.IdentityURL = uid, url
+		owner, group := splitGroupRef(name, identityURL)
+		if owner == nil {
+			owner = &caller
 		}
+		r = storage.GroupRule(*owner, group, r.Role)
+	case kind == storage.RuleUser && name != "":
+		p := userPrincipal(name, identityURL)
+		r.Kind, r.IdentityURL, r.UserUID = storage.RuleUser, p.IdentityURL, p.UserUID
 	default:
-		return r, usagef("rule %q: WHO must be user:UID, user:UID@IDENTITY_URL, group:NAME or default", spec)
+		return r, usagef("rule %q: WHO must be user:UID, user:UID@IDENTITY_URL, group:NAME, group:UID/NAME or default", spec)
 	}
 	return r, nil
 }
@@ -301,7 +315,7 @@ func ruleWho(r storage.Rule) string {
 	case storage.RuleUser:
 		return "user:" + r.UserUID + "@" + r.IdentityURL
 	case storage.RuleGroup:
-		return "group:" + r.Group
+		return "group:" + r.UserUID + "@" + r.IdentityURL + "/" + r.Group
 	}
 	return r.Kind
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -221,7 +222,7 @@ func (g *globals) download(dest string, fetch func(io.Writer, storage.Progress) 
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".part-*")
 	if err != nil {
-		return nil, err
+		return nil, destError(dest, err)
 	}
 	defer func() { _ = os.Remove(tmp.Name()) }() // after the rename there is nothing left to remove
 	v, err := fetch(tmp, p)
@@ -238,6 +239,19 @@ func (g *globals) download(dest string, fetch func(io.Writer, storage.Progress) 
 		err = syncDir(filepath.Dir(dest))
 	}
 	return v, err
+}
+
+// destError says why -O cannot be written, naming the path given, not
+// the temporary file beside it.
+func destError(dest string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return usagef("-O %s: the folder %s does not exist", dest, filepath.Dir(dest))
+	}
+	return usagef("-O %s: cannot write in %s: %v", dest, filepath.Dir(dest), err)
 }
 
 // syncDir flushes a directory, so a file just renamed into it is still

@@ -135,7 +135,9 @@ widen them. A job stopped at a limit fails and is refunded.
 
 The price is held until the job ends: kept if it exits 0, refunded if it fails,
 times out or is cancelled. --id makes the submission idempotent (default: a
-fresh one, printed).`,
+fresh one, printed): the same command again with the same --id answers the
+first submission's job and pays once (the cheque's uid is derived from the id,
+as for 'acquire access request').`,
 		Example: `  acquire job submit --account main --cluster lab -- /usr/bin/env
   acquire job submit --account main --cluster lab --output-link-file results.link -- ./run.sh
   acquire job submit --account main --cluster lab --time-limit-s 600 --env N=4 -o json -- python3 train.py --epochs 3`,
@@ -186,7 +188,7 @@ fresh one, printed).`,
 			}
 			ctx, cancel := g.callContext(cmd)
 			defer cancel()
-			ch, err := requestCheque(ctx, g, x, &o, resource, max, "")
+			ch, err := requestCheque(ctx, g, x, &o, id, resource, max, "")
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}

@@ -38,6 +38,9 @@ const (
 // exitCodes maps error classes to exit codes; other classes exit 1.
 var exitCodes = map[string]int{
 	classUsage:                  exitUsage,
+	"BadArgumentsError":         exitUsage, // a service found an argument malformed (an amount of 0 or -5, ...)
+	"UsernameError":             exitUsage,
+	"WeakPasswordError":         exitUsage,
 	"PasswordError":             exitAuth,
 	"OTPError":                  exitAuth,
 	"OTPReusedError":            exitAuth,

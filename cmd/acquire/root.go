@@ -50,7 +50,9 @@ In text mode errors go to stderr as "error: <class>: <message>".
 Exit codes:
   0  success
   1  any other error
-  2  usage error (bad flag, argument or input)
+  2  bad input, found by the CLI or by a service: UsageError (bad flag,
+     argument, file or folder), BadArgumentsError (e.g. an amount not over 0),
+     UsernameError, WeakPasswordError, InvalidNameError
   3  authentication failed: PasswordError, OTPError, OTPReusedError,
      UnknownUserError, AuthorisationError, AuthorisationExpiredError,
      SessionClosedError, SessionError, NotLoggedInError
@@ -119,7 +121,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	root.SetIn(g.stdin)
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
-	root.AddCommand(newUserCmd(g), newAccountCmd(g), newInvoiceCmd(g), newDepositCmd(g), newChequeCmd(g), newAccessCmd(g), newDriveCmd(g), newFileCmd(g), newPARCmd(g), newJobCmd(g), newClusterCmd(g), newOTPCmd(g), newWalletCmd(g), newHostCmd(g), newBenchCmd(g))
+	root.AddCommand(newUserCmd(g), newAccountCmd(g), newInvoiceCmd(g), newDepositCmd(g), newChequeCmd(g), newAccessCmd(g), newDriveCmd(g), newGroupCmd(g), newFileCmd(g), newPARCmd(g), newJobCmd(g), newClusterCmd(g), newOTPCmd(g), newWalletCmd(g), newHostCmd(g), newBenchCmd(g))
 	g.rootCmd = root
 	return root
 }

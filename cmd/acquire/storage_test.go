@@ -241,3 +241,64 @@ func TestFileUploadResumes(t *testing.T) {
 	alice.mustJSON("", "file", "download", "big", "big.bin", "-O", out)
 	sameFile(t, out, data)
 }
+
+// TestGroupCommands: 'acquire group' creates, lists, shows and edits
+// groups; 'drive acl' names them with their owner, so another user's
+// group of the same name (issue 25's takeover) lets no one in.
+func TestGroupCommands(t *testing.T) {
+	t.Parallel()
+	alice, _ := newHostCLI(t)
+	bob, mallory := alice.other(), alice.other()
+	aSecret, aReg := alice.register("alice")
+	bSecret, bReg := bob.register("bob")
+	mSecret, mReg := mallory.register("mallory")
+	alice.mustJSON(testPassword+"\n", "user", "login", "-u", "alice", "--otp", alice.code(aSecret), "--password-stdin")
+	bob.mustJSON(testPassword+"\n", "user", "login", "-u", "bob", "--otp", bob.code(bSecret), "--password-stdin")
+	mallory.mustJSON(testPassword+"\n", "user", "login", "-u", "mallory", "--otp", mallory.code(mSecret), "--password-stdin")
+	aUID, bUID, mUID := aReg["user_uid"].(string), bReg["user_uid"].(string), mReg["user_uid"].(string)
+
+	if r := alice.run("", "group", "--help"); r.code != 0 || !strings.Contains(r.stdout, "create") || !strings.Contains(r.stdout, "group:UID/NAME") {
+		t.Fatalf("group --help: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	alice.mustJSON("", "drive", "create", "proj")
+	src, data := writeRandom(t, t.TempDir(), "plans", 10)
+	alice.mustJSON("", "file", "upload", src, "proj", "plans")
+	// A rule for a group that does not exist is refused.
+	alice.wantError(exitNotFound, "NotFoundError", "", "drive", "acl", "proj", "--add", "group:team=owner")
+
+	g := alice.mustJSON("", "group", "create", "team", mUID)
+	if g["name"] != "team" || len(g["members"].([]any)) != 1 {
+		t.Fatalf("group create: %v", g)
+	}
+	alice.wantError(exitNotFound, "AlreadyExistsError", "", "group", "create", "team")
+	alice.mustJSON("", "group", "add", "team", "user:"+bUID)
+	g = alice.mustJSON("", "group", "remove", "team", mUID)
+	if m := g["members"].([]any); len(m) != 1 || m[0].(map[string]any)["user_uid"] != bUID {
+		t.Fatalf("after add and remove: %v", g)
+	}
+	if l := alice.mustJSON("", "group", "list"); len(l["groups"].([]any)) != 1 {
+		t.Fatalf("group list: %v", l)
+	}
+	acl := alice.mustJSON("", "drive", "acl", "proj", "--add", "group:team=owner")
+	rules := acl["effective"].(map[string]any)["rules"].([]any)
+	if r := rules[len(rules)-1].(map[string]any); r["group"] != "team" || r["user_uid"] != aUID {
+		t.Fatalf("the rule names alice's team: %v", r)
+	}
+
+	// Mallory makes a "team" of her own: it is not alice's.
+	mallory.mustJSON("", "group", "create", "team", mUID)
+	mallory.wantError(exitRefused, "AccessDeniedError", "", "file", "download", "proj", "plans", "-O", filepath.Join(t.TempDir(), "x"))
+	mallory.wantError(exitRefused, "AccessDeniedError", "", "drive", "acl", "proj", "--set", "user:"+mUID+"=owner")
+	mallory.wantError(exitNotFound, "NotFoundError", "", "group", "show", aUID+"/team")
+	// Bob, in alice's team, reads and sees the team.
+	out := filepath.Join(t.TempDir(), "plans")
+	bob.mustJSON("", "file", "download", "proj", "plans", "-O", out)
+	sameFile(t, out, data)
+	if g := bob.mustJSON("", "group", "show", aUID+"/team"); g["owner"].(map[string]any)["user_uid"] != aUID {
+		t.Fatalf("bob shows alice's team: %v", g)
+	}
+	if r := alice.run("", "drive", "acl", "proj"); r.code != 0 || !strings.Contains(r.stdout, "group:"+aUID+"@") {
+		t.Fatalf("drive acl text: %s %s", r.stdout, r.stderr)
+	}
+	alice.wantError(exitUsage, "UsageError", "", "group", "add", "team")
+}

@@ -442,19 +442,27 @@ func newLogoutCmd(g *globals) *cobra.Command {
 		Use:   "logout",
 		Short: "End the saved session and delete its keys",
 		Long: `Tell the identity service to end the saved session, then delete the session's
-private keys from the wallet. Remembered devices stay remembered.`,
+private keys from the wallet. Remembered devices stay remembered. Logging out
+a session that is already over (logged out, revoked, expired) succeeds and
+says so: what you asked for is already true.`,
 		Example: "  acquire user logout\n  acquire user logout --username bob",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, s, err := g.session(username)
-			if err != nil {
+			var closed *wallet.ClosedError
+			if errors.As(err, &closed) {
+				return g.alreadyLoggedOut(closed.Entry.Username, closed.Entry.SessionUID, closed.Entry.Status, closed.Entry.Expires)
+			} else if err != nil {
 				return err
 			}
 			ctx, cancel := g.callContext(cmd)
 			defer cancel()
 			info, err := id.Logout(ctx, s)
-			if err != nil {
-				return g.closedRemotely(s, err)
+			if errors.Is(err, auth.ErrSessionClosed) || errors.Is(err, identity.ErrSession) {
+				_ = g.closedRemotely(s, err)
+				return g.alreadyLoggedOut(s.Username, s.SessionUID, wallet.StatusClosed, s.Expires)
+			} else if err != nil {
+				return err
 			}
 			w, err := g.wallet()
 			if err != nil {
@@ -470,6 +478,15 @@ private keys from the wallet. Remembered devices stay remembered.`,
 	}
 	sessionFlag(cmd, &username)
 	return cmd
+}
+
+// alreadyLoggedOut answers a logout of a session that is over: success,
+// since the session is ended either way.
+func (g *globals) alreadyLoggedOut(username, sessionUID, status string, expires time.Time) error {
+	out := sessionJSON{SessionUID: sessionUID, Status: status, Expires: expires.UTC()}
+	return g.emit(out, func(w io.Writer) {
+		fmt.Fprintf(w, "%s is not logged in (session %s is %s).\n", username, sessionUID, status)
+	})
 }
 
 func newSessionsCmd(g *globals) *cobra.Command {

@@ -304,7 +304,7 @@ func benchCalls(ctx context.Context, env *hostEnv, cfg Config, rep *Report, prog
 }
 
 // targetAt applies a throughput target only where the clients can keep
-// every core busy. The targets are throughput per core (DESIGN.md: about
+// every core busy. The targets are throughput per core (docs/design/architecture.md: about
 // 340 calls/s on 2 cores, about 21 logins/s per core); one client waits
 // for each reply, so its figure also pays the call's serial latency
 // (HTTP, store flushes) that the crypto bound leaves out. One-client

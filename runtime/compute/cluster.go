@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/store"
 )
 
@@ -75,7 +76,7 @@ func (k *ClusterKey) Sign(serviceURL, agent, resource string, now time.Time) Clu
 }
 
 func decodePublicKey(s string) (ed25519.PublicKey, error) {
-	raw, err := base64.StdEncoding.DecodeString(s)
+	raw, err := crypto.UnB64(s)
 	if err != nil || len(raw) != ed25519.PublicKeySize {
 		return nil, call.Errorf(call.ErrBadArguments, "the public key must be a base64 Ed25519 key of %d bytes", ed25519.PublicKeySize)
 	}
@@ -183,7 +184,7 @@ func (c *Compute) verifyCluster(ctx context.Context, a *ClusterAuth, resource st
 	if err != nil {
 		return err
 	}
-	sig, err := base64.StdEncoding.DecodeString(a.Signature)
+	sig, err := crypto.UnB64(a.Signature)
 	if err != nil {
 		return call.Errorf(ErrClusterAuth, "the cluster's signature is not base64")
 	}

@@ -46,7 +46,8 @@ func ParseFernetKey(text string) (FernetKey, error) {
 		return k, errorf(ErrKey, "fernet key text must be %d characters", fernetKeyText)
 	}
 	for _, enc := range []*base64.Encoding{base64.URLEncoding, base64.StdEncoding} {
-		if n, err := enc.Strict().Decode(k[:], []byte(text)); err == nil && n == len(k) {
+		if b, err := decodeCanonical(enc, text); err == nil && len(b) == len(k) {
+			copy(k[:], b)
 			return k, nil
 		}
 	}
@@ -100,12 +101,14 @@ func (k FernetKey) EncryptWith(plaintext []byte, ts time.Time, iv [16]byte) stri
 }
 
 // Decrypt authenticates and decrypts a token. There is no TTL and no clock-skew check,
-// because Acquire never passes one: its tokens never expire.
+// because Acquire never passes one: its tokens never expire. The token text must be the
+// canonical url-safe padded base64 that Encrypt writes: a service recognises a replayed
+// request by its ciphertext, so one token must have exactly one accepted text.
 func (k FernetKey) Decrypt(token string) ([]byte, error) {
 	if len(token) > maxTokenTextBytes {
 		return nil, ErrTooLong
 	}
-	raw, err := base64.URLEncoding.DecodeString(token)
+	raw, err := decodeCanonical(base64.URLEncoding, token)
 	if err != nil || len(raw) < fernetMinToken || raw[0] != fernetVersion ||
 		(len(raw)-fernetHeader-fernetMACBytes)%aes.BlockSize != 0 {
 		return nil, errorf(ErrDecrypt, "malformed fernet token")

@@ -40,8 +40,19 @@ func B64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // stricter than Python's decoder, which drops stray characters: Acquire always emits canonical
 // text, so anything else is refused rather than guessed at.
 func UnB64(s string) ([]byte, error) {
-	b, err := base64.StdEncoding.Strict().DecodeString(s)
-	if err != nil || strings.ContainsAny(s, "\r\n") {
+	return decodeCanonical(base64.StdEncoding, s)
+}
+
+// decodeCanonical accepts only the one text enc writes for some bytes: padded as enc pads,
+// zero trailing bits, and no CR or LF (which Go's strict mode still skips). Every decoder
+// whose output feeds a check (a replay marker, a MAC, a signature) goes through it, so a
+// re-encoded value cannot pass for a new one.
+func decodeCanonical(enc *base64.Encoding, s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, ErrEncoding
+	}
+	b, err := enc.Strict().DecodeString(s)
+	if err != nil {
 		return nil, ErrEncoding
 	}
 	return b, nil

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 )
 
@@ -101,6 +102,32 @@ func (k *PrivateKey) Decrypt(ct []byte) ([]byte, error) {
 		return nil, errorf(ErrDecrypt, "wrapped fernet key is malformed")
 	}
 	return fk.Decrypt(string(ct[size:]))
+}
+
+// CiphertextDigest names ct by the bytes Decrypt authenticates (the wrapped key and the
+// decoded Fernet token), so every text of one ciphertext has one digest. It checks the form
+// only, without private-key work: a service files its replay marker under it while it
+// decrypts. Decrypt refuses exactly the texts this refuses, and more.
+func (k *PrivateKey) CiphertextDigest(ct []byte) ([sha256.Size]byte, error) {
+	size := k.key.Size()
+	switch {
+	case len(ct) > size+maxTokenTextBytes:
+		return [sha256.Size]byte{}, ErrTooLong
+	case len(ct) == size:
+		return sha256.Sum256(ct), nil
+	case len(ct) < size:
+		return [sha256.Size]byte{}, errorf(ErrDecrypt, "ciphertext shorter than the key")
+	}
+	raw, err := decodeCanonical(base64.URLEncoding, string(ct[size:]))
+	if err != nil {
+		return [sha256.Size]byte{}, errorf(ErrDecrypt, "malformed fernet token")
+	}
+	h := sha256.New()
+	h.Write(ct[:size])
+	h.Write(raw)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum, nil
 }
 
 func (k *PrivateKey) decryptOAEP(ct []byte) ([]byte, error) {

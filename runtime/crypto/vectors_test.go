@@ -231,13 +231,13 @@ var (
 	vectorsErr  error
 )
 
-// vectorsPath honours ACQUIRE_SHARED_DIR, else the shared folder beside the repository.
+// vectorsPath is the repository's own copy of the vectors (testdata/README.md names their
+// source); ACQUIRE_VECTORS points at another file, e.g. a newly generated one.
 func vectorsPath() string {
-	dir := os.Getenv("ACQUIRE_SHARED_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared")
+	if p := os.Getenv("ACQUIRE_VECTORS"); p != "" {
+		return p
 	}
-	return filepath.Join(dir, "testdata", "acquire-crypto-vectors.json")
+	return filepath.Join("..", "..", "testdata", "acquire-crypto-vectors.json")
 }
 
 // loadVectors parses the file and unlocks its three RSA keys once for all tests.
@@ -265,7 +265,7 @@ func loadVectors(t *testing.T) (*vectorFile, map[string]*PrivateKey) {
 		vectorsData = &v
 	})
 	if vectorsErr != nil {
-		t.Fatalf("loading %s (set ACQUIRE_SHARED_DIR to the shared folder): %v", vectorsPath(), vectorsErr)
+		t.Fatalf("loading %s: %v", vectorsPath(), vectorsErr)
 	}
 	return vectorsData, vectorKeys
 }

@@ -1,6 +1,6 @@
 // Package layering holds the test that keeps the runtime portable: nothing
 // under runtime/ may import a cloud SDK, an adapter or the provider
-// (DESIGN.md: provider → adapters → runtime, never back).
+// (docs/design/architecture.md: provider → adapters → runtime, never back).
 package layering
 
 import (

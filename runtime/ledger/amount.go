@@ -92,10 +92,15 @@ func ParseAmount(s string) (Amount, error) {
 	if !allDigits(whole) || !allDigits(frac) {
 		return bad("not a decimal number")
 	}
-	// len(whole) <= 13 keeps the parse inside int64 before the bound check.
+	// The whole part is compared with the bound before it is scaled:
+	// 13 digits fit int64 but 13 digits times 10^6 may not, and a wrapped
+	// product must never reach a message or a balance.
 	whole = strings.TrimLeft(whole, "0")
+	outOfRange := func() (Amount, error) {
+		return Amount{}, fmt.Errorf("%w: %q is beyond ±%s", ErrAmountOutOfRange, s, MaxAmount)
+	}
 	if len(whole) > 13 {
-		return Amount{}, fmt.Errorf("%w: %q", ErrAmountOutOfRange, s)
+		return outOfRange()
 	}
 	var w int64
 	if whole != "" {
@@ -105,16 +110,22 @@ func ParseAmount(s string) (Amount, error) {
 		}
 		w = v
 	}
+	if w > maxMicros/microsPerUnit {
+		return outOfRange()
+	}
 	frac += strings.Repeat("0", AmountDecimals-len(frac))
 	f, err := strconv.ParseInt(frac, 10, 64)
 	if err != nil {
 		return bad("not a decimal number")
 	}
-	m := w*microsPerUnit + f
+	m := w*microsPerUnit + f // at most maxMicros + 999999: no overflow
+	if m > maxMicros {
+		return outOfRange()
+	}
 	if neg {
 		m = -m
 	}
-	return Micros(m)
+	return Amount{micros: m}, nil
 }
 
 func allDigits(s string) bool {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -93,5 +95,29 @@ func TestAmountFormatMatchesReference(t *testing.T) {
 		if j, _ := a.MarshalJSON(); string(j) != `"`+ref(m)+`"` {
 			t.Fatalf("%d marshals as %s", m, j)
 		}
+	}
+}
+
+// Issue 17 finding 11: an amount of 13 whole digits above the bound was
+// scaled to micro-units before the bound check, and the int64 product
+// wrapped ("9300000000000" reported -9146744073709551616 micro-units).
+// Every out-of-range input must be reported as itself with the real bound.
+func TestAmountOutOfRangeMessageNamesInputAndBound(t *testing.T) {
+	for _, in := range []string{"9300000000000", "-9300000000000", "9999999999999.999999", "1000000000001",
+		"1000000000000.000001", "99999999999999999999", "+9223372036854"} {
+		_, err := ParseAmount(in)
+		if !errors.Is(err, ErrAmountOutOfRange) {
+			t.Fatalf("ParseAmount(%q) err = %v, want ErrAmountOutOfRange", in, err)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, strconv.Quote(in)) || !strings.Contains(msg, MaxAmount.String()) {
+			t.Errorf("ParseAmount(%q): %q does not name the input and the bound %s", in, msg, MaxAmount)
+		}
+		if strings.Contains(msg, "micro-units") || strings.Contains(msg, "-9146744073709551616") {
+			t.Errorf("ParseAmount(%q): %q reports a computed (wrapped) number", in, msg)
+		}
+	}
+	if a, err := ParseAmount("-1000000000000.000000"); err != nil || a != MaxAmount.Neg() {
+		t.Fatalf("the bound itself: %v %v", a, err)
 	}
 }

@@ -168,6 +168,20 @@ func (l *Ledger) flushBatch(ctx context.Context, st *accountState, batch []*legR
 			return
 		}
 		it, res := l.build(st, batch)
+		if len(res.errs) > 0 {
+			// An entry that fails on its own is never written, so no lost
+			// put-if-absent would reveal that our head lags the log (a
+			// settlement judged before the credit it settles): judge it
+			// again on the newest item.
+			n := st.head.N
+			if err := l.catchUp(ctx, st); err != nil {
+				finish(batch, err)
+				return
+			}
+			if st.head.N != n {
+				it, res = l.build(st, batch)
+			}
+		}
 		if it == nil { // every entry was already there or failed on its own
 			res.commit(0)
 			finish(batch, nil)

@@ -160,6 +160,7 @@ type Ledger struct {
 	bg       sync.WaitGroup
 
 	noOutcome bool // see WithoutOutcomeCache
+	inlineBG  bool // see WithInlineBackground
 
 	// crashAt, set only by tests, is called at each numbered step of a
 	// transfer or resolution; a non-nil error makes the ledger stop right
@@ -179,6 +180,13 @@ func WithClock(now func() time.Time) Option { return func(l *Ledger) { l.now = n
 // skipping it saves a write per retried id at the price of a log scan on
 // every later retry or Complete of that id.
 func WithoutOutcomeCache() Option { return func(l *Ledger) { l.noOutcome = true } }
+
+// WithInlineBackground runs the best-effort writes (outcome cache, head
+// hints, expiry index clean-up) in the caller, where they are started,
+// instead of in goroutines. A deterministic simulation needs it: two
+// background writes racing a simulated crash would land or not as the Go
+// scheduler decides, and a seed would no longer replay.
+func WithInlineBackground() Option { return func(l *Ledger) { l.inlineBG = true } }
 
 // New returns a ledger on bucket b and makes sure the mint account exists.
 func New(ctx context.Context, b *store.Bucket, opts ...Option) (*Ledger, error) {
@@ -222,6 +230,12 @@ func (l *Ledger) clock() time.Time { return l.now().UTC().Truncate(time.Microsec
 // background runs fn if a slot is free, else drops it: fn is only ever a
 // best-effort write whose absence costs speed, never correctness.
 func (l *Ledger) background(fn func(ctx context.Context)) {
+	if l.inlineBG {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		fn(ctx)
+		return
+	}
 	select {
 	case l.outcomes <- struct{}{}:
 	default:

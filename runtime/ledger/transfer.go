@@ -163,13 +163,19 @@ func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (TransferRes
 	}
 	ver, err = l.b.PutJSONIfAbsent(ctx, transferKey(req.ID), rec)
 	if errors.Is(err, store.ErrPrecondition) { // a concurrent first attempt
-		ver, err = l.b.GetJSON(ctx, transferKey(req.ID), &rec)
+		// Judged on the winner's record alone, decoded into a zero value:
+		// decoding into ours would keep our values of every field its JSON
+		// omits (receipt_by, description, authorisation), and we would apply
+		// our request under its record.
+		var won transferRecord
+		ver, err = l.b.GetJSON(ctx, transferKey(req.ID), &won)
 		if err != nil {
 			return TransferResult{}, err
 		}
-		if !sameRequest(rec.TransferRequest, req) {
+		if !sameRequest(won.TransferRequest, req) {
 			return TransferResult{}, fmt.Errorf("%w: %s", ErrIDConflict, req.ID)
 		}
+		rec = won
 	} else if err != nil {
 		return TransferResult{}, err
 	}

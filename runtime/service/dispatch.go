@@ -3,7 +3,6 @@ package service
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -94,10 +93,12 @@ func (s *Service) admit(_ context.Context, req *call.Request, h *handler) error 
 
 // unpack opens a request. For an encrypted one it first checks the time
 // window on the clear synctime (so stale envelopes cost no private-key
-// work), then records the envelope's hash with put-if-absent while it
-// decrypts: the marker's flush overlaps the RSA work instead of adding to
-// the call's latency. A second arrival of the same bytes is ReplayError.
-// A marker for bytes that do not decrypt is removed again.
+// work), then records the envelope's ciphertext digest with put-if-absent
+// while it decrypts: the marker's flush overlaps the RSA work instead of
+// adding to the call's latency. The digest is of the decoded ciphertext and
+// every decoder on the way accepts only canonical text, so a second arrival
+// of one request, however re-encoded, is ReplayError. A marker for bytes
+// that do not decrypt is removed again.
 func (s *Service) unpack(ctx context.Context, body []byte) (*call.Request, error) {
 	sealed, clear, err := call.OpenEnvelope(body)
 	if err != nil || sealed == nil {
@@ -108,7 +109,14 @@ func (s *Service) unpack(ctx context.Context, body []byte) (*call.Request, error
 		return nil, call.Errorf(call.ErrClock, "request time is %s away from the service's clock (limit %s)",
 			skew.Round(time.Second), s.cfg.ClockSkew)
 	}
-	sum := sha256.Sum256(sealed.Ciphertext)
+	g, err := s.keys.ByFingerprint(ctx, sealed.Fingerprint)
+	if err != nil {
+		return nil, call.Errorf(call.ErrUnpacking, "no key with fingerprint %q", clip(sealed.Fingerprint, 64))
+	}
+	sum, err := g.key.CiphertextDigest(sealed.Ciphertext)
+	if err != nil {
+		return nil, call.Errorf(call.ErrUnpacking, "request ciphertext is malformed")
+	}
 	marker := seenPrefix + sealed.SyncTime.UTC().Format(minuteKey) + "/" + hex.EncodeToString(sum[:])
 	type put struct {
 		v   store.Version
@@ -119,13 +127,7 @@ func (s *Service) unpack(ctx context.Context, body []byte) (*call.Request, error
 		v, err := s.cfg.Bucket.PutIfAbsent(ctx, marker, nil)
 		done <- put{v, err}
 	}()
-	req, err := sealed.Decrypt(func(fp string) (*crypto.PrivateKey, error) {
-		g, err := s.keys.ByFingerprint(ctx, fp)
-		if err != nil {
-			return nil, err
-		}
-		return g.key, nil
-	})
+	req, err := sealed.Decrypt(func(string) (*crypto.PrivateKey, error) { return g.key, nil })
 	p := <-done
 	switch {
 	case errors.Is(p.err, store.ErrPrecondition):
@@ -137,6 +139,14 @@ func (s *Service) unpack(ctx context.Context, body []byte) (*call.Request, error
 		return nil, err
 	}
 	return req, nil
+}
+
+// clip bounds caller-chosen text before it goes into an error.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 func (s *Service) run(ctx context.Context, req *call.Request, h *handler) *call.Result {

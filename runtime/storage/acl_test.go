@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 	"testing"
 
 	"github.com/openacquire/acquire/runtime/call"
@@ -55,7 +56,7 @@ func TestACL(t *testing.T) {
 		t.Fatal(err)
 	}
 	acl := &storage.ACL{Rules: []storage.Rule{userRule(f, "alice", storage.RoleOwner), userRule(f, "bob", storage.RoleRead),
-		{Kind: storage.RuleGroup, Group: "team", Role: storage.RoleWrite}}}
+		storage.GroupRule(member(f, "alice"), "team", storage.RoleWrite)}}
 	if _, err := f.c.SetACL(ctx(), alice, "proj", acl); err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +78,12 @@ func TestACL(t *testing.T) {
 	_, err = f.c.ListFiles(ctx(), dave, "proj/sub", "", 0)
 	denied("dave reads", err)
 
-	// Group membership is the group owner's to change: carol leaves the team.
-	_, err = f.c.SetGroup(ctx(), carol, "team", nil)
-	denied("carol changes alice's group", err)
+	// Group membership is the group owner's to change: carol's set_group
+	// makes a "team" of her own, and alice's is as it was.
+	if _, err := f.c.SetGroup(ctx(), carol, "team", nil); err != nil {
+		t.Fatal(err)
+	}
+	upload(t, f, "carol", "proj/sub", "still", []byte("in alice's team"))
 	if _, err := f.c.SetGroup(ctx(), alice, "team", []storage.Principal{member(f, "dave")}); err != nil {
 		t.Fatal(err)
 	}
@@ -128,3 +132,128 @@ func TestACL(t *testing.T) {
 		t.Fatalf("bob taking proj: %v", err)
 	}
 }
+
+// TestGroupTakeover is issue 25's repro: alice gives group "team" owner
+// on her drive; mallory makes a group "team" of her own with herself in
+// it. Groups belong to their owners, so mallory's "team" is not the one
+// alice's rule names: she neither reads the drive nor takes it over.
+func TestGroupTakeover(t *testing.T) {
+	f := start(t, "", "alice", "bob", "mallory")
+	alice, bob, mallory := f.users["alice"], f.users["bob"], f.users["mallory"]
+	mustDrive(t, f, "alice", "proj", storage.DriveOptions{})
+	upload(t, f, "alice", "proj", "plans", []byte("secret"))
+
+	// The rule as it was written before groups had owners, naming a group
+	// nobody has made yet: refused, not left for the first taker.
+	_, err := f.c.SetACL(ctx(), alice, "proj", &storage.ACL{Rules: []storage.Rule{userRule(f, "alice", storage.RoleOwner),
+		{Kind: storage.RuleGroup, Group: "team", Role: storage.RoleOwner}}})
+	if err == nil {
+		t.Errorf("a rule for group \"team\", which did not exist, was accepted")
+	}
+	if _, err := f.c.SetGroup(ctx(), mallory, "team", []storage.Principal{member(f, "mallory")}); err != nil {
+		t.Fatal(err)
+	}
+	// Alice's own "team" does not exist either (mallory's is mallory's).
+	_, err = f.c.SetACL(ctx(), alice, "proj", &storage.ACL{Rules: []storage.Rule{userRule(f, "alice", storage.RoleOwner),
+		storage.GroupRule(member(f, "alice"), "team", storage.RoleOwner)}})
+	if err != nil {
+		wantClass(t, err, call.ErrNotFound)
+	}
+	// Alice makes her team (bob) and names it.
+	if _, err := f.c.CreateGroup(ctx(), alice, "team", []storage.Principal{member(f, "bob")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.SetACL(ctx(), alice, "proj", &storage.ACL{Rules: []storage.Rule{userRule(f, "alice", storage.RoleOwner),
+		storage.GroupRule(member(f, "alice"), "team", storage.RoleOwner)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Mallory: no read, no list, no new ACL, no change to alice's group.
+	if _, err := f.c.Download(ctx(), mallory, "proj", "plans", io.Discard, storage.DownloadOptions{}); !errors.Is(err, storage.ErrAccessDenied) {
+		t.Fatalf("mallory downloads alice's file through a group named team: %v", err)
+	}
+	_, err = f.c.ListFiles(ctx(), mallory, "proj", "", 0)
+	wantClass(t, err, storage.ErrAccessDenied)
+	_, err = f.c.SetACL(ctx(), mallory, "proj", &storage.ACL{Rules: []storage.Rule{userRule(f, "mallory", storage.RoleOwner)}})
+	if !errors.Is(err, storage.ErrAccessDenied) {
+		t.Fatalf("mallory sets herself sole owner of alice's drive: %v", err)
+	}
+	if _, err := f.c.EditGroup(ctx(), mallory, "team", []storage.Principal{member(f, "mallory")}, nil); err != nil {
+		t.Fatal(err) // her own team
+	}
+	_, err = f.c.GetGroup(ctx(), mallory, ptr(member(f, "alice")), "team")
+	wantClass(t, err, call.ErrNotFound)
+	if g, err := f.c.GetGroup(ctx(), alice, nil, "team"); err != nil || len(g.Members) != 1 || g.Members[0] != member(f, "bob") {
+		t.Fatalf("alice's team after mallory's calls: %+v %v", g, err)
+	}
+
+	// Bob, in alice's team, is an owner; alice still is.
+	if got, _ := download(t, f, "bob", "proj", "plans", 0); string(got) != "secret" {
+		t.Fatal("bob (alice's team) cannot read")
+	}
+	if info, err := f.c.GetACL(ctx(), alice, "proj"); err != nil || info.Role != storage.RoleOwner {
+		t.Fatalf("alice's role: %+v %v", info, err)
+	}
+	if g, err := f.c.GetGroup(ctx(), bob, ptr(member(f, "alice")), "team"); err != nil || g.Owner != member(f, "alice") {
+		t.Fatalf("bob reads the team he is in: %+v %v", g, err)
+	}
+}
+
+// TestGroupCalls: create, edit, list; the refusals.
+func TestGroupCalls(t *testing.T) {
+	f := start(t, "", "alice", "bob", "carol")
+	alice, bob := f.users["alice"], f.users["bob"]
+	if _, err := f.c.CreateGroup(ctx(), alice, "team", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.c.CreateGroup(ctx(), alice, "team", nil)
+	wantClass(t, err, call.ErrExists)
+	// Bob's group of the same name is another group.
+	if _, err := f.c.CreateGroup(ctx(), bob, "team", []storage.Principal{member(f, "carol")}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := f.c.EditGroup(ctx(), alice, "team", []storage.Principal{member(f, "bob"), member(f, "carol"), member(f, "bob")}, nil)
+	if err != nil || len(g.Members) != 2 {
+		t.Fatalf("add: %+v %v", g, err)
+	}
+	if g, err = f.c.EditGroup(ctx(), alice, "team", nil, []storage.Principal{member(f, "bob")}); err != nil || len(g.Members) != 1 || g.Members[0] != member(f, "carol") {
+		t.Fatalf("remove: %+v %v", g, err)
+	}
+	_, err = f.c.EditGroup(ctx(), alice, "nope", []storage.Principal{member(f, "bob")}, nil)
+	wantClass(t, err, call.ErrNotFound)
+	l, err := f.c.ListGroups(ctx(), alice)
+	if err != nil || len(l.Groups) != 1 || l.Groups[0].Name != "team" || l.Groups[0].Owner != member(f, "alice") {
+		t.Fatalf("alice's groups: %+v %v", l, err)
+	}
+	// Bad input changes nothing.
+	for _, bad := range [][]storage.Principal{{{UserUID: "x"}}, {{IdentityURL: "u", UserUID: "x", PAR: "p"}}, {{IdentityURL: "u\n", UserUID: "x"}}} {
+		_, err = f.c.EditGroup(ctx(), alice, "team", bad, nil)
+		wantClass(t, err, call.ErrBadArguments)
+	}
+	many := make([]storage.Principal, storage.MaxGroupMembers+1)
+	for i := range many {
+		many[i] = storage.Principal{IdentityURL: "https://id.example", UserUID: string(rune('a'+i%26)) + strconv.Itoa(i)}
+	}
+	_, err = f.c.SetGroup(ctx(), alice, "team", many)
+	wantClass(t, err, storage.ErrTooMany)
+	_, err = f.c.CreateGroup(ctx(), alice, "../x", nil)
+	wantClass(t, err, storage.ErrInvalidName)
+	if g, err := f.c.GetGroup(ctx(), alice, nil, "team"); err != nil || len(g.Members) != 1 {
+		t.Fatalf("after refusals: %+v %v", g, err)
+	}
+	// A group rule without its owner is refused.
+	mustDrive(t, f, "alice", "d", storage.DriveOptions{})
+	_, err = f.c.SetACL(ctx(), alice, "d", &storage.ACL{Rules: []storage.Rule{userRule(f, "alice", storage.RoleOwner),
+		{Kind: storage.RuleGroup, Group: "team", Role: storage.RoleRead}}})
+	wantClass(t, err, call.ErrBadArguments)
+	// Another user's existing group may be named: its owner says who is in it.
+	if _, err := f.c.SetACL(ctx(), alice, "d", &storage.ACL{Rules: []storage.Rule{userRule(f, "alice", storage.RoleOwner),
+		storage.GroupRule(member(f, "bob"), "team", storage.RoleRead)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.ListFiles(ctx(), f.users["carol"], "d", "", 0); err != nil {
+		t.Fatalf("carol, in bob's team: %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -26,7 +26,10 @@ const (
 	RuleDefault = "default" // every user of a trusted identity service
 )
 
-// Rule grants Role to whoever it matches.
+// Rule grants Role to whoever it matches. A user rule names the user
+// (IdentityURL, UserUID); a group rule names the group's owner the same
+// way, and the group's name: groups live in their owner's namespace, so
+// only that owner decides who a rule naming the group lets in.
 type Rule struct {
 	Kind        string `json:"kind"`
 	IdentityURL string `json:"identity_url,omitempty"`
@@ -56,21 +59,25 @@ type Principal struct {
 
 // Drive is a drive as stored and answered.
 type Drive struct {
-	Name       string    `json:"name"` // full path, e.g. "a/b/c"
-	ID         string    `json:"id"`   // internal, names its files' keys
-	Parent     string    `json:"parent,omitempty"`
-	ACL        *ACL      `json:"acl,omitempty"` // nil: inherited from the parent
-	MaxBytes   int64     `json:"max_bytes,omitempty"`
-	DeleteRule string    `json:"delete_rule"`
-	CreatedBy  Principal `json:"created_by"`
-	Created    time.Time `json:"created"`
+	Name     string `json:"name"` // full path, e.g. "a/b/c"
+	ID       string `json:"id"`   // internal, names its files' keys
+	Parent   string `json:"parent,omitempty"`
+	ACL      *ACL   `json:"acl,omitempty"` // nil: inherited from the parent
+	MaxBytes int64  `json:"max_bytes,omitempty"`
+	// MaxVersions bounds the versions kept (0 on drives older than the
+	// limit: DefaultMaxVersions).
+	MaxVersions int64     `json:"max_versions,omitempty"`
+	DeleteRule  string    `json:"delete_rule"`
+	CreatedBy   Principal `json:"created_by"`
+	Created     time.Time `json:"created"`
 }
 
 // DriveInfo is a drive with the caller's effective role and its usage.
 type DriveInfo struct {
 	Drive
-	Role       string `json:"role"`
-	UsageBytes int64  `json:"usage_bytes"`
+	Role          string `json:"role"`
+	UsageBytes    int64  `json:"usage_bytes"`
+	UsageVersions int64  `json:"usage_versions"`
 }
 
 // ChunkInfo is one stored chunk of a file.
@@ -215,10 +222,11 @@ type PARKey struct {
 // CreateDriveArgs creates a drive ("a" or, with write on "a", "a/b").
 type CreateDriveArgs struct {
 	auth.Credentials
-	Drive      string `json:"drive"`
-	MaxBytes   int64  `json:"max_bytes,omitempty"`
-	DeleteRule string `json:"delete_rule,omitempty"`
-	ACL        *ACL   `json:"acl,omitempty"`
+	Drive       string `json:"drive"`
+	MaxBytes    int64  `json:"max_bytes,omitempty"`
+	MaxVersions int64  `json:"max_versions,omitempty"` // 0: DefaultMaxVersions
+	DeleteRule  string `json:"delete_rule,omitempty"`
+	ACL         *ACL   `json:"acl,omitempty"`
 }
 
 // ListDrivesArgs lists the caller's top-level drives (Parent "") or the
@@ -251,12 +259,13 @@ type ACLInfo struct {
 	Role      string `json:"role"` // the caller's
 }
 
-// SetDriveArgs changes a drive's limit and delete rule (owners).
+// SetDriveArgs changes a drive's limits and delete rule (owners).
 type SetDriveArgs struct {
 	auth.Credentials
-	Drive      string `json:"drive"`
-	MaxBytes   int64  `json:"max_bytes"`
-	DeleteRule string `json:"delete_rule"`
+	Drive       string `json:"drive"`
+	MaxBytes    int64  `json:"max_bytes"`
+	MaxVersions int64  `json:"max_versions,omitempty"` // 0: DefaultMaxVersions
+	DeleteRule  string `json:"delete_rule"`
 }
 
 // BeginUploadArgs starts a chunked upload of Size bytes.
@@ -344,11 +353,38 @@ type PARArgs struct {
 	PAR string `json:"par"`
 }
 
-// GroupArgs creates a group or replaces its members (its owner).
+// GroupArgs creates one of the caller's groups or replaces its members
+// (set_group; New refuses a group that exists), or names a group to read
+// (get_group: Owner's group, the caller's when Owner is nil).
 type GroupArgs struct {
 	auth.Credentials
 	Group   string      `json:"group"`
 	Members []Principal `json:"members,omitempty"`
+	New     bool        `json:"new,omitempty"`
+	Owner   *Principal  `json:"owner,omitempty"`
+}
+
+// EditGroupArgs adds and removes members of one of the caller's groups.
+type EditGroupArgs struct {
+	auth.Credentials
+	Group  string      `json:"group"`
+	Add    []Principal `json:"add,omitempty"`
+	Remove []Principal `json:"remove,omitempty"`
+}
+
+// ListGroupsArgs lists the caller's groups.
+type ListGroupsArgs struct {
+	auth.Credentials
+}
+
+// GroupList lists groups.
+type GroupList struct {
+	Groups []Group `json:"groups"`
+}
+
+// GroupRule is the rule giving role to every member of owner's group name.
+func GroupRule(owner Principal, name, role string) Rule {
+	return Rule{Kind: RuleGroup, IdentityURL: owner.IdentityURL, UserUID: owner.UserUID, Group: name, Role: role}
 }
 
 // ---- arguments of the PAR functions (no login) ----
@@ -377,7 +413,7 @@ type PARCallArgs struct {
 // Resource strings bind an authorisation to one call's arguments: the
 // function, then its fields, with a digest of anything long or free-form.
 func CreateDriveResource(a *CreateDriveArgs) string {
-	return "create_drive " + digestOf(a.Drive, strconv.FormatInt(a.MaxBytes, 10), a.DeleteRule, jsonDigest(a.ACL))
+	return "create_drive " + digestOf(a.Drive, strconv.FormatInt(a.MaxBytes, 10), strconv.FormatInt(a.MaxVersions, 10), a.DeleteRule, jsonDigest(a.ACL))
 }
 func ListDrivesResource(parent string) string { return "list_drives " + digestOf(parent) }
 func GetDriveResource(drive string) string    { return "get_drive " + digestOf(drive) }
@@ -388,7 +424,7 @@ func SetACLResource(drive string, a *ACL) string {
 func DeleteDriveResource(drive string) string { return "delete_drive " + digestOf(drive) }
 func PurgeDriveResource(drive string) string  { return "purge_drive " + digestOf(drive) }
 func SetDriveResource(a *SetDriveArgs) string {
-	return "set_drive " + digestOf(a.Drive, strconv.FormatInt(a.MaxBytes, 10), a.DeleteRule)
+	return "set_drive " + digestOf(a.Drive, strconv.FormatInt(a.MaxBytes, 10), strconv.FormatInt(a.MaxVersions, 10), a.DeleteRule)
 }
 func BeginUploadResource(a *BeginUploadArgs) string {
 	return "begin_upload " + digestOf(a.Drive, a.Name, strconv.FormatInt(a.Size, 10), strconv.FormatInt(a.ChunkBytes, 10))
@@ -426,9 +462,15 @@ func CreatePARResource(a *CreatePARArgs) string {
 func ListPARsResource(drive string) string { return "list_pars " + digestOf(drive) }
 func RevokePARResource(par string) string  { return "revoke_par " + par }
 func SetGroupResource(a *GroupArgs) string {
-	return "set_group " + digestOf(a.Group, jsonDigest(a.Members))
+	return "set_group " + digestOf(a.Group, membersDigest(a.Members), strconv.FormatBool(a.New))
 }
-func GetGroupResource(group string) string { return "get_group " + digestOf(group) }
+func GetGroupResource(a *GroupArgs) string {
+	return "get_group " + digestOf(a.Group, jsonDigest(a.Owner))
+}
+func EditGroupResource(a *EditGroupArgs) string {
+	return "edit_group " + digestOf(a.Group, membersDigest(a.Add), membersDigest(a.Remove))
+}
+func ListGroupsResource() string { return "list_groups" }
 
 // digestOf joins fields unambiguously (newline-separated, and names hold
 // no control characters) and hashes them.
@@ -439,6 +481,14 @@ func digestOf(fields ...string) string {
 		h.Write([]byte{'\n'})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// membersDigest: an empty list and none are one (omitempty drops both).
+func membersDigest(ps []Principal) string {
+	if len(ps) == 0 {
+		return "[]"
+	}
+	return jsonDigest(ps)
 }
 
 func jsonDigest(v any) string {

@@ -60,9 +60,10 @@ type DownloadOptions struct {
 
 // DriveOptions are a new drive's settings.
 type DriveOptions struct {
-	MaxBytes   int64  // 0: no limit
-	DeleteRule string // "": DeleteKeep
-	ACL        *ACL   // nil: the creator owns a top-level drive; a sub-drive inherits
+	MaxBytes    int64  // 0: no limit
+	MaxVersions int64  // 0: DefaultMaxVersions
+	DeleteRule  string // "": DeleteKeep
+	ACL         *ACL   // nil: the creator owns a top-level drive; a sub-drive inherits
 }
 
 // authCall signs credentials for resource and calls fn; calls that change
@@ -74,7 +75,7 @@ func (c *Client) authCall(ctx context.Context, s auth.Signer, fn, resource strin
 // CreateDrive creates a drive: a top-level name, or "parent/child" with
 // write access to the parent.
 func (c *Client) CreateDrive(ctx context.Context, s auth.Signer, drive string, o DriveOptions) (*DriveInfo, error) {
-	args := &CreateDriveArgs{Drive: drive, MaxBytes: o.MaxBytes, DeleteRule: o.DeleteRule, ACL: o.ACL}
+	args := &CreateDriveArgs{Drive: drive, MaxBytes: o.MaxBytes, MaxVersions: o.MaxVersions, DeleteRule: o.DeleteRule, ACL: o.ACL}
 	var out DriveInfo
 	return &out, c.authCall(ctx, s, "create_drive", CreateDriveResource(args), func(cr auth.Credentials) any {
 		args.Credentials = cr
@@ -104,9 +105,10 @@ func (c *Client) driveCall(ctx context.Context, s auth.Signer, fn, resource, dri
 	}, out, idem)
 }
 
-// SetDrive changes a drive's size limit (0: none) and delete rule (owners).
-func (c *Client) SetDrive(ctx context.Context, s auth.Signer, drive string, maxBytes int64, deleteRule string) (*DriveInfo, error) {
-	args := &SetDriveArgs{Drive: drive, MaxBytes: maxBytes, DeleteRule: deleteRule}
+// SetDrive changes a drive's size limit (0: none), version limit (0:
+// DefaultMaxVersions) and delete rule (owners).
+func (c *Client) SetDrive(ctx context.Context, s auth.Signer, drive string, maxBytes, maxVersions int64, deleteRule string) (*DriveInfo, error) {
+	args := &SetDriveArgs{Drive: drive, MaxBytes: maxBytes, MaxVersions: maxVersions, DeleteRule: deleteRule}
 	var out DriveInfo
 	return &out, c.authCall(ctx, s, "set_drive", SetDriveResource(args), func(cr auth.Credentials) any {
 		args.Credentials = cr
@@ -135,10 +137,18 @@ func (c *Client) SetACL(ctx context.Context, s auth.Signer, drive string, acl *A
 	}, &out, true)
 }
 
-// SetGroup creates a group owned by the caller, or replaces the members
-// of a group the caller owns.
+// SetGroup creates one of the caller's groups, or replaces its members.
 func (c *Client) SetGroup(ctx context.Context, s auth.Signer, group string, members []Principal) (*Group, error) {
-	args := &GroupArgs{Group: group, Members: members}
+	return c.setGroup(ctx, s, &GroupArgs{Group: group, Members: members})
+}
+
+// CreateGroup creates one of the caller's groups; ExistsError if they
+// have one of that name.
+func (c *Client) CreateGroup(ctx context.Context, s auth.Signer, group string, members []Principal) (*Group, error) {
+	return c.setGroup(ctx, s, &GroupArgs{Group: group, Members: members, New: true})
+}
+
+func (c *Client) setGroup(ctx context.Context, s auth.Signer, args *GroupArgs) (*Group, error) {
 	var out Group
 	return &out, c.authCall(ctx, s, "set_group", SetGroupResource(args), func(cr auth.Credentials) any {
 		args.Credentials = cr
@@ -146,11 +156,32 @@ func (c *Client) SetGroup(ctx context.Context, s auth.Signer, group string, memb
 	}, &out, true)
 }
 
-// GetGroup reads a group (its owner and members may).
-func (c *Client) GetGroup(ctx context.Context, s auth.Signer, group string) (*Group, error) {
+// EditGroup adds and removes members of one of the caller's groups.
+func (c *Client) EditGroup(ctx context.Context, s auth.Signer, group string, add, remove []Principal) (*Group, error) {
+	args := &EditGroupArgs{Group: group, Add: add, Remove: remove}
 	var out Group
-	return &out, c.authCall(ctx, s, "get_group", GetGroupResource(group), func(cr auth.Credentials) any {
-		return &GroupArgs{Credentials: cr, Group: group}
+	return &out, c.authCall(ctx, s, "edit_group", EditGroupResource(args), func(cr auth.Credentials) any {
+		args.Credentials = cr
+		return args
+	}, &out, true)
+}
+
+// GetGroup reads owner's group (owner nil: the caller's); its owner and
+// members may.
+func (c *Client) GetGroup(ctx context.Context, s auth.Signer, owner *Principal, group string) (*Group, error) {
+	args := &GroupArgs{Group: group, Owner: owner}
+	var out Group
+	return &out, c.authCall(ctx, s, "get_group", GetGroupResource(args), func(cr auth.Credentials) any {
+		args.Credentials = cr
+		return args
+	}, &out, false)
+}
+
+// ListGroups lists the caller's groups.
+func (c *Client) ListGroups(ctx context.Context, s auth.Signer) (*GroupList, error) {
+	var out GroupList
+	return &out, c.authCall(ctx, s, "list_groups", ListGroupsResource(), func(cr auth.Credentials) any {
+		return &ListGroupsArgs{Credentials: cr}
 	}, &out, false)
 }
 

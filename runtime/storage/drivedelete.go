@@ -9,17 +9,16 @@ import (
 )
 
 // delete_drive removes an empty drive: no versions of any file (a kept
-// tombstone is a version) and no sub-drives. It races three writers, and
+// tombstone is a version) and no sub-drives. It races two writers, and
 // each pair is settled the same way, by both sides writing first and then
 // reading what the other wrote:
 //
-//   - a commit with bytes reserves them in the drive's usage record before
-//     it writes a version; delete_drive closes that record only while it
-//     holds no bytes, and a closed record refuses reservations;
-//   - a commit of an empty file (or a tombstone) reserves nothing: it writes
-//     its version, then reads the usage record and takes the version back if
-//     the drive was closed; delete_drive closes the record, then lists the
-//     versions, and reopens it and refuses if it finds one;
+//   - a commit of any version (an empty file and a tombstone too) reserves
+//     its bytes and one version in the drive's usage record before it
+//     writes the version; delete_drive closes that record only while it
+//     holds no bytes and no versions, and a closed record refuses
+//     reservations. It then lists the versions too, for records written
+//     before versions were counted;
 //   - a new sub-drive is written, then reads its parent's usage record and
 //     takes itself back if the parent was closed; delete_drive closes, then
 //     lists sub-drives.
@@ -88,8 +87,8 @@ func (s *Storage) mustBeEmpty(ctx context.Context, d *Drive) error {
 // drive that holds no bytes.
 func (s *Storage) setClosed(ctx context.Context, d *Drive, closed bool) error {
 	return s.updateUsage(ctx, d.ID, func(u *usageRecord) error {
-		if closed && u.Bytes > 0 {
-			return call.Errorf(ErrDriveNotEmpty, "drive %q holds %d bytes: purge its files first ('acquire file rm --purge')", d.Name, u.Bytes)
+		if closed && (u.Bytes > 0 || u.Versions > 0) {
+			return call.Errorf(ErrDriveNotEmpty, "drive %q holds %d versions of %d bytes: purge its files first ('acquire file rm --purge')", d.Name, u.Versions, u.Bytes)
 		}
 		u.Closed = closed
 		return nil
@@ -112,22 +111,6 @@ func (s *Storage) closed(ctx context.Context, driveID string) (bool, error) {
 
 func errDriveClosed(d *Drive) error {
 	return call.Errorf(call.ErrNotFound, "drive %q is deleted, or being deleted (deleting it again finishes that)", d.Name)
-}
-
-// undoIfClosed takes back a version just added to a drive that was closed
-// meanwhile (see handleDeleteDrive).
-func (s *Storage) undoIfClosed(ctx context.Context, d *Drive, rec *versionRecord) error {
-	closed, err := s.closed(ctx, d.ID)
-	if err != nil || !closed {
-		return err
-	}
-	if err := s.b.Delete(ctx, versionKey(d.ID, rec.Name, rec.Version)); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if err := s.b.Delete(ctx, headKey(d.ID, rec.Name)); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return errDriveClosed(d)
 }
 
 // deleteDrivePARs removes the drive's PARs (their records hold the

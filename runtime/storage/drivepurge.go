@@ -15,13 +15,21 @@ import (
 // again until Done.
 const MaxPurgeNames = 50
 
+// MaxPurgeVersions bounds the versions one purge_drive call removes, for
+// the same reason: one name may have any number of versions.
+const MaxPurgeVersions = 2000
+
+// purgeDriveBudget is MaxPurgeVersions, a variable so a test can make it small.
+var purgeDriveBudget int64 = MaxPurgeVersions
+
 // PurgeResult answers purge_drive: what this call removed, and whether
 // the drive now holds no file at all.
 type PurgeResult struct {
-	Drive string `json:"drive"`
-	Names int    `json:"names"` // names whose every version this call removed
-	Bytes int64  `json:"bytes"` // bytes those versions held
-	Done  bool   `json:"done"`
+	Drive    string `json:"drive"`
+	Names    int    `json:"names"`    // names whose every version this call removed
+	Versions int64  `json:"versions"` // versions this call removed
+	Bytes    int64  `json:"bytes"`    // bytes those versions held
+	Done     bool   `json:"done"`
 }
 
 // purge_drive removes every version of up to MaxPurgeNames file names of
@@ -39,7 +47,8 @@ func (s *Storage) handlePurgeDrive(ctx context.Context, a *DriveArgs) (*PurgeRes
 		return nil, err
 	}
 	out := &PurgeResult{Drive: d.Name}
-	for out.Names < MaxPurgeNames {
+	budget := purgeDriveBudget
+	for out.Names < MaxPurgeNames && budget > 0 {
 		name, ok, err := s.firstName(ctx, d)
 		if err != nil {
 			return nil, err
@@ -50,12 +59,16 @@ func (s *Storage) handlePurgeDrive(ctx context.Context, a *DriveArgs) (*PurgeRes
 			out.Done = true
 			return out, s.deletePrefix(ctx, headsPrefix(d.ID))
 		}
-		freed, err := s.purge(ctx, d, name)
+		r, err := s.purge(ctx, d, name, budget)
 		if err != nil {
 			return nil, err
 		}
-		out.Names++
-		out.Bytes += freed
+		budget -= r.versions
+		out.Bytes += r.bytes
+		out.Versions += r.versions
+		if r.done {
+			out.Names++
+		}
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -37,20 +36,14 @@ func checkACL(a *ACL) error {
 		case RuleUser:
 			ok = r.IdentityURL != "" && r.UserUID != "" && r.Group == ""
 		case RuleGroup:
-			ok = checkGroupName(r.Group) == nil && r.IdentityURL == "" && r.UserUID == ""
+			// The group's owner is part of its name (see groups.go).
+			ok = checkGroupName(r.Group) == nil && r.IdentityURL != "" && r.UserUID != ""
 		case RuleDefault:
 			ok = r.Group == "" && r.IdentityURL == "" && r.UserUID == ""
 		}
 		if !ok || hasControl(r.IdentityURL+r.UserUID) || len(r.IdentityURL)+len(r.UserUID) > 1024 {
-			return call.Errorf(call.ErrBadArguments, "a %q rule names a user (identity_url, user_uid), a group, or nothing (default)", clip(r.Kind))
+			return call.Errorf(call.ErrBadArguments, "a %q rule names a user (identity_url, user_uid), a group (its owner's identity_url and user_uid, and its name), or nothing (default)", clip(r.Kind))
 		}
-	}
-	return nil
-}
-
-func checkGroupName(g string) error {
-	if g == "" || len(g) > MaxGroupNameBytes || !driveSegment.MatchString(g) {
-		return call.Errorf(ErrInvalidName, "group name must match %s (≤ %d bytes)", driveSegment, MaxGroupNameBytes)
 	}
 	return nil
 }
@@ -70,7 +63,7 @@ func (s *Storage) roleIn(ctx context.Context, a *ACL, p Principal, groups map[st
 		case RuleDefault:
 			match = p.PAR == ""
 		case RuleGroup:
-			g, err := s.group(ctx, r.Group, groups)
+			g, err := s.group(ctx, Principal{IdentityURL: r.IdentityURL, UserUID: r.UserUID}, r.Group, groups)
 			if err != nil {
 				return "", err
 			}
@@ -81,33 +74,6 @@ func (s *Storage) roleIn(ctx context.Context, a *ACL, p Principal, groups map[st
 		}
 	}
 	return best, nil
-}
-
-func (g *Group) has(p Principal) bool {
-	for _, m := range g.Members {
-		if m.same(p) {
-			return true
-		}
-	}
-	return false
-}
-
-// group reads a group (nil if it does not exist: its rules match no one).
-func (s *Storage) group(ctx context.Context, name string, cache map[string]*Group) (*Group, error) {
-	if g, ok := cache[name]; ok {
-		return g, nil
-	}
-	var g Group
-	_, err := s.b.GetJSON(ctx, groupKey(name), &g)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		cache[name] = nil
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	cache[name] = &g
-	return &g, nil
 }
 
 // getDrive reads a drive record.
@@ -169,6 +135,21 @@ func (s *Storage) access(ctx context.Context, drive string, p Principal, want st
 	return d, role, nil
 }
 
+// checkLimits checks a drive's limits; a max_versions of 0 becomes the
+// default. A limit below what the drive holds stops it growing, no more.
+func checkLimits(maxBytes int64, maxVersions *int64) error {
+	if maxBytes < 0 {
+		return call.Errorf(call.ErrBadArguments, "max_bytes must not be negative")
+	}
+	if *maxVersions == 0 {
+		*maxVersions = DefaultMaxVersions
+	}
+	if *maxVersions < 1 || *maxVersions > MaxVersionsLimit {
+		return call.Errorf(call.ErrBadArguments, "max_versions must be in [1, %d] (0: %d)", MaxVersionsLimit, DefaultMaxVersions)
+	}
+	return nil
+}
+
 func checkDeleteRule(r string) error {
 	if r != DeleteKeep && r != DeletePurge {
 		return call.Errorf(call.ErrBadArguments, "delete rule %q (want keep or purge)", clip(r))
@@ -190,14 +171,14 @@ func (s *Storage) handleCreateDrive(ctx context.Context, a *CreateDriveArgs) (*D
 	if err := checkDeleteRule(a.DeleteRule); err != nil {
 		return nil, err
 	}
-	if a.MaxBytes < 0 {
-		return nil, call.Errorf(call.ErrBadArguments, "max_bytes must not be negative")
+	if err := checkLimits(a.MaxBytes, &a.MaxVersions); err != nil {
+		return nil, err
 	}
-	if err := checkACL(a.ACL); err != nil {
+	if err := s.checkACLGroups(ctx, a.ACL); err != nil {
 		return nil, err
 	}
 	d := &Drive{Name: a.Drive, ID: service.NewID(), Parent: parentOf(a.Drive), ACL: a.ACL, MaxBytes: a.MaxBytes,
-		DeleteRule: a.DeleteRule, CreatedBy: p, Created: s.now()}
+		MaxVersions: a.MaxVersions, DeleteRule: a.DeleteRule, CreatedBy: p, Created: s.now()}
 	role, parentID := RoleOwner, ""
 	if d.Parent == "" {
 		if err := s.checkTopLevel(ctx, d, p); err != nil {
@@ -285,11 +266,13 @@ func (s *Storage) mustStayOwner(ctx context.Context, a *ACL, p Principal) error 
 }
 
 func (s *Storage) driveInfo(ctx context.Context, d *Drive, role string) (*DriveInfo, error) {
-	u, err := s.usage(ctx, d.ID)
+	u, err := s.usageOf(ctx, d.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &DriveInfo{Drive: *d, Role: role, UsageBytes: u}, nil
+	out := &DriveInfo{Drive: *d, Role: role, UsageBytes: u.Bytes, UsageVersions: u.Versions}
+	out.MaxVersions = d.maxVersions()
+	return out, nil
 }
 
 func (s *Storage) handleListDrives(ctx context.Context, a *ListDrivesArgs) (*DriveList, error) {
@@ -366,11 +349,11 @@ func (s *Storage) handleSetDrive(ctx context.Context, a *SetDriveArgs) (*DriveIn
 	if err := checkDeleteRule(a.DeleteRule); err != nil {
 		return nil, err
 	}
-	if a.MaxBytes < 0 {
-		return nil, call.Errorf(call.ErrBadArguments, "max_bytes must not be negative")
+	if err := checkLimits(a.MaxBytes, &a.MaxVersions); err != nil {
+		return nil, err
 	}
 	d, err := s.updateDrive(ctx, a.Drive, p, func(d *Drive) error {
-		d.MaxBytes, d.DeleteRule = a.MaxBytes, a.DeleteRule
+		d.MaxBytes, d.MaxVersions, d.DeleteRule = a.MaxBytes, a.MaxVersions, a.DeleteRule
 		return nil
 	})
 	if err != nil {
@@ -427,7 +410,7 @@ func (s *Storage) handleSetACL(ctx context.Context, a *SetACLArgs) (*ACLInfo, er
 	if err != nil {
 		return nil, err
 	}
-	if err := checkACL(a.ACL); err != nil {
+	if err := s.checkACLGroups(ctx, a.ACL); err != nil {
 		return nil, err
 	}
 	d, err := s.updateDrive(ctx, a.Drive, p, func(d *Drive) error {
@@ -450,66 +433,4 @@ func (s *Storage) handleSetACL(ctx context.Context, a *SetACLArgs) (*ACLInfo, er
 		return nil, err
 	}
 	return &ACLInfo{Drive: d.Name, Own: d.ACL, Effective: *eff, From: from, Role: RoleOwner}, nil
-}
-
-// Groups live in the storage service (storage/groups/<name>): a name, an
-// owner and members; only the owner changes the members.
-func (s *Storage) handleSetGroup(ctx context.Context, a *GroupArgs) (*Group, error) {
-	p, err := s.authorise(ctx, a.Credentials, SetGroupResource(a))
-	if err != nil {
-		return nil, err
-	}
-	if err := checkGroupName(a.Group); err != nil {
-		return nil, err
-	}
-	if len(a.Members) > MaxGroupMembers {
-		return nil, call.Errorf(ErrTooMany, "a group has at most %d members", MaxGroupMembers)
-	}
-	for _, m := range a.Members {
-		if m.IdentityURL == "" || m.UserUID == "" || m.PAR != "" || hasControl(m.IdentityURL+m.UserUID) {
-			return nil, call.Errorf(call.ErrBadArguments, "a member is an identity_url and a user_uid")
-		}
-	}
-	var out Group
-	_, err = s.b.Update(ctx, groupKey(a.Group), MaxUpdateAttempts, func(old []byte, exists bool) ([]byte, error) {
-		out = Group{Name: a.Group, Owner: p, Members: a.Members, Updated: s.now()}
-		if exists {
-			var g Group
-			if err := json.Unmarshal(old, &g); err != nil {
-				return nil, err
-			}
-			if !g.Owner.same(p) {
-				return nil, call.Errorf(ErrAccessDenied, "only the owner of group %q may change it", a.Group)
-			}
-		}
-		if out.Members == nil {
-			out.Members = []Principal{}
-		}
-		return json.Marshal(&out)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-func (s *Storage) handleGetGroup(ctx context.Context, a *GroupArgs) (*Group, error) {
-	p, err := s.authorise(ctx, a.Credentials, GetGroupResource(a.Group))
-	if err != nil {
-		return nil, err
-	}
-	if err := checkGroupName(a.Group); err != nil {
-		return nil, err
-	}
-	g, err := s.group(ctx, a.Group, map[string]*Group{})
-	if err != nil {
-		return nil, err
-	}
-	if g == nil {
-		return nil, call.Errorf(call.ErrNotFound, "no group %q", a.Group)
-	}
-	if !g.Owner.same(p) && !g.has(p) {
-		return nil, call.Errorf(ErrAccessDenied, "only the owner and members of group %q may read it", a.Group)
-	}
-	return g, nil
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/store"
 )
@@ -26,6 +28,9 @@ type versionRecord struct {
 
 type usageRecord struct {
 	Bytes int64 `json:"bytes"`
+	// Versions counts the version records kept (tombstones and empty
+	// files too: they cost a record each, if no bytes).
+	Versions int64 `json:"versions,omitempty"`
 	// Closed: the drive is deleted, or being deleted (see delete_drive);
 	// no version may be added under its id any more.
 	Closed bool `json:"closed,omitempty"`
@@ -67,24 +72,38 @@ func (s *Storage) updateUsage(ctx context.Context, driveID string, change func(*
 	return err
 }
 
-// reserve adds n bytes (negative: releases) to a drive's usage with
-// compare-and-swap, refusing growth past the drive's limit. It runs before
-// a version is written, so a refused commit leaves nothing behind; a crash
-// between the two over-counts (the safe side).
-func (s *Storage) reserve(ctx context.Context, d *Drive, n int64) error {
-	if n == 0 {
-		return nil
-	}
+// reserve adds bytes and versions (negative: releases) to a drive's
+// usage with compare-and-swap, refusing growth past the drive's limits or
+// into a closed drive. It runs before a version is written, so a refused
+// commit leaves nothing behind; a crash between the two over-counts (the
+// safe side). Every version reserves at least itself, so an empty file or
+// a tombstone is checked like any other.
+func (s *Storage) reserve(ctx context.Context, d *Drive, bytes, versions int64) error {
 	return s.updateUsage(ctx, d.ID, func(u *usageRecord) error {
-		if n > 0 && u.Closed {
+		grows := bytes > 0 || versions > 0
+		if grows && u.Closed {
 			return errDriveClosed(d)
 		}
-		if n > 0 && d.MaxBytes > 0 && u.Bytes+n > d.MaxBytes {
-			return call.Errorf(ErrQuotaExceeded, "drive %q holds %d of its %d bytes; %d more do not fit", d.Name, u.Bytes, d.MaxBytes, n)
+		if bytes > 0 && d.MaxBytes > 0 && u.Bytes+bytes > d.MaxBytes {
+			return call.Errorf(ErrQuotaExceeded, "drive %q holds %d of its %d bytes; %d more do not fit", d.Name, u.Bytes, d.MaxBytes, bytes)
 		}
-		u.Bytes = max(u.Bytes+n, 0)
+		if versions > 0 && u.Versions+versions > d.maxVersions() {
+			return call.Errorf(ErrQuotaExceeded, "drive %q holds %d of its %d versions: purge old ones ('acquire file rm --purge') or raise its max_versions",
+				d.Name, u.Versions, d.maxVersions())
+		}
+		u.Bytes = max(u.Bytes+bytes, 0)
+		u.Versions = max(u.Versions+versions, 0)
 		return nil
 	})
+}
+
+// maxVersions is the drive's limit on kept versions (drives made before
+// the limit existed have the default).
+func (d *Drive) maxVersions() int64 {
+	if d.MaxVersions <= 0 {
+		return DefaultMaxVersions
+	}
+	return d.MaxVersions
 }
 
 // addVersion stores rec as the next version of its name: the drive's
@@ -92,12 +111,12 @@ func (s *Storage) reserve(ctx context.Context, d *Drive, n int64) error {
 // concurrent commit that took it makes this one take the next), then the
 // head moved forward. Two concurrent uploads to one name both become versions.
 func (s *Storage) addVersion(ctx context.Context, d *Drive, rec *versionRecord) (*FileVersion, error) {
-	if err := s.reserve(ctx, d, rec.Size); err != nil {
+	if err := s.reserve(ctx, d, rec.Size, 1); err != nil {
 		return nil, err
 	}
 	n, err := s.latestNumber(ctx, d.ID, rec.Name)
 	if err != nil {
-		_ = s.reserve(ctx, d, -rec.Size)
+		_ = s.reserve(ctx, d, -rec.Size, -1)
 		return nil, err
 	}
 	claimed := false
@@ -114,7 +133,7 @@ func (s *Storage) addVersion(ctx context.Context, d *Drive, rec *versionRecord) 
 		}
 	}
 	if !claimed {
-		_ = s.reserve(ctx, d, -rec.Size)
+		_ = s.reserve(ctx, d, -rec.Size, -1)
 		if err == nil || errors.Is(err, store.ErrPrecondition) {
 			err = call.Errorf(call.ErrBusy, "too many concurrent versions of %q; try again", rec.Name)
 		}
@@ -133,13 +152,6 @@ func (s *Storage) addVersion(ctx context.Context, d *Drive, rec *versionRecord) 
 	if err != nil && !errors.Is(err, errSkip) {
 		// The version is stored; readers probe past a stale head.
 		s.svc.Logger().Warn("head update failed", "drive", d.ID, "err", err)
-	}
-	if rec.Size == 0 {
-		// No bytes were reserved, so nothing stopped a delete_drive that
-		// closed the drive meanwhile: look, and take the version back.
-		if err := s.undoIfClosed(ctx, d, rec); err != nil {
-			return nil, err
-		}
 	}
 	return &head, nil
 }
@@ -300,9 +312,13 @@ func pageLimit(n int) int {
 // name starting with prefix, deleted ones left out. Names are encoded a
 // byte at a time, so the encoded prefix selects exactly those names.
 func (s *Storage) listFiles(ctx context.Context, d *Drive, prefix, page string, limit int) (*FileList, error) {
-	prefix = strings.TrimLeft(prefix, "/")
+	// In NFC as the names are (CleanName), so either spelling finds them.
+	prefix = norm.NFC.String(strings.TrimLeft(prefix, "/"))
 	if len(prefix) > MaxNameBytes || hasControl(prefix) {
 		return nil, call.Errorf(ErrInvalidName, "a listing prefix is at most %d bytes, without control characters", MaxNameBytes)
+	}
+	if err := checkLookAlike(prefix); err != nil {
+		return nil, err
 	}
 	keyPrefix := headsPrefix(d.ID)
 	if prefix != "" {
@@ -401,8 +417,14 @@ func (s *Storage) handleDeleteFile(ctx context.Context, a *DeleteFileArgs) (*Fil
 		return nil, err
 	}
 	if purge {
-		if _, err := s.purge(ctx, d, name); err != nil {
+		// Every version, however many: a call made in a hurry by a writer
+		// racing the purge is bounded by what the drive may hold.
+		r, err := s.purge(ctx, d, name, d.maxVersions()+MaxPurgeSlack)
+		if err != nil {
 			return nil, err
+		}
+		if !r.done {
+			return nil, call.Errorf(call.ErrBusy, "versions of %q were added while it was purged; delete it again", name)
 		}
 		out := latest.FileVersion
 		out.Deleted = true
@@ -415,19 +437,57 @@ func (s *Storage) handleDeleteFile(ctx context.Context, a *DeleteFileArgs) (*Fil
 	return s.addVersion(ctx, d, tomb)
 }
 
-// purge removes every version of a name, newest first, with its chunks,
-// then the head, then gives the bytes back to the drive's usage, and
-// answers how many it gave back. A purge cut short is finished by deleting
-// again.
-func (s *Storage) purge(ctx context.Context, d *Drive, name string) (int64, error) {
-	items, err := s.b.ListAll(ctx, versionsPrefix(d.ID, name), MaxChunks)
-	if err != nil {
-		return 0, err
+// purgePageSize is how many versions purge lists at a time (a variable
+// so a test can make pages small).
+var purgePageSize = 500
+
+// purged is what a purge removed.
+type purged struct {
+	bytes, versions int64
+	done            bool // no version of the name is left, nor its head
+}
+
+// purge removes the versions of a name, oldest first, with their chunks,
+// then the head, giving each page's bytes and versions back to the drive's
+// usage as it goes, and stops after budget versions (done false: call
+// again). It pages through any number of versions, always from the first,
+// since what it listed is gone. A purge cut short is finished by
+// deleting again.
+func (s *Storage) purge(ctx context.Context, d *Drive, name string, budget int64) (purged, error) {
+	var out purged
+	for out.versions < budget {
+		page, err := s.b.List(ctx, versionsPrefix(d.ID, name), "", int(min(int64(purgePageSize), budget-out.versions)))
+		if err != nil {
+			return out, err
+		}
+		if len(page.Items) == 0 {
+			if err := s.b.Delete(ctx, headKey(d.ID, name)); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return out, err
+			}
+			out.done = true
+			return out, nil
+		}
+		bytes, err := s.purgeVersions(ctx, page.Items)
+		if err != nil {
+			return out, err
+		}
+		n := int64(len(page.Items))
+		out.bytes += bytes
+		out.versions += n
+		if err := s.reserve(ctx, d, -bytes, -n); err != nil {
+			return out, err
+		}
 	}
+	return out, nil
+}
+
+// purgeVersions removes version records with their chunks, and answers
+// the bytes they held.
+func (s *Storage) purgeVersions(ctx context.Context, items []store.ObjectInfo) (int64, error) {
 	var freed int64
-	for i := len(items) - 1; i >= 0; i-- {
+	for _, it := range items {
 		var rec versionRecord
-		if _, err := s.b.GetJSON(ctx, items[i].Key, &rec); err != nil {
+		if _, err := s.b.GetJSON(ctx, it.Key, &rec); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
@@ -438,15 +498,12 @@ func (s *Storage) purge(ctx context.Context, d *Drive, name string) (int64, erro
 				return 0, err
 			}
 		}
-		if err := s.b.Delete(ctx, items[i].Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.b.Delete(ctx, it.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return 0, err
 		}
 		freed += rec.Size
 	}
-	if err := s.b.Delete(ctx, headKey(d.ID, name)); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return 0, err
-	}
-	return freed, s.reserve(ctx, d, -freed)
+	return freed, nil
 }
 
 // deletePrefix removes every object under prefix.

@@ -55,6 +55,14 @@ const (
 	MaxURLsPerCall = 256
 	// MaxListPage bounds the files or versions one list call answers.
 	MaxListPage = 100
+	// DefaultMaxVersions is a drive's limit on kept versions (tombstones
+	// and empty files included) unless its owner sets another, up to
+	// MaxVersionsLimit. Versions cost a record each whatever their size.
+	DefaultMaxVersions = 100_000
+	MaxVersionsLimit   = 10_000_000
+	// MaxPurgeSlack is how many versions past its drive's limit one
+	// delete_file --purge removes (commits racing it) before it gives up.
+	MaxPurgeSlack = 1000
 	// MaxVersionProbe bounds how far past a stale head a reader looks for
 	// newer versions (a head update lost to a crash).
 	MaxVersionProbe = 16
@@ -66,6 +74,8 @@ const (
 	MaxGroupMembers = 256
 	// MaxGroupNameBytes bounds a group's name.
 	MaxGroupNameBytes = 64
+	// MaxGroupsPerUser bounds the groups one user owns.
+	MaxGroupsPerUser = 100
 	// MaxPARLife bounds how far ahead a PAR may expire.
 	MaxPARLife = 30 * 24 * time.Hour
 	// MaxPARsPerDrive bounds a drive's PARs (revoked ones included until swept).
@@ -187,6 +197,8 @@ func (s *Storage) register() {
 	service.Handle(sv, "set_acl", idem, s.handleSetACL)
 	service.Handle(sv, "set_group", idem, s.handleSetGroup)
 	service.Handle(sv, "get_group", service.Options{}, s.handleGetGroup)
+	service.Handle(sv, "edit_group", idem, s.handleEditGroup)
+	service.Handle(sv, "list_groups", service.Options{}, s.handleListGroups)
 	service.Handle(sv, "put_inline", idem, s.handlePutInline)
 	service.Handle(sv, "begin_upload", idem, s.handleBeginUpload)
 	service.Handle(sv, "upload_status", service.Options{}, s.handleUploadStatus)
@@ -251,6 +263,14 @@ func uploadKey(id string) string            { return uploadsPre + id }
 func blobKey(upload string, i int) string   { return blobsPre + upload + "/" + pad(int64(i), 6) }
 func parKey(id string) string               { return parsPre + id }
 func driveParKey(driveID, id string) string { return driveParsPre + driveID + "/" + id }
-func groupKey(name string) string           { return groupsPre + store.EncodeName(name) }
+
+// Groups are kept under their owner: two users' groups of one name are
+// two groups, and no one can make a group under another's name.
+func groupsPrefix(owner Principal) string {
+	return groupsPre + digestOf("user", owner.IdentityURL, owner.UserUID) + "/"
+}
+func groupKey(owner Principal, name string) string {
+	return groupsPrefix(owner) + store.EncodeName(name)
+}
 
 func pad(n int64, width int) string { return fmt.Sprintf("%0*d", width, n) }

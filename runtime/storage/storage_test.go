@@ -484,7 +484,7 @@ func TestStoppedCommit(t *testing.T) {
 	if st, err := f.c.UploadStatus(ctx(), alice, id); err != nil || st.State != storage.UploadOpen || len(st.Present) != 5 {
 		t.Fatalf("after a refused commit: %+v %v", st, err)
 	}
-	if _, err := f.c.SetDrive(ctx(), alice, "q", 0, storage.DeleteKeep); err != nil {
+	if _, err := f.c.SetDrive(ctx(), alice, "q", 0, 0, storage.DeleteKeep); err != nil {
 		t.Fatal(err)
 	}
 	setUploadState(t, f, id, storage.UploadCommitting)

@@ -70,6 +70,7 @@ const (
 	MaxDevices       = 256
 	MaxPins          = 4096
 	MaxURLBytes      = 2048
+	MaxRetries       = 1024 // remembered retry values (see Remember)
 	MaxUsernameBytes = 256
 	lockWait         = 10 * time.Second
 	lockPoll         = 20 * time.Millisecond
@@ -136,6 +137,7 @@ type walletFile struct {
 	Sessions    []*sessionRecord  `json:"sessions,omitempty"`
 	Devices     []*deviceRecord   `json:"devices,omitempty"`
 	KDF         *kdfParams        `json:"passphrase_kdf,omitempty"`
+	Retries     map[string]retry  `json:"retries,omitempty"` // by DeriveID key: values a retry must repeat
 }
 
 // Dir returns the wallet folder: $ACQUIRE_CONFIG_DIR if set, else

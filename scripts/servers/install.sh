@@ -7,7 +7,7 @@
 #   scripts/servers/install.sh aws-lambda-rie    # Lambda runtime interface emulator
 #
 # The Go servers are built from the Go module proxy with `go install` at a
-# pinned version (see TOOLING.md). Azurite is installed with `npm ci` from the
+# pinned version (see docs/testing.md). Azurite is installed with `npm ci` from the
 # committed scripts/servers/azurite/package-lock.json into .tools/azurite (or
 # $ACQUIRE_TOOLS_BIN/../azurite), with a launcher at $bin/azurite-blob.
 # Skipped when the binary already exists; delete it to force a rebuild.

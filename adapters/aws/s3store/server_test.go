@@ -7,7 +7,7 @@ import (
 )
 
 // The S3 server the tests run against: versitygw, a real S3 gateway over a
-// directory (TOOLING.md).
+// directory (docs/testing.md).
 const (
 	serverAccess = servertest.S3Access
 	serverSecret = servertest.S3Secret

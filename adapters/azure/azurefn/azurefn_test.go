@@ -12,7 +12,7 @@ import (
 // The handler starts as the Functions host starts a custom handler: the
 // port in FUNCTIONS_CUSTOMHANDLER_PORT, requests forwarded unchanged. It
 // answers real encrypted calls. (Azure Functions Core Tools cannot be
-// installed here, so the host itself is not in the loop: TOOLING.md.)
+// installed here, so the host itself is not in the loop: docs/testing.md.)
 func TestCustomHandler(t *testing.T) {
 	bin := functiontest.Build(t, "./handler", "handler", nil)
 	addr := servertest.FreeAddr(t)

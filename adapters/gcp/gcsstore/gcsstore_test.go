@@ -44,7 +44,7 @@ func newDriver(tb testing.TB, endpoint string, cfg gcsstore.Config) *gcsstore.Dr
 // The declared gaps, by name and reason.
 var (
 	deleteGap = drivertest.Options{
-		NoDeletePrecondition: "fake-gcs-server does not enforce ifGenerationMatch on delete (TOOLING.md); the driver sends it and real GCS enforces it",
+		NoDeletePrecondition: "fake-gcs-server does not enforce ifGenerationMatch on delete (docs/testing.md); the driver sends it and real GCS enforces it",
 	}
 	// filesystemGaps are limits of fake-gcs-server's filesystem backend,
 	// which maps names to file paths; TestConformanceMemory runs exactly
@@ -58,7 +58,7 @@ var (
 
 func subtest(t *testing.T) string { return t.Name()[strings.LastIndex(t.Name(), "/")+1:] }
 
-// TestConformance runs the suite on the filesystem backend (TOOLING.md).
+// TestConformance runs the suite on the filesystem backend (docs/testing.md).
 // Signed URLs are signed locally with a test key; fake-gcs-server serves
 // them without checking the signature (see TestSignedURL).
 func TestConformance(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"github.com/openacquire/acquire/adapters/servertest"
 )
 
-// startServer starts fake-gcs-server (TOOLING.md) with the given backend
+// startServer starts fake-gcs-server (docs/testing.md) with the given backend
 // ("filesystem", over a fresh data folder, or "memory") and returns its
 // JSON API endpoint.
 func startServer(tb testing.TB, backend string) string {
