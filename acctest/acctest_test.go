@@ -32,6 +32,10 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// Reachable by the ordinary user some agent tests run as.
+	if err := os.Chmod(dir, 0o755); err != nil { //nolint:gosec // a folder of programs
+		panic(err)
+	}
 	binary = filepath.Join(dir, "acquire")
 	build := exec.Command("go", "build", "-o", binary, "../cmd/acquire")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr

@@ -42,14 +42,18 @@ func TestClusterAgentCommand(t *testing.T) {
 
 	// A job past its time limit: what it started ends with it, even a
 	// process in a session of its own whose parent has exited.
+	// Its processes are found by the job id in their environment (a
+	// sandboxed job writes no file outside its folder, and its pids are
+	// its own namespace's): the supervisor, the shell, the setsid one
+	// (through a subshell that exits) and the sleep.
 	var slow struct {
 		JobID string `json:"job_id"`
 	}
-	pidFile := filepath.Join(t.TempDir(), "pid")
-	c.submitJSON(&slow, "--account", "main", "--cluster", "lab", "--time-limit-s", "2", "--", "/bin/sh", "-c",
-		fmt.Sprintf(`b=$(setsid sleep 300 >/dev/null 2>&1 & echo $!); echo $b > %s.tmp; mv %s.tmp %s; sleep 300`, pidFile, pidFile, pidFile))
+	c.submitJSON(&slow, "--account", "main", "--cluster", "lab", "--time-limit-s", "4", "--", "/bin/sh", "-c",
+		`(setsid sleep 300 >/dev/null 2>&1 &); sleep 300`)
 
 	agent, out := startAgent(t, c, t.TempDir(), "--workers", "2")
+	slowPIDs := waitJobPIDs(t, slow.JobID, 4, out)
 
 	if got := waitSettled(t, c, limited.JobID); got.State != "succeeded" {
 		t.Fatalf("the limited job: %+v\nagent:\n%s", got, out)
@@ -68,10 +72,10 @@ func TestClusterAgentCommand(t *testing.T) {
 	if got := waitSettled(t, c, slow.JobID); got.State != "failed" || !strings.Contains(got.Message, "timed out") {
 		t.Fatalf("the slow job: %+v, want failed at its time limit\nagent:\n%s", got, out)
 	}
-	for _, pid := range waitPIDs(t, pidFile, out) {
+	for _, pid := range slowPIDs {
 		if alive(pid) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("the timed-out job's setsid process %d outlived it", pid)
+			t.Fatalf("the timed-out job's process %d (of %v) outlived it", pid, slowPIDs)
 		}
 	}
 	if bal := balance(c); bal.Balance != "97.000000" || bal.Liability != "0.000000" {
@@ -104,13 +108,10 @@ func TestAgentKilledMidJob(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
 	c := jobHost(t, "--job-lease-s", "3")
-	dir := t.TempDir()
-	runs, pidFile := filepath.Join(dir, "runs"), filepath.Join(dir, "pid")
-	// The first run starts a child in its group and, through a subshell
-	// that exits, one in a session of its own (setsid), records the three
-	// pids and waits; the second ends at once.
-	script := fmt.Sprintf(`echo run >> %s; if [ "$(wc -l < %s)" -eq 1 ]; then sleep 300 & a=$!; b=$(setsid sleep 300 >/dev/null 2>&1 & echo $!); echo $$ $a $b > %s.tmp; mv %s.tmp %s; wait; fi`,
-		runs, runs, pidFile, pidFile, pidFile)
+	// The first attempt starts a child in its group and, through a
+	// subshell that exits, one in a session of its own (setsid), and
+	// waits; the second ends at once.
+	script := `if [ "$ACQUIRE_JOB_ATTEMPT" = 1 ]; then sleep 300 & (setsid sleep 300 >/dev/null 2>&1 &); wait; fi`
 	var job struct {
 		JobID string `json:"job_id"`
 	}
@@ -118,7 +119,7 @@ func TestAgentKilledMidJob(t *testing.T) {
 
 	work := t.TempDir()
 	first, out := startAgent(t, c, work)
-	pids := waitPIDs(t, pidFile, out)
+	pids := waitJobPIDs(t, job.JobID, 4, out) // supervisor, shell, sleep, setsid sleep
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -146,8 +147,8 @@ func TestAgentKilledMidJob(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(work, "acquire-job-*")); len(left) != 0 {
 		t.Fatalf("job folders left in the work folder: %v", left)
 	}
-	if b, _ := os.ReadFile(runs); string(b) != "run\nrun\n" { //nolint:gosec // the test's own file
-		t.Fatalf("the job ran %q, want twice", b)
+	if got := waitSettled(t, c, job.JobID); got.Attempt != 2 {
+		t.Fatalf("the job ended in attempt %d, want 2", got.Attempt)
 	}
 	if bal := balance(c); bal.Balance != "97.000000" || bal.Liability != "0.000000" {
 		t.Fatalf("balance %+v: want the job paid once", bal)
@@ -180,8 +181,17 @@ func jobHost(t *testing.T, hostArgs ...string) *cli {
 // c's wallet; the test's end kills it if it still runs.
 func startAgent(t *testing.T, c *cli, workDir string, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
+	return startAgentAs(t, c, workDir, nil, args...)
+}
+
+// startAgentAs is startAgent as the user of cred (nil: this process's).
+func startAgentAs(t *testing.T, c *cli, workDir string, cred *syscall.Credential, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"cluster", "agent", "lab", "--work-dir", workDir}, args...)...)
-	cmd.Env = append(append(os.Environ(), "ACQUIRE_CONFIG_DIR="+c.config), c.env...)
+	cmd.Env = append(append(os.Environ(), "ACQUIRE_CONFIG_DIR="+c.config, "HOME="+workDir), c.env...)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -202,27 +212,38 @@ func balance(c *cli) balanceOut {
 	return b
 }
 
-// waitPIDs reads the pids a job wrote to path (renamed into place whole).
-func waitPIDs(t *testing.T, path string, agent *syncBuffer) []int {
+// waitJobPIDs waits until at least n live processes carry the job's id
+// in their environment (ACQUIRE_JOB_ID), and answers them (host pids).
+func waitJobPIDs(t *testing.T, jobID string, n int, agent *syncBuffer) []int {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if b, err := os.ReadFile(path); err == nil { //nolint:gosec // the test's own file
-			var pids []int
-			for f := range strings.FieldsSeq(string(b)) {
-				pid, err := strconv.Atoi(f)
-				if err != nil {
-					t.Fatalf("pid file %q", b)
-				}
-				pids = append(pids, pid)
-			}
+		if pids := jobPIDs(jobID); len(pids) >= n {
 			return pids
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the job did not start\nagent:\n%s", agent)
+			t.Fatalf("the job's %d processes did not start (found %v)\nagent:\n%s", n, jobPIDs(jobID), agent)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// jobPIDs are the live processes with ACQUIRE_JOB_ID=jobID in their
+// environment.
+func jobPIDs(jobID string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err == nil && strings.Contains("\x00"+string(b), "\x00ACQUIRE_JOB_ID="+jobID+"\x00") && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // alive: the process exists and is not a zombie waiting to be reaped.
@@ -272,6 +293,7 @@ func (c *cli) submitJSON(into any, args ...string) {
 }
 
 type jobState struct {
+	Attempt int    `json:"attempt"`
 	State   string `json:"state"`
 	Settled bool   `json:"settled"`
 	Message string `json:"message"`

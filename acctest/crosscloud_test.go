@@ -31,6 +31,7 @@ import (
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/ledger"
 	"github.com/openacquire/acquire/runtime/registry"
+	"github.com/openacquire/acquire/runtime/service"
 	"github.com/openacquire/acquire/runtime/storage"
 	"github.com/openacquire/acquire/runtime/store"
 )
@@ -71,6 +72,7 @@ func TestCrossCloud(t *testing.T) {
 	c := call.NewClient(&call.MemoryPins{})
 	alice, bob := login(t, ctx, c, idURL, "alice"), login(t, ctx, c, idURL, "bob")
 	acc := &accounting.Client{C: c, URL: accURL}
+	makeAdmin(t, ctx, accStore, accounting.Kind, alice) // only an admin grants an overdraft
 	from, err := acc.CreateAccount(ctx, alice, "main", ledger.MustParse("100"))
 	if err != nil {
 		t.Fatal(err)
@@ -231,9 +233,9 @@ func startCloudRun(t *testing.T, storeURL string) string {
 	return base
 }
 
-// wantKeys checks a service's objects are in its store, seen as the
-// function sees it (each kind under its own prefix of the bucket).
-func wantKeys(t *testing.T, ctx context.Context, bucketURL, kind, prefix string) {
+// kindStore opens a service's store as the function sees it (each kind
+// under its own prefix of the bucket).
+func kindStore(t *testing.T, ctx context.Context, bucketURL, kind string) *store.Bucket {
 	t.Helper()
 	storeURL, err := host.SubStoreURL(bucketURL, kind)
 	if err != nil {
@@ -248,10 +250,32 @@ func wantKeys(t *testing.T, ctx context.Context, bucketURL, kind, prefix string)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// makeAdmin makes s's user an admin of the service of kind in its store,
+// as a deployment's admin setting does (service/admins.json).
+func makeAdmin(t *testing.T, ctx context.Context, bucketURL, kind string, s *identity.Session) {
+	t.Helper()
+	b := kindStore(t, ctx, bucketURL, kind)
+	defer func() { _ = b.Close() }()
+	admins := struct {
+		Admins []service.Admin `json:"admins"`
+	}{[]service.Admin{{IdentityURL: s.IdentityURL, UserUID: s.UserUID}}}
+	if _, err := b.PutJSON(ctx, "service/admins.json", admins); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantKeys checks a service's objects are in its store, seen as the
+// function sees it.
+func wantKeys(t *testing.T, ctx context.Context, bucketURL, kind, prefix string) {
+	t.Helper()
+	b := kindStore(t, ctx, bucketURL, kind)
 	defer func() { _ = b.Close() }()
 	page, err := b.List(ctx, prefix, "", 10)
 	if err != nil || len(page.Items) == 0 {
-		t.Fatalf("%s holds nothing under %s: %v", storeURL, prefix, err)
+		t.Fatalf("%s (%s) holds nothing under %s: %v", bucketURL, kind, prefix, err)
 	}
 	if !slices.ContainsFunc(page.Items, func(it store.ObjectInfo) bool { return len(it.Key) > len(prefix) }) {
 		t.Fatalf("keys %+v", page.Items)

@@ -32,8 +32,11 @@ import (
 // adapters/ creates it, its URL and its secret), and what a host does for
 // its services — keys, registration, first admin, UID — the provider does
 // with the runtime's Go API on the service's own store, which it can open
-// because it generated the service secret (kept in the resource's private
-// state, never in an attribute or a diagnostic).
+// because it generated the service secret. The secret lives only in the
+// platform's secret store: the resource keeps where (the deployer's
+// SecretRef) in its private state, and every later apply or refresh reads
+// the secret back through the deployer; it is never in an attribute, the
+// private state or a diagnostic.
 
 // platformClouds are the cloud platform blocks and the store each needs.
 var platformClouds = map[string]string{"aws": "s3", "gcp": "gcs", "azure": "azure"}
@@ -131,8 +134,12 @@ type cloudPlatform struct {
 	d                  deployer.Deployer
 	location, artifact string
 	settings           map[string]string
-	secret             string
-	call               *call.Client
+	// secret is the service secret: generated on create, else read back
+	// through the deployer when first needed (serviceSecret).
+	secret string
+	// secretRef is where the platform keeps the secret, once known.
+	secretRef string
+	call      *call.Client
 	// prev is the service as in state (nil on create): its registry and
 	// admin say what an apply must redo; read answers its settings back,
 	// since a deployment does not report them.
@@ -189,6 +196,9 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 	if err != nil {
 		return nil, err
 	}
+	if err := c.serviceSecret(ctx, name); err != nil {
+		return nil, err
+	}
 	ds := deployer.Spec{Name: name, Kinds: []string{spec.Kind}, Location: c.location, Bucket: bucket, Artifact: c.artifact,
 		Secret: c.secret, Settings: c.settings, Env: host.SettingsEnv(spec.Settings)}
 	dep, err := c.d.Read(ctx, name)
@@ -201,6 +211,7 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 	if err != nil {
 		return nil, err
 	}
+	c.secretRef = dep.SecretRef
 	svc, err := c.open(ctx, spec, dep)
 	if err != nil {
 		if strings.Contains(err.Error(), "wrong service secret") {
@@ -274,12 +285,35 @@ func (c *cloudPlatform) read(ctx context.Context, name string) (*host.Status, er
 	if err != nil {
 		return nil, err
 	}
+	c.secretRef = dep.SecretRef
+	if err := c.serviceSecret(ctx, name); err != nil {
+		return nil, err
+	}
 	svc, err := c.open(ctx, *c.prev, dep)
 	if err != nil {
 		return nil, err
 	}
 	defer svc.Close()
 	return c.status(ctx, name, *c.prev, dep, svc)
+}
+
+// serviceSecret reads the service's secret back through the deployer,
+// unless this apply generated it.
+func (c *cloudPlatform) serviceSecret(ctx context.Context, name string) error {
+	if c.secret != "" {
+		return nil
+	}
+	s, err := c.d.Secret(ctx, name)
+	if errors.Is(err, deployer.ErrNotFound) {
+		return fmt.Errorf("the secret of %s is gone from its platform's secret store (deleted out of band?): "+
+			"the provider keeps only a reference to it, so the service cannot be opened; destroy and re-create it "+
+			"(with %s set to the seed it was deployed with, to keep its data)", name, EnvSecretSeed)
+	}
+	if err != nil {
+		return err
+	}
+	c.secret = s
+	return nil
 }
 
 func (c *cloudPlatform) remove(ctx context.Context, name string, deleteData bool) error {

@@ -78,6 +78,9 @@ func forEachEngine(t *testing.T, fn func(t *testing.T)) {
 			t.Setenv("TF_ACC_PROVIDER_HOST", e.Registry)
 			t.Setenv("TF_CLI_CONFIG_FILE", cli) // no user settings, no registry mirrors
 			t.Setenv("CHECKPOINT_DISABLE", "1")
+			// The harness's working folders, and so its state files, go
+			// here, where checkNoSecretInState reads them.
+			t.Setenv("TF_ACC_TEMP_DIR", t.TempDir())
 			fn(t)
 		})
 	}

@@ -511,39 +511,35 @@ func (r *serviceResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 }
 
-// privateSecret is the private-state key of a cloud service's secret.
-const privateSecret = "service_secret"
+// privateSecretRef is the private-state key of where a cloud service's
+// secret lives (the deployer's Deployment.SecretRef: an ARN, a Secret
+// Manager or Key Vault name), never the secret: the provider reads the
+// secret back through the deployer whenever it opens the service's store.
+const privateSecretRef = "service_secret_ref"
+
+// legacyPrivateSecret is where earlier versions kept the secret itself
+// (base64 in the state file); every create, refresh and update removes it.
+const legacyPrivateSecret = "service_secret"
 
 // privateState is what a resource keeps privately (framework private state).
 type privateState interface {
-	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
 }
 
-// secretOf reads a cloud service's secret from private state ("" if none).
-func secretOf(ctx context.Context, p privateState) (string, diag.Diagnostics) {
-	if p == nil {
-		return "", nil
+// keepSecretRef records where p's secret lives and drops any secret an
+// earlier version kept (local platforms keep nothing).
+func keepSecretRef(ctx context.Context, priv privateState, p platform) diag.Diagnostics {
+	d := priv.SetKey(ctx, legacyPrivateSecret, nil)
+	if c, ok := p.(*cloudPlatform); ok && c.secretRef != "" {
+		b, _ := json.Marshal(map[string]string{"secret_ref": c.secretRef})
+		d.Append(priv.SetKey(ctx, privateSecretRef, b)...)
 	}
-	b, d := p.GetKey(ctx, privateSecret)
-	if len(b) == 0 {
-		return "", d
-	}
-	var v struct {
-		Secret string `json:"secret"`
-	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		d.AddError("Corrupt private state", "the service secret kept in private state is not readable")
-	}
-	return v.Secret, d
+	return d
 }
 
-func secretJSON(secret string) []byte {
-	b, _ := json.Marshal(map[string]string{"secret": secret})
-	return b
-}
-
-// platformFor builds m's platform. For a cloud: secret is the service
-// secret, prev the service as in state (nil on create).
+// platformFor builds m's platform. For a cloud: secret is a new service's
+// secret ("" for an existing one: it is read back through the deployer),
+// prev the service as in state (nil on create).
 func (r *serviceResource) platformFor(ctx context.Context, m *serviceModel, secret string, prev *host.Spec) (platform, error) {
 	if m.Platform.cloud() == "" {
 		hostURL := ""
@@ -551,9 +547,6 @@ func (r *serviceResource) platformFor(ctx context.Context, m *serviceModel, secr
 			hostURL = m.Platform.Local.HostURL.ValueString()
 		}
 		return newLocalPlatform(r.meta, hostURL)
-	}
-	if secret == "" {
-		return nil, errors.New("the service secret is missing from private state (a cloud service cannot be imported)")
 	}
 	d, err := newDeployer(ctx, m.Platform)
 	if err != nil {
@@ -634,14 +627,11 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 	resp.Diagnostics.Append(d...)
 	secret := ""
 	if plan.Platform.cloud() != "" {
-		// Kept before deploying: a failed apply that left a function behind
-		// is finished by the next one with the same secret.
 		var err error
 		if secret, err = newSecret(plan.Name.ValueString(), spec.StoreURL); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("platform"), "Weak secret seed", err.Error())
 			return
 		}
-		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateSecret, secretJSON(secret))...)
 	}
 	p, err := r.platformFor(ctx, &plan, secret, nil)
 	if err != nil {
@@ -662,6 +652,7 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 	setCreatedAdmin(&plan, st)
 	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
 }
 
 func setCreatedAdmin(m *serviceModel, st *host.Status) {
@@ -727,9 +718,7 @@ func (r *serviceResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	secret, d := secretOf(ctx, req.Private)
-	resp.Diagnostics.Append(d...)
-	p, err := r.platformFor(ctx, &state, secret, r.prevSpec(ctx, &state))
+	p, err := r.platformFor(ctx, &state, "", r.prevSpec(ctx, &state))
 	if err != nil {
 		resp.Diagnostics.AddError("No platform", err.Error())
 		return
@@ -750,6 +739,7 @@ func (r *serviceResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	resp.Diagnostics.Append(fromStatus(ctx, &state, st)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
 }
 
 func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -763,9 +753,7 @@ func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest
 	rotate := !plan.AdminUsername.Equal(state.AdminUsername) || !plan.AdminPasswordVersion.Equal(state.AdminPasswordVersion)
 	spec, d := r.spec(ctx, &plan, &config, rotate && !plan.AdminUsername.IsNull())
 	resp.Diagnostics.Append(d...)
-	secret, d := secretOf(ctx, req.Private)
-	resp.Diagnostics.Append(d...)
-	p, err := r.platformFor(ctx, &plan, secret, r.prevSpec(ctx, &state))
+	p, err := r.platformFor(ctx, &plan, "", r.prevSpec(ctx, &state))
 	if err != nil {
 		resp.Diagnostics.AddError("No platform", err.Error())
 	}
@@ -783,6 +771,7 @@ func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest
 	setCreatedAdmin(&plan, st)
 	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
 }
 
 func (r *serviceResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -791,9 +780,7 @@ func (r *serviceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	secret, d := secretOf(ctx, req.Private)
-	resp.Diagnostics.Append(d...)
-	p, err := r.platformFor(ctx, &state, secret, r.prevSpec(ctx, &state))
+	p, err := r.platformFor(ctx, &state, "", r.prevSpec(ctx, &state))
 	if err != nil {
 		resp.Diagnostics.AddError("No platform", err.Error())
 		return

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every Go fuzz target in the module for FUZZTIME each (default 10s), one
-# after another, and print a table of executions per target. Exits non-zero on
-# the first crash, leaving the failing input in the package's testdata/fuzz/
+# after another, and print a table of executions per target. Exits non-zero if
+# any target crashed, leaving each failing input in its package's testdata/fuzz/
 # (commit it with the fix: it becomes a regression seed).
 #
 #   scripts/fuzz.sh            # every target, 10s each
@@ -44,7 +44,6 @@ for t in "${targets[@]}"; do
 	printf '%-55s %-24s %12s %s\n' "${pkg#./}" "$name" "${execs:-0}" "$result"
 	if [[ $result == FAIL ]]; then
 		sed -n '/--- FAIL/,$p' "$log" | head -30
-		break
 	fi
 done
 exit "$failed"

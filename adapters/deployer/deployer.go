@@ -53,6 +53,11 @@ type Deployer interface {
 	Create(ctx context.Context, s Spec) (Deployment, error)
 	Read(ctx context.Context, name string) (Deployment, error)
 	Update(ctx context.Context, s Spec) (Deployment, error)
+	// Secret reads the service secret back from the platform's secret
+	// store (where Create put it), for a caller that must open the
+	// service's store again: the provider keeps only Deployment.SecretRef
+	// in Terraform state. ErrNotFound if the secret is gone.
+	Secret(ctx context.Context, name string) (string, error)
 	// Delete removes the function, its URL and its secret. The store's data
 	// is kept unless deleteData: destroying a deployment must not destroy
 	// the money and identities in it by accident.

@@ -42,16 +42,17 @@ The accounting service is --accounting, else $`+envAccountingURL+`, else the
 identity service's URL with its last path segment replaced by "accounting".
 
 Besides the exit codes listed in 'acquire --help', these commands exit 7 when
-the ledger refuses the operation: InsufficientFundsError, OverReceiptError,
-AlreadyResolvedError, TransferExpiredError, TransferRefusedError,
-NotProvisionalError, OverdraftError, AccountLimitError; and 5 on
+the ledger refuses the operation: InsufficientFundsError, PayeeLimitError,
+OverReceiptError, AlreadyResolvedError, TransferExpiredError,
+TransferRefusedError, NotProvisionalError, OverdraftError, AccountLimitError;
+and 5 on
 TransferConflictError (a transfer id reused with other content).`)
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&af.accountingURL, "accounting", "", "accounting service URL (default $"+envAccountingURL+", else derived from the identity URL)")
 	pf.StringVarP(&af.username, "username", "u", "", "use this user's saved session (default: the last one logged in)")
 	cmd.AddCommand(newAccountCreateCmd(g, af), newAccountListCmd(g, af), newAccountBalanceCmd(g, af),
 		newAccountStatementCmd(g, af), newAccountTransferCmd(g, af), newAccountReceiptCmd(g, af),
-		newAccountRefundCmd(g, af), newAccountDepositCmd(g, af))
+		newAccountRefundCmd(g, af), newAccountDepositCmd(g, af), newAccountSetOverdraftCmd(g, af))
 	return cmd
 }
 
@@ -178,32 +179,60 @@ func (g *globals) accountError(a *accountingSession, err error) error {
 // ---- create, list, balance ----
 
 func newAccountCreateCmd(g *globals, af *accountFlags) *cobra.Command {
-	var overdraft string
-	cmd := &cobra.Command{
-		Use:   "create NAME [--overdraft AMOUNT]",
+	return &cobra.Command{
+		Use:   "create NAME",
 		Short: "Create an account of yours",
-		Long: `Create an account owned by you. NAME is unique among your accounts: 1-64 of
-A-Z, a-z, 0-9, '_', '.', ':', '-'. --overdraft lets the balance go that far
-below zero.`,
-		Example: "  acquire account create main\n  acquire account create credit --overdraft 50 -o json",
+		Long: `Create an account owned by you, with no overdraft. NAME is unique among your
+accounts: 1-64 of A-Z, a-z, 0-9, '_', '.', ':', '-'. Only an admin of the
+accounting service grants an overdraft (see 'acquire account set-overdraft').`,
+		Example: "  acquire account create main\n  acquire account create savings -o json",
 		Args:    exactArgs(1, "exactly one NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			od, err := parseAmount("overdraft", overdraft)
-			if err != nil {
-				return err
-			}
 			info, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*accounting.AccountInfo, error) {
-				return a.c.CreateAccount(ctx, a.s, args[0], od)
+				return a.c.CreateAccount(ctx, a.s, args[0], ledger.Zero)
 			})
 			if err != nil {
 				return err
 			}
 			return g.emit(info, func(w io.Writer) {
-				fmt.Fprintf(w, "Created account %s (%s), overdraft %s.\n", info.Name, info.ID, info.Overdraft)
+				fmt.Fprintf(w, "Created account %s (%s).\n", info.Name, info.ID)
 			})
 		},
 	}
-	cmd.Flags().StringVar(&overdraft, "overdraft", "0", "overdraft limit (how far below zero the balance may go)")
+}
+
+func newAccountSetOverdraftCmd(g *globals, af *accountFlags) *cobra.Command {
+	var limit string
+	cmd := &cobra.Command{
+		Use:   "set-overdraft ACCOUNT --limit AMOUNT",
+		Short: "Set an account's overdraft limit (admins of the accounting service only)",
+		Long: `Let ACCOUNT's balance go down to minus --limit (0 takes the overdraft away). A
+limit below what the balance already uses is refused (OverdraftError). Only
+admins of the accounting service may set one, on anyone's account.`,
+		Example: "  acquire account set-overdraft acct-0123... --limit 50",
+		Args:    exactArgs(1, "exactly one ACCOUNT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			amt, err := parseAmount("limit", limit)
+			if err != nil {
+				return err
+			}
+			b, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*ledger.Balance, error) {
+				acc, err := a.resolve(ctx, args[0])
+				if err != nil {
+					return nil, err
+				}
+				return a.c.SetOverdraft(ctx, a.s, acc, amt)
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(b, func(w io.Writer) {
+				fmt.Fprintf(w, "Account %s: overdraft %s, available %s.\n", b.Account, b.Overdraft, b.Available)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&limit, "limit", "", "overdraft limit, e.g. 50")
+	_ = cmd.MarkFlagRequired("limit")
 	return cmd
 }
 
@@ -351,11 +380,13 @@ func newAccountTransferCmd(g *globals, af *accountFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "transfer --from ACCOUNT --to ACCOUNT --amount AMOUNT [--id ID] [--receipt-by TIME]",
 		Short: "Pay from one of your accounts into any account",
-		Long: `Move --amount from one of your accounts to any account. --id is the transfer's
-idempotency key (default: a fresh random one, printed): running the same
+		Long: `Move --amount from one of your accounts to any account. --id is your
+idempotency key for it (default: a fresh random one): running the same
 transfer again with the same --id returns the first result and moves nothing
 more; the same --id with other content is refused (TransferConflictError).
-A transfer refused for insufficient funds stays refused under its id. A
+Your ids are yours alone: nobody else's transfer can take one. The answer's id
+is the ledger's id of the transfer (tx-...), which statements show and the
+payee receipts or refunds. A refused transfer stays refused under its id. A
 --receipt-by given as a duration is kept in your wallet under the --id, so a
 retry means the same instant, not a later one.
 
@@ -422,7 +453,7 @@ func newAccountReceiptCmd(g *globals, af *accountFlags) *cobra.Command {
 		Long: `Settle a provisional transfer paid into one of your accounts: --amount (at most
 the transfer's) becomes yours, the rest returns to the payer. Only the payee's
 owners may receipt.`,
-		Example: "  acquire account receipt order-42 --amount 5",
+		Example: "  acquire account receipt tx-0123... --amount 5",
 		Args:    exactArgs(1, "exactly one TRANSFER_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			amt, err := parseAmount("amount", amount)
@@ -450,7 +481,7 @@ func newAccountRefundCmd(g *globals, af *accountFlags) *cobra.Command {
 		Long: `Return the whole of a provisional transfer paid into one of your accounts to
 the payer. Only the payee's owners may refund: the payer cannot take a
 provisional payment back (it returns by itself at its receipt-by time).`,
-		Example: "  acquire account refund order-42",
+		Example: "  acquire account refund tx-0123...",
 		Args:    exactArgs(1, "exactly one TRANSFER_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*ledger.TransferResult, error) {

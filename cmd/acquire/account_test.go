@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,12 @@ func TestAccountCommands(t *testing.T) {
 	}
 	alice.wantError(exitNotFound, "AlreadyExistsError", "", "account", "create", "main")
 	bob.wantError(exitError, "PermissionError", "", "account", "deposit", bID, "--amount", "5")
+	// Overdrafts: users cannot grant them, an admin sets one on anyone's account.
+	bob.wantError(exitError, "PermissionError", "", "account", "set-overdraft", "shop", "--limit", "5")
+	if od := alice.mustJSON("", "account", "set-overdraft", bID, "--limit", "5"); od["overdraft"] != "5.000000" || od["available"] != "5.000000" {
+		t.Fatalf("set-overdraft: %v", od)
+	}
+	alice.mustJSON("", "account", "set-overdraft", bID, "--limit", "0")
 	dep := alice.mustJSON("", "account", "deposit", "main", "--amount", "100", "--id", "dep-1")
 	if dep["state"] != "applied" || dep["amount"] != "100.000000" {
 		t.Fatalf("deposit: %v", dep)
@@ -103,19 +110,22 @@ func TestAccountCommands(t *testing.T) {
 	}
 
 	// Provisional: partial receipt by the payee, exact balances after.
+	// The payee receipts or refunds by the ledger's id of the transfer (the
+	// answer's), not by the payer's own --id.
 	p := alice.mustJSON("", "account", "transfer", "--from", "main", "--to", bID, "--amount", "20", "--id", "p-1", "--receipt-by", "1h")
-	if p["state"] != "pending" {
+	p1, _ := p["id"].(string)
+	if p["state"] != "pending" || !strings.HasPrefix(p1, "tx-") {
 		t.Fatalf("provisional %v", p)
 	}
-	alice.wantError(exitError, "PermissionError", "", "account", "receipt", "p-1", "--amount", "20")
-	bob.wantError(exitRefused, "OverReceiptError", "", "account", "receipt", "p-1", "--amount", "20.000001")
-	r := bob.mustJSON("", "account", "receipt", "p-1", "--amount", "7.25")
+	alice.wantError(exitError, "PermissionError", "", "account", "receipt", p1, "--amount", "20")
+	bob.wantError(exitRefused, "OverReceiptError", "", "account", "receipt", p1, "--amount", "20.000001")
+	r := bob.mustJSON("", "account", "receipt", p1, "--amount", "7.25")
 	if r["state"] != "receipted" {
 		t.Fatalf("receipt %v", r)
 	}
-	bob.wantError(exitRefused, "AlreadyResolvedError", "", "account", "refund", "p-1")
-	alice.mustJSON("", "account", "transfer", "--from", "main", "--to", bID, "--amount", "3", "--id", "p-2", "--receipt-by", "1h")
-	if r := bob.mustJSON("", "account", "refund", "p-2"); r["state"] != "refunded" {
+	bob.wantError(exitRefused, "AlreadyResolvedError", "", "account", "refund", p1)
+	p2, _ := alice.mustJSON("", "account", "transfer", "--from", "main", "--to", bID, "--amount", "3", "--id", "p-2", "--receipt-by", "1h")["id"].(string)
+	if r := bob.mustJSON("", "account", "refund", p2); r["state"] != "refunded" {
 		t.Fatalf("refund %v", r)
 	}
 	if bal := alice.mustJSON("", "account", "balance", "main"); bal["balance"] != "62.250000" || bal["liability"] != "0.000000" {

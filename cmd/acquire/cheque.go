@@ -66,7 +66,7 @@ func (o *chequeOptions) write(g *globals, a *accountingSession, account, recipie
 	if err != nil {
 		return nil, err
 	}
-	ch, err := accounting.WriteCheque(a.s, accounting.ChequeSpec{UID: o.uid, Account: account, Recipient: recipient,
+	ch, err := accounting.WriteCheque(a.s, accounting.ChequeSpec{Bank: a.c.URL, UID: o.uid, Account: account, Recipient: recipient,
 		Max: m, Expires: exp, For: o.forWhat}, now)
 	if err != nil {
 		return nil, usagef("%v", err)

@@ -165,9 +165,12 @@ a registered name is refused (AlreadyExistsError): register a new name.`,
 func newClusterAgentCmd(g *globals, jf *jobFlags) *cobra.Command {
 	var keyFile, workDir, name string
 	var workers int
+	var unsandboxed bool
+	var cgroupDir string
+	var netResources []string
 	var jl compute.JobLimits
 	cmd := &cobra.Command{
-		Use:   "agent NAME [--workers N] [--work-dir DIR] [--key FILE] [--job-memory-mb N] [--job-cpu-s N]",
+		Use:   "agent NAME [--workers N] [--work-dir DIR] [--key FILE] [--job-memory-mb N] [--job-cpu-s N] [--network-resource R]... [--unsandboxed-single-tenant]",
 		Short: "Run cluster NAME's agent: claim its jobs and run them here",
 		Long: `Run the agent of cluster NAME until SIGINT or SIGTERM: --workers jobs at a time,
 each as a local process (no shell) in a fresh folder under --work-dir, killed
@@ -192,8 +195,27 @@ The --job-* flags bound every process of every job (POSIX resource limits,
 each process its own): memory (heap and private mappings), CPU time (the
 process is stopped with SIGXCPU), the size of any file written, and open
 files. A job may ask for tighter limits ('acquire job submit --memory-mb' and
-the like), never looser. A job stopped at a limit fails and is refunded. They
-are not a sandbox: jobs run as the agent's user and see its files.`,
+the like), never looser. A job stopped at a limit fails and is refunded.
+--job-processes caps the processes a job has at once, in total (sandbox only).
+
+On Linux each job runs in a sandbox, without root: its own user, mount, PID,
+IPC, UTS and network namespaces; it sees the system folders read-only, its
+own folder, a private /tmp, and nothing else: not the agent's wallet,
+configuration or cluster key, not other jobs, not the agent's processes. A job
+bought through a --network-resource keeps the host's network; others have
+none. The agent checks at start that a sandbox works here and logs what it
+uses. Where none does (no unprivileged user namespaces, another system), the
+agent does not start unless --unsandboxed-single-tenant says to run the jobs
+of one user only (the first it claims): without a sandbox a job can read
+whatever the agent's user can. Each job's status says how it was isolated.
+
+--job-cgroup DIR (a cgroup v2 folder delegated to the agent's user, with the
+agent inside it, e.g. under 'systemd-run --user --scope -p Delegate=yes')
+runs each job in a cgroup of its own there: --job-memory-mb and
+--job-processes become totals for the job where DIR has the memory and pids
+controllers, and everything in the job's cgroup is killed when it ends. The
+agent says at start which it could use, or that it falls back to
+per-process limits.`,
 		Example: "  acquire cluster agent lab --workers 4",
 		Args:    exactArgs(1, "exactly one cluster NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -208,6 +230,10 @@ are not a sandbox: jobs run as the agent's user and see its files.`,
 			if err != nil {
 				return err
 			}
+			if path, err = filepath.Abs(path); err != nil {
+				return err
+			}
+			// Read once, here: a sandboxed job never sees the file.
 			k, err := clusterKey(args[0], path, false)
 			if errors.Is(err, os.ErrNotExist) {
 				return usagef("no key for cluster %s at %s: run 'acquire cluster register %s' first", args[0], path, args[0])
@@ -232,8 +258,13 @@ are not a sandbox: jobs run as the agent's user and see its files.`,
 			// main starts with agent.ExecIfLaunched, so this binary can
 			// launch the jobs that ask for limits even when the agent has none.
 			launcher, _ := os.Executable()
+			hide := []string{path, filepath.Dir(path)}
+			if w, err := g.wallet(); err == nil {
+				hide = append(hide, w.Folder())
+			}
 			return agent.Run(ctx, agent.Config{Client: &compute.AgentClient{C: c, URL: u, Key: k, Agent: name},
-				Workers: workers, WorkDir: workDir, Drive: &agent.PARDrive{C: c}, Limits: limits, Launcher: launcher, Logger: g.log})
+				Workers: workers, WorkDir: workDir, Drive: &agent.PARDrive{C: c}, Limits: limits, Launcher: launcher, Logger: g.log,
+				UnsandboxedSingleTenant: unsandboxed, NetworkResources: netResources, Hide: hide, CgroupDir: cgroupDir})
 		},
 	}
 	fl := cmd.Flags()
@@ -245,6 +276,11 @@ are not a sandbox: jobs run as the agent's user and see its files.`,
 	fl.Int64Var(&jl.CPUS, "job-cpu-s", 0, "CPU time of each job process, seconds (0: no limit; the job's timeout still holds)")
 	fl.Int64Var(&jl.FileMB, "job-file-mb", 0, "size of any file a job process writes, MiB (0: no limit)")
 	fl.Int64Var(&jl.OpenFiles, "job-open-files", 0, "open files of each job process (0: as the agent's)")
+	fl.Int64Var(&jl.Processes, "job-processes", 0, "processes of each job at once, in total (0: no limit; needs the sandbox)")
+	fl.StringArrayVar(&netResources, "network-resource", nil, "an access resource whose jobs keep the host's network (repeatable; others have none)")
+	fl.StringVar(&cgroupDir, "job-cgroup", "", "a cgroup v2 folder the agent may write (delegated, the agent inside): a cgroup per job, memory and processes totals")
+	fl.BoolVar(&unsandboxed, "unsandboxed-single-tenant", false,
+		"where jobs cannot be sandboxed, run them anyway, those of ONE user only: each job can read what the agent's user can")
 	return cmd
 }
 

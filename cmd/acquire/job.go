@@ -225,6 +225,7 @@ as for 'acquire access request').`,
 	fl.Int64Var(&spec.Limits.CPUS, "cpu-s", 0, "CPU time of each job process, seconds (0: the agent's limit)")
 	fl.Int64Var(&spec.Limits.FileMB, "file-mb", 0, "size of any file a job process writes, MiB (0: the agent's limit)")
 	fl.Int64Var(&spec.Limits.OpenFiles, "open-files", 0, "open files of each job process (0: the agent's limit)")
+	fl.Int64Var(&spec.Limits.Processes, "processes", 0, "processes of the job at once, in total (0: the agent's limit)")
 	_ = cmd.MarkFlagRequired("account")
 	_ = cmd.MarkFlagRequired("cluster")
 	return cmd

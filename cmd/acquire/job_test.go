@@ -100,7 +100,8 @@ func TestJobAndClusterCommands(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- agent.Run(actx, agent.Config{Client: &compute.AgentClient{C: c, URL: h.ServiceURL(compute.Kind), Key: key, Agent: "t"},
-			WorkDir: t.TempDir(), Drive: &agent.PARDrive{C: c}, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond})
+			WorkDir: t.TempDir(), Drive: &agent.PARDrive{C: c}, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
+			UnsandboxedSingleTenant: true}) // no launcher in this test: no sandbox, and one user's jobs
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -18,6 +18,9 @@ const (
 	minOTPDigits        = 6
 	maxOTPDigits        = 8
 	maxSecretBytes      = 1024
+	// minSecretBytes is RFC 4226's floor for shared secrets as authenticator
+	// apps apply it (80 bits); Acquire's own secrets are 160 bits.
+	minSecretBytes = 10
 )
 
 func newOTPCmd(g *globals) *cobra.Command {
@@ -150,8 +153,14 @@ func normaliseSecret(s string) (string, error) {
 	if len(s) > maxSecretBytes {
 		return "", usagef("secret over %d characters", maxSecretBytes)
 	}
-	if _, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s); err != nil {
+	// Go's unpadded decoder takes lengths base32 cannot have (1, 3 or 6
+	// characters past a whole 8), which the TOTP library then refuses.
+	b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
+	if rem := len(s) % 8; err != nil || rem == 1 || rem == 3 || rem == 6 {
 		return "", usagef("secret is not base32")
+	}
+	if len(b) < minSecretBytes {
+		return "", usagef("secret of %d bits; a TOTP secret has at least %d (%d base32 characters)", 8*len(b), 8*minSecretBytes, (8*minSecretBytes+4)/5)
 	}
 	return s, nil
 }

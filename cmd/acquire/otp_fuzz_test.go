@@ -44,3 +44,18 @@ func FuzzOTPSpec(f *testing.F) {
 		}
 	})
 }
+
+// TestOTPSecretLengths: secrets base32 cannot spell, or shorter than 80 bits,
+// are usage errors; before, "2" passed the check and then failed untyped in
+// the TOTP library (found by FuzzOTPSpec).
+func TestOTPSecretLengths(t *testing.T) {
+	for _, s := range []string{"2", "222", "JBSWY3", "JBSWY3DPEHPK3P", "JBSWY3DPEHPK3PX"} {
+		var ue *usageError
+		if _, err := parseOTPSpec(s, ""); !errors.As(err, &ue) {
+			t.Errorf("secret %q: %v, want a usage error", s, err)
+		}
+	}
+	if _, err := parseOTPSpec("JBSWY3DPEHPK3PXP", ""); err != nil {
+		t.Errorf("an 80-bit secret is refused: %v", err)
+	}
+}

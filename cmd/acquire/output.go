@@ -58,6 +58,7 @@ var exitCodes = map[string]int{
 	classTimeout:                exitUnreachable,
 	"TransferConflictError":     exitNotFound,
 	"InsufficientFundsError":    exitRefused,
+	"PayeeLimitError":           exitRefused,
 	"OverReceiptError":          exitRefused,
 	"AlreadyResolvedError":      exitRefused,
 	"TransferExpiredError":      exitRefused,

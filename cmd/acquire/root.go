@@ -59,9 +59,10 @@ Exit codes:
   4  account locked: AccountLockedError
   5  not found or conflict: NotFoundError, AlreadyExistsError, TransferConflictError
   6  service unreachable: TransportError, ServiceUnavailableError, TimeoutError
-  7  refused by the ledger: InsufficientFundsError, OverReceiptError,
-     AlreadyResolvedError, TransferExpiredError, TransferRefusedError,
-     NotProvisionalError, OverdraftError, AccountLimitError; or by the access
+  7  refused by the ledger: InsufficientFundsError, PayeeLimitError,
+     OverReceiptError, AlreadyResolvedError, TransferExpiredError,
+     TransferRefusedError, NotProvisionalError, OverdraftError,
+     AccountLimitError; or by the access
      service or a cheque's rules (see 'acquire access --help')`
 
 // globals are the global flags and what commands share: the streams, the

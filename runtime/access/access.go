@@ -159,18 +159,18 @@ func New(svc *service.Service, o Options) (*Access, error) {
 	if o.Client == nil || o.AccountingURL == "" {
 		return nil, errors.New("access: a call client and an accounting URL are required")
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Staleness: o.Staleness}
+	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Staleness: o.Staleness}
 	if len(o.TrustedIdentities) > 0 {
 		v.Identities = map[string]bool{}
 		for _, u := range o.TrustedIdentities {
 			v.Identities[u] = true
 		}
 	}
-	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Services: map[string]bool{}}
+	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Services: map[string]bool{}}
 	for _, u := range o.TrustedServices {
 		sv.Services[u] = true
 	}
-	anySV := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock()}
+	anySV := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Audience: svc.URL()}
 	a := &Access{svc: svc, b: svc.Bucket(), v: v, sv: sv, anySV: anySV, c: o.Client,
 		acct: &accounting.Client{C: o.Client, URL: o.AccountingURL}}
 	a.register()

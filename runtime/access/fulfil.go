@@ -9,8 +9,9 @@ import (
 
 // VerifyFulfil is what a fulfilling service's handler calls first: it
 // checks that args come from the access service at accessURL (its service
-// authorisation over exactly these args, fresh). sv should trust only the
-// access services the fulfiller serves.
+// authorisation over exactly these args, fresh, and made for this
+// fulfiller). sv should trust only the access services the fulfiller
+// serves, and its Audience must be the fulfiller's own URL.
 func VerifyFulfil(ctx context.Context, sv *auth.ServiceVerifier, accessURL string, args *FulfilArgs) error {
 	if args.Service == nil || args.Authorisation != nil {
 		return call.Errorf(auth.ErrAuthorisation, "fulfilment is asked by the access service in its own name")

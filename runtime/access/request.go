@@ -287,10 +287,6 @@ func (a *Access) pay(ctx context.Context, rec *requestRecord, ch *accounting.Che
 	switch {
 	case err == nil:
 		rec.Transfer, rec.HoldUntil = res.ID, holdUntil
-	case errors.Is(err, accounting.ErrChequeAlreadyCashed):
-		// Only this service can cash it, and the cheque is claimed by this
-		// request: an earlier run cashed it and stopped before saving.
-		rec.Transfer, rec.HoldUntil = accounting.ChequeTransferID(ch), holdUntil // at most this run's hold: a little early is safe
 	case transient(err):
 		return err
 	default:
@@ -306,7 +302,7 @@ func (a *Access) pay(ctx context.Context, rec *requestRecord, ch *accounting.Che
 func (a *Access) fulfil(ctx context.Context, rec *requestRecord) error {
 	fa := &FulfilArgs{RequestUID: rec.UID, Resource: rec.Resource, IdentityURL: rec.IdentityURL, UserUID: rec.UserUID,
 		Price: rec.Price, Details: rec.Details, HoldUntil: rec.HoldUntil}
-	cr, err := a.svc.Credentials(ctx, FulfilResource(fa), time.Time{})
+	cr, err := a.svc.Credentials(ctx, rec.ServiceURL, FulfilResource(fa), time.Time{})
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,6 +81,7 @@ var (
 	ErrOverReceipt       = call.NewClass("OverReceiptError")
 	ErrTransferRefused   = call.NewClass("TransferRefusedError")
 	ErrOverdraft         = call.NewClass("OverdraftError")
+	ErrPayeeLimit        = call.NewClass("PayeeLimitError")   // the payee's account cannot take the amount within the ledger's bound
 	ErrAccountLimit      = call.NewClass("AccountLimitError") // the user has MaxAccountsPerUser accounts
 )
 
@@ -166,18 +168,19 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Accounting, err
 	if o.Client == nil {
 		return nil, errors.New("accounting: a call client is required for identity lookups")
 	}
-	l, err := ledger.New(ctx, svc.Bucket(), append([]ledger.Option{ledger.WithClock(svc.Clock())}, o.LedgerOptions...)...)
+	l, err := ledger.New(ctx, svc.Bucket(), append([]ledger.Option{ledger.WithClock(svc.Clock()), ledger.WithLogger(svc.Logger())},
+		o.LedgerOptions...)...)
 	if err != nil {
 		return nil, err
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Staleness: o.Staleness}
+	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Staleness: o.Staleness}
 	if len(o.TrustedIdentities) > 0 {
 		v.Identities = map[string]bool{}
 		for _, u := range o.TrustedIdentities {
 			v.Identities[u] = true
 		}
 	}
-	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Services: map[string]bool{}}
+	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Services: map[string]bool{}}
 	for _, u := range o.TrustedServices {
 		sv.Services[u] = true
 	}
@@ -200,6 +203,7 @@ func (a *Accounting) register() {
 	service.Handle(s, "receipt", service.Options{Idempotent: true}, a.handleReceipt)
 	service.Handle(s, "refund", service.Options{Idempotent: true}, a.handleRefund)
 	service.Handle(s, "deposit", service.Options{Idempotent: true}, a.handleDeposit)
+	service.Handle(s, "set_overdraft", service.Options{Idempotent: true}, a.handleSetOverdraft)
 	a.registerInvoices()
 	a.registerDeposits()
 	service.Handle(s, "cash_cheque", service.Options{Idempotent: true}, a.handleCashCheque)
@@ -255,13 +259,36 @@ func (a *Accounting) authorise(ctx context.Context, cr auth.Credentials, resourc
 }
 
 // AccountID is the id of a user's account of the given name.
-func AccountID(o Owner, name string) string {
-	text := "acquire-account-v1\n" + o.IdentityURL + "\n" + o.UserUID + "\n" + name
+func AccountID(o Owner, name string) string { return "acct-" + ownerScoped("account", o, name) }
+
+// ownerScoped names what an owner called name, in one namespace per owner
+// and kind: 32 hex digits of SHA-256 over (kind, owner, name), so no owner
+// can take or block another's names.
+func ownerScoped(kind string, o Owner, name string) string {
+	text := "acquire-" + kind + "-v1\n" + o.IdentityURL + "\n" + o.UserUID + "\n" + name
 	if o.ServiceURL != "" {
-		text = "acquire-service-account-v1\n" + o.ServiceURL + "\n" + name
+		text = "acquire-service-" + kind + "-v1\n" + o.ServiceURL + "\n" + name
 	}
 	h := sha256.Sum256([]byte(text))
-	return "acct-" + hex.EncodeToString(h[:16])
+	return hex.EncodeToString(h[:16])
+}
+
+// Ledger transfer ids. A caller's id is its own idempotency key, scoped to
+// the caller, so nobody (user, service or admin) can take another's id
+// first; the ledger id is what answers, statements and receipts name.
+// Ids the service makes itself (cheques, invoice payments) are keyed with
+// its secret (keyedID), so nobody can predict them either.
+func transferID(c *caller, id string) string { return "tx-" + ownerScoped("transfer", c.Owner, id) }
+func depositID(c *caller, id string) string  { return "dep-" + ownerScoped("deposit", c.Owner, id) }
+
+// keyedID is prefix + 32 hex digits of the service keyring's MAC of
+// domain and fields: the one place the service's secret names anything in
+// the ledger. A later change of how the MAC key is derived from the secret
+// changes these ids, so a record that must be finished later keeps the id
+// it was given rather than deriving it again.
+func (a *Accounting) keyedID(prefix, domain string, fields ...string) string {
+	mac := a.svc.Keys().MAC(domain, []byte(domain+"\n"+strings.Join(fields, "\n")))
+	return prefix + mac[:32]
 }
 
 // account reads an account record (cached: records never change).
@@ -320,6 +347,8 @@ func typed(err error) error {
 	switch {
 	case errors.Is(err, ledger.ErrInsufficientFunds):
 		return call.Errorf(ErrInsufficientFunds, "%s", m)
+	case errors.Is(err, ledger.ErrPayeeLimit):
+		return call.Errorf(ErrPayeeLimit, "%s", m)
 	case errors.Is(err, ledger.ErrIDConflict):
 		return call.Errorf(ErrTransferConflict, "%s", m)
 	case errors.Is(err, ledger.ErrNoAccount), errors.Is(err, ledger.ErrNoTransfer):
@@ -344,6 +373,12 @@ func typed(err error) error {
 		return call.Errorf(call.ErrBusy, "%s", m)
 	}
 	return err // the framework logs it and answers InternalError
+}
+
+// refusal says whether a typed error is the ledger's final refusal of a
+// transfer (nothing moved).
+func refusal(err error) bool {
+	return errors.Is(err, ErrInsufficientFunds) || errors.Is(err, ErrPayeeLimit)
 }
 
 func clip(s string) string {

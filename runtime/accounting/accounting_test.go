@@ -27,8 +27,14 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupOn(t, "")
+}
+
+// setupOn is setup on the host store at storeURL ("" for a fresh mem://).
+func setupOn(t *testing.T, storeURL string) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	env := hosttest.Start(t, hosttest.Options{Kinds: host.Kinds})
+	env := hosttest.Start(t, hosttest.Options{Kinds: host.Kinds, StoreURL: storeURL})
 	users := env.Users(t, pw, "alice", "bob", "carol")
 	f := &fixture{env: env, acc: env.Accounting(), alice: users["alice"], bob: users["bob"], carol: users["carol"]}
 	if err := env.Host.Accounting.AddAdmin(ctx, f.carol.IdentityURL, f.carol.UserUID); err != nil {
@@ -58,7 +64,9 @@ func (f *fixture) create(t *testing.T, s *identity.Session, name, overdraft stri
 	return a.ID
 }
 
-func (f *fixture) deposit(t *testing.T, id, account, amount string) {
+// deposit has carol (an admin) deposit under her id and returns the
+// ledger's id of the deposit.
+func (f *fixture) deposit(t *testing.T, id, account, amount string) string {
 	t.Helper()
 	res, err := f.acc.Deposit(context.Background(), f.carol, id, account, amt(amount), "opening deposit")
 	if err != nil {
@@ -67,6 +75,7 @@ func (f *fixture) deposit(t *testing.T, id, account, amount string) {
 	if res.State != ledger.StateApplied {
 		t.Fatalf("deposit %+v", res)
 	}
+	return res.ID
 }
 
 // wantBalance checks balance, liability and receivable exactly.
@@ -139,7 +148,7 @@ func TestTransfersAndRules(t *testing.T) {
 	}
 	credits := 0
 	for _, l := range page.Lines {
-		if l.Transfer == "t-1" {
+		if l.Transfer == res.ID {
 			credits++
 			if l.Leg != ledger.LegCredit || l.Counterparty != aMain || l.Description != "rent" || l.Authorisation == "" {
 				t.Fatalf("statement line %+v", l)
@@ -178,10 +187,59 @@ func TestTransfersAndRules(t *testing.T) {
 	}
 }
 
+// Issue 17 finding 1: any user could give their own accounts an overdraft
+// (up to 10^12) and with it fill other accounts to the ledger's bound.
+// Only an admin grants one: at creation, or later with set_overdraft.
+func TestOverdraftIsGrantedByAdminsOnly(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	_, err := f.acc.CreateAccount(ctx, f.alice, "credit", amt("10"))
+	wantClass(t, err, call.ErrPermission)
+	if list, err := f.acc.ListAccounts(ctx, f.alice); err != nil || len(list.Accounts) != 0 {
+		t.Fatalf("a refused create left %+v, %v", list, err)
+	}
+	svc := f.env.Host.Service(identity.Kind)
+	_, err = f.acc.CreateAccount(ctx, svc, "credit", amt("10"))
+	wantClass(t, err, call.ErrPermission)
+
+	a := f.create(t, f.alice, "credit", "0")
+	_, err = f.acc.SetOverdraft(ctx, f.alice, a, amt("10"))
+	wantClass(t, err, call.ErrPermission)
+	f.wantBalance(t, f.alice, a, "0", "0", "0")
+	_, err = f.acc.SetOverdraft(ctx, svc, a, amt("10"))
+	wantClass(t, err, call.ErrPermission)
+	if b, err := f.acc.SetOverdraft(ctx, f.carol, a, amt("10")); err != nil || b.Overdraft != amt("10") || b.Available != amt("10") {
+		t.Fatalf("admin's set_overdraft: %+v %v", b, err)
+	}
+	// Even an admin cannot set a negative limit, one below what the balance
+	// already uses, or one on the mint.
+	bob := f.create(t, f.bob, "main", "0")
+	if _, err := f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: "use-it", From: a, To: bob, Amount: amt("4")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []string{"-1", "3.999999"} {
+		_, err = f.acc.SetOverdraft(ctx, f.carol, a, amt(limit))
+		if !errors.Is(err, accounting.ErrOverdraft) && !errors.Is(err, call.ErrBadArguments) {
+			t.Fatalf("set_overdraft %s: %v, want OverdraftError or BadArgumentsError", limit, err)
+		}
+	}
+	_, err = f.acc.SetOverdraft(ctx, f.carol, ledger.MintAccount, amt("1"))
+	wantClass(t, err, call.ErrPermission)
+	f.wantBalance(t, f.alice, a, "-4", "0", "0")
+	// An admin may also create an account of their own with one.
+	if c := f.create(t, f.carol, "float", "5"); f.wantBalance(t, f.carol, c, "0", "0", "0").Overdraft != amt("5") {
+		t.Fatal("admin's account has no overdraft")
+	}
+	f.audit(t)
+}
+
 func TestOverdraft(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	a := f.create(t, f.alice, "credit", "10")
+	a := f.create(t, f.alice, "credit", "0")
+	if _, err := f.acc.SetOverdraft(ctx, f.carol, a, amt("10")); err != nil {
+		t.Fatal(err)
+	}
 	b := f.create(t, f.bob, "main", "0")
 	if _, err := f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: "od-1", From: a, To: b, Amount: amt("10")}); err != nil {
 		t.Fatal(err)
@@ -206,7 +264,7 @@ func TestAuthorisationBoundToOperation(t *testing.T) {
 	// Expired: signed longer ago than the verifier accepts.
 	bMain := f.create(t, f.bob, "main", "0")
 	args.To = bMain
-	old, err := f.alice.Authorise(accounting.TransferResource(args), f.env.Clock.Now().Add(-auth.DefaultMaxAge-time.Minute))
+	old, err := f.alice.Authorise(url, accounting.TransferResource(args), f.env.Clock.Now().Add(-auth.DefaultMaxAge-time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +275,7 @@ func TestAuthorisationBoundToOperation(t *testing.T) {
 	// An authorisation for another operation (a balance read, or another
 	// amount) cannot be used for this one.
 	for _, res := range []string{accounting.BalanceResource(aMain), "transfer t-old"} {
-		a, err := f.alice.Authorise(res, f.env.Clock.Now())
+		a, err := f.alice.Authorise(url, res, f.env.Clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,38 +318,40 @@ func TestProvisionalReceiptAndRefund(t *testing.T) {
 	f.wantBalance(t, f.bob, bShop, "0", "0", "40")
 
 	// Only the payee may receipt or refund; never above the amount.
-	_, err = f.acc.Receipt(ctx, f.alice, "p-1", amt("40"))
+	p1ID := res.ID
+	_, err = f.acc.Receipt(ctx, f.alice, p1ID, amt("40"))
 	wantClass(t, err, call.ErrPermission)
-	_, err = f.acc.Refund(ctx, f.alice, "p-1")
+	_, err = f.acc.Refund(ctx, f.alice, p1ID)
 	wantClass(t, err, call.ErrPermission)
-	_, err = f.acc.Receipt(ctx, f.bob, "p-1", amt("40.000001"))
+	_, err = f.acc.Receipt(ctx, f.bob, p1ID, amt("40.000001"))
 	wantClass(t, err, accounting.ErrOverReceipt)
 	f.wantBalance(t, f.alice, aMain, "100", "40", "0")
 	f.wantBalance(t, f.bob, bShop, "0", "0", "40")
 
 	// A partial receipt moves exactly that; the rest returns to the payer.
-	res, err = f.acc.Receipt(ctx, f.bob, "p-1", amt("25.5"))
+	res, err = f.acc.Receipt(ctx, f.bob, p1ID, amt("25.5"))
 	if err != nil || res.State != ledger.StateReceipted || res.Resolution == nil || res.Resolution.Receipted != amt("25.5") {
 		t.Fatalf("receipt: %+v, %v", res, err)
 	}
 	f.wantBalance(t, f.alice, aMain, "74.5", "0", "0")
 	f.wantBalance(t, f.bob, bShop, "25.5", "0", "0")
-	again, err := f.acc.Receipt(ctx, f.bob, "p-1", amt("25.5"))
+	again, err := f.acc.Receipt(ctx, f.bob, p1ID, amt("25.5"))
 	if err != nil || again.State != ledger.StateReceipted {
 		t.Fatalf("repeated receipt: %+v, %v", again, err)
 	}
-	_, err = f.acc.Receipt(ctx, f.bob, "p-1", amt("1"))
+	_, err = f.acc.Receipt(ctx, f.bob, p1ID, amt("1"))
 	wantClass(t, err, accounting.ErrAlreadyResolved)
-	_, err = f.acc.Refund(ctx, f.bob, "p-1")
+	_, err = f.acc.Refund(ctx, f.bob, p1ID)
 	wantClass(t, err, accounting.ErrAlreadyResolved)
 
 	// A refund restores exact balances.
 	p2 := accounting.Transfer{ID: "p-2", From: aMain, To: bShop, Amount: amt("10.000003"), ReceiptBy: by}
-	if _, err := f.acc.Transfer(ctx, f.alice, p2); err != nil {
+	res, err = f.acc.Transfer(ctx, f.alice, p2)
+	if err != nil {
 		t.Fatal(err)
 	}
 	f.wantBalance(t, f.alice, aMain, "74.5", "10.000003", "0")
-	res, err = f.acc.Refund(ctx, f.bob, "p-2")
+	res, err = f.acc.Refund(ctx, f.bob, res.ID)
 	if err != nil || res.State != ledger.StateRefunded {
 		t.Fatalf("refund: %+v, %v", res, err)
 	}
@@ -299,10 +359,11 @@ func TestProvisionalReceiptAndRefund(t *testing.T) {
 	f.wantBalance(t, f.bob, bShop, "25.5", "0", "0")
 
 	// Receipting a direct transfer, or an unknown one.
-	if _, err := f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: "d-1", From: aMain, To: bShop, Amount: amt("1")}); err != nil {
+	d1, err := f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: "d-1", From: aMain, To: bShop, Amount: amt("1")})
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.acc.Receipt(ctx, f.bob, "d-1", amt("1"))
+	_, err = f.acc.Receipt(ctx, f.bob, d1.ID, amt("1"))
 	wantClass(t, err, call.ErrNotFound)
 	f.audit(t)
 }
@@ -314,21 +375,22 @@ func TestProvisionalExpiry(t *testing.T) {
 	bShop := f.create(t, f.bob, "shop", "0")
 	f.deposit(t, "dep-1", aMain, "5")
 	p := accounting.Transfer{ID: "p-exp", From: aMain, To: bShop, Amount: amt("5"), ReceiptBy: f.env.Clock.Now().Add(time.Minute)}
-	if _, err := f.acc.Transfer(ctx, f.alice, p); err != nil {
+	pRes, err := f.acc.Transfer(ctx, f.alice, p)
+	if err != nil {
 		t.Fatal(err)
 	}
 	f.wantBalance(t, f.alice, aMain, "5", "5", "0")
 	// receipt_by more than the limit ahead is refused.
 	far := accounting.Transfer{ID: "p-far", From: aMain, To: bShop, Amount: amt("1"),
 		ReceiptBy: f.env.Clock.Now().Add(accounting.MaxReceiptByAhead + time.Hour)}
-	_, err := f.acc.Transfer(ctx, f.alice, far)
+	_, err = f.acc.Transfer(ctx, f.alice, far)
 	wantClass(t, err, call.ErrBadArguments)
 
 	f.env.Clock.Advance(2 * time.Minute)
 	f.env.Host.Sweep(ctx)
 	f.wantBalance(t, f.alice, aMain, "5", "0", "0")
 	f.wantBalance(t, f.bob, bShop, "0", "0", "0")
-	_, err = f.acc.Receipt(ctx, f.bob, "p-exp", amt("5"))
+	_, err = f.acc.Receipt(ctx, f.bob, pRes.ID, amt("5"))
 	wantClass(t, err, accounting.ErrTransferExpired)
 	f.audit(t)
 }
@@ -360,12 +422,12 @@ func TestConcurrentRetriesMoveOnce(t *testing.T) {
 	f.wantBalance(t, f.bob, bMain, "3.333333", "0", "0")
 
 	args := &accounting.TransferArgs{ID: "t-env", From: aMain, To: bMain, Amount: amt("1")}
-	a, err := f.alice.Authorise(accounting.TransferResource(args), f.env.Clock.Now())
+	url := f.env.Host.ServiceURL(accounting.Kind)
+	a, err := f.alice.Authorise(url, accounting.TransferResource(args), f.env.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	args.Authorisation = a
-	url := f.env.Host.ServiceURL(accounting.Kind)
 	var r1, r2 ledger.TransferResult
 	if err := f.env.Client.Call(ctx, url, "transfer", args, &r1, call.WithIdempotencyKey("k-1")); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,11 @@ func CreateAccountResource(name string, overdraft ledger.Amount) string {
 	return "create_account " + name + " overdraft " + overdraft.String()
 }
 
+// SetOverdraftResource is "set_overdraft <account> limit <amount>".
+func SetOverdraftResource(account string, limit ledger.Amount) string {
+	return "set_overdraft " + account + " limit " + limit.String()
+}
+
 // ListAccountsResource is "list_accounts".
 const ListAccountsResource = "list_accounts"
 
@@ -69,11 +74,19 @@ func digest(s string) string {
 // receiptBy is the precision the ledger keeps (milliseconds, UTC).
 func receiptBy(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
-// CreateAccountArgs creates an account owned by the caller.
+// CreateAccountArgs creates an account owned by the caller. Only an admin
+// may create one with an overdraft; anyone else passes zero.
 type CreateAccountArgs struct {
 	auth.Credentials
 	Name      string        `json:"name"`
 	Overdraft ledger.Amount `json:"overdraft"`
+}
+
+// SetOverdraftArgs sets Account's overdraft limit to Limit (admins only).
+type SetOverdraftArgs struct {
+	auth.Credentials
+	Account string        `json:"account"`
+	Limit   ledger.Amount `json:"limit"`
 }
 
 // AccountInfo describes an account (and, where asked, its balance).

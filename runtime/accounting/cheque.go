@@ -73,11 +73,14 @@ func chequeTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecon
 // ChequeSigner signs a user authorisation (*identity.Session does). A
 // service cannot write cheques: it pays from its own accounts directly.
 type ChequeSigner interface {
-	Authorise(resource string, now time.Time) (*auth.Authorisation, error)
+	Authorise(audience, resource string, now time.Time) (*auth.Authorisation, error)
 }
 
-// ChequeSpec is what a user writes on a cheque. A zero UID gets a random one.
+// ChequeSpec is what a user writes on a cheque. A zero UID gets a random
+// one. Bank is the URL of the accounting service holding Account: the
+// cheque's authorisation is for it alone.
 type ChequeSpec struct {
+	Bank      string
 	UID       string
 	Account   string
 	Recipient string
@@ -100,7 +103,7 @@ func WriteCheque(s ChequeSigner, spec ChequeSpec, now time.Time) (*Cheque, error
 	if err := checkChequeLife(now, c.Expires); err != nil {
 		return nil, err
 	}
-	a, err := s.Authorise(ChequeResource(c), now)
+	a, err := s.Authorise(spec.Bank, ChequeResource(c), now)
 	if err != nil {
 		return nil, err
 	}
@@ -147,15 +150,15 @@ func ChequeKey(identityURL, userUID, chequeUID string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-// ChequeTransferID is the id of the provisional transfer cashing a cheque
+// chequeTransferID is the id of the provisional transfer cashing a cheque
 // makes. It is derived from the cheque, so a retried cashing meets the
-// first one in the ledger instead of paying twice, and the recipient can
-// find (and receipt or refund) the transfer from the cheque alone.
-func ChequeTransferID(c *Cheque) string {
-	if c.Authorisation == nil {
-		return ""
-	}
-	return "cheque-" + ChequeKey(c.Authorisation.IdentityURL, c.Authorisation.UserUID, c.UID)
+// first one in the ledger instead of paying twice; and it is keyed with
+// the service's secret, so nobody (the cheque's writer above all) can
+// predict it and take it first. The recipient learns it from cash_cheque's
+// answer, which a repeated cashing by it gives again.
+func (a *Accounting) chequeTransferID(c *Cheque) string {
+	au := c.Authorisation
+	return a.keyedID("cheque-", "acquire-cheque-transfer-v1", au.IdentityURL, au.UserUID, c.UID)
 }
 
 // CashChequeArgs cash a cheque: Amount (at most its maximum) moves

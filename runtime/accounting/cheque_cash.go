@@ -91,7 +91,7 @@ func (a *Accounting) chequeTransfer(ctx context.Context, c *caller, args *CashCh
 	au := ch.Authorisation
 	summary := fmt.Sprintf("cheque=%s identity=%s user=%s session=%s cashed_by=%s", ch.UID, au.IdentityURL, au.UserUID,
 		au.SessionUID, c.ServiceURL)
-	return &ledger.TransferRequest{ID: ChequeTransferID(ch), From: ch.Account, To: args.Account, Amount: args.Amount,
+	return &ledger.TransferRequest{ID: a.chequeTransferID(ch), From: ch.Account, To: args.Account, Amount: args.Amount,
 		Description: "cheque " + ch.UID + " for " + ch.For, Authorisation: summary, ReceiptBy: rb}, nil
 }
 
@@ -108,7 +108,7 @@ func (a *Accounting) verifyCheque(ctx context.Context, ch *Cheque) error {
 	if err := checkChequeLife(signed, ch.Expires); err != nil {
 		return err
 	}
-	v := &auth.Verifier{Lookup: a.v.Lookup, Clock: a.v.Clock, Identities: a.v.Identities,
+	v := &auth.Verifier{Lookup: a.v.Lookup, Clock: a.v.Clock, Identities: a.v.Identities, Audience: a.v.Audience,
 		MaxAge: MaxChequeLife, Staleness: time.Nanosecond}
 	_, err = v.Verify(ctx, ch.Authorisation, ChequeResource(ch))
 	if errors.Is(err, auth.ErrAuthorisation) {
@@ -138,27 +138,32 @@ func (a *Accounting) chequeAccounts(ctx context.Context, c *caller, ch *Cheque, 
 }
 
 // cashedBefore answers a cashing of a cheque already recorded as cashed.
-// If the ledger has the transfer, the cheque is spent: a second cashing is
-// refused and changes nothing (the framework answers an envelope retry
-// with the first answer before this runs). If the ledger has no transfer,
-// the first cashing stopped after its record: the same cashing by the same
-// service finishes it, with the recorded request.
+// Any other cashing is refused and changes nothing: the cheque is spent.
+// The same cashing (same service, accounts and amount; its receipt_by may
+// differ, the recorded one holds) by the service that cashed it is
+// answered with the recorded transfer: finished if the first cashing
+// stopped before the ledger, else as the ledger has it now. That is how
+// the recipient learns the transfer's (keyed) id after a run that stopped
+// before saving the answer. The recorded request, id included, is used as
+// it is, never derived again.
 func (a *Accounting) cashedBefore(ctx context.Context, c *caller, ch *Cheque, req *ledger.TransferRequest) (*ledger.TransferResult, error) {
 	var old chequeRecord
 	if _, err := a.b.GetJSON(ctx, chequeRecordKey(ch), &old); err != nil {
 		return nil, err
 	}
-	spent := call.Errorf(ErrChequeAlreadyCashed, "cheque %s was cashed by %s at %s (transfer %s)", old.Cheque.UID,
-		clip(old.CashedBy), old.Cashed.Format(time.RFC3339), old.Transfer.ID)
-	_, err := a.l.Complete(ctx, req.ID)
-	if !errors.Is(err, ledger.ErrNoTransfer) {
-		return nil, spent
-	}
 	t := old.Transfer
-	if old.CashedBy != c.ServiceURL || t.From != req.From || t.To != req.To || t.Amount != req.Amount || !t.ReceiptBy.Equal(req.ReceiptBy) {
-		return nil, spent
+	if old.CashedBy != c.ServiceURL || t.From != req.From || t.To != req.To || t.Amount != req.Amount {
+		return nil, call.Errorf(ErrChequeAlreadyCashed, "cheque %s was cashed by %s at %s", old.Cheque.UID,
+			clip(old.CashedBy), old.Cashed.Format(time.RFC3339))
 	}
-	return a.payCheque(ctx, &t)
+	res, err := a.l.Complete(ctx, t.ID)
+	if errors.Is(err, ledger.ErrNoTransfer) {
+		return a.payCheque(ctx, &t)
+	}
+	if err != nil {
+		return nil, typed(err)
+	}
+	return &res, nil
 }
 
 // payCheque makes the cashing's provisional transfer.
@@ -180,7 +185,8 @@ func (a *Accounting) payCheque(ctx context.Context, req *ledger.TransferRequest)
 // CashCheque cashes a cheque written to the calling service s: amount (at
 // most the cheque's maximum) moves provisionally into the service's
 // account until receiptBy; the service then receipts or refunds the
-// transfer, whose id is ChequeTransferID(ch).
+// transfer, whose id is the answer's ID (cashing it again the same way
+// answers the same transfer).
 func (c *Client) CashCheque(ctx context.Context, s auth.Signer, ch *Cheque, amount ledger.Amount, account string, receiptByTime time.Time) (*ledger.TransferResult, error) {
 	args := &CashChequeArgs{Cheque: ch, Amount: amount, Account: account, ReceiptBy: receiptBy(receiptByTime)}
 	var out ledger.TransferResult

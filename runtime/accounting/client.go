@@ -26,11 +26,21 @@ func (c *Client) authCall(ctx context.Context, s auth.Signer, fn, resource strin
 }
 
 // CreateAccount creates an account of the caller's, named name (unique per
-// user), with an overdraft limit.
+// user), with an overdraft limit: zero unless the caller is an admin of the
+// accounting service (others are refused with PermissionError).
 func (c *Client) CreateAccount(ctx context.Context, s auth.Signer, name string, overdraft ledger.Amount) (*AccountInfo, error) {
 	var out AccountInfo
 	return &out, c.authCall(ctx, s, "create_account", CreateAccountResource(name, overdraft), func(a auth.Credentials) any {
 		return &CreateAccountArgs{Credentials: a, Name: name, Overdraft: overdraft}
+	}, &out, true)
+}
+
+// SetOverdraft sets an account's overdraft limit (admins only) and returns
+// its balance after the change.
+func (c *Client) SetOverdraft(ctx context.Context, s auth.Signer, account string, limit ledger.Amount) (*ledger.Balance, error) {
+	var out ledger.Balance
+	return &out, c.authCall(ctx, s, "set_overdraft", SetOverdraftResource(account, limit), func(a auth.Credentials) any {
+		return &SetOverdraftArgs{Credentials: a, Account: account, Limit: limit}
 	}, &out, true)
 }
 
@@ -77,7 +87,9 @@ type Transfer struct {
 }
 
 // Transfer moves money from one of the caller's accounts. Calling it again
-// with the same t returns the first result.
+// with the same t returns the first result. t.ID is the caller's own
+// idempotency key; the result's ID is the ledger's id of the transfer (the
+// one statements show and the payee receipts or refunds).
 func (c *Client) Transfer(ctx context.Context, s auth.Signer, t Transfer) (*ledger.TransferResult, error) {
 	args := &TransferArgs{ID: t.ID, From: t.From, To: t.To, Amount: t.Amount, Description: t.Description}
 	if !t.ReceiptBy.IsZero() {

@@ -47,23 +47,22 @@ func TestListDeposits(t *testing.T) {
 	ctx := context.Background()
 	aMain := f.create(t, f.alice, "main", "0")
 	bMain := f.create(t, f.bob, "main", "0")
-	f.deposit(t, "d-1", aMain, "10")
-	f.deposit(t, "d-2", bMain, "20")
+	d1, d2 := f.deposit(t, "d-1", aMain, "10"), f.deposit(t, "d-2", bMain, "20")
 	// Transfers between deposits are skipped, not listed.
 	for _, id := range []string{"t-1", "t-2", "t-3"} {
 		if _, err := f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: id, From: aMain, To: bMain, Amount: amt("1")}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.deposit(t, "d-3", aMain, "0.000001")
+	d3 := f.deposit(t, "d-3", aMain, "0.000001")
 
 	for _, size := range []int{1, 2, 100} {
-		if got := transfers(f.deposits(t, f.alice, aMain, size)); got != "d-1=10.000000 d-3=0.000001" {
+		if got := transfers(f.deposits(t, f.alice, aMain, size)); got != d1+"=10.000000 "+d3+"=0.000001" {
 			t.Fatalf("alice's deposits (page size %d): %s", size, got)
 		}
 	}
 	all := f.deposits(t, f.carol, "", 2)
-	if got := transfers(all); got != "d-1=10.000000 d-2=20.000000 d-3=0.000001" {
+	if got := transfers(all); got != d1+"=10.000000 "+d2+"=20.000000 "+d3+"=0.000001" {
 		t.Fatalf("all deposits: %s", got)
 	}
 	if all[1].Account != bMain || !strings.Contains(all[1].Authorisation, "user="+f.carol.UserUID) ||
@@ -71,7 +70,7 @@ func TestListDeposits(t *testing.T) {
 		t.Fatalf("deposit %+v", all[1])
 	}
 	// An admin may list any account's; nobody else lists others' or all.
-	if got := transfers(f.deposits(t, f.carol, bMain, 10)); got != "d-2=20.000000" {
+	if got := transfers(f.deposits(t, f.carol, bMain, 10)); got != d2+"=20.000000" {
 		t.Fatalf("bob's deposits as the admin sees them: %s", got)
 	}
 	_, err := f.acc.ListDeposits(ctx, f.bob, aMain, accounting.DepositQuery{})
@@ -93,15 +92,16 @@ func TestStatementsNameTransferAndAuthorisation(t *testing.T) {
 	ctx := context.Background()
 	t0 := f.env.Clock.Now()
 	f.env.Clock.Advance(time.Minute)
-	if _, err := f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: "t-1", From: in.due, To: in.takings, Amount: amt("10")}); err != nil {
+	t1Res, err := f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: "t-1", From: in.due, To: in.takings, Amount: amt("10")})
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: "p-1", From: in.due, To: in.takings, Amount: amt("5"),
+	p1, err := f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: "p-1", From: in.due, To: in.takings, Amount: amt("5"),
 		ReceiptBy: f.env.Clock.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.acc.Receipt(ctx, in.shop, "p-1", amt("4")); err != nil {
+	if _, err := f.acc.Receipt(ctx, in.shop, p1.ID, amt("4")); err != nil {
 		t.Fatal(err)
 	}
 	t1 := f.env.Clock.Now()
@@ -114,8 +114,8 @@ func TestStatementsNameTransferAndAuthorisation(t *testing.T) {
 
 	aliceAuth := "user=" + f.alice.UserUID + " session=" + f.alice.SessionUID
 	want := map[string]string{ // transfer/leg -> part of its authorisation
-		"dep-alice/credit": "user=" + f.carol.UserUID, "t-1/debit": aliceAuth, "p-1/debit": aliceAuth,
-		"p-1/settle-debit": "service=" + in.shop.URL(), paid.Transfer.ID + "/debit": aliceAuth,
+		in.funded + "/credit": "user=" + f.carol.UserUID, t1Res.ID + "/debit": aliceAuth, p1.ID + "/debit": aliceAuth,
+		p1.ID + "/settle-debit": "service=" + in.shop.URL(), paid.Transfer.ID + "/debit": aliceAuth,
 	}
 	lines := statement(t, f, f.alice, in.due, time.Time{}, time.Time{})
 	seen := 0

@@ -30,6 +30,11 @@ func (a *Accounting) handleCreateAccount(ctx context.Context, args *CreateAccoun
 	if err != nil {
 		return nil, err
 	}
+	if args.Overdraft.IsPositive() {
+		if err := a.admin(ctx, c, "grant an overdraft"); err != nil {
+			return nil, err
+		}
+	}
 	id := AccountID(c.Owner, args.Name)
 	rec := &accountRecord{ID: id, Name: args.Name, Owners: []Owner{c.Owner}, Overdraft: args.Overdraft,
 		Created: a.svc.Now().UTC().Truncate(time.Microsecond)}
@@ -95,6 +100,39 @@ func (a *Accounting) finishable(ctx context.Context, old *accountRecord, args *C
 		return call.Errorf(call.ErrExists, "an account named %q is being created with another overdraft", old.Name)
 	}
 	return nil
+}
+
+// admin refuses anyone but an admin of the accounting service (a user:
+// services are never admins) to do what.
+func (a *Accounting) admin(ctx context.Context, c *caller, what string) error {
+	if c.ServiceURL == "" {
+		ok, err := a.svc.IsAdmin(ctx, c.IdentityURL, c.UserUID)
+		if err != nil || ok {
+			return err
+		}
+	}
+	return call.Errorf(call.ErrPermission, "only admins of the accounting service may %s", what)
+}
+
+// handleSetOverdraft sets an account's overdraft limit (admins only): the
+// only way an overdraft is granted after creation, and the only way one
+// reaches a user's or a service's account at all.
+func (a *Accounting) handleSetOverdraft(ctx context.Context, args *SetOverdraftArgs) (*ledger.Balance, error) {
+	c, err := a.authorise(ctx, args.Credentials, SetOverdraftResource(args.Account, args.Limit))
+	if err != nil {
+		return nil, err
+	}
+	if err := a.admin(ctx, c, "set an overdraft"); err != nil {
+		return nil, err
+	}
+	if _, err := a.account(ctx, args.Account); err != nil {
+		return nil, err
+	}
+	b, err := a.l.SetOverdraft(ctx, args.Account, args.Limit, c.summary)
+	if err != nil {
+		return nil, typed(err)
+	}
+	return &b, nil
 }
 
 func (a *Accounting) checkAccountLimit(ctx context.Context, o Owner) error {
@@ -208,7 +246,10 @@ func (a *Accounting) handleTransfer(ctx context.Context, args *TransferArgs) (*l
 	if _, err := a.account(ctx, args.To); err != nil {
 		return nil, err
 	}
-	req := ledger.TransferRequest{ID: args.ID, From: args.From, To: args.To, Amount: args.Amount,
+	if err := ledger.CheckID("transfer", args.ID); err != nil {
+		return nil, typed(err)
+	}
+	req := ledger.TransferRequest{ID: transferID(c, args.ID), From: args.From, To: args.To, Amount: args.Amount,
 		Description: args.Description, Authorisation: c.summary}
 	if !args.ReceiptBy.IsZero() {
 		req.ReceiptBy = receiptBy(args.ReceiptBy)
@@ -313,17 +354,16 @@ func (a *Accounting) handleDeposit(ctx context.Context, args *DepositArgs) (*led
 	if err != nil {
 		return nil, err
 	}
-	admin, err := a.svc.IsAdmin(ctx, c.IdentityURL, c.UserUID)
-	if err != nil {
+	if err := a.admin(ctx, c, "deposit"); err != nil {
 		return nil, err
-	}
-	if !admin {
-		return nil, call.Errorf(call.ErrPermission, "only admins of the accounting service may deposit")
 	}
 	if _, err := a.account(ctx, args.Account); err != nil {
 		return nil, err
 	}
-	res, err := a.l.Transfer(ctx, ledger.TransferRequest{ID: args.ID, From: ledger.MintAccount, To: args.Account,
+	if err := ledger.CheckID("deposit", args.ID); err != nil {
+		return nil, typed(err)
+	}
+	res, err := a.l.Transfer(ctx, ledger.TransferRequest{ID: depositID(c, args.ID), From: ledger.MintAccount, To: args.Account,
 		Amount: args.Amount, Description: args.Description, Authorisation: c.summary})
 	if err != nil {
 		return nil, typed(err)

@@ -234,8 +234,7 @@ func (a *Accounting) updateInvoice(ctx context.Context, id string, change func(r
 // invoice). Every attempt has its own id because the ledger's refusal of
 // a transfer id for insufficient funds is final.
 func (a *Accounting) payTransferID(id string, attempt int) string {
-	mac := a.svc.Keys().MAC("accounting-invoice-payment", []byte("acquire-invoice-payment-v1\n"+id+"\n"+strconv.Itoa(attempt)))
-	return "invpay-" + mac[:32]
+	return a.keyedID("invpay-", "acquire-invoice-payment-v1", id, strconv.Itoa(attempt))
 }
 
 // payRequest is the one ledger request of the record's current attempt:
@@ -301,7 +300,7 @@ func (a *Accounting) commitPayment(ctx context.Context, rec *invoiceRecord, summ
 func (a *Accounting) finishPayment(ctx context.Context, rec *invoiceRecord) (*InvoicePayment, error) {
 	req := a.payRequest(rec)
 	res, terr := a.l.Transfer(ctx, req)
-	refused := errors.Is(terr, ledger.ErrInsufficientFunds)
+	refused := ledger.Refused(terr)
 	if terr != nil && !refused {
 		return nil, typed(terr)
 	}
@@ -371,7 +370,7 @@ func (a *Accounting) handleCancelInvoice(ctx context.Context, args *InvoiceIDArg
 			return nil, call.Errorf(ErrInvoiceState, "invoice %s was paid", args.ID)
 		case InvoicePaying:
 			// A committed payment decides before any cancel.
-			if _, err := a.finishPayment(ctx, rec); err != nil && !errors.Is(err, ErrInsufficientFunds) {
+			if _, err := a.finishPayment(ctx, rec); err != nil && !refusal(err) {
 				return nil, err
 			}
 			rec, err = a.invoice(ctx, args.ID)
@@ -466,7 +465,7 @@ func (a *Accounting) indexed(ctx context.Context, account, name string) (*invoic
 	if rec.State != InvoicePaying {
 		return rec, nil
 	}
-	if _, err := a.finishPayment(ctx, rec); err != nil && !errors.Is(err, ErrInsufficientFunds) {
+	if _, err := a.finishPayment(ctx, rec); err != nil && !refusal(err) {
 		return nil, err
 	}
 	return a.invoice(ctx, id)

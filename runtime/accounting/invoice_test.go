@@ -24,11 +24,16 @@ type invoicing struct {
 	shop         *service.Service
 	takings, due string // the service's account, alice's account
 	dueAt        time.Time
+	funded       string // the ledger id of the deposit into due, if any
 }
 
 func setupInvoicing(t *testing.T, aliceFunds string) *invoicing {
 	t.Helper()
-	f := setup(t)
+	return invoicingOn(t, setup(t), aliceFunds)
+}
+
+func invoicingOn(t *testing.T, f *fixture, aliceFunds string) *invoicing {
+	t.Helper()
 	shop := f.env.Host.Service(identity.Kind)
 	acc, err := f.acc.CreateAccount(context.Background(), shop, "takings", amt("0"))
 	if err != nil {
@@ -37,7 +42,7 @@ func setupInvoicing(t *testing.T, aliceFunds string) *invoicing {
 	in := &invoicing{fixture: f, shop: shop, takings: acc.ID, due: f.create(t, f.alice, "main", "0"),
 		dueAt: f.env.Clock.Now().Add(24 * time.Hour)}
 	if aliceFunds != "0" {
-		f.deposit(t, "dep-alice", in.due, aliceFunds)
+		in.funded = f.deposit(t, "dep-alice", in.due, aliceFunds)
 	}
 	return in
 }

@@ -35,15 +35,15 @@ func TestServiceOwnsAccountsAndReceipts(t *testing.T) {
 		t.Fatal("a user's account and a service's share an id")
 	}
 	f.deposit(t, "d1", mine, "10")
-	_, err = f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: "p1", From: mine, To: acc.ID, Amount: amt("4"),
+	p1, err := f.acc.Transfer(ctx, f.alice, accounting.Transfer{ID: "p1", From: mine, To: acc.ID, Amount: amt("4"),
 		ReceiptBy: f.env.Clock.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The payer cannot receipt it; the service can, in part.
-	_, err = f.acc.Receipt(ctx, f.alice, "p1", amt("4"))
+	_, err = f.acc.Receipt(ctx, f.alice, p1.ID, amt("4"))
 	wantClass(t, err, call.ErrPermission)
-	if _, err := f.acc.Receipt(ctx, svc, "p1", amt("2.5")); err != nil {
+	if _, err := f.acc.Receipt(ctx, svc, p1.ID, amt("2.5")); err != nil {
 		t.Fatal(err)
 	}
 	f.wantBalance(t, svc, acc.ID, "2.5", "0", "0")
@@ -73,11 +73,11 @@ func TestUntrustedServiceRefused(t *testing.T) {
 	_, err = f.acc.CreateAccount(ctx, stranger, "takings", amt("0"))
 	wantClass(t, err, auth.ErrServiceNotTrusted)
 	// Both kinds of authorisation at once are refused too.
-	both, err := stranger.Credentials(ctx, accounting.ListAccountsResource, time.Time{})
+	both, err := stranger.Credentials(ctx, f.acc.URL, accounting.ListAccountsResource, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, err := f.alice.Credentials(ctx, accounting.ListAccountsResource, f.env.Clock.Now())
+	user, err := f.alice.Credentials(ctx, f.acc.URL, accounting.ListAccountsResource, f.env.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,6 @@
 // Package auth holds authorisations: short-lived statements "user U, in
-// session S of identity service I, authorises resource R at time T",
+// session S of identity service I, authorises resource R at service A at
+// time T",
 // signed with the session's certificate, and the verifier any service uses
 // to check them.
 package auth
@@ -28,6 +29,9 @@ var (
 	ErrAuthorisation = call.NewClass("AuthorisationError")
 	ErrExpired       = call.NewClass("AuthorisationExpiredError")
 	ErrSessionClosed = call.NewClass("SessionClosedError")
+	// ErrAudience means an authorisation was made for another service: one
+	// service cannot replay what a user signed for it to another deployment.
+	ErrAudience = call.NewClass("AuthorisationAudienceError")
 )
 
 // Authorisation is what a client attaches to a call that acts for a user.
@@ -35,19 +39,23 @@ type Authorisation struct {
 	UserUID     string `json:"user_uid"`
 	SessionUID  string `json:"session_uid"`
 	IdentityURL string `json:"identity_url"`
+	Audience    string `json:"audience"` // URL of the service it is for
 	Resource    string `json:"resource"`
 	Time        string `json:"time"`
 	Signature   string `json:"signature"`
 }
 
-// Message is the exact text the session certificate signs.
+// Message is the exact text the session certificate signs. v2 added the
+// audience; a v1 signature (no audience) verifies against nothing.
 func (a *Authorisation) Message() []byte {
-	return []byte(strings.Join([]string{"acquire-authorisation-v1", a.IdentityURL, a.UserUID, a.SessionUID, a.Resource, a.Time}, "\n"))
+	return []byte(strings.Join([]string{"acquire-authorisation-v2", a.IdentityURL, a.UserUID, a.SessionUID,
+		a.Audience, a.Resource, a.Time}, "\n"))
 }
 
-// Sign makes an authorisation for resource with a session's certificate.
-func Sign(cert *crypto.PrivateKey, identityURL, userUID, sessionUID, resource string, now time.Time) (*Authorisation, error) {
-	a := &Authorisation{UserUID: userUID, SessionUID: sessionUID, IdentityURL: identityURL,
+// Sign makes an authorisation for resource at the service audience with a
+// session's certificate.
+func Sign(cert *crypto.PrivateKey, identityURL, userUID, sessionUID, audience, resource string, now time.Time) (*Authorisation, error) {
+	a := &Authorisation{UserUID: userUID, SessionUID: sessionUID, IdentityURL: identityURL, Audience: audience,
 		Resource: resource, Time: now.UTC().Format(time.RFC3339Nano)}
 	sig, err := cert.Sign(a.Message())
 	if err != nil {
@@ -57,11 +65,15 @@ func Sign(cert *crypto.PrivateKey, identityURL, userUID, sessionUID, resource st
 	return a, nil
 }
 
-// Check verifies the signature, the resource and the age against a known
-// session certificate. It changes nothing.
-func (a *Authorisation) Check(cert *crypto.PublicKey, resource string, now time.Time, maxAge time.Duration) error {
+// Check verifies the signature, the audience (the URL of the service
+// checking), the resource and the age against a known session certificate.
+// It changes nothing.
+func (a *Authorisation) Check(cert *crypto.PublicKey, audience, resource string, now time.Time, maxAge time.Duration) error {
 	if a == nil {
 		return call.Errorf(ErrAuthorisation, "no authorisation given")
+	}
+	if err := checkAudience(a.Audience, audience); err != nil {
+		return err
 	}
 	if err := checkFresh(a.Resource, a.Time, resource, now, maxAge); err != nil {
 		return err
@@ -73,6 +85,18 @@ func (a *Authorisation) Check(cert *crypto.PublicKey, resource string, now time.
 	sig, err := crypto.UnB64(a.Signature)
 	if err != nil || cert.Verify(a.Message(), sig) != nil {
 		return call.Errorf(ErrAuthorisation, "authorisation signature does not verify")
+	}
+	return nil
+}
+
+// checkAudience refuses an authorisation made for another service. A
+// verifier that knows no audience of its own accepts none, rather than all.
+func checkAudience(got, want string) error {
+	if want == "" {
+		return call.Errorf(ErrAudience, "this verifier names no audience, so it accepts no authorisation")
+	}
+	if got != want {
+		return call.Errorf(ErrAudience, "authorisation is for service %q, not %q", trunc(got), trunc(want))
 	}
 	return nil
 }
@@ -115,6 +139,7 @@ type Verifier struct {
 	MaxAge     time.Duration
 	Staleness  time.Duration
 	Identities map[string]bool // identity URLs this service trusts; nil trusts any
+	Audience   string          // this service's URL: authorisations for any other are refused
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -139,7 +164,7 @@ func (v *Verifier) Verify(ctx context.Context, a *Authorisation, resource string
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Check(c.cert, resource, v.now(), v.maxAge()); err != nil {
+	if err := a.Check(c.cert, v.Audience, resource, v.now(), v.maxAge()); err != nil {
 		return nil, err
 	}
 	return c.s, nil

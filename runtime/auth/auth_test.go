@@ -14,6 +14,7 @@ import (
 )
 
 const (
+	audience = "https://svc.example.test/accounting"
 	idURL    = "https://id.example.test/identity"
 	userUID  = "user-alice"
 	sessUID  = "sess-1"
@@ -112,13 +113,13 @@ func setup(t testing.TB) *fixture {
 	f := &fixture{clock: &clock{t: time.Date(2031, 3, 5, 12, 0, 0, 0, time.UTC)}, stub: &identityStub{}, cert: a, other: b}
 	f.stub.set(idURL, &auth.Session{SessionUID: sessUID, UserUID: userUID, Username: "alice", Status: "approved",
 		CertPublic: string(a.Public().PEM())})
-	f.v = &auth.Verifier{Lookup: f.stub.lookup, Clock: f.clock.Now}
+	f.v = &auth.Verifier{Lookup: f.stub.lookup, Clock: f.clock.Now, Audience: audience}
 	return f
 }
 
 func (f *fixture) sign(t testing.TB, res string, at time.Time) *auth.Authorisation {
 	t.Helper()
-	a, err := auth.Sign(f.cert, idURL, userUID, sessUID, res, at)
+	a, err := auth.Sign(f.cert, idURL, userUID, sessUID, audience, res, at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestRefusals(t *testing.T) {
 			return a, resource
 		}, auth.ErrAuthorisation},
 		{"signed by another key", func(t *testing.T, f *fixture) (*auth.Authorisation, string) {
-			a, err := auth.Sign(f.other, idURL, userUID, sessUID, resource, f.clock.Now())
+			a, err := auth.Sign(f.other, idURL, userUID, sessUID, audience, resource, f.clock.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,14 +205,14 @@ func TestRefusals(t *testing.T) {
 		}, auth.ErrAuthorisation},
 		{"other user's session", func(t *testing.T, f *fixture) (*auth.Authorisation, string) {
 			// Signed with the session's own key, but claiming another user.
-			a, err := auth.Sign(f.cert, idURL, "user-mallory", sessUID, resource, f.clock.Now())
+			a, err := auth.Sign(f.cert, idURL, "user-mallory", sessUID, audience, resource, f.clock.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
 			return a, resource
 		}, auth.ErrAuthorisation},
 		{"unknown session", func(t *testing.T, f *fixture) (*auth.Authorisation, string) {
-			a, err := auth.Sign(f.cert, idURL, userUID, "sess-unknown", resource, f.clock.Now())
+			a, err := auth.Sign(f.cert, idURL, userUID, "sess-unknown", audience, resource, f.clock.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -311,10 +312,10 @@ func TestSessionsAreCachedSeparately(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Alice's certificate does not speak for the other service's session.
-	a, _ := auth.Sign(f.cert, otherID, userUID, sessUID, resource, f.clock.Now())
+	a, _ := auth.Sign(f.cert, otherID, userUID, sessUID, audience, resource, f.clock.Now())
 	_, err := f.v.Verify(ctx, a, resource)
 	wantClass(t, err, auth.ErrAuthorisation)
-	b, _ := auth.Sign(f.other, otherID, userUID, sessUID, resource, f.clock.Now())
+	b, _ := auth.Sign(f.other, otherID, userUID, sessUID, audience, resource, f.clock.Now())
 	if _, err := f.v.Verify(ctx, b, resource); err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +331,7 @@ func TestIdentitiesAllowList(t *testing.T) {
 	f.stub.set(untrusted, &auth.Session{SessionUID: sessUID, UserUID: userUID, Status: "approved",
 		CertPublic: string(f.cert.Public().PEM())})
 	f.v.Identities = map[string]bool{idURL: true}
-	a, _ := auth.Sign(f.cert, untrusted, userUID, sessUID, resource, f.clock.Now())
+	a, _ := auth.Sign(f.cert, untrusted, userUID, sessUID, audience, resource, f.clock.Now())
 	_, err := f.v.Verify(ctx, a, resource)
 	wantClass(t, err, auth.ErrAuthorisation)
 	if n := f.stub.calls.Load(); n != 0 {
@@ -345,14 +346,14 @@ func TestCheckWithoutVerifier(t *testing.T) {
 	f := setup(t)
 	now := f.clock.Now()
 	a := f.sign(t, resource, now)
-	if err := a.Check(f.cert.Public(), resource, now, time.Minute); err != nil {
+	if err := a.Check(f.cert.Public(), audience, resource, now, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	wantClass(t, a.Check(f.other.Public(), resource, now, time.Minute), auth.ErrAuthorisation)
-	wantClass(t, a.Check(f.cert.Public(), resource, now.Add(2*time.Minute), time.Minute), auth.ErrExpired)
-	wantClass(t, a.Check(nil, resource, now, time.Minute), auth.ErrAuthorisation)
+	wantClass(t, a.Check(f.other.Public(), audience, resource, now, time.Minute), auth.ErrAuthorisation)
+	wantClass(t, a.Check(f.cert.Public(), audience, resource, now.Add(2*time.Minute), time.Minute), auth.ErrExpired)
+	wantClass(t, a.Check(nil, audience, resource, now, time.Minute), auth.ErrAuthorisation)
 	var none *auth.Authorisation
-	wantClass(t, none.Check(f.cert.Public(), resource, now, time.Minute), auth.ErrAuthorisation)
+	wantClass(t, none.Check(f.cert.Public(), audience, resource, now, time.Minute), auth.ErrAuthorisation)
 }
 
 func TestConcurrentVerify(t *testing.T) {
@@ -421,4 +422,24 @@ func mustB64(t testing.TB, s string) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// An authorisation names its audience; a verifier for another service, or
+// one that names none, refuses it with AuthorisationAudienceError.
+func TestAuthorisationIsBoundToItsAudience(t *testing.T) {
+	f := setup(t)
+	a := f.sign(t, resource, f.clock.Now())
+	if _, err := f.v.Verify(context.Background(), a, resource); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := &auth.Verifier{Lookup: f.stub.lookup, Clock: f.clock.Now, Audience: audience + "-elsewhere"}
+	_, err := elsewhere.Verify(context.Background(), a, resource)
+	wantClass(t, err, auth.ErrAudience)
+	nowhere := &auth.Verifier{Lookup: f.stub.lookup, Clock: f.clock.Now}
+	_, err = nowhere.Verify(context.Background(), a, resource)
+	wantClass(t, err, auth.ErrAudience)
+	moved := *a
+	moved.Audience = audience + "-elsewhere"
+	_, err = elsewhere.Verify(context.Background(), &moved, resource)
+	wantClass(t, err, auth.ErrAuthorisation) // the audience is signed
 }

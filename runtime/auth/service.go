@@ -22,21 +22,25 @@ var ErrServiceNotTrusted = call.NewClass("ServiceNotTrustedError")
 type ServiceAuthorisation struct {
 	ServiceURL  string `json:"service_url"`
 	Fingerprint string `json:"fingerprint"`
+	Audience    string `json:"audience"` // URL of the service it is for
 	Resource    string `json:"resource"`
 	Time        string `json:"time"`
 	Signature   string `json:"signature"`
 }
 
 // Message is the exact text the service certificate signs. Its first line
-// differs from a user authorisation's, so neither can pass for the other.
+// differs from a user authorisation's, so neither can pass for the other;
+// v2 added the audience.
 func (a *ServiceAuthorisation) Message() []byte {
-	return []byte(strings.Join([]string{"acquire-service-authorisation-v1", a.ServiceURL, a.Fingerprint, a.Resource, a.Time}, "\n"))
+	return []byte(strings.Join([]string{"acquire-service-authorisation-v2", a.ServiceURL, a.Fingerprint, a.Audience,
+		a.Resource, a.Time}, "\n"))
 }
 
-// SignService makes a service authorisation with a service certificate.
-func SignService(cert *crypto.PrivateKey, serviceURL, resource string, now time.Time) (*ServiceAuthorisation, error) {
-	a := &ServiceAuthorisation{ServiceURL: serviceURL, Fingerprint: cert.Fingerprint(), Resource: resource,
-		Time: now.UTC().Format(time.RFC3339Nano)}
+// SignService makes a service authorisation for resource at the service
+// audience with a service certificate.
+func SignService(cert *crypto.PrivateKey, serviceURL, audience, resource string, now time.Time) (*ServiceAuthorisation, error) {
+	a := &ServiceAuthorisation{ServiceURL: serviceURL, Fingerprint: cert.Fingerprint(), Audience: audience,
+		Resource: resource, Time: now.UTC().Format(time.RFC3339Nano)}
 	sig, err := cert.Sign(a.Message())
 	if err != nil {
 		return nil, err
@@ -55,6 +59,7 @@ type ServiceVerifier struct {
 	Certs ServiceCerts
 	// Services, when set, lists the only service URLs allowed to act.
 	Services map[string]bool
+	Audience string // this service's URL: authorisations for any other are refused
 	Clock    func() time.Time
 	MaxAge   time.Duration // default DefaultMaxAge
 }
@@ -83,6 +88,9 @@ func (v *ServiceVerifier) Verify(ctx context.Context, a *ServiceAuthorisation, r
 	}
 	if v.Services != nil && !v.Services[a.ServiceURL] {
 		return "", call.Errorf(ErrServiceNotTrusted, "service %q is not trusted here", trunc(a.ServiceURL))
+	}
+	if err := checkAudience(a.Audience, v.Audience); err != nil {
+		return "", err
 	}
 	if err := checkFresh(a.Resource, a.Time, resource, v.now(), v.maxAge()); err != nil {
 		return "", err
@@ -136,8 +144,8 @@ type Credentials struct {
 	Service       *ServiceAuthorisation `json:"service_authorisation,omitempty"`
 }
 
-// Signer makes credentials for a resource: a user's session, or a
-// service acting in its own name.
+// Signer makes credentials for a resource at the service audience (its
+// URL): a user's session, or a service acting in its own name.
 type Signer interface {
-	Credentials(ctx context.Context, resource string, now time.Time) (Credentials, error)
+	Credentials(ctx context.Context, audience, resource string, now time.Time) (Credentials, error)
 }

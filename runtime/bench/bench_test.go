@@ -11,7 +11,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openacquire/acquire/runtime/compute/agent"
 )
+
+// The jobs step's agent launches its jobs' supervisors through this test
+// binary, as `acquire bench` does through acquire.
+func TestMain(m *testing.M) {
+	agent.ExecIfLaunched()
+	os.Exit(m.Run())
+}
 
 // TestRunSmall runs every benchmark step briefly: it proves the harness
 // works end to end, not how fast anything is.
@@ -19,7 +28,8 @@ func TestRunSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the benchmark harness registers users with argon2id")
 	}
-	rep, err := Run(context.Background(), Config{Duration: 300 * time.Millisecond, Concurrency: []int{1, 4}, Logins: 6, FileBytes: 3 << 20}, func(s string) { t.Log(s) })
+	rep, err := Run(context.Background(), Config{Duration: 300 * time.Millisecond, Concurrency: []int{1, 4}, Logins: 6, FileBytes: 3 << 20,
+		JobLauncher: os.Args[0]}, func(s string) { t.Log(s) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +45,8 @@ func TestRunSmall(t *testing.T) {
 		"transfers, distinct accounts": 2, "transfers, one hot account": 2, "transfers, hot vs distinct": 2,
 		"ledger alone, distinct accounts": 2, "ledger alone, one hot account": 2, "store durable puts (context)": 2,
 		"plain copy, MB/s": 1, "SHA-256 alone (one core), MB/s": 1, "upload via service, MB/s": 1, "download via service, MB/s": 1, "upload via PAR, MB/s": 1, "download via PAR, MB/s": 1,
-		"jobs, submit to settled": 2, "empty claims (after the jobs above)": 2}
+		"jobs, submit to settled": 2, "empty claims (after the jobs above)": 2,
+		"a job's start: supervised, no sandbox": 1, "a job's start: supervised in its sandbox": 1}
 	checkTransferFigures(t, rep)
 	checkFileFigures(t, rep)
 	for _, f := range rep.Figures {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -41,6 +42,11 @@ const (
 )
 
 func benchJobs(ctx context.Context, env *hostEnv, cfg Config, rep *Report, progress func(string)) error {
+	// Its agent serves several users, which it does only in sandboxes.
+	if err := sandboxHere(cfg.JobLauncher); err != nil {
+		rep.Figures = append(rep.Figures, Figure{Name: "jobs: not run (" + err.Error() + ")"})
+		return nil
+	}
 	progress("jobs: registering a user, a cluster and the catalogue entry")
 	je, err := newJobEnv(ctx, env)
 	if err != nil {
@@ -61,7 +67,58 @@ func benchJobs(ctx context.Context, env *hostEnv, cfg Config, rep *Report, progr
 		}
 		rep.Figures = append(rep.Figures, f, e)
 	}
+	progress(fmt.Sprintf("a trivial job's start, %d times supervised, %d times sandboxed", jobStartOps, jobStartOps))
+	for _, sandboxed := range []bool{false, true} {
+		f, err := jobStart(ctx, cfg.JobLauncher, sandboxed)
+		if err != nil {
+			return err
+		}
+		rep.Figures = append(rep.Figures, f)
+	}
 	return nil
+}
+
+// sandboxHere: an agent with launcher can sandbox jobs here.
+func sandboxHere(launcher string) error {
+	if launcher == "" {
+		return errors.New("no job launcher")
+	}
+	work, err := os.MkdirTemp("", "acquire-bench-check-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(work) }()
+	return agent.SandboxWorks(launcher, work)
+}
+
+// jobStartOps is how many /bin/true jobs time a job's start, each way.
+const jobStartOps = 20
+
+// jobStart times a job's start through the agent's supervisor, without or
+// with its sandbox: p50 is the start-to-report wall time, cpu_ms the
+// CPU of the supervisor, the job and the agent's clone, per job.
+func jobStart(ctx context.Context, launcher string, sandboxed bool) (Figure, error) {
+	work, err := os.MkdirTemp("", "acquire-bench-start-")
+	if err != nil {
+		return Figure{}, err
+	}
+	defer func() { _ = os.RemoveAll(work) }()
+	name := "a job's start: supervised, no sandbox"
+	if sandboxed {
+		name = "a job's start: supervised in its sandbox"
+	}
+	sc, err := agent.MeasureStart(ctx, launcher, work, sandboxed, jobStartOps)
+	if err != nil {
+		return Figure{}, err
+	}
+	walls := slices.Clone(sc.Walls)
+	slices.Sort(walls)
+	var sum time.Duration
+	for _, w := range walls {
+		sum += w
+	}
+	return Figure{Name: name, Concurrency: 1, Ops: len(walls), PerSecond: float64(len(walls)) / sum.Seconds(),
+		P50ms: ms(walls[len(walls)/2]), P99ms: ms(walls[len(walls)-1]), CPUms: ms(sc.CPU)}, nil
 }
 
 // emptyClaimOps is how many claims of an empty queue are timed after each
@@ -223,7 +280,7 @@ func (je *jobEnv) submit(ctx context.Context, client int) (string, error) {
 	s := je.users[client]
 	now := time.Now()
 	price, _ := ledger.Micros(jobPriceMicros)
-	ch, err := accounting.WriteCheque(s, accounting.ChequeSpec{Account: je.accounts[client], Recipient: je.ac.URL, Max: price,
+	ch, err := accounting.WriteCheque(s, accounting.ChequeSpec{Bank: je.acc.URL, Account: je.accounts[client], Recipient: je.ac.URL, Max: price,
 		Expires: now.Add(time.Hour), For: je.resource}, now)
 	if err != nil {
 		return "", err

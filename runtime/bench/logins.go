@@ -119,11 +119,12 @@ func benchVerify(ctx context.Context, env *hostEnv, cfg Config, rep *Report, pro
 	if err != nil {
 		return err
 	}
-	a, err := s.Authorise("bench resource", time.Now())
+	const audience = "https://bench.invalid/verifier"
+	a, err := s.Authorise(audience, "bench resource", time.Now())
 	if err != nil {
 		return err
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(c)}
+	v := &auth.Verifier{Lookup: identity.Lookup(c), Audience: audience}
 	if _, err := v.Verify(ctx, a, "bench resource"); err != nil {
 		return err
 	}

@@ -44,6 +44,8 @@ func (r *Report) WriteText(w io.Writer) error {
 		"per s counts jobs from the first submission until the last is settled, p50/p99 are queued → finished (including the wait\n"+
 		"in the queue); the bound is the RSA work of a job's 7 envelope calls and 6 signed authorisations on all cores.\n"+
 		"Empty claims are timed after each jobs level: finished jobs leave no queue pointer, so they should not slow down.\n"+
+		"A job's start: 20 /bin/true jobs one after another through the agent's supervisor, without and with the job sandbox\n"+
+		"(namespaces, its own root); p50/p99 are start to report, cpu ms the supervisor's, the job's and the agent's clone per job.\n"+
 		"Each bound is the mean of samples taken between rounds of its figure's load, so both see the same machine (JSON output has them).\n"+
 		"Timed figures (calls, verify, transfers) count, per round, the operations completed while every client was busy: from the\n"+
 		"N-th completion to the round's end, not the start-up or the drain after it; p50/p99 cover every operation.\n"+

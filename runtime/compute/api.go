@@ -39,6 +39,10 @@ type JobLimits struct {
 	CPUS      int64 `json:"cpu_s,omitempty"`      // CPU time, seconds
 	FileMB    int64 `json:"file_mb,omitempty"`    // size of any file written, MiB
 	OpenFiles int64 `json:"open_files,omitempty"` // open descriptors
+	// Processes caps the processes (and threads) the job has at once: a
+	// total for the job, counted in its sandbox's user namespace; an agent
+	// without a sandbox refuses a job that asks for it.
+	Processes int64 `json:"processes,omitempty"`
 }
 
 // Job is a job's record, as users and agents see it.
@@ -65,6 +69,11 @@ type Job struct {
 	Created         time.Time `json:"created"`
 	Started         time.Time `json:"started,omitzero"`
 	Finished        time.Time `json:"finished,omitzero"`
+	// Isolation is how the agent isolated the attempt that ended the job,
+	// as it reported it (agent.Isolation: e.g. "sandbox: user, mount, pid,
+	// ipc, uts, net namespaces; limits: rlimits"); empty from agents that
+	// do not say.
+	Isolation string `json:"isolation,omitempty"`
 }
 
 // Timeout is the job's hard time limit.
@@ -156,16 +165,27 @@ type FinishArgs struct {
 	State    string      `json:"state"` // succeeded, failed or cancelled
 	ExitCode *int        `json:"exit_code,omitempty"`
 	Message  string      `json:"message,omitempty"`
+	// Isolation is how the job ran (see Job.Isolation).
+	Isolation string `json:"isolation,omitempty"`
 }
 
-// FinishResource is "finish <job> attempt <n> state <s> exit <code> message <digest>".
+// MaxIsolationBytes bounds FinishArgs.Isolation.
+const MaxIsolationBytes = 256
+
+// FinishResource is "finish <job> attempt <n> state <s> exit <code> message
+// <digest>", then " isolation <digest>" when the agent reports one (so the
+// statement signs it, and agents that do not report one sign as before).
 func FinishResource(a *FinishArgs) string {
 	code := "none"
 	if a.ExitCode != nil {
 		code = strconv.Itoa(*a.ExitCode)
 	}
-	return "finish " + a.JobID + " attempt " + strconv.Itoa(a.Attempt) + " state " + a.State + " exit " + code +
+	r := "finish " + a.JobID + " attempt " + strconv.Itoa(a.Attempt) + " state " + a.State + " exit " + code +
 		" message " + digest(a.Message)
+	if a.Isolation != "" {
+		r += " isolation " + digest(a.Isolation)
+	}
+	return r
 }
 
 // JobArgs names a job, for its owner (or an admin).

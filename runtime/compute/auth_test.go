@@ -60,7 +60,7 @@ func TestClusterAuth(t *testing.T) {
 	}
 	// submit_job is for the access service only.
 	fa := &access.FulfilArgs{RequestUID: strings.Repeat("a", 32), Resource: "job/run", Details: "{}"}
-	cr, err := f.env.Host.Accounting.Service().Credentials(ctx, access.FulfilResource(fa), time.Time{})
+	cr, err := f.env.Host.Accounting.Service().Credentials(ctx, f.cc.URL, access.FulfilResource(fa), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

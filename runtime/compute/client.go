@@ -78,8 +78,9 @@ func (a *AgentClient) Heartbeat(ctx context.Context, jobID string, attempt int) 
 }
 
 // Finish reports the end of this agent's attempt of a job.
-func (a *AgentClient) Finish(ctx context.Context, jobID string, attempt int, state string, exit *int, message string) (*Job, error) {
-	args := &FinishArgs{JobID: jobID, Attempt: attempt, State: state, ExitCode: exit, Message: message}
+// isolation says how the job ran (see Job.Isolation; empty: not said).
+func (a *AgentClient) Finish(ctx context.Context, jobID string, attempt int, state string, exit *int, message, isolation string) (*Job, error) {
+	args := &FinishArgs{JobID: jobID, Attempt: attempt, State: state, ExitCode: exit, Message: message, Isolation: isolation}
 	args.Auth = a.sign(FinishResource(args))
 	var out Job
 	return &out, a.C.Call(ctx, a.URL, "finish_job", args, &out)

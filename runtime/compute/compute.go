@@ -178,14 +178,14 @@ func New(svc *service.Service, o Options) (*Compute, error) {
 	if err := CheckLease(o.Lease); err != nil {
 		return nil, fmt.Errorf("compute: %w", err)
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock()}
+	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL()}
 	if len(o.TrustedIdentities) > 0 {
 		v.Identities = map[string]bool{}
 		for _, u := range o.TrustedIdentities {
 			v.Identities[u] = true
 		}
 	}
-	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Services: map[string]bool{}}
+	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Services: map[string]bool{}}
 	for _, u := range o.AccessURLs {
 		sv.Services[u] = true
 	}

@@ -80,7 +80,7 @@ func (f *fixture) submit(t *testing.T, spec compute.JobSpec) (string, error) {
 	f.n++
 	id := "req-" + string(rune('a'+f.n))
 	now := f.env.Clock.Now()
-	ch, err := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Account: f.main, Recipient: f.ac.URL,
+	ch, err := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Bank: f.env.Host.ServiceURL(accounting.Kind), Account: f.main, Recipient: f.ac.URL,
 		Max: ledger.MustParse(price), Expires: now.Add(time.Hour), For: "job/run"}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +119,8 @@ func (f *fixture) startAgentWith(t *testing.T, cfg agent.Config) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	cfg.WorkDir, cfg.Lease, cfg.PollMin, cfg.PollMax = t.TempDir(), 300*time.Millisecond, 20*time.Millisecond, 100*time.Millisecond
+	// Agents without a launcher cannot sandbox; these tests have one user.
+	cfg.UnsandboxedSingleTenant = cfg.Launcher == "" && cfg.Limits == (agent.Limits{})
 	go func() { done <- agent.Run(ctx, cfg) }()
 	var once sync.Once
 	stop = func() {
@@ -243,7 +245,7 @@ func TestTwoAgentsCompeteJobRunsOnce(t *testing.T) {
 		t.Fatalf("a second claim got %+v, %v", j, err)
 	}
 	zero := 0
-	if _, err := f.agentClient(w.Agent).Finish(ctx, w.ID, w.Attempt, compute.StateSucceeded, &zero, ""); err != nil {
+	if _, err := f.agentClient(w.Agent).Finish(ctx, w.ID, w.Attempt, compute.StateSucceeded, &zero, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	f.wait(t, id, "settled", settled(compute.StateSucceeded))
@@ -300,7 +302,7 @@ func TestKilledAgentJobRunsAgainPaidOnce(t *testing.T) {
 	}
 	// The dead attempt's late report is refused and changes nothing.
 	zero := 0
-	_, err = f.agentClient(first.Agent).Finish(ctx, id, 1, compute.StateSucceeded, &zero, "")
+	_, err = f.agentClient(first.Agent).Finish(ctx, id, 1, compute.StateSucceeded, &zero, "", "")
 	wantClass(t, err, compute.ErrLeaseLost)
 	_, err = f.agentClient(first.Agent).Heartbeat(ctx, id, 1)
 	wantClass(t, err, compute.ErrLeaseLost)
@@ -346,7 +348,7 @@ func TestFailedJobRefunded(t *testing.T) {
 	f.money(t, "100", "0", "0")
 	// The user's retry of the request answers the failure.
 	now := f.env.Clock.Now()
-	ch, _ := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Account: f.main, Recipient: f.ac.URL,
+	ch, _ := accounting.WriteCheque(f.alice, accounting.ChequeSpec{Bank: f.env.Host.ServiceURL(accounting.Kind), Account: f.main, Recipient: f.ac.URL,
 		Max: ledger.MustParse(price), Expires: now.Add(time.Hour), For: "job/run"}, now)
 	_, err = f.ac.Request(ctx, f.alice, "other", "job/run", "{}", ch)
 	wantClass(t, err, access.ErrFulfilmentFailed) // and a bad spec is refused, refunded
@@ -407,7 +409,7 @@ func TestSweepSettlesLater(t *testing.T) {
 	saved := hc.Transport
 	hc.Transport = blockPath{inner: saved, path: "/access"}
 	zero := 0
-	done, err := ag.Finish(ctx, id, 1, compute.StateSucceeded, &zero, "")
+	done, err := ag.Finish(ctx, id, 1, compute.StateSucceeded, &zero, "", "")
 	hc.Transport = saved
 	if err != nil || done.State != compute.StateSucceeded || done.Settled {
 		t.Fatalf("%+v %v", done, err)
@@ -484,4 +486,49 @@ func TestListJobs(t *testing.T) {
 	wantClass(t, err, call.ErrBadArguments)
 	_, err = f.cc.ListJobs(ctx, f.alice, "not a token", 0)
 	wantClass(t, err, call.ErrBadArguments)
+}
+
+// TestAdminCancelKeepsLinks: an admin who cancels a job sees its drive
+// links without their secrets, but the job keeps them: its owner still
+// reads them afterwards, pending or running.
+func TestAdminCancelKeepsLinks(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	in, out := "https://drive.test/par/in#secret-in", "https://drive.test/par/out#secret-out"
+	spec := compute.JobSpec{Command: "/bin/true", Input: in, Output: out}
+	pending, err := f.submit(t, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, err := f.submit(t, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The agent claims the older job first; neither is run for real.
+	if j, err := f.agentClient("a").Claim(ctx); err != nil || j == nil || j.ID != pending {
+		t.Fatalf("claim: %+v %v", j, err)
+	}
+	pending, running = running, pending
+	for _, id := range []string{pending, running} {
+		j, err := f.cc.Cancel(ctx, f.carol, id)
+		if err != nil {
+			t.Fatalf("admin cancel %s: %v", id, err)
+		}
+		if strings.Contains(j.Spec.Input+j.Spec.Output, "secret") {
+			t.Fatalf("the admin was answered the owner's secrets: %+v", j.Spec)
+		}
+		if again, err := f.cc.Status(ctx, f.carol, id); err != nil || strings.Contains(again.Spec.Input+again.Spec.Output, "secret") {
+			t.Fatalf("admin status: %+v %v", again, err)
+		}
+		own, err := f.cc.Status(ctx, f.alice, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if own.Spec.Input != in || own.Spec.Output != out {
+			t.Fatalf("after an admin's cancel the job holds links %q %q; want %q %q", own.Spec.Input, own.Spec.Output, in, out)
+		}
+	}
+	if j, _ := f.cc.Status(ctx, f.alice, running); !j.CancelRequested {
+		t.Fatalf("running job not asked to cancel: %+v", j)
+	}
 }

@@ -9,31 +9,42 @@ import (
 	"github.com/openacquire/acquire/runtime/store"
 )
 
-// ownJob reads a job for its owner, or for an admin of the service.
-func (c *Compute) ownJob(ctx context.Context, args *JobArgs, resource string) (*Job, store.Version, error) {
+// ownJob reads a job for its owner, or for an admin of the service. The
+// job is the stored one, links and all, so that whatever the caller saves
+// back keeps them; answer turns it into what the caller may see.
+func (c *Compute) ownJob(ctx context.Context, args *JobArgs, resource string) (j *Job, ver store.Version, answer func(*Job) *Job, err error) {
 	if !jobIDPattern.MatchString(args.JobID) {
-		return nil, "", call.Errorf(call.ErrBadArguments, "job id %q is malformed", clip(args.JobID))
+		return nil, "", nil, call.Errorf(call.ErrBadArguments, "job id %q is malformed", clip(args.JobID))
 	}
 	u, err := c.authoriseUser(ctx, args.Credentials, resource)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	j, ver, err := c.job(ctx, args.JobID)
-	if err != nil {
-		return nil, "", err
+	if j, ver, err = c.job(ctx, args.JobID); err != nil {
+		return nil, "", nil, err
 	}
 	if j.IdentityURL == u.IdentityURL && j.UserUID == u.UserUID {
-		return j, ver, nil
+		return j, ver, ownerView, nil
 	}
 	if ok, err := c.svc.IsAdmin(ctx, u.IdentityURL, u.UserUID); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	} else if !ok {
 		// Not found, rather than forbidden: job ids are not to be probed.
-		return nil, "", call.Errorf(call.ErrNotFound, "no job %s", args.JobID)
+		return nil, "", nil, call.Errorf(call.ErrNotFound, "no job %s", args.JobID)
 	}
-	// An admin sees the job, not the secrets of its owner's drive links.
-	j.Spec.Input, j.Spec.Output = RedactLink(j.Spec.Input), RedactLink(j.Spec.Output)
-	return j, ver, nil
+	return j, ver, adminView, nil
+}
+
+// ownerView answers the job as it is.
+func ownerView(j *Job) *Job { return j }
+
+// adminView answers a copy without the secrets of the owner's drive links:
+// an admin sees the job, not its PARs. A copy, because the job itself may
+// still be saved (cancel_job) and must keep them.
+func adminView(j *Job) *Job {
+	v := *j
+	v.Spec.Input, v.Spec.Output = RedactLink(j.Spec.Input), RedactLink(j.Spec.Output)
+	return &v
 }
 
 // RedactLink drops a link's secret: a PAR link carries it after '#'.
@@ -45,8 +56,11 @@ func RedactLink(link string) string {
 }
 
 func (c *Compute) handleStatus(ctx context.Context, args *JobArgs) (*Job, error) {
-	j, _, err := c.ownJob(ctx, args, StatusResource(args.JobID))
-	return j, err
+	j, _, answer, err := c.ownJob(ctx, args, StatusResource(args.JobID))
+	if err != nil {
+		return nil, err
+	}
+	return answer(j), nil
 }
 
 // handleCancel cancels a job for its owner: a pending one at once (and
@@ -55,19 +69,19 @@ func (c *Compute) handleStatus(ctx context.Context, args *JobArgs) (*Job, error)
 // cancelled job answers itself again; another final one is JobFinishedError.
 func (c *Compute) handleCancel(ctx context.Context, args *JobArgs) (*Job, error) {
 	for range 3 {
-		j, ver, err := c.ownJob(ctx, args, CancelResource(args.JobID))
+		j, ver, answer, err := c.ownJob(ctx, args, CancelResource(args.JobID))
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case j.State == StateCancelled:
-			return j, nil
+			return answer(j), nil
 		case Final(j.State):
 			return nil, call.Errorf(ErrJobFinished, "job %s already ended %s", j.ID, j.State)
 		case j.State == StatePending:
 			err = c.finalize(ctx, j, ver, StateCancelled, nil, "cancelled by its owner")
 		case j.CancelRequested:
-			return j, nil
+			return answer(j), nil
 		default:
 			j.CancelRequested = true
 			_, err = c.saveJob(ctx, j, ver)
@@ -78,7 +92,10 @@ func (c *Compute) handleCancel(ctx context.Context, args *JobArgs) (*Job, error)
 		if errors.Is(err, call.ErrBusy) {
 			continue // claimed or beaten meanwhile: look again
 		}
-		return j, err
+		if err != nil {
+			return nil, err
+		}
+		return answer(j), nil
 	}
 	return nil, call.Errorf(call.ErrBusy, "job %s keeps changing; retry", args.JobID)
 }

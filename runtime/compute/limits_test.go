@@ -37,10 +37,13 @@ func allocate(mb string) int {
 	return 0
 }
 
-// limitsRig runs jobs on one agent, its output drive a folder.
+// limitsRig runs jobs on one agent, its output drive a folder; its input
+// drive (inLink) holds a copy of this test binary, which a sandboxed job
+// sees only so.
 type limitsRig struct {
 	f         *fixture
 	out, link string
+	inLink    string
 	last      string // the last job's id
 	stop      func()
 }
@@ -50,8 +53,16 @@ func newLimitsRig(t *testing.T, f *fixture, cfg agent.Config) *limitsRig {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc/self/limits")
 	}
-	r := &limitsRig{f: f, out: t.TempDir(), link: "https://drive.example/par/out#out-secret-5678"}
-	cfg.Drive = &agent.DirDrive{Dirs: map[string]string{r.link: r.out}}
+	r := &limitsRig{f: f, out: t.TempDir(), link: "https://drive.example/par/out#out-secret-5678", inLink: "https://drive.example/par/in#in-secret-1234"}
+	in := t.TempDir()
+	exe, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in, "alloc"), exe, 0o755); err != nil { //nolint:gosec // a program for the job
+		t.Fatal(err)
+	}
+	cfg.Drive = &agent.DirDrive{Dirs: map[string]string{r.link: r.out, r.inLink: in}}
 	r.stop = f.startAgentWith(t, cfg)
 	return r
 }
@@ -110,13 +121,12 @@ func TestAgentLimits(t *testing.T) {
 	if j := r.run(t, compute.JobSpec{Command: "dd", Args: []string{"if=/dev/zero", "of=out/big", "bs=1M", "count=2"}}); j.State != compute.StateFailed || j.Message != "stopped at its file size limit" {
 		t.Errorf("writing job %+v", j)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The Go runtime says "out of memory"; under -race this binary's
 	// ThreadSanitizer fails first, allocating its shadow memory (ENOMEM).
-	if j := r.run(t, compute.JobSpec{Command: exe, Env: map[string]string{"ACQUIRE_TEST_ALLOC_MB": "256"}}); j.State != compute.StateFailed ||
+	// The job gets this binary as its input (it sees nothing of the host
+	// outside the system folders).
+	if j := r.run(t, compute.JobSpec{Command: "/bin/sh", Args: []string{"-c", "chmod +x in/alloc && exec in/alloc"}, Input: r.inLink,
+		Env: map[string]string{"ACQUIRE_TEST_ALLOC_MB": "256"}}); j.State != compute.StateFailed ||
 		!regexp.MustCompile(`out of memory|failed to allocate .*errno: 12`).MatchString(r.log(t, "stderr.txt")) {
 		t.Errorf("allocating job %+v, stderr %.300q", j, r.log(t, "stderr.txt"))
 	}

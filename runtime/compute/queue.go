@@ -161,6 +161,8 @@ func checkFinish(args *FinishArgs) error {
 		return call.Errorf(call.ErrBadArguments, "message must be at most %d bytes without control characters", MaxMessageBytes)
 	case args.State == StateSucceeded && (args.ExitCode == nil || *args.ExitCode != 0):
 		return call.Errorf(call.ErrBadArguments, "a succeeded job exits 0")
+	case len(args.Isolation) > MaxIsolationBytes || strings.ContainsFunc(args.Isolation, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return call.Errorf(call.ErrBadArguments, "isolation must be at most %d bytes without control characters", MaxIsolationBytes)
 	}
 	return nil
 }
@@ -188,6 +190,7 @@ func (c *Compute) handleFinish(ctx context.Context, args *FinishArgs) (*Job, err
 		}
 		return j, nil
 	}
+	j.Isolation = args.Isolation
 	if err := c.finalize(ctx, j, ver, args.State, args.ExitCode, args.Message); err != nil {
 		return nil, err
 	}

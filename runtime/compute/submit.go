@@ -50,7 +50,7 @@ func (l JobLimits) Check() error {
 	for _, f := range []struct {
 		name   string
 		v, min int64
-	}{{"memory_mb", l.MemoryMB, MinJobMemoryMB}, {"cpu_s", l.CPUS, 1}, {"file_mb", l.FileMB, 1}, {"open_files", l.OpenFiles, MinJobOpenFiles}} {
+	}{{"memory_mb", l.MemoryMB, MinJobMemoryMB}, {"cpu_s", l.CPUS, 1}, {"file_mb", l.FileMB, 1}, {"open_files", l.OpenFiles, MinJobOpenFiles}, {"processes", l.Processes, 1}} {
 		if f.v != 0 && (f.v < f.min || f.v > MaxJobLimit) {
 			return fmt.Errorf("limits.%s %d is not 0 (none) or in [%d, %d]", f.name, f.v, f.min, MaxJobLimit)
 		}

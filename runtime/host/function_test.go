@@ -85,6 +85,7 @@ func TestLazySweepsOnRequests(t *testing.T) {
 	c.Clock = clk.Now
 	alice, bob := login(t, c, clk, srv.URL, "alice"), login(t, c, clk, srv.URL, "bob")
 	acc := &accounting.Client{C: c, URL: srv.URL + "/accounting"}
+	makeAccountingAdmin(t, fn, alice) // only an admin grants an overdraft
 	from, err := acc.CreateAccount(ctx, alice, "main", ledger.MustParse("100"))
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +113,19 @@ func TestLazySweepsOnRequests(t *testing.T) {
 			t.Fatalf("provisional transfer not released by the request-driven sweep: %+v", b)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// makeAccountingAdmin makes s's user an admin of fn's accounting service,
+// as a deployment's admin setting does.
+func makeAccountingAdmin(t *testing.T, fn *host.Lazy, s *identity.Session) {
+	t.Helper()
+	h, err := fn.HostForTest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Accounting.AddAdmin(context.Background(), s.IdentityURL, s.UserUID); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -28,9 +28,10 @@ type Session struct {
 	Cert        *crypto.PrivateKey
 }
 
-// Authorise signs an authorisation for resource with the session certificate.
-func (s *Session) Authorise(resource string, now time.Time) (*auth.Authorisation, error) {
-	return auth.Sign(s.Cert, s.IdentityURL, s.UserUID, s.SessionUID, resource, now)
+// Authorise signs an authorisation for resource at the service audience
+// (its URL) with the session certificate.
+func (s *Session) Authorise(audience, resource string, now time.Time) (*auth.Authorisation, error) {
+	return auth.Sign(s.Cert, s.IdentityURL, s.UserUID, s.SessionUID, audience, resource, now)
 }
 
 // Register creates a user. The call is idempotent, so a retry after a
@@ -99,7 +100,7 @@ func (c *Client) Approve(ctx context.Context, s *Session, password string, o Log
 }
 
 func (c *Client) authCall(ctx context.Context, s *Session, fn, resource string, args func(*auth.Authorisation) any, out any, idem bool) error {
-	a, err := s.Authorise(resource, c.C.Clock())
+	a, err := s.Authorise(c.URL, resource, c.C.Clock())
 	if err != nil {
 		return err
 	}
@@ -171,8 +172,8 @@ func Lookup(c *call.Client) auth.Lookup {
 	}
 }
 
-// Credentials signs a user authorisation for resource (auth.Signer).
-func (s *Session) Credentials(_ context.Context, resource string, now time.Time) (auth.Credentials, error) {
-	a, err := s.Authorise(resource, now)
+// Credentials signs a user authorisation for resource at audience (auth.Signer).
+func (s *Session) Credentials(_ context.Context, audience, resource string, now time.Time) (auth.Credentials, error) {
+	a, err := s.Authorise(audience, resource, now)
 	return auth.Credentials{Authorisation: a}, err
 }

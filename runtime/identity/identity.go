@@ -119,6 +119,11 @@ func (id *Identity) hashPassword(ctx context.Context, password string) (string, 
 // verifier checks authorisations against this service's own store: no
 // cache, so a logout takes effect at once here.
 func (id *Identity) authorise(ctx context.Context, a *auth.Authorisation, resource string) (*sessionRecord, error) {
+	return id.authoriseFor(ctx, a, id.svc.URL(), resource)
+}
+
+// authoriseFor checks an authorisation made for the service audience.
+func (id *Identity) authoriseFor(ctx context.Context, a *auth.Authorisation, audience, resource string) (*sessionRecord, error) {
 	if a == nil {
 		return nil, call.Errorf(auth.ErrAuthorisation, "no authorisation given")
 	}
@@ -139,7 +144,7 @@ func (id *Identity) authorise(ctx context.Context, a *auth.Authorisation, resour
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Check(cert, resource, id.now(), auth.DefaultMaxAge); err != nil {
+	if err := a.Check(cert, audience, resource, id.now(), auth.DefaultMaxAge); err != nil {
 		return nil, err
 	}
 	return rec, nil

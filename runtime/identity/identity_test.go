@@ -18,6 +18,9 @@ import (
 
 const pw = "correct horse battery"
 
+// verifierURL is the service the authorisations in these tests are for.
+const verifierURL = "https://verifier.example.test/storage"
+
 type fixture struct {
 	env    *hosttest.Env
 	id     *identity.Client
@@ -181,21 +184,21 @@ func TestAuthorisationExpiresAndDiesWithLogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	var session auth.Session
-	a, _ := s.Authorise("read thing", f.env.Clock.Now())
-	err = f.env.Client.Call(ctx, f.id.URL, "verify_authorisation", &identity.VerifyArgs{Authorisation: a, Resource: "read thing"}, &session)
+	a, _ := s.Authorise(verifierURL, "read thing", f.env.Clock.Now())
+	err = f.env.Client.Call(ctx, f.id.URL, "verify_authorisation", &identity.VerifyArgs{Authorisation: a, Audience: verifierURL, Resource: "read thing"}, &session)
 	if err != nil || session.UserUID != s.UserUID {
 		t.Fatalf("fresh authorisation: %v %+v", err, session)
 	}
-	err = f.env.Client.Call(ctx, f.id.URL, "verify_authorisation", &identity.VerifyArgs{Authorisation: a, Resource: "other"}, &session)
+	err = f.env.Client.Call(ctx, f.id.URL, "verify_authorisation", &identity.VerifyArgs{Authorisation: a, Audience: verifierURL, Resource: "other"}, &session)
 	wantClass(t, err, auth.ErrAuthorisation)
 	f.env.Clock.Advance(auth.DefaultMaxAge + time.Second)
-	err = f.env.Client.Call(ctx, f.id.URL, "verify_authorisation", &identity.VerifyArgs{Authorisation: a, Resource: "read thing"}, &session)
+	err = f.env.Client.Call(ctx, f.id.URL, "verify_authorisation", &identity.VerifyArgs{Authorisation: a, Audience: verifierURL, Resource: "read thing"}, &session)
 	wantClass(t, err, auth.ErrExpired)
 	if _, err := f.id.Logout(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	a, _ = s.Authorise("read thing", f.env.Clock.Now())
-	err = f.env.Client.Call(ctx, f.id.URL, "verify_authorisation", &identity.VerifyArgs{Authorisation: a, Resource: "read thing"}, &session)
+	a, _ = s.Authorise(verifierURL, "read thing", f.env.Clock.Now())
+	err = f.env.Client.Call(ctx, f.id.URL, "verify_authorisation", &identity.VerifyArgs{Authorisation: a, Audience: verifierURL, Resource: "read thing"}, &session)
 	wantClass(t, err, auth.ErrSessionClosed)
 }
 

@@ -133,14 +133,16 @@ func (id *Identity) handleListSessions(ctx context.Context, a *AuthArgs) (*Sessi
 	return out, nil
 }
 
-// VerifyArgs asks whether an authorisation is good for a resource.
+// VerifyArgs asks whether an authorisation is good for a resource at the
+// service audience (the asking service's URL).
 type VerifyArgs struct {
 	Authorisation *auth.Authorisation `json:"authorisation"`
+	Audience      string              `json:"audience"`
 	Resource      string              `json:"resource"`
 }
 
 func (id *Identity) handleVerify(ctx context.Context, a *VerifyArgs) (*auth.Session, error) {
-	s, err := id.authorise(ctx, a.Authorisation, a.Resource)
+	s, err := id.authoriseFor(ctx, a.Authorisation, a.Audience, a.Resource)
 	if err != nil {
 		return nil, err
 	}

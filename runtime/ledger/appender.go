@@ -40,6 +40,24 @@ type accountState struct {
 	// flusher role; it only grows.
 	known  atomic.Uint64
 	loaded atomic.Bool
+
+	// seen is the newest item of the account this process has read or
+	// written (nil before), readable without the flusher role: a recent,
+	// possibly lagging, view of its state for checks made before a write.
+	seen atomic.Pointer[Item]
+}
+
+// observe records it as seen unless a newer item was seen already.
+func (st *accountState) observe(it *Item) {
+	for {
+		cur := st.seen.Load()
+		if cur != nil && cur.N >= it.N {
+			return
+		}
+		if st.seen.CompareAndSwap(cur, it) {
+			return
+		}
+	}
 }
 
 type entryRef struct {
@@ -332,6 +350,7 @@ func nextEntry(cur *Item, tpl Entry) (Entry, error) {
 func (l *Ledger) remember(st *accountState, it *Item) {
 	st.head = it
 	st.known.Store(it.N)
+	st.observe(it)
 	keys := make([]string, 0, len(it.Entries))
 	for _, e := range it.Entries {
 		if e.Transfer == "" {
@@ -400,6 +419,7 @@ func (l *Ledger) load(ctx context.Context, st *accountState) error {
 	st.recent, st.byItem = map[string]entryRef{}, map[uint64][]string{}
 	st.known.Store(head.N)
 	st.loaded.Store(true)
+	st.observe(head)
 	return nil
 }
 
@@ -503,5 +523,21 @@ func (l *Ledger) headBound(ctx context.Context, acc string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	st.observe(h)
 	return h.N, nil
+}
+
+// view returns a recent state of acc: the newest item this process has
+// seen, or else its head read now. With fresh, always the head read now.
+func (l *Ledger) view(ctx context.Context, acc string, fresh bool) (*Item, error) {
+	st := l.state(acc)
+	if it := st.seen.Load(); it != nil && !fresh {
+		return it, nil
+	}
+	it, err := l.findHead(ctx, acc)
+	if err != nil {
+		return nil, err
+	}
+	st.observe(it)
+	return it, nil
 }

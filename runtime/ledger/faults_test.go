@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openacquire/acquire/runtime/clock"
 	"github.com/openacquire/acquire/runtime/ledger"
 	"github.com/openacquire/acquire/runtime/store"
 	"github.com/openacquire/acquire/runtime/store/faultstore"
@@ -23,26 +24,9 @@ import (
 // view of every crash row of the design note, including "item write
 // returned an error".
 
-type faultClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *faultClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *faultClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // faultOp is one ledger operation a client may retry as a whole; it
 // answers a summary of its outcome to compare with a clean run's.
-type faultOp func(ctx context.Context, l *ledger.Ledger, c *faultClock) (string, error)
+type faultOp func(ctx context.Context, l *ledger.Ledger, c *clock.Manual) (string, error)
 
 var receiptBy = time.Date(2030, 1, 1, 1, 0, 0, 0, time.UTC)
 
@@ -59,39 +43,39 @@ func outcome(r ledger.TransferResult) string {
 }
 
 var faultOps = map[string]faultOp{
-	"direct": func(ctx context.Context, l *ledger.Ledger, _ *faultClock) (string, error) {
+	"direct": func(ctx context.Context, l *ledger.Ledger, _ *clock.Manual) (string, error) {
 		r, err := l.Transfer(ctx, ledger.TransferRequest{ID: "x", From: "a", To: "b", Amount: ledger.MustParse("4")})
 		return outcome(r), err
 	},
-	"refused": func(ctx context.Context, l *ledger.Ledger, _ *faultClock) (string, error) {
+	"refused": func(ctx context.Context, l *ledger.Ledger, _ *clock.Manual) (string, error) {
 		r, err := l.Transfer(ctx, ledger.TransferRequest{ID: "x", From: "a", To: "b", Amount: ledger.MustParse("11")})
 		if errors.Is(err, ledger.ErrInsufficientFunds) {
 			err = nil
 		}
 		return outcome(r), err
 	},
-	"receipt": func(ctx context.Context, l *ledger.Ledger, _ *faultClock) (string, error) {
+	"receipt": func(ctx context.Context, l *ledger.Ledger, _ *clock.Manual) (string, error) {
 		if _, err := l.Transfer(ctx, provisionalReq("p")); err != nil {
 			return "", err
 		}
 		r, err := l.Receipt(ctx, "p", ledger.MustParse("3"), "payee")
 		return outcome(r), err
 	},
-	"refund": func(ctx context.Context, l *ledger.Ledger, _ *faultClock) (string, error) {
+	"refund": func(ctx context.Context, l *ledger.Ledger, _ *clock.Manual) (string, error) {
 		if _, err := l.Transfer(ctx, provisionalReq("p")); err != nil {
 			return "", err
 		}
 		r, err := l.Refund(ctx, "p", "payee")
 		return outcome(r), err
 	},
-	"expiry": func(ctx context.Context, l *ledger.Ledger, c *faultClock) (string, error) {
+	"expiry": func(ctx context.Context, l *ledger.Ledger, c *clock.Manual) (string, error) {
 		if _, err := l.Transfer(ctx, provisionalReq("p")); err != nil && !errors.Is(err, ledger.ErrInvalid) {
 			return "", err // ErrInvalid: a retry after the clock passed receipt_by found no record
 		}
-		if c.now().Before(receiptBy) {
-			c.advance(2 * time.Hour)
+		if c.Now().Before(receiptBy) {
+			c.Advance(2 * time.Hour)
 		}
-		if _, err := l.Expire(ctx, c.now()); err != nil {
+		if _, err := l.Expire(ctx, c.Now()); err != nil {
 			return "", err
 		}
 		r, err := l.Complete(ctx, "p")
@@ -102,7 +86,7 @@ var faultOps = map[string]faultOp{
 // faultWorld is one fresh store with accounts a (10 units) and b.
 type faultWorld struct {
 	fs     *faultstore.Store
-	clock  *faultClock
+	clock  *clock.Manual
 	writes []string // every write's point, in order, while recording
 	mu     sync.Mutex
 	record bool
@@ -110,7 +94,7 @@ type faultWorld struct {
 
 func newFaultWorld(t *testing.T) *faultWorld {
 	t.Helper()
-	w := &faultWorld{clock: &faultClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	w := &faultWorld{clock: clock.NewManual(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))}
 	fs, err := faultstore.New(memstore.New(), faultstore.Options{Point: func(op, key string) string {
 		pt := op + " " + key
 		w.mu.Lock()
@@ -140,7 +124,7 @@ func newFaultWorld(t *testing.T) *faultWorld {
 // ledger starts a process: a fresh ledger on a fresh handle of the store.
 func (w *faultWorld) ledger(t *testing.T) *ledger.Ledger {
 	t.Helper()
-	l, err := ledger.New(context.Background(), store.NewBucket(w.fs.Process()), ledger.WithClock(w.clock.now))
+	l, err := ledger.New(context.Background(), store.NewBucket(w.fs.Process()), ledger.WithClock(w.clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +193,7 @@ func (w *faultWorld) runWithRetries(t *testing.T, op faultOp) (string, string) {
 	t.Helper()
 	ctx := context.Background()
 	p := w.fs.Process()
-	l, err := ledger.New(ctx, store.NewBucket(p), ledger.WithClock(w.clock.now))
+	l, err := ledger.New(ctx, store.NewBucket(p), ledger.WithClock(w.clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +212,7 @@ func (w *faultWorld) runWithRetries(t *testing.T, op faultOp) (string, string) {
 		if p.Crashed() {
 			_ = l.Close()
 			p = w.fs.Process()
-			if l, err = ledger.New(ctx, store.NewBucket(p), ledger.WithClock(w.clock.now)); err != nil {
+			if l, err = ledger.New(ctx, store.NewBucket(p), ledger.WithClock(w.clock.Now)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -21,6 +21,10 @@ const (
 	LegOverdraft    Leg = "overdraft"     // overdraft limit change
 )
 
+// RefusalPayeeLimit is the reason of a transfer refused because the payee
+// could not take its credit within MaxAmount (see creditRefusal).
+const RefusalPayeeLimit = "payee-limit"
+
 // side is the slot a leg occupies in one account for one transfer: the
 // debit and refused legs share a slot, so a transfer's payer side is
 // decided once, one way or the other.
@@ -50,6 +54,9 @@ type Entry struct {
 	ReceiptBy     time.Time `json:"receipt_by,omitzero"`
 	Authorisation string    `json:"authorisation,omitempty"`
 	Description   string    `json:"description,omitempty"`
+	// Refusal says why a refused entry refused: "" for insufficient funds
+	// (every refusal written before reasons existed), RefusalPayeeLimit.
+	Refusal string `json:"refusal,omitempty"`
 
 	DBalance    Amount `json:"d_balance"`
 	DLiability  Amount `json:"d_liability"`

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sync"
 	"time"
@@ -34,6 +35,11 @@ var (
 	// its overdraft limit. The transfer is refused, permanently: the refusal
 	// is written into the payer's log, and a retry returns it again.
 	ErrInsufficientFunds = errors.New("ledger: insufficient funds")
+	// ErrPayeeLimit: the credit would take the payee's balance or
+	// receivable beyond MaxAmount. A transfer is refused for it before
+	// anything moves, permanently like ErrInsufficientFunds; a receipt is
+	// refused for it before its resolution is recorded.
+	ErrPayeeLimit = errors.New("ledger: the payee's account cannot take the amount within the ledger's bound")
 	// ErrIDConflict: a transfer id was reused with different content.
 	ErrIDConflict = errors.New("ledger: transfer id reused with different content")
 	// ErrNoAccount: the account does not exist.
@@ -70,7 +76,25 @@ var (
 	ErrContention = errors.New("ledger: too much contention on an account log")
 	// ErrAudit: Audit found anomalies (listed in its report).
 	ErrAudit = errors.New("ledger: audit found anomalies")
+	// ErrSweepIncomplete: Expire could not finish some due transfers (each
+	// was logged); it went on with the rest, and the next sweep retries them.
+	ErrSweepIncomplete = errors.New("ledger: expiry sweep left transfers unfinished")
 )
+
+// Refused says whether err is a transfer's final refusal (nothing moved,
+// and a retry of that id is refused again): insufficient funds, or a payee
+// that cannot take the amount.
+func Refused(err error) bool {
+	return errors.Is(err, ErrInsufficientFunds) || errors.Is(err, ErrPayeeLimit)
+}
+
+// refusalError is the error of a transfer refused for reason.
+func refusalError(reason, id string) error {
+	if reason == RefusalPayeeLimit {
+		return fmt.Errorf("%w: transfer %s", ErrPayeeLimit, id)
+	}
+	return fmt.Errorf("%w: transfer %s", ErrInsufficientFunds, id)
+}
 
 // Limits.
 const (
@@ -115,6 +139,10 @@ const MintAccount = "mint"
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
 
+// CheckID checks an account or transfer id the way the ledger does
+// (ErrInvalid), for callers that derive ledger ids from ids they are given.
+func CheckID(kind, id string) error { return checkID(kind, id) }
+
 func checkID(kind, id string) error {
 	if !idRE.MatchString(id) {
 		return fmt.Errorf("%w: %s id %q (want [A-Za-z0-9][A-Za-z0-9_.:-]{0,127})", ErrInvalid, kind, id)
@@ -152,6 +180,7 @@ func expiryKey(receiptBy time.Time, id string) string {
 type Ledger struct {
 	b   *store.Bucket
 	now func() time.Time
+	log *slog.Logger
 
 	mu       sync.Mutex
 	accounts map[string]*accountState
@@ -173,6 +202,10 @@ type Option func(*Ledger)
 
 // WithClock replaces time.Now (tests, expiry).
 func WithClock(now func() time.Time) Option { return func(l *Ledger) { l.now = now } }
+
+// WithLogger sets where the expiry sweep reports transfers it could not
+// finish (default slog.Default()).
+func WithLogger(log *slog.Logger) Option { return func(l *Ledger) { l.log = log } }
 
 // WithoutOutcomeCache skips the best-effort write that caches a finished
 // transfer's outcome in its record. The cache is written only when a retry
@@ -196,11 +229,15 @@ func New(ctx context.Context, b *store.Bucket, opts ...Option) (*Ledger, error) 
 	l := &Ledger{
 		b:        b,
 		now:      time.Now,
+		log:      slog.Default(),
 		accounts: map[string]*accountState{},
 		outcomes: make(chan struct{}, maxPendingOutcomes),
 	}
 	for _, o := range opts {
 		o(l)
+	}
+	if l.log == nil {
+		l.log = slog.Default()
 	}
 	_, err := l.createAccount(ctx, AccountSpec{ID: MintAccount, Owner: "ledger", Name: "mint"}, true)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/openacquire/acquire/runtime/store/memstore"
 )
 
-// Found by the simulation (runtime/ledger/sim, seed 3): a settlement
+// Found by the ledger simulation (runtime/ledger/sim): a settlement
 // judged on a process's stale view of the payee's log. Process 1 last saw
 // b before a provisional credit that process 2 applied; the record's cached
 // outcome then lets process 1 skip re-applying the legs, so its first

@@ -88,6 +88,7 @@ type transferRecord struct {
 	FromBound  uint64    `json:"from_bound"`
 	ToBound    uint64    `json:"to_bound"`
 	State      State     `json:"state,omitempty"`
+	Refusal    string    `json:"refusal,omitempty"` // with State refused: the refused entry's reason
 	DebitItem  uint64    `json:"debit_item,omitempty"`
 	CreditItem uint64    `json:"credit_item,omitempty"`
 }
@@ -253,6 +254,58 @@ func sameMovement(want, got Entry) error {
 	return nil
 }
 
+// refusedEntry is the debit slot's entry of a transfer refused for reason:
+// it moves nothing.
+func refusedEntry(debit Entry, reason string) Entry {
+	e := debit
+	e.Leg, e.Refusal = LegRefused, reason
+	e.DBalance, e.DLiability, e.DReceivable = Zero, Zero, Zero
+	return e
+}
+
+// creditRefusal says why the payee cannot take the transfer's credit now
+// ("" if it can): a direct credit must keep its balance within MaxAmount;
+// a provisional one its receivable, and also its balance plus receivable,
+// so that a full receipt of everything promised to it would fit later.
+// Only a fresh read of the payee's head refuses: the view this process
+// has may lag, and a refusal is final.
+func (l *Ledger) creditRefusal(ctx context.Context, rec *transferRecord) (string, error) {
+	fits := func(h *Item) bool {
+		if !rec.provisional() {
+			_, err := h.Balance.Add(rec.Amount)
+			return err == nil
+		}
+		r, err := h.Receivable.Add(rec.Amount)
+		if err == nil {
+			_, err = h.Balance.Add(r)
+		}
+		return err == nil
+	}
+	for _, fresh := range []bool{false, true} {
+		h, err := l.view(ctx, rec.To, fresh)
+		if err != nil {
+			return "", err
+		}
+		if fits(h) {
+			return "", nil
+		}
+	}
+	return RefusalPayeeLimit, nil
+}
+
+// receiptRefusal refuses, before a resolution is recorded, a receipt whose
+// amount the payee's balance could not take within MaxAmount.
+func (l *Ledger) receiptRefusal(ctx context.Context, rec *transferRecord, amount Amount) error {
+	h, err := l.view(ctx, rec.To, true)
+	if err != nil {
+		return err
+	}
+	if _, err := h.Balance.Add(amount); err != nil {
+		return fmt.Errorf("%w: receipt of %s into %s", ErrPayeeLimit, amount, rec.To)
+	}
+	return nil
+}
+
 func (l *Ledger) complete(ctx context.Context, rec *transferRecord, ver store.Version) (TransferResult, error) {
 	res := TransferResult{ID: rec.ID, Provisional: rec.provisional(), Amount: rec.Amount}
 	debit, credit, err := legs(rec)
@@ -261,13 +314,24 @@ func (l *Ledger) complete(ctx context.Context, rec *transferRecord, ver store.Ve
 	}
 	if rec.State == StateRefused {
 		res.State, res.DebitItem = StateRefused, rec.DebitItem
-		return res, fmt.Errorf("%w: transfer %s", ErrInsufficientFunds, rec.ID)
+		return res, refusalError(rec.Refusal, rec.ID)
 	}
 	var d, c *legReq
 	if rec.State == StateApplied && rec.DebitItem > 0 && rec.CreditItem > 0 {
 		res.DebitItem, res.CreditItem = rec.DebitItem, rec.CreditItem
 	} else {
 		d = &legReq{bound: rec.FromBound, entry: debit}
+		// Nothing moves unless the credit can follow: a payee that cannot
+		// take it gets the transfer refused in the payer's debit slot (a
+		// debit already there wins over this template, so the decision is
+		// still made once).
+		reason, err := l.creditRefusal(ctx, rec)
+		if err != nil {
+			return res, err
+		}
+		if reason != "" {
+			d.entry = refusedEntry(debit, reason)
+		}
 		if err := l.apply(ctx, rec.From, d); err != nil {
 			return res, err
 		}
@@ -278,9 +342,9 @@ func (l *Ledger) complete(ctx context.Context, rec *transferRecord, ver store.Ve
 		if d.got.Leg == LegRefused {
 			res.State = StateRefused
 			if d.found {
-				l.saveOutcome(rec, ver, StateRefused, d.n, 0)
+				l.saveOutcome(rec, ver, StateRefused, d.got.Refusal, d.n, 0)
 			}
-			return res, fmt.Errorf("%w: transfer %s", ErrInsufficientFunds, rec.ID)
+			return res, refusalError(d.got.Refusal, rec.ID)
 		}
 		if err := l.step("debited"); err != nil {
 			return res, err
@@ -300,7 +364,7 @@ func (l *Ledger) complete(ctx context.Context, rec *transferRecord, ver store.Ve
 			return res, err
 		}
 		if d.found && c.found {
-			l.saveOutcome(rec, ver, StateApplied, d.n, c.n)
+			l.saveOutcome(rec, ver, StateApplied, "", d.n, c.n)
 		}
 	}
 	if !rec.provisional() {
@@ -336,12 +400,12 @@ func (l *Ledger) complete(ctx context.Context, rec *transferRecord, ver store.Ve
 // finished transfer), never on a transfer's first run: there it would cost
 // a durable write per transfer (on the file store also a fresh inode and a
 // freed one), for the benefit of retries, which are rare.
-func (l *Ledger) saveOutcome(rec *transferRecord, ver store.Version, s State, debitItem, creditItem uint64) {
+func (l *Ledger) saveOutcome(rec *transferRecord, ver store.Version, s State, refusal string, debitItem, creditItem uint64) {
 	if ver == "" || rec.State != "" || l.noOutcome {
 		return
 	}
 	upd := *rec
-	upd.State, upd.DebitItem, upd.CreditItem = s, debitItem, creditItem
+	upd.State, upd.Refusal, upd.DebitItem, upd.CreditItem = s, refusal, debitItem, creditItem
 	l.background(func(ctx context.Context) {
 		_, _ = l.b.PutJSONIfVersion(ctx, transferKey(rec.ID), upd, ver)
 	})
@@ -476,7 +540,7 @@ func (l *Ledger) resolve(ctx context.Context, id, kind string, amount Amount, au
 	// settle entries always follow the transfer's entries in each log.
 	// complete also expires the transfer if receipt_by has passed.
 	res, err := l.complete(ctx, rec, ver)
-	if errors.Is(err, ErrInsufficientFunds) {
+	if Refused(err) {
 		return res, fmt.Errorf("%w: %s", ErrRefused, id)
 	}
 	if err != nil {
@@ -484,6 +548,11 @@ func (l *Ledger) resolve(ctx context.Context, id, kind string, amount Amount, au
 	}
 	r := res.Resolution
 	if r == nil {
+		if kind == ResolveReceipt {
+			if err := l.receiptRefusal(ctx, rec, amount); err != nil {
+				return res, err
+			}
+		}
 		if r, err = l.recordResolution(ctx, rec, kind, amount, auth); err != nil {
 			return res, err
 		}
@@ -507,9 +576,15 @@ func (l *Ledger) resolve(ctx context.Context, id, kind string, amount Amount, au
 // crash left half-applied. It returns how many transfers it expired or
 // finished. Many sweepers may run at once: each resolution is recorded
 // once, with put-if-absent, and applied idempotently.
+//
+// One transfer that cannot be finished never stops the sweep: it is
+// logged, counted, and left in the index for the next sweep, and the rest
+// proceed; the error then wraps ErrSweepIncomplete. Only a failure to
+// list the index (or a cancelled ctx) stops it early.
 func (l *Ledger) Expire(ctx context.Context, now time.Time) (int, error) {
 	cut := now.UnixMilli()
-	count := 0
+	count, failed := 0, 0
+	var first error
 	token := ""
 	for {
 		page, err := l.b.List(ctx, expiryPre, token, MaxPageSize)
@@ -517,51 +592,86 @@ func (l *Ledger) Expire(ctx context.Context, now time.Time) (int, error) {
 			return count, err
 		}
 		for _, it := range page.Items {
-			var stamp int64
-			var enc string
-			if _, err := fmt.Sscanf(it.Key[len(expiryPre):], "%20d/%s", &stamp, &enc); err != nil {
-				return count, internal("bad expiry key %q", it.Key)
+			stamp, id, err := parseExpiryKey(it.Key)
+			if err == nil && stamp > cut {
+				return count, sweepError(failed, first) // keys are in time order: the rest are later
 			}
-			if stamp > cut {
-				return count, nil // keys are in time order: the rest are later
+			done := false
+			if err == nil {
+				done, err = l.expireOne(ctx, it.Key, id, now)
 			}
-			id, err := store.DecodeName(enc)
-			if err != nil {
-				return count, internal("bad expiry key %q", it.Key)
-			}
-			rec, ver, err := l.record(ctx, id)
-			if errors.Is(err, ErrNoTransfer) {
-				continue // indexed, then never recorded (or not yet): nothing to expire
+			if ctx.Err() != nil {
+				return count, ctx.Err()
 			}
 			if err != nil {
-				return count, err
-			}
-			if !rec.provisional() || rec.ReceiptBy.After(now) {
-				continue // an index entry of a losing attempt under this id
-			}
-			// Finish the transfer and any resolution already recorded.
-			res, err := l.complete(ctx, rec, ver)
-			if errors.Is(err, ErrInsufficientFunds) {
-				l.background(func(ctx context.Context) { _ = l.b.Delete(ctx, it.Key) })
-				continue // refused: nothing was held, nothing to release
-			}
-			if err != nil {
-				return count, err
-			}
-			if res.State == StatePending { // the sweeper's now decides, not the local clock
-				r, err := l.recordResolution(ctx, rec, ResolveExpire, Zero, "")
-				if err != nil {
-					return count, err
+				failed++
+				if first == nil {
+					first = err
 				}
-				if err := l.settle(ctx, rec, r); err != nil {
-					return count, err
-				}
+				l.log.Warn("ledger: expiry sweep could not finish a transfer; the next sweep retries it",
+					"key", it.Key, "err", err)
+				continue
 			}
-			count++
+			if done {
+				count++
+			}
 		}
 		if page.Next == "" {
-			return count, nil
+			return count, sweepError(failed, first)
 		}
 		token = page.Next
 	}
+}
+
+func sweepError(failed int, first error) error {
+	if failed == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d transfers, first: %w", ErrSweepIncomplete, failed, first)
+}
+
+func parseExpiryKey(key string) (stamp int64, id string, err error) {
+	var enc string
+	if _, err := fmt.Sscanf(key[len(expiryPre):], "%20d/%s", &stamp, &enc); err != nil {
+		return 0, "", internal("bad expiry key %q", key)
+	}
+	if id, err = store.DecodeName(enc); err != nil {
+		return 0, "", internal("bad expiry key %q", key)
+	}
+	return stamp, id, nil
+}
+
+// expireOne finishes the provisional transfer id indexed at key as of now:
+// expires it if still pending, finishes a resolution already recorded. It
+// says whether it expired or finished anything.
+func (l *Ledger) expireOne(ctx context.Context, key, id string, now time.Time) (bool, error) {
+	rec, ver, err := l.record(ctx, id)
+	if errors.Is(err, ErrNoTransfer) {
+		return false, nil // indexed, then never recorded (or not yet): nothing to expire
+	}
+	if err != nil {
+		return false, err
+	}
+	if !rec.provisional() || rec.ReceiptBy.After(now) {
+		return false, nil // an index entry of a losing attempt under this id
+	}
+	// Finish the transfer and any resolution already recorded.
+	res, err := l.complete(ctx, rec, ver)
+	if Refused(err) {
+		l.background(func(ctx context.Context) { _ = l.b.Delete(ctx, key) })
+		return false, nil // refused: nothing was held, nothing to release
+	}
+	if err != nil {
+		return false, err
+	}
+	if res.State == StatePending { // the sweeper's now decides, not the local clock
+		r, err := l.recordResolution(ctx, rec, ResolveExpire, Zero, "")
+		if err != nil {
+			return false, err
+		}
+		if err := l.settle(ctx, rec, r); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }

@@ -8,14 +8,17 @@ import (
 	"github.com/openacquire/acquire/runtime/auth"
 )
 
+// verifierURL is the service the authorisations in these tests are for.
+const verifierURL = "https://verifier.example.test/accounting"
+
 // A service acts in its own name with an authorisation signed by its
 // certificate, which another service checks against the keys published at
 // the first service's URL.
 func TestServiceAuthorisation(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	v := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(f.client), Clock: f.clock.Now}
-	a, err := f.svc.Authorise(ctx, "cash cheque c1")
+	v := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(f.client), Clock: f.clock.Now, Audience: verifierURL}
+	a, err := f.svc.Authorise(ctx, verifierURL, "cash cheque c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,15 +39,19 @@ func TestServiceAuthorisation(t *testing.T) {
 		if err == nil {
 			t.Fatal("an authorisation moved to another URL verified")
 		}
-		strict := &auth.ServiceVerifier{Certs: v.Certs, Clock: f.clock.Now, Services: map[string]bool{"http://other": true}}
+		strict := &auth.ServiceVerifier{Certs: v.Certs, Clock: f.clock.Now, Audience: verifierURL, Services: map[string]bool{"http://other": true}}
 		_, err = strict.Verify(ctx, a, "cash cheque c1")
 		wantClass(t, err, auth.ErrServiceNotTrusted)
 		_, err = v.Verify(ctx, nil, "cash cheque c1")
 		wantClass(t, err, auth.ErrAuthorisation)
+		// Made for one service, refused by any other.
+		elsewhere := &auth.ServiceVerifier{Certs: v.Certs, Clock: f.clock.Now, Audience: verifierURL + "-elsewhere"}
+		_, err = elsewhere.Verify(ctx, a, "cash cheque c1")
+		wantClass(t, err, auth.ErrAudience)
 	})
 
 	t.Run("expiry", func(t *testing.T) {
-		old, err := f.svc.Authorise(ctx, "late")
+		old, err := f.svc.Authorise(ctx, verifierURL, "late")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +68,7 @@ func TestServiceAuthorisation(t *testing.T) {
 		if err := f.client.Call(ctx, f.url, "echo", &echoArgs{Text: "rotate"}, nil); err != nil {
 			t.Fatal(err)
 		}
-		b, err := f.svc.Authorise(ctx, "after")
+		b, err := f.svc.Authorise(ctx, verifierURL, "after")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -271,20 +271,20 @@ func (s *Service) registerChallenge() {
 	})
 }
 
-// Authorise signs a service authorisation for resource with this
-// service's current certificate: how a service acts in its own name on
-// another service.
-func (s *Service) Authorise(ctx context.Context, resource string) (*auth.ServiceAuthorisation, error) {
+// Authorise signs a service authorisation for resource at the service
+// audience with this service's current certificate: how a service acts in
+// its own name on another service.
+func (s *Service) Authorise(ctx context.Context, audience, resource string) (*auth.ServiceAuthorisation, error) {
 	g, err := s.keys.Current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return auth.SignService(g.cert, s.cfg.URL, resource, s.cfg.Clock())
+	return auth.SignService(g.cert, s.cfg.URL, audience, resource, s.cfg.Clock())
 }
 
-// Credentials signs a service authorisation for resource (auth.Signer);
-// now is ignored: the service's own clock dates it.
-func (s *Service) Credentials(ctx context.Context, resource string, _ time.Time) (auth.Credentials, error) {
-	a, err := s.Authorise(ctx, resource)
+// Credentials signs a service authorisation for resource at audience
+// (auth.Signer); now is ignored: the service's own clock dates it.
+func (s *Service) Credentials(ctx context.Context, audience, resource string, _ time.Time) (auth.Credentials, error) {
+	a, err := s.Authorise(ctx, audience, resource)
 	return auth.Credentials{Service: a}, err
 }

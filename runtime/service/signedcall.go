@@ -8,12 +8,12 @@ import (
 )
 
 // SignedCall is what every typed client does for a user or a service: sign
-// credentials for exactly resource, put them in the arguments, and call fn
+// credentials for exactly resource at url, put them in the arguments, and call fn
 // at url. Calls that change something (idem) carry a fresh idempotency key,
 // so the call client may retry them without doing them twice.
 func SignedCall(ctx context.Context, c *call.Client, url string, s auth.Signer, fn, resource string,
 	args func(auth.Credentials) any, out any, idem bool) error {
-	cr, err := s.Credentials(ctx, resource, c.Clock())
+	cr, err := s.Credentials(ctx, url, resource, c.Clock())
 	if err != nil {
 		return err
 	}

@@ -111,6 +111,9 @@ type ChunkURL struct {
 	Expires time.Time `json:"expires"`
 	Size    int64     `json:"size"`             // the chunk's exact size
 	CRC32C  string    `json:"crc32c,omitempty"` // downloads: the chunk's CRC-32C (Castagnoli), 8 hex digits
+	// Headers are what a PUT must send as they are: the store signed them
+	// (GCS's x-goog-content-length-range, which bounds the chunk's size).
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // Upload states.

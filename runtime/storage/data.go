@@ -44,11 +44,17 @@ func (s *Storage) chunkURL(ctx context.Context, method, key string, i int, size 
 	}
 	c := ChunkURL{Index: i, Method: method, Expires: now.Add(life), Size: size}
 	if s.signs {
-		u, err := s.b.SignedURL(ctx, key, method, life)
+		var err error
+		if method == http.MethodPut {
+			// Bound to the chunk's size where the store can; commit
+			// measures what landed either way (checkChunks).
+			c.URL, c.Headers, err = s.b.SignedPutURL(ctx, key, size, life)
+		} else {
+			c.URL, err = s.b.SignedURL(ctx, key, method, life)
+		}
 		if err != nil {
 			return ChunkURL{}, err
 		}
-		c.URL = u
 		return c, nil
 	}
 	exp := strconv.FormatInt(c.Expires.Unix(), 10)

@@ -157,7 +157,7 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Storage, error)
 	if o.ChunkBytes < MinChunkBytes || o.ChunkBytes > MaxChunkBytes {
 		return nil, errors.New("storage: ChunkBytes outside [MinChunkBytes, MaxChunkBytes]")
 	}
-	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Staleness: o.Staleness}
+	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Staleness: o.Staleness}
 	if len(o.TrustedIdentities) > 0 {
 		v.Identities = map[string]bool{}
 		for _, u := range o.TrustedIdentities {

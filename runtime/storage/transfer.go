@@ -420,6 +420,9 @@ func (t *transfer) do(ctx context.Context, u ChunkURL, body []byte, sum string, 
 		// Azure's Put Blob needs the blob type; other stores ignore a
 		// header they do not know on a signed PUT.
 		req.Header.Set("X-Ms-Blob-Type", "BlockBlob")
+		for k, v := range u.Headers {
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := t.http.Do(req)
 	if err != nil {

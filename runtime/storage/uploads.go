@@ -148,11 +148,12 @@ func (s *Storage) present(ctx context.Context, u *uploadRecord) (map[int]ChunkIn
 		}
 		seen[i]++
 		if s.signs {
-			// A store's PUT is atomic, so presence means the whole chunk
-			// landed; its listed size is not trusted, because a driver may
-			// list objects written around it (through a signed URL) at
-			// another size (the S3 driver's framing).
-			out[i] = ChunkInfo{Size: u.chunkSize(i)}
+			// The bytes came through the store's own signed URL, around
+			// the driver: what counts is what the store holds (StoredSize,
+			// not the S3 driver's unframed Size), which commit compares
+			// with the declared size, since not every store bounds a
+			// signed PUT's body (Azure's SAS cannot).
+			out[i] = ChunkInfo{Size: it.StoredSize}
 		} else {
 			out[i] = ChunkInfo{Size: it.Size, CRC32C: sum}
 		}
@@ -259,8 +260,13 @@ func (s *Storage) checkChunks(ctx context.Context, u *uploadRecord, sums []strin
 	}
 	for i := range u.Chunks {
 		c, ok := have[i]
-		if !ok || c.Size != u.chunkSize(i) {
-			return call.Errorf(ErrIncomplete, "chunk %d of %d is missing or of the wrong size", i, u.Chunks)
+		if !ok {
+			return call.Errorf(ErrIncomplete, "chunk %d of %d is missing", i, u.Chunks)
+		}
+		// Quota and billing count the declared size, so a chunk of any
+		// other size is refused here, before anything changes.
+		if c.Size != u.chunkSize(i) {
+			return call.Errorf(ErrIncomplete, "chunk %d of %d holds %d bytes; the upload declared %d: send it again", i, u.Chunks, c.Size, u.chunkSize(i))
 		}
 		if !s.signs && c.CRC32C != sums[i] {
 			return call.Errorf(ErrChecksum, "chunk %d was stored with another CRC-32C than the one given", i)

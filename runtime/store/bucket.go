@@ -210,14 +210,7 @@ func (b *Bucket) DeleteIfVersion(ctx context.Context, key string, v Version) err
 // expiry, which must be in (0, MaxSignedURLExpiry]. Drivers that cannot sign
 // return ErrUnsupported.
 func (b *Bucket) SignedURL(ctx context.Context, key, method string, expiry time.Duration) (string, error) {
-	err := b.checkKey(key)
-	if err == nil && method != "GET" && method != "PUT" {
-		err = fmt.Errorf("%w: method %q (want GET or PUT)", ErrInvalidArgument, method)
-	}
-	if err == nil && (expiry <= 0 || expiry > MaxSignedURLExpiry) {
-		err = fmt.Errorf("%w: expiry %v outside (0, %v]", ErrInvalidArgument, expiry, MaxSignedURLExpiry)
-	}
-	if err != nil {
+	if err := b.checkSign(key, method, expiry); err != nil {
 		return "", opError("signed-url", key, err)
 	}
 	u, err := b.d.SignedURL(ctx, key, method, expiry)
@@ -225,6 +218,43 @@ func (b *Bucket) SignedURL(ctx context.Context, key, method string, expiry time.
 		return "", opError("signed-url", key, err)
 	}
 	return u, nil
+}
+
+// SignedPutURL returns a signed PUT URL for a body of exactly size bytes
+// and the headers the PUT must carry. Where the driver can (a
+// SizedPutSigner), the store itself refuses a body of another size; where
+// it cannot, the URL takes any size, so whoever counts the bytes must
+// measure what landed (ObjectInfo.StoredSize).
+func (b *Bucket) SignedPutURL(ctx context.Context, key string, size int64, expiry time.Duration) (string, map[string]string, error) {
+	err := b.checkSign(key, "PUT", expiry)
+	if err == nil && size < 0 {
+		err = fmt.Errorf("%w: size %d", ErrInvalidArgument, size)
+	}
+	if err != nil {
+		return "", nil, opError("signed-url", key, err)
+	}
+	var u string
+	var headers map[string]string
+	if sd, ok := b.d.(driver.SizedPutSigner); ok {
+		u, headers, err = sd.SignedPutURL(ctx, key, size, expiry)
+	} else {
+		u, err = b.d.SignedURL(ctx, key, "PUT", expiry)
+	}
+	if err != nil {
+		return "", nil, opError("signed-url", key, err)
+	}
+	return u, headers, nil
+}
+
+func (b *Bucket) checkSign(key, method string, expiry time.Duration) error {
+	err := b.checkKey(key)
+	if err == nil && method != "GET" && method != "PUT" {
+		err = fmt.Errorf("%w: method %q (want GET or PUT)", ErrInvalidArgument, method)
+	}
+	if err == nil && (expiry <= 0 || expiry > MaxSignedURLExpiry) {
+		err = fmt.Errorf("%w: expiry %v outside (0, %v]", ErrInvalidArgument, expiry, MaxSignedURLExpiry)
+	}
+	return err
 }
 
 // Close closes the driver once; later calls on the Bucket fail with

@@ -40,18 +40,22 @@ func (b *Bucket) checkList(prefix, pageToken string) error {
 }
 
 // checkPage asserts the driver kept its promises: ordering and prefix are
-// what callers (and ListAll's loop) rely on.
+// what callers (and ListAll's loop) rely on. It fills StoredSize where the
+// driver left it 0 (drivers that store data as given).
 func checkPage(page Page, prefix string, pageSize int) error {
 	if len(page.Items) > pageSize {
 		return fmt.Errorf("driver returned %d items for page size %d", len(page.Items), pageSize)
 	}
 	prev := ""
-	for _, it := range page.Items {
+	for i, it := range page.Items {
 		if !hasPrefixAndAfter(it.Key, prefix, prev) {
 			return fmt.Errorf("driver returned key %q out of order or outside the prefix", it.Key)
 		}
-		if it.Version == "" || it.Size < 0 {
+		if it.Version == "" || it.Size < 0 || it.StoredSize < 0 {
 			return fmt.Errorf("driver returned bad info for key %q", it.Key)
+		}
+		if it.StoredSize == 0 {
+			page.Items[i].StoredSize = it.Size
 		}
 		prev = it.Key
 	}

@@ -474,9 +474,16 @@ func TestDeleteData(t *testing.T) {
 		t.Fatal(err)
 	}
 	putObject(t, e, s.Bucket)
+	// The secret reads back (the provider keeps only a reference to it).
+	if got, err := e.d.Secret(ctx, s.Name); err != nil || got != testSecret {
+		t.Fatalf("Secret after Create: %v (equal: %v)", err, got == testSecret)
+	}
 	e.fake.reset()
 	if err := e.d.Delete(ctx, s.Name, true); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := e.d.Secret(ctx, s.Name); !errors.Is(err, deployer.ErrNotFound) {
+		t.Errorf("Secret after Delete(deleteData) = %v; want ErrNotFound", err)
 	}
 	if _, err := e.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.Bucket)}); err == nil {
 		t.Error("bucket kept after Delete(deleteData)")

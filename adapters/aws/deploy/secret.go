@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/openacquire/acquire/adapters/deployer"
 )
 
 // ensureSecret stores value in the deployment's secret, creating it,
@@ -76,4 +78,24 @@ func (d *Deployer) deleteSecret(ctx context.Context, name string, deleteData boo
 	default:
 		return fmt.Errorf("deploy: delete secret %s: %w", name, err)
 	}
+}
+
+// Secret reads the deployment's secret back (see deployer.Deployer). The
+// value goes only to the caller; errors name the secret, never its value.
+func (d *Deployer) Secret(ctx context.Context, name string) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", err
+	}
+	out, err := d.c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretName(name))})
+	var nf *smtypes.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return "", deployer.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("deploy: read secret %s: %w", secretName(name), err)
+	}
+	if out.SecretString == nil || *out.SecretString == "" {
+		return "", fmt.Errorf("deploy: secret %s holds no value", secretName(name))
+	}
+	return *out.SecretString, nil
 }

@@ -41,6 +41,17 @@
 // overhead (46 bytes up to 64 KiB). The next write through the driver frames
 // them again.
 //
+// # Conditional writes are checked, once per bucket
+//
+// A server that ignores If-None-Match or If-Match would turn every
+// put-if-absent into a plain put, silently: exactly-once would be gone.
+// So OpenURL, and every conditional write of a driver made with New, first
+// runs CheckConditionalWrites (see conditional.go): a probe object written,
+// written again with each condition, refused 412 both times, deleted. A
+// server that stored either is ErrConditionalWritesIgnored, and the driver
+// writes nothing conditional through it. The check costs three PUTs and a
+// DELETE per bucket per process (a cold function start pays it once).
+//
 // # Errors and retries
 //
 // 412 PreconditionFailed is ErrPrecondition; 404 (NoSuchKey) is ErrNotFound,
@@ -73,6 +84,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -123,14 +136,19 @@ type Config struct {
 
 // Driver is an S3 bucket (or a prefix of one).
 type Driver struct {
-	client  *s3.Client
-	presign *s3.PresignClient
-	bucket  string
-	prefix  string
-	closed  atomic.Bool
+	client   *s3.Client
+	presign  *s3.PresignClient
+	bucket   string
+	prefix   string
+	endpoint string
+	closed   atomic.Bool
+	cond     conditional
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver         = (*Driver)(nil)
+	_ driver.SizedPutSigner = (*Driver)(nil)
+)
 
 // New returns a driver for cfg. It makes no network call.
 func New(ctx context.Context, cfg Config) (*Driver, error) {
@@ -184,10 +202,11 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	return &Driver{
-		client:  client,
-		presign: s3.NewPresignClient(client),
-		bucket:  cfg.Bucket,
-		prefix:  cfg.Prefix,
+		client:   client,
+		presign:  s3.NewPresignClient(client),
+		bucket:   cfg.Bucket,
+		prefix:   cfg.Prefix,
+		endpoint: cfg.Endpoint,
 	}, nil
 }
 
@@ -275,6 +294,11 @@ func (d *Driver) put(ctx context.Context, key string, data []byte, cond func(*s3
 	if err := d.check(ctx, key); err != nil {
 		return "", err
 	}
+	if cond != nil {
+		if err := d.CheckConditionalWrites(ctx); err != nil {
+			return "", err
+		}
+	}
 	body := encode(data)
 	var out *s3.PutObjectOutput
 	err := retryConflict(ctx, func() error {
@@ -361,6 +385,9 @@ func (d *Driver) head(ctx context.Context, key string) (string, error) {
 // deleteIf deletes with If-Match: etag. S3 answers 404 when the key is
 // absent (versitygw answers 204; the HEAD before covers that).
 func (d *Driver) deleteIf(ctx context.Context, key, etag string) error {
+	if err := d.CheckConditionalWrites(ctx); err != nil {
+		return err
+	}
 	return retryConflict(ctx, func() error {
 		_, err := d.client.DeleteObject(ctx, &s3.DeleteObjectInput{
 			Bucket: &d.bucket, Key: d.objectKey(key), IfMatch: &etag,
@@ -397,12 +424,13 @@ func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize in
 		if err != nil {
 			return driver.Page{}, err
 		}
-		size := aws.ToInt64(o.Size)
-		if n, ok := dataSize(size); ok {
+		stored := aws.ToInt64(o.Size)
+		size := stored
+		if n, ok := dataSize(stored); ok {
 			size = n
 		}
 		page.Items = append(page.Items, driver.ObjectInfo{
-			Key: k, Size: size, Version: v, Modified: aws.ToTime(o.LastModified),
+			Key: k, Size: size, StoredSize: stored, Version: v, Modified: aws.ToTime(o.LastModified),
 		})
 	}
 	if aws.ToBool(out.IsTruncated) {
@@ -435,6 +463,37 @@ func (d *Driver) SignedURL(ctx context.Context, key, method string, expiry time.
 		return "", fmt.Errorf("s3store: presign: %w", err)
 	}
 	return req.URL, nil
+}
+
+// SignedPutURL presigns a PUT of exactly size bytes: the Content-Length is
+// among the signed headers, so S3 refuses a body of any other length
+// (SignatureDoesNotMatch) and an HTTP client cannot send more than it
+// declares. Every HTTP client sends Content-Length itself; no other header
+// is needed.
+func (d *Driver) SignedPutURL(ctx context.Context, key string, size int64, expiry time.Duration) (string, map[string]string, error) {
+	if err := d.check(ctx, key); err != nil {
+		return "", nil, err
+	}
+	req, err := d.presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: &d.bucket, Key: d.objectKey(key), ContentLength: aws.Int64(size)},
+		s3.WithPresignExpires(expiry))
+	if err != nil {
+		return "", nil, fmt.Errorf("s3store: presign: %w", err)
+	}
+	if !signsContentLength(req) {
+		// Fail closed: an unbounded URL here would be a quota bypass.
+		return "", nil, fmt.Errorf("s3store: presign: the SDK left Content-Length unsigned")
+	}
+	return req.URL, nil, nil
+}
+
+// signsContentLength says whether a presigned request binds its body's
+// length: the header is among X-Amz-SignedHeaders.
+func signsContentLength(req *v4.PresignedHTTPRequest) bool {
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return false
+	}
+	return slices.Contains(strings.Split(u.Query().Get("X-Amz-SignedHeaders"), ";"), "content-length")
 }
 
 // Close marks the driver closed; the bucket is untouched.

@@ -28,13 +28,23 @@ func Register() {
 	})
 }
 
-// OpenURL opens a driver from an s3:// URL (see the package doc).
+// OpenURL opens a driver from an s3:// URL (see the package doc) and
+// checks that the server honours conditional writes
+// (CheckConditionalWrites), so a server that would break exactly-once
+// writes is refused at start-up rather than at the first write.
 func OpenURL(ctx context.Context, u *url.URL) (*Driver, error) {
 	cfg, err := ParseURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return New(ctx, cfg)
+	d, err := New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.CheckConditionalWrites(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // spec is what s3:// URLs share with other cloud store URLs.

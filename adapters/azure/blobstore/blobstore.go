@@ -322,6 +322,9 @@ func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize in
 // SignedURL makes a blob service SAS URL signed with the shared key: read
 // for GET, create and write for PUT. A PUT through it must send
 // "x-ms-blob-type: BlockBlob", as Azure's Put Blob requires.
+// A SAS cannot bound the size of the body: whoever counts the bytes
+// written through it measures what landed (the storage service's commit
+// compares every chunk's listed size with its declared one).
 func (d *Driver) SignedURL(ctx context.Context, key, method string, expiry time.Duration) (string, error) {
 	if err := d.check(ctx, key); err != nil {
 		return "", err

@@ -276,6 +276,40 @@ func (d *Deployer) setSecret(ctx context.Context, t target) error {
 	return nil
 }
 
+// Secret reads the deployment's secret back from the Key Vault its app's
+// tags name (see deployer.Deployer): ErrNotFound once the app or the
+// secret is gone. Errors carry the step, never the value.
+func (d *Deployer) Secret(ctx context.Context, name string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.OperationTimeout)
+	defer cancel()
+	if err := validateName(name); err != nil {
+		return "", err
+	}
+	st, err := d.web.getSite(ctx, name)
+	if err != nil {
+		return "", d.mapErr("reading app", err)
+	}
+	vault := st.Tags[tagVault]
+	if vault == "" {
+		return "", errors.New("azure deploy: the app's tags name no key vault")
+	}
+	c, err := d.secrets(vault)
+	if err != nil {
+		return "", fmt.Errorf("azure deploy: key vault client: %w", err)
+	}
+	resp, err := c.GetSecret(ctx, secretName(name), "", nil)
+	if isNotFound(err) {
+		return "", deployer.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("azure deploy: reading the secret from key vault %s: %w", vault, err)
+	}
+	if resp.Value == nil || *resp.Value == "" {
+		return "", fmt.Errorf("azure deploy: the secret in key vault %s holds no value", vault)
+	}
+	return *resp.Value, nil
+}
+
 func (d *Deployer) putApp(ctx context.Context, t target, digest string) (site, error) {
 	tags := map[string]string{tagAccount: t.account, tagContainer: t.Bucket, tagVault: t.vault, tagVersion: digest}
 	planID, err := d.web.putPlan(ctx, t.Name, t.Location, tags)

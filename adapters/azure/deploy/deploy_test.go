@@ -278,11 +278,20 @@ func TestUpdateChangesPackageAndSettingsInPlace(t *testing.T) {
 
 func TestDeleteKeepsTheStoreUnlessAsked(t *testing.T) {
 	r := newRig(t)
-	if _, err := r.d.Create(context.Background(), testSpec(t)); err != nil {
+	spec := testSpec(t)
+	if _, err := r.d.Create(context.Background(), spec); err != nil {
 		t.Fatal(err)
+	}
+	// The secret reads back from the vault the app's tags name (the
+	// provider keeps only a reference to it).
+	if got, err := r.d.Secret(context.Background(), "acq-identity"); err != nil || got != spec.Secret {
+		t.Fatalf("Secret after Create: %v (equal: %v)", err, got == spec.Secret)
 	}
 	if err := r.d.Delete(context.Background(), "acq-identity", false); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := r.d.Secret(context.Background(), "acq-identity"); !errors.Is(err, deployer.ErrNotFound) {
+		t.Errorf("Secret after Delete = %v; want ErrNotFound", err)
 	}
 	if !containerExists(t, r.blob, "acq-store") {
 		t.Fatal("Delete without deleteData removed the store container")

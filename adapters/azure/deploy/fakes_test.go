@@ -47,7 +47,7 @@ func newCloud() *cloud {
 	c := &cloud{sites: map[string]site{}, settings: map[string]map[string]string{},
 		secrets: map[string]string{}, roles: map[string]bool{}}
 	c.vaultT = kvfake.NewVaultsServerTransport(&kvfake.VaultsServer{UpdateAccessPolicy: c.updateAccessPolicy})
-	c.secretsT = secretsfake.NewServerTransport(&secretsfake.Server{SetSecret: c.setSecret, DeleteSecret: c.deleteSecret})
+	c.secretsT = secretsfake.NewServerTransport(&secretsfake.Server{SetSecret: c.setSecret, GetSecret: c.getSecret, DeleteSecret: c.deleteSecret})
 	return c
 }
 
@@ -77,6 +77,20 @@ func (c *cloud) setSecret(_ context.Context, name string, p azsecrets.SetSecretP
 	c.mu.Unlock()
 	id := azsecrets.ID("https://kv.vault.azure.net/secrets/" + name + "/v1")
 	resp.SetResponse(http.StatusOK, azsecrets.SetSecretResponse{Secret: azsecrets.Secret{ID: &id, Value: p.Value}}, nil)
+	return resp, errResp
+}
+
+func (c *cloud) getSecret(_ context.Context, name string, _ string, _ *azsecrets.GetSecretOptions,
+) (resp azfake.Responder[azsecrets.GetSecretResponse], errResp azfake.ErrorResponder) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.secrets[name]
+	if !ok {
+		errResp.SetResponseError(http.StatusNotFound, "SecretNotFound")
+		return resp, errResp
+	}
+	id := azsecrets.ID("https://kv.vault.azure.net/secrets/" + name + "/v1")
+	resp.SetResponse(http.StatusOK, azsecrets.GetSecretResponse{Secret: azsecrets.Secret{ID: &id, Value: &v}}, nil)
 	return resp, errResp
 }
 

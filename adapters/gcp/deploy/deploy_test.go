@@ -395,11 +395,18 @@ func TestDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	putObject(t, e, bucket, "ledger/0001")
+	// The secret reads back (the provider keeps only a reference to it).
+	if got, err := e.d.Secret(ctx, svcName); err != nil || got != e.spec().Secret {
+		t.Fatalf("Secret after Create: %v (equal: %v)", err, got == e.spec().Secret)
+	}
 	if err := e.d.Delete(ctx, svcName, false); err != nil {
 		t.Fatal(err)
 	}
 	if e.cloud.service(resource) != nil || e.cloud.secrets[secretRN] {
 		t.Error("service or secret left after Delete")
+	}
+	if _, err := e.d.Secret(ctx, svcName); !errors.Is(err, deployer.ErrNotFound) {
+		t.Errorf("Secret after Delete = %v; want ErrNotFound", err)
 	}
 	if _, err := e.gcs.Bucket(bucket).Object("ledger/0001").Attrs(ctx); err != nil {
 		t.Errorf("Delete without deleteData lost data: %v", err)

@@ -11,6 +11,8 @@ import (
 
 	"google.golang.org/api/googleapi"
 	secretmanager "google.golang.org/api/secretmanager/v1"
+
+	"github.com/openacquire/acquire/adapters/deployer"
 )
 
 const secretAccessorRole = "roles/secretmanager.secretAccessor"
@@ -152,4 +154,29 @@ func statusOnly(err error) string {
 		return "timed out"
 	}
 	return "transport error"
+}
+
+// Secret reads the latest version of the deployment's secret back (see
+// deployer.Deployer). Errors carry the status only, never the value.
+func (d *Deployer) Secret(ctx context.Context, name string) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", err
+	}
+	ctx, cancel := d.call(ctx)
+	defer cancel()
+	resp, err := d.secrets.Projects.Secrets.Versions.Access(d.secretName(name) + "/versions/latest").Context(ctx).Do()
+	if isNotFound(err) {
+		return "", deployer.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("gcp deploy: read secret %s: %w", secretID(name), errors.New(statusOnly(err)))
+	}
+	if resp.Payload == nil {
+		return "", fmt.Errorf("gcp deploy: secret %s holds no value", secretID(name))
+	}
+	v, err := base64.StdEncoding.DecodeString(resp.Payload.Data)
+	if err != nil || len(v) == 0 {
+		return "", fmt.Errorf("gcp deploy: secret %s holds no readable value", secretID(name))
+	}
+	return string(v), nil
 }

@@ -155,6 +155,14 @@ func TestSignedURL(t *testing.T) {
 	if err != nil || !strings.Contains(pu, "/area/upload?") {
 		t.Fatalf("signed PUT URL %q, %v", pu, err)
 	}
+	// A sized PUT URL signs the length range GCS enforces, and says to send it.
+	su, headers, err := b.SignedPutURL(ctx(t), "upload", 100, time.Minute)
+	if err != nil || headers[gcsstore.LengthRangeHeader] != "100,100" || len(headers) != 1 {
+		t.Fatalf("sized PUT URL: %q %v %v", su, headers, err)
+	}
+	if sp, err := url.Parse(su); err != nil || !strings.Contains(sp.Query().Get("X-Goog-SignedHeaders"), gcsstore.LengthRangeHeader) {
+		t.Fatalf("sized PUT URL %q does not sign %s", su, gcsstore.LengthRangeHeader)
+	}
 
 	unsigned := store.NewBucket(newDriver(t, endpoint, gcsstore.Config{}))
 	if _, err := unsigned.SignedURL(ctx(t), "doc", "GET", time.Minute); !errors.Is(err, store.ErrUnsupported) {

@@ -44,3 +44,17 @@ func TestStorageSignedURLs(t *testing.T) {
 	endpoint := startServer(t, "memory")
 	storagetest.SignedURLRoundTrips(t, "GCS", signingStore(t, endpoint), strings.TrimSuffix(endpoint, "/storage/v1/")+"/", "X-Goog-Signature")
 }
+
+// TestStorageChunkURLBoundsSize: a chunk's signed PUT URL signs
+// x-goog-content-length-range at the chunk's size, and the service hands
+// the header to the client with the URL; GCS refuses a body of another
+// size. fake-gcs-server checks neither signatures nor that header and
+// stores the oversized chunk, so here the commit carries the bound: it
+// measures the stored chunk and refuses it, counting nothing.
+func TestStorageChunkURLBoundsSize(t *testing.T) {
+	endpoint := startServer(t, "memory")
+	f := storagetest.SignedURLRoundTrips(t, "GCS", signingStore(t, endpoint), strings.TrimSuffix(endpoint, "/storage/v1/")+"/", "X-Goog-Signature")
+	if status := f.ChunkSizeBound(t, nil); status/100 != 2 {
+		t.Fatalf("fake-gcs-server answered %d to an oversized PUT; the test expects it stored (it enforces no signed header), leaving the commit to refuse it", status)
+	}
+}

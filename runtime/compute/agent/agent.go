@@ -74,7 +74,29 @@ type Config struct {
 	// agent. A program that calls ExecIfLaunched should set it to its own
 	// path.
 	Launcher string
-	Logger   *slog.Logger
+	// UnsandboxedSingleTenant lets an agent that cannot sandbox its jobs
+	// (no launcher, no Linux, no unprivileged user namespaces) run them
+	// anyway, and then only the jobs of one user, the first it claims: a
+	// job outside a sandbox can read and change whatever the agent's user
+	// can, the jobs of others included. Without it such an agent does not
+	// start.
+	UnsandboxedSingleTenant bool
+	// NetworkResources are the access resources whose jobs keep the
+	// host's network; every other sandboxed job has a network of its own
+	// with only a loopback.
+	NetworkResources []string
+	// Hide are files and folders a sandboxed job must not see should they
+	// lie under the system folders it sees (the cluster key file, the
+	// agent's wallet and configuration); elsewhere it sees nothing anyway.
+	Hide []string
+	// CgroupDir is a cgroup v2 folder the agent may write (a delegated
+	// subtree, with the agent inside it): each job then runs in a cgroup
+	// of its own there, its memory limit and process limit totals for the
+	// job where the folder has the memory and pids controllers, and the
+	// whole cgroup is killed when the job ends. Empty, or unusable (said
+	// at start): per-process limits only.
+	CgroupDir string
+	Logger    *slog.Logger
 	// OnIdle, if set, is called when a worker finds no job (tests, benches).
 	OnIdle func()
 }
@@ -127,9 +149,14 @@ func (c *Config) defaults() error {
 	return nil
 }
 
-// Run runs the workers until ctx ends.
+// Run runs the workers until ctx ends. It first checks, and logs, how it
+// can isolate jobs here (see checkIsolation).
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	iso, err := checkIsolation(&cfg)
+	if err != nil {
 		return err
 	}
 	done := make(chan struct{}, cfg.Workers+1)
@@ -137,7 +164,7 @@ func Run(ctx context.Context, cfg Config) error {
 	for i := range cfg.Workers {
 		cl := *cfg.Client
 		cl.Agent = fmt.Sprintf("%s-%d", cfg.Client.Agent, i)
-		w := &worker{cfg: &cfg, c: &cl, log: cfg.Logger.With("agent", cl.Agent)}
+		w := &worker{cfg: &cfg, iso: iso, c: &cl, log: cfg.Logger.With("agent", cl.Agent)}
 		go func() { w.loop(ctx); done <- struct{}{} }()
 	}
 	for range cfg.Workers + 1 {
@@ -172,6 +199,7 @@ func sweeps(ctx context.Context, workDir string, log *slog.Logger) {
 
 type worker struct {
 	cfg *Config
+	iso *isolation
 	c   *compute.AgentClient
 	log *slog.Logger
 }
@@ -210,7 +238,7 @@ func (w *worker) loop(ctx context.Context) {
 // freshly signed call). A lost lease ends it: another attempt owns the job.
 func (w *worker) finish(ctx context.Context, j *compute.Job, o *outcome) {
 	for i := range finishTries {
-		_, err := w.c.Finish(ctx, j.ID, j.Attempt, o.state, o.exit, o.message)
+		_, err := w.c.Finish(ctx, j.ID, j.Attempt, o.state, o.exit, o.message, o.isolation)
 		if err == nil {
 			w.log.Info("job finished", "job", j.ID, "attempt", j.Attempt, "state", o.state)
 			return

@@ -27,6 +27,12 @@ type Limits struct {
 	FileBytes int64
 	// OpenFiles caps each process's open descriptors (RLIMIT_NOFILE).
 	OpenFiles int64
+	// Processes caps the job's processes and threads together
+	// (RLIMIT_NPROC). The kernel counts them per user in each user
+	// namespace, so only a sandboxed job (its own namespace, its own
+	// user) gets a total of its own: without a sandbox it would count the
+	// agent's user's every process, so such an agent refuses it.
+	Processes int64
 }
 
 // Bounds on the limits themselves: below these a job could not even start
@@ -55,18 +61,19 @@ func (l Limits) tighter(o Limits) Limits {
 		}
 		return a
 	}
-	return Limits{pick(l.MemoryBytes, o.MemoryBytes), pick(l.CPUSeconds, o.CPUSeconds), pick(l.FileBytes, o.FileBytes), pick(l.OpenFiles, o.OpenFiles)}
+	return Limits{pick(l.MemoryBytes, o.MemoryBytes), pick(l.CPUSeconds, o.CPUSeconds), pick(l.FileBytes, o.FileBytes),
+		pick(l.OpenFiles, o.OpenFiles), pick(l.Processes, o.Processes)}
 }
 
 // LimitsOf is what a job spec asks for, as Limits.
 func LimitsOf(j compute.JobLimits) Limits {
-	return Limits{MemoryBytes: j.MemoryMB << 20, CPUSeconds: j.CPUS, FileBytes: j.FileMB << 20, OpenFiles: j.OpenFiles}
+	return Limits{MemoryBytes: j.MemoryMB << 20, CPUSeconds: j.CPUS, FileBytes: j.FileMB << 20, OpenFiles: j.OpenFiles, Processes: j.Processes}
 }
 
 // Validate checks the limits (Run checks them too).
 func (l Limits) Validate() error {
 	switch {
-	case l.MemoryBytes < 0 || l.CPUSeconds < 0 || l.FileBytes < 0 || l.OpenFiles < 0:
+	case l.MemoryBytes < 0 || l.CPUSeconds < 0 || l.FileBytes < 0 || l.OpenFiles < 0 || l.Processes < 0:
 		return errors.New("agent: limits cannot be negative")
 	case l.MemoryBytes > 0 && l.MemoryBytes < MinMemoryBytes:
 		return fmt.Errorf("agent: a memory limit under %d MiB would stop jobs from starting", MinMemoryBytes>>20)
@@ -80,12 +87,12 @@ func (l Limits) Validate() error {
 
 // String is the limits as the launcher reads them back (parseLimits).
 func (l Limits) String() string {
-	return fmt.Sprintf("memory=%d,cpu=%d,file=%d,nofile=%d", l.MemoryBytes, l.CPUSeconds, l.FileBytes, l.OpenFiles)
+	return fmt.Sprintf("memory=%d,cpu=%d,file=%d,nofile=%d,nproc=%d", l.MemoryBytes, l.CPUSeconds, l.FileBytes, l.OpenFiles, l.Processes)
 }
 
 func parseLimits(s string) (Limits, error) {
 	var l Limits
-	fields := map[string]*int64{"memory": &l.MemoryBytes, "cpu": &l.CPUSeconds, "file": &l.FileBytes, "nofile": &l.OpenFiles}
+	fields := map[string]*int64{"memory": &l.MemoryBytes, "cpu": &l.CPUSeconds, "file": &l.FileBytes, "nofile": &l.OpenFiles, "nproc": &l.Processes}
 	for _, kv := range strings.Split(s, ",") {
 		k, v, _ := strings.Cut(kv, "=")
 		p, ok := fields[k]
@@ -104,9 +111,14 @@ func parseLimits(s string) (Limits, error) {
 // launch is the command line that runs path (the job's command, resolved)
 // under l: the launcher re-executed with the limits, then the command's
 // own argv (argv[0] as the job named it).
-// role is launchArg, or superviseArg for the same through a supervisor.
-func launch(ctx context.Context, launcher, role string, l Limits, path, name string, args []string) *exec.Cmd {
-	argv := append([]string{role, l.String(), path, name}, args...)
+// role is launchArg, or superviseArg for the same through a supervisor,
+// which takes the job's sandbox (nil: none) first.
+func launch(ctx context.Context, launcher, role string, box *sandboxSpec, l Limits, path, name string, args []string) *exec.Cmd {
+	argv := []string{role, l.String(), path, name}
+	if role == superviseArg {
+		argv = []string{role, box.String(), l.String(), path, name}
+	}
+	argv = append(argv, args...)
 	return exec.CommandContext(ctx, launcher, argv...) //nolint:gosec // the launcher is this agent's own binary
 }
 
@@ -117,8 +129,14 @@ func launch(ctx context.Context, launcher, role string, l Limits, path, name str
 // an agent with a Launcher call it first thing in main (and tests in
 // TestMain), since the agent launches jobs through its own binary.
 func ExecIfLaunched() {
-	if len(os.Args) >= 5 && os.Args[1] == superviseArg {
+	if isProbe() {
+		os.Exit(0)
+	}
+	if len(os.Args) >= 6 && os.Args[1] == superviseArg {
 		supervise(os.Args[2:])
+	}
+	if len(os.Args) >= 2 && os.Args[1] == fenceArg {
+		execFenced(os.Args[2:])
 	}
 	if len(os.Args) < 5 || os.Args[1] != launchArg {
 		return

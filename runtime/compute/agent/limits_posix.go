@@ -5,9 +5,14 @@ package agent
 import (
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-const rlimitsSupported = true
+const (
+	rlimitsSupported = true
+	rlimitNproc      = unix.RLIMIT_NPROC
+)
 
 // execLimited sets l on this process and execs path with argv. A limit
 // above the agent's own hard limit is held to it: an unprivileged process
@@ -17,7 +22,8 @@ func execLimited(l Limits, path string, argv []string) error {
 		resource int
 		v        uint64
 	}{{syscall.RLIMIT_DATA, uint64(l.MemoryBytes)}, {syscall.RLIMIT_CPU, uint64(l.CPUSeconds)},
-		{syscall.RLIMIT_FSIZE, uint64(l.FileBytes)}, {syscall.RLIMIT_NOFILE, uint64(l.OpenFiles)}} {
+		{syscall.RLIMIT_FSIZE, uint64(l.FileBytes)}, {syscall.RLIMIT_NOFILE, uint64(l.OpenFiles)},
+		{rlimitNproc, uint64(l.Processes)}} {
 		if r.v == 0 {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -24,9 +25,10 @@ var (
 
 // outcome is what finish reports.
 type outcome struct {
-	state   string
-	exit    *int
-	message string
+	state     string
+	exit      *int
+	message   string
+	isolation string // how it ran (compute.Job.Isolation)
 }
 
 // run runs one claimed job and reports it, unless the agent is stopping
@@ -38,6 +40,7 @@ func (w *worker) run(ctx context.Context, j *compute.Job) {
 	beats := make(chan struct{})
 	go func() { w.heartbeats(jctx, j, stop); close(beats) }()
 	o := w.execute(jctx, j)
+	o.isolation = w.iso.describe(w.cfg.netFor(j.Resource))
 	stop(nil)
 	<-beats
 	cause := context.Cause(jctx)
@@ -49,7 +52,7 @@ func (w *worker) run(ctx context.Context, j *compute.Job) {
 		w.log.Warn("lease lost: job left to its new attempt", "job", j.ID)
 		return
 	case errors.Is(cause, errCancelled):
-		o = &outcome{state: compute.StateCancelled, exit: o.exit, message: "cancelled by its owner"}
+		o = &outcome{state: compute.StateCancelled, exit: o.exit, message: "cancelled by its owner", isolation: o.isolation}
 	}
 	w.finish(ctx, j, o)
 }
@@ -87,9 +90,15 @@ func (w *worker) heartbeats(ctx context.Context, j *compute.Job, stop context.Ca
 
 // execute prepares the folder, runs the command and moves the files.
 func (w *worker) execute(ctx context.Context, j *compute.Job) *outcome {
+	if err := w.iso.admit(j.IdentityURL + " " + j.UserUID); err != nil {
+		return failed("%v", err)
+	}
 	limits := w.cfg.Limits.tighter(LimitsOf(j.Spec.Limits))
 	if limits.set() && (w.cfg.Launcher == "" || !rlimitsSupported) {
 		return failed("this agent cannot apply the job's limits (it has no launcher, or no POSIX limits)")
+	}
+	if limits.Processes != 0 && !w.iso.sandbox {
+		return failed("this agent cannot apply the job's process limit (it has no sandbox)")
 	}
 	dir, release, err := newJobFolder(w.cfg.WorkDir)
 	if err != nil {
@@ -110,7 +119,17 @@ func (w *worker) execute(ctx context.Context, j *compute.Job) *outcome {
 			return failed("fetching the inputs: %v", err)
 		}
 	}
-	o := w.command(ctx, j, dir, limits)
+	var box *sandboxSpec
+	switch {
+	case w.iso.sandbox:
+		box = &sandboxSpec{Dir: dir, Net: w.cfg.netFor(j.Resource), Hide: w.iso.hide}
+		if err := handOver(dir); err != nil {
+			return failed("no work folder: %v", err)
+		}
+	case w.iso.fence:
+		box = &sandboxSpec{Dir: dir, Net: w.cfg.netFor(j.Resource), Fence: true}
+	}
+	o := w.command(ctx, j, dir, limits, box)
 	if j.Spec.Output != "" && ctx.Err() == nil {
 		if err := w.upload(ctx, j.ID, j.Spec.Output, dir); err != nil && o.state == compute.StateSucceeded {
 			return failed("uploading the outputs: %v", err)
@@ -122,7 +141,7 @@ func (w *worker) execute(ctx context.Context, j *compute.Job) *outcome {
 // command runs the job's command with its arguments (no shell), under
 // limits, stdout and stderr into size-bounded log files, killed at its
 // timeout.
-func (w *worker) command(ctx context.Context, j *compute.Job, dir string, limits Limits) *outcome {
+func (w *worker) command(ctx context.Context, j *compute.Job, dir string, limits Limits, box *sandboxSpec) *outcome {
 	tctx, cancel := context.WithTimeout(ctx, j.Timeout())
 	defer cancel()
 	stdout, err := newLog(filepath.Join(dir, "stdout.txt"), w.cfg.MaxLogBytes)
@@ -135,13 +154,28 @@ func (w *worker) command(ctx context.Context, j *compute.Job, dir string, limits
 		return failed("no log file: %v", err)
 	}
 	defer func() { _ = stderr.Close() }()
-	cmd, supervised, err := w.jobCmd(tctx, j, dir, limits)
+	cmd, supervised, err := w.jobCmd(tctx, j, dir, limits, box)
 	if err != nil {
 		return failed("could not start %s: %v", j.Spec.Command, err)
 	}
 	cmd.Dir, cmd.Stdout, cmd.Stderr, cmd.WaitDelay = dir, stdout, stderr, killGrace
 	cmd.Env = jobEnv(j, dir)
 	ownGroup(cmd, supervised)
+	if box != nil && !box.Fence {
+		sandboxAttr(cmd.SysProcAttr, box.Net)
+		cmd.Env = sandboxEnv(cmd.Env)
+	}
+	if cg := w.iso.cgroups; cg != nil {
+		jc, err := cg.make()
+		if err == nil {
+			err = cg.limit(jc, limits)
+		}
+		if err != nil {
+			return failed("no cgroup for the job: %v", err)
+		}
+		defer jc.remove()
+		jc.into(cmd.SysProcAttr)
+	}
 	end, err := runJob(cmd, supervised)
 	var exit *int
 	if end != nil {
@@ -252,7 +286,9 @@ func readStatus(r io.Reader) (*ended, bool) {
 // limits to apply, else started directly. A bare name is looked up on the
 // agent's PATH and a relative path is taken from the job's folder, as
 // os/exec does, so a missing command fails the job before anything runs.
-func (w *worker) jobCmd(ctx context.Context, j *compute.Job, dir string, limits Limits) (*exec.Cmd, bool, error) {
+// A sandboxed job (box) is always supervised: its supervisor builds the
+// sandbox.
+func (w *worker) jobCmd(ctx context.Context, j *compute.Job, dir string, limits Limits, box *sandboxSpec) (*exec.Cmd, bool, error) {
 	path := j.Spec.Command
 	switch {
 	case filepath.Base(path) == path: // a bare name, as os/exec tells one
@@ -266,9 +302,9 @@ func (w *worker) jobCmd(ctx context.Context, j *compute.Job, dir string, limits 
 	}
 	switch {
 	case w.cfg.Launcher != "" && superviseSupported:
-		return launch(ctx, w.cfg.Launcher, superviseArg, limits, path, j.Spec.Command, j.Spec.Args), true, nil
+		return launch(ctx, w.cfg.Launcher, superviseArg, box, limits, path, j.Spec.Command, j.Spec.Args), true, nil
 	case limits.set():
-		return launch(ctx, w.cfg.Launcher, launchArg, limits, path, j.Spec.Command, j.Spec.Args), false, nil
+		return launch(ctx, w.cfg.Launcher, launchArg, nil, limits, path, j.Spec.Command, j.Spec.Args), false, nil
 	}
 	return commandAs(ctx, path, j.Spec.Command, j.Spec.Args), false, nil
 }
@@ -284,6 +320,7 @@ func commandAs(ctx context.Context, path, name string, args []string) *exec.Cmd 
 // jobEnv is a minimal environment: no agent secrets leak to the job.
 func jobEnv(j *compute.Job, dir string) []string {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "TMPDIR=" + dir, "ACQUIRE_JOB_ID=" + j.ID,
+		"ACQUIRE_JOB_ATTEMPT=" + strconv.Itoa(j.Attempt),
 		"ACQUIRE_JOB_IN=" + filepath.Join(dir, "in"), "ACQUIRE_JOB_OUT=" + filepath.Join(dir, "out")}
 	keys := make([]string, 0, len(j.Spec.Env))
 	for k := range j.Spec.Env {

@@ -52,7 +52,7 @@ func TestSupervisor(t *testing.T) {
 			t.Fatal(err)
 		}
 		pipe := fmt.Sprintf("pipe:[%d]", st.Ino)
-		cmd := exec.Command(os.Args[0], superviseArg, tc.limits, "/bin/sh", "sh", "-c", tc.script)
+		cmd := exec.Command(os.Args[0], superviseArg, noSandbox, tc.limits, "/bin/sh", "sh", "-c", tc.script)
 		cmd.ExtraFiles = []*os.File{w}
 		var out strings.Builder
 		cmd.Stdout = &out
@@ -111,7 +111,7 @@ func TestSupervisorEndsTree(t *testing.T) {
 // answers the command and the job's output.
 func startSupervised(t *testing.T, env []string, script string, args ...string) (*exec.Cmd, io.Reader) {
 	t.Helper()
-	argv := append([]string{superviseArg, "memory=0,cpu=0,file=0,nofile=0", "/bin/sh", "sh", "-c", script}, args...)
+	argv := append([]string{superviseArg, noSandbox, "memory=0,cpu=0,file=0,nofile=0", "/bin/sh", "sh", "-c", script}, args...)
 	cmd := exec.Command(os.Args[0], argv...)
 	cmd.Env = append(os.Environ(), env...)
 	_, w, err := os.Pipe()

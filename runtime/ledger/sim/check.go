@@ -28,14 +28,17 @@ func (w *world) finish(ctx context.Context) error {
 	if err := w.checkPending(ctx, l); err != nil {
 		return err
 	}
-	latest := w.clock()
+	latest := w.clock.Now()
 	for _, id := range w.order {
-		if rb := w.transfers[id].req.ReceiptBy; rb.After(latest) {
-			latest = rb
+		t := w.transfers[id]
+		for _, req := range append([]ledger.TransferRequest{t.req}, t.alts...) { // a raced content may be the one recorded
+			if req.ReceiptBy.After(latest) {
+				latest = req.ReceiptBy
+			}
 		}
 	}
-	w.advance(latest.Sub(w.clock()) + time.Hour)
-	if _, err := l.Expire(ctx, w.clock()); err != nil {
+	w.clock.Advance(latest.Sub(w.clock.Now()) + time.Hour)
+	if _, err := l.Expire(ctx, w.clock.Now()); err != nil {
 		return w.fail("final expiry sweep: %v", err)
 	}
 	final, err := w.completeAll(ctx, l)
@@ -91,7 +94,7 @@ func (w *world) checkPending(ctx context.Context, l *ledger.Ledger) error {
 		switch {
 		case res.State == ledger.StatePending && res.Resolution != nil:
 			return w.fail("transfer %s: pending with a resolution", id)
-		case res.State == ledger.StatePending && len(t.alts) == 0 && !w.clock().Before(t.req.ReceiptBy):
+		case res.State == ledger.StatePending && len(t.alts) == 0 && !w.clock.Now().Before(t.req.ReceiptBy):
 			return w.fail("transfer %s: pending past its receipt_by", id)
 		case res.State != ledger.StatePending && res.Resolution == nil:
 			return w.fail("transfer %s: %s without a resolution", id, res.State)

@@ -47,7 +47,7 @@ func (w *world) doStep(ctx context.Context) error {
 	x := w.rng.IntN(totalWeight)
 	for _, o := range ops {
 		if x < o.weight {
-			w.note("%s (clock %s)", o.name, w.clock().Format(time.TimeOnly))
+			w.note("%s (clock %s)", o.name, w.clock.Now().Format(time.TimeOnly))
 			return o.run(w, ctx)
 		}
 		x -= o.weight
@@ -60,7 +60,7 @@ var descriptions = []string{"", "", "rent", "lunch", "refund of lunch"}
 func (w *world) description() string { return descriptions[w.rng.IntN(len(descriptions))] }
 
 func (w *world) receiptBy() time.Time {
-	return w.clock().Add(time.Duration(1+w.rng.IntN(120)) * time.Minute).Truncate(time.Millisecond)
+	return w.clock.Now().Add(time.Duration(1+w.rng.IntN(120)) * time.Minute).Truncate(time.Millisecond)
 }
 
 func (w *world) opDeposit(ctx context.Context) error {
@@ -69,22 +69,25 @@ func (w *world) opDeposit(ctx context.Context) error {
 	return err
 }
 
-func (w *world) directReq(maxUnits int64) ledger.TransferRequest {
+// request makes a new transfer between two accounts under a new id of the
+// kind given; provisional one time in oneIn (never if oneIn is 0).
+func (w *world) request(kind string, maxUnits int64, oneIn int) ledger.TransferRequest {
 	from, to := w.pair()
-	return ledger.TransferRequest{ID: w.newID("t"), From: from, To: to, Amount: w.amount(maxUnits),
+	req := ledger.TransferRequest{ID: w.newID(kind), From: from, To: to, Amount: w.amount(maxUnits),
 		Description: w.description(), Authorisation: "client-" + from}
+	if oneIn > 0 && w.rng.IntN(oneIn) == 0 {
+		req.ReceiptBy = w.receiptBy()
+	}
+	return req
 }
 
 func (w *world) opDirect(ctx context.Context) error {
-	_, err := w.submit(ctx, w.directReq(40))
+	_, err := w.submit(ctx, w.request("t", 40, 0))
 	return err
 }
 
 func (w *world) opProvisional(ctx context.Context) error {
-	req := w.directReq(30)
-	req.ID = w.newID("p")
-	req.ReceiptBy = w.receiptBy()
-	_, err := w.submit(ctx, req)
+	_, err := w.submit(ctx, w.request("p", 30, 1))
 	return err
 }
 
@@ -160,7 +163,7 @@ func (w *world) answer(t *transfer, req ledger.TransferRequest, res ledger.Trans
 			return w.fail("transfer %s: its own accepted content answered an id conflict", req.ID)
 		}
 		return nil
-	case errors.Is(err, ledger.ErrInvalid) && !req.ReceiptBy.IsZero() && !req.ReceiptBy.After(w.clock()):
+	case errors.Is(err, ledger.ErrInvalid) && !req.ReceiptBy.IsZero() && !req.ReceiptBy.After(w.clock.Now()):
 		return nil // a retry after receipt_by of a transfer never recorded
 	}
 	return w.fail("transfer %s: unexpected answer %v", req.ID, err)
@@ -262,7 +265,7 @@ func (w *world) resolved(t *transfer, asked ledger.Resolution, res ledger.Transf
 		if errors.Is(err, ledger.ErrExpired) && t.res != nil && t.res.Kind != ledger.ResolveExpire {
 			return w.fail("resolution of %s: expired after %s was acknowledged", id, t.res.Kind)
 		}
-		if errors.Is(err, ledger.ErrExpired) && w.clock().Before(t.req.ReceiptBy) {
+		if errors.Is(err, ledger.ErrExpired) && w.clock.Now().Before(t.req.ReceiptBy) {
 			return w.fail("resolution of %s: expired before its receipt_by", id)
 		}
 		return nil
@@ -295,9 +298,9 @@ func (t *transfer) minAmount() ledger.Amount {
 }
 
 func (w *world) opExpire(ctx context.Context) error {
-	w.advance(time.Duration(1+w.rng.IntN(40)) * time.Minute)
+	w.clock.Advance(time.Duration(1+w.rng.IntN(40)) * time.Minute)
 	err := w.on(ctx, w.proc(), func(l *ledger.Ledger) error {
-		_, err := l.Expire(ctx, w.clock())
+		_, err := l.Expire(ctx, w.clock.Now())
 		return err
 	})
 	if err != nil && !faulted(err) {
@@ -310,12 +313,7 @@ func (w *world) opExpire(ctx context.Context) error {
 // provisional) and has its payee cash it twice: concurrently on two
 // processes, or once now and again later (a retry picks it).
 func (w *world) opCheque(ctx context.Context) error {
-	req := w.directReq(20)
-	req.ID = w.newID("chq")
-	if w.rng.IntN(3) == 0 {
-		req.ReceiptBy = w.receiptBy()
-	}
-	w.cheques = append(w.cheques, req.ID)
+	req := w.request("chq", 20, 3)
 	if w.rng.IntN(2) == 0 {
 		return w.race(ctx, req, req)
 	}
@@ -477,11 +475,7 @@ func (w *world) variant(req ledger.TransferRequest) ledger.TransferRequest {
 // opRace has two processes send one new id at once, with the same or
 // another content.
 func (w *world) opRace(ctx context.Context) error {
-	a := w.directReq(30)
-	a.ID = w.newID("race")
-	if w.rng.IntN(2) == 0 {
-		a.ReceiptBy = w.receiptBy()
-	}
+	a := w.request("race", 30, 2)
 	b := a
 	if w.rng.IntN(4) != 0 {
 		b = w.variant(a)

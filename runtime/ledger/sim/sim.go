@@ -30,9 +30,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/openacquire/acquire/runtime/clock"
 	"github.com/openacquire/acquire/runtime/ledger"
 	"github.com/openacquire/acquire/runtime/store"
 	"github.com/openacquire/acquire/runtime/store/faultstore"
@@ -125,14 +125,12 @@ type world struct {
 	fs    *faultstore.Store
 	procs []*proc
 
-	clockMu sync.Mutex
-	now     time.Time
+	clock *clock.Manual
 
 	accounts  []string
 	transfers map[string]*transfer
 	order     []string // transfer ids in the order first used
 	invoices  []*invoice
-	cheques   []string // cheque transfer ids
 	step      int
 	res       Result
 	next      int // id counter
@@ -167,7 +165,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	w := &world{
 		cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x51ed)), transfers: map[string]*transfer{},
-		now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), trace: fnv.New64a(),
+		clock: clock.NewManual(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)), trace: fnv.New64a(),
 	}
 	w.res.Seed = cfg.Seed
 	opt := *cfg.Faults
@@ -237,18 +235,6 @@ var points = []struct{ prefix, contains, name string }{
 	{"ledger/expiry/", "", "expiry-index"},
 }
 
-func (w *world) clock() time.Time {
-	w.clockMu.Lock()
-	defer w.clockMu.Unlock()
-	return w.now
-}
-
-func (w *world) advance(d time.Duration) {
-	w.clockMu.Lock()
-	w.now = w.now.Add(d)
-	w.clockMu.Unlock()
-}
-
 // note folds a line into the trace (and writes it out if asked).
 func (w *world) note(format string, args ...any) {
 	line := fmt.Sprintf("%d: "+format+"\n", append([]any{w.step}, args...)...)
@@ -291,7 +277,7 @@ func (w *world) restart(ctx context.Context, i int) error {
 	}
 	for range restartAttempts {
 		p := w.fs.Process()
-		l, err := ledger.New(ctx, store.NewBucket(p), ledger.WithClock(w.clock), ledger.WithInlineBackground())
+		l, err := ledger.New(ctx, store.NewBucket(p), ledger.WithClock(w.clock.Now), ledger.WithInlineBackground())
 		if err == nil {
 			w.procs[i] = &proc{p: p, l: l}
 			w.res.Restarts++

@@ -70,12 +70,13 @@ func TestSimulation(t *testing.T) {
 		}
 		res, err := sim.Run(ctx, cfg)
 		if err != nil {
-			extra := ""
+			extra, args := "", ""
 			if cfg.Steps != 0 || cfg.Accounts != 0 || cfg.Processes != 0 {
 				extra = fmt.Sprintf(" -steps %d -accounts %d -processes %d", cfg.Steps, cfg.Accounts, cfg.Processes)
+				args = fmt.Sprintf(" SIM_ARGS='%s'", extra[1:])
 			}
-			t.Fatalf("%v\nreproduce: make sim SEED=%d SIM_ARGS='%s' (go test ./runtime/ledger/sim -run TestSimulation -v -seed %d%s)",
-				err, seed, extra, seed, extra)
+			t.Fatalf("%v\nreproduce: make sim SEED=%d%s (go test ./runtime/ledger/sim -run TestSimulation -v -seed %d%s)",
+				err, seed, args, seed, extra)
 		}
 		if len(list) == 1 {
 			t.Logf("seed %d: %d steps, %d transfers, %d faults %v, %d crashes %v, %d restarts, %d races",

@@ -64,10 +64,16 @@ type Version string
 
 // ObjectInfo describes one object in a listing.
 type ObjectInfo struct {
-	Key      string
-	Size     int64
-	Version  Version
-	Modified time.Time
+	Key  string
+	Size int64
+	// StoredSize is how many bytes the store itself holds for the object:
+	// what a signed GET URL serves and what a PUT through a signed URL sent.
+	// It differs from Size only where a driver frames what it writes (S3),
+	// and is what anyone checking an upload made around the driver must
+	// compare. store.Bucket sets it to Size where a driver leaves it 0.
+	StoredSize int64
+	Version    Version
+	Modified   time.Time
 }
 
 // Page is one page of a listing. Next == "" means there are no more pages.
@@ -138,6 +144,16 @@ type Streamer interface {
 type CRCPutter interface {
 	// PutCRC32C is Put with the data's CRC-32C given.
 	PutCRC32C(ctx context.Context, key string, data []byte, crc uint32) (Version, error)
+}
+
+// SizedPutSigner is an optional Driver extension: a signed PUT URL for a
+// body of exactly size bytes, which the store itself refuses for any other
+// size (S3 signs the Content-Length; GCS signs x-goog-content-length-range).
+// Without it a signed PUT URL takes a body of any size, and whoever counts
+// the bytes must measure what landed (ObjectInfo.StoredSize). headers are
+// what the PUT must send as signed, besides Content-Length (nil if none).
+type SizedPutSigner interface {
+	SignedPutURL(ctx context.Context, key string, size int64, expiry time.Duration) (url string, headers map[string]string, err error)
 }
 
 // Stream is one object's bytes being read.
