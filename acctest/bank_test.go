@@ -172,6 +172,7 @@ const (
 
 type bankTransfer struct {
 	id, from, to string
+	ledgerID     string // the ledger's name for id, scoped to the payer
 	amount       ledger.Amount
 	outcome      bankOutcome
 	lastErr      error
@@ -284,7 +285,9 @@ func TestBankUnderHostKills(t *testing.T) {
 				from := rng.IntN(bankUsers)
 				to := (from + 1 + rng.IntN(bankUsers-1)) % bankUsers
 				amount, _ := ledger.Units(int64(1 + rng.IntN(bankMaxMove)))
-				tr := &bankTransfer{id: fmt.Sprintf("bank-%d-%d", w, n), from: users[from].account, to: users[to].account, amount: amount}
+				id := fmt.Sprintf("bank-%d-%d", w, n)
+				payer := accounting.Owner{IdentityURL: users[from].s.IdentityURL, UserUID: users[from].s.UserUID}
+				tr := &bankTransfer{id: id, ledgerID: accounting.TransferID(payer, id), from: users[from].account, to: users[to].account, amount: amount}
 				mu.Lock()
 				transfers = append(transfers, tr)
 				mu.Unlock()
@@ -339,7 +342,7 @@ func TestBankUnderHostKills(t *testing.T) {
 	}
 	acked, refused, unknown := 0, 0, 0
 	for _, tr := range transfers {
-		res, err := l.Complete(ctx, tr.id)
+		res, err := l.Complete(ctx, tr.ledgerID)
 		switch tr.outcome {
 		case outcomeApplied:
 			acked++
@@ -409,11 +412,11 @@ func TestBankUnderHostKills(t *testing.T) {
 	for _, tr := range transfers {
 		switch tr.outcome {
 		case outcomeApplied:
-			if d, c := seen[tr.id+"\x00"+string(ledger.LegDebit)], seen[tr.id+"\x00"+string(ledger.LegCredit)]; d != 1 || c != 1 {
+			if d, c := seen[tr.ledgerID+"\x00"+string(ledger.LegDebit)], seen[tr.ledgerID+"\x00"+string(ledger.LegCredit)]; d != 1 || c != 1 {
 				bad("acknowledged transfer %s: %d debits and %d credits in the logs", tr.id, d, c)
 			}
 		case outcomeRefused:
-			if r := seen[tr.id+"\x00"+string(ledger.LegRefused)]; r != 1 || seen[tr.id+"\x00"+string(ledger.LegCredit)] != 0 {
+			if r := seen[tr.ledgerID+"\x00"+string(ledger.LegRefused)]; r != 1 || seen[tr.ledgerID+"\x00"+string(ledger.LegCredit)] != 0 {
 				bad("refused transfer %s: %d refusals in the logs, or a credit", tr.id, r)
 			}
 		}

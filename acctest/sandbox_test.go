@@ -159,6 +159,9 @@ func hostileRun(t *testing.T, hostile string, unprivileged bool) {
 		!strings.HasPrefix(status.Isolation, "sandbox: user, mount, pid, ipc, uts, net namespaces") {
 		t.Fatalf("the honest job's status does not say it ran sandboxed: %s", outJSON)
 	}
+	if text, _, _ := c.run("", "job", "status", honest.JobID); !strings.Contains(text, "\nisolation: sandbox: user, mount, pid") {
+		t.Fatalf("the honest job's status text does not say how it ran:\n%s", text)
+	}
 	if !strings.Contains(agentOut.String(), "job isolation: a sandbox per job") {
 		t.Fatalf("the agent did not log its isolation at start:\n%s", agentOut)
 	}

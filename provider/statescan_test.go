@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 )
@@ -164,5 +166,33 @@ func TestLeakedFindsEncodedSecrets(t *testing.T) {
 	clean, _ := json.Marshal(map[string]any{"private": b64(ref)})
 	if i := leaked(clean, []string{secret}, 0); i != -1 {
 		t.Fatalf("a reference only: found #%d", i)
+	}
+}
+
+// recordedPrivate is a private state that records what is set.
+type recordedPrivate map[string][]byte
+
+func (p recordedPrivate) SetKey(_ context.Context, key string, value []byte) diag.Diagnostics {
+	if len(value) == 0 {
+		delete(p, key)
+	} else {
+		p[key] = value
+	}
+	return nil
+}
+
+// TestKeepSecretRefDropsTheSecret: what a create, refresh or update leaves
+// in private state is the secret's reference; a secret an earlier version
+// kept there is removed (the next plan cleans an old state).
+func TestKeepSecretRefDropsTheSecret(t *testing.T) {
+	const secret = "0123456789abcdef0123456789abcdef01234567"
+	priv := recordedPrivate{legacyPrivateSecret: []byte(`{"secret":"` + secret + `"}`)}
+	c := &cloudPlatform{secret: secret, secretRef: "arn:aws:secretsmanager:us-east-1:1:secret:acquire/ident/service-secret"}
+	if d := keepSecretRef(context.Background(), priv, c); d.HasError() {
+		t.Fatal(d)
+	}
+	b, _ := json.Marshal(priv)
+	if i := leaked(b, []string{secret}, 0); i >= 0 || len(priv) != 1 || !strings.Contains(string(priv[privateSecretRef]), c.secretRef) {
+		t.Fatalf("private state after keepSecretRef: %s", b)
 	}
 }

@@ -16,8 +16,10 @@ import (
 	"time"
 )
 
-// ReadyTimeout bounds the wait for a server to answer.
-const ReadyTimeout = 10 * time.Second
+// ReadyTimeout bounds the wait for a server to answer. Azurite (a Node
+// program) took over 10 s to start on a 2-core machine under a parallel
+// build; a server that never answers still fails the test, only later.
+const ReadyTimeout = 45 * time.Second
 
 // Server describes how to start one server and when it is ready.
 type Server struct {

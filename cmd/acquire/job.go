@@ -298,6 +298,9 @@ func printJob(w io.Writer, j *compute.Job) {
 	if j.Message != "" {
 		fmt.Fprintf(w, "%s\n", shown(j.Message))
 	}
+	if j.Isolation != "" {
+		fmt.Fprintf(w, "isolation: %s\n", j.Isolation)
+	}
 	if j.CancelRequested && !compute.Final(j.State) {
 		fmt.Fprintln(w, "cancel requested")
 	}

@@ -278,8 +278,13 @@ func ownerScoped(kind string, o Owner, name string) string {
 // first; the ledger id is what answers, statements and receipts name.
 // Ids the service makes itself (cheques, invoice payments) are keyed with
 // its secret (keyedID), so nobody can predict them either.
-func transferID(c *caller, id string) string { return "tx-" + ownerScoped("transfer", c.Owner, id) }
-func depositID(c *caller, id string) string  { return "dep-" + ownerScoped("deposit", c.Owner, id) }
+func transferID(c *caller, id string) string { return TransferID(c.Owner, id) }
+
+// TransferID is the ledger id of the transfer o asked for under its own id:
+// what answers and statements name. It is no secret; a caller can work out
+// where its transfer stands in the ledger without asking.
+func TransferID(o Owner, id string) string  { return "tx-" + ownerScoped("transfer", o, id) }
+func depositID(c *caller, id string) string { return "dep-" + ownerScoped("deposit", c.Owner, id) }
 
 // keyedID is prefix + 32 hex digits of the service keyring's MAC of
 // domain and fields: the one place the service's secret names anything in

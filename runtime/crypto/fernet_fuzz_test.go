@@ -48,4 +48,3 @@ func bytesToUint64(b []byte) uint64 {
 	}
 	return n
 }
-

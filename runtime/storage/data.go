@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"errors"
@@ -20,15 +21,22 @@ import (
 // URL: <service URL>/data/<key>?exp=…&size=…&sig=….
 const DataPath = "/data/"
 
-// urlLimit caps chunk URLs' lives (a PAR's expiry, an upload's).
-type urlLimit struct{ until time.Time }
+// urlLimit caps chunk URLs' lives (a PAR's expiry, an upload's) and says
+// whose they are (whose transfer slots they use: see dataslots.go).
+type urlLimit struct {
+	until time.Time
+	who   Principal
+}
 
 func (l urlLimit) before(t time.Time) urlLimit {
 	if l.until.IsZero() || t.Before(l.until) {
-		return urlLimit{until: t}
+		l.until = t
 	}
 	return l
 }
+
+// tag names a principal in a chunk URL, without saying who it is.
+func (p Principal) tag() string { return digestOf("who", p.IdentityURL, p.UserUID, p.PAR)[:16] }
 
 // chunkURL signs one chunk's URL: the store's own signed URL when it can
 // sign, else one this service's data handler honours.
@@ -59,15 +67,17 @@ func (s *Storage) chunkURL(ctx context.Context, method, key string, i int, size 
 	}
 	exp := strconv.FormatInt(c.Expires.Unix(), 10)
 	sz := strconv.FormatInt(size, 10)
-	q := url.Values{"exp": {exp}, "size": {sz}, "sig": {s.dataMAC(method, key, exp, sz)}}
+	who := lim.who.tag()
+	q := url.Values{"exp": {exp}, "size": {sz}, "who": {who}, "sig": {s.dataMAC(method, key, exp, sz, who)}}
 	c.URL = strings.TrimRight(s.svc.URL(), "/") + DataPath + key + "?" + q.Encode()
 	return c, nil
 }
 
-// dataMAC binds a host-served URL to its method, key, expiry and size,
-// with a key derived from the service secret (the same in every instance).
-func (s *Storage) dataMAC(method, key, exp, size string) string {
-	return s.svc.Keys().MAC("storage-data", []byte("acquire-storage-data-v1\n"+method+"\n"+key+"\n"+exp+"\n"+size))
+// dataMAC binds a host-served URL to its method, key, expiry, size and
+// principal, with a key derived from the service secret (the same in
+// every instance).
+func (s *Storage) dataMAC(method, key, exp, size, who string) string {
+	return s.svc.Keys().MAC("storage-data", []byte("acquire-storage-data-v2\n"+method+"\n"+key+"\n"+exp+"\n"+size+"\n"+who))
 }
 
 // DataHandler serves the chunk URLs this service signs itself. Mount it at
@@ -83,19 +93,13 @@ func (e *dataError) Error() string { return e.msg }
 
 func (s *Storage) serveData(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	key, size, err := s.checkDataURL(r)
+	key, size, who, err := s.checkDataURL(r)
 	if err == nil {
-		select {
-		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
-		case <-r.Context().Done():
-			return
-		}
 		switch r.Method {
 		case http.MethodGet:
-			err = s.serveChunk(r.Context(), w, key, size)
+			err = s.serveChunk(w, r, key, size, who)
 		case http.MethodPut:
-			err = s.takeChunk(r, key, size)
+			err = s.takeChunk(w, r, key, size, who)
 			if err == nil {
 				w.WriteHeader(http.StatusCreated)
 			}
@@ -111,34 +115,44 @@ func (s *Storage) serveData(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// checkDataURL checks the signature and expiry and answers the key and size.
-func (s *Storage) checkDataURL(r *http.Request) (string, int64, error) {
+// checkDataURL checks the signature and expiry and answers the key, the
+// size and the principal's tag.
+func (s *Storage) checkDataURL(r *http.Request) (string, int64, string, error) {
 	_, key, ok := strings.Cut(r.URL.Path, DataPath)
 	if r.Method != http.MethodGet && r.Method != http.MethodPut {
-		return "", 0, &dataError{http.StatusMethodNotAllowed, "GET or PUT"}
+		return "", 0, "", &dataError{http.StatusMethodNotAllowed, "GET or PUT"}
 	}
 	q := r.URL.Query()
-	exp, sz, sig := q.Get("exp"), q.Get("size"), q.Get("sig")
-	want := s.dataMAC(r.Method, key, exp, sz)
+	exp, sz, who, sig := q.Get("exp"), q.Get("size"), q.Get("who"), q.Get("sig")
+	want := s.dataMAC(r.Method, key, exp, sz, who)
 	if !ok || !hmac.Equal([]byte(sig), []byte(want)) || !strings.HasPrefix(key, blobsPre) || store.ValidateKey(key) != nil {
-		return "", 0, &dataError{http.StatusForbidden, "the URL's signature does not verify"}
+		return "", 0, "", &dataError{http.StatusForbidden, "the URL's signature does not verify"}
 	}
 	e, err1 := strconv.ParseInt(exp, 10, 64)
 	size, err2 := strconv.ParseInt(sz, 10, 64)
-	if err1 != nil || err2 != nil {
-		return "", 0, &dataError{http.StatusForbidden, "the URL is malformed"}
+	if err1 != nil || err2 != nil || size < 1 {
+		return "", 0, "", &dataError{http.StatusForbidden, "the URL is malformed"}
 	}
 	if !s.now().Before(time.Unix(e, 0)) {
-		return "", 0, &dataError{http.StatusForbidden, "the URL has expired"}
+		return "", 0, "", &dataError{http.StatusForbidden, "the URL has expired"}
 	}
-	return key, size, nil
+	return key, size, who, nil
 }
 
 // serveChunk streams one chunk from the store. On local files the bytes
 // go from the chunk's file to the socket with sendfile(2), never through
 // this process's memory; the store's own CRC pass is skipped for that, as
 // every client checks each chunk against the CRC-32C its upload recorded.
-func (s *Storage) serveChunk(ctx context.Context, w http.ResponseWriter, key string, size int64) error {
+//
+// It holds one of who's slots while it sends, and a reader too slow to
+// take the chunk at the minimum rate is cut off at its deadline.
+func (s *Storage) serveChunk(w http.ResponseWriter, r *http.Request, key string, size int64, who string) error {
+	release, err := s.takeSlot(r, who)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx := r.Context()
 	st, err := s.b.Open(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return &dataError{http.StatusNotFound, "no such chunk"}
@@ -153,6 +167,9 @@ func (s *Storage) serveChunk(ctx context.Context, w http.ResponseWriter, key str
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	// One deadline for the whole chunk, not one per write: the file store's
+	// chunks go out with sendfile(2), in one call.
+	_ = http.NewResponseController(w).SetWriteDeadline(s.pace.deadline(time.Now(), size))
 	// A failure here is the connection's (the client retries the chunk);
 	// headers are sent, so there is no status left to report it with.
 	_, _ = io.Copy(w, st.R)
@@ -165,8 +182,10 @@ func (s *Storage) serveChunk(ctx context.Context, w http.ResponseWriter, key str
 var chunkBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // takeChunk stores one PUT chunk: the upload must still be open and the
-// chunk exactly its size, and the bytes must match the CRC32CHeader.
-func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
+// chunk exactly its size, and the bytes must match the CRC32CHeader. It
+// takes one of who's slots only when the body's first byte is here, and
+// the rest must keep coming (pacedBody).
+func (s *Storage) takeChunk(w http.ResponseWriter, r *http.Request, key string, size int64, who string) error {
 	ctx := r.Context()
 	upload, idx, _ := strings.Cut(strings.TrimPrefix(key, blobsPre), "/")
 	i, err := strconv.Atoi(idx)
@@ -189,15 +208,27 @@ func (s *Storage) takeChunk(r *http.Request, key string, size int64) error {
 	if r.ContentLength != size {
 		return &dataError{http.StatusBadRequest, "the body must be exactly " + strconv.FormatInt(size, 10) + " bytes"}
 	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.pace.start))
+	var first [1]byte
+	if _, err := io.ReadFull(r.Body, first[:]); err != nil {
+		return &dataError{http.StatusRequestTimeout, "no body came"}
+	}
+	release, err := s.takeSlot(r, who)
+	if err != nil {
+		return err
+	}
+	defer release()
 	bp := chunkBuffers.Get().(*[]byte)
 	defer chunkBuffers.Put(bp)
 	if int64(cap(*bp)) < size {
 		*bp = make([]byte, size)
 	}
 	buf := (*bp)[:size]
-	crc, err := readFullCRC(r.Body, buf)
+	body := &pacedBody{r: r.Body, rc: rc, now: time.Now, stall: s.pace.stall, end: s.pace.deadline(time.Now(), size)}
+	crc, err := readFullCRC(io.MultiReader(bytes.NewReader(first[:]), body), buf)
 	if err != nil {
-		return &dataError{http.StatusBadRequest, "the body ended early"}
+		return &dataError{http.StatusBadRequest, "the body ended early or stalled"}
 	}
 	if crcString(crc) != sum {
 		return &dataError{http.StatusUnprocessableEntity, "the bytes do not match " + CRC32CHeader}

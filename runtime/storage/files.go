@@ -298,7 +298,7 @@ func (s *Storage) handleOpenFile(ctx context.Context, a *FileArgs) (*Download, e
 	if err != nil {
 		return nil, err
 	}
-	return s.open(ctx, d, a.Name, a.Version, a.From, urlLimit{})
+	return s.open(ctx, d, a.Name, a.Version, a.From, urlLimit{who: p})
 }
 
 func pageLimit(n int) int {

@@ -197,7 +197,7 @@ func anonymous(vs []FileVersion) []FileVersion {
 	return vs
 }
 
-func parLimit(par *PAR) urlLimit { return urlLimit{until: par.Expires} }
+func parLimit(par *PAR) urlLimit { return urlLimit{until: par.Expires, who: Principal{PAR: par.ID}} }
 
 func (s *Storage) registerPAR() {
 	sv := s.svc

@@ -240,6 +240,7 @@ func TestDataURLs(t *testing.T) {
 	for name, u := range map[string]string{
 		"sig":        tamper(t, g, "sig", strings.Repeat("0", 64)),
 		"exp":        tamper(t, g, "exp", "9999999999"),
+		"who":        tamper(t, g, "who", "0123456789abcdef"), // another principal's slots
 		"other key":  strings.Replace(g, "/000001.", "/000002.", 1),
 		"as a PUT":   g,
 		"no sig":     tamper(t, g, "sig", ""),

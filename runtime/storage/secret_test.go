@@ -41,7 +41,7 @@ func TestDataURLNotSignedWithSecretHash(t *testing.T) {
 	q := u.Query()
 	oldKey := sha256.Sum256([]byte("acquire request mac\x00" + hosttest.Secret))
 	m := hmac.New(sha256.New, oldKey[:])
-	m.Write([]byte("acquire-storage-data-v1\n" + http.MethodGet + "\n" + key + "\n" + q.Get("exp") + "\n" + q.Get("size")))
+	m.Write([]byte("acquire-storage-data-v2\n" + http.MethodGet + "\n" + key + "\n" + q.Get("exp") + "\n" + q.Get("size") + "\n" + q.Get("who")))
 	old := hex.EncodeToString(m.Sum(nil))
 	if q.Get("sig") == old {
 		t.Fatal("the chunk URL is signed with one SHA-256 of the service secret")

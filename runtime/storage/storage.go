@@ -92,6 +92,20 @@ const (
 	// at once (each holds one chunk in memory: at most 16 × 32 MiB); more
 	// wait their turn.
 	MaxChunksInFlight = 16
+	// MaxChunksPerPrincipal bounds the slots one user or PAR holds, so
+	// one principal's transfers never take every slot (dataslots.go).
+	MaxChunksPerPrincipal = 4
+	// DataStartTimeout bounds the wait for a PUT's first body byte, during
+	// which it holds no slot.
+	DataStartTimeout = 10 * time.Second
+	// DataStallTimeout bounds a pause in a transfer that holds a slot.
+	DataStallTimeout = 10 * time.Second
+	// DataQueueTimeout bounds the wait for a slot (then 503).
+	DataQueueTimeout = 30 * time.Second
+	// MinDataBytesPerSecond is the slowest average a transfer holding a
+	// slot may keep after DataGrace: a 32 MiB chunk has 4 min 21 s.
+	MinDataBytesPerSecond = 128 << 10
+	DataGrace             = 5 * time.Second
 	// DataURLLife bounds each chunk URL's life (and a PAR's expiry bounds it too).
 	DataURLLife = 15 * time.Minute
 	// MaxUpdateAttempts bounds compare-and-swap loops on usage and heads.
@@ -141,8 +155,9 @@ type Storage struct {
 	b     *store.Bucket
 	v     *auth.Verifier
 	o     Options
-	signs bool          // the store signs URLs; else this service serves the data
-	slots chan struct{} // the data handler's chunks in flight
+	signs bool      // the store signs URLs; else this service serves the data
+	slots *slotPool // the data handler's chunks in flight
+	pace  pacing
 }
 
 // New registers the storage functions on svc. Whether the store signs
@@ -164,7 +179,7 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Storage, error)
 			v.Identities[u] = true
 		}
 	}
-	s := &Storage{svc: svc, b: svc.Bucket(), v: v, o: o, slots: make(chan struct{}, MaxChunksInFlight)}
+	s := &Storage{svc: svc, b: svc.Bucket(), v: v, o: o, slots: newSlotPool(MaxChunksInFlight, MaxChunksPerPrincipal), pace: defaultPacing}
 	if !o.HostServed {
 		_, err := s.b.SignedURL(ctx, "storage/probe", "GET", time.Minute)
 		switch {

@@ -11,6 +11,7 @@ import (
 	"hash/crc32"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -413,6 +414,11 @@ func (t *transfer) do(ctx context.Context, u ChunkURL, body []byte, sum string, 
 		return fmt.Errorf("storage: chunk %d: bad URL", u.Index)
 	}
 	if u.Method == http.MethodPut {
+		// Checked first: a body handed to the request must be sent (and
+		// closed) before do returns (sent.wait).
+		if err := setStoreHeaders(req.Header, u); err != nil {
+			return err
+		}
 		req.Body = sent.add(body)
 		req.GetBody = func() (io.ReadCloser, error) { return sent.add(body), nil }
 		req.ContentLength = int64(len(body))
@@ -420,9 +426,6 @@ func (t *transfer) do(ctx context.Context, u ChunkURL, body []byte, sum string, 
 		// Azure's Put Blob needs the blob type; other stores ignore a
 		// header they do not know on a signed PUT.
 		req.Header.Set("X-Ms-Blob-Type", "BlockBlob")
-		for k, v := range u.Headers {
-			req.Header.Set(k, v)
-		}
 	}
 	resp, err := t.http.Do(req)
 	if err != nil {
@@ -446,6 +449,27 @@ func (t *transfer) do(ctx context.Context, u ChunkURL, body []byte, sum string, 
 	}
 	if crcString(crc) != sum {
 		return call.Errorf(ErrChecksum, "chunk %d does not match its CRC-32C", u.Index)
+	}
+	return nil
+}
+
+// maxChunkHeaders bounds the headers a chunk URL may ask a PUT to send.
+const maxChunkHeaders = 4
+
+// setStoreHeaders sets the headers the store signed into a chunk URL
+// (ChunkURL.Headers). Only a store's own extension headers are taken, and
+// few: a service cannot make the client send credentials, cookies or
+// framing headers of its choosing.
+func setStoreHeaders(h http.Header, u ChunkURL) error {
+	if len(u.Headers) > maxChunkHeaders {
+		return fmt.Errorf("storage: chunk %d: the URL asks for %d headers; at most %d", u.Index, len(u.Headers), maxChunkHeaders)
+	}
+	for k, v := range u.Headers {
+		name := strings.ToLower(k)
+		if !strings.HasPrefix(name, "x-goog-") && !strings.HasPrefix(name, "x-amz-") && !strings.HasPrefix(name, "x-ms-") {
+			return fmt.Errorf("storage: chunk %d: the URL asks for header %q, which is not a store's", u.Index, clip(k))
+		}
+		h.Set(k, v)
 	}
 	return nil
 }

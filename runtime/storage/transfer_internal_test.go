@@ -138,3 +138,36 @@ func TestChunkPutWaitsForItsBody(t *testing.T) {
 		t.Fatal("the PUT returned while the transport still held its body")
 	}
 }
+
+// TestChunkPutStoreHeaders: a PUT sends the store's signed headers a chunk
+// URL names, and refuses, before sending anything, a URL asking for any
+// other header or for too many.
+func TestChunkPutStoreHeaders(t *testing.T) {
+	var got atomic.Value
+	var puts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		puts.Add(1)
+		got.Store(r.Header.Get("X-Goog-Content-Length-Range"))
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	tf := newTransfer(srv.Client(), 1, nil)
+	u := ChunkURL{Method: http.MethodPut, URL: srv.URL + "/chunk", Headers: map[string]string{"x-goog-content-length-range": "3,3"}}
+	if err := tf.do(context.Background(), u, []byte("abc"), "00000000", nil); err != nil || got.Load() != "3,3" {
+		t.Fatalf("PUT with the store's header: %v, header %v", err, got.Load())
+	}
+	for name, h := range map[string]map[string]string{
+		"credentials": {"Authorization": "Bearer stolen"},
+		"cookie":      {"Cookie": "session=x"},
+		"framing":     {"Transfer-Encoding": "chunked"},
+		"too many":    {"x-amz-a": "1", "x-amz-b": "2", "x-amz-c": "3", "x-amz-d": "4", "x-amz-e": "5"},
+	} {
+		u.Headers = h
+		if err := tf.do(context.Background(), u, []byte("abc"), "00000000", nil); err == nil {
+			t.Errorf("%s: a URL asking for %v was sent", name, h)
+		}
+	}
+	if puts.Load() != 1 {
+		t.Fatalf("%d PUTs reached the server; want only the good one", puts.Load())
+	}
+}

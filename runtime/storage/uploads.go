@@ -82,6 +82,8 @@ func (s *Storage) putURLs(ctx context.Context, u *uploadRecord, from, count int,
 	if from < 0 || from >= u.Chunks || count < 1 || count > MaxURLsPerCall {
 		return nil, call.Errorf(call.ErrBadArguments, "chunks from %d, %d of them: outside [0, %d) or over %d", from, count, u.Chunks, MaxURLsPerCall)
 	}
+	// The upload's slots are its uploader's, whoever asks for the URLs.
+	lim.who = u.By
 	var out []ChunkURL
 	for i := from; i < min(from+count, u.Chunks); i++ {
 		c, err := s.chunkURL(ctx, "PUT", blobKey(u.ID, i), i, u.chunkSize(i), lim.before(u.Expires))

@@ -33,6 +33,7 @@ var ops = []op{
 	{"conflict", 1, (*world).opConflict},
 	{"race", 3, (*world).opRace},
 	{"restart", 1, (*world).opRestart},
+	{"overdraft", 1, (*world).opOverdraft},
 }
 
 var totalWeight = func() int {
@@ -560,4 +561,31 @@ func (w *world) raceWinner(a, b ledger.TransferRequest, ha, hb answer, bFirst bo
 
 func (w *world) opRestart(ctx context.Context) error {
 	return w.restart(ctx, w.proc())
+}
+
+// opOverdraft sets an account's overdraft limit (an admin's act): up to 30
+// units, or none. A limit below what the balance already uses is refused.
+func (w *world) opOverdraft(ctx context.Context) error {
+	acc := w.account()
+	limit := ledger.Zero
+	if w.rng.IntN(3) != 0 {
+		limit = w.amount(30)
+	}
+	var b ledger.Balance
+	err := w.on(ctx, w.proc(), func(l *ledger.Ledger) error {
+		var err error
+		b, err = l.SetOverdraft(ctx, acc, limit, "admin")
+		return err
+	})
+	w.note("  overdraft %s %s: %s available %v", acc, limit, b.Overdraft, err)
+	switch {
+	case err == nil:
+		if b.Overdraft != limit || b.Available.IsNegative() {
+			return w.fail("overdraft of %s set to %s answered %+v", acc, limit, b)
+		}
+		return nil
+	case faulted(err), errors.Is(err, ledger.ErrOverdraft):
+		return nil
+	}
+	return w.fail("overdraft of %s: unexpected answer %v", acc, err)
 }

@@ -27,6 +27,7 @@ import (
 	"hash"
 	"hash/fnv"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -135,6 +136,7 @@ type world struct {
 	res       Result
 	next      int // id counter
 	trace     hash.Hash64
+	log       *slog.Logger // the ledger's log: the trace writer, or nowhere
 }
 
 func (c *Config) fill() error {
@@ -168,6 +170,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		clock: clock.NewManual(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)), trace: fnv.New64a(),
 	}
 	w.res.Seed = cfg.Seed
+	out := io.Discard
+	if cfg.Trace != nil {
+		out = cfg.Trace
+	}
+	w.log = slog.New(slog.NewTextHandler(out, nil))
 	opt := *cfg.Faults
 	opt.Seed, opt.Point = cfg.Seed, point
 	if cfg.Trace != nil && os.Getenv("SIM_TRACE") == "2" {
@@ -277,7 +284,8 @@ func (w *world) restart(ctx context.Context, i int) error {
 	}
 	for range restartAttempts {
 		p := w.fs.Process()
-		l, err := ledger.New(ctx, store.NewBucket(p), ledger.WithClock(w.clock.Now), ledger.WithInlineBackground())
+		l, err := ledger.New(ctx, store.NewBucket(p), ledger.WithClock(w.clock.Now), ledger.WithInlineBackground(),
+			ledger.WithLogger(w.log))
 		if err == nil {
 			w.procs[i] = &proc{p: p, l: l}
 			w.res.Restarts++
