@@ -396,10 +396,14 @@ func TestMakeUpDown(t *testing.T) {
 		}
 	})
 	out := script("up.sh")
-	for _, want := range []string{"Acquire is up at", "export ACQUIRE_IDENTITY_URL=", "export ACQUIRE_STORAGE_URL=", "acquire user login --username root"} {
+	for _, want := range []string{"Acquire is up at", state + "/cli.env", "export ACQUIRE_PASSWORD=", "acquire user login --username root"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("make up printed no %q:\n%s", want, out)
 		}
+	}
+	if env, err := os.ReadFile(filepath.Join(state, "cli.env")); err != nil || !strings.Contains(string(env), "export ACQUIRE_IDENTITY_URL=") ||
+		!strings.Contains(string(env), "export ACQUIRE_STORAGE_URL=") {
+		t.Fatalf("make up's cli.env: %v\n%s", err, env)
 	}
 	pw, err := os.ReadFile(filepath.Join(state, "admin.password"))
 	if err != nil || strings.Contains(out, strings.TrimSpace(string(pw))) {
@@ -417,6 +421,9 @@ func TestMakeUpDown(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(state, "host.pid")); !os.IsNotExist(err) {
 		t.Fatalf("make down left the pid file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(state, "cli.env")); !os.IsNotExist(err) {
+		t.Fatalf("make down left cli.env, pointing at services it destroyed: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(data, "svc-identity")); err != nil {
 		t.Fatalf("make down must keep the data: %v", err)

@@ -164,7 +164,8 @@ func (r *serviceResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"platform": platformSchema(),
 			"settings": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				Description: "Kind-specific settings, updated in place (access: accounting_url, required; compute: access_url, required, and job_lease_s, " +
-					"the whole seconds (2 to 3600) a claimed job stays an agent's without a heartbeat: how soon a dead agent's job runs again; default 60, or a local host's --job-lease-s)."},
+					"the whole seconds (2 to 3600) a claimed job stays an agent's without a heartbeat: how soon a dead agent's job runs again; default 60, or a local host's --job-lease-s; " +
+					"identity: session_life_s, the whole seconds (60 to 86400) a session lasts once approved; default 86400, or a local host's --session-life-s). Checked at plan time."},
 			"admin_username": optString("Identity services: the first admin's username, created on first apply."),
 			"admin_password_wo": schema.StringAttribute{Optional: true, WriteOnly: true, Sensitive: true,
 				Description: "Identity services: the first admin's password. Write-only: never stored in state " +

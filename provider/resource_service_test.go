@@ -381,6 +381,16 @@ func TestAccServicePlanTimeValidation(t *testing.T) {
   settings = { access_url = "http://127.0.0.1:1/access", job_lease_s = "1m" }
 }`, `settings: job_lease_s: whole seconds, not "1m"`),
 				bad(`resource "acquire_service" "x" {
+  name     = "ident3"
+  kind     = "identity"
+  settings = { session_life_s = "30" }
+}`, `settings: session_life_s: the session life must be 60 to 86400 s`),
+				bad(`resource "acquire_service" "x" {
+  name     = "files"
+  kind     = "storage"
+  settings = { session_life_s = "600" }
+}`, `settings: "session_life_s" is not a setting of a storage service`),
+				bad(`resource "acquire_service" "x" {
   name     = "files"
   kind     = "storage"
   settings = { job_lease_s = "30" }

@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/openacquire/acquire/runtime/access"
 	"github.com/openacquire/acquire/runtime/accounting"
+	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/ledger"
+	"github.com/openacquire/acquire/runtime/wait"
 )
 
 const envAccessURL = "ACQUIRE_ACCESS_URL"
@@ -26,6 +30,7 @@ func init() {
 		exitCodes[c] = exitRefused
 	}
 	exitCodes["RequestConflictError"] = exitNotFound
+	exitCodes["FulfillerUnreachableError"] = exitUnreachable
 }
 
 type accessFlags struct {
@@ -48,8 +53,12 @@ Besides the exit codes listed in 'acquire --help', these commands exit 7 when
 the request is refused: AccessDeniedError, FulfilmentFailedError (the payment
 was refunded), PaymentRefusedError, ChequeUsedError, ChequeOverMaxError,
 ChequeExpiredError, ChequeRecipientError, ChequeInvalidError,
-ChequeAlreadyCashedError, CatalogueFullError; and 5 on RequestConflictError
-(a request id reused for another request).`)
+ChequeAlreadyCashedError, CatalogueFullError; 5 on RequestConflictError
+(a request id reused for another request); and 6 when the fulfilling service
+cannot be reached: FulfillerUnreachableError (nothing ran and the payment was
+refunded at once; try again later under a new --id) or
+ServiceUnavailableError (it may have run: retry with the same --id, or the
+held price returns at the time the message gives).`)
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&xf.accessURL, "access", "", "access service URL (default $"+envAccessURL+", else derived from the identity URL)")
 	pf.StringVar(&xf.accountingURL, "accounting", "", "accounting service URL (default $"+envAccountingURL+", else derived from the identity URL)")
@@ -139,7 +148,7 @@ same file.`,
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
-			gr, err := x.ac.Request(ctx, x.s, id, args[0], details, ch)
+			gr, err := x.request(ctx, id, args[0], details, ch)
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
@@ -193,6 +202,26 @@ func requestCheque(ctx context.Context, g *globals, x *accessSession, o *chequeO
 		o.forWhat = resource
 	}
 	return o.write(g, x.accountingSession, acc, x.ac.URL, max)
+}
+
+// inProgressWait is how long request waits before asking again about a
+// request another run is handling (a retry meeting its first run, or the
+// fulfiller settling it).
+const inProgressWait = 500 * time.Millisecond
+
+// request asks for a resource; while another run handles the same request
+// id it asks again, until the command's --timeout: a retry answers the
+// first outcome once there is one.
+func (x *accessSession) request(ctx context.Context, id, resource, details string, ch *accounting.Cheque) (*access.Grant, error) {
+	for {
+		gr, err := x.ac.Request(ctx, x.s, id, resource, details, ch)
+		if !errors.Is(err, call.ErrInProgress) {
+			return gr, err
+		}
+		if werr := wait.Sleep(ctx, inProgressWait); werr != nil {
+			return nil, err
+		}
+	}
 }
 
 // requestChequeUID derives the uid of the cheque paying for a request from

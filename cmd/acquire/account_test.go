@@ -18,12 +18,17 @@ import (
 // identity service; the accounting URL is derived from it.
 func newHostCLI(t *testing.T) (*cli, *host.Host) {
 	t.Helper()
-	return newHostCLIWrapped(t, nil)
+	return newHostCLIWith(t, hostOptions{})
 }
 
-// newHostCLIWrapped is newHostCLI with the host's handler wrapped by wrap
-// (nil: as it is), for tests that tamper with the traffic.
-func newHostCLIWrapped(t *testing.T, wrap func(http.Handler) http.Handler) (*cli, *host.Host) {
+// hostOptions change the host newHostCLIWith runs.
+type hostOptions struct {
+	wrap        func(http.Handler) http.Handler // wraps the host's handler (tests that tamper with traffic)
+	sessionLife time.Duration
+}
+
+// newHostCLIWith is newHostCLI with options.
+func newHostCLIWith(t *testing.T, o hostOptions) (*cli, *host.Host) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,13 +38,13 @@ func newHostCLIWrapped(t *testing.T, wrap func(http.Handler) http.Handler) (*cli
 	base := "http://" + ln.Addr().String()
 	ctx := context.Background()
 	h, err := host.NewWithClock(ctx, host.Config{StoreURL: "mem://clihost-" + t.Name(), PublicURL: base,
-		Secret: "Cli-Test-Service-Secret-123", Logger: slog.New(slog.DiscardHandler)}, clock.Now)
+		Secret: "Cli-Test-Service-Secret-123", Logger: slog.New(slog.DiscardHandler), SessionLife: o.sessionLife}, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	handler := h.Handler()
-	if wrap != nil {
-		handler = wrap(handler)
+	if o.wrap != nil {
+		handler = o.wrap(handler)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()

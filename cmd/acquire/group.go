@@ -39,17 +39,13 @@ func newGroupCreateCmd(g *globals, sf *storageFlags) *cobra.Command {
   acquire group create partners 7a8b9c@https://id.example.org/identity`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			grp, err := storageCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.Group, error) {
+			return groupCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.Group, error) {
 				members, err := parseMembers(args[1:], st.s.IdentityURL)
 				if err != nil {
 					return nil, err
 				}
 				return st.c.CreateGroup(ctx, st.s, args[0], members)
 			})
-			if err != nil {
-				return err
-			}
-			return g.emit(grp, func(w io.Writer) { printGroup(w, grp) })
 		},
 	}
 }
@@ -62,7 +58,7 @@ func newGroupEditCmd(g *globals, sf *storageFlags, verb string) *cobra.Command {
 		Example: "  acquire group " + verb + " team 1a2b3c",
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			grp, err := storageCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.Group, error) {
+			return groupCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.Group, error) {
 				members, err := parseMembers(args[1:], st.s.IdentityURL)
 				if err != nil {
 					return nil, err
@@ -72,10 +68,6 @@ func newGroupEditCmd(g *globals, sf *storageFlags, verb string) *cobra.Command {
 				}
 				return st.c.EditGroup(ctx, st.s, args[0], nil, members)
 			})
-			if err != nil {
-				return err
-			}
-			return g.emit(grp, func(w io.Writer) { printGroup(w, grp) })
 		},
 	}
 }
@@ -90,14 +82,10 @@ UID or UID@IDENTITY_URL.`,
   acquire group show 1a2b3c/team`,
 		Args: exactArgs(1, "exactly one [OWNER/]NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			grp, err := storageCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.Group, error) {
+			return groupCall(g, cmd, sf, func(ctx context.Context, st *storageSession) (*storage.Group, error) {
 				owner, name := splitGroupRef(args[0], st.s.IdentityURL)
 				return st.c.GetGroup(ctx, st.s, owner, name)
 			})
-			if err != nil {
-				return err
-			}
-			return g.emit(grp, func(w io.Writer) { printGroup(w, grp) })
 		},
 	}
 }
@@ -157,6 +145,15 @@ func splitGroupRef(ref, identityURL string) (*storage.Principal, string) {
 	}
 	owner := userPrincipal(ref[:i], identityURL)
 	return &owner, ref[i+1:]
+}
+
+// groupCall runs one call answering a group, and shows the group.
+func groupCall(g *globals, cmd *cobra.Command, sf *storageFlags, fn func(context.Context, *storageSession) (*storage.Group, error)) error {
+	grp, err := storageCall(g, cmd, sf, fn)
+	if err != nil {
+		return err
+	}
+	return g.emit(grp, func(w io.Writer) { printGroup(w, grp) })
 }
 
 func printGroup(w io.Writer, grp *storage.Group) {

@@ -30,7 +30,7 @@ import (
 type hostFlags struct {
 	storeURL, addr, publicURL, services, secretFile, admin string
 	adminTokenFile                                         string
-	jobLeaseS                                              int
+	jobLeaseS, sessionLifeS                                int
 }
 
 func newHostCmd(g *globals) *cobra.Command {
@@ -69,6 +69,9 @@ is off. --services none serves only what is deployed through it.`,
 			if err := compute.CheckLease(time.Duration(f.jobLeaseS) * time.Second); err != nil {
 				return usagef("--job-lease-s: %v", err)
 			}
+			if err := identity.CheckSessionLife(time.Duration(f.sessionLifeS) * time.Second); err != nil {
+				return usagef("--session-life-s: %v", err)
+			}
 			oversubscribe(g.getenv)
 			return runHost(cmd.Context(), cmd.OutOrStdout(), f)
 		},
@@ -83,6 +86,8 @@ is off. --services none serves only what is deployed through it.`,
 	fl.StringVar(&f.admin, "admin", "", "username of the identity service's first admin")
 	fl.IntVar(&f.jobLeaseS, "job-lease-s", int(compute.DefaultLease/time.Second),
 		"seconds a compute claim or heartbeat holds a job: how soon a dead agent's job runs again")
+	fl.IntVar(&f.sessionLifeS, "session-life-s", int(identity.SessionTTL/time.Second),
+		"seconds an identity session lasts once approved (60 to 86400; deployed identity services take it unless their session_life_s setting says)")
 	return cmd
 }
 
@@ -124,7 +129,8 @@ func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
 		return err
 	}
 	h, err := host.New(ctx, host.Config{Kinds: strings.Split(f.services, ","), NoServices: f.services == "none", StoreURL: f.storeURL,
-		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default(), AdminToken: token, JobLease: time.Duration(f.jobLeaseS) * time.Second})
+		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default(), AdminToken: token, JobLease: time.Duration(f.jobLeaseS) * time.Second,
+		SessionLife: time.Duration(f.sessionLifeS) * time.Second})
 	if err != nil {
 		_ = ln.Close()
 		return err

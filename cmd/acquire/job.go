@@ -192,7 +192,7 @@ as for 'acquire access request').`,
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
-			gr, err := x.ac.Request(ctx, x.s, id, resource, string(details), ch)
+			gr, err := x.request(ctx, id, resource, string(details), ch)
 			if err != nil {
 				return g.accountError(x.accountingSession, err)
 			}
@@ -399,8 +399,11 @@ func newJobCancelCmd(g *globals, jf *jobFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "cancel JOB",
 		Short: "Cancel a job (refunded)",
-		Long: `Cancel a job: a pending one ends at once, a running one is stopped by its agent
-at its next heartbeat. Either way the payment is refunded.`,
+		Long: `Cancel a job: a pending one ends at once and is refunded. A running one is
+stopped by its agent at its next heartbeat (within a few seconds); once the
+agent reports, the job shows as cancelled and the payment is refunded. If its
+agent is gone, the job ends cancelled when its lease passes and another agent
+of the cluster looks.`,
 		Example: "  acquire job cancel 3f2a...",
 		Args:    exactArgs(1, "exactly one JOB id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -414,7 +417,10 @@ at its next heartbeat. Either way the payment is refunded.`,
 				if j.State == compute.StateCancelled {
 					fmt.Fprintf(w, "Cancelled job %s; the payment is refunded.\n", j.ID)
 				} else {
-					fmt.Fprintf(w, "Asked the agent to stop job %s; it is refunded once the agent reports.\n", j.ID)
+					fmt.Fprintf(w, "Asked the agent to stop job %s: it hears within %s, stops the command and reports, and the payment is refunded then.\n",
+						j.ID, agent.CancelCheck)
+					fmt.Fprintf(w, "'acquire job status %s' shows cancelled once that is done (if the agent is gone: after its lease, %s).\n",
+						j.ID, when(j.LeaseUntil))
 				}
 			})
 		},

@@ -12,7 +12,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/compute"
+	"github.com/openacquire/acquire/runtime/compute/agent"
 	"github.com/openacquire/acquire/runtime/host"
 )
 
@@ -20,7 +24,7 @@ import (
 // her an admin of accounting and access, with an account "main" holding 100.
 func loggedInAdmin(t *testing.T, wrap func(http.Handler) http.Handler) (*cli, *host.Host) {
 	t.Helper()
-	alice, h := newHostCLIWrapped(t, wrap)
+	alice, h := newHostCLIWith(t, hostOptions{wrap: wrap})
 	secret, reg := alice.register("alice")
 	alice.mustJSON(testPassword+"\n", "user", "login", "-u", "alice", "--otp", alice.code(secret), "--password-stdin")
 	uid := reg["user_uid"].(string)
@@ -226,4 +230,138 @@ func spentFrom(t *testing.T, c *cli, account string) float64 {
 		t.Fatal(err)
 	}
 	return liab - bal
+}
+
+// TestUnreachableFulfiller: a fulfilling service that cannot be reached is
+// a typed error naming it, exit 6; when nothing was sent the payment comes
+// back at once, and when it may have run the message says when it does.
+func TestUnreachableFulfiller(t *testing.T) {
+	t.Parallel()
+	alice, _ := loggedInAdmin(t, nil)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	refused := closed.URL + "/jobs"
+	closed.Close()
+	hangup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			_ = conn.Close()
+		}
+	}))
+	t.Cleanup(hangup.Close)
+	for _, tc := range []struct{ name, url string }{{"refused", refused}, {"nohost", "http://jobs.invalid/jobs"}} {
+		alice.mustJSON("", "access", "resource", "set", "job/"+tc.name, "--price", "2.5", "--service", tc.url, "--function", "run_job")
+		for range 2 { // a retry under the same id answers the same
+			code, m := alice.runJSON("", "access", "request", "job/"+tc.name, "--account", "main", "--id", "r-"+tc.name)
+			e, _ := m["error"].(map[string]any)
+			msg, _ := e["message"].(string)
+			if code != exitUnreachable || e["class"] != "FulfillerUnreachableError" || !strings.Contains(msg, tc.url) || !strings.Contains(msg, "refunded") {
+				t.Fatalf("%s: exit %d %v", tc.name, code, m)
+			}
+		}
+		if b := alice.mustJSON("", "account", "balance", "main"); b["balance"] != "100.000000" || b["liability"] != "0.000000" {
+			t.Fatalf("%s: the payment was not refunded at once: %v", tc.name, b)
+		}
+	}
+	alice.mustJSON("", "access", "resource", "set", "job/hangup", "--price", "2.5", "--service", hangup.URL+"/jobs", "--function", "run_job")
+	code, m := alice.runJSON("", "--timeout", "5s", "access", "request", "job/hangup", "--account", "main", "--id", "r-hangup")
+	e, _ := m["error"].(map[string]any)
+	msg, _ := e["message"].(string)
+	if code != exitUnreachable || e["class"] != "ServiceUnavailableError" || !strings.Contains(msg, hangup.URL) || !strings.Contains(msg, "returns to your account at") {
+		t.Fatalf("hang-up: exit %d %v", code, m)
+	}
+}
+
+// TestSessionLifeSetting: a host's session life is what its sessions last,
+// so expiry can be tried in minutes; out of bounds, the host refuses it.
+func TestSessionLifeSetting(t *testing.T) {
+	t.Parallel()
+	c, _ := newHostCLIWith(t, hostOptions{sessionLife: 2 * time.Minute})
+	secret, _ := c.register("alice")
+	c.mustJSON(testPassword+"\n", "user", "login", "-u", "alice", "--otp", c.code(secret), "--password-stdin")
+	s := c.mustJSON("", "user", "sessions")["sessions"].([]any)[0].(map[string]any)
+	approved, _ := time.Parse(time.RFC3339Nano, s["approved"].(string))
+	expires, _ := time.Parse(time.RFC3339Nano, s["expires"].(string))
+	if life := expires.Sub(approved); life < 119*time.Second || life > 121*time.Second {
+		t.Fatalf("session from %v to %v: %v, want 2m", approved, expires, life)
+	}
+	c.mustJSON("", "user", "whoami")
+	c.clock.advance(3 * time.Minute)
+	if code, m := c.runJSON("", "user", "whoami"); code != exitAuth {
+		t.Fatalf("whoami after the session's life: exit %d %v", code, m)
+	}
+	for _, bad := range []string{"59", "86401"} {
+		c.wantError(exitUsage, classUsage, "", "host", "--session-life-s", bad)
+	}
+}
+
+// TestJobCancelIsPrompt: a running job's cancel reaches its agent within
+// agent.CancelCheck, not a third of the lease, and the output says what
+// happens and when.
+func TestJobCancelIsPrompt(t *testing.T) {
+	t.Parallel()
+	alice, h := loggedInAdmin(t, nil)
+	alice.mustJSON("", "access", "resource", "set", "job", "--price", "3", "--service", "compute", "--function", "submit_job", "--hold-s", "21600")
+	keyFile := alice.mustJSON("", "cluster", "register", "lab")["key_file"].(string)
+	key, err := clusterKey("lab", keyFile, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := call.NewClient(&call.MemoryPins{})
+	c.Clock = alice.clock.Now
+	actx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(actx, agent.Config{Client: &compute.AgentClient{C: c, URL: h.ServiceURL(compute.Kind), Key: key, Agent: "t"},
+			WorkDir: t.TempDir(), PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
+			UnsandboxedSingleTenant: true}) // no launcher in this test: no sandbox, and one user's jobs
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	id := submitJSON(t, alice, 0, "job", "submit", "--account", "main", "--cluster", "lab", "--", "/bin/sleep", "120")["job_id"].(string)
+	waitState := func(want string, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for alice.mustJSON("", "job", "status", id)["state"] != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("job %s not %s within %v", id, want, within)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitState(compute.StateRunning, 20*time.Second)
+	time.Sleep(200 * time.Millisecond) // its first heartbeat timer is running
+	r := alice.run("", "job", "cancel", id)
+	if r.code != 0 || !strings.Contains(r.stdout, agent.CancelCheck.String()) || !strings.Contains(r.stdout, "refunded") {
+		t.Fatalf("cancel output: %+v", r)
+	}
+	asked := time.Now()
+	waitState(compute.StateCancelled, agent.CancelCheck+5*time.Second)
+	t.Logf("cancelled %v after the request", time.Since(asked).Round(100*time.Millisecond))
+	if b := alice.mustJSON("", "account", "balance", "main"); b["balance"] != "100.000000" || b["liability"] != "0.000000" {
+		t.Fatalf("after the cancel: %v", b)
+	}
+}
+
+// TestUserSwitch: switch makes another logged-in user of the wallet
+// current; a user without a session, or with an ended one, is refused.
+func TestUserSwitch(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	aSecret, _ := c.register("alice")
+	bSecret, _ := c.register("bob")
+	c.mustJSON(testPassword+"\n", "user", "login", "-u", "alice", "--otp", c.code(aSecret), "--password-stdin")
+	c.mustJSON(testPassword+"\n", "user", "login", "-u", "bob", "--otp", c.code(bSecret), "--password-stdin")
+	if w := c.mustJSON("", "user", "whoami"); w["username"] != "bob" {
+		t.Fatalf("the last login is current: %v", w)
+	}
+	if s := c.mustJSON("", "user", "switch", "alice"); s["username"] != "alice" || s["current"] != true {
+		t.Fatalf("switch %v", s)
+	}
+	if w := c.mustJSON("", "user", "whoami"); w["username"] != "alice" {
+		t.Fatalf("after switch: %v", w)
+	}
+	c.wantError(exitAuth, classNotLoggedIn, "", "user", "switch", "carol")
+	c.mustJSON("", "user", "logout", "-u", "bob")
+	c.wantError(exitAuth, "SessionClosedError", "", "user", "switch", "bob")
+	if w := c.mustJSON("", "user", "whoami"); w["username"] != "alice" {
+		t.Fatalf("a refused switch changed the current user: %v", w)
+	}
 }

@@ -29,8 +29,39 @@ func newUserCmd(g *globals) *cobra.Command {
 	cmd := groupCmd("user", "Register, log in, and manage your sessions",
 		`Register a user with a password and an authenticator app, log in to get a
 session (its keys stay in your wallet), and see or end your sessions.`)
-	cmd.AddCommand(newRegisterCmd(g), newLoginCmd(g), newWhoamiCmd(g), newLogoutCmd(g), newSessionsCmd(g), newRevokeCmd(g))
+	cmd.AddCommand(newRegisterCmd(g), newLoginCmd(g), newWhoamiCmd(g), newLogoutCmd(g), newSessionsCmd(g), newRevokeCmd(g), newSwitchCmd(g))
 	return cmd
+}
+
+func newSwitchCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "switch USERNAME",
+		Short: "Make another logged-in user of this wallet the current one",
+		Long: `One wallet holds a session per user: the last one to log in is the current
+user, whom every command acts as unless given --username (-u). 'switch' makes
+another user with a saved, active session current, without logging in again.`,
+		Example: "  acquire user switch alice\n  acquire account list -u root   # one command as another user",
+		Args:    exactArgs(1, "exactly one USERNAME"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			u, err := g.identity()
+			if err != nil {
+				return err
+			}
+			w, err := g.wallet()
+			if err != nil {
+				return err
+			}
+			e, err := w.SetCurrent(u, args[0])
+			if errors.Is(err, wallet.ErrNoSession) {
+				return fmt.Errorf("%w; run 'acquire user login --username %s'", err, args[0])
+			} else if err != nil {
+				return err
+			}
+			return g.emit(e, func(w io.Writer) {
+				fmt.Fprintf(w, "Now acting as %s (session %s, expires %s).\n", e.Username, e.SessionUID, when(e.Expires))
+			})
+		},
+	}
 }
 
 const passwordHelp = `The password is read from stdin with --password-stdin (one line), else from

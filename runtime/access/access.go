@@ -87,6 +87,10 @@ var (
 	ErrPaymentRefused   = call.NewClass("PaymentRefusedError")   // cashing the cheque was refused; nothing moved
 	ErrFulfilmentFailed = call.NewClass("FulfilmentFailedError") // the fulfiller refused; the payment was refunded
 	ErrSettleConflict   = call.NewClass("SettleConflictError")   // settled otherwise before, or not deferred
+	// ErrFulfillerUnreachable: the fulfilling service could not be reached
+	// at all (no such host, connection refused), so nothing ran and the
+	// payment was refunded at once. Retry later under a new request id.
+	ErrFulfillerUnreachable = call.NewClass("FulfillerUnreachableError")
 )
 
 // Keys of the service's records.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/accounting"
@@ -67,8 +68,11 @@ type failure struct {
 
 func (f *failure) err() error {
 	class := ErrFulfilmentFailed
-	if f.Class == ErrPaymentRefused.Class {
+	switch f.Class {
+	case ErrPaymentRefused.Class:
 		class = ErrPaymentRefused
+	case ErrFulfillerUnreachable.Class:
+		class = ErrFulfillerUnreachable
 	}
 	return call.Errorf(class, "%s", f.Message)
 }
@@ -320,11 +324,20 @@ func (a *Access) fulfil(ctx context.Context, rec *requestRecord) error {
 		return nil
 	case err == nil:
 		rec.Outcome, rec.Result = OutcomeGranted, out
+	case neverSent(err):
+		// The call never left: nothing ran, so the payment goes back now
+		// rather than at the hold's end.
+		rec.Outcome = OutcomeFailed
+		rec.Failure = &failure{Class: ErrFulfillerUnreachable.Class, Message: fmt.Sprintf(
+			"%s: the fulfilling service %s cannot be reached (%v); nothing ran and the payment of %s was refunded; try again later with a new request id",
+			rec.Resource, clip(rec.ServiceURL), rootCause(err), rec.Price)}
 	case transient(err):
 		// Unknown whether it ran: a retry asks again (the fulfiller is
 		// idempotent by request uid); unfinished, the hold returns the
-		// money to the user at its receipt_by.
-		return err
+		// money to the user at its receipt_by, which the error names.
+		return call.Errorf(call.ErrUnavailable,
+			"%s: the fulfilling service %s gave no final answer (%v); it may have run: retry with the same request id to finish, or the %s held returns to your account at %s",
+			rec.Resource, clip(rec.ServiceURL), rootCause(err), rec.Price, rec.HoldUntil.UTC().Format(time.RFC3339))
 	default:
 		rec.Outcome = OutcomeFailed
 		rec.Failure = &failure{Class: ErrFulfilmentFailed.Class, Message: fmt.Sprintf("%s failed at %s: %v; the payment was refunded",
@@ -381,6 +394,37 @@ func (rec *requestRecord) answer() (*Grant, error) {
 		return nil, rec.Failure.err()
 	}
 	return rec.grant(), nil
+}
+
+// neverSent says whether a call failed before anything reached the
+// service: its host has no address, or nothing listens at it. Only then is
+// it certain the service did not act.
+func neverSent(err error) bool {
+	var te *call.TransportError
+	if !errors.As(err, &te) {
+		return false
+	}
+	var dns *net.DNSError
+	var op *net.OpError
+	return errors.As(err, &dns) || errors.As(err, &op) && op.Op == "dial"
+}
+
+// rootCause is the network error inside a failed call (or the transport
+// failure, or err), for a message that names what failed without the layers
+// of URLs around it.
+func rootCause(err error) error {
+	var dns *net.DNSError
+	var op *net.OpError
+	var te *call.TransportError
+	switch {
+	case errors.As(err, &dns):
+		return dns
+	case errors.As(err, &op):
+		return op
+	case errors.As(err, &te):
+		return te.Err
+	}
+	return err
 }
 
 // transient says whether an error leaves it unknown what happened, so

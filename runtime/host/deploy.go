@@ -56,10 +56,29 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
 // KindSettings are the settings each kind accepts; a kind not listed takes
 // none. accounting_url is where an access service cashes cheques;
 // access_url is the access service a compute service runs paid jobs for;
-// JobLeaseSetting is a compute service's lease.
+// JobLeaseSetting is a compute service's lease; SessionLifeSetting an
+// identity service's session life.
 var KindSettings = map[string][]string{
-	access.Kind:  {"accounting_url"},
-	compute.Kind: {"access_url", JobLeaseSetting},
+	access.Kind:   {"accounting_url"},
+	compute.Kind:  {"access_url", JobLeaseSetting},
+	identity.Kind: {SessionLifeSetting},
+}
+
+// SessionLifeSetting is how long, in whole seconds, an identity service's
+// sessions last (identity.CheckSessionLife's range, 60 to 86400): short to
+// try expiry or to limit a stolen session, long for fewer logins. Without
+// it a deployment takes its host's --session-life-s, a cloud function 24 h.
+const SessionLifeSetting = "session_life_s"
+
+// ParseSessionLife reads a session life in whole seconds, as
+// SessionLifeSetting and EnvSessionLifeS give it.
+func ParseSessionLife(v string) (time.Duration, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, fmt.Errorf("whole seconds, not %q", v)
+	}
+	d := time.Duration(n) * time.Second
+	return d, identity.CheckSessionLife(d)
 }
 
 // JobLeaseSetting is how long, in whole seconds, a compute service's claim
@@ -235,6 +254,10 @@ func CheckSetting(kind, key, value string) (string, error) {
 		if _, err := ParseJobLease(value); err != nil {
 			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
 		}
+	case SessionLifeSetting:
+		if _, err := ParseSessionLife(value); err != nil {
+			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
+		}
 	case "accounting_url", "access_url":
 		c, err := registry.CanonicalURL(value)
 		if err != nil {
@@ -308,7 +331,7 @@ func (h *Host) instance(ctx context.Context, rec *record) (*Host, error) {
 	cfg := Config{Kinds: []string{kind}, PublicURL: h.cfg.PublicURL, Secret: deploymentSecret(h.cfg.Secret, rec.Name),
 		Logger: h.cfg.Logger.With("deployment", rec.Name), Password: h.cfg.Password, TrustedServices: rec.Trusted,
 		ServiceURLs: map[string]string{kind: h.deployedURL(rec.Name)},
-		StoreURLs:   map[string]string{kind: rec.Spec.StoreURL}, JobLease: h.cfg.JobLease}
+		StoreURLs:   map[string]string{kind: rec.Spec.StoreURL}, JobLease: h.cfg.JobLease, SessionLife: h.cfg.SessionLife}
 	if err := ApplySettings(&cfg, rec.Spec.Settings); err != nil {
 		return nil, err
 	}
@@ -331,12 +354,20 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 		}
 		cfg.JobLease = d
 	}
+	if v, ok := settings[SessionLifeSetting]; ok {
+		d, err := ParseSessionLife(v)
+		if err != nil {
+			return err
+		}
+		cfg.SessionLife = d
+	}
 	return nil
 }
 
 // settingEnv names the function environment variable that carries each
 // kind setting.
-var settingEnv = map[string]string{"accounting_url": EnvAccountingURL, "access_url": EnvAccessURL, JobLeaseSetting: EnvJobLeaseS}
+var settingEnv = map[string]string{"accounting_url": EnvAccountingURL, "access_url": EnvAccessURL, JobLeaseSetting: EnvJobLeaseS,
+	SessionLifeSetting: EnvSessionLifeS}
 
 // SettingsEnv is the function environment that carries a service's kind
 // settings (ConfigFromEnv reads them back).

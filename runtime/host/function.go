@@ -25,6 +25,7 @@ const (
 	EnvAccountingURL   = "ACQUIRE_ACCOUNTING_URL"   // where an access service cashes cheques (no accounting beside it)
 	EnvAccessURL       = "ACQUIRE_ACCESS_URL"       // the access service a compute service runs jobs for (no access beside it)
 	EnvJobLeaseS       = "ACQUIRE_JOB_LEASE_S"      // seconds a compute claim holds a job (default 60)
+	EnvSessionLifeS    = "ACQUIRE_SESSION_LIFE_S"   // seconds an identity session lasts (default 86400)
 )
 
 // FunctionInitTimeout bounds the first request's work of opening the
@@ -49,14 +50,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	cfg.Kinds = splitList(getenv(EnvServices))
 	cfg.TrustedServices = splitList(getenv(EnvTrustedServices))
-	settings := map[string]string{}
 	for setting, name := range settingEnv {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
-			settings[setting] = v
+			if err := ApplySettings(&cfg, map[string]string{setting: v}); err != nil {
+				return Config{}, fmt.Errorf("host: %s: %w", name, err)
+			}
 		}
-	}
-	if err := ApplySettings(&cfg, settings); err != nil {
-		return Config{}, fmt.Errorf("host: %s: %w", EnvJobLeaseS, err) // the one setting that can be malformed
 	}
 	return cfg, nil
 }

@@ -49,6 +49,17 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 	delete(env, host.EnvJobLeaseS)
+	env[host.EnvSessionLifeS] = "600"
+	if cfg, err = host.ConfigFromEnv(func(k string) string { return env[k] }); err != nil || cfg.SessionLife != 10*time.Minute {
+		t.Fatalf("session life %v, %v", cfg.SessionLife, err)
+	}
+	for _, bad := range []string{"59", "86401", "1h"} {
+		env[host.EnvSessionLifeS] = bad
+		if _, err = host.ConfigFromEnv(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), host.EnvSessionLifeS) {
+			t.Fatalf("session life %q: %v", bad, err)
+		}
+	}
+	delete(env, host.EnvSessionLifeS)
 	// Passes Acquire's passphrase rule, fails the strength rule; the
 	// refusal does not show it.
 	env[host.EnvSecret] = "Sh0rt-Secret"
@@ -166,5 +177,17 @@ func TestJobLease(t *testing.T) {
 	defer h.Close()
 	if got := h.Compute.Lease(); got != 3*time.Second {
 		t.Fatalf("compute lease %v", got)
+	}
+}
+
+// A host's SessionLife is refused out of identity's bounds.
+func TestSessionLifeBounds(t *testing.T) {
+	ctx := context.Background()
+	for _, bad := range []time.Duration{59 * time.Second, identity.SessionTTL + time.Second} {
+		h, err := host.New(ctx, host.Config{Kinds: host.Kinds, StoreURL: "mem://life-bad-" + t.Name(), Secret: secret, SessionLife: bad})
+		if err == nil {
+			h.Close()
+			t.Fatalf("a session life of %v was taken", bad)
+		}
 	}
 }

@@ -60,6 +60,9 @@ type Config struct {
 	// (0: compute.DefaultLease, at least compute.MinLease): how soon a
 	// dead agent's job runs again.
 	JobLease time.Duration
+	// SessionLife is how long the identity service's sessions last (0:
+	// identity.SessionTTL, 24 h; within identity.CheckSessionLife).
+	SessionLife time.Duration
 	// AccessURL is the access service the compute service fulfils for
 	// when this host runs no access service.
 	AccessURL string
@@ -100,6 +103,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) { return NewWithClock(c
 // NewWithClock is New with a clock of the caller's, for tests.
 func NewWithClock(ctx context.Context, cfg Config, clock func() time.Time) (*Host, error) {
 	cfg.clock = clock
+	if cfg.SessionLife != 0 {
+		if err := identity.CheckSessionLife(cfg.SessionLife); err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -151,7 +159,7 @@ func (h *Host) open(ctx context.Context, kind string) error {
 			return err
 		}
 	case identity.Kind:
-		h.Identity = identity.New(svc, identity.Options{Password: h.cfg.Password})
+		h.Identity = identity.New(svc, identity.Options{Password: h.cfg.Password, SessionLife: h.cfg.SessionLife})
 	case accounting.Kind:
 		opts := accounting.Options{Client: h.Client, TrustedIdentities: h.trustedIdentities(), TrustedServices: h.trustedServices()}
 		if h.Accounting, err = accounting.New(ctx, svc, opts); err != nil {

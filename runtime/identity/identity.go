@@ -5,6 +5,7 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"runtime"
 	"time"
@@ -25,7 +26,8 @@ const (
 	MaxPasswordBytes  = crypto.MaxPasswordBytes
 	RecoveryCodeCount = 10
 	LoginRequestTTL   = 10 * time.Minute
-	SessionTTL        = 24 * time.Hour
+	SessionTTL        = 24 * time.Hour // a session's life by default, and at most (a cheque's life relies on it)
+	MinSessionLife    = time.Minute    // the least a session lives: long enough for a command or two
 	MaxSessionsListed = 1000
 	MaxDevices        = 20
 	MaxAuditListed    = 1000
@@ -53,11 +55,23 @@ type Identity struct {
 	b        *store.Bucket
 	params   crypto.PasswordParams
 	hashSlot chan struct{}
+	life     time.Duration // of a session
 }
 
 // Options tune an identity service; zero values take the defaults.
 type Options struct {
 	Password crypto.PasswordParams
+	// SessionLife is how long an approved session lasts (0: SessionTTL);
+	// within CheckSessionLife's bounds.
+	SessionLife time.Duration
+}
+
+// CheckSessionLife says whether d is a session life this service accepts.
+func CheckSessionLife(d time.Duration) error {
+	if d < MinSessionLife || d > SessionTTL {
+		return fmt.Errorf("the session life must be %d to %d s", int(MinSessionLife/time.Second), int(SessionTTL/time.Second))
+	}
+	return nil
 }
 
 // New registers the identity functions on a service.
@@ -65,7 +79,10 @@ func New(svc *service.Service, opts Options) *Identity {
 	if opts.Password == (crypto.PasswordParams{}) {
 		opts.Password = crypto.DefaultPasswordParams
 	}
-	id := &Identity{svc: svc, b: svc.Bucket(), params: opts.Password, hashSlot: make(chan struct{}, passwordChecks())}
+	if opts.SessionLife == 0 {
+		opts.SessionLife = SessionTTL
+	}
+	id := &Identity{svc: svc, b: svc.Bucket(), params: opts.Password, hashSlot: make(chan struct{}, passwordChecks()), life: opts.SessionLife}
 	id.register()
 	return id
 }

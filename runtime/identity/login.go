@@ -98,7 +98,7 @@ func (id *Identity) handleApproveLogin(ctx context.Context, a *ApproveLoginArgs)
 		id.audit(ctx, auditEvent{Event: "login_failed", Username: a.Username, SessionUID: a.SessionUID, Detail: errClass(err)})
 		return nil, err
 	}
-	res := &ApproveLoginResult{SessionUID: a.SessionUID, UserUID: u.UserUID, Username: u.Username, Expires: id.now().Add(SessionTTL),
+	res := &ApproveLoginResult{SessionUID: a.SessionUID, UserUID: u.UserUID, Username: u.Username, Expires: id.now().Add(id.life),
 		DeviceUID: dev.newUID, DeviceOTPSecret: dev.newSecret, RecoveryLeft: len(u.RecoveryCodes)}
 	sealed, err := id.sealApproval(ctx, res)
 	if err != nil {

@@ -35,7 +35,7 @@ func (g *Group) has(p Principal) bool {
 	return false
 }
 
-// checkACL checks an ACL's shape, then that every group it names exists.
+// checkACLGroups checks an ACL's shape, then that every group it names exists.
 func (s *Storage) checkACLGroups(ctx context.Context, a *ACL) error {
 	if err := checkACL(a); err != nil {
 		return err

@@ -206,3 +206,26 @@ func (w *Wallet) ForgetSession(identityURL, username string) error {
 		return nil
 	})
 }
+
+// SetCurrent makes username, who has an active saved session at the
+// identity service, the current user there: commands without a username
+// act as them. No call is made; the session is as it was.
+func (w *Wallet) SetCurrent(identityURL, username string) (Entry, error) {
+	var e Entry
+	err := w.update(func(f *walletFile) error {
+		_, rec := f.session(identityURL, username)
+		if rec == nil {
+			return fmt.Errorf("%w: %s is not logged in to %s", ErrNoSession, username, identityURL)
+		}
+		if rec.Status != StatusActive {
+			return &ClosedError{Entry: f.entry(rec)}
+		}
+		if f.Current == nil {
+			f.Current = map[string]string{}
+		}
+		f.Current[identityURL] = username
+		e = f.entry(rec)
+		return nil
+	})
+	return e, err
+}

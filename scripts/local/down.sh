@@ -29,4 +29,4 @@ if running; then
   if kill -0 "$pid" 2>/dev/null; then echo "acquire host (pid $pid) did not stop in ${STOP_TIMEOUT_S}s" >&2; exit 1; fi
   echo "acquire host stopped"
 fi
-rm -f "$PID_FILE"
+rm -f "$PID_FILE" "$STATE_DIR/cli.env" # the services it pointed at are gone

@@ -40,7 +40,9 @@ fi
 
 # The admin's password: ACQUIRE_ADMIN_PASSWORD, else one made once and kept (0600).
 PW_FILE="$STATE_DIR/admin.password"
+PW_FROM_FILE=
 if [[ -z "${ACQUIRE_ADMIN_PASSWORD:-}" ]]; then
+  PW_FROM_FILE=1
   if [[ ! -f "$PW_FILE" ]]; then
     (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$PW_FILE")
   fi
@@ -60,11 +62,23 @@ EXAMPLE="$(cd "$(dirname "$0")/../../examples/local" && pwd)"
 "$TOFU" -chdir="$EXAMPLE" apply -auto-approve -input=false -compact-warnings "${NO_COLOR_FLAG[@]}" -state="$TF_STATE" -var "host_url=$HOST_URL"
 OUT() { "$TOFU" -chdir="$EXAMPLE" output -state="$TF_STATE" -raw "$1"; }
 
+# The CLI's environment, kept for `. .acquire/cli.env` (README): sourcing a
+# file that down.sh removes fails cleanly, where eval of `tofu output` after
+# a destroy would run tofu's warning as commands.
+CLI_ENV="$STATE_DIR/cli.env"
+OUT cli_env >"$CLI_ENV.tmp" && mv "$CLI_ENV.tmp" "$CLI_ENV"
+
 # The admin's authenticator URI is known only to the apply that created the
 # admin: keep it (0600) so a later `make up` after `make down` still shows it.
 OTP_FILE="$STATE_DIR/admin-otp.uri"
 if uri=$(OUT admin_otp_uri 2>/dev/null) && [[ "$uri" == otpauth://* ]]; then
   (umask 077 && printf '%s\n' "$uri" >"$OTP_FILE")
+fi
+
+if [[ -n "$PW_FROM_FILE" ]]; then
+  ADMIN_PW_HINT="  export ACQUIRE_PASSWORD=\$(cat $PW_FILE)"
+else
+  ADMIN_PW_HINT="  export ACQUIRE_PASSWORD=\"\$ACQUIRE_ADMIN_PASSWORD\"   # the one you gave make up"
 fi
 
 cat <<EOT
@@ -73,16 +87,19 @@ Acquire is up at $HOST_URL (examples/local, applied with OpenTofu; state in $TF_
 Try it:
 
   export PATH=\$PWD/bin:\$PATH
-$(OUT cli_env | sed 's/^/  /')
+  . $CLI_ENV                 # points the CLI at the services (ACQUIRE_*_URL)
   acquire user register --username alice          # password twice, then a QR code for your authenticator
   acquire user login --username alice
   acquire account create savings && acquire account list
   acquire drive create docs && acquire file upload README.md docs && acquire file ls docs
 
-The admin "$(OUT admin_username)" (password: \$ACQUIRE_ADMIN_PASSWORD, or $PW_FILE if you did not set it):
+The admin "$(OUT admin_username)": the CLI reads a password from \$ACQUIRE_PASSWORD (or asks for it);
+$ADMIN_PW_HINT
   SECRET=\$(sed -nE 's/.*secret=([A-Z2-7]+).*/\1/p' $OTP_FILE)   # its authenticator URI
   acquire user login --username $(OUT admin_username) --otp "\$(acquire otp code --secret "\$SECRET")"
+  unset ACQUIRE_PASSWORD
   acquire account create bank && acquire account deposit bank --amount 100
+  acquire user switch alice       # back to alice (or -u alice on one command); see README.md
 
 make down destroys the services (their data stays in $DATA_DIR) and stops the host.
 EOT

@@ -29,7 +29,11 @@ const (
 	DefaultPollMin     = 200 * time.Millisecond
 	DefaultPollMax     = 5 * time.Second
 	DefaultMaxLogBytes = 1 << 20 // per stream; the rest is dropped and noted
-	MaxOutputFiles     = 1000
+	// CancelCheck bounds the time between a running job's heartbeats, so
+	// the agent hears of its owner's cancel within it rather than a third
+	// of the lease (20 s by default): one small call per running job.
+	CancelCheck    = 3 * time.Second
+	MaxOutputFiles = 1000
 	// claimTimeout bounds one claim call.
 	claimTimeout = 30 * time.Second
 	// finishTries bounds the attempts to report a job's end.
@@ -59,7 +63,7 @@ type Config struct {
 	Drive Drive
 	// Lease bounds the lease heartbeats assume (default
 	// compute.DefaultLease); a claim's own shorter lease wins. A heartbeat
-	// goes every third of it.
+	// goes every third of it, or every CancelCheck if that is sooner.
 	Lease            time.Duration
 	PollMin, PollMax time.Duration
 	MaxLogBytes      int64

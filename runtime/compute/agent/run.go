@@ -66,7 +66,7 @@ func (w *worker) heartbeats(ctx context.Context, j *compute.Job, stop context.Ca
 	if l := j.LeaseUntil.Sub(j.Started); l > 0 && l < lease {
 		lease = l
 	}
-	t := time.NewTicker(max(lease/3, 10*time.Millisecond))
+	t := time.NewTicker(max(min(lease/3, CancelCheck), 10*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
