@@ -24,6 +24,7 @@ import (
 	gcpdeploy "github.com/openacquire/acquire/adapters/gcp/deploy"
 	"github.com/openacquire/acquire/adapters/gcp/gcsstore"
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/host"
 )
 
@@ -150,21 +151,39 @@ type cloudPlatform struct {
 // store). Without it each service gets a random secret, kept in private
 // state only: a service deleted out of band with its data kept then
 // cannot be re-created on that data (its keys need the lost secret).
+// A seed is typed, so it must meet crypto.CheckSecretStrength: a weak one
+// would let anyone who guesses it derive every service's secret.
 const EnvSecretSeed = "ACQUIRE_SECRET_SEED"
+
+// secretSeed is the seed in EnvSecretSeed ("" when unset), refused when weak.
+func secretSeed() (string, error) {
+	seed := os.Getenv(EnvSecretSeed)
+	if seed == "" {
+		return "", nil
+	}
+	if err := crypto.CheckSecretStrength(seed); err != nil {
+		return "", fmt.Errorf("%s: %w", EnvSecretSeed, err)
+	}
+	return seed, nil
+}
 
 // newSecret makes a cloud service's secret: 40 hex characters, inside the
 // passphrase rule of the runtime's key files.
-func newSecret(name, storeURL string) string {
-	if seed := os.Getenv(EnvSecretSeed); seed != "" {
+func newSecret(name, storeURL string) (string, error) {
+	seed, err := secretSeed()
+	if err != nil {
+		return "", err
+	}
+	if seed != "" {
 		m := hmac.New(sha256.New, []byte(seed))
 		m.Write([]byte("acquire-provider-service-secret-v1\x00" + name + "\x00" + storeURL))
-		return hex.EncodeToString(m.Sum(nil))[:40]
+		return hex.EncodeToString(m.Sum(nil))[:40], nil
 	}
 	b := make([]byte, 20)
 	if _, err := rand.Read(b); err != nil {
-		panic("provider: no randomness: " + err.Error())
+		return "", err
 	}
-	return hex.EncodeToString(b)
+	return hex.EncodeToString(b), nil
 }
 
 func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) (*host.Status, error) {

@@ -482,6 +482,13 @@ func (r *serviceResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		state = &serviceModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	}
+	if state == nil && plan.Platform.cloud() != "" {
+		// The create would derive the service's secret from the seed.
+		if _, err := secretSeed(); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("platform"), "Weak secret seed", err.Error())
+			return
+		}
+	}
 	reg := plan.Registry
 	if !reg.IsUnknown() && !reg.IsNull() && (state == nil || state.Registry.ValueString() != reg.ValueString()) && r.meta != nil {
 		pctx, cancel := context.WithTimeout(ctx, RegistryProbeTimeout)
@@ -623,7 +630,11 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 	resp.Diagnostics.Append(d...)
 	secret := ""
 	if plan.Platform.cloud() != "" {
-		secret = newSecret(plan.Name.ValueString(), spec.StoreURL)
+		var err error
+		if secret, err = newSecret(plan.Name.ValueString(), spec.StoreURL); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("platform"), "Weak secret seed", err.Error())
+			return
+		}
 	}
 	p, err := r.platformFor(ctx, &plan, secret, nil)
 	if err != nil {

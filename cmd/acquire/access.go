@@ -364,7 +364,7 @@ func newAccessResourceListCmd(g *globals, xf *accessFlags) *cobra.Command {
 					if len(r.Users) > 0 {
 						who = strings.Join(r.Users, ",")
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Price, r.ServiceURL, r.Function, who)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", shown(r.Name), r.Price, shown(r.ServiceURL), shown(r.Function), shown(who))
 				}
 				_ = tw.Flush()
 			})

@@ -27,7 +27,7 @@ func startJobs(t *testing.T, c *cli) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err = service.New(ctx, service.Config{Kind: "jobs", URL: srv.URL + "/jobs", Bucket: b, Secret: "Jobs-Secret-123",
+	svc, err = service.New(ctx, service.Config{Kind: "jobs", URL: srv.URL + "/jobs", Bucket: b, Secret: "Jobs-Service-Secret-123",
 		Clock: c.clock.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -254,7 +254,7 @@ func newAccountListCmd(g *globals, af *accountFlags) *cobra.Command {
 				fmt.Fprintln(tw, "NAME\tID\tBALANCE\tAVAILABLE\tLIABILITY\tRECEIVABLE")
 				for _, acc := range list.Accounts {
 					b := acc.Balance
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", acc.Name, acc.ID, b.Balance, b.Available, b.Liability, b.Receivable)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", shown(acc.Name), acc.ID, b.Balance, b.Available, b.Liability, b.Receivable)
 				}
 				_ = tw.Flush()
 			})
@@ -341,7 +341,7 @@ token for --page-token (JSON: "next").`,
 				fmt.Fprintln(tw, "TIME\tTRANSFER\tLEG\tCOUNTERPARTY\tCHANGE\tBALANCE\tLIABILITY\tRECEIVABLE\tDESCRIPTION")
 				for _, l := range page.Lines {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", when(l.Time), dash(l.Transfer), l.Leg, dash(l.Counterparty),
-						l.DBalance, l.Balance, l.Liability, l.Receivable, dash(l.Description))
+						l.DBalance, l.Balance, l.Liability, l.Receivable, dash(shown(l.Description)))
 				}
 				_ = tw.Flush()
 				if page.Next != "" {

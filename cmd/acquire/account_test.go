@@ -38,7 +38,7 @@ func newHostCLIWith(t *testing.T, o hostOptions) (*cli, *host.Host) {
 	base := "http://" + ln.Addr().String()
 	ctx := context.Background()
 	h, err := host.NewWithClock(ctx, host.Config{StoreURL: "mem://clihost-" + t.Name(), PublicURL: base,
-		Secret: "Test-Secret-123", Logger: slog.New(slog.DiscardHandler), SessionLife: o.sessionLife}, clock.Now)
+		Secret: "Cli-Test-Service-Secret-123", Logger: slog.New(slog.DiscardHandler), SessionLife: o.sessionLife}, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func (c *cli) newService(storeURL string) {
 		c.t.Fatal(err)
 	}
 	svc, err := service.New(ctx, service.Config{Kind: "identity", URL: c.url, Bucket: b,
-		Secret: "Test-Secret-123", Clock: c.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+		Secret: "Cli-Test-Service-Secret-123", Clock: c.clock.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -83,7 +83,7 @@ func printDeposits(w io.Writer, list *accounting.DepositList) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tTRANSFER\tACCOUNT\tAMOUNT\tAUTHORISED BY\tDESCRIPTION")
 	for _, d := range list.Deposits {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", when(d.Time), d.Transfer, d.Account, d.Amount, d.Authorisation, dash(d.Description))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", when(d.Time), d.Transfer, d.Account, d.Amount, shown(d.Authorisation), dash(shown(d.Description)))
 	}
 	_ = tw.Flush()
 	if list.Next != "" {

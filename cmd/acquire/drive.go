@@ -145,7 +145,7 @@ func newDriveListCmd(g *globals, sf *storageFlags) *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "DRIVE\tROLE\tUSED BYTES\tLIMIT\tVERSIONS\tON DELETE")
 				for _, d := range list.Drives {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d/%d\t%s\n", d.Name, d.Role, d.UsageBytes, limitText(d.MaxBytes), d.UsageVersions, d.MaxVersions, d.DeleteRule)
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d/%d\t%s\n", shown(d.Name), d.Role, d.UsageBytes, limitText(d.MaxBytes), d.UsageVersions, d.MaxVersions, d.DeleteRule)
 				}
 				_ = tw.Flush()
 			})
@@ -305,7 +305,7 @@ func printACL(w io.Writer, info *storage.ACLInfo) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHO\tROLE")
 	for _, r := range info.Effective.Rules {
-		fmt.Fprintf(tw, "%s\t%s\n", ruleWho(r), r.Role)
+		fmt.Fprintf(tw, "%s\t%s\n", shown(ruleWho(r)), r.Role)
 	}
 	_ = tw.Flush()
 }

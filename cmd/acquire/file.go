@@ -340,7 +340,7 @@ func printVersions(w io.Writer, vs []storage.FileVersion, next string) {
 		if v.UploadedBy.PAR != "" {
 			by = "par:" + v.UploadedBy.PAR
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", v.Name, v.Version, size, when(v.Time), dash(by), dash(v.SHA256))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", shown(v.Name), v.Version, size, when(v.Time), dash(by), dash(v.SHA256))
 	}
 	_ = tw.Flush()
 	if next != "" {

@@ -106,7 +106,7 @@ func newGroupListCmd(g *globals, sf *storageFlags) *cobra.Command {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "GROUP\tMEMBERS")
 				for _, grp := range list.Groups {
-					fmt.Fprintf(tw, "%s\t%d\n", grp.Name, len(grp.Members))
+					fmt.Fprintf(tw, "%s\t%d\n", shown(grp.Name), len(grp.Members))
 				}
 				_ = tw.Flush()
 			})
@@ -157,7 +157,7 @@ func groupCall(g *globals, cmd *cobra.Command, sf *storageFlags, fn func(context
 }
 
 func printGroup(w io.Writer, grp *storage.Group) {
-	fmt.Fprintf(w, "Group %s of %s\n", grp.Name, userText(grp.Owner))
+	fmt.Fprintf(w, "Group %s of %s\n", shown(grp.Name), userText(grp.Owner))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEMBER")
 	for _, m := range grp.Members {
@@ -166,4 +166,4 @@ func printGroup(w io.Writer, grp *storage.Group) {
 	_ = tw.Flush()
 }
 
-func userText(p storage.Principal) string { return p.UserUID + "@" + p.IdentityURL }
+func userText(p storage.Principal) string { return shown(p.UserUID + "@" + p.IdentityURL) }

@@ -88,7 +88,7 @@ func printInvoices(w io.Writer, list *accounting.InvoiceList) {
 	fmt.Fprintln(tw, "ID\tSTATE\tAMOUNT\tDUE\tPAYER\tPAYEE\tISSUER\tDESCRIPTION")
 	for _, inv := range list.Invoices {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inv.ID, inv.State, inv.Amount, when(inv.Due), inv.Payer, inv.Payee,
-			inv.Issuer, dash(inv.Description))
+			shown(inv.Issuer), dash(shown(inv.Description)))
 	}
 	_ = tw.Flush()
 	if list.Next != "" {

@@ -114,8 +114,9 @@ func newJobSubmitCmd(g *globals, jf *jobFlags) *cobra.Command {
 	var spec compute.JobSpec
 	var resource, max, id string
 	var env []string
+	var inputFile, outputFile string
 	cmd := &cobra.Command{
-		Use:   "submit --account ACCOUNT --cluster NAME [--resource job] [--time-limit-s N] [--env K=V]... [--input-link PAR] [--output-link PAR] [--memory-mb N] [--cpu-s N] [--file-mb N] [--open-files N] [--id ID] -- COMMAND [ARG...]",
+		Use:   "submit --account ACCOUNT --cluster NAME [--resource job] [--time-limit-s N] [--env K=V]... [--input-link-file PATH] [--output-link-file PATH] [--memory-mb N] [--cpu-s N] [--file-mb N] [--open-files N] [--id ID] -- COMMAND [ARG...]",
 		Short: "Submit a job, paying with a cheque",
 		Long: `Request RESOURCE (default "job") from the access service with a job spec as
 its details: COMMAND runs with ARGs as they are (no shell) on a registered
@@ -123,6 +124,9 @@ cluster's agent, in a fresh folder, for at most --time-limit-s seconds. Files
 behind the --input-link drive link are placed in in/; what the job writes to
 out/, and its stdout and stderr, go to the --output-link drive link, under a
 folder named for the job (JOB/out/, JOB/logs/), so jobs can share one.
+A link on the command line is visible to other users in the process list:
+prefer --input-link-file and --output-link-file, which read the link from the
+first line of a file ("-": stdin).
 
 --memory-mb, --cpu-s, --file-mb and --open-files bound each of the job's
 processes (memory, CPU time, size of any file written, open files); the agent
@@ -135,6 +139,7 @@ fresh one, printed): the same command again with the same --id answers the
 first submission's job and pays once (the cheque's uid is derived from the id,
 as for 'acquire access request').`,
 		Example: `  acquire job submit --account main --cluster lab -- /usr/bin/env
+  acquire job submit --account main --cluster lab --output-link-file results.link -- ./run.sh
   acquire job submit --account main --cluster lab --time-limit-s 600 --env N=4 -o json -- python3 train.py --epochs 3`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -144,6 +149,16 @@ as for 'acquire access request').`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec.Command, spec.Args = args[0], args[1:]
+			if inputFile == "-" && outputFile == "-" {
+				return usagef("only one link can come from stdin")
+			}
+			var err error
+			if spec.Input, err = g.jobLink("input-link", spec.Input, inputFile); err != nil {
+				return err
+			}
+			if spec.Output, err = g.jobLink("output-link", spec.Output, outputFile); err != nil {
+				return err
+			}
 			if err := spec.Limits.Check(); err != nil {
 				return usagef("%v", err)
 			}
@@ -204,6 +219,8 @@ as for 'acquire access request').`,
 	fl.StringArrayVar(&env, "env", nil, "NAME=VALUE for the job's environment (repeatable)")
 	fl.StringVar(&spec.Input, "input-link", "", "read link (PAR) of a drive whose files are placed in in/")
 	fl.StringVar(&spec.Output, "output-link", "", "write link (PAR) of a drive for the job's out/ and logs (under JOB/)")
+	fl.StringVar(&inputFile, "input-link-file", "", `read --input-link from the first line of this file ("-": stdin); not visible in ps`)
+	fl.StringVar(&outputFile, "output-link-file", "", `read --output-link from the first line of this file ("-": stdin); not visible in ps`)
 	fl.Int64Var(&spec.Limits.MemoryMB, "memory-mb", 0, "memory of each job process, MiB (0: the agent's limit)")
 	fl.Int64Var(&spec.Limits.CPUS, "cpu-s", 0, "CPU time of each job process, seconds (0: the agent's limit)")
 	fl.Int64Var(&spec.Limits.FileMB, "file-mb", 0, "size of any file a job process writes, MiB (0: the agent's limit)")
@@ -265,7 +282,7 @@ func printJobs(w io.Writer, list *compute.JobList) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATE\tCLUSTER\tRESOURCE\tPRICE\tCREATED\tFINISHED")
 	for _, j := range list.Jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.State, j.Spec.Cluster, j.Resource, j.Price, when(j.Created), when(j.Finished))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.State, shown(j.Spec.Cluster), shown(j.Resource), j.Price, when(j.Created), when(j.Finished))
 	}
 	_ = tw.Flush()
 	if list.Next != "" {
@@ -274,12 +291,12 @@ func printJobs(w io.Writer, list *compute.JobList) {
 }
 
 func printJob(w io.Writer, j *compute.Job) {
-	fmt.Fprintf(w, "job %s: %s (attempt %d, cluster %s)\n", j.ID, j.State, j.Attempt, j.Spec.Cluster)
+	fmt.Fprintf(w, "job %s: %s (attempt %d, cluster %s)\n", j.ID, j.State, j.Attempt, shown(j.Spec.Cluster))
 	if j.ExitCode != nil {
 		fmt.Fprintf(w, "exit code %d\n", *j.ExitCode)
 	}
 	if j.Message != "" {
-		fmt.Fprintf(w, "%s\n", j.Message)
+		fmt.Fprintf(w, "%s\n", shown(j.Message))
 	}
 	if j.Isolation != "" {
 		fmt.Fprintf(w, "isolation: %s\n", j.Isolation)

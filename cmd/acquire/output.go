@@ -131,7 +131,8 @@ func report(g *globals, err error, hint string) int {
 		_ = writeJSON(g.stdout, e)
 		return code
 	}
-	fmt.Fprintf(g.stderr, "error: %s: %s\n", class, message)
+	// A service's message may quote what another user wrote.
+	fmt.Fprintf(g.stderr, "error: %s: %s\n", shown(class), escapeText(message, true))
 	if hint != "" {
 		fmt.Fprintln(g.stderr, hint)
 	}
@@ -145,12 +146,13 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// emit prints a result: v as one JSON object, or text written by text.
+// emit prints a result: v as one JSON object, or text written by text,
+// through safeWriter (text printers pass other users' text through shown).
 func (g *globals) emit(v any, text func(w io.Writer)) error {
 	if g.output == outputJSON {
 		return writeJSON(g.stdout, v)
 	}
-	text(g.stdout)
+	text(safeWriter{g.stdout})
 	return nil
 }
 

@@ -73,9 +73,9 @@ or an RFC 3339 time; default 24h.`,
 
 func parTarget(p storage.PAR) string {
 	if p.Name == "" {
-		return "drive " + p.Drive
+		return "drive " + shown(p.Drive)
 	}
-	return p.Drive + "/" + p.Name
+	return shown(p.Drive + "/" + p.Name)
 }
 
 func newPARListCmd(g *globals, sf *storageFlags) *cobra.Command {
@@ -141,24 +141,34 @@ func (g *globals) openPAR(link string) (*storage.PARClient, error) {
 func newPARGetCmd(g *globals) *cobra.Command {
 	var out string
 	var version int64
+	var lf linkFlags
 	cmd := &cobra.Command{
-		Use:   "get LINK [NAME] [-O PATH] [--version N]",
+		Use:   "get (LINK | --link-stdin | --link-file PATH) [NAME] [-O PATH] [--version N]",
 		Short: "Download through a link (a drive link without NAME lists its files)",
 		Long: `Download through a PAR link: a file link fetches its file; a drive link fetches
 NAME from the drive, or lists the drive's files when NAME is not given. PATH
-is as for 'acquire file download'. No login is needed.`,
-		Example: `  acquire par get 'http://127.0.0.1:8080/storage/par/par-1a2b#s3cr3t' -O report.pdf
-  acquire par get 'http://127.0.0.1:8080/storage/par/par-3c4d#s3cr3t' results/out.csv`,
-		Args: downloadArgs(2, cobra.RangeArgs(1, 2)),
+is as for 'acquire file download'. No login is needed.
+` + parLinkHelp,
+		Example: `  acquire par get --link-file report.link -O report.pdf
+  acquire par get --link-stdin results/out.csv < results.link
+  ACQUIRE_PAR_LINK="$LINK" acquire par get -O report.pdf`,
+		Args: downloadArgs(2, cobra.RangeArgs(0, 2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.openPAR(args[0])
+			link, rest, err := g.parLink(lf, args)
+			if err != nil {
+				return err
+			}
+			if err := checkLinkArgs(cmd, rest, downloadArgs(1, cobra.MaximumNArgs(1))); err != nil {
+				return err
+			}
+			p, err := g.openPAR(link)
 			if err != nil {
 				return err
 			}
 			ctx := transferContext(cmd)
 			name := ""
-			if len(args) == 2 {
-				name = args[1]
+			if len(rest) == 1 {
+				name = rest[0]
 			}
 			if name == "" {
 				info, err := p.Info(ctx)
@@ -185,6 +195,7 @@ is as for 'acquire file download'. No login is needed.`,
 	}
 	cmd.Flags().StringVarP(&out, "output-file", "O", "", `where to write it ("-": stdout)`)
 	cmd.Flags().Int64Var(&version, "version", 0, "version to fetch (default: the latest)")
+	lf.add(cmd.Flags())
 	return cmd
 }
 
@@ -201,36 +212,53 @@ func (g *globals) parList(cmd *cobra.Command, p *storage.PARClient) error {
 func newPARPutCmd(g *globals) *cobra.Command {
 	var chunkBytes int64
 	var fresh bool
+	var lf linkFlags
 	cmd := &cobra.Command{
-		Use:   "put LINK FILE [NAME] [--chunk-bytes N] [--no-resume]",
+		Use:   "put (LINK | --link-stdin | --link-file PATH) FILE [NAME] [--chunk-bytes N] [--no-resume]",
 		Short: "Upload through a write link (NAME defaults to FILE's base name)",
 		Long: `Upload FILE through a PAR link with write access: to NAME in the link's drive,
 or as the next version of a file link's file. An interrupted upload resumes as
 with 'acquire file upload'. FILE "-" reads standard input (NAME is then
-required), as with 'acquire file upload'. No login is needed.`,
-		Args: cobra.RangeArgs(2, 3),
+required, and the link cannot come from stdin), as with 'acquire file upload'.
+No login is needed.
+` + parLinkHelp,
+		Example: `  acquire par put --link-file drop.link ./results.csv
+  ACQUIRE_PAR_LINK="$LINK" acquire par put ./results.csv`,
+		Args: cobra.RangeArgs(1, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.openPAR(args[0])
+			link, rest, err := g.parLink(lf, args)
 			if err != nil {
 				return err
 			}
-			name, err := uploadName(args[1], args[2:])
+			if err := checkLinkArgs(cmd, rest, cobra.RangeArgs(1, 2)); err != nil {
+				return err
+			}
+			if lf.stdin && rest[0] == "-" {
+				return usagef("FILE \"-\" reads stdin, so the link cannot: use --link-file or %s", envPARLink)
+			}
+			p, err := g.openPAR(link)
+			if err != nil {
+				return err
+			}
+			args = rest
+			name, err := uploadName(args[0], args[1:])
 			if err != nil {
 				return err
 			}
 			up := func(ctx context.Context, r io.Reader, size int64, o storage.UploadOptions) (*storage.FileVersion, error) {
 				return p.Upload(ctx, name, r, size, o)
 			}
-			v, err := g.upload(transferContext(cmd), up, resumeKey{p.URL, "par:" + p.ID(), "", name}, args[1], chunkBytes, fresh)
+			v, err := g.upload(transferContext(cmd), up, resumeKey{p.URL, "par:" + p.ID(), "", name}, args[0], chunkBytes, fresh)
 			if err != nil {
 				return err
 			}
 			return g.emit(v, func(w io.Writer) {
-				fmt.Fprintf(w, "Uploaded %s as %s version %d (%d bytes, sha256 %s).\n", args[1], v.Drive+"/"+v.Name, v.Version, v.Size, v.SHA256)
+				fmt.Fprintf(w, "Uploaded %s as %s version %d (%d bytes, sha256 %s).\n", args[0], v.Drive+"/"+v.Name, v.Version, v.Size, v.SHA256)
 			})
 		},
 	}
 	cmd.Flags().Int64Var(&chunkBytes, "chunk-bytes", 0, "chunk size in bytes (default: the service's)")
 	cmd.Flags().BoolVar(&fresh, "no-resume", false, "start afresh even if an earlier upload of this file was interrupted")
+	lf.add(cmd.Flags())
 	return cmd
 }

@@ -449,7 +449,7 @@ whether the user is an admin. Exits 3 when not logged in or the session is over.
 				fmt.Fprintf(tw, "username\t%s\nuser uid\t%s\nidentity\t%s\nsession\t%s\nstatus\t%s\n",
 					who.Username, who.UserUID, id.URL, who.SessionUID, who.Status)
 				if who.Label != "" {
-					fmt.Fprintf(tw, "label\t%s\n", who.Label)
+					fmt.Fprintf(tw, "label\t%s\n", shown(who.Label))
 				}
 				fmt.Fprintf(tw, "expires\t%s (%s)\nadmin\t%s\n", when(who.Expires), until(who.Expires, g.now()), yesNo(who.IsAdmin))
 				_ = tw.Flush()
@@ -558,7 +558,7 @@ The session saved in this wallet is marked with '*'.`,
 					if label == "" {
 						label = "-"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", mark, r.SessionUID, r.Status, label, when(r.Requested), when(r.Expires))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", mark, r.SessionUID, r.Status, shown(label), when(r.Requested), when(r.Expires))
 				}
 				_ = tw.Flush()
 			})

@@ -102,7 +102,14 @@ certificate may mean someone is impersonating the service.`,
 			if err != nil {
 				return err
 			}
-			fp, ok := w.Pinned(u)
+			// Pins are kept under the service's ID (call.ServiceID); a
+			// wallet written before may hold the URL as typed.
+			fp, ok := w.Pinned(call.ServiceID(u))
+			if ok {
+				u = call.ServiceID(u)
+			} else {
+				fp, ok = w.Pinned(u)
+			}
 			if !ok {
 				return &call.Error{Class: call.ErrNotFound.Class, Message: fmt.Sprintf("no certificate is pinned for %q (see 'acquire wallet show')", u)}
 			}

@@ -54,7 +54,7 @@ func startFulfiller(t *testing.T, env *hosttest.Env, mode string) *fulfiller {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.svc, err = service.New(ctx, service.Config{Kind: "jobs", URL: srv.URL + "/jobs", Bucket: b, Secret: "Jobs-Secret-123",
+	f.svc, err = service.New(ctx, service.Config{Kind: "jobs", URL: srv.URL + "/jobs", Bucket: b, Secret: "Jobs-Service-Secret-123",
 		Clock: env.Clock.Now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

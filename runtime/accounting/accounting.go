@@ -286,7 +286,7 @@ func depositID(c *caller, id string) string { return "dep-" + ownerScoped("depos
 // changes these ids, so a record that must be finished later keeps the id
 // it was given rather than deriving it again.
 func (a *Accounting) keyedID(prefix, domain string, fields ...string) string {
-	mac := a.svc.Keys().MAC([]byte(domain + "\n" + strings.Join(fields, "\n")))
+	mac := a.svc.Keys().MAC(domain, []byte(domain+"\n"+strings.Join(fields, "\n")))
 	return prefix + mac[:32]
 }
 

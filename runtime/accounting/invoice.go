@@ -34,6 +34,7 @@ import (
 	"github.com/openacquire/acquire/runtime/ledger"
 	"github.com/openacquire/acquire/runtime/service"
 	"github.com/openacquire/acquire/runtime/store"
+	"github.com/openacquire/acquire/runtime/textsafe"
 )
 
 const (
@@ -97,6 +98,8 @@ func checkInvoiceArgs(args *CreateInvoiceArgs) error {
 		return call.Errorf(call.ErrBadArguments, "invoice amount %s not in (0, %s]", args.Amount, ledger.MaxAmount)
 	case len(args.Description) > MaxInvoiceDescriptionBytes || !utf8.ValidString(args.Description):
 		return call.Errorf(call.ErrBadArguments, "description must be UTF-8 of at most %d bytes", MaxInvoiceDescriptionBytes)
+	case !textsafe.Safe(args.Description):
+		return call.Errorf(call.ErrBadArguments, "description must not hold control or format characters (the payer's terminal would act on them)")
 	case args.Due.IsZero():
 		return call.Errorf(call.ErrBadArguments, "an invoice needs a due time")
 	}

@@ -66,7 +66,7 @@ func TestUntrustedServiceRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	stranger, err := service.New(ctx, service.Config{Kind: "stranger", URL: "http://127.0.0.1:1/stranger", Bucket: b,
-		Secret: "Stranger-Secret-1", Clock: f.env.Clock.Now})
+		Secret: "Stranger-Service-Secret-1", Clock: f.env.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

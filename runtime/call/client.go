@@ -61,6 +61,7 @@ type Client struct {
 	Clock func() time.Time
 	Pins  Pins
 
+	parent   *Client // of a Derive'd client: whose reply key it uses
 	keyOnce  sync.Once
 	replyKey *crypto.PrivateKey
 	keyErr   error
@@ -87,8 +88,19 @@ type callOpts struct{ idemKey string }
 func WithIdempotencyKey(k string) CallOption { return func(o *callOpts) { o.idemKey = k } }
 
 func (c *Client) key() (*crypto.PrivateKey, error) {
+	if c.parent != nil {
+		return c.parent.key()
+	}
 	c.keyOnce.Do(func() { c.replyKey, c.keyErr = crypto.GenerateKey() })
 	return c.replyKey, c.keyErr
+}
+
+// Derive returns a client sharing c's connection pool, clock and reply
+// key, with pins of its own and its own cache of service keys: for calls
+// to services someone else named (a job's links), whose pins and cached
+// keys must go when the work does instead of filling c's.
+func (c *Client) Derive(pins Pins) *Client {
+	return &Client{HTTP: c.HTTP, Clock: c.Clock, Pins: pins, parent: c, services: map[string]*TrustedKeys{}}
 }
 
 // Call sends function(args) to the service at url through an encrypted,
@@ -177,8 +189,9 @@ func (c *Client) CallClear(ctx context.Context, url, function string, args, out 
 // a URL is seen its certificate is pinned; after that only generations
 // endorsed from the pinned one are accepted.
 func (c *Client) ServiceKeys(ctx context.Context, url string) (*TrustedKeys, error) {
+	id := ServiceID(url)
 	c.mu.Lock()
-	k := c.services[url]
+	k := c.services[id]
 	c.mu.Unlock()
 	if k != nil {
 		return k, nil
@@ -189,19 +202,19 @@ func (c *Client) ServiceKeys(ctx context.Context, url string) (*TrustedKeys, err
 	}
 	pinned := ""
 	if c.Pins != nil {
-		pinned, _ = c.Pins.Pinned(url)
+		pinned, _ = c.Pins.Pinned(id)
 	}
 	k, err := pk.Verify(pinned)
 	if err != nil {
 		return nil, err
 	}
 	if c.Pins != nil && k.Newest != pinned {
-		if err := c.Pins.Pin(url, k.Newest); err != nil {
+		if err := c.Pins.Pin(id, k.Newest); err != nil {
 			return nil, err
 		}
 	}
 	c.mu.Lock()
-	c.services[url] = k
+	c.services[id] = k
 	c.mu.Unlock()
 	return k, nil
 }
@@ -209,7 +222,7 @@ func (c *Client) ServiceKeys(ctx context.Context, url string) (*TrustedKeys, err
 // Forget drops cached keys, e.g. after a rotation made a call fail.
 func (c *Client) Forget(url string) {
 	c.mu.Lock()
-	delete(c.services, url)
+	delete(c.services, ServiceID(url))
 	c.mu.Unlock()
 }
 

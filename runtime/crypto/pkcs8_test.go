@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
@@ -91,7 +92,7 @@ func TestParseEncryptedPEMRejects(t *testing.T) {
 
 func TestParseEncryptedPEMIterationCap(t *testing.T) {
 	salt, iv := make([]byte, 8), make([]byte, 16)
-	algo, err := pbes2Algorithm(salt, iv)
+	algo, err := pbes2Algorithm(salt, iv, pbkdf2Iterations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,4 +147,40 @@ func parsePBES2ForTest(t *testing.T, pemText []byte) (encryptedPrivateKeyInfo, p
 		t.Fatal(err)
 	}
 	return info, params, kdf
+}
+
+// Keys are wrapped at a current PBKDF2 count (OWASP: 600,000 for
+// HMAC-SHA256), not Acquire's 2,048, which a dictionary walks through at
+// millions of guesses a second; Acquire's 2,048 still reads (the vectors).
+func TestMarshalEncryptedPEMCurrentIterations(t *testing.T) {
+	text, err := testKey(t).MarshalEncryptedPEM("Str0ngPassphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, kdf := parsePBES2ForTest(t, text)
+	if kdf.Iterations < 600_000 || len(kdf.Salt) < 16 {
+		t.Fatalf("wrapped with %d iterations and a %d-byte salt, want at least 600000 and 16", kdf.Iterations, len(kdf.Salt))
+	}
+}
+
+// A passphrase that is a key is not stretched (nothing to gain, 100 ms an
+// unlock to lose), reads back through KeyPassphrase, and a short key is
+// refused.
+func TestMarshalEncryptedPEMWithKey(t *testing.T) {
+	k := testKey(t)
+	key := bytes.Repeat([]byte{0xa5}, 32)
+	text, err := k.MarshalEncryptedPEMWithKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, kdf := parsePBES2ForTest(t, text); kdf.Iterations != keyPassphraseIterations {
+		t.Fatalf("%d iterations, want %d", kdf.Iterations, keyPassphraseIterations)
+	}
+	back, err := ParseEncryptedPEM(text, KeyPassphrase(key))
+	if err != nil || !back.Public().Equal(k.Public()) {
+		t.Fatalf("does not read back: %v", err)
+	}
+	if _, err := k.MarshalEncryptedPEMWithKey(key[:15]); !errors.Is(err, ErrWeakPassphrase) {
+		t.Fatalf("a 15-byte key: err = %v, want ErrWeakPassphrase", err)
+	}
 }

@@ -48,7 +48,7 @@ func startAdminHost(t *testing.T, storeURL, addr string) *adminHost {
 	}
 	base := "http://" + ln.Addr().String()
 	h, err := host.New(context.Background(), host.Config{NoServices: true, StoreURL: storeURL, PublicURL: base,
-		Secret: "Admin-Test-Secret-1", AdminToken: adminToken, Password: crypto.DefaultPasswordParams})
+		Secret: "Admin-Test-Service-Secret-1", AdminToken: adminToken, Password: crypto.DefaultPasswordParams})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestAdminDeploymentsSurviveARestart(t *testing.T) {
 	// The restored services answer calls (their keys unlock with the derived secret).
 	loginAdmin(t, b, st["identity"].URL, "Root-Password-1", st["identity"].AdminCreated.ProvisioningURI)
 	// The secret and admin password are nowhere in the host's records.
-	assertNotInDir(t, filepath.Join(dir, "host"), "Root-Password-1", "Admin-Test-Secret-1", adminToken)
+	assertNotInDir(t, filepath.Join(dir, "host"), "Root-Password-1", "Admin-Test-Service-Secret-1", adminToken)
 }
 
 func assertNotInDir(t *testing.T, dir string, secrets ...string) {
@@ -397,7 +397,7 @@ func TestAdminRestoreYieldsToFixedServices(t *testing.T) {
 	a.deploy(t, "registry", host.Spec{Kind: registry.Kind})
 	a.stop()
 	h, err := host.New(context.Background(), host.Config{Kinds: []string{registry.Kind}, StoreURL: "file://" + dir,
-		PublicURL: "http://127.0.0.1:1", Secret: "Admin-Test-Secret-1", AdminToken: adminToken})
+		PublicURL: "http://127.0.0.1:1", Secret: "Admin-Test-Service-Secret-1", AdminToken: adminToken})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,12 +78,7 @@ const SessionLifeSetting = "session_life_s"
 // ParseSessionLife reads a session life in whole seconds, as
 // SessionLifeSetting and EnvSessionLifeS give it.
 func ParseSessionLife(v string) (time.Duration, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil {
-		return 0, fmt.Errorf("whole seconds, not %q", v)
-	}
-	d := time.Duration(n) * time.Second
-	return d, identity.CheckSessionLife(d)
+	return parseSeconds(v, identity.CheckSessionLife)
 }
 
 // TrustedIdentitiesSetting lists, comma-separated, the identity services
@@ -100,13 +95,16 @@ const JobLeaseSetting = "job_lease_s"
 
 // ParseJobLease reads a lease in whole seconds, as JobLeaseSetting and
 // EnvJobLeaseS give it.
-func ParseJobLease(v string) (time.Duration, error) {
+func ParseJobLease(v string) (time.Duration, error) { return parseSeconds(v, compute.CheckLease) }
+
+// parseSeconds reads a duration in whole seconds and checks it.
+func parseSeconds(v string, check func(time.Duration) error) (time.Duration, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil {
 		return 0, fmt.Errorf("whole seconds, not %q", v)
 	}
 	d := time.Duration(n) * time.Second
-	return d, compute.CheckLease(d)
+	return d, check(d)
 }
 
 // RequiredSettings must be given for a kind.

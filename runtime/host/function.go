@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/openacquire/acquire/runtime/crypto"
+	"github.com/openacquire/acquire/runtime/service"
 )
 
 // The environment a function platform (Lambda, Cloud Run / Cloud
@@ -49,8 +49,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if len(missing) > 0 {
 		return Config{}, fmt.Errorf("host: function environment lacks %s", strings.Join(missing, ", "))
 	}
-	if err := crypto.CheckPassphrase(cfg.Secret); err != nil {
-		return Config{}, fmt.Errorf("host: %s does not meet the passphrase rule", EnvSecret)
+	if err := service.CheckSecret(cfg.Secret); err != nil {
+		return Config{}, fmt.Errorf("host: %s: %w", EnvSecret, err)
 	}
 	cfg.Kinds = splitList(getenv(EnvServices))
 	cfg.TrustedServices = splitList(getenv(EnvTrustedServices))

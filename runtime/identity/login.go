@@ -149,7 +149,7 @@ func (id *Identity) approvalMAC(a *ApproveLoginArgs) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return id.svc.Keys().MAC(raw), nil
+	return id.svc.Keys().MAC("identity-approval", raw), nil
 }
 
 func (id *Identity) sealApproval(ctx context.Context, res *ApproveLoginResult) (string, error) {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/openacquire/acquire/runtime/store"
+	"github.com/openacquire/acquire/runtime/textsafe"
 )
 
 // AccountSpec describes an account to create. ID is optional: empty means
@@ -57,9 +58,15 @@ func (l *Ledger) CreateAccount(ctx context.Context, spec AccountSpec) (Account, 
 	return l.createAccount(ctx, spec, false)
 }
 
+// checkText refuses text over limit, not UTF-8, or holding characters a
+// terminal acts on (escape sequences, bidirectional overrides): another
+// user's statement shows it.
 func checkText(what, s string, limit int) error {
 	if len(s) > limit || !utf8.ValidString(s) {
 		return fmt.Errorf("%w: %s: not UTF-8 or over %d bytes", ErrInvalid, what, limit)
+	}
+	if r, bad := textsafe.Find(s); bad {
+		return fmt.Errorf("%w: %s: holds control or format character %U", ErrInvalid, what, r)
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ func (s *Service) runIdempotent(ctx context.Context, req *call.Request, h *handl
 		return call.WrapError(call.Errorf(call.ErrBadArguments, "idempotency key over %d bytes", MaxIdemKeyBytes))
 	}
 	key := idemKey(req.Function, req.IdempotencyKey)
-	hash := s.keys.MAC(req.Args)
+	hash := s.keys.MAC("idempotency", req.Args)
 	ver, done, err := s.claim(ctx, key, hash)
 	if err != nil {
 		return call.WrapError(s.typed(err, req.Function))

@@ -53,8 +53,7 @@ type Keyring struct {
 	secret string
 	clock  func() time.Time
 
-	macOnce sync.Once
-	macKey  []byte
+	root []byte // the stretched secret (see openRoot); set once at New
 
 	createMu sync.Mutex // one key generation at a time per process
 
@@ -114,11 +113,11 @@ func (k *Keyring) load(ctx context.Context, gen int64) (*generation, error) {
 }
 
 func (k *Keyring) unlock(rec KeyRecord) (*generation, error) {
-	key, err := crypto.ParseEncryptedPEM([]byte(rec.KeyPEM), k.secret)
+	key, err := k.parsePEM(rec.KeyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("service: unlocking key generation %d (wrong service secret?): %w", rec.Generation, err)
 	}
-	cert, err := crypto.ParseEncryptedPEM([]byte(rec.CertPEM), k.secret)
+	cert, err := k.parsePEM(rec.CertPEM)
 	if err != nil {
 		return nil, fmt.Errorf("service: unlocking certificate generation %d: %w", rec.Generation, err)
 	}
@@ -149,18 +148,25 @@ func (k *Keyring) remember(g *generation) {
 }
 
 func (k *Keyring) create(ctx context.Context, gen int64) (*generation, error) {
-	rec, err := k.newRecord(ctx, gen)
+	g, err := k.newGeneration(ctx, gen)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := k.bucket.PutJSONIfAbsent(ctx, genKey(gen), rec); err != nil && !errors.Is(err, store.ErrPrecondition) {
+	_, err = k.bucket.PutJSONIfAbsent(ctx, genKey(gen), &g.rec)
+	if err == nil {
+		// Ours is the stored record: no need to unlock what we just locked
+		// (each unlock is a PBKDF2 at a current iteration count).
+		k.remember(g)
+		return g, nil
+	}
+	if !errors.Is(err, store.ErrPrecondition) {
 		return nil, err
 	}
-	// Whoever won the race, the stored record is the truth.
+	// Another instance won the race: the stored record is the truth.
 	return k.load(ctx, gen)
 }
 
-func (k *Keyring) newRecord(ctx context.Context, gen int64) (*KeyRecord, error) {
+func (k *Keyring) newGeneration(ctx context.Context, gen int64) (*generation, error) {
 	key, err := crypto.GenerateKey()
 	if err != nil {
 		return nil, err
@@ -173,12 +179,12 @@ func (k *Keyring) newRecord(ctx context.Context, gen int64) (*KeyRecord, error) 
 	if err != nil {
 		return nil, err
 	}
-	rec := &KeyRecord{Generation: gen, Created: k.clock().UTC(),
+	rec := KeyRecord{Generation: gen, Created: k.clock().UTC(),
 		KeyPublic: string(key.Public().PEM()), CertPublic: string(cert.Public().PEM())}
-	if rec.KeyPEM, err = encryptedPEM(key, k.secret); err != nil {
+	if rec.KeyPEM, err = k.encryptedPEM(key); err != nil {
 		return nil, err
 	}
-	if rec.CertPEM, err = encryptedPEM(cert, k.secret); err != nil {
+	if rec.CertPEM, err = k.encryptedPEM(cert); err != nil {
 		return nil, err
 	}
 	wrapped, err := key.Public().Encrypt([]byte(data.String()))
@@ -186,10 +192,10 @@ func (k *Keyring) newRecord(ctx context.Context, gen int64) (*KeyRecord, error) 
 		return nil, err
 	}
 	rec.DataKey = crypto.B64(wrapped)
-	if err := k.endorse(ctx, rec); err != nil {
+	if err := k.endorse(ctx, &rec); err != nil {
 		return nil, err
 	}
-	return rec, nil
+	return &generation{rec: rec, key: key, cert: cert, data: data}, nil
 }
 
 // endorse signs a new generation with the newest earlier one, if any.
@@ -302,7 +308,22 @@ func (k *Keyring) Published(ctx context.Context) ([]call.PublicGeneration, error
 
 func genKey(gen int64) string { return keysPrefix + fmt.Sprintf("%012d", gen) }
 
-func encryptedPEM(k *crypto.PrivateKey, secret string) (string, error) {
-	b, err := k.MarshalEncryptedPEM(secret)
+// pemPurpose names the key private halves are encrypted with: derived
+// from the stretched root, so a store reader guessing the secret pays
+// argon2id per guess, and each unlock is cheap (see crypto.KeyPassphrase).
+const pemPurpose = "keyring-pkcs8"
+
+func (k *Keyring) encryptedPEM(key *crypto.PrivateKey) (string, error) {
+	b, err := key.MarshalEncryptedPEMWithKey(k.Key(pemPurpose))
 	return string(b), err
+}
+
+// parsePEM opens a private half; generations written before the root
+// existed were encrypted with the secret itself.
+func (k *Keyring) parsePEM(text string) (*crypto.PrivateKey, error) {
+	key, err := crypto.ParseEncryptedPEM([]byte(text), crypto.KeyPassphrase(k.Key(pemPurpose)))
+	if errors.Is(err, crypto.ErrKey) {
+		return crypto.ParseEncryptedPEM([]byte(text), k.secret)
+	}
+	return key, err
 }

@@ -2,9 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -40,19 +37,4 @@ func (k *Keyring) Unseal(ctx context.Context, sealed string) ([]byte, error) {
 		return nil, err
 	}
 	return g.data.Decrypt(tok)
-}
-
-// MAC is a keyed hash for recognising a repeated request without keeping
-// anything a password could be guessed from: request arguments may carry a
-// password and a one-time code, and a plain SHA-256 of them at rest would
-// be a fast offline oracle. The key is derived from the service secret, so
-// it is the same in every instance and across key rotations.
-func (k *Keyring) MAC(data []byte) string {
-	k.macOnce.Do(func() {
-		sum := sha256.Sum256([]byte("acquire request mac\x00" + k.secret))
-		k.macKey = sum[:]
-	})
-	m := hmac.New(sha256.New, k.macKey)
-	m.Write(data)
-	return hex.EncodeToString(m.Sum(nil))
 }

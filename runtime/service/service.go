@@ -84,11 +84,28 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := s.setupInfo(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.keys.openRoot(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := s.keys.Current(ctx); err != nil {
 		return nil, err
 	}
 	s.registerBuiltins()
 	return s, nil
+}
+
+// CheckSecret applies the rules a service secret must meet: the strength
+// rule for typed secrets, and Acquire's passphrase rule, since the secret
+// encrypts PKCS#8 keys in Acquire's format. Hosts and deployers call it
+// before starting anything; the error never holds the secret.
+func CheckSecret(secret string) error {
+	if err := crypto.CheckSecretStrength(secret); err != nil {
+		return fmt.Errorf("service: the service secret: %w", err)
+	}
+	if err := crypto.CheckPassphrase(secret); err != nil {
+		return fmt.Errorf("service: the service secret: %w", err)
+	}
+	return nil
 }
 
 func (c *Config) check() error {
@@ -98,9 +115,8 @@ func (c *Config) check() error {
 	if c.Bucket == nil || c.URL == "" {
 		return errors.New("service: a bucket and a URL are required")
 	}
-	if err := crypto.CheckPassphrase(c.Secret); err != nil {
-		// The secret encrypts PKCS#8 keys in Acquire's format, which has this rule.
-		return fmt.Errorf("service: the service secret: %w", err)
+	if err := CheckSecret(c.Secret); err != nil {
+		return err
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

@@ -77,7 +77,7 @@ func (s *Storage) chunkURL(ctx context.Context, method, key string, i int, size 
 // principal, with a key derived from the service secret (the same in
 // every instance).
 func (s *Storage) dataMAC(method, key, exp, size, who string) string {
-	return s.svc.Keys().MAC([]byte("acquire-storage-data-v2\n" + method + "\n" + key + "\n" + exp + "\n" + size + "\n" + who))
+	return s.svc.Keys().MAC("storage-data", []byte("acquire-storage-data-v2\n"+method+"\n"+key+"\n"+exp+"\n"+size+"\n"+who))
 }
 
 // DataHandler serves the chunk URLs this service signs itself. Mount it at

@@ -17,7 +17,7 @@ import (
 // parMAC is what is stored of a PAR's secret: a keyed hash, so the store
 // alone cannot be turned into working links.
 func (s *Storage) parMAC(id, secret string) string {
-	return s.svc.Keys().MAC([]byte("acquire-storage-par-v1\n" + id + "\n" + secret))
+	return s.svc.Keys().MAC("storage-par", []byte("acquire-storage-par-v1\n"+id+"\n"+secret))
 }
 
 func (s *Storage) handleCreatePAR(ctx context.Context, a *CreatePARArgs) (*NewPAR, error) {

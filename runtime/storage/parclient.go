@@ -24,7 +24,11 @@ func ParsePARLink(link string) (serviceURL string, key PARKey, err error) {
 		return "", PARKey{}, call.Errorf(ErrPARInvalid, "a PAR link looks like <service URL>/par/<id>#<secret>")
 	}
 	serviceURL, id := rest[:i], rest[i+len(PARLinkPath):]
-	if _, err := url.Parse(serviceURL); err != nil || id == "" || strings.Contains(id, "/") {
+	// A service URL with a query or user names the same service as one
+	// without: links the service makes have neither, and refusing them
+	// keeps one service from passing for many.
+	u, err := url.Parse(serviceURL)
+	if err != nil || u.Host == "" || u.User != nil || strings.ContainsAny(serviceURL, "?#") || id == "" || strings.Contains(id, "/") {
 		return "", PARKey{}, call.Errorf(ErrPARInvalid, "a PAR link looks like <service URL>/par/<id>#<secret>")
 	}
 	return serviceURL, PARKey{ID: id, Secret: secret}, nil

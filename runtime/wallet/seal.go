@@ -162,12 +162,13 @@ func readWalletKey(path string) ([]byte, error) {
 }
 
 func (w *Wallet) sealKey(master []byte, k *crypto.PrivateKey) (string, error) {
-	b, err := k.MarshalEncryptedPEM(pemPassphrase(master))
+	// The passphrase is a derived key: stretching it gains nothing.
+	b, err := k.MarshalEncryptedPEMWithKey(derive(master, "pkcs8"))
 	return string(b), err
 }
 
 func (w *Wallet) unsealKey(master []byte, pemText string) (*crypto.PrivateKey, error) {
-	k, err := crypto.ParseEncryptedPEM([]byte(pemText), pemPassphrase(master))
+	k, err := crypto.ParseEncryptedPEM([]byte(pemText), crypto.KeyPassphrase(derive(master, "pkcs8")))
 	if err != nil {
 		return nil, fmt.Errorf("%w: wrong wallet passphrase or wallet key, or a damaged key: %w", ErrUnseal, err)
 	}

@@ -40,7 +40,6 @@ package wallet
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -405,12 +404,6 @@ func derive(master []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, master)
 	m.Write([]byte("acquire-wallet-v1\x00" + purpose))
 	return m.Sum(nil)
-}
-
-// pemPassphrase is the passphrase of the encrypted PKCS#8 PEMs: 43
-// characters of base64url, which passes crypto.CheckPassphrase.
-func pemPassphrase(master []byte) string {
-	return base64.RawURLEncoding.EncodeToString(derive(master, "pkcs8"))
 }
 
 func fernetKey(master []byte) crypto.FernetKey {

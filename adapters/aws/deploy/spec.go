@@ -19,8 +19,8 @@ import (
 	"github.com/openacquire/acquire/adapters/aws/lambdafn"
 	"github.com/openacquire/acquire/adapters/aws/s3store"
 	"github.com/openacquire/acquire/adapters/deployer"
-	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/host"
+	"github.com/openacquire/acquire/runtime/service"
 )
 
 // Lambda's limits and this deployer's defaults.
@@ -91,8 +91,8 @@ func (d *Deployer) plan(s deployer.Spec) (plan, error) {
 	if s.Location != "" && s.Location != d.region {
 		return plan{}, bad("Location", "this deployer manages region %s, not %s", d.region, s.Location)
 	}
-	if crypto.CheckPassphrase(s.Secret) != nil {
-		return plan{}, bad("Secret", "does not meet the passphrase rule (6-50 characters; under 24 needs upper, lower case and a digit)")
+	if err := service.CheckSecret(s.Secret); err != nil {
+		return plan{}, bad("Secret", "%v", err)
 	}
 	p := plan{name: s.Name, bucket: s.Bucket, secretName: secretName(s.Name), roleName: roleName(s.Name)}
 	p.storeURL = "s3://" + s.Bucket + "?region=" + url.QueryEscape(d.region)

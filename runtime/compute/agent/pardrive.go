@@ -21,15 +21,37 @@ const listPage = 100
 // PARDrive moves a job's files through the storage service's PAR links:
 // a read link (of a drive, or of one file) for the inputs, a write link
 // of a drive for the outputs and logs. The agent needs no login.
+//
+// The services a job's links name are the job's choice, not the
+// operator's: each Fetch or Put verifies them with pins of its own, in
+// memory (call.OverlayPins over C's), so a job cannot add pins to the
+// agent's wallet (a query string or path per job made a new pin, and
+// 3,848 of them filled it) and they go when the transfer does. Services
+// the wallet already pins are still checked against it.
 type PARDrive struct {
 	C *call.Client
+}
+
+// maxLinkServices bounds the services one transfer may pin: a link names
+// one storage service.
+const maxLinkServices = 4
+
+// openPAR opens a link with a client whose new pins stay in memory.
+func (d *PARDrive) openPAR(link string) (*storage.PARClient, error) {
+	var c *call.Client
+	if d.C.Pins != nil {
+		c = d.C.Derive(&call.OverlayPins{Trusted: d.C.Pins, Max: maxLinkServices})
+	} else {
+		c = d.C.Derive(nil)
+	}
+	return storage.OpenPAR(c, link)
 }
 
 // Fetch downloads every current file behind a read link into dir, under
 // its name in the drive (at most MaxInputFiles); a file link gives its
 // one file, under its base name.
 func (d *PARDrive) Fetch(ctx context.Context, link, dir string) error {
-	p, err := storage.OpenPAR(d.C, link)
+	p, err := d.openPAR(link)
 	if err != nil {
 		return err
 	}
@@ -82,7 +104,7 @@ func download(ctx context.Context, p *storage.PARClient, name, to string) error 
 
 // Put uploads the file at local as name behind a write link.
 func (d *PARDrive) Put(ctx context.Context, link, name, local string) error {
-	p, err := storage.OpenPAR(d.C, link)
+	p, err := d.openPAR(link)
 	if err != nil {
 		return err
 	}

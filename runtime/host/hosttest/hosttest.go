@@ -69,6 +69,10 @@ type Options struct {
 // registered services keep their expectations.
 var DefaultKinds = []string{registry.Kind, identity.Kind}
 
+// Secret is the service secret of every host Start runs: tests that check
+// what the secret may (not) be guessed from need it.
+const Secret = "Hosttest-Service-Secret-1"
+
 // Start runs a host until the test ends.
 func Start(t testing.TB, o Options) *Env {
 	t.Helper()
@@ -85,7 +89,7 @@ func Start(t testing.TB, o Options) *Env {
 	clock := &Clock{}
 	base := "http://" + ln.Addr().String()
 	ctx := context.Background()
-	cfg := host.Config{Kinds: o.Kinds, StoreURL: o.StoreURL, PublicURL: base, Secret: "Hosttest-Secret-1",
+	cfg := host.Config{Kinds: o.Kinds, StoreURL: o.StoreURL, PublicURL: base, Secret: Secret,
 		Password: crypto.DefaultPasswordParams, AdminToken: o.AdminToken, NoServices: o.NoServices,
 		TrustedIdentities: o.TrustedIdentities}
 	h, err := host.NewWithClock(ctx, cfg, clock.Now)
