@@ -238,8 +238,10 @@ func TestReadmeUserJourney(t *testing.T) {
 	other := &cli{t: t, config: t.TempDir(), env: c.env}
 	out, _, rc = other.run(pw+"\n", "user", "login", "-u", "alice", "--password-stdin", "--otp", code, "-o", "json")
 	assertError(t, out, rc, 3, "OTPReusedError")
+	// An unknown username answers as a wrong password does (issue 17 finding
+	// 5: login must not tell who has an account).
 	out, _, rc = other.run(pw+"\n", "user", "login", "-u", "nobody", "--password-stdin", "--otp", code, "-o", "json")
-	assertError(t, out, rc, 3, "UnknownUserError")
+	assertError(t, out, rc, 3, "PasswordError")
 
 	var who struct {
 		Username string `json:"username"`
