@@ -197,6 +197,14 @@ func checkOutput(t *testing.T, c, out string) {
 		if !strings.Contains(out, "yes") {
 			t.Errorf("no grant for the job that ran:\n%s", out)
 		}
+	case strings.HasPrefix(c, "acquire invoice list"):
+		if !strings.Contains(out, "hosting, December") {
+			t.Errorf("alice's open invoices do not show root's:\n%s", out)
+		}
+	case strings.HasPrefix(c, "acquire invoice pay"):
+		if !strings.Contains(out, "Paid invoice inv-") {
+			t.Errorf("paying root's invoice:\n%s", out)
+		}
 	case strings.HasPrefix(c, "acquire user logout") && strings.Contains(c, "already"):
 		if !strings.Contains(out, "not logged in") {
 			t.Errorf("the second logout does not say so:\n%s", out)

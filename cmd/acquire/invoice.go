@@ -21,11 +21,13 @@ func init() {
 
 func newInvoiceCmd(g *globals) *cobra.Command {
 	af := &accountFlags{}
-	cmd := groupCmd("invoice", "List and pay the invoices services send to your accounts",
+	cmd := groupCmd("invoice", "List and pay the invoices sent to your accounts; admins issue them",
 		`A service asks for money by invoicing one of your accounts: the invoice names
 its payee account (the service's), the amount, a description and a due time.
 You list the invoices of an account and pay them; the service may cancel an
-invoice while it is open. Paying is exactly once: paying an invoice again
+invoice while it is open. An admin of the accounting service may issue one in
+that service's name ('acquire invoice issue'), for what the operator bills
+directly; that admin may also cancel it. Paying is exactly once: paying an invoice again
 returns the first payment. A payment refused for insufficient funds leaves
 the invoice open: pay it again once the money is there (up to 16 refusals).
 
@@ -38,7 +40,7 @@ PayAttemptLimitError; and 5 on NotFoundError.`)
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&af.accountingURL, "accounting", "", "accounting service URL (default $"+envAccountingURL+", else derived from the identity URL)")
 	pf.StringVarP(&af.username, "username", "u", "", "use this user's saved session (default: the last one logged in)")
-	cmd.AddCommand(newInvoiceListCmd(g, af), newInvoicePayCmd(g, af))
+	cmd.AddCommand(newInvoiceListCmd(g, af), newInvoicePayCmd(g, af), newInvoiceIssueCmd(g, af))
 	return cmd
 }
 
@@ -128,5 +130,62 @@ paid invoice again returns the first payment and moves nothing.`,
 		},
 	}
 	cmd.Flags().StringVar(&amount, "amount", "", "the invoice's amount, e.g. 12.50 (required)")
+	return cmd
+}
+
+func newInvoiceIssueCmd(g *globals, af *accountFlags) *cobra.Command {
+	var payee, amount, ref, due, desc string
+	cmd := &cobra.Command{
+		Use:   "issue PAYER_ACCOUNT --payee ACCOUNT --amount AMOUNT --ref REF [--due TIME] [--description TEXT]",
+		Short: "Issue an invoice in the accounting service's name (its admins)",
+		Long: `Ask the owner of PAYER_ACCOUNT (an account id) for AMOUNT, paid into --payee,
+one of your own accounts. Only admins of the accounting service issue
+invoices this way, in that service's name; services issue their own. --ref is
+the invoice's own id: issuing again with the same --ref and content answers
+the same invoice (a --due given as a duration is kept in your wallet under the
+--ref, so a retry asks for the same time), other content under it is
+InvoiceConflictError (exit 5).`,
+		Example: "  acquire invoice issue acct-0123... --payee billing --amount 2.50 --ref hosting-2026-12 --due 168h --description 'hosting, December'",
+		Args:    exactArgs(1, "exactly one PAYER_ACCOUNT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if payee == "" || amount == "" || ref == "" {
+				return usagef("--payee, --amount and --ref are required")
+			}
+			amt, err := parseAmount("amount", amount)
+			if err != nil {
+				return err
+			}
+			dueAt, err := parseTime("due", due, g.now())
+			if err != nil {
+				return err
+			}
+			inv, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*accounting.Invoice, error) {
+				payeeID, err := a.resolve(ctx, payee)
+				if err != nil {
+					return nil, err
+				}
+				if isDuration(due) {
+					if dueAt, err = g.firstRunTime(a.s, dueAt, "invoice due", ref); err != nil {
+						return nil, err
+					}
+				}
+				return a.c.CreateInvoice(ctx, a.s, accounting.NewInvoice{Ref: ref, Payee: payeeID, Payer: args[0],
+					Amount: amt, Description: desc, Due: dueAt})
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(inv, func(w io.Writer) {
+				fmt.Fprintf(w, "Invoice %s: %s from %s to %s, due %s (%s).\n", inv.ID, inv.Amount, inv.Payer, inv.Payee,
+					when(inv.Due), inv.State)
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&payee, "payee", "", "your account the payment goes to (an id or the name of one of yours; required)")
+	fl.StringVar(&amount, "amount", "", "what is asked, e.g. 2.50 (required)")
+	fl.StringVar(&ref, "ref", "", "the invoice's own id, its idempotency key (required)")
+	fl.StringVar(&due, "due", "168h", "when it is due (RFC 3339, or a duration from now)")
+	fl.StringVar(&desc, "description", "", "what it is for, shown to the payer")
 	return cmd
 }

@@ -114,8 +114,9 @@ func (a *Accounting) handleCreateInvoice(ctx context.Context, args *CreateInvoic
 	if err != nil {
 		return nil, err
 	}
-	if c.ServiceURL == "" {
-		return nil, call.Errorf(call.ErrPermission, "only services issue invoices")
+	issuer, err := a.issuer(ctx, c)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := a.owned(ctx, c, args.Payee); err != nil {
 		return nil, err
@@ -124,11 +125,25 @@ func (a *Accounting) handleCreateInvoice(ctx context.Context, args *CreateInvoic
 		return nil, err
 	}
 	rec := &invoiceRecord{Invoice: Invoice{
-		ID: InvoiceID(c.ServiceURL, args.Ref), Ref: args.Ref, Issuer: c.ServiceURL, Payee: args.Payee, Payer: args.Payer,
+		ID: InvoiceID(issuer, args.Ref), Ref: args.Ref, Issuer: issuer, Payee: args.Payee, Payer: args.Payer,
 		Amount: args.Amount, Description: args.Description, Due: receiptBy(args.Due),
 		Created: a.svc.Now().UTC().Truncate(time.Microsecond), State: InvoiceOpen, Attempt: 1,
 	}, IssueAuthorisation: c.summary}
 	return a.recordInvoice(ctx, rec)
+}
+
+// issuer is whom an invoice c asks for is issued by: a service in its own
+// name, or an admin of this accounting service in this service's name (the
+// operator billing directly, e.g. for what a local host provides). A plain
+// user issues none: an invoice is a demand for money.
+func (a *Accounting) issuer(ctx context.Context, c *caller) (string, error) {
+	if c.ServiceURL != "" {
+		return c.ServiceURL, nil
+	}
+	if err := a.admin(ctx, c, "issue invoices (services and admins do)"); err != nil {
+		return "", err
+	}
+	return a.svc.URL(), nil
 }
 
 // recordInvoice writes a new invoice with put-if-absent; an existing one
@@ -358,7 +373,7 @@ func (a *Accounting) handleCancelInvoice(ctx context.Context, args *InvoiceIDArg
 	if err != nil {
 		return nil, err
 	}
-	if c.ServiceURL == "" || c.ServiceURL != rec.Issuer {
+	if issuer, err := a.issuer(ctx, c); err != nil || issuer != rec.Issuer {
 		return nil, call.Errorf(call.ErrPermission, "only the issuing service may cancel invoice %s", args.ID)
 	}
 	now := a.svc.Now().UTC().Truncate(time.Microsecond)

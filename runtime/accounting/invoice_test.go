@@ -362,3 +362,43 @@ func (in *invoicing) invoices(t *testing.T, s auth.Signer, account string, state
 	t.Fatal("listing does not end")
 	return nil
 }
+
+// TestAdminIssuesInvoice: an admin of the accounting service issues an
+// invoice in the service's own name, payable to an account the admin owns;
+// the payer pays it once; only that service's admins cancel such invoices;
+// a plain user still issues none.
+func TestAdminIssuesInvoice(t *testing.T) {
+	in := setupInvoicing(t, "100")
+	ctx := context.Background()
+	billing := in.create(t, in.carol, "billing", "0")
+	n := accounting.NewInvoice{Ref: "hosting-2026-12", Payee: billing, Payer: in.due, Amount: amt("2.5"),
+		Description: "hosting, December", Due: in.dueAt}
+	inv, err := in.acc.CreateInvoice(ctx, in.carol, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Issuer != in.env.Host.Accounting.Service().URL() || inv.ID != accounting.InvoiceID(inv.Issuer, n.Ref) || inv.State != accounting.InvoiceOpen {
+		t.Fatalf("issued %+v", inv)
+	}
+	// Not an admin: bob may neither issue nor cancel.
+	n2 := n
+	n2.Ref, n2.Payee = "bob-bills", in.create(t, in.bob, "till", "0")
+	_, err = in.acc.CreateInvoice(ctx, in.bob, n2)
+	wantClass(t, err, call.ErrPermission)
+	_, err = in.acc.CancelInvoice(ctx, in.bob, inv.ID)
+	wantClass(t, err, call.ErrPermission)
+	// Nor may another service cancel the operator's invoice.
+	_, err = in.acc.CancelInvoice(ctx, in.shop, inv.ID)
+	wantClass(t, err, call.ErrPermission)
+
+	pay, err := in.acc.PayInvoice(ctx, in.alice, inv.ID, amt("2.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := in.acc.PayInvoice(ctx, in.alice, inv.ID, amt("2.5"))
+	if err != nil || again.Transfer.ID != pay.Transfer.ID {
+		t.Fatalf("second payment: %+v, %v (first %+v)", again, err, pay)
+	}
+	in.wantBalance(t, in.carol, billing, "2.5", "0", "0")
+	in.wantBalance(t, in.alice, in.due, "97.5", "0", "0")
+}
