@@ -99,7 +99,7 @@ resource "acquire_resource" "gpu" {
 				// Refused at plan, naming the attribute.
 				{Config: cfg("gpu-hour", "0", ""), ExpectError: errorText(`price "0" must be an exact decimal above zero`)},
 				{Config: cfg("../gpu", "1", ""), ExpectError: errorText(`Attribute name must be 1-64 of letters`)},
-				{Config: cfg("gpu-hour", "1", `users = ["bad uid"]`), ExpectError: errorText(`must be a user UID`)},
+				{Config: cfg("gpu-hour", "1", `users = ["bad uid"]`), ExpectError: errorText(`must be <user uid>@<identity service URL>`)},
 				{Config: cfg("gpu-hour", "1", `hold_s = 30`), ExpectError: errorText(`Attribute hold_s value must be between 60 and 604800, got: 30`)},
 				{Config: cfg("gpu-hour", "1", "") + `
 resource "acquire_resource" "other" {
@@ -122,7 +122,7 @@ resource "acquire_resource" "other" {
 				{ResourceName: addr, ImportState: true, ImportStateVerify: true, ImportStateId: "gpu-hour@" + storeURL},
 				// Update in place.
 				{
-					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", alice.UserUID)),
+					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", access.UserRef(alice.IdentityURL, alice.UserUID))),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
 					Check:            wantListed("gpu-hour", "2.25", 1),
 				},
@@ -140,7 +140,7 @@ resource "acquire_resource" "other" {
 							t.Fatal(err)
 						}
 					},
-					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", alice.UserUID)),
+					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", access.UserRef(alice.IdentityURL, alice.UserUID))),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate)}},
 					Check:            wantListed("gpu-hour", "2.25", 1),
 				},
@@ -153,7 +153,7 @@ resource "acquire_resource" "other" {
 							t.Fatal(err)
 						}
 					},
-					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", alice.UserUID)),
+					Config:           cfg("gpu-hour", "2.25", fmt.Sprintf("users = [%q]\n  hold_s = 7200", access.UserRef(alice.IdentityURL, alice.UserUID))),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate)}},
 					Check:            wantListed("gpu-hour", "2.25", 1),
 				},
