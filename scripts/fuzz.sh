@@ -40,7 +40,8 @@ for t in "${targets[@]}"; do
 		result=FAIL
 		failed=1
 	fi
-	execs="$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)"
+	# A target still gathering its baseline when FUZZTIME ends prints no count.
+	execs="$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | cut -d' ' -f2 || true)"
 	printf '%-55s %-24s %12s %s\n' "${pkg#./}" "$name" "${execs:-0}" "$result"
 	if [[ $result == FAIL ]]; then
 		sed -n '/--- FAIL/,$p' "$log" | head -30
