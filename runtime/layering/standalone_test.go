@@ -10,7 +10,11 @@ import (
 
 // The repository must build, test and document itself from a clone alone: a
 // folder beside it (the steering repository's shared/) is not there for a user.
-var outsideRefs = []string{"../shared", "shared/testdata", "shared/DESIGN.md", "shared/TOOLING.md", "ACQUIRE_SHARED_DIR"}
+// The names are spelt in pieces so this file does not name them itself.
+var outsideRefs = func() []string {
+	const folder = "sha" + "red"
+	return []string{"../" + folder, folder + "/testdata", folder + "/DESIGN.md", folder + "/TOOLING.md", "ACQUIRE_" + "SHARED_DIR"}
+}()
 
 func TestNothingReachesOutsideTheRepository(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
@@ -26,9 +30,6 @@ func TestNothingReachesOutsideTheRepository(t *testing.T) {
 		t.Fatalf("git listed %d files: the check would prove nothing", len(files))
 	}
 	for _, f := range files {
-		if f == "runtime/layering/standalone_test.go" {
-			continue
-		}
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			continue // removed in the work tree
