@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"github.com/openacquire/acquire/runtime/clock"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -22,23 +23,6 @@ const (
 	sessUID  = "sess-1"
 	resource = "transfer 10.00 from acc-1 to acc-2"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 var (
 	keysOnce sync.Once
@@ -102,7 +86,7 @@ func (s *identityStub) lookup(_ context.Context, identityURL, session string) (*
 }
 
 type fixture struct {
-	clock *clock
+	clock *clock.Manual
 	stub  *identityStub
 	v     *auth.Verifier
 	cert  *crypto.PrivateKey
@@ -112,7 +96,7 @@ type fixture struct {
 func setup(t testing.TB) *fixture {
 	t.Helper()
 	a, b := sessionKeys(t)
-	f := &fixture{clock: &clock{t: time.Date(2031, 3, 5, 12, 0, 0, 0, time.UTC)}, stub: &identityStub{}, cert: a, other: b}
+	f := &fixture{clock: clock.NewManual(time.Date(2031, 3, 5, 12, 0, 0, 0, time.UTC)), stub: &identityStub{}, cert: a, other: b}
 	f.stub.set(idURL, &auth.Session{SessionUID: sessUID, UserUID: userUID, Username: "alice", Status: "approved",
 		CertPublic: string(a.Public().PEM())})
 	f.v = &auth.Verifier{Lookup: f.stub.lookup, Clock: f.clock.Now, Audience: audience, Identities: auth.TrustedIdentities{idURL}}
