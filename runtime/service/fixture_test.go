@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"github.com/openacquire/acquire/runtime/clock"
 
 	"io"
 	"log/slog"
@@ -29,26 +30,9 @@ const (
 
 // manualClock only moves when the test moves it, so time windows, minute
 // buckets and key generations are decided by the test, not by the host.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newManualClock() *manualClock {
+func newManualClock() *clock.Manual {
 	// Mid-week and mid-minute, far from any generation or minute boundary.
-	return &manualClock{t: time.Date(2031, 3, 5, 12, 0, 30, 0, time.UTC)}
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+	return clock.NewManual(time.Date(2031, 3, 5, 12, 0, 30, 0, time.UTC))
 }
 
 // syncBuffer collects log output written from server goroutines.
@@ -96,7 +80,7 @@ const failDetail = "opening /var/secret/db.conf: password hunter2 refused"
 // fixture is one service on its own mem:// store behind a loopback HTTP
 // server, with a client on the same manual clock.
 type fixture struct {
-	clock    *manualClock
+	clock    *clock.Manual
 	svc      *service.Service
 	url      string
 	storeURL string
