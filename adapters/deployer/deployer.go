@@ -35,8 +35,32 @@ type Spec struct {
 	Secret string
 	// Env is extra environment for the function (e.g. ACQUIRE_TRUSTED_SERVICES).
 	Env map[string]string
-	// Settings are cloud-specific options (memory, project, resource group…).
+	// Settings are cloud-specific options, by the deployer's own keys
+	// (repository, service account, key vault…); the provider fills them
+	// from its typed platform blocks, so each key is checked at plan.
 	Settings map[string]string
+	// Function is how the function runs, the same on every cloud.
+	Function Function
+}
+
+// Function is how a deployment's function runs. A zero field takes the
+// deployer's default.
+type Function struct {
+	// ArtifactSHA256 is the artifact's SHA-256 (hex); when set, the
+	// deployer refuses an artifact that does not match it.
+	ArtifactSHA256 string
+	// MemoryMB, TimeoutS and MaxInstances size one instance, bound one call
+	// and cap the instances (Lambda reserved concurrency, Cloud Run
+	// max instances, Flex Consumption maximum instance count).
+	MemoryMB, TimeoutS, MaxInstances int64
+	// LogRetentionDays is how long the function's logs are kept.
+	LogRetentionDays int64
+	// Tags go on every object the deployer makes (labels on GCP).
+	Tags map[string]string
+	// PublicURL is the service's URL when a custom domain fronts the
+	// function: the function is told it (ACQUIRE_PUBLIC_URL) and
+	// Deployment.URL is it. Routing the domain is the caller's.
+	PublicURL string
 }
 
 // Deployment is what exists on the cloud for a Spec.

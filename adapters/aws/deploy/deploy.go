@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -76,6 +77,7 @@ type Clients struct {
 	Lambda  *lambda.Client
 	IAM     *iam.Client
 	Secrets *secretsmanager.Client
+	Logs    *cloudwatchlogs.Client
 }
 
 // Options tune waits; zero values take the defaults.
@@ -106,6 +108,7 @@ func New(ctx context.Context, region string) (*Deployer, error) {
 		Lambda:  lambda.NewFromConfig(cfg),
 		IAM:     iam.NewFromConfig(cfg),
 		Secrets: secretsmanager.NewFromConfig(cfg),
+		Logs:    cloudwatchlogs.NewFromConfig(cfg),
 	}, Options{}), nil
 }
 
@@ -148,16 +151,25 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec, mustExist bool) (
 	if err := d.ensureBucket(ctx, p.bucket); err != nil {
 		return deployer.Deployment{}, err
 	}
-	secretARN, err := d.ensureSecret(ctx, p.secretName, s.Secret)
+	secretARN, err := d.ensureSecret(ctx, p.secretName, s.Secret, p.tags)
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	roleARN, err := d.ensureRole(ctx, p, secretARN)
-	if err != nil {
-		return deployer.Deployment{}, err
+	roleARN := p.roleARN
+	if roleARN == "" {
+		if roleARN, err = d.ensureRole(ctx, p, secretARN); err != nil {
+			return deployer.Deployment{}, err
+		}
 	}
 	p.env[envSecretARN] = secretARN
-	return d.ensureFunction(ctx, p, roleARN, existing)
+	dep, err := d.ensureFunction(ctx, p, roleARN, existing)
+	if err != nil {
+		return deployer.Deployment{}, err
+	}
+	if err := d.ensureLogs(ctx, p); err != nil {
+		return deployer.Deployment{}, err
+	}
+	return dep, d.ensureConcurrency(ctx, p)
 }
 
 // Read returns what exists for name; ErrNotFound when its function is gone.

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -59,6 +61,7 @@ func setup(t *testing.T, opt deploy.Options) *env {
 		Lambda:  lambda.New(lambda.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(base)}),
 		IAM:     iam.New(iam.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(base)}),
 		Secrets: secretsmanager.New(secretsmanager.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(base)}),
+		Logs:    cloudwatchlogs.New(cloudwatchlogs.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(base)}),
 	}
 	if opt.PollInterval == 0 {
 		opt.PollInterval = 10 * time.Millisecond
@@ -532,5 +535,63 @@ func TestBadSpec(t *testing.T) {
 	}
 	if len(e.fake.Calls()) != 0 {
 		t.Errorf("bad specs reached AWS: %v", ops(e.fake.Calls()))
+	}
+}
+
+// TestFunctionSettings: the typed function settings reach the calls that
+// apply them, in the wire shapes the SDK validated: tags on the function,
+// its role, its secret and its log group; the log group made with its
+// retention before Lambda would make one that keeps logs forever; reserved
+// concurrency; memory and timeout; a custom domain as the function's
+// public URL and the deployment's URL. A value Lambda would refuse is a
+// SpecError before any call.
+func TestFunctionSettings(t *testing.T) {
+	e := setup(t, deploy.Options{})
+	s := e.spec(t)
+	s.Function = deployer.Function{MemoryMB: 1024, TimeoutS: 60, MaxInstances: 7, LogRetentionDays: 30,
+		Tags: map[string]string{"team": "ledger"}, PublicURL: "https://id.example.org"}
+	dep, err := e.d.Create(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep.URL != "https://id.example.org" {
+		t.Errorf("deployment URL %q; want the custom domain", dep.URL)
+	}
+	seen := map[string]call{}
+	for _, c := range e.fake.Calls() {
+		seen[c.Op] = c
+	}
+	fn := seen["CreateFunction"].Body
+	tags, _ := fn["Tags"].(map[string]any)
+	if fn["MemorySize"] != float64(1024) || fn["Timeout"] != float64(60) || tags["team"] != "ledger" || tags["acquire-service"] != "acq-test" {
+		t.Errorf("CreateFunction memory %v timeout %v tags %v", fn["MemorySize"], fn["Timeout"], tags)
+	}
+	if env := seen["UpdateFunctionConfiguration"].Body["Environment"]; !strings.Contains(fmt.Sprint(env), "ACQUIRE_PUBLIC_URL:https://id.example.org") {
+		t.Errorf("the function is not told its custom domain: %v", env)
+	}
+	if !strings.Contains(seen["iam.CreateRole"].Raw, "Tags.member.1.Key=acquire-service") || !strings.Contains(seen["iam.CreateRole"].Raw, "team") {
+		t.Errorf("CreateRole without the tags: %s", seen["iam.CreateRole"].Raw)
+	}
+	if !strings.Contains(seen["secretsmanager.CreateSecret"].Raw, `"Key":"team"`) {
+		t.Errorf("CreateSecret without the tags: %s", seen["secretsmanager.CreateSecret"].Raw)
+	}
+	lg := seen["CreateLogGroup"].Body
+	if lg["logGroupName"] != "/aws/lambda/acq-test" || !strings.Contains(fmt.Sprint(lg["tags"]), "team:ledger") {
+		t.Errorf("CreateLogGroup %v", lg)
+	}
+	if r := seen["PutRetentionPolicy"].Body; r["logGroupName"] != "/aws/lambda/acq-test" || r["retentionInDays"] != float64(30) {
+		t.Errorf("PutRetentionPolicy %v", r)
+	}
+	if c := seen["PutFunctionConcurrency"].Body; c["ReservedConcurrentExecutions"] != float64(7) {
+		t.Errorf("PutFunctionConcurrency %v", c)
+	}
+	for _, bad := range []deployer.Function{{LogRetentionDays: 2}, {MaxInstances: 1001}, {MemoryMB: 64},
+		{Tags: map[string]string{"aws:owner": "x"}}} {
+		e.fake.reset()
+		s.Function = bad
+		var se *deploy.SpecError
+		if _, err := e.d.Update(context.Background(), s); !errors.As(err, &se) || len(e.fake.Calls()) != 0 {
+			t.Errorf("%+v: %v after %d calls; want a SpecError before any call", bad, err, len(e.fake.Calls()))
+		}
 	}
 }

@@ -62,6 +62,9 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch target := r.Header.Get("X-Amz-Target"); {
 	case strings.HasPrefix(target, "secretsmanager."):
 		f.secretsAPI(w, strings.TrimPrefix(target, "secretsmanager."), raw)
+	case strings.HasPrefix(target, "Logs_20140328."):
+		f.record(strings.TrimPrefix(target, "Logs_20140328."), raw, nil)
+		writeJSON(w, http.StatusOK, map[string]any{})
 	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
 		form, _ := url.ParseQuery(string(raw))
 		f.iamAPI(w, form, raw)
@@ -119,7 +122,7 @@ func (f *fakeAWS) lambdaAPI(w http.ResponseWriter, r *http.Request, raw []byte) 
 		"POST ": "CreateFunction", "GET ": "GetFunction", "DELETE ": "DeleteFunction",
 		"PUT code": "UpdateFunctionCode", "PUT configuration": "UpdateFunctionConfiguration",
 		"POST url": "CreateFunctionUrlConfig", "GET url": "GetFunctionUrlConfig", "DELETE url": "DeleteFunctionUrlConfig",
-		"POST policy": "AddPermission",
+		"POST policy": "AddPermission", "PUT concurrency": "PutFunctionConcurrency",
 	}[r.Method+" "+sub]
 	f.record(op, raw, nil)
 	c := f.calls[len(f.calls)-1]
@@ -142,6 +145,8 @@ func (f *fakeAWS) lambdaAPI(w http.ResponseWriter, r *http.Request, raw []byte) 
 		fn["CodeSha256"], fn["Architectures"] = sha(zip), c.Body["Architectures"]
 		f.startUpdate(fn)
 		writeJSON(w, http.StatusOK, fn)
+	case "PutFunctionConcurrency":
+		writeJSON(w, http.StatusOK, map[string]any{"ReservedConcurrentExecutions": c.Body["ReservedConcurrentExecutions"]})
 	case "UpdateFunctionConfiguration":
 		for _, k := range []string{"Runtime", "Handler", "Role", "MemorySize", "Timeout", "Environment"} {
 			fn[k] = c.Body[k]

@@ -57,6 +57,9 @@ func (d *Deployer) ensureFunction(ctx context.Context, p plan, roleARN string, e
 		return deployer.Deployment{}, err
 	}
 	p.env[host.EnvPublicURL] = strings.TrimRight(fnURL, "/")
+	if p.publicURL != "" {
+		p.env[host.EnvPublicURL] = p.publicURL // a custom domain fronts the function
+	}
 	if err := checkEnvSize(p.env); err != nil {
 		return deployer.Deployment{}, err
 	}
@@ -91,6 +94,7 @@ func (d *Deployer) createFunction(ctx context.Context, p plan, roleARN string) (
 		Code:          &types.FunctionCode{ZipFile: p.zip},
 		Environment:   &types.Environment{Variables: p.env},
 		Description:   aws.String("Acquire services (deployer-managed)"),
+		Tags:          p.tags,
 	}
 	deadline := time.Now().Add(RoleRetryTimeout)
 	for {
@@ -266,6 +270,9 @@ func deployment(name string, fn *lambda.GetFunctionOutput, fnURL string) deploye
 		if c.Environment != nil {
 			dep.StoreURL = c.Environment.Variables[host.EnvStoreURL]
 			dep.SecretRef = c.Environment.Variables[envSecretARN]
+			if u := c.Environment.Variables[host.EnvPublicURL]; u != "" {
+				dep.URL = u // the service's own URL: a custom domain, or the function URL
+			}
 		}
 	}
 	return dep

@@ -43,7 +43,7 @@ func accessPolicy(region, account, bucket, fn, secretARN string) (string, error)
 // ensureRole creates the execution role unless it exists and (re)writes
 // its inline policy, which is idempotent; it returns the role's ARN.
 func (d *Deployer) ensureRole(ctx context.Context, p plan, secretARN string) (string, error) {
-	arn, err := d.getOrCreateRole(ctx, p.roleName)
+	arn, err := d.getOrCreateRole(ctx, p.roleName, p.tags)
 	if err != nil {
 		return "", err
 	}
@@ -60,7 +60,7 @@ func (d *Deployer) ensureRole(ctx context.Context, p plan, secretARN string) (st
 	return arn, nil
 }
 
-func (d *Deployer) getOrCreateRole(ctx context.Context, name string) (string, error) {
+func (d *Deployer) getOrCreateRole(ctx context.Context, name string, tags map[string]string) (string, error) {
 	got, err := d.c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
 	if err == nil {
 		return aws.ToString(got.Role.Arn), nil
@@ -73,6 +73,7 @@ func (d *Deployer) getOrCreateRole(ctx context.Context, name string) (string, er
 		RoleName:                 aws.String(name),
 		AssumeRolePolicyDocument: aws.String(trustPolicy),
 		Description:              aws.String("Acquire function execution role (deployer-managed)"),
+		Tags:                     roleTags(tags),
 	})
 	var exists *iamtypes.EntityAlreadyExistsException
 	if errors.As(err, &exists) {
@@ -112,4 +113,12 @@ func (d *Deployer) deleteRole(ctx context.Context, name string) error {
 		return fmt.Errorf("deploy: delete role %s: %w", name, err)
 	}
 	return nil
+}
+
+func roleTags(tags map[string]string) []iamtypes.Tag {
+	out := make([]iamtypes.Tag, 0, len(tags))
+	for _, k := range sortedKeys(tags) {
+		out = append(out, iamtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	return out
 }

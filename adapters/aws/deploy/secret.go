@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -16,7 +17,7 @@ import (
 // or restoring it from a pending deletion, as needed; it returns the ARN.
 // Errors from Secrets Manager never carry the value (it travels only in
 // the request body).
-func (d *Deployer) ensureSecret(ctx context.Context, name, value string) (string, error) {
+func (d *Deployer) ensureSecret(ctx context.Context, name, value string, tags map[string]string) (string, error) {
 	desc, err := d.c.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 	var nf *smtypes.ResourceNotFoundException
 	if errors.As(err, &nf) {
@@ -24,6 +25,7 @@ func (d *Deployer) ensureSecret(ctx context.Context, name, value string) (string
 			Name:         aws.String(name),
 			Description:  aws.String("Acquire service secret (deployer-managed)"),
 			SecretString: aws.String(value),
+			Tags:         secretTags(tags),
 		})
 		if err != nil {
 			return "", fmt.Errorf("deploy: create secret %s: %w", name, err)
@@ -98,4 +100,21 @@ func (d *Deployer) Secret(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("deploy: secret %s holds no value", secretName(name))
 	}
 	return *out.SecretString, nil
+}
+
+func secretTags(tags map[string]string) []smtypes.Tag {
+	out := make([]smtypes.Tag, 0, len(tags))
+	for _, k := range sortedKeys(tags) {
+		out = append(out, smtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

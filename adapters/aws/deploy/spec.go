@@ -41,6 +41,10 @@ const (
 	SettingArch     = "arch"      // arm64 (default) or amd64 (x86_64)
 	SettingMemoryMB = "memory_mb" // 128..10240, default 512
 	SettingTimeoutS = "timeout_s" // 1..900, default 30
+	// SettingRoleARN brings the caller's own execution role: the deployer
+	// then neither makes nor deletes a role (the given one must allow what
+	// accessPolicy does).
+	SettingRoleARN = "role_arn"
 )
 
 const envSecretARN = lambdafn.EnvSecretARN
@@ -67,6 +71,10 @@ func bad(field, format string, args ...any) error {
 // plan is a checked Spec with everything derived from it.
 type plan struct {
 	name, bucket, secretName, roleName string
+	roleARN                            string // the caller's own role; "" makes roleName
+	publicURL                          string // a custom domain's URL; "" is the function URL
+	retentionDays, maxInstances        int64
+	tags                               map[string]string
 	storeURL                           string
 	arch                               types.Architecture
 	memoryMB, timeoutS                 int32
@@ -75,7 +83,27 @@ type plan struct {
 	env                                map[string]string
 }
 
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{2,39}$`)
+var (
+	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{2,39}$`)
+	roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
+)
+
+// function applies the typed function settings over the defaults.
+func (p *plan) function(f deployer.Function) error {
+	if f.MemoryMB != 0 {
+		if f.MemoryMB < MinMemoryMB || f.MemoryMB > MaxMemoryMB {
+			return bad("Function.MemoryMB", "must be from %d to %d", MinMemoryMB, MaxMemoryMB)
+		}
+		p.memoryMB = int32(f.MemoryMB)
+	}
+	if f.TimeoutS != 0 {
+		if f.TimeoutS < 1 || f.TimeoutS > MaxTimeoutS {
+			return bad("Function.TimeoutS", "must be from 1 to %d", MaxTimeoutS)
+		}
+		p.timeoutS = int32(f.TimeoutS)
+	}
+	return nil
+}
 
 func checkName(name string) error {
 	if !nameRE.MatchString(name) {
@@ -105,6 +133,15 @@ func (d *Deployer) plan(s deployer.Spec) (plan, error) {
 	if p.arch, p.memoryMB, p.timeoutS, err = settings(s.Settings); err != nil {
 		return plan{}, err
 	}
+	if err := p.function(s.Function); err != nil {
+		return plan{}, err
+	}
+	p.roleARN = s.Settings[SettingRoleARN]
+	p.publicURL = strings.TrimRight(s.Function.PublicURL, "/")
+	if err := checkFunction(s.Function); err != nil {
+		return plan{}, err
+	}
+	p.retentionDays, p.maxInstances, p.tags = s.Function.LogRetentionDays, s.Function.MaxInstances, tagsOf(s.Name, s.Function)
 	if p.zip, err = readArtifact(s.Artifact, p.arch); err != nil {
 		return plan{}, err
 	}
@@ -118,8 +155,11 @@ func (d *Deployer) plan(s deployer.Spec) (plan, error) {
 
 func settings(m map[string]string) (arch types.Architecture, memoryMB, timeoutS int32, err error) {
 	for k := range m {
-		if k != SettingArch && k != SettingMemoryMB && k != SettingTimeoutS {
-			return "", 0, 0, bad("Settings", "unknown key %q (known: %s, %s, %s)", k, SettingArch, SettingMemoryMB, SettingTimeoutS)
+		if k != SettingArch && k != SettingMemoryMB && k != SettingTimeoutS && k != SettingRoleARN {
+			return "", 0, 0, bad("Settings", "unknown key %q (known: %s, %s, %s, %s)", k, SettingArch, SettingMemoryMB, SettingTimeoutS, SettingRoleARN)
+		}
+		if k == SettingRoleARN && !roleARNRE.MatchString(m[k]) {
+			return "", 0, 0, bad("Settings[role_arn]", "must be an IAM role ARN")
 		}
 	}
 	switch a := m[SettingArch]; a {

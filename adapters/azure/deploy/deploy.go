@@ -76,6 +76,7 @@ const (
 	tagContainer = "acquire-container"
 	tagVault     = "acquire-key-vault"
 	tagVersion   = "acquire-version"
+	tagPublicURL = "acquire-public-url"
 )
 
 // Options configure a Deployer.
@@ -192,9 +193,13 @@ func deploymentFromSite(name string, st site) deployer.Deployment {
 		host = name + ".azurewebsites.net"
 	}
 	t := st.Tags
+	u := "https://" + host
+	if t[tagPublicURL] != "" {
+		u = t[tagPublicURL] // the service's own URL, a custom domain
+	}
 	return deployer.Deployment{
 		Name:      name,
-		URL:       "https://" + host,
+		URL:       u,
 		StoreURL:  storeURL(t[tagContainer], t[tagAccount]),
 		SecretRef: secretURI(t[tagVault], name),
 		Version:   t[tagVersion],
@@ -312,6 +317,9 @@ func (d *Deployer) Secret(ctx context.Context, name string) (string, error) {
 
 func (d *Deployer) putApp(ctx context.Context, t target, digest string) (site, error) {
 	tags := map[string]string{tagAccount: t.account, tagContainer: t.Bucket, tagVault: t.vault, tagVersion: digest}
+	if t.Function.PublicURL != "" {
+		tags[tagPublicURL] = t.Function.PublicURL
+	}
 	planID, err := d.web.putPlan(ctx, t.Name, t.Location, tags)
 	if err != nil {
 		return site{}, fmt.Errorf("azure deploy: plan: %w", err)
@@ -373,6 +381,9 @@ func appSettingsFor(t target, pkgURL string) map[string]string {
 	m[envServices] = strings.Join(t.Kinds, ",")
 	m[envStoreURL] = storeURL(t.Bucket, t.account)
 	m[envPublicURL] = "https://" + t.Name + ".azurewebsites.net"
+	if t.Function.PublicURL != "" {
+		m[envPublicURL] = t.Function.PublicURL // a custom domain fronts the app
+	}
 	m[envSecret] = "@Microsoft.KeyVault(SecretUri=" + secretURI(t.vault, t.Name) + ")"
 	return m
 }

@@ -103,3 +103,33 @@ func validateEnv(env map[string]string) error {
 	}
 	return nil
 }
+
+var (
+	subscriptionRE  = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	resourceGroupRE = regexp.MustCompile(`^[-\w._()]{0,89}[-\w_()]$`)
+)
+
+// CheckSetting checks one value by the rule this deployer applies (a
+// Settings key, or subscription, resourceGroup, location), so a caller can
+// refuse it earlier (the Terraform provider does, at plan). It names the
+// rule, never the value.
+func CheckSetting(key, v string) error {
+	rules := map[string]struct {
+		re   *regexp.Regexp
+		rule string
+	}{
+		SettingStorageAccount: {accountRE, "a storage account name: 3-24 of a-z and 0-9"},
+		SettingKeyVault:       {vaultRE, "a Key Vault name: 3-24 of letters, digits and '-'"},
+		"location":            {locationRE, "an Azure location such as westeurope"},
+		"subscription":        {subscriptionRE, "a subscription id (a GUID)"},
+		"resourceGroup":       {resourceGroupRE, "a resource group name: 1-90 of letters, digits, '-', '_', '.', '(' and ')', not ending in '.'"},
+	}
+	r, ok := rules[key]
+	if !ok {
+		return &SpecError{"Settings", fmt.Sprintf("unknown key %q", key)}
+	}
+	if !r.re.MatchString(v) {
+		return &SpecError{key, r.rule}
+	}
+	return nil
+}

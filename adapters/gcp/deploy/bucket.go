@@ -62,3 +62,30 @@ func (d *Deployer) deleteBucket(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// bucketRole is what a service's identity gets on its bucket: objects
+// only (read, write, delete, list), not the bucket's settings or policy.
+const bucketRole = "roles/storage.objectAdmin"
+
+// grantBucketAccess binds the service account to bucketRole on exactly
+// this bucket (uniform bucket-level access is on, so the bucket policy is
+// the only grant); without it the first store read would get 403.
+// Re-binding is a no-op.
+func (d *Deployer) grantBucketAccess(ctx context.Context, bucket, account string) error {
+	ctx, cancel := d.call(ctx)
+	defer cancel()
+	h := d.storage.Bucket(bucket).IAM()
+	pol, err := h.Policy(ctx)
+	if err != nil {
+		return fmt.Errorf("gcp deploy: bucket %s policy: %w", bucket, err)
+	}
+	member := "serviceAccount:" + account
+	if pol.HasRole(member, bucketRole) {
+		return nil
+	}
+	pol.Add(member, bucketRole)
+	if err := h.SetPolicy(ctx, pol); err != nil {
+		return fmt.Errorf("gcp deploy: set bucket %s policy: %w", bucket, err)
+	}
+	return nil
+}

@@ -170,6 +170,9 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec, mustExist bool) (
 	if err := d.ensureBucket(ctx, s.Bucket); err != nil {
 		return deployer.Deployment{}, err
 	}
+	if err := d.grantBucketAccess(ctx, s.Bucket, p.serviceAccount); err != nil {
+		return deployer.Deployment{}, err
+	}
 	image, err := d.pushImage(ctx, p.repository, s.Name, s.Artifact)
 	if err != nil {
 		return deployer.Deployment{}, err

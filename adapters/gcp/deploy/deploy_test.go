@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +50,7 @@ type env struct {
 	d        *deploy.Deployer
 	cloud    *fakeCloud
 	gcs      *storage.Client
+	iam      *bucketIAM
 	regHost  string
 	artifact string
 	digest   string
@@ -60,9 +64,13 @@ func newEnv(t *testing.T, tune func(*deploy.Config)) *env {
 	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(reg.Close)
 	gcsEndpoint := startGCS(t)
+	fakeGCS, _ := url.Parse(strings.TrimSuffix(gcsEndpoint, "/storage/v1/"))
+	iam := &bucketIAM{next: httputil.NewSingleHostReverseProxy(fakeGCS), policies: map[string]json.RawMessage{}}
+	iamSrv := httptest.NewServer(iam)
+	t.Cleanup(iamSrv.Close)
 	cfg := deploy.Config{
 		Project: project, Region: region,
-		RunEndpoint: api.URL + "/", SecretsEndpoint: api.URL + "/", StorageEndpoint: gcsEndpoint,
+		RunEndpoint: api.URL + "/", SecretsEndpoint: api.URL + "/", StorageEndpoint: iamSrv.URL + "/storage/v1/",
 		RegistryHost: strings.TrimPrefix(reg.URL, "http://"), RegistryInsecure: true, RegistryAuth: authn.Anonymous,
 		ClientOptions:    []option.ClientOption{option.WithoutAuthentication()},
 		CallTimeout:      10 * time.Second,
@@ -82,7 +90,7 @@ func newEnv(t *testing.T, tune func(*deploy.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = gcs.Close() })
-	e := &env{d: d, cloud: cloud, gcs: gcs, regHost: cfg.RegistryHost}
+	e := &env{d: d, cloud: cloud, gcs: gcs, iam: iam, regHost: cfg.RegistryHost}
 	e.artifact, e.digest = writeImage(t, "amd64")
 	return e
 }
@@ -207,8 +215,27 @@ func TestCreate(t *testing.T) {
 	checkImagePushed(t, image)
 	checkBucket(t, e, "acq-test-store-1")
 	checkPolicies(t, e)
+	checkBucketGrant(t, e, "acq-test-store-1")
 	checkOrder(t, e)
 	noSecretLeaks(t, e, dep)
+}
+
+// checkBucketGrant: the service account holds objectAdmin on exactly its
+// bucket (issue 20: without it the first store read got 403), once, and
+// nothing wider: no other role, no other member, no other bucket.
+func checkBucketGrant(t *testing.T, e *env, bucket string) {
+	t.Helper()
+	got := e.iam.bindings(bucket)
+	if len(got) != 1 || len(got["roles/storage.objectAdmin"]) != 1 || got["roles/storage.objectAdmin"][0] != "serviceAccount:"+account {
+		t.Errorf("bucket %s policy bindings %v; want only objectAdmin for %s", bucket, got, account)
+	}
+	e.iam.mu.Lock()
+	defer e.iam.mu.Unlock()
+	for _, b := range e.iam.puts {
+		if b != bucket {
+			t.Errorf("the policy of bucket %s was set too", b)
+		}
+	}
 }
 
 func checkEnv(t *testing.T, env map[string]*run.GoogleCloudRunV2EnvVar, url, version string) {

@@ -188,3 +188,59 @@ func (f *fakeCloud) service(name string) *run.GoogleCloudRunV2Service {
 	defer f.mu.Unlock()
 	return f.services[name]
 }
+
+// bucketIAM plays the Cloud Storage JSON API's bucket IAM calls
+// (GET and PUT b/{bucket}/iam), which fake-gcs-server does not model, and
+// forwards every other call to it: the deployer's storage client goes
+// through it unchanged.
+type bucketIAM struct {
+	next     http.Handler
+	mu       sync.Mutex
+	policies map[string]json.RawMessage
+	puts     []string // the buckets whose policy was set, in order
+}
+
+func (b *bucketIAM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/storage/v1/b/")
+	bucket, isIAM := strings.CutSuffix(rest, "/iam")
+	if !ok || !isIAM {
+		b.next.ServeHTTP(w, r)
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	switch r.Method {
+	case http.MethodGet:
+		if p, ok := b.policies[bucket]; ok {
+			_, _ = w.Write(p)
+			return
+		}
+		_, _ = w.Write([]byte(`{"kind":"storage#policy","resourceId":"projects/_/buckets/` + bucket + `","version":1,"etag":"CAE=","bindings":[]}`))
+	case http.MethodPut:
+		body, _ := io.ReadAll(r.Body)
+		b.policies[bucket] = body
+		b.puts = append(b.puts, bucket)
+		_, _ = w.Write(body)
+	default:
+		w.WriteHeader(http.StatusMethodNotAllowed)
+	}
+}
+
+// bindings are the role -> members of a bucket's policy as last set.
+func (b *bucketIAM) bindings(bucket string) map[string][]string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var pol struct {
+		Bindings []struct {
+			Role    string   `json:"role"`
+			Members []string `json:"members"`
+		} `json:"bindings"`
+	}
+	_ = json.Unmarshal(b.policies[bucket], &pol)
+	out := map[string][]string{}
+	for _, x := range pol.Bindings {
+		out[x.Role] = append(out[x.Role], x.Members...)
+	}
+	return out
+}

@@ -51,7 +51,11 @@ func (d *Deployer) deployService(ctx context.Context, existing *run.GoogleCloudR
 	if existing.Uri == "" {
 		return nil, fmt.Errorf("gcp deploy: service %s has no URL yet", p.Name)
 	}
-	want := d.desiredService(p, image, secretVersion, existing.Uri)
+	public := existing.Uri
+	if p.Function.PublicURL != "" {
+		public = p.Function.PublicURL // a custom domain fronts the service
+	}
+	want := d.desiredService(p, image, secretVersion, public)
 	op, err := d.callOp(ctx, func(ctx context.Context) (*run.GoogleLongrunningOperation, error) {
 		return d.run.Projects.Locations.Services.Patch(d.serviceName(p.Name), want).Context(ctx).Do()
 	})
@@ -210,6 +214,11 @@ func deploymentOf(name string, svc *run.GoogleCloudRunV2Service) deployer.Deploy
 	c := container(svc)
 	if c == nil {
 		return dep
+	}
+	for _, e := range c.Env {
+		if e.Name == envPublicURL && e.Value != "" {
+			dep.URL = e.Value // the service's own URL (a custom domain, or svc.Uri)
+		}
 	}
 	if _, digest, ok := strings.Cut(c.Image, "@"); ok {
 		dep.Version = digest

@@ -211,3 +211,27 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// CheckSetting checks one value by the rule this deployer applies at
+// apply (a Settings key, or "region"), so a caller can refuse it earlier
+// (the Terraform provider does, at plan).
+func CheckSetting(key, v string) error {
+	switch key {
+	case SettingProject:
+		_, err := matching(key, v, projectRE, "a GCP project id (6-30 of a-z, 0-9, '-')")
+		return err
+	case "region":
+		_, err := matching(key, v, regionRE, "a GCP region such as europe-west1")
+		return err
+	case SettingRepository:
+		_, err := matching(key, v, repoRE, "an Artifact Registry repository id")
+		return err
+	case SettingServiceAccount:
+		_, err := matching(key, v, accountRE, "a service account email (<name>@<project>.iam.gserviceaccount.com)")
+		return err
+	case SettingMemory:
+		_, err := matching(key, v, memoryRE, "a memory size such as 512Mi or 2Gi")
+		return err
+	}
+	return &SpecError{Field: "Settings", Reason: fmt.Sprintf("unknown key %q", key)}
+}
