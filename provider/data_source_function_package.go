@@ -10,8 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -26,12 +24,12 @@ import (
 // Module is the Go module path of Acquire: a source_dir must hold it.
 const Module = "github.com/openacquire/acquire"
 
-// EnvSourceDir is the default of source_dir.
+// EnvSourceDir locates an Acquire checkout, whose dist/ folder is
+// dist_dir's default.
 const EnvSourceDir = "ACQUIRE_SOURCE_DIR"
 
-// BuildTimeout bounds one package build (a cold build of the Lambda binary
-// is about a minute on two cores; a warm one a few seconds).
-const BuildTimeout = 10 * time.Minute
+// EnvDistDir is the default of dist_dir.
+const EnvDistDir = "ACQUIRE_DIST_DIR"
 
 // packagePlatforms maps the provider's platform names (as in
 // acquire_service) to the make dist platform and how the clouds' own
@@ -46,10 +44,15 @@ var packagePlatforms = map[string]struct {
 
 var _ datasource.DataSourceWithConfigure = (*functionPackageDataSource)(nil)
 
-// functionPackageDataSource builds the deployable artifact of one platform
-// (the same bytes as make dist) for users who deploy the function with the
-// clouds' own providers (aws_lambda_function, google_cloud_run_v2_service,
-// azurerm_linux_function_app).
+// functionPackageDataSource describes the deployable artifact of one
+// platform that `make dist` (or a release) made: its path or URL, checksum
+// and how the platform runs it, for acquire_service's platform blocks and
+// for users who deploy with the clouds' own providers (aws_lambda_function,
+// google_cloud_run_v2_service, azurerm_linux_function_app). It builds
+// nothing and writes nothing: an earlier version built the artifact at every
+// plan (3 min 37 s for a cold plan of examples/multi-cloud on two cores),
+// needed Go and the source tree, and wrote dist/ into the checkout, so a
+// provider installed from a registry could not use it.
 type functionPackageDataSource struct{}
 
 // NewFunctionPackageDataSource constructs data "acquire_function_package".
@@ -58,9 +61,10 @@ func NewFunctionPackageDataSource() datasource.DataSource { return &functionPack
 type functionPackageModel struct {
 	Platform     types.String `tfsdk:"platform"`
 	Arch         types.String `tfsdk:"arch"`
-	SourceDir    types.String `tfsdk:"source_dir"`
-	OutputDir    types.String `tfsdk:"output_dir"`
+	DistDir      types.String `tfsdk:"dist_dir"`
+	URL          types.String `tfsdk:"url"`
 	Path         types.String `tfsdk:"path"`
+	Artifact     types.String `tfsdk:"artifact"`
 	Filename     types.String `tfsdk:"filename"`
 	SHA256       types.String `tfsdk:"sha256"`
 	Base64SHA256 types.String `tfsdk:"base64sha256"`
@@ -83,10 +87,10 @@ func (d *functionPackageDataSource) Schema(_ context.Context, _ datasource.Schem
 		return schema.StringAttribute{Computed: true, Description: desc}
 	}
 	resp.Schema = schema.Schema{
-		Description: "Builds the deployable artifact of the Acquire function for one cloud platform, reproducibly " +
-			"(the same sources give the same bytes, as `make dist`), for deploying it with the clouds' own providers. " +
-			"It needs the Go toolchain and an Acquire source checkout. aws: a Lambda zip (provided.al2023, `bootstrap`); " +
-			"gcp: a Cloud Run OCI image as a docker-save tarball; azure: an Azure Functions custom-handler zip.",
+		Description: "The deployable artifact of the Acquire function for one cloud platform, as `make dist` or a release made " +
+			"it: found in dist_dir (or given by url with its sha256), checked, and described. It builds nothing, writes nothing " +
+			"and needs no Go toolchain. aws: a Lambda zip (provided.al2023, `bootstrap`); gcp: a Cloud Run OCI image as a " +
+			"docker-save tarball; azure: an Azure Functions custom-handler zip.",
 		Attributes: map[string]schema.Attribute{
 			"platform": schema.StringAttribute{
 				Required:    true,
@@ -99,22 +103,26 @@ func (d *functionPackageDataSource) Schema(_ context.Context, _ datasource.Schem
 				Description: "CPU architecture: `amd64` (default) or `arm64`.",
 				Validators:  []validatorString{stringvalidator.OneOf(dist.Archs...)},
 			},
-			"source_dir": schema.StringAttribute{
+			"dist_dir": schema.StringAttribute{
 				Optional: true,
-				Computed: true,
-				Description: "Root of the Acquire source checkout (its go.mod names " + Module + "). Default: the " +
-					EnvSourceDir + " environment variable, else the first folder upward from the working directory holding it.",
+				Description: "Folder holding `make dist`'s output (or an unpacked release). Default: the " + EnvDistDir +
+					" environment variable, else `dist` in the Acquire checkout named by " + EnvSourceDir + " or found upward from the working directory.",
 			},
-			"output_dir": schema.StringAttribute{
+			"url": schema.StringAttribute{
+				Optional:    true,
+				Description: "An https URL of the artifact (e.g. a release asset) instead of dist_dir; sha256 is then required. Nothing is downloaded at plan: acquire_service downloads and checks it at apply.",
+				Validators:  []validatorString{httpURL()},
+			},
+			"sha256": schema.StringAttribute{
 				Optional:    true,
 				Computed:    true,
-				Description: "Folder the artifact is written to (created if missing). Default: `dist` in source_dir.",
+				Description: "SHA-256 of the artifact, hex. Given: the file in dist_dir must match it (required with url). Computed from the file otherwise.",
 			},
-			"path":         computed("Absolute path of the artifact, e.g. for aws_lambda_function.filename."),
+			"artifact":     computed("What acquire_service's platform blocks take as `artifact`: path, or url."),
+			"path":         computed("Absolute path of the artifact in dist_dir, e.g. for aws_lambda_function.filename (null for a url)."),
 			"filename":     computed("The artifact's file name: <platform>-<arch>.zip or .tar (make dist's names)."),
-			"sha256":       computed("SHA-256 of the artifact, hex."),
 			"base64sha256": computed("SHA-256 of the artifact, base64 (aws_lambda_function.source_code_hash)."),
-			"size_bytes":   schema.Int64Attribute{Computed: true, Description: "Size of the artifact in bytes."},
+			"size_bytes":   schema.Int64Attribute{Computed: true, Description: "Size of the artifact in bytes (null for a url)."},
 			"runtime":      computed("The platform's runtime: provided.al2023 (aws), custom (azure), empty for gcp (a container)."),
 			"handler":      computed("The executable the platform starts: bootstrap (aws), /server (gcp entry point), handler (azure)."),
 			"image_ref":    computed("gcp only: the name the image is saved under in the tarball, to push under your registry's name."),
@@ -140,32 +148,47 @@ func (d *functionPackageDataSource) Read(ctx context.Context, req datasource.Rea
 		return
 	}
 	arch := stringOr(m.Arch, "amd64")
-	src, err := sourceDir(m.SourceDir.ValueString())
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("source_dir"), "No Acquire source", err.Error())
+	name := distFileName(target, arch)
+	m.Arch, m.Filename = types.StringValue(arch), types.StringValue(name)
+	want := m.SHA256.ValueString()
+	if want != "" && !sha256Hex.MatchString(want) {
+		resp.Diagnostics.AddAttributeError(path.Root("sha256"), "Invalid checksum", "sha256: must be 64 lowercase hex digits.")
 		return
 	}
-	out := stringOr(m.OutputDir, filepath.Join(src, "dist"))
-	if out, err = filepath.Abs(out); err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("output_dir"), "Bad output folder", err.Error())
-		return
+	if !m.URL.IsNull() {
+		if want == "" || !m.DistDir.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("url"), "URL needs a checksum",
+				"url: give sha256 with it (the apply checks what it downloads against it), and no dist_dir.")
+			return
+		}
+		m.Artifact, m.Path, m.SizeBytes = m.URL, types.StringNull(), types.Int64Null()
+	} else {
+		dir, err := distDir(m.DistDir.ValueString())
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("dist_dir"), "No dist folder", err.Error())
+			return
+		}
+		file := filepath.Join(dir, name)
+		fi, err := os.Stat(file)
+		if err != nil || !fi.Mode().IsRegular() {
+			resp.Diagnostics.AddAttributeError(path.Root("dist_dir"), "No artifact",
+				fmt.Sprintf("dist_dir: %s is missing: run `make dist` (or unpack the release) first; plans build nothing.", file))
+			return
+		}
+		got, err := fileSHA256(file)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("dist_dir"), "Unreadable artifact", err.Error())
+			return
+		}
+		if want != "" && got != want {
+			resp.Diagnostics.AddAttributeError(path.Root("sha256"), "Checksum mismatch",
+				fmt.Sprintf("sha256: %s has SHA-256 %s, not the one given.", file, got))
+			return
+		}
+		m.Path, m.Artifact, m.SHA256, m.SizeBytes = types.StringValue(file), types.StringValue(file), types.StringValue(got), types.Int64Value(fi.Size())
 	}
-	ctx, cancel := context.WithTimeout(ctx, BuildTimeout)
-	defer cancel()
-	a, err := buildPackage(ctx, src, out, target, arch)
-	if err != nil {
-		resp.Diagnostics.AddError("Package build failed", err.Error())
-		return
-	}
-	sum, err := hex.DecodeString(a.SHA256)
-	if err != nil {
-		resp.Diagnostics.AddError("Package build failed", "bad digest: "+err.Error())
-		return
-	}
-	m.Arch, m.SourceDir, m.OutputDir = types.StringValue(arch), types.StringValue(src), types.StringValue(out)
-	m.Path, m.Filename = types.StringValue(a.Path), types.StringValue(filepath.Base(a.Path))
-	m.SHA256, m.Base64SHA256 = types.StringValue(a.SHA256), types.StringValue(base64.StdEncoding.EncodeToString(sum))
-	m.SizeBytes = types.Int64Value(a.Bytes)
+	sum, _ := hex.DecodeString(m.SHA256.ValueString())
+	m.Base64SHA256 = types.StringValue(base64.StdEncoding.EncodeToString(sum))
 	m.Runtime, m.Handler, m.ImageRef = types.StringValue(p.runtime), types.StringValue(p.handler), types.StringValue(p.imageRef)
 	names := []string{host.EnvServices, host.EnvStoreURL, host.EnvPublicURL, host.EnvSecret, host.EnvTrustedServices}
 	env, diags := types.ListValueFrom(ctx, types.StringType, names)
@@ -174,55 +197,27 @@ func (d *functionPackageDataSource) Read(ctx context.Context, req datasource.Rea
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
-// built remembers, for the life of the provider process, the artifacts it
-// built: one command (plan, apply) reads a data source several times, and
-// each build relinks a binary (seconds). A file since removed or changed
-// in size is built again.
-var built = struct {
-	sync.Mutex
-	m map[string]dist.Artifact
-}{m: map[string]dist.Artifact{}}
-
-// buildPackage builds one package at a time (the machine's cores go to the
-// linker), reusing this process's earlier build of the same package.
-func buildPackage(ctx context.Context, src, out string, t dist.Target, arch string) (dist.Artifact, error) {
-	key := strings.Join([]string{src, out, t.Platform, arch}, "\x00")
-	built.Lock()
-	defer built.Unlock()
-	if a, ok := built.m[key]; ok {
-		if fi, err := os.Stat(a.Path); err == nil && fi.Size() == a.Bytes {
-			return a, nil
-		}
+// distFileName is make dist's name for a target's artifact.
+func distFileName(t dist.Target, arch string) string {
+	if t.Platform == "gcp-run" {
+		return t.Platform + "-" + arch + ".tar"
 	}
-	a, err := writePackage(ctx, src, out, t, arch)
-	if err == nil {
-		built.m[key] = a
-	}
-	return a, err
+	return t.Platform + "-" + arch + ".zip"
 }
 
-// writePackage builds into a fresh folder beside the destination and
-// renames the artifact into place, so two reads building the same package
-// at once (or a reader of the old one) never see a half-written file.
-func writePackage(ctx context.Context, src, out string, t dist.Target, arch string) (dist.Artifact, error) {
-	if err := os.MkdirAll(out, 0o750); err != nil {
-		return dist.Artifact{}, err
+// distDir is dist_dir, else EnvDistDir, else the checkout's dist folder.
+func distDir(given string) (string, error) {
+	if given == "" {
+		given = os.Getenv(EnvDistDir)
 	}
-	tmp, err := os.MkdirTemp(out, ".build-")
-	if err != nil {
-		return dist.Artifact{}, err
+	if given == "" {
+		src, err := sourceDir("")
+		if err != nil {
+			return "", fmt.Errorf("set dist_dir (or %s) to the folder `make dist` wrote: %w", EnvDistDir, err)
+		}
+		given = filepath.Join(src, "dist")
 	}
-	defer func() { _ = os.RemoveAll(tmp) }()
-	a, err := dist.WriteTarget(ctx, src, tmp, t, arch)
-	if err != nil {
-		return dist.Artifact{}, err
-	}
-	final := filepath.Join(out, filepath.Base(a.Path))
-	if err := os.Rename(a.Path, final); err != nil {
-		return dist.Artifact{}, err
-	}
-	a.Path = final
-	return a, nil
+	return filepath.Abs(given)
 }
 
 // sourceDir resolves the Acquire checkout: the attribute, the environment,
@@ -251,8 +246,7 @@ func sourceDir(given string) (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("the package is built from source: set source_dir (or " + EnvSourceDir +
-				") to an Acquire checkout, or run from inside one")
+			return "", errors.New("no Acquire checkout (" + EnvSourceDir + ") here or above the working directory")
 		}
 		dir = parent
 	}

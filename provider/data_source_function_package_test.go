@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -34,16 +36,30 @@ func TestSourceDir(t *testing.T) {
 	}
 }
 
-// The Lambda package is built from this checkout into output_dir; its
-// digests describe the file written, and it holds the bootstrap binary.
-// One platform only: the three share dist's code, which its own tests cover.
+// The data source finds make dist's artifact in dist_dir, checks and
+// describes it, and builds and writes nothing: the folder is the same
+// afterwards and no dist/ appears in the checkout. A missing artifact, a
+// checksum that does not match and a URL without one fail the plan, each
+// naming its attribute.
 func TestAccFunctionPackageDataSource(t *testing.T) {
-	out := t.TempDir()
-	cfg := fmt.Sprintf(`data "acquire_function_package" "aws" {
-  platform   = "aws"
-  output_dir = %q
-}
-`, out)
+	dir := t.TempDir()
+	var zipped bytes.Buffer
+	zw := zip.NewWriter(&zipped)
+	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "bootstrap", Method: zip.Deflate})
+	_, _ = w.Write([]byte("#!/bin/sh\n"))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zipPath := filepath.Join(dir, "aws-lambda-amd64.zip")
+	if err := os.WriteFile(zipPath, zipped.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(zipped.Bytes())
+	want := hex.EncodeToString(sum[:])
+	_, statErr := os.Stat(filepath.Join(repoRoot(t), "dist"))
+	cfg := func(extra string) string {
+		return providerBlock("") + fmt.Sprintf("data \"acquire_function_package\" \"aws\" {\n  platform = \"aws\"\n  %s\n}\n", extra)
+	}
 	forEachEngine(t, func(t *testing.T) {
 		resource.UnitTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProviders,
@@ -57,39 +73,44 @@ func TestAccFunctionPackageDataSource(t *testing.T) {
 					ExpectError: errorText(`Attribute arch value must be one of`),
 				},
 				{
-					Config: providerBlock("") + cfg,
+					Config:      cfg(fmt.Sprintf("dist_dir = %q\narch = \"arm64\"", dir)),
+					ExpectError: errorText(`dist_dir: ` + filepath.Join(dir, "aws-lambda-arm64.zip") + " is missing: run `make dist`"),
+				},
+				{
+					Config:      cfg(fmt.Sprintf("dist_dir = %q\nsha256 = %q", dir, strings.Repeat("ab", 32))),
+					ExpectError: errorText(`sha256: ` + zipPath + ` has SHA-256 ` + want + `, not the one given.`),
+				},
+				{
+					Config:      cfg(`url = "https://example.com/releases/aws-lambda-amd64.zip"`),
+					ExpectError: errorText(`url: give sha256 with it`),
+				},
+				{
+					Config: cfg(fmt.Sprintf("dist_dir = %q\nsha256 = %q", dir, want)),
 					ConfigStateChecks: []statecheck.StateCheck{
 						statecheck.ExpectKnownValue("data.acquire_function_package.aws", tfjsonpath.New("filename"), knownvalue.StringExact("aws-lambda-amd64.zip")),
 						statecheck.ExpectKnownValue("data.acquire_function_package.aws", tfjsonpath.New("runtime"), knownvalue.StringExact("provided.al2023")),
-						statecheck.ExpectKnownValue("data.acquire_function_package.aws", tfjsonpath.New("source_dir"), knownvalue.StringExact(repoRoot(t))),
+						statecheck.ExpectKnownValue("data.acquire_function_package.aws", tfjsonpath.New("artifact"), knownvalue.StringExact(zipPath)),
+						statecheck.ExpectKnownValue("data.acquire_function_package.aws", tfjsonpath.New("size_bytes"), knownvalue.Int64Exact(int64(zipped.Len()))),
 					},
-					Check: func(s *terraform.State) error {
-						attrs := s.RootModule().Resources["data.acquire_function_package.aws"].Primary.Attributes
-						return checkLambdaZip(attrs["path"], attrs["sha256"], attrs["size_bytes"])
+					Check: func(*terraform.State) error {
+						entries, err := os.ReadDir(dir)
+						if err != nil || len(entries) != 1 {
+							return fmt.Errorf("the data source wrote into dist_dir: %v %v", entries, err)
+						}
+						if _, err := os.Stat(filepath.Join(repoRoot(t), "dist")); (err == nil) != (statErr == nil) {
+							return errors.New("the data source made a dist folder in the checkout")
+						}
+						return nil
+					},
+				},
+				{
+					Config: cfg(`url = "https://example.com/releases/aws-lambda-amd64.zip"` + "\n" + fmt.Sprintf("sha256 = %q", want)),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue("data.acquire_function_package.aws", tfjsonpath.New("artifact"), knownvalue.StringExact("https://example.com/releases/aws-lambda-amd64.zip")),
+						statecheck.ExpectKnownValue("data.acquire_function_package.aws", tfjsonpath.New("path"), knownvalue.Null()),
 					},
 				},
 			},
 		})
 	})
 }
-
-func checkLambdaZip(path, wantSHA, wantSize string) error {
-	data, err := os.ReadFile(path) //nolint:gosec // G304: the test's own artifact
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != wantSHA || fmt.Sprint(len(data)) != wantSize {
-		return fmt.Errorf("sha256/size %s/%s do not describe %s", wantSHA, wantSize, path)
-	}
-	zr, err := zip.NewReader(bytesReader(data), int64(len(data)))
-	if err != nil {
-		return err
-	}
-	if len(zr.File) != 1 || zr.File[0].Name != "bootstrap" || zr.File[0].Mode().Perm() != 0o755 {
-		return fmt.Errorf("the Lambda zip must hold only an executable bootstrap")
-	}
-	return nil
-}
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

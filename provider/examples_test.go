@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -48,6 +49,9 @@ func TestExamplesValidate(t *testing.T) {
 				if out, err := cmd.CombinedOutput(); err != nil {
 					t.Fatalf("%s validate examples/%s: %v\n%s", filepath.Base(engine), name, err, out)
 				}
+				if name == "multi-cloud" {
+					planMultiCloud(t, engine, work, cmd.Env)
+				}
 			})
 		}
 	})
@@ -64,4 +68,33 @@ func buildProvider(t *testing.T, root string) string {
 		t.Fatalf("building the provider: %v\n%s", err, out)
 	}
 	return dir
+}
+
+// planMultiCloud plans examples/multi-cloud against stand-in make dist
+// artifacts with fake credentials: every value the example sets passes the
+// plan-time checks, all six services are planned, nothing is built (no Go
+// toolchain on PATH) and no cloud is called (the deployers run only at
+// apply).
+func planMultiCloud(t *testing.T, engine, work string, env []string) {
+	dist := t.TempDir()
+	for _, f := range []string{"aws-lambda-arm64.zip", "gcp-run-amd64.tar", "azure-functions-amd64.zip"} {
+		if err := os.WriteFile(filepath.Join(dist, f), []byte("stand-in "+f), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(engine, "plan", "-no-color", "-input=false", "-var", "dist_dir="+dist, //nolint:gosec // G204: the test's own engine
+		"-var", "gcp_project=my-project-1", "-var", "gcp_service_account=acquire-run@my-project-1.iam.gserviceaccount.com",
+		"-var", "azure_subscription=00000000-0000-0000-0000-000000000000", "-var", "azure_resource_group=acquire",
+		"-var", "azure_storage_account=acquiredemo", "-var", "azure_key_vault=acquire-kv")
+	cmd.Dir = work
+	cmd.Env = append(env, "PATH=/nonexistent", "AWS_ACCESS_KEY_ID=fake", "AWS_SECRET_ACCESS_KEY=fake", "ACQUIRE_SECRET_SEED=",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Plan: 6 to add, 0 to change, 0 to destroy.") {
+		t.Fatalf("%s plan examples/multi-cloud: %v\n%s", filepath.Base(engine), err, out)
+	}
+	entries, _ := os.ReadDir(dist)
+	if len(entries) != 3 {
+		t.Fatalf("the plan wrote into dist: %v", entries)
+	}
 }

@@ -9,19 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	awsdeploy "github.com/openacquire/acquire/adapters/aws/deploy"
 	"github.com/openacquire/acquire/adapters/aws/s3store"
 	"github.com/openacquire/acquire/adapters/azure/blobstore"
-	azuredeploy "github.com/openacquire/acquire/adapters/azure/deploy"
 	"github.com/openacquire/acquire/adapters/deployer"
-	gcpdeploy "github.com/openacquire/acquire/adapters/gcp/deploy"
 	"github.com/openacquire/acquire/adapters/gcp/gcsstore"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/crypto"
@@ -38,94 +33,10 @@ import (
 // the secret back through the deployer; it is never in an attribute, the
 // private state or a diagnostic.
 
-// platformClouds are the cloud platform blocks and the store each needs.
-var platformClouds = map[string]string{"aws": "s3", "gcp": "gcs", "azure": "azure"}
-
-type awsPlatformModel struct {
-	Region   types.String `tfsdk:"region"`
-	Artifact types.String `tfsdk:"artifact"`
-	Settings types.Map    `tfsdk:"settings"`
-}
-
-type gcpPlatformModel struct {
-	Project  types.String `tfsdk:"project"`
-	Region   types.String `tfsdk:"region"`
-	Artifact types.String `tfsdk:"artifact"`
-	Settings types.Map    `tfsdk:"settings"`
-}
-
-type azurePlatformModel struct {
-	Subscription  types.String `tfsdk:"subscription"`
-	ResourceGroup types.String `tfsdk:"resource_group"`
-	Location      types.String `tfsdk:"location"`
-	Artifact      types.String `tfsdk:"artifact"`
-	Settings      types.Map    `tfsdk:"settings"`
-}
-
-// cloud names the platform block given ("" for local).
-func (p *platformModel) cloud() string {
-	switch {
-	case p == nil:
-		return ""
-	case p.AWS != nil:
-		return "aws"
-	case p.GCP != nil:
-		return "gcp"
-	case p.Azure != nil:
-		return "azure"
-	}
-	return ""
-}
-
-// given lists the platform blocks set.
-func (p *platformModel) given() []string {
-	var out []string
-	if p.Local != nil {
-		out = append(out, "local")
-	}
-	for _, c := range []string{"aws", "gcp", "azure"} {
-		if (c == "aws" && p.AWS != nil) || (c == "gcp" && p.GCP != nil) || (c == "azure" && p.Azure != nil) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// location, artifact and settings of the cloud block.
-func (p *platformModel) cloudParams(ctx context.Context) (location, artifact string, settings map[string]string) {
-	var m types.Map
-	switch {
-	case p.AWS != nil:
-		location, artifact, m = p.AWS.Region.ValueString(), p.AWS.Artifact.ValueString(), p.AWS.Settings
-	case p.GCP != nil:
-		location, artifact, m = p.GCP.Region.ValueString(), p.GCP.Artifact.ValueString(), p.GCP.Settings
-	case p.Azure != nil:
-		location, artifact, m = p.Azure.Location.ValueString(), p.Azure.Artifact.ValueString(), p.Azure.Settings
-	}
-	settings = map[string]string{}
-	if !m.IsNull() && !m.IsUnknown() {
-		_ = m.ElementsAs(ctx, &settings, false)
-	}
-	return location, artifact, settings
-}
-
-// newDeployer builds the cloud's deployer; tests replace it with a fake
-// that runs the function in-process.
-var newDeployer = func(ctx context.Context, p *platformModel) (deployer.Deployer, error) {
-	switch {
-	case p.AWS != nil:
-		return awsdeploy.New(ctx, p.AWS.Region.ValueString())
-	case p.GCP != nil:
-		return gcpdeploy.New(ctx, gcpdeploy.Config{Project: p.GCP.Project.ValueString(), Region: p.GCP.Region.ValueString()})
-	case p.Azure != nil:
-		cred, err := azidentity.NewDefaultAzureCredential(nil)
-		if err != nil {
-			return nil, err
-		}
-		return azuredeploy.New(azuredeploy.Options{Subscription: p.Azure.Subscription.ValueString(),
-			ResourceGroup: p.Azure.ResourceGroup.ValueString(), Credential: cred})
-	}
-	return nil, errors.New("no cloud platform block")
+// newDeployer builds a cloud block's deployer; tests replace it with a
+// fake that runs the function in-process.
+var newDeployer = func(ctx context.Context, b cloudBlock) (deployer.Deployer, error) {
+	return b.newDeployer(ctx)
 }
 
 // cloudPlatform deploys through a deployer and sets services up through
@@ -134,6 +45,10 @@ type cloudPlatform struct {
 	d                  deployer.Deployer
 	location, artifact string
 	settings           map[string]string
+	function           deployer.Function
+	// trusted are the service URLs the function trusts (trusted_services).
+	trusted []string
+	http    *http.Client
 	// secret is the service secret: generated on create, else read back
 	// through the deployer when first needed (serviceSecret).
 	secret string
@@ -203,8 +118,16 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 	if err != nil {
 		return nil, err
 	}
-	ds := deployer.Spec{Name: name, Kinds: []string{spec.Kind}, Location: c.location, Bucket: bucket, Artifact: c.artifact,
-		Secret: c.secret, Settings: c.settings, Env: env}
+	if len(c.trusted) > 0 {
+		env[host.EnvTrustedServices] = strings.Join(c.trusted, ",")
+	}
+	artifact, done, err := resolveArtifact(ctx, c.http, c.artifact, c.function.ArtifactSHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	ds := deployer.Spec{Name: name, Kinds: []string{spec.Kind}, Location: c.location, Bucket: bucket, Artifact: artifact,
+		Secret: c.secret, Settings: c.settings, Env: env, Function: c.function}
 	dep, err := c.d.Read(ctx, name)
 	switch {
 	case errors.Is(err, deployer.ErrNotFound):

@@ -173,8 +173,24 @@ func (f *fakeDeployer) url(name string) string {
 	return ""
 }
 
-func cloudConfig(t *testing.T, hostURL, password, version string) string {
-	return providerBlock(hostURL) + fmt.Sprintf(`
+// testArtifact is a stand-in make dist artifact (an empty zip) named as
+// make dist names it: plans check that it exists.
+func testArtifact(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte("PK\x05\x06"+strings.Repeat("\x00", 18)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func cloudConfig(t *testing.T, hostURL, password, version, artifact string) string {
+	return providerBlock("") + fmt.Sprintf(`
+provider "acquire" {
+  host_url     = %q
+  default_tags = { owner = "platform", team = "overridden" }
+}
+
 resource "acquire_service" "registry" {
   name = "registry"
   kind = "registry"
@@ -187,10 +203,17 @@ resource "acquire_service" "identity" {
   admin_username         = "root"
   %s
   admin_password_version = %q
-  platform = { aws = { region = "us-east-1", artifact = "/dist/acquire-lambda-arm64.zip", settings = { memory_mb = "512" } } }
+  platform {
+    aws {
+      region    = "us-east-1"
+      artifact  = %q
+      memory_mb = 512
+      tags      = { team = "ledger" }
+    }
+  }
   store    = { s3 = { bucket = "ident-bucket" } }
 }
-`, adminPasswordAttr(t, password), version)
+`, hostURL, adminPasswordAttr(t, password), version, artifact)
 }
 
 // TestAccServiceOnCloudPlatform runs acquire_service on a cloud platform
@@ -206,7 +229,8 @@ func TestAccServiceOnCloudPlatform(t *testing.T) {
 		t.Setenv(EnvSecretSeed, "test-seed-for-cloud-secrets") // the drift step re-creates on kept data
 		fake := newFakeDeployer(t, h.env.Clock.Now)
 		saved := newDeployer
-		newDeployer = func(context.Context, *platformModel) (deployer.Deployer, error) { return fake, nil }
+		newDeployer = func(context.Context, cloudBlock) (deployer.Deployer, error) { return fake, nil }
+		artifact := testArtifact(t, "aws-lambda-arm64.zip")
 		t.Cleanup(func() { newDeployer = saved })
 		ctx := context.Background()
 		var otpURI string // shown once, by the apply that created the admin
@@ -217,15 +241,24 @@ func TestAccServiceOnCloudPlatform(t *testing.T) {
 					Config: providerBlock(h.env.URL) + `resource "acquire_service" "x" {
   name     = "wrongstore"
   kind     = "identity"
-  platform = { gcp = { project = "my-project", region = "europe-west1", artifact = "/x" } }
+  platform {
+    gcp {
+      project         = "my-project"
+      region          = "europe-west1"
+      artifact        = "/x"
+      repository      = "r"
+      service_account = "fn@my-project.iam.gserviceaccount.com"
+    }
+  }
   store    = { local = { path = "/tmp/x" } }
 }`,
 					PlanOnly:    true,
 					ExpectError: regexp.MustCompile(`store:\s+a\s+service\s+on\s+platform\s+gcp\s+keeps\s+its\s+state\s+on\s+store.gcs`),
 				},
 				{
-					Config: cloudConfig(t, h.env.URL, "Root-Password-1", "1"),
+					Config: cloudConfig(t, h.env.URL, "Root-Password-1", "1", artifact),
 					Check: resource.ComposeTestCheckFunc(
+						checkSpecs(fake, artifact),
 						func(s *terraform.State) error {
 							attrs := s.RootModule().Resources["acquire_service.identity"].Primary.Attributes
 							if attrs["url"] != fake.url("ident")+"/identity" {
@@ -240,15 +273,14 @@ func TestAccServiceOnCloudPlatform(t *testing.T) {
 							return nil
 						},
 						checkLoginWith(h, "Root-Password-1", &otpURI),
-						checkSpecs(fake),
 					),
 				},
 				{
-					Config: cloudConfig(t, h.env.URL, "Root-Password-2", "2"),
+					Config: cloudConfig(t, h.env.URL, "Root-Password-2", "2", artifact),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction("acquire_service.identity", plancheck.ResourceActionUpdate),
 					}},
-					Check: resource.ComposeTestCheckFunc(checkLogin(h, "Root-Password-2"), checkSpecs(fake)),
+					Check: resource.ComposeTestCheckFunc(checkLogin(h, "Root-Password-2"), checkSpecs(fake, artifact)),
 				},
 				{
 					PreConfig: func() {
@@ -256,7 +288,7 @@ func TestAccServiceOnCloudPlatform(t *testing.T) {
 							t.Fatal(err)
 						}
 					},
-					Config: cloudConfig(t, h.env.URL, "Root-Password-2", "2"),
+					Config: cloudConfig(t, h.env.URL, "Root-Password-2", "2", artifact),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction("acquire_service.identity", plancheck.ResourceActionCreate),
 					}},
@@ -279,7 +311,7 @@ func TestAccServiceOnCloudPlatform(t *testing.T) {
 // checkSpecs: every spec the deployer got had the same secret, only in
 // Spec.Secret, and the platform settings (scanEveryApply checks that the
 // state never holds it).
-func checkSpecs(fake *fakeDeployer) resource.TestCheckFunc {
+func checkSpecs(fake *fakeDeployer, artifact string) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		fake.mu.Lock()
 		specs := append([]deployer.Spec(nil), fake.specs...)
@@ -290,7 +322,8 @@ func checkSpecs(fake *fakeDeployer) resource.TestCheckFunc {
 		secret := specs[0].Secret
 		for _, sp := range specs {
 			if sp.Secret != secret || len(secret) < 32 || sp.Bucket != "ident-bucket" || sp.Location != "us-east-1" ||
-				sp.Settings["memory_mb"] != "512" || sp.Artifact != "/dist/acquire-lambda-arm64.zip" {
+				sp.Function.MemoryMB != 512 || sp.Function.Tags["team"] != "ledger" || sp.Function.Tags["owner"] != "platform" ||
+				sp.Artifact != artifact {
 				return fmt.Errorf("spec %+v", sp)
 			}
 			for k, v := range sp.Env {
@@ -313,21 +346,17 @@ func TestNewDeployerWiring(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	ctx := context.Background()
 	s := types.StringValue
-	d, err := newDeployer(ctx, &platformModel{AWS: &awsPlatformModel{Region: s("eu-west-2"), Artifact: s("/a.zip")}})
+	d, err := newDeployer(ctx, &awsPlatformModel{Region: s("eu-west-2")})
 	if _, ok := d.(*awsdeploy.Deployer); err != nil || !ok {
 		t.Fatalf("aws: %T %v", d, err)
 	}
-	d, err = newDeployer(ctx, &platformModel{Azure: &azurePlatformModel{Subscription: s("sub"), ResourceGroup: s("rg"),
-		Location: s("uksouth"), Artifact: s("/a.zip")}})
+	d, err = newDeployer(ctx, &azurePlatformModel{Subscription: s("sub"), ResourceGroup: s("rg"), Location: s("uksouth")})
 	if _, ok := d.(*azuredeploy.Deployer); err != nil || !ok {
 		t.Fatalf("azure: %T %v", d, err)
 	}
-	_, err = newDeployer(ctx, &platformModel{GCP: &gcpPlatformModel{Project: s("X"), Region: s("europe-west1"), Artifact: s("/a")}})
+	_, err = newDeployer(ctx, &gcpPlatformModel{Project: s("X"), Region: s("europe-west1")})
 	if err == nil || !strings.Contains(err.Error(), "Config.Project") {
 		t.Fatalf("gcp with a bad project: %v", err)
-	}
-	if _, err := newDeployer(ctx, &platformModel{}); err == nil {
-		t.Fatal("no cloud block must be an error")
 	}
 }
 

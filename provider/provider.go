@@ -60,8 +60,9 @@ func New(version string) func() provider.Provider {
 
 // Model is the provider block.
 type Model struct {
-	HostURL   types.String `tfsdk:"host_url"`
-	HostToken types.String `tfsdk:"host_token"`
+	HostURL     types.String `tfsdk:"host_url"`
+	HostToken   types.String `tfsdk:"host_token"`
+	DefaultTags types.Map    `tfsdk:"default_tags"`
 }
 
 // Meta is what Configure hands every resource and data source.
@@ -74,6 +75,9 @@ type Meta struct {
 	HostToken string
 	// HTTP is the client for host admin calls.
 	HTTP *http.Client
+	// DefaultTags go on every cloud object the provider's deployers make,
+	// under each service's own tags.
+	DefaultTags map[string]string
 	// Call is the client for Acquire calls (encrypted envelopes); it pins
 	// each service's certificate on first use, in memory, per run.
 	Call *call.Client
@@ -103,6 +107,12 @@ func (p *Provider) Schema(_ context.Context, _ provider.SchemaRequest, resp *pro
 				Description: "Bearer token of the host admin API (kept by `acquire host` in its data dir). " +
 					"Default: the " + EnvHostToken + " environment variable.",
 			},
+			"default_tags": schema.MapAttribute{
+				Optional:    true,
+				ElementType: types.StringType,
+				Description: "Tags (labels on GCP) put on every cloud object the provider makes for a service: function, role " +
+					"or service account grant, secret, bucket. A service's platform tags override them key by key.",
+			},
 		},
 	}
 }
@@ -125,6 +135,9 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 		HostToken: stringOr(m.HostToken, os.Getenv(EnvHostToken)),
 		HTTP:      &http.Client{Timeout: HTTPTimeout},
 		Call:      call.NewClient(&call.MemoryPins{}),
+	}
+	if !m.DefaultTags.IsNull() && !m.DefaultTags.IsUnknown() {
+		resp.Diagnostics.Append(m.DefaultTags.ElementsAs(ctx, &meta.DefaultTags, false)...)
 	}
 	if meta.HostURL != "" {
 		if u, err := url.Parse(meta.HostURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

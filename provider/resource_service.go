@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -40,6 +43,10 @@ const (
 	// ServiceApplyTimeout bounds one create, update or delete: a deploy
 	// makes keys, registers and may hash the admin's password.
 	ServiceApplyTimeout = 5 * time.Minute
+	// CloudApplyTimeout is the default on a cloud platform: Cloud Run and
+	// Azure operations take minutes each. Both defaults yield to the
+	// resource's timeouts block.
+	CloudApplyTimeout = 20 * time.Minute
 	// RegistryProbeTimeout bounds the plan-time check of a registry URL.
 	RegistryProbeTimeout = 15 * time.Second
 	// DefaultAdminPasswordEnv is where admin_password_env points by default.
@@ -66,8 +73,9 @@ type serviceModel struct {
 	Kind                 types.String   `tfsdk:"kind"`
 	Registry             types.String   `tfsdk:"registry"`
 	Store                *storeModel    `tfsdk:"store"`
-	Platform             *platformModel `tfsdk:"platform"`
+	Platform             types.Object   `tfsdk:"platform"`
 	Settings             types.Map      `tfsdk:"settings"`
+	TrustedServices      types.Set      `tfsdk:"trusted_services"`
 	AdminUsername        types.String   `tfsdk:"admin_username"`
 	AdminPasswordWO      types.String   `tfsdk:"admin_password_wo"`
 	AdminPasswordEnv     types.String   `tfsdk:"admin_password_env"`
@@ -82,6 +90,7 @@ type serviceModel struct {
 	KeyFingerprint       types.String   `tfsdk:"key_fingerprint"`
 	CertFingerprint      types.String   `tfsdk:"cert_fingerprint"`
 	StoreURL             types.String   `tfsdk:"store_url"`
+	Timeouts             timeouts.Value `tfsdk:"timeouts"`
 }
 
 type storeModel struct {
@@ -117,13 +126,6 @@ type azureStoreModel struct {
 	Prefix    types.String `tfsdk:"prefix"`
 }
 
-type platformModel struct {
-	Local *localPlatformModel `tfsdk:"local"`
-	AWS   *awsPlatformModel   `tfsdk:"aws"`
-	GCP   *gcpPlatformModel   `tfsdk:"gcp"`
-	Azure *azurePlatformModel `tfsdk:"azure"`
-}
-
 type localPlatformModel struct {
 	HostURL types.String `tfsdk:"host_url"`
 }
@@ -141,7 +143,7 @@ func computedString(desc string) schema.StringAttribute {
 		PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}}
 }
 
-func (r *serviceResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *serviceResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	replace := stringplanmodifier.RequiresReplace()
 	resp.Schema = schema.Schema{
 		Description: "An Acquire service (registry, identity, access, accounting, storage or compute) deployed on a platform " +
@@ -160,14 +162,18 @@ func (r *serviceResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"registry": schema.StringAttribute{Optional: true, Validators: []validator.String{httpURL()},
 				Description: "URL of the registry the service registers with (not for a registry). Checked at plan time " +
 					"when known: it must answer as an Acquire registry."},
-			"store":    storeSchema(),
-			"platform": platformSchema(),
+			"store": storeSchema(),
 			"settings": schema.MapAttribute{Optional: true, ElementType: types.StringType,
 				Description: "Kind-specific settings, updated in place (access: accounting_url, required; compute: access_url, required, and job_lease_s, " +
 					"the whole seconds (2 to 3600) a claimed job stays an agent's without a heartbeat: how soon a dead agent's job runs again; default 60, or a local host's --job-lease-s; " +
 					"identity: session_life_s, the whole seconds (60 to 86400) a session lasts once approved; default 86400, or a local host's --session-life-s; " +
 					"accounting, access, storage and compute: trusted_identities, the comma-separated URLs of the identity services whose users may act on the service; " +
 					"unset trusts none (only a deployment's admin's identity service), since a service must never fetch from, or believe, an identity service it was not told to trust). Checked at plan time."},
+			"trusted_services": schema.SetAttribute{Optional: true, ElementType: types.StringType,
+				Validators: []validator.Set{setvalidator.ValueStringsAre(httpURL())},
+				Description: "Cloud platforms: the service URLs this service trusts (e.g. accounting trusting access, which cashes " +
+					"cheques in its own name), put in the function's environment; updated in place. On the local platform use " +
+					"acquire_trust. With public_url the URLs are known before apply, so two services may name each other."},
 			"admin_username": optString("Identity services: the first admin's username, created on first apply."),
 			"admin_password_wo": schema.StringAttribute{Optional: true, WriteOnly: true, Sensitive: true,
 				Description: "Identity services: the first admin's password. Write-only: never stored in state " +
@@ -197,6 +203,9 @@ func (r *serviceResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"cert_fingerprint": computedString("Fingerprint of its newest certificate (signing) key."),
 			"store_url":        computedString("The store URL its state lives at."),
 		},
+		Blocks: map[string]schema.Block{"platform": platformSchema(),
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true,
+				CreateDescription: "How long a create may take (default 5m on the local platform, 20m on a cloud: Cloud Run and Azure operations take minutes)."})},
 	}
 }
 
@@ -228,31 +237,29 @@ func storeSchema() schema.SingleNestedAttribute {
 	}
 }
 
-func platformSchema() schema.SingleNestedAttribute {
-	str := func(desc string) schema.StringAttribute {
-		return schema.StringAttribute{Required: true, Description: desc}
+// platformSchema is a block, not a nested attribute: Terraform and
+// OpenTofu drop unknown keys of a nested attribute's object without a word
+// (hashicorp/terraform#33570), so a misspelt setting would deploy
+// defaults; in a block it is an "Unsupported argument" error at plan.
+func platformSchema() schema.SingleNestedBlock {
+	blocks := map[string]schema.Block{
+		"local": schema.SingleNestedBlock{Description: "A running `acquire host`, through its admin API.",
+			Attributes: map[string]schema.Attribute{"host_url": schema.StringAttribute{Optional: true, Validators: []validator.String{httpURL()},
+				Description: "The host's base URL; default the provider's host_url."}}},
 	}
-	settings := schema.MapAttribute{Optional: true, ElementType: types.StringType,
-		Description: "Cloud-specific deployer settings (memory, architecture, ...; see the deployer's docs)."}
-	artifact := str("Path of the `make dist` artifact for this platform (or data.acquire_function_package's path).")
-	return schema.SingleNestedAttribute{
-		Optional:      true,
+	var stores []string
+	for _, name := range platformNames() {
+		k := platformKinds[name]
+		blocks[name] = schema.SingleNestedBlock{Description: k.Description, Attributes: blockAttributes(k)}
+		stores = append(stores, name+": "+strings.Join(k.Stores, " or "))
+	}
+	return schema.SingleNestedBlock{
 		PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
-		Description: "Where the service runs: exactly one of local, aws, gcp, azure. Default: the local platform of the " +
-			"provider's host_url. Cloud platforms need the matching store (aws: s3, gcp: gcs, azure: azure). Changing it replaces the service.",
-		Attributes: map[string]schema.Attribute{
-			"local": schema.SingleNestedAttribute{Optional: true, Description: "A running `acquire host`, through its admin API.",
-				Attributes: map[string]schema.Attribute{"host_url": schema.StringAttribute{Optional: true, Validators: []validator.String{httpURL()},
-					Description: "The host's base URL; default the provider's host_url."}}},
-			"aws": schema.SingleNestedAttribute{Optional: true, Description: "AWS Lambda with a function URL (adapters/aws/deploy).",
-				Attributes: map[string]schema.Attribute{"region": str("AWS region."), "artifact": artifact, "settings": settings}},
-			"gcp": schema.SingleNestedAttribute{Optional: true, Description: "Google Cloud Run (adapters/gcp/deploy).",
-				Attributes: map[string]schema.Attribute{"project": str("GCP project id."), "region": str("GCP region."),
-					"artifact": artifact, "settings": settings}},
-			"azure": schema.SingleNestedAttribute{Optional: true, Description: "Azure Functions (adapters/azure/deploy).",
-				Attributes: map[string]schema.Attribute{"subscription": str("Subscription id."), "resource_group": str("Resource group (must exist)."),
-					"location": str("Azure location."), "artifact": artifact, "settings": settings}},
-		},
+		Description: "Where the service runs: a block holding exactly one of local, " + strings.Join(platformNames(), ", ") +
+			" (e.g. `platform { aws { region = ... } }`). Default: the local platform of the " +
+			"provider's host_url. Cloud platforms need their store (" + strings.Join(stores, "; ") + "). Every required value and " +
+			"cross-field rule is checked at plan, naming the attribute; a misspelt argument is an error. Changing it replaces the service.",
+		Blocks: blocks,
 	}
 }
 
@@ -267,8 +274,14 @@ func (r *serviceResource) ValidateConfig(ctx context.Context, req resource.Valid
 	if m.Store != nil {
 		validateStore(m.Store, &resp.Diagnostics)
 	}
-	if m.Platform != nil {
-		validatePlatform(m.Platform, m.Store, &resp.Diagnostics)
+	p, d := parsePlatform(ctx, m.Platform)
+	resp.Diagnostics.Append(d...)
+	if p != nil {
+		validatePlatform(p, m.Store, &resp.Diagnostics)
+	}
+	if !m.TrustedServices.IsNull() && p.cloud() == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("trusted_services"), "For cloud platforms",
+			"trusted_services: a service on the local platform trusts through acquire_trust (its host keeps the list).")
 	}
 	if m.Kind.IsUnknown() || m.Kind.IsNull() {
 		return
@@ -327,6 +340,23 @@ func validateSettings(kind string, settings types.Map, d *diag.Diagnostics) {
 	}
 }
 
+// given lists the store blocks set.
+func (s *storeModel) given() []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, b := range []struct {
+		name string
+		set  bool
+	}{{"local", s.Local != nil}, {"s3", s.S3 != nil}, {"gcs", s.GCS != nil}, {"azure", s.Azure != nil}} {
+		if b.set {
+			out = append(out, b.name)
+		}
+	}
+	return out
+}
+
 // validateStore: exactly one store, each well formed.
 func validateStore(s *storeModel, d *diag.Diagnostics) {
 	var given []string
@@ -357,23 +387,28 @@ func validateStore(s *storeModel, d *diag.Diagnostics) {
 	}
 }
 
-// validatePlatform: at most one platform; a cloud needs its own store.
+// validatePlatform: exactly one platform block; a cloud needs its own
+// store, and its block's rules hold.
 func validatePlatform(p *platformModel, s *storeModel, d *diag.Diagnostics) {
-	given := p.given()
-	if len(given) != 1 {
+	if len(p.Given) > 1 {
 		d.AddAttributeError(path.Root("platform"), "One platform per service",
-			fmt.Sprintf("platform: give exactly one of local, aws, gcp, azure (got %d: %s).", len(given), strings.Join(given, ", ")))
+			fmt.Sprintf("platform: give exactly one of local, %s (got %d: %s).", strings.Join(platformNames(), ", "), len(p.Given), strings.Join(p.Given, ", ")))
 		return
 	}
-	cloud := p.cloud()
-	if cloud == "" {
+	if p.Cloud == "" {
 		return
 	}
-	want := platformClouds[cloud]
-	if s == nil || (want == "s3" && s.S3 == nil) || (want == "gcs" && s.GCS == nil) || (want == "azure" && s.Azure == nil) {
+	k := platformKinds[p.Cloud]
+	at := path.Root("platform").AtName(p.Cloud)
+	if missingRequired(k, p.Raw, at, d) {
+		return
+	}
+	if given := s.given(); len(given) == 1 && !slices.Contains(k.Stores, given[0]) || s == nil {
 		d.AddAttributeError(path.Root("store"), "Store does not match the platform",
-			fmt.Sprintf("store: a service on platform %s keeps its state on store.%s (its bucket is created by the deployer).", cloud, want))
+			fmt.Sprintf("store: a service on platform %s keeps its state on store.%s (its bucket is created by the deployer).", p.Cloud, strings.Join(k.Stores, " or store.")))
 	}
+	validateFunction(k, p.Block.function(), at, d)
+	p.Block.validate(at, s, d)
 }
 
 func checkEndpoint(v types.String, p path.Path, d *diag.Diagnostics) {
@@ -482,7 +517,7 @@ func (r *serviceResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		state = &serviceModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	}
-	if state == nil && plan.Platform.cloud() != "" {
+	if state == nil && plan.platform(ctx).cloud() != "" {
 		// The create would derive the service's secret from the seed.
 		if _, err := secretSeed(); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("platform"), "Weak secret seed", err.Error())
@@ -540,33 +575,52 @@ func keepSecretRef(ctx context.Context, priv privateState, p platform) diag.Diag
 	return d
 }
 
+// platform is m's platform attribute decoded (nil when unset); its
+// errors were reported by ValidateConfig.
+func (m *serviceModel) platform(ctx context.Context) *platformModel {
+	p, _ := parsePlatform(ctx, m.Platform)
+	return p
+}
+
 // platformFor builds m's platform. For a cloud: secret is a new service's
 // secret ("" for an existing one: it is read back through the deployer),
 // prev the service as in state (nil on create).
 func (r *serviceResource) platformFor(ctx context.Context, m *serviceModel, secret string, prev *host.Spec) (platform, error) {
-	if m.Platform.cloud() == "" {
+	pm := m.platform(ctx)
+	if pm.cloud() == "" {
 		hostURL := ""
-		if m.Platform != nil && m.Platform.Local != nil {
-			hostURL = m.Platform.Local.HostURL.ValueString()
+		if pm != nil && pm.Local != nil {
+			hostURL = pm.Local.HostURL.ValueString()
 		}
 		return newLocalPlatform(r.meta, hostURL)
 	}
-	d, err := newDeployer(ctx, m.Platform)
+	d, err := newDeployer(ctx, pm.Block)
 	if err != nil {
 		return nil, err
 	}
-	loc, artifact, settings := m.Platform.cloudParams(ctx)
 	c := call.NewClient(&call.MemoryPins{})
+	var defaultTags map[string]string
 	if r.meta != nil {
-		c = r.meta.Call
+		c, defaultTags = r.meta.Call, r.meta.DefaultTags
 	}
-	return &cloudPlatform{d: d, location: loc, artifact: artifact, settings: settings, secret: secret, call: c, prev: prev}, nil
+	f := pm.Block.function()
+	var trusted []string
+	if !m.TrustedServices.IsNull() && !m.TrustedServices.IsUnknown() {
+		_ = m.TrustedServices.ElementsAs(ctx, &trusted, false)
+		slices.Sort(trusted)
+	}
+	hc := http.DefaultClient
+	if r.meta != nil {
+		hc = r.meta.HTTP
+	}
+	return &cloudPlatform{d: d, location: pm.Block.location(), artifact: f.Artifact.ValueString(), settings: pm.Block.settings(),
+		function: functionSpec(f, defaultTags), trusted: trusted, http: hc, secret: secret, call: c, prev: prev}, nil
 }
 
 // prevSpec is the state as a spec, for cloud platforms (nil for local:
 // the host keeps its own record).
 func (r *serviceResource) prevSpec(ctx context.Context, state *serviceModel) *host.Spec {
-	if state.Platform.cloud() == "" {
+	if state.platform(ctx).cloud() == "" {
 		return nil
 	}
 	s, _ := r.spec(ctx, state, state, false)
@@ -629,7 +683,7 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 	spec, d := r.spec(ctx, &plan, &config, true)
 	resp.Diagnostics.Append(d...)
 	secret := ""
-	if plan.Platform.cloud() != "" {
+	if plan.platform(ctx).cloud() != "" {
 		var err error
 		if secret, err = newSecret(plan.Name.ValueString(), spec.StoreURL); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("platform"), "Weak secret seed", err.Error())
@@ -644,7 +698,9 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	defer p.close()
-	ctx, cancel := context.WithTimeout(ctx, ServiceApplyTimeout)
+	limit, d := plan.Timeouts.Create(ctx, applyTimeout(p))
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	st, err := p.apply(ctx, plan.Name.ValueString(), spec)
 	if err != nil {
@@ -727,6 +783,10 @@ func (r *serviceResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	defer p.close()
+	limit, d := state.Timeouts.Read(ctx, applyTimeout(p))
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	name := state.ID.ValueString()
 	if name == "" {
 		name = state.Name.ValueString()
@@ -764,7 +824,9 @@ func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest
 		return
 	}
 	defer p.close()
-	ctx, cancel := context.WithTimeout(ctx, ServiceApplyTimeout)
+	limit, dd := plan.Timeouts.Update(ctx, applyTimeout(p))
+	resp.Diagnostics.Append(dd...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	st, err := p.apply(ctx, plan.Name.ValueString(), spec)
 	if err != nil {
@@ -789,7 +851,9 @@ func (r *serviceResource) Delete(ctx context.Context, req resource.DeleteRequest
 		return
 	}
 	defer p.close()
-	ctx, cancel := context.WithTimeout(ctx, ServiceApplyTimeout)
+	limit, d := state.Timeouts.Delete(ctx, applyTimeout(p))
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	if err := p.remove(ctx, state.ID.ValueString(), state.DeleteData.ValueBool()); err != nil {
 		resp.Diagnostics.AddError("Removing "+state.ID.ValueString()+" failed", errText(err))
@@ -806,6 +870,14 @@ func (r *serviceResource) ImportState(ctx context.Context, req resource.ImportSt
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("delete_data"), false)...)
+}
+
+// applyTimeout is an operation's default limit on p.
+func applyTimeout(p platform) time.Duration {
+	if _, cloud := p.(*cloudPlatform); cloud {
+		return CloudApplyTimeout
+	}
+	return ServiceApplyTimeout
 }
 
 // errText is an error for a diagnostic: a typed Acquire error's message

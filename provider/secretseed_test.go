@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"fmt"
 	"regexp"
 	"testing"
 
@@ -17,12 +18,17 @@ func TestAccWeakSecretSeedRefusedAtPlan(t *testing.T) {
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProviders,
 			Steps: []resource.TestStep{{
-				Config: providerBlock("") + `resource "acquire_service" "x" {
+				Config: providerBlock("") + fmt.Sprintf(`resource "acquire_service" "x" {
   name     = "weakseed"
   kind     = "identity"
-  platform = { aws = { region = "us-east-1", artifact = "/x.zip" } }
+  platform {
+    aws {
+      region   = "us-east-1"
+      artifact = %q
+    }
+  }
   store    = { s3 = { bucket = "weakseed-bucket" } }
-}`,
+}`, testArtifact(t, "aws-lambda-arm64.zip")),
 				PlanOnly:    true,
 				ExpectError: regexp.MustCompile(`ACQUIRE_SECRET_SEED:\s+crypto:\s+weak\s+secret`),
 			}},

@@ -9,3 +9,9 @@ terraform {
 provider "acquire" {
   host_url = "http://127.0.0.1:8080"
 }
+
+# Tags (labels on GCP) on every cloud object the provider makes.
+provider "acquire" {
+  alias        = "cloud"
+  default_tags = { project = "acquire", managed-by = "opentofu" }
+}

@@ -34,3 +34,31 @@ resource "acquire_service" "access" {
   registry = acquire_service.registry.url
   settings = { accounting_url = acquire_service.accounting.url }
 }
+
+# Accounting on Google Cloud Run, its state on GCS. Every required value is
+# checked at plan, naming the attribute; the artifact comes from make dist.
+data "acquire_function_package" "gcp" {
+  platform = "gcp"
+}
+
+resource "acquire_service" "accounting_gcp" {
+  name               = "accounting-gcp"
+  kind               = "accounting"
+  registry           = acquire_service.registry.url
+  admin_identity_url = acquire_service.identity.url
+  admin_user_uid     = acquire_service.identity.admin_user_uid
+  trusted_services   = ["https://access.example.org/access"]
+  store              = { gcs = { bucket = "acquire-accounting-gcp" } }
+  platform {
+    gcp {
+      project         = "my-project"
+      region          = "europe-west2"
+      repository      = "acquire"
+      service_account = "acquire-run@my-project.iam.gserviceaccount.com"
+      artifact        = data.acquire_function_package.gcp.artifact
+      artifact_sha256 = data.acquire_function_package.gcp.sha256
+      max_instances   = 10
+      tags            = { team = "ledger" }
+    }
+  }
+}
