@@ -95,7 +95,7 @@ func TestAccFunctionPackageDataSource(t *testing.T) {
 					Check: func(*terraform.State) error {
 						entries, err := os.ReadDir(dir)
 						if err != nil || len(entries) != 1 {
-							return fmt.Errorf("the data source wrote into dist_dir: %v %v", entries, err)
+							return fmt.Errorf("the data source wrote into dist_dir: %v %w", entries, err)
 						}
 						if _, err := os.Stat(filepath.Join(repoRoot(t), "dist")); (err == nil) != (statErr == nil) {
 							return errors.New("the data source made a dist folder in the checkout")

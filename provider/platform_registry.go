@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -273,11 +272,6 @@ func (p *platformModel) cloud() string {
 		return ""
 	}
 	return p.Cloud
-}
-
-// platformAttrTypes is the platform object's type.
-func platformAttrTypes(ctx context.Context) map[string]attr.Type {
-	return platformSchema().Type().(basetypes.ObjectType).AttrTypes
 }
 
 // parsePlatform decodes the platform attribute (nil when null).
