@@ -244,7 +244,7 @@ func useDeployment(t *testing.T, o map[string]string) {
 	}
 	alice.mustJSON(pw+"\n", &reg, "user", "register", "--username", "alice", "--password-stdin")
 	waitFreshStep()
-	root.mustJSON(examplePassword+"\n", nil, "user", "login", "-u", o["admin_username"], "--password-stdin", "--otp", otpNow(t, o["admin_otp_uri"]))
+	root.mustJSON(examplePassword+"\n", nil, "user", "login", "-u", o["admin_username"], "--password-stdin", "--otp", otpNow(t, enrolmentURI(t, o["admin_enrolment_file"])))
 	alice.mustJSON(pw+"\n", nil, "user", "login", "-u", "alice", "--password-stdin", "--otp", otpNow(t, reg.ProvisioningURI))
 	var bank, main struct {
 		ID string `json:"id"`
@@ -428,4 +428,26 @@ func TestMakeUpDown(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "svc-identity")); err != nil {
 		t.Fatalf("make down must keep the data: %v", err)
 	}
+}
+
+// enrolmentURI is the admin's authenticator URI from the enrolment file
+// the provider wrote (0600) when it created the admin: state holds only
+// the file's path.
+func enrolmentURI(t *testing.T, file string) string {
+	t.Helper()
+	fi, err := os.Stat(file)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin enrolment file %s: %v %v", file, fi, err)
+	}
+	b, err := os.ReadFile(file) //nolint:gosec // the example's own output
+	if err != nil {
+		t.Fatal(err)
+	}
+	var en struct {
+		OTPURI string `json:"otp_uri"`
+	}
+	if err := json.Unmarshal(b, &en); err != nil || !strings.HasPrefix(en.OTPURI, "otpauth://") {
+		t.Fatalf("admin enrolment file %s: %v", file, err)
+	}
+	return en.OTPURI
 }

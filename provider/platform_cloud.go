@@ -46,9 +46,7 @@ type cloudPlatform struct {
 	location, artifact string
 	settings           map[string]string
 	function           deployer.Function
-	// trusted are the service URLs the function trusts (trusted_services).
-	trusted []string
-	http    *http.Client
+	http               *http.Client
 	// secret is the service secret: generated on create, else read back
 	// through the deployer when first needed (serviceSecret).
 	secret string
@@ -117,9 +115,6 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 	env, err := host.SpecEnv(spec)
 	if err != nil {
 		return nil, err
-	}
-	if len(c.trusted) > 0 {
-		env[host.EnvTrustedServices] = strings.Join(c.trusted, ",")
 	}
 	artifact, done, err := resolveArtifact(ctx, c.http, c.artifact, c.function.ArtifactSHA256)
 	if err != nil {

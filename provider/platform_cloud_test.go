@@ -201,6 +201,7 @@ resource "acquire_service" "identity" {
   kind                   = "identity"
   registry               = acquire_service.registry.url
   admin_username         = "root"
+  admin_enrolment_file   = %q
   %s
   admin_password_version = %q
   platform {
@@ -213,7 +214,7 @@ resource "acquire_service" "identity" {
   }
   store    = { s3 = { bucket = "ident-bucket" } }
 }
-`, hostURL, adminPasswordAttr(t, password), version, artifact)
+`, hostURL, enrolmentFile(), adminPasswordAttr(t, password), version, artifact)
 }
 
 // TestAccServiceOnCloudPlatform runs acquire_service on a cloud platform
@@ -294,7 +295,9 @@ func TestAccServiceOnCloudPlatform(t *testing.T) {
 					}},
 					Check: checkLoginWith(h, "Root-Password-2", &otpURI), // data kept: the admin is back with the password it had
 				},
-			}, checkNoSecretsInState(func() []string { return append(fake.secretValues(), "Root-Password-1", "Root-Password-2") })),
+			}, checkNoSecretsInState(func() []string {
+				return append(append(fake.secretValues(), "Root-Password-1", "Root-Password-2"), withEnrolment()()...)
+			})),
 			CheckDestroy: func(*terraform.State) error {
 				if _, err := fake.Read(ctx, "ident"); !errors.Is(err, deployer.ErrNotFound) {
 					return fmt.Errorf("the function must be gone: %w", err)

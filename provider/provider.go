@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -46,6 +47,8 @@ const (
 var (
 	_ provider.Provider              = (*Provider)(nil)
 	_ provider.ProviderWithFunctions = (*Provider)(nil)
+
+	_ provider.ProviderWithEphemeralResources = (*Provider)(nil)
 )
 
 // Provider is the acquire provider.
@@ -158,6 +161,12 @@ func (p *Provider) Resources(_ context.Context) []func() resource.Resource {
 // DataSources lists the data source types. One constructor per file.
 func (p *Provider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{NewServiceDataSource, NewFunctionPackageDataSource}
+}
+
+// EphemeralResources lists the ephemeral resource types (values never in
+// plan or state).
+func (p *Provider) EphemeralResources(_ context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{NewAdminEnrolmentEphemeral}
 }
 
 // Functions lists the provider functions (provider::acquire::<name>).

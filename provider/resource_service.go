@@ -16,14 +16,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -82,8 +79,7 @@ type serviceModel struct {
 	AdminPasswordVersion types.String   `tfsdk:"admin_password_version"`
 	AdminIdentityURL     types.String   `tfsdk:"admin_identity_url"`
 	AdminUserUID         types.String   `tfsdk:"admin_user_uid"`
-	AdminOTPURI          types.String   `tfsdk:"admin_otp_uri"`
-	AdminRecoveryCodes   types.List     `tfsdk:"admin_recovery_codes"`
+	AdminEnrolmentFile   types.String   `tfsdk:"admin_enrolment_file"`
 	DeleteData           types.Bool     `tfsdk:"delete_data"`
 	URL                  types.String   `tfsdk:"url"`
 	UID                  types.String   `tfsdk:"uid"`
@@ -169,11 +165,6 @@ func (r *serviceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 					"identity: session_life_s, the whole seconds (60 to 86400) a session lasts once approved; default 86400, or a local host's --session-life-s; " +
 					"accounting, access, storage and compute: trusted_identities, the comma-separated URLs of the identity services whose users may act on the service; " +
 					"unset trusts none (only a deployment's admin's identity service), since a service must never fetch from, or believe, an identity service it was not told to trust). Checked at plan time."},
-			"trusted_services": schema.SetAttribute{Optional: true, ElementType: types.StringType,
-				Validators: []validator.Set{setvalidator.ValueStringsAre(httpURL())},
-				Description: "Cloud platforms: the service URLs this service trusts (e.g. accounting trusting access, which cashes " +
-					"cheques in its own name), put in the function's environment; updated in place. On the local platform use " +
-					"acquire_trust. With public_url the URLs are known before apply, so two services may name each other."},
 			"admin_username": optString("Identity services: the first admin's username, created on first apply."),
 			"admin_password_wo": schema.StringAttribute{Optional: true, WriteOnly: true, Sensitive: true,
 				Description: "Identity services: the first admin's password. Write-only: never stored in state " +
@@ -189,12 +180,12 @@ func (r *serviceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"admin_user_uid": schema.StringAttribute{Optional: true, Computed: true,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 				Description:   "Other kinds: the first admin's user UID. Identity services: the created admin's UID (computed)."},
-			"admin_otp_uri": schema.StringAttribute{Computed: true, Sensitive: true,
-				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-				Description:   "Identity services: the admin's authenticator (otpauth://) URI, known when this resource created the admin."},
-			"admin_recovery_codes": schema.ListAttribute{Computed: true, Sensitive: true, ElementType: types.StringType,
-				PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
-				Description:   "Identity services: the admin's one-time recovery codes, known when this resource created the admin."},
+			"admin_enrolment_file": schema.StringAttribute{Optional: true,
+				Description: "Identity services with admin_username: the absolute path of the file the provider writes, once, when it " +
+					"creates the admin: its authenticator (otpauth://) URI and one-time recovery codes, as JSON, mode 0600. State " +
+					"keeps only this path, never the enrolment (it used to be in admin_otp_uri and admin_recovery_codes, which put " +
+					"the admin's TOTP secret in every state file). Read it with the ephemeral resource acquire_admin_enrolment, or " +
+					"the file itself."},
 			"delete_data": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				Description: "Delete the service's data (users, money, files) on destroy. Default false: destroy keeps the data."},
 			"url":              computedString("The service's URL: what clients and other services call."),
@@ -279,10 +270,7 @@ func (r *serviceResource) ValidateConfig(ctx context.Context, req resource.Valid
 	if p != nil {
 		validatePlatform(p, m.Store, &resp.Diagnostics)
 	}
-	if !m.TrustedServices.IsNull() && p.cloud() == "" {
-		resp.Diagnostics.AddAttributeError(path.Root("trusted_services"), "For cloud platforms",
-			"trusted_services: a service on the local platform trusts through acquire_trust (its host keeps the list).")
-	}
+
 	if m.Kind.IsUnknown() || m.Kind.IsNull() {
 		return
 	}
@@ -293,7 +281,16 @@ func (r *serviceResource) ValidateConfig(ctx context.Context, req resource.Valid
 			"registry: a registry service does not register with another registry; remove the attribute.")
 	}
 	identityOnly := map[string]types.String{"admin_username": m.AdminUsername, "admin_password_wo": m.AdminPasswordWO,
-		"admin_password_env": m.AdminPasswordEnv}
+		"admin_password_env": m.AdminPasswordEnv, "admin_enrolment_file": m.AdminEnrolmentFile}
+	if kind == "identity" && !m.AdminUsername.IsNull() && m.AdminEnrolmentFile.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("admin_enrolment_file"), "Where does the admin's enrolment go?",
+			"admin_enrolment_file: an identity service that creates its admin needs the file the admin's authenticator URI and "+
+				"recovery codes are written to (they are shown once, and never kept in state).")
+	}
+	if f := m.AdminEnrolmentFile; !f.IsNull() && !f.IsUnknown() && !filepath.IsAbs(f.ValueString()) {
+		resp.Diagnostics.AddAttributeError(path.Root("admin_enrolment_file"), "Relative path",
+			fmt.Sprintf("admin_enrolment_file: %q must be absolute (e.g. \"${abspath(path.root)}/admin-enrolment.json\").", f.ValueString()))
+	}
 	if kind != "identity" {
 		for name, v := range identityOnly {
 			if !v.IsNull() {
@@ -542,10 +539,9 @@ func (r *serviceResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("uid"), types.StringUnknown())...)
 	}
 	if plan.Kind.ValueString() == "identity" && !plan.AdminUsername.Equal(state.AdminUsername) {
-		for _, a := range []string{"admin_user_uid", "admin_otp_uri", "admin_identity_url"} {
+		for _, a := range []string{"admin_user_uid", "admin_identity_url"} {
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(a), types.StringUnknown())...)
 		}
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("admin_recovery_codes"), types.ListUnknown(types.StringType))...)
 	}
 }
 
@@ -604,17 +600,12 @@ func (r *serviceResource) platformFor(ctx context.Context, m *serviceModel, secr
 		c, defaultTags = r.meta.Call, r.meta.DefaultTags
 	}
 	f := pm.Block.function()
-	var trusted []string
-	if !m.TrustedServices.IsNull() && !m.TrustedServices.IsUnknown() {
-		_ = m.TrustedServices.ElementsAs(ctx, &trusted, false)
-		slices.Sort(trusted)
-	}
 	hc := http.DefaultClient
 	if r.meta != nil {
 		hc = r.meta.HTTP
 	}
 	return &cloudPlatform{d: d, location: pm.Block.location(), artifact: f.Artifact.ValueString(), settings: pm.Block.settings(),
-		function: functionSpec(f, defaultTags), trusted: trusted, http: hc, secret: secret, call: c, prev: prev}, nil
+		function: functionSpec(f, defaultTags), http: hc, secret: secret, call: c, prev: prev}, nil
 }
 
 // prevSpec is the state as a spec, for cloud platforms (nil for local:
@@ -707,23 +698,30 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 		resp.Diagnostics.AddError("Deploying "+plan.Name.ValueString()+" failed", errText(err))
 		return
 	}
-	plan.AdminOTPURI, plan.AdminRecoveryCodes = types.StringNull(), types.ListNull(types.StringType)
-	setCreatedAdmin(&plan, st)
+	resp.Diagnostics.Append(keepEnrolment(&plan, st)...)
 	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
 }
 
-func setCreatedAdmin(m *serviceModel, st *host.Status) {
+// keepEnrolment writes a created admin's enrolment to the configured
+// file; it never enters the model. A failure is an error, not a warning:
+// the enrolment cannot be asked for again.
+func keepEnrolment(m *serviceModel, st *host.Status) diag.Diagnostics {
+	var d diag.Diagnostics
 	if st.AdminCreated == nil {
-		return
+		return d
 	}
-	codes := make([]attr.Value, len(st.AdminCreated.RecoveryCodes))
-	for i, c := range st.AdminCreated.RecoveryCodes {
-		codes[i] = types.StringValue(c)
+	if m.AdminEnrolmentFile.IsNull() || m.AdminEnrolmentFile.ValueString() == "" {
+		d.AddAttributeError(path.Root("admin_enrolment_file"), "Admin enrolment not kept",
+			"the admin was created but admin_enrolment_file is not set: its authenticator URI is lost; recover the account "+
+				"with the identity service's admin tools")
+		return d
 	}
-	m.AdminOTPURI = types.StringValue(st.AdminCreated.ProvisioningURI)
-	m.AdminRecoveryCodes = types.ListValueMust(types.StringType, codes)
+	if err := writeEnrolment(m.AdminEnrolmentFile.ValueString(), m.AdminUsername.ValueString(), st.AdminCreated); err != nil {
+		d.AddAttributeError(path.Root("admin_enrolment_file"), "Admin enrolment not written", err.Error())
+	}
+	return d
 }
 
 // fromStatus copies what the platform reports into the model.
@@ -753,12 +751,6 @@ func fromStatus(ctx context.Context, m *serviceModel, st *host.Status) diag.Diag
 		m.AdminUsername, m.AdminPasswordVersion = nullIfEmpty(a.Username), nullIfEmpty(a.PasswordVersion)
 	} else {
 		m.AdminUsername, m.AdminPasswordVersion = types.StringNull(), types.StringNull()
-	}
-	if m.AdminOTPURI.IsUnknown() {
-		m.AdminOTPURI = types.StringNull()
-	}
-	if m.AdminRecoveryCodes.IsUnknown() {
-		m.AdminRecoveryCodes = types.ListNull(types.StringType)
 	}
 	m.AdminPasswordWO = types.StringNull() // write-only: never in state
 	return d
@@ -833,7 +825,7 @@ func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest
 		resp.Diagnostics.AddError("Updating "+plan.Name.ValueString()+" failed", errText(err))
 		return
 	}
-	setCreatedAdmin(&plan, st)
+	resp.Diagnostics.Append(keepEnrolment(&plan, st)...)
 	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -86,6 +88,7 @@ resource "acquire_service" "identity" {
   kind                   = "identity"
   registry               = acquire_service.registry.url
   admin_username         = "root"
+  admin_enrolment_file   = %[6]q
   %[1]s
   admin_password_version = %[2]q
 }
@@ -117,7 +120,7 @@ resource "acquire_trust" "accounting_access" {
   service = acquire_service.accounting.url
   trusted = acquire_service.access.url
 }
-`, adminPasswordAttr(t, c.password), c.passwordVersion, c.accessAccounting, store, c.deleteData)
+`, adminPasswordAttr(t, c.password), c.passwordVersion, c.accessAccounting, store, c.deleteData, enrolmentFile())
 }
 
 func TestAccServiceLifecycle(t *testing.T) {
@@ -140,9 +143,8 @@ func TestAccServiceLifecycle(t *testing.T) {
 					ConfigStateChecks: []statecheck.StateCheck{
 						statecheck.ExpectKnownValue("acquire_service.identity", tfjsonpath.New("url"), knownvalue.StringExact(h.env.URL+"/identity")),
 						statecheck.ExpectKnownValue("acquire_service.identity", tfjsonpath.New("uid"), knownvalue.StringRegexp(regexp.MustCompile(`^iden-`))),
-						statecheck.ExpectKnownValue("acquire_service.identity", tfjsonpath.New("admin_otp_uri"), knownvalue.StringRegexp(regexp.MustCompile(`^otpauth://`))),
+						statecheck.ExpectKnownValue("acquire_service.identity", tfjsonpath.New("admin_enrolment_file"), knownvalue.StringExact(enrolmentFile())),
 						statecheck.ExpectKnownValue("acquire_service.identity", tfjsonpath.New("cert_fingerprint"), knownvalue.StringRegexp(regexp.MustCompile(`^[0-9a-f:]{47}$`))),
-						statecheck.ExpectSensitiveValue("acquire_service.identity", tfjsonpath.New("admin_otp_uri")),
 						statecheck.ExpectKnownValue("acquire_service.access", tfjsonpath.New("settings").AtMapKey("accounting_url"), knownvalue.StringExact(h.env.URL+"/accounting")),
 						statecheck.ExpectKnownValue("acquire_trust.accounting_access", tfjsonpath.New("service_name"), knownvalue.StringExact("accounting")),
 					},
@@ -169,7 +171,7 @@ func TestAccServiceLifecycle(t *testing.T) {
 				{ // import with verify, each resource
 					ResourceName: "acquire_service.identity", ImportState: true, ImportStateVerify: true,
 					// Shown once, when created; config-only.
-					ImportStateVerifyIgnore: []string{"admin_otp_uri", "admin_recovery_codes", "admin_password_env"},
+					ImportStateVerifyIgnore: []string{"admin_enrolment_file", "admin_password_env"},
 				},
 				{ResourceName: "acquire_service.access", ImportState: true, ImportStateVerify: true},
 				{ResourceName: "acquire_service.accounting", ImportState: true, ImportStateVerify: true},
@@ -187,7 +189,6 @@ func TestAccServiceLifecycle(t *testing.T) {
 					}},
 					ConfigStateChecks: []statecheck.StateCheck{
 						statecheck.ExpectKnownValue("acquire_service.access", tfjsonpath.New("settings").AtMapKey("accounting_url"), knownvalue.StringExact(h.env.URL+"/accounting2")),
-						statecheck.ExpectKnownValue("acquire_service.identity", tfjsonpath.New("admin_otp_uri"), knownvalue.StringRegexp(regexp.MustCompile(`^otpauth://`))),
 					},
 					Check: checkLogin(h, "Root-Password-2"),
 				},
@@ -233,7 +234,7 @@ func TestAccServiceLifecycle(t *testing.T) {
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 				},
 				{Config: doomed.hcl(t, h.env.URL)}, // delete_data on the registry, for the destroy below
-			}, checkNoSecretInState(base.password, rotated.password)),
+			}, checkNoSecretsInState(withEnrolment(base.password, rotated.password))),
 			CheckDestroy: func(*terraform.State) error {
 				all, err := h.admin.List(ctx)
 				if err != nil || len(all) != 0 {
@@ -287,7 +288,11 @@ func checkLogin(h *adminHost, password string) resource.TestCheckFunc {
 func checkLoginWith(h *adminHost, password string, uri *string) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		attrs := s.RootModule().Resources["acquire_service.identity"].Primary.Attributes
-		otpURI := attrs["admin_otp_uri"]
+		en, err := readEnrolment(enrolmentFile())
+		if err != nil {
+			return fmt.Errorf("the admin's enrolment file: %w", err)
+		}
+		otpURI := en.OTPURI
 		if uri != nil && *uri == "" {
 			*uri = otpURI
 		} else if uri != nil {
@@ -296,6 +301,9 @@ func checkLoginWith(h *adminHost, password string, uri *string) resource.TestChe
 		u, err := url.Parse(otpURI)
 		if err != nil {
 			return err
+		}
+		if len(en.RecoveryCodes) == 0 || en.Username != "root" {
+			return fmt.Errorf("enrolment file: %d recovery codes, username %q", len(en.RecoveryCodes), en.Username)
 		}
 		// One login per 30 s step: a code is accepted once.
 		now := h.env.Clock.Now()
@@ -402,4 +410,28 @@ func TestAccServicePlanTimeValidation(t *testing.T) {
 			),
 		})
 	})
+}
+
+// enrolmentFile is where the tests' identity services write their admin's
+// enrolment: a file of the test's own folder (forEachEngine sets
+// TF_ACC_TEMP_DIR per test and engine).
+func enrolmentFile() string {
+	return filepath.Join(os.Getenv("TF_ACC_TEMP_DIR"), "admin-enrolment.json")
+}
+
+// withEnrolment is the secrets a test knows plus the admin's enrolment
+// (its authenticator URI, the TOTP secret in it, every recovery code), read
+// when the check runs: none of them may be anywhere in state.
+func withEnrolment(secrets ...string) func() []string {
+	return func() []string {
+		out := append([]string(nil), secrets...)
+		if en, err := readEnrolment(enrolmentFile()); err == nil {
+			out = append(out, en.OTPURI)
+			if u, err := url.Parse(en.OTPURI); err == nil && u.Query().Get("secret") != "" {
+				out = append(out, u.Query().Get("secret"))
+			}
+			out = append(out, en.RecoveryCodes...)
+		}
+		return out
+	}
 }

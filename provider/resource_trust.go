@@ -109,7 +109,7 @@ func (r *trustResource) set(ctx context.Context, m *trustModel, trusted bool) er
 	}
 	m.Name = types.StringValue(st.Name)
 	m.Service, m.Trusted = types.StringValue(st.URL), types.StringValue(trustedURL)
-	m.ID = types.StringValue(st.URL + " " + trustedURL)
+	m.ID = types.StringValue(trustID(st.URL, trustedURL))
 	return nil
 }
 
@@ -147,7 +147,7 @@ func (r *trustResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		return
 	}
 	m.Name, m.Service, m.Trusted = types.StringValue(st.Name), types.StringValue(st.URL), types.StringValue(trustedURL)
-	m.ID = types.StringValue(st.URL + " " + trustedURL)
+	m.ID = types.StringValue(trustID(st.URL, trustedURL))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
 
@@ -169,11 +169,16 @@ func (r *trustResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	}
 }
 
-// ImportState takes "<service URL> <trusted URL>".
+// trustID is the trust's ID and import ID: "<service URL>,<trusted URL>",
+// a comma-separated pair as providers' composite IDs are by convention (a
+// URL holds no unescaped comma worth keeping: both are checked as URLs).
+func trustID(serviceURL, trustedURL string) string { return serviceURL + "," + trustedURL }
+
+// ImportState takes trustID's form, "<service URL>,<trusted URL>".
 func (r *trustResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	svc, trusted, ok := strings.Cut(req.ID, " ")
+	svc, trusted, ok := strings.Cut(req.ID, ",")
 	if !ok || checkURL(svc) != "" || checkURL(trusted) != "" {
-		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q must be \"<service URL> <trusted URL>\"", req.ID))
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q must be \"<service URL>,<trusted URL>\"", req.ID))
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)

@@ -58,7 +58,7 @@ func TestAccTrust(t *testing.T) {
 			ProtoV6ProviderFactories: testAccProviders,
 			Steps: []resource.TestStep{
 				{Config: trustConfig(u, "access"), Check: trusts(h, u+"/access")},
-				{ResourceName: "acquire_trust.t", ImportState: true, ImportStateVerify: true, ImportStateId: u + "/accounting " + u + "/access"},
+				{ResourceName: "acquire_trust.t", ImportState: true, ImportStateVerify: true, ImportStateId: u + "/accounting," + u + "/access"},
 				{
 					Config: trustConfig(u, "access2"),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{

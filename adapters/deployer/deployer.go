@@ -70,6 +70,11 @@ type Deployment struct {
 	StoreURL  string // ACQUIRE_STORE_URL as the function sees it
 	SecretRef string // where the secret lives (an ARN, a resource name), never the secret
 	Version   string // the deployed artifact's digest or version id
+	// Services are the service kinds the function serves, comma-separated
+	// as ACQUIRE_SERVICES, as deployed (so a deployment found by name
+	// alone, e.g. on import, says what it is). A string keeps Deployment
+	// comparable.
+	Services string
 }
 
 // Deployer manages deployments on one cloud.

@@ -13,6 +13,12 @@ terraform {
   }
 }
 
+variable "admin_enrolment_file" {
+  description = "Where the provider writes the admin's authenticator URI and recovery codes (0600) when it creates the admin; state keeps only this path. Default: admin-enrolment.json in this folder."
+  type        = string
+  default     = null
+}
+
 variable "host_url" {
   description = "Base URL of the running `acquire host` (its admin token comes from ACQUIRE_HOST_TOKEN)."
   type        = string
@@ -45,6 +51,7 @@ resource "acquire_service" "identity" {
   kind                   = "identity"
   registry               = acquire_service.registry.url
   admin_username         = var.admin_username
+  admin_enrolment_file   = coalesce(var.admin_enrolment_file, "${abspath(path.root)}/admin-enrolment.json")
   admin_password_version = var.admin_password_version
   # The password is read from ACQUIRE_ADMIN_PASSWORD at apply and never
   # stored. With Terraform >= 1.11 you may use admin_password_wo instead.
@@ -126,10 +133,9 @@ output "admin_username" {
   value = var.admin_username
 }
 
-output "admin_otp_uri" {
-  description = "The admin's authenticator URI: tofu output -raw admin_otp_uri"
-  value       = acquire_service.identity.admin_otp_uri
-  sensitive   = true
+output "admin_enrolment_file" {
+  description = "The admin's enrolment (authenticator URI, recovery codes), written once when the admin was created: jq -r .otp_uri <file>"
+  value       = acquire_service.identity.admin_enrolment_file
 }
 
 output "cli_env" {

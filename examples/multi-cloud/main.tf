@@ -149,8 +149,10 @@ resource "acquire_service" "accounting" {
   registry           = acquire_service.registry.url
   admin_identity_url = acquire_service.identity.url
   admin_user_uid     = acquire_service.identity.admin_user_uid
-  settings           = { trusted_identities = acquire_service.identity.url }
-  trusted_services   = ["${var.access_public_url}/access"]
+  settings = {
+    trusted_identities = acquire_service.identity.url
+    trusted_services   = "${var.access_public_url}/access" # access cashes cheques in its own name
+  }
   store              = { gcs = { bucket = "${var.prefix}-accounting" } }
   platform {
     gcp {

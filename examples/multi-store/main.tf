@@ -13,6 +13,12 @@ terraform {
   }
 }
 
+variable "admin_enrolment_file" {
+  description = "Where the provider writes the admin's authenticator URI and recovery codes (0600) when it creates the admin; state keeps only this path. Default: admin-enrolment.json in this folder."
+  type        = string
+  default     = null
+}
+
 variable "host_url" {
   type    = string
   default = "http://127.0.0.1:8080"
@@ -91,6 +97,7 @@ resource "acquire_service" "identity" {
   kind                   = "identity"
   registry               = acquire_service.registry.url
   admin_username         = var.admin_username
+  admin_enrolment_file   = coalesce(var.admin_enrolment_file, "${abspath(path.root)}/admin-enrolment.json")
   admin_password_version = "1" # password from ACQUIRE_ADMIN_PASSWORD
   store = {
     s3 = { bucket = var.s3_bucket, region = "us-east-1", endpoint = var.s3_endpoint, path_style = var.s3_endpoint != null }
@@ -177,9 +184,9 @@ output "admin_username" {
   value = var.admin_username
 }
 
-output "admin_otp_uri" {
-  value     = acquire_service.identity.admin_otp_uri
-  sensitive = true
+output "admin_enrolment_file" {
+  description = "The admin's enrolment (authenticator URI, recovery codes), written once when the admin was created: jq -r .otp_uri <file>"
+  value       = acquire_service.identity.admin_enrolment_file
 }
 
 output "store_urls" {

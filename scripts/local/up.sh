@@ -59,7 +59,8 @@ export TF_CLI_CONFIG_FILE="$RC" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 TF_STATE="$STATE_DIR/local.tfstate"
 EXAMPLE="$(cd "$(dirname "$0")/../../examples/local" && pwd)"
 
-"$TOFU" -chdir="$EXAMPLE" apply -auto-approve -input=false -compact-warnings "${NO_COLOR_FLAG[@]}" -state="$TF_STATE" -var "host_url=$HOST_URL"
+"$TOFU" -chdir="$EXAMPLE" apply -auto-approve -input=false -compact-warnings "${NO_COLOR_FLAG[@]}" -state="$TF_STATE" -var "host_url=$HOST_URL" \
+  -var "admin_enrolment_file=$STATE_DIR/admin-enrolment.json"
 OUT() { "$TOFU" -chdir="$EXAMPLE" output -state="$TF_STATE" -raw "$1"; }
 
 # The CLI's environment, kept for `. .acquire/cli.env` (README): sourcing a
@@ -69,9 +70,11 @@ CLI_ENV="$STATE_DIR/cli.env"
 OUT cli_env >"$CLI_ENV.tmp" && mv "$CLI_ENV.tmp" "$CLI_ENV"
 
 # The admin's authenticator URI is known only to the apply that created the
-# admin: keep it (0600) so a later `make up` after `make down` still shows it.
+# admin, which wrote it (0600) to admin-enrolment.json, never to state; keep
+# the URI alone in admin-otp.uri so a later `make up` after `make down`
+# still shows it.
 OTP_FILE="$STATE_DIR/admin-otp.uri"
-if uri=$(OUT admin_otp_uri 2>/dev/null) && [[ "$uri" == otpauth://* ]]; then
+if uri=$(sed -nE 's/.*"otp_uri": "([^"]*)".*/\1/p' "$STATE_DIR/admin-enrolment.json" 2>/dev/null) && [[ "$uri" == otpauth://* ]]; then
   (umask 077 && printf '%s\n' "$uri" >"$OTP_FILE")
 fi
 

@@ -171,6 +171,7 @@ func TestCreateFromNothing(t *testing.T) {
 	want := deployer.Deployment{
 		Name: "acq-test", URL: "https://acq-test-abc123.lambda-url.us-east-1.on.aws",
 		StoreURL: "s3://acq-test-store?region=us-east-1", SecretRef: secretARN, Version: sha(mustRead(t, s.Artifact)),
+		Services: "identity,ledger",
 	}
 	if dep != want {
 		t.Errorf("deployment %+v, want %+v", dep, want)

@@ -270,6 +270,7 @@ func deployment(name string, fn *lambda.GetFunctionOutput, fnURL string) deploye
 		if c.Environment != nil {
 			dep.StoreURL = c.Environment.Variables[host.EnvStoreURL]
 			dep.SecretRef = c.Environment.Variables[envSecretARN]
+			dep.Services = c.Environment.Variables[host.EnvServices]
 			if u := c.Environment.Variables[host.EnvPublicURL]; u != "" {
 				dep.URL = u // the service's own URL: a custom domain, or the function URL
 			}

@@ -77,6 +77,7 @@ const (
 	tagVault     = "acquire-key-vault"
 	tagVersion   = "acquire-version"
 	tagPublicURL = "acquire-public-url"
+	tagKinds     = "acquire-kinds"
 )
 
 // Options configure a Deployer.
@@ -199,6 +200,7 @@ func deploymentFromSite(name string, st site) deployer.Deployment {
 	}
 	return deployer.Deployment{
 		Name:      name,
+		Services:  t[tagKinds],
 		URL:       u,
 		StoreURL:  storeURL(t[tagContainer], t[tagAccount]),
 		SecretRef: secretURI(t[tagVault], name),
@@ -316,7 +318,13 @@ func (d *Deployer) Secret(ctx context.Context, name string) (string, error) {
 }
 
 func (d *Deployer) putApp(ctx context.Context, t target, digest string) (site, error) {
-	tags := map[string]string{tagAccount: t.account, tagContainer: t.Bucket, tagVault: t.vault, tagVersion: digest}
+	tags := map[string]string{tagAccount: t.account, tagContainer: t.Bucket, tagVault: t.vault, tagVersion: digest,
+		tagKinds: strings.Join(t.Kinds, ",")}
+	for k, v := range t.Function.Tags {
+		if _, own := tags[k]; !own {
+			tags[k] = v // the caller's tags, under the deployer's own
+		}
+	}
 	if t.Function.PublicURL != "" {
 		tags[tagPublicURL] = t.Function.PublicURL
 	}

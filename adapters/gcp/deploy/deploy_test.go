@@ -199,7 +199,8 @@ func TestCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantURL := "https://" + svcName + "-abc123-ew.a.run.app"
-	want := deployer.Deployment{Name: svcName, URL: wantURL, StoreURL: "gs://acq-test-store-1", SecretRef: secretRN + "/versions/1", Version: e.digest}
+	want := deployer.Deployment{Name: svcName, URL: wantURL, StoreURL: "gs://acq-test-store-1", SecretRef: secretRN + "/versions/1",
+		Version: e.digest, Services: "accounting,identity"}
 	if dep != want {
 		t.Errorf("Create = %+v\nwant     %+v", dep, want)
 	}

@@ -227,6 +227,8 @@ func deploymentOf(name string, svc *run.GoogleCloudRunV2Service) deployer.Deploy
 		switch {
 		case e.Name == envStoreURL:
 			dep.StoreURL = e.Value
+		case e.Name == envServices:
+			dep.Services = e.Value
 		case e.Name == envSecret && e.ValueSource != nil && e.ValueSource.SecretKeyRef != nil:
 			dep.SecretRef = e.ValueSource.SecretKeyRef.Secret + "/versions/" + e.ValueSource.SecretKeyRef.Version
 		}
