@@ -126,7 +126,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	root.SetIn(g.stdin)
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
-	root.AddCommand(newUserCmd(g), newAccountCmd(g), newInvoiceCmd(g), newDepositCmd(g), newChequeCmd(g), newAccessCmd(g), newDriveCmd(g), newGroupCmd(g), newFileCmd(g), newPARCmd(g), newJobCmd(g), newClusterCmd(g), newOTPCmd(g), newWalletCmd(g), newHostCmd(g), newBenchCmd(g))
+	root.AddCommand(newUserCmd(g), newAccountCmd(g), newInvoiceCmd(g), newDepositCmd(g), newChequeCmd(g), newAccessCmd(g), newDriveCmd(g), newGroupCmd(g), newFileCmd(g), newPARCmd(g), newJobCmd(g), newClusterCmd(g), newOTPCmd(g), newWalletCmd(g), newHostCmd(g), newBenchCmd(g), newRegionCmd(g))
 	g.rootCmd = root
 	return root
 }
