@@ -103,4 +103,3 @@ func startGCS(ctx context.Context, st *Started, toolsBin string) (bench.FileAnch
 		},
 	}, nil
 }
-
