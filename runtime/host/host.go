@@ -164,7 +164,8 @@ func (h *Host) open(ctx context.Context, kind string) error {
 			return err
 		}
 	case identity.Kind:
-		h.Identity = identity.New(svc, identity.Options{Password: h.cfg.Password, SessionLife: h.cfg.SessionLife})
+		h.Identity = identity.New(svc, identity.Options{Password: h.cfg.Password, SessionLife: h.cfg.SessionLife,
+			Client: h.Client, Relying: h.relying()})
 	case accounting.Kind:
 		opts := accounting.Options{Client: h.Client, TrustedIdentities: h.trustedIdentities(), TrustedServices: h.trustedServices()}
 		if h.Accounting, err = accounting.New(ctx, svc, opts); err != nil {
@@ -188,6 +189,18 @@ func (h *Host) open(ctx context.Context, kind string) error {
 	h.services[kind] = svc
 	h.mux.Handle("/"+kind, svc)
 	return nil
+}
+
+// relying are the services of this host that may hold fast-path channels
+// of its identity service's sessions: told when a session ends.
+func (h *Host) relying() []string {
+	var out []string
+	for _, k := range []string{accounting.Kind, storage.Kind} {
+		if slices.Contains(h.cfg.Kinds, k) {
+			out = append(out, h.ServiceURL(k))
+		}
+	}
+	return out
 }
 
 // trustedIdentities are the configured identity services and this host's
