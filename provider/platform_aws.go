@@ -43,6 +43,7 @@ func init() {
 				"one the deployer makes; it must allow what the made one does (docs/design/provider.md): the bucket, the secret, the logs.",
 				Validators: []validator.String{patternValidator{awsRoleARNPattern, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)"}}},
 		},
+		Replace: []string{"region"}, ImportKeys: []string{"region"},
 		Limits: functionLimits{MemoryMB: [2]int64{awsdeploy.MinMemoryMB, awsdeploy.MaxMemoryMB}, TimeoutS: [2]int64{1, awsdeploy.MaxTimeoutS},
 			MaxInstances: [2]int64{1, 1000}, LogRetentionDays: [2]int64{1, 3653}},
 		Decode: decodeAs[awsPlatformModel],

@@ -41,6 +41,7 @@ func init() {
 			"key_vault": schema.StringAttribute{Required: true, Description: "Key Vault (must exist, Azure RBAC permission model) the service " +
 				"secret is kept in; the function's identity is granted that one secret.", Validators: []validator.String{setting(azuredeploy.SettingKeyVault)}},
 		},
+		Replace: []string{"subscription", "resource_group", "location", "storage_account", "key_vault"}, ImportKeys: []string{"subscription", "resource_group"},
 		Limits: functionLimits{MemoryMB: [2]int64{512, 4096}, TimeoutS: [2]int64{1, 14400}, MaxInstances: [2]int64{40, 1000}},
 		Decode: decodeAs[azurePlatformModel],
 	})

@@ -197,9 +197,6 @@ func (c *cloudPlatform) status(ctx context.Context, name string, spec host.Spec,
 }
 
 func (c *cloudPlatform) read(ctx context.Context, name string) (*host.Status, error) {
-	if c.prev == nil {
-		return nil, errors.New("a cloud service is read with its state")
-	}
 	dep, err := c.d.Read(ctx, name)
 	if errors.Is(err, deployer.ErrNotFound) {
 		return nil, errGone
@@ -210,6 +207,14 @@ func (c *cloudPlatform) read(ctx context.Context, name string) (*host.Status, er
 	c.secretRef = dep.SecretRef
 	if err := c.serviceSecret(ctx, name); err != nil {
 		return nil, err
+	}
+	if c.prev == nil || c.prev.Kind == "" {
+		// Imported: the deployment says what it is and where its state is.
+		kind, _, _ := strings.Cut(dep.Services, ",")
+		if kind == "" || dep.StoreURL == "" {
+			return nil, fmt.Errorf("deployment %s does not say its service kind and store: not an Acquire deployment?", name)
+		}
+		c.prev = &host.Spec{Kind: kind, StoreURL: dep.StoreURL}
 	}
 	svc, err := c.open(ctx, *c.prev, dep)
 	if err != nil {

@@ -92,7 +92,7 @@ func (f *fakeDeployer) Create(_ context.Context, s deployer.Spec) (deployer.Depl
 		fn.handler.Load().ServeHTTP(w, r)
 	}))
 	fn.dep = deployer.Deployment{Name: s.Name, URL: fn.srv.URL, StoreURL: "file://" + filepath.Join(f.dir, s.Bucket),
-		SecretRef: "fake-secrets/" + s.Name, Version: "v1"}
+		SecretRef: "fake-secrets/" + s.Name, Version: "v1", Services: strings.Join(s.Kinds, ",")}
 	if err := f.load(fn, s); err != nil {
 		fn.srv.Close()
 		return deployer.Deployment{}, err
@@ -275,6 +275,11 @@ func TestAccServiceOnCloudPlatform(t *testing.T) {
 						},
 						checkLoginWith(h, "Root-Password-1", &otpURI),
 					),
+				},
+				{ // importable by convention: the secret is read back through the deployer
+					ResourceName: "acquire_service.identity", ImportState: true, ImportStateId: "aws/us-east-1/ident", ImportStateVerify: true,
+					ImportStateVerifyIgnore: []string{"store", "store_url", "registry", "platform", "admin_username", "admin_password_version",
+						"admin_password_env", "admin_enrolment_file", "admin_identity_url", "admin_user_uid"},
 				},
 				{
 					Config: cloudConfig(t, h.env.URL, "Root-Password-2", "2", artifact),

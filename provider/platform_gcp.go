@@ -43,6 +43,7 @@ func init() {
 				"exist; bring your own). The deployer grants it exactly the service's bucket and secret.",
 				Validators: []validator.String{setting(gcpdeploy.SettingServiceAccount)}},
 		},
+		Replace: []string{"project", "region"}, ImportKeys: []string{"project", "region"},
 		Limits: functionLimits{MemoryMB: [2]int64{128, 32768}, TimeoutS: [2]int64{1, 3600}, MaxInstances: [2]int64{1, 1000},
 			Tag: func(k, v string) error {
 				if !gcpLabelPattern.MatchString(k) || (v != "" && !gcpLabelPattern.MatchString("a"+v)) {

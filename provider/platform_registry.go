@@ -14,11 +14,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/openacquire/acquire/adapters/deployer"
 )
@@ -43,6 +47,13 @@ type platformKind struct {
 	// function attributes (functionAttributes): artifact, artifact_sha256,
 	// memory_mb, timeout_s, max_instances, log_retention_days, tags.
 	Attributes map[string]schema.Attribute
+	// Replace are the attributes whose change replaces the service (where
+	// it runs: region, project, account); any other change, and the
+	// function attributes, update it in place.
+	Replace []string
+	// ImportKeys are the attributes an import ID carries, in order:
+	// "<Name>/<value>/.../<deployment name>"; each is in Replace.
+	ImportKeys []string
 	// Limits bound the function attributes on this platform.
 	Limits functionLimits
 	// Decode reads the block (from config, plan or state; values may be
@@ -365,4 +376,65 @@ func functionSpec(f *functionModel, defaultTags map[string]string) deployer.Func
 	fn.MaxInstances, fn.LogRetentionDays = f.MaxInstances.ValueInt64(), f.LogRetentionDays.ValueInt64()
 	fn.PublicURL = strings.TrimRight(f.PublicURL.ValueString(), "/")
 	return fn
+}
+
+// platformReplace is the platform block's plan modifier: a service is
+// replaced when it moves to another platform or another place on it (a
+// Replace attribute of its block changes), and updated in place
+// otherwise (memory, timeout, tags, artifact...). An attribute null in
+// state (an imported service knows only its ImportKeys) does not count.
+func platformReplace(ctx context.Context, req planmodifier.ObjectRequest, resp *objectplanmodifier.RequiresReplaceIfFuncResponse) {
+	from, _ := parsePlatform(ctx, req.StateValue)
+	to, _ := parsePlatform(ctx, req.PlanValue)
+	if from.cloud() != to.cloud() {
+		resp.RequiresReplace = true
+		return
+	}
+	if from.cloud() == "" {
+		if from != nil && to != nil && from.Local != nil && to.Local != nil && !from.Local.HostURL.Equal(to.Local.HostURL) {
+			resp.RequiresReplace = true
+		}
+		return
+	}
+	was, now := from.Raw.Attributes(), to.Raw.Attributes()
+	for _, a := range platformKinds[from.Cloud].Replace {
+		if !was[a].IsNull() && !was[a].Equal(now[a]) {
+			resp.RequiresReplace = true
+		}
+	}
+}
+
+// importedPlatform is the platform object of a service imported by
+// "<cloud>/<key values>/<name>": the cloud block with its ImportKeys set,
+// everything else null (Read fills what the deployment says, the
+// configuration the rest).
+func importedPlatform(ctx context.Context, k platformKind, values []string) (types.Object, diag.Diagnostics) {
+	var d diag.Diagnostics
+	top := platformSchema().Type().(basetypes.ObjectType)
+	attrs := map[string]attr.Value{}
+	for name, t := range top.AttrTypes {
+		ot := t.(basetypes.ObjectType)
+		if name != k.Name {
+			attrs[name] = types.ObjectNull(ot.AttrTypes)
+			continue
+		}
+		inner := map[string]attr.Value{}
+		for a, at := range ot.AttrTypes {
+			v, err := at.ValueFromTerraform(ctx, tftypes.NewValue(at.TerraformType(ctx), nil))
+			if err != nil {
+				d.AddError("Import", err.Error())
+				return types.ObjectNull(top.AttrTypes), d
+			}
+			inner[a] = v
+		}
+		for i, a := range k.ImportKeys {
+			inner[a] = types.StringValue(values[i])
+		}
+		o, dd := types.ObjectValue(ot.AttrTypes, inner)
+		d.Append(dd...)
+		attrs[name] = o
+	}
+	o, dd := types.ObjectValue(top.AttrTypes, attrs)
+	d.Append(dd...)
+	return o, d
 }

@@ -72,7 +72,6 @@ type serviceModel struct {
 	Store                *storeModel    `tfsdk:"store"`
 	Platform             types.Object   `tfsdk:"platform"`
 	Settings             types.Map      `tfsdk:"settings"`
-	TrustedServices      types.Set      `tfsdk:"trusted_services"`
 	AdminUsername        types.String   `tfsdk:"admin_username"`
 	AdminPasswordWO      types.String   `tfsdk:"admin_password_wo"`
 	AdminPasswordEnv     types.String   `tfsdk:"admin_password_env"`
@@ -245,11 +244,15 @@ func platformSchema() schema.SingleNestedBlock {
 		stores = append(stores, name+": "+strings.Join(k.Stores, " or "))
 	}
 	return schema.SingleNestedBlock{
-		PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplace()},
+		PlanModifiers: []planmodifier.Object{objectplanmodifier.RequiresReplaceIf(platformReplace,
+			"Moving the service to another platform, or another place on it, replaces it.",
+			"Moving the service to another platform, or another place on it, replaces it.")},
 		Description: "Where the service runs: a block holding exactly one of local, " + strings.Join(platformNames(), ", ") +
 			" (e.g. `platform { aws { region = ... } }`). Default: the local platform of the " +
 			"provider's host_url. Cloud platforms need their store (" + strings.Join(stores, "; ") + "). Every required value and " +
-			"cross-field rule is checked at plan, naming the attribute; a misspelt argument is an error. Changing it replaces the service.",
+			"cross-field rule is checked at plan, naming the attribute; a misspelt argument is an error. Changing the platform or where on it " +
+			"the service runs (region, project, subscription, resource group, storage account) replaces the service; any other change " +
+			"(artifact, memory, timeout, tags...) updates it in place.",
 		Blocks: blocks,
 	}
 }
@@ -852,15 +855,35 @@ func (r *serviceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 }
 
-// ImportState takes the deployment's name (local platform of the
-// provider's host).
+// ImportState takes the deployment's name on the provider's host, or a
+// cloud service's "<platform>/<where>/<name>" (platformKind.ImportKeys:
+// aws/<region>/<name>, gcp/<project>/<region>/<name>,
+// azure/<subscription>/<resource group>/<name>): its secret is read back
+// from the platform's secret store, so nothing but the ID is needed.
 func (r *serviceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	if !serviceNamePattern.MatchString(req.ID) {
-		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q must be the deployment's name on the provider's host", req.ID))
+	parts := strings.Split(req.ID, "/")
+	name := parts[len(parts)-1]
+	if !serviceNamePattern.MatchString(name) {
+		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q must be the deployment's name on the provider's host, "+
+			"or <platform>/<where>/<name> for a cloud service (e.g. aws/eu-west-2/identity)", req.ID))
 		return
 	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), req.ID)...)
+	if len(parts) > 1 {
+		k, ok := platformKinds[parts[0]]
+		if !ok || len(parts) != len(k.ImportKeys)+2 {
+			want := "one of " + strings.Join(platformNames(), ", ")
+			if ok {
+				want = k.Name + "/" + strings.Join(k.ImportKeys, "/") + "/<name>"
+			}
+			resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q: a cloud service is imported by %s", req.ID, want))
+			return
+		}
+		p, d := importedPlatform(ctx, k, parts[1:len(parts)-1])
+		resp.Diagnostics.Append(d...)
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("platform"), p)...)
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), name)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("delete_data"), false)...)
 }
 

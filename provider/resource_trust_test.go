@@ -56,7 +56,7 @@ func TestAccTrust(t *testing.T) {
 		u := h.env.URL
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProviders,
-			Steps: []resource.TestStep{
+			Steps: scanEveryApply([]resource.TestStep{
 				{Config: trustConfig(u, "access"), Check: trusts(h, u+"/access")},
 				{ResourceName: "acquire_trust.t", ImportState: true, ImportStateVerify: true, ImportStateId: u + "/accounting," + u + "/access"},
 				{
@@ -82,7 +82,7 @@ func TestAccTrust(t *testing.T) {
 					Config:      providerBlock(u) + `resource "acquire_trust" "t" {` + "\n" + `  service = "` + u + `/nowhere"` + "\n  trusted = \"" + u + "/access\"\n}\n",
 					ExpectError: regexp.MustCompile(`no deployment at`),
 				},
-			},
+			}, checkNoSecretInState(testHostToken)),
 			CheckDestroy: func(*terraform.State) error { return trusts(h)(nil) },
 		})
 	})

@@ -130,9 +130,22 @@ func leakedIn(v any, secrets []string, depth int) int {
 
 // scanEveryApply adds check to every step that applies a configuration
 // (not plan-only, not expected to fail), so no step that deploys a service
-// goes unscanned.
+// goes unscanned, and to every import step the same scan of the state
+// files on disk (an import writes state too).
 func scanEveryApply(steps []resource.TestStep, check resource.TestCheckFunc) []resource.TestStep {
 	for i, st := range steps {
+		if st.ImportState && st.ExpectError == nil {
+			prev := st.ImportStateCheck
+			steps[i].ImportStateCheck = func(is []*terraform.InstanceState) error {
+				if prev != nil {
+					if err := prev(is); err != nil {
+						return err
+					}
+				}
+				return check(&terraform.State{Modules: []*terraform.ModuleState{{Path: []string{"root"}, Resources: map[string]*terraform.ResourceState{}}}})
+			}
+			continue
+		}
 		if st.Config == "" || st.PlanOnly || st.ExpectError != nil {
 			continue
 		}

@@ -1,2 +1,5 @@
 # A service deployed on the provider's host, by its deployment name.
 tofu import acquire_service.identity identity
+# A cloud service: aws/<region>/<name>, gcp/<project>/<region>/<name>,
+# azure/<subscription>/<resource group>/<name>.
+tofu import acquire_service.registry aws/eu-west-2/acquire-demo-registry
