@@ -15,8 +15,13 @@ import (
 	"github.com/openacquire/acquire/adapters/deployer"
 )
 
-// platform = { azure = {...} }: Azure Functions on a Flex Consumption plan
-// (adapters/azure/deploy), its state on store.azure in storage_account.
+// platform { azure {...} }: Azure Functions (adapters/azure/deploy), its
+// state on store.azure in storage_account. The deployer still runs the app
+// on a Linux Consumption (Y1) plan with a Key Vault access policy; Flex
+// Consumption and RBAC role assignments are not built yet (see
+// docs/design/provider.md), so the function attributes it would take
+// there (memory, timeout, instances, log retention) are refused at plan
+// rather than silently ignored.
 
 type azurePlatformModel struct {
 	functionModel
@@ -31,27 +36,25 @@ func init() {
 	setting := func(key string) validator.String { return deployerSetting{azuredeploy.CheckSetting, key} }
 	registerPlatform(platformKind{
 		Name: "azure", Stores: []string{"azure"},
-		Description: "Azure Functions on a Flex Consumption plan (adapters/azure/deploy); the state on store.azure, a container of storage_account.",
+		Description: "Azure Functions, Linux Consumption plan (adapters/azure/deploy); the state on store.azure, a container of storage_account. " +
+			"memory_mb, timeout_s, max_instances and log_retention_days are not supported on it yet.",
 		Attributes: map[string]schema.Attribute{
 			"subscription":   schema.StringAttribute{Required: true, Description: "Subscription id.", Validators: []validator.String{setting("subscription")}},
 			"resource_group": schema.StringAttribute{Required: true, Description: "Resource group (must exist).", Validators: []validator.String{setting("resourceGroup")}},
 			"location":       schema.StringAttribute{Required: true, Description: "Azure location, e.g. uksouth.", Validators: []validator.String{setting("location")}},
 			"storage_account": schema.StringAttribute{Required: true, Description: "Storage account (must exist) holding the store's container " +
 				"and the deployment package; store.azure.account, when given, must be the same.", Validators: []validator.String{setting(azuredeploy.SettingStorageAccount)}},
-			"key_vault": schema.StringAttribute{Required: true, Description: "Key Vault (must exist, Azure RBAC permission model) the service " +
-				"secret is kept in; the function's identity is granted that one secret.", Validators: []validator.String{setting(azuredeploy.SettingKeyVault)}},
+			"key_vault": schema.StringAttribute{Required: true, Description: "Key Vault (must exist; access-policy permission model, as " +
+				"the deployer adds an access policy for the function's identity) the service secret is kept in.",
+				Validators: []validator.String{setting(azuredeploy.SettingKeyVault)}},
 		},
 		Replace: []string{"subscription", "resource_group", "location", "storage_account", "key_vault"}, ImportKeys: []string{"subscription", "resource_group"},
-		Limits: functionLimits{MemoryMB: [2]int64{512, 4096}, TimeoutS: [2]int64{1, 14400}, MaxInstances: [2]int64{40, 1000}},
+		Limits: functionLimits{},
 		Decode: decodeAs[azurePlatformModel],
 	})
 }
 
 func (m *azurePlatformModel) validate(at path.Path, store *storeModel, d *diag.Diagnostics) {
-	if mem := m.MemoryMB; !mem.IsNull() && !mem.IsUnknown() && mem.ValueInt64() != 512 && mem.ValueInt64() != 2048 && mem.ValueInt64() != 4096 {
-		d.AddAttributeError(at.AtName("memory_mb"), "Not a Flex Consumption size",
-			fmt.Sprintf("%s: Flex Consumption instances have 512, 2048 or 4096 MB.", at.AtName("memory_mb")))
-	}
 	if store == nil || store.Azure == nil {
 		return
 	}

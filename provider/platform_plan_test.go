@@ -75,7 +75,7 @@ func TestAccPlatformMistakesFailAtPlan(t *testing.T) {
 			{azure(`key_vault = "acquire-kv"`, ""), `platform.\w+.storage_account: the argument "storage_account" is required`},
 			{azure(`storage_account = "acquiredemo"`, ""), `platform.\w+.key_vault: the argument "key_vault" is required`},
 			{azure("storage_account = \"acquiredemo\"\nkey_vault = \"acquire-kv\"", `, account = "otheraccount"`), `store.azure.account: "otheraccount" differs from\s+platform.azure.storage_account`},
-			{azure("storage_account = \"acquiredemo\"\nkey_vault = \"acquire-kv\"\nmemory_mb = 1024", ""), `platform.azure.memory_mb: Flex Consumption`},
+			{azure("storage_account = \"acquiredemo\"\nkey_vault = \"acquire-kv\"\nmemory_mb = 1024", ""), `platform.azure.memory_mb: not supported on azure`},
 			{aws(`memroy_mb = 512`, ""), `Unsupported argument.*"memroy_mb" is not expected here`},
 			{aws("", `, region = "us-east-1"`), `store.s3.region: "us-east-1" differs from\s+platform.aws.region "eu-west-2"`},
 			{aws("", `, endpoint = "http://127.0.0.1:9000"`), `store.s3.endpoint: a cloud deployment's function`},

@@ -1,6 +1,6 @@
 # Three clouds, one deployment: the registry, identity and access on AWS
 # Lambda + S3; accounting and compute on Google Cloud Run + GCS; storage on
-# Azure Functions (Flex Consumption) + Blob. Accounting trusts access (which
+# Azure Functions + Blob. Accounting trusts access (which
 # cashes users' cheques in its own name); compute runs jobs paid through
 # access.
 #
@@ -83,8 +83,14 @@ variable "azure_storage_account" {
 }
 
 variable "azure_key_vault" {
-  description = "Key Vault (Azure RBAC permission model) the storage service's secret is kept in."
+  description = "Key Vault (access-policy permission model, for now) the storage service's secret is kept in."
   type        = string
+}
+
+variable "admin_enrolment_file" {
+  description = "Where the provider writes the admin's authenticator URI and recovery codes (0600) when it creates the admin; state keeps only this path. Default: admin-enrolment.json in this folder."
+  type        = string
+  default     = null
 }
 
 variable "admin_username" {
@@ -129,6 +135,7 @@ resource "acquire_service" "identity" {
   kind                   = "identity"
   registry               = acquire_service.registry.url
   admin_username         = var.admin_username
+  admin_enrolment_file   = coalesce(var.admin_enrolment_file, "${abspath(path.root)}/admin-enrolment.json")
   admin_password_version = "1" # the password is read from ACQUIRE_ADMIN_PASSWORD, never stored
   store                  = { s3 = { bucket = "${var.prefix}-identity", region = var.aws_region } }
   platform {
@@ -208,7 +215,6 @@ resource "acquire_service" "storage" {
       key_vault       = var.azure_key_vault
       artifact        = data.acquire_function_package.azure.artifact
       artifact_sha256 = data.acquire_function_package.azure.sha256
-      memory_mb       = 2048
     }
   }
 }
@@ -263,6 +269,11 @@ output "compute_url" {
 
 output "admin_username" {
   value = var.admin_username
+}
+
+output "admin_enrolment_file" {
+  description = "The admin's enrolment (authenticator URI, recovery codes), written once when the admin was created: jq -r .otp_uri <file>"
+  value       = acquire_service.identity.admin_enrolment_file
 }
 
 output "cli_env" {
