@@ -379,3 +379,18 @@ func (d *Driver) Close() error {
 // EntriesRead counts the directory entries this driver's listings (and
 // split checks) have read: a test's measure of what a list page costs.
 func (d *Driver) EntriesRead() int64 { return d.entriesRead.Load() }
+
+// SetSplitSize makes d split folders past entries entries instead of 1000,
+// checking on every insertion when entries is smaller than that: tests use
+// it to see split folders with few keys. Call it before use.
+func (d *Driver) SetSplitSize(entries int) {
+	d.splitEntries = max(entries, 1)
+	if entries < splitEntries {
+		d.splitOdds = 1
+	}
+}
+
+// UnsafeSkipFlush makes d skip every fsync. Only for building large test
+// and benchmark data sets that measure something other than durability: a
+// crash would lose acknowledged writes. Call it before use.
+func (d *Driver) UnsafeSkipFlush() { d.noFlush = true }
