@@ -32,6 +32,10 @@ var (
 	// ErrAudience means an authorisation was made for another service: one
 	// service cannot replay what a user signed for it to another deployment.
 	ErrAudience = call.NewClass("AuthorisationAudienceError")
+	// ErrIdentityNotTrusted means the authorisation names an identity
+	// service that is not on the verifier's trust list (a region's own, or
+	// a peer region's it was told to trust).
+	ErrIdentityNotTrusted = call.NewClass("IdentityNotTrustedError")
 )
 
 // Authorisation is what a client attaches to a call that acts for a user.
@@ -159,7 +163,7 @@ func (v *Verifier) Verify(ctx context.Context, a *Authorisation, resource string
 	}
 	// Before any lookup: an untrusted URL is never contacted, nor cached.
 	if !v.Identities.Trusts(a.IdentityURL) {
-		return nil, call.Errorf(ErrAuthorisation, "identity service %s is not trusted here", trunc(a.IdentityURL))
+		return nil, call.Errorf(ErrIdentityNotTrusted, "identity service %s is not trusted here (trusted: %s)", trunc(a.IdentityURL), v.Identities.describe())
 	}
 	c, err := v.session(ctx, a)
 	if err != nil {

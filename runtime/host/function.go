@@ -53,7 +53,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("host: %s: %w", EnvSecret, err)
 	}
 	cfg.Kinds = splitList(getenv(EnvServices))
-	cfg.TrustedServices = splitList(getenv(EnvTrustedServices))
+	// EnvTrustedServices is read with the settings below (TrustedServicesSetting).
 	for setting, name := range settingEnv {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			if err := ApplySettings(&cfg, map[string]string{setting: v}); err != nil {
