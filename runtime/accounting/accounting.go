@@ -180,6 +180,9 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Accounting, err
 	}
 	a := &Accounting{svc: svc, b: svc.Bucket(), l: l, v: v, sv: sv, accounts: map[string]*accountRecord{}}
 	a.register()
+	if err := svc.EnableFastPath(service.FastPath{Verify: v.Verify, Identities: o.TrustedIdentities, Certs: auth.ServiceCertsFrom(o.Client)}); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

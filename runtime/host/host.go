@@ -165,7 +165,8 @@ func (h *Host) open(ctx context.Context, kind string) error {
 			return err
 		}
 	case identity.Kind:
-		h.Identity = identity.New(svc, identity.Options{Password: h.cfg.Password, SessionLife: h.cfg.SessionLife})
+		h.Identity = identity.New(svc, identity.Options{Password: h.cfg.Password, SessionLife: h.cfg.SessionLife,
+			Client: h.Client, Relying: h.relying()})
 		h.mux.Handle("/"+kind+web.Path, web.Handler("/"+kind+web.Path,
 			web.Options{IdentityURL: svc.URL(), Keys: h.webKeys, Logger: h.cfg.Logger}))
 	case accounting.Kind:
@@ -191,6 +192,18 @@ func (h *Host) open(ctx context.Context, kind string) error {
 	h.services[kind] = svc
 	h.mux.Handle("/"+kind, svc)
 	return nil
+}
+
+// relying are the services of this host that may hold fast-path channels
+// of its identity service's sessions: told when a session ends.
+func (h *Host) relying() []string {
+	var out []string
+	for _, k := range []string{accounting.Kind, storage.Kind} {
+		if slices.Contains(h.cfg.Kinds, k) {
+			out = append(out, h.ServiceURL(k))
+		}
+	}
+	return out
 }
 
 // trustedIdentities are the configured identity services and this host's
