@@ -121,7 +121,7 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 		return nil, err
 	}
 	defer done()
-	ds := deployer.Spec{Name: name, Kinds: []string{spec.Kind}, Location: c.location, Bucket: bucket, Artifact: artifact,
+	ds := deployer.Spec{Name: name, Kinds: []string{spec.Kind}, Location: c.location, Bucket: bucket, StoreURL: spec.StoreURL, Artifact: artifact,
 		Secret: c.secret, Settings: c.settings, Env: env, Function: c.function}
 	dep, err := c.d.Read(ctx, name)
 	switch {

@@ -27,6 +27,10 @@ type Spec struct {
 	Location string
 	// Bucket is the store's bucket / container, created if missing.
 	Bucket string
+	// StoreURL is the service's whole store URL as configured (bucket,
+	// region, endpoint, prefix), for deployers that pass it on as it is
+	// (Fn); the cloud deployers derive theirs from Bucket.
+	StoreURL string
 	// Artifact is the path of the make dist artifact for this platform
 	// (Lambda zip, Cloud Run image tarball, Azure Functions zip).
 	Artifact string
