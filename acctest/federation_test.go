@@ -196,7 +196,7 @@ func fedUserStory(t *testing.T, o map[string]map[string]string) *cli {
 	}
 	alice.mustJSON(pw+"\n", &reg, "user", "register", "--username", "alice", "--password-stdin")
 	waitFreshStep()
-	root.mustJSON(examplePassword+"\n", nil, "user", "login", "-u", "root", "--password-stdin", "--otp", otpNow(t, o["eu_admin_otp_uri"]["value"]))
+	root.mustJSON(examplePassword+"\n", nil, "user", "login", "-u", "root", "--password-stdin", "--otp", otpNow(t, enrolmentURI(t, o["eu_admin_enrolment_file"]["value"])))
 	alice.mustJSON(pw+"\n", nil, "user", "login", "-u", "alice", "--password-stdin", "--otp", otpNow(t, reg.ProvisioningURI))
 
 	var main struct {

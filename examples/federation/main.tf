@@ -99,6 +99,7 @@ resource "acquire_service" "eu_identity" {
   kind                   = "identity"
   registry               = acquire_service.eu_registry.url
   admin_username         = "root"
+  admin_enrolment_file   = "${abspath(path.root)}/eu-admin-enrolment.json"
   admin_password_version = "1" # password from ACQUIRE_ADMIN_PASSWORD
   store                  = { s3 = merge(local.eu_store.s3, { prefix = "identity" }) }
 }
@@ -153,6 +154,7 @@ resource "acquire_service" "us_identity" {
   kind                   = "identity"
   registry               = acquire_service.us_registry.url
   admin_username         = "usroot"
+  admin_enrolment_file   = "${abspath(path.root)}/us-admin-enrolment.json"
   admin_password_version = "1"
   store                  = { azure = merge(local.us_store, { prefix = "identity" }) }
 }
@@ -274,12 +276,12 @@ output "us" {
   }
 }
 
-output "eu_admin_otp_uri" {
-  value     = acquire_service.eu_identity.admin_otp_uri
-  sensitive = true
+# The admins' enrolments (authenticator URI, recovery codes) are written once,
+# 0600, to these files, never to state.
+output "eu_admin_enrolment_file" {
+  value = acquire_service.eu_identity.admin_enrolment_file
 }
 
-output "us_admin_otp_uri" {
-  value     = acquire_service.us_identity.admin_otp_uri
-  sensitive = true
+output "us_admin_enrolment_file" {
+  value = acquire_service.us_identity.admin_enrolment_file
 }
