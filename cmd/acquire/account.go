@@ -395,7 +395,7 @@ retry means the same instant, not a later one.
 liability, the payee's receivable) until the payee receipts it (in full or in
 part), refunds it, or the time passes and it returns to you.
 
-`+transferOutHelp,
+` + transferOutHelp,
 		Example: `  acquire account transfer --from main --to acct-0123... --amount 12.50
   acquire account transfer --from main --to acct-0123... --amount 5 --receipt-by 1h --id order-42 -o json`,
 		Args: noArgs,

@@ -52,6 +52,7 @@ var steps = []struct {
 	{"transfers", []int{1, 16, 64}, benchTransfers},
 	{"files", []int{1}, benchFiles},
 	{"jobs", []int{1, 4}, benchJobs},
+	{"xregion", []int{1, 16}, benchXRegion},
 }
 
 // StepNames lists the steps in the order Run runs them.

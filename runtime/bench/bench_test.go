@@ -46,7 +46,8 @@ func TestRunSmall(t *testing.T) {
 		"ledger alone, distinct accounts": 2, "ledger alone, one hot account": 2, "store durable puts (context)": 2,
 		"plain copy, MB/s": 1, "SHA-256 alone (one core), MB/s": 1, "upload via service, MB/s": 1, "download via service, MB/s": 1, "upload via PAR, MB/s": 1, "download via PAR, MB/s": 1,
 		"jobs, submit to settled": 2, "empty claims (after the jobs above)": 2,
-		"a job's start: supervised, no sandbox": 1, "a job's start: supervised in its sandbox": 1}
+		"a job's start: supervised, no sandbox": 1, "a job's start: supervised in its sandbox": 1,
+		"xregion: same-region transfers": 2, "xregion: cross-region transfers (+50 ms RTT)": 2}
 	checkTransferFigures(t, rep)
 	checkFileFigures(t, rep)
 	for _, f := range rep.Figures {
