@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/openacquire/acquire/adapters/azure/azurefn"
 )
@@ -57,7 +58,7 @@ func WriteTarget(ctx context.Context, root, dir string, t Target, arch string) (
 	return writeArtifact(dir, t, arch, bin)
 }
 
-// TargetFor is the target of a platform (aws-lambda, gcp-run, azure-functions).
+// TargetFor is the target of a platform (aws-lambda, gcp-run, azure-functions, fn).
 func TargetFor(platform string) (Target, bool) {
 	for _, t := range Targets {
 		if t.Platform == platform {
@@ -82,6 +83,8 @@ func writeArtifact(dir string, t Target, arch string, bin []byte) (Artifact, err
 		})
 	case "gcp-run":
 		ext, err = ".tar", Image(&buf, t.Binary, arch, bin)
+	case "fn":
+		ext, err = ".tar", OCIArchive(&buf, t.Binary, arch, bin)
 	default:
 		err = fmt.Errorf("dist: unknown platform %q", t.Platform)
 	}
@@ -98,31 +101,7 @@ func writeArtifact(dir string, t Target, arch string, bin []byte) (Artifact, err
 // Image writes a single-layer OCI image FROM scratch holding /<binary> as
 // its entry point, as a docker-save tarball.
 func Image(w io.Writer, binary, arch string, bin []byte) error {
-	var layerTar bytes.Buffer
-	if err := Tar(&layerTar, []File{{Name: binary, Mode: 0o755, Data: bin}}); err != nil {
-		return err
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerTar.Bytes())), nil
-	})
-	if err != nil {
-		return err
-	}
-	// The config first, then the layer: AppendLayers records the layer's
-	// diff id in the config, which a config set afterwards would drop.
-	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
-		Architecture: arch, OS: "linux", Created: v1.Time{Time: Epoch},
-		RootFS: v1.RootFS{Type: "layers"},
-		Config: v1.Config{Entrypoint: []string{"/" + binary}, User: "65532:65532"},
-	})
-	if err != nil {
-		return err
-	}
-	img, err = mutate.Append(img, mutate.Addendum{Layer: layer, History: v1.History{Created: v1.Time{Time: Epoch}, CreatedBy: "acquire-dist"}})
-	if err != nil {
-		return err
-	}
-	img, err = mutate.CreatedAt(img, v1.Time{Time: Epoch})
+	img, err := scratchImage(binary, arch, bin, false)
 	if err != nil {
 		return err
 	}
@@ -131,4 +110,43 @@ func Image(w io.Writer, binary, arch string, bin []byte) error {
 		return err
 	}
 	return tarball.Write(ref, img, w)
+}
+
+// scratchImage is one layer holding /<binary>, its entry point, with fixed
+// times; with oci, every media type is OCI's (an OCI image layout needs
+// them), otherwise Docker's (what docker-save tarballs carry).
+func scratchImage(binary, arch string, bin []byte, oci bool) (v1.Image, error) {
+	var layerTar bytes.Buffer
+	if err := Tar(&layerTar, []File{{Name: binary, Mode: 0o755, Data: bin}}); err != nil {
+		return nil, err
+	}
+	var opts []tarball.LayerOption
+	if oci {
+		opts = append(opts, tarball.WithMediaType(types.OCILayer))
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerTar.Bytes())), nil
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	base := empty.Image
+	if oci {
+		base = mutate.ConfigMediaType(mutate.MediaType(base, types.OCIManifestSchema1), types.OCIConfigJSON)
+	}
+	// The config first, then the layer: AppendLayers records the layer's
+	// diff id in the config, which a config set afterwards would drop.
+	img, err := mutate.ConfigFile(base, &v1.ConfigFile{
+		Architecture: arch, OS: "linux", Created: v1.Time{Time: Epoch},
+		RootFS: v1.RootFS{Type: "layers"},
+		Config: v1.Config{Entrypoint: []string{"/" + binary}, User: "65532:65532"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	img, err = mutate.Append(img, mutate.Addendum{Layer: layer, History: v1.History{Created: v1.Time{Time: Epoch}, CreatedBy: "acquire-dist"}})
+	if err != nil {
+		return nil, err
+	}
+	return mutate.CreatedAt(img, v1.Time{Time: Epoch})
 }

@@ -13,6 +13,12 @@
 //     functions-framework function for Cloud Functions 2nd gen.
 //   - Azure Functions: <dir>/azure-functions-<arch>.zip holding host.json,
 //     acquire/function.json and the `handler` executable.
+//   - Fn: <dir>/fn-<arch>.tar, an OCI image layout (oci-layout, index.json,
+//     blobs/sha256/…) in a tar, as `skopeo copy oci-archive:` and
+//     `crane push` read it, FROM scratch with /function (the Fn entry
+//     point, adapters/fn/fnfdk) as its entry point. No Docker engine is
+//     needed to build it; the Fn deployer pushes it to the registry the
+//     Fn server pulls from.
 package dist
 
 import (
@@ -37,17 +43,18 @@ var Archs = []string{"amd64", "arm64"}
 
 // Target is one command built for a platform.
 type Target struct {
-	Platform string // aws-lambda, gcp-run, azure-functions
+	Platform string // aws-lambda, gcp-run, azure-functions, fn
 	Package  string // import path of the main package
 	Binary   string // its name inside the artifact
 	Tags     string
 }
 
-// Targets are the three platforms' entry points.
+// Targets are the platforms' entry points.
 var Targets = []Target{
 	{Platform: "aws-lambda", Package: "./adapters/aws/lambdafn/bootstrap", Binary: "bootstrap", Tags: "lambda.norpc"},
 	{Platform: "gcp-run", Package: "./adapters/gcp/gcpfn/server", Binary: "server"},
 	{Platform: "azure-functions", Package: "./adapters/azure/azurefn/handler", Binary: "handler"},
+	{Platform: "fn", Package: "./adapters/fn/fnfdk/function", Binary: "function"},
 }
 
 // Build compiles t for linux/arch in the module at root and returns the

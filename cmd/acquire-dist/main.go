@@ -21,7 +21,7 @@ func main() {
 	asJSON := flag.Bool("json", false, "print the artifacts as JSON")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: acquire-dist [-o dir] [-arch amd64,arm64] [-json]\n\n"+
-			"Builds, reproducibly, the Lambda zip, the Cloud Run image and the Azure Functions zip.\n\n")
+			"Builds, reproducibly, the Lambda zip, the Cloud Run image, the Azure Functions zip and the Fn image (OCI layout).\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()

@@ -18,6 +18,7 @@ import (
 func newBenchCmd(g *globals) *cobra.Command {
 	var cfg bench.Config
 	var levels, only, cpuProfile, tracePath string
+	var cost *costFlags
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure calls, logins, authorisation checks, transfers and file transfers beside their bounds",
@@ -40,7 +41,8 @@ min(clients, cores) / cost, and the share of the bound it reached.
 Steps (--only): ` + stepsHelp() + `.`,
 		Example: `  acquire bench
   acquire bench --only transfers
-  acquire bench --duration 10s --clients 1,8,32 -o json`,
+  acquire bench --duration 10s --clients 1,8,32 -o json
+  acquire bench --cost -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if levels != "" {
@@ -56,6 +58,9 @@ Steps (--only): ` + stepsHelp() + `.`,
 			}
 			cfg.Steps = steps
 			progress := func(s string) { fmt.Fprintf(g.stderr, "bench: %s\n", s) }
+			if cost.on {
+				return cost.run(cmd.Context(), g, progress)
+			}
 			if cpuProfile != "" {
 				stop, err := startRecording(cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)
 				if err != nil {
@@ -83,6 +88,7 @@ Steps (--only): ` + stepsHelp() + `.`,
 		},
 	}
 	f := cmd.Flags()
+	cost = addCostFlags(f)
 	f.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long each timed level runs")
 	f.StringVar(&levels, "clients", "", "comma-separated concurrency levels for every step (default: each step's own, see above)")
 	f.StringVar(&only, "only", "", "comma-separated steps to run (default: all): "+strings.Join(bench.StepNames(), ", "))

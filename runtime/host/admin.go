@@ -93,6 +93,9 @@ func (h *Host) startAdmin(ctx context.Context) error {
 	admin.HandleFunc("DELETE "+AdminPath+"/services/{name}", h.adminDelete)
 	admin.HandleFunc("POST "+AdminPath+"/services/{name}/trusted", h.adminTrust)
 	admin.HandleFunc("DELETE "+AdminPath+"/services/{name}/trusted", h.adminUntrust)
+	admin.HandleFunc("GET "+AdminPath+"/services/{name}/peers", h.adminPeers)
+	admin.HandleFunc("POST "+AdminPath+"/services/{name}/peers", h.adminAddPeer)
+	admin.HandleFunc("DELETE "+AdminPath+"/services/{name}/peers/{region}", h.adminRemovePeer)
 	h.mux.Handle(AdminPath+"/", bearer(token, admin))
 	h.mux.HandleFunc("/", h.serveDeployed)
 	return nil

@@ -25,6 +25,8 @@ func (r *Registry) handleLookup(ctx context.Context, a *LookupArgs) (*Entry, err
 	var rec *Record
 	var err error
 	switch {
+	case a.UID != "" && r.isRemote(a.UID):
+		return r.remoteLookup(ctx, a.UID)
 	case a.UID != "":
 		rec, err = r.byUID(ctx, a.UID)
 	case a.URL != "":
@@ -72,7 +74,7 @@ func (r *Registry) refresh(ctx context.Context, rec *Record) (*call.PublicKeys, 
 	pk.UID = rec.UID
 	if trusted.Newest != rec.PinnedCert {
 		rec.PinnedCert, rec.Refreshed = trusted.Newest, r.svc.Now().UTC()
-		if _, err := r.b.PutJSON(ctx, recordsPrefix+rec.UID, rec); err != nil {
+		if _, err := r.b.PutJSON(ctx, recordKey(rec.UID), rec); err != nil {
 			return nil, err
 		}
 	}
@@ -127,4 +129,10 @@ func (c *Client) Lookup(ctx context.Context, a LookupArgs) (*Entry, error) {
 func (c *Client) List(ctx context.Context) (*ServiceList, error) {
 	var out ServiceList
 	return &out, c.C.Call(ctx, c.URL, "list_services", struct{}{}, &out)
+}
+
+// Peers lists the registry's region and its peers.
+func (c *Client) Peers(ctx context.Context) (*PeerList, error) {
+	var out PeerList
+	return &out, c.C.Call(ctx, c.URL, "list_peers", struct{}{}, &out)
 }

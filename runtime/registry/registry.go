@@ -46,16 +46,24 @@ type Registry struct {
 	svc    *service.Service
 	b      *store.Bucket
 	client *call.Client
+	region string // this registry's region: the hex part of its own UID
+	peers  *peerCache
 }
 
 // New registers the registry functions and registers the registry itself.
 func New(ctx context.Context, svc *service.Service, client *call.Client) (*Registry, error) {
-	r := &Registry{svc: svc, b: svc.Bucket(), client: client}
+	r := &Registry{svc: svc, b: svc.Bucket(), client: client, peers: newPeerCache()}
 	service.Handle(svc, "register_service", service.Options{Idempotent: true}, r.handleRegister)
 	service.Handle(svc, "lookup", service.Options{}, r.handleLookup)
 	service.Handle(svc, "list_services", service.Options{}, r.handleList)
+	service.Handle(svc, "peer_offer", service.Options{}, r.handlePeerOffer)
+	service.Handle(svc, "peer_lookup", service.Options{}, r.handlePeerLookup)
+	service.Handle(svc, "list_peers", service.Options{}, r.handleListPeers)
 	return r, r.registerSelf(ctx)
 }
+
+// Region is this registry's region ID.
+func (r *Registry) Region() string { return r.region }
 
 // registerSelf gives the registry its own UID on first setup.
 func (r *Registry) registerSelf(ctx context.Context) error {
@@ -69,6 +77,9 @@ func (r *Registry) registerSelf(ctx context.Context) error {
 	}
 	rec, err := r.put(ctx, Kind, r.svc.URL(), trusted.Newest)
 	if err != nil {
+		return err
+	}
+	if r.region, err = registryRegion(rec.UID); err != nil {
 		return err
 	}
 	return r.svc.SetUID(ctx, rec.UID, r.svc.URL())
@@ -132,7 +143,9 @@ func (r *Registry) challenge(ctx context.Context, u, kind string) (string, error
 
 func (r *Registry) put(ctx context.Context, kind, u, fp string) (*Record, error) {
 	now := r.svc.Now().UTC()
-	rec := &Record{UID: kind[:min(4, len(kind))] + "-" + service.NewID()[:16], Kind: kind, URL: u, PinnedCert: fp,
+	// The registry's own record is made before its region is known: its
+	// UID is the region (see RegionOf).
+	rec := &Record{UID: newUID(kind, r.region), Kind: kind, URL: u, PinnedCert: fp,
 		Registered: now, Refreshed: now}
 	// The URL index is written first with put-if-absent: of two racing
 	// registrations of one URL, one wins and the other reads its record.
@@ -142,7 +155,7 @@ func (r *Registry) put(ctx context.Context, kind, u, fp string) (*Record, error)
 	} else if err != nil {
 		return nil, err
 	}
-	if _, err := r.b.PutJSON(ctx, recordsPrefix+rec.UID, rec); err != nil {
+	if _, err := r.b.PutJSON(ctx, recordKey(rec.UID), rec); err != nil {
 		return nil, err
 	}
 	return rec, nil
@@ -171,7 +184,7 @@ func (r *Registry) byUID(ctx context.Context, uid string) (*Record, error) {
 		return nil, call.Errorf(call.ErrNotFound, "no service with UID %q", uid)
 	}
 	var rec Record
-	if _, err := r.b.GetJSON(ctx, recordsPrefix+uid, &rec); err != nil {
+	if _, err := r.b.GetJSON(ctx, recordKey(uid), &rec); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, call.Errorf(call.ErrNotFound, "no service with UID %q", uid)
 		}

@@ -282,6 +282,20 @@ func (s *Service) Authorise(ctx context.Context, audience, resource string) (*au
 	return auth.SignService(g.cert, s.cfg.URL, audience, resource, s.cfg.Clock())
 }
 
+// Sign signs, with the service's current certificate, the message that
+// msg makes from that certificate's fingerprint: for records a service
+// vouches for (a registry's peering records), which name the certificate
+// that signed them and are checked against the service's published keys.
+func (s *Service) Sign(ctx context.Context, msg func(fingerprint string) []byte) (fingerprint string, sig []byte, err error) {
+	g, err := s.keys.Current(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	fp := g.cert.Fingerprint()
+	sig, err = g.cert.Sign(msg(fp))
+	return fp, sig, err
+}
+
 // Credentials signs a service authorisation for resource at audience
 // (auth.Signer); now is ignored: the service's own clock dates it.
 func (s *Service) Credentials(ctx context.Context, audience, resource string, _ time.Time) (auth.Credentials, error) {

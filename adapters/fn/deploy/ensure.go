@@ -1,0 +1,125 @@
+package deploy
+
+import (
+	"context"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// managedAnnotation marks the objects this deployer made.
+const managedAnnotation = "org.openacquire/managed-by"
+
+func managed() map[string]any { return map[string]any{managedAnnotation: "acquire"} }
+
+// ensureApp finds the app called name or creates it.
+func (d *Deployer) ensureApp(ctx context.Context, a *api, name string) (*app, error) {
+	ap, err := a.appByName(ctx, name)
+	if err != nil || ap != nil {
+		return ap, err
+	}
+	var created app
+	if err := a.do(ctx, http.MethodPost, "/apps", nil, app{Name: name, Annotations: managed()}, &created); err != nil {
+		return nil, err
+	}
+	if created.ID == "" {
+		return nil, errEmpty
+	}
+	return &created, nil
+}
+
+// fnConfig is the function's whole configuration.
+func fnConfig(p parsed, public string) map[string]string {
+	cfg := maps.Clone(p.Env)
+	if cfg == nil {
+		cfg = map[string]string{}
+	}
+	cfg[envServices] = strings.Join(p.Kinds, ",")
+	cfg[envStoreURL] = p.storeURL
+	cfg[envPublicURL] = public
+	cfg[envSecret] = p.Secret
+	return cfg
+}
+
+// ensureFn creates the app's function or updates what differs. Keys the
+// function has but should not are sent empty, which Fn takes as removal.
+func (d *Deployer) ensureFn(ctx context.Context, a *api, appID string, p parsed, image, public string) (*fnObject, error) {
+	want := fnObject{Name: FunctionName, AppID: appID, Image: image, Memory: p.memoryMB, Timeout: p.timeoutS,
+		IdleTimeout: p.idleTimeoutS, Config: fnConfig(p, public), Annotations: managed()}
+	have, err := a.fnByName(ctx, appID, FunctionName)
+	if err != nil {
+		return nil, err
+	}
+	if have == nil {
+		var created fnObject
+		if err := a.do(ctx, http.MethodPost, "/fns", nil, want, &created); err != nil {
+			return nil, err
+		}
+		if created.ID == "" {
+			return nil, errEmpty
+		}
+		return &created, nil
+	}
+	if have.Image == want.Image && have.Memory == want.Memory && have.Timeout == want.Timeout &&
+		have.IdleTimeout == want.IdleTimeout && maps.Equal(have.Config, want.Config) {
+		return have, nil
+	}
+	update := fnObject{Image: want.Image, Memory: want.Memory, Timeout: want.Timeout, IdleTimeout: want.IdleTimeout,
+		Config: maps.Clone(want.Config)}
+	for k := range have.Config {
+		if _, keep := want.Config[k]; !keep {
+			update.Config[k] = ""
+		}
+	}
+	var updated fnObject
+	if err := a.do(ctx, http.MethodPut, "/fns/"+url.PathEscape(have.ID), nil, update, &updated); err != nil {
+		return nil, err
+	}
+	return &updated, nil
+}
+
+// ensureTriggers makes one HTTP trigger per kind (source /<kind>) and
+// deletes the function's other triggers.
+func (d *Deployer) ensureTriggers(ctx context.Context, a *api, appID, fnID string, kinds []string) ([]trigger, error) {
+	have, err := a.triggers(ctx, appID, fnID)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]trigger{}
+	for _, t := range have {
+		byName[t.Name] = t
+	}
+	var out []trigger
+	wanted := map[string]bool{}
+	for _, kind := range kinds {
+		wanted[kind] = true
+		t, ok := byName[kind]
+		if ok && t.Type == "http" && t.Source == "/"+kind {
+			out = append(out, t)
+			continue
+		}
+		if ok { // same name, wrong route: replace it
+			if err := ignoreNotFound(a.do(ctx, http.MethodDelete, "/triggers/"+url.PathEscape(t.ID), nil, nil, nil)); err != nil {
+				return nil, err
+			}
+		}
+		var created trigger
+		want := trigger{Name: kind, AppID: appID, FnID: fnID, Type: "http", Source: "/" + kind, Annotations: managed()}
+		if err := a.do(ctx, http.MethodPost, "/triggers", nil, want, &created); err != nil {
+			return nil, err
+		}
+		if created.ID == "" {
+			return nil, errEmpty
+		}
+		out = append(out, created)
+	}
+	for _, t := range have {
+		if !wanted[t.Name] {
+			if err := ignoreNotFound(a.do(ctx, http.MethodDelete, "/triggers/"+url.PathEscape(t.ID), nil, nil, nil)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
