@@ -247,8 +247,11 @@ func (a *Accounting) Expire(ctx context.Context) (int, error) {
 	return n + m, errors.Join(err, serr)
 }
 
-// Close waits for the ledger's background writes.
-func (a *Accounting) Close() error { return a.l.Close() }
+// Close waits for the settlement's and the ledger's background writes.
+func (a *Accounting) Close() error {
+	_ = a.settler.Close()
+	return a.l.Close()
+}
 
 // caller is who an authorisation speaks for.
 type caller struct {

@@ -330,3 +330,43 @@ func (p *DelayProxy) pipe(dst, src net.Conn) {
 		_ = dst.Close()
 	}
 }
+
+// benchRegionTransfer runs b.N transfers of one client, cross-region or
+// not, on the xregion step's two regions.
+func benchRegionTransfer(b interface {
+	Fatal(...any)
+	ResetTimer()
+	Loop() bool
+}, cross bool) {
+	ctx := context.Background()
+	xr, err := startRegions(ctx, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer xr.close()
+	te, err := newTransferEnv(ctx, &hostEnv{h: xr.eu.h}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	payees, err := xr.payees(ctx, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	amount, err := ledger.Micros(transferMicros)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := te.payers[0]
+	b.ResetTimer()
+	for b.Loop() {
+		if !cross {
+			err = te.pay(ctx, p.s, p.out, te.distinctPayee(0))
+		} else {
+			_, err = te.acc.TransferOut(ctx, p.s, accounting.OutTransfer{ID: fmt.Sprintf("%s-x%d", te.run, te.ids.Add(1)),
+				From: p.out, Peer: xr.usAccounting, To: payees[0], Amount: amount})
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -42,6 +42,7 @@ type region struct {
 	led      *ledger.Ledger
 	set      *Settler
 	restarts atomic.Int64
+	all      []*Settler // every instance started, for their background finishes
 
 	writes    []string // named writes, while recording
 	recording bool
@@ -115,6 +116,7 @@ func (r *region) start() {
 		}
 		r.mu.Lock()
 		r.proc, r.led, r.set = proc, led, set
+		r.all = append(r.all, set)
 		r.mu.Unlock()
 		return
 	}
@@ -248,6 +250,12 @@ func settle(t *testing.T, clk *clock.Manual, rs ...*region) {
 			l.dropBefore, l.lose = 0, 0
 			l.forceBefore.Store(0)
 			l.forceLose.Store(0)
+		}
+		r.mu.Lock()
+		all := r.all
+		r.mu.Unlock()
+		for _, old := range all {
+			_ = old.Close() // old instances' background finishes end (or fail on their dead process)
 		}
 		r.start()
 	}

@@ -101,7 +101,7 @@ func (s *Settler) Send(ctx context.Context, o Out) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return s.drive(ctx, rec)
+	return s.drive(ctx, rec, false)
 }
 
 // record writes the transfer's record (after its sweep index entry, so no
@@ -164,8 +164,9 @@ func (s *Settler) outRecord(ctx context.Context, id string) (*outRecord, error) 
 
 // drive takes a recorded transfer as far as it can go. Every step is
 // idempotent, so any number of drives (retries, sweeps, after crashes)
-// may run at once.
-func (s *Settler) drive(ctx context.Context, rec *outRecord) (Status, error) {
+// may run at once. sync finishes a committed transfer before returning
+// (the sweep); otherwise its bookkeeping may finish in the background.
+func (s *Settler) drive(ctx context.Context, rec *outRecord, sync bool) (Status, error) {
 	if rec.Abandoned {
 		st := rec.status(Returned)
 		st.Reason = "abandoned"
@@ -197,7 +198,68 @@ func (s *Settler) drive(ctx context.Context, rec *outRecord) (Status, error) {
 	if err := s.step("decided"); err != nil {
 		return rec.status(Pending), err
 	}
+	if ans.State == Credited && !sync && s.finishLater(rec, ans) {
+		// The peer's decision is the commit point: the payee has the
+		// money and the payer's is in escrow, so the answer is final now.
+		// Moving the escrow to the position is bookkeeping this side
+		// finishes off the critical path (a crash leaves it to the sweep).
+		st := rec.status(Committed)
+		st.Finish, st.PeerCredit, st.PeerDecided = finishID(rec.ID), ans.Transfer, ans.State
+		return st, nil
+	}
 	return s.finish(ctx, rec, ans)
+}
+
+// finishLater runs the finish of a committed transfer in the background
+// if a slot is free (at most maxBackground at once) and says whether it
+// did; the caller finishes it itself otherwise.
+func (s *Settler) finishLater(rec *outRecord, ans CreditAnswer) bool {
+	if s.c.SyncFinish {
+		return false
+	}
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		return false
+	}
+	s.bg.Go(func() {
+		defer func() { <-s.slots }()
+		ctx, cancel := context.WithTimeout(context.Background(), s.c.PeerTimeout+time.Minute)
+		defer cancel()
+		if _, err := s.finish(ctx, rec, ans); err != nil {
+			s.c.Log.Warn("settlement: finishing a committed transfer failed; the sweep finishes it", "id", rec.ID, "err", err)
+		}
+	})
+	return true
+}
+
+// Close waits for background finishes (at shutdown).
+func (s *Settler) Close() error {
+	s.bg.Wait()
+	return nil
+}
+
+// Quiesce waits until no background finish of this process is in flight
+// (or ctx ends), so that a reader of positions or statuses sees every
+// transfer this process answered as committed finished in its ledger.
+func (s *Settler) Quiesce(ctx context.Context) error {
+	s.quiesce.Lock()
+	defer s.quiesce.Unlock()
+	held := 0
+	defer func() {
+		for range held {
+			<-s.slots
+		}
+	}()
+	for held < cap(s.slots) {
+		select {
+		case s.slots <- struct{}{}:
+			held++
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // describe is the description the ledger records on this side.
@@ -321,6 +383,9 @@ func (s *Settler) Status(ctx context.Context, id string) (Status, error) {
 	}
 	rec, err := s.outRecord(ctx, id)
 	if err != nil {
+		return Status{}, err
+	}
+	if err := s.Quiesce(ctx); err != nil {
 		return Status{}, err
 	}
 	if rec.Abandoned {

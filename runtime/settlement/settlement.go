@@ -167,6 +167,10 @@ type Config struct {
 	PeerTimeout time.Duration // 0: DefaultPeerTimeout
 	SweepAge    time.Duration // 0: DefaultSweepAge
 	Log         *slog.Logger
+	// SyncFinish finishes committed transfers before answering (tests
+	// that check the ledgers right after an answer); by default the
+	// answer comes as soon as the peer's decision is known.
+	SyncFinish bool
 	// crashAt is set only by tests: called at each named step; a non-nil
 	// error stops the Settler there as if its process died.
 	crashAt func(step string) error
@@ -178,7 +182,14 @@ type Settler struct {
 
 	mu      sync.Mutex
 	ensured map[string]bool // settlement accounts known to exist
+
+	slots   chan struct{} // background finishes in flight
+	bg      sync.WaitGroup
+	quiesce sync.Mutex // one Quiesce at a time holds the slots
 }
+
+// maxBackground bounds background finishes in flight.
+const maxBackground = 256
 
 // New checks the configuration and returns a Settler.
 func New(c Config) (*Settler, error) {
@@ -209,7 +220,7 @@ func New(c Config) (*Settler, error) {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
-	return &Settler{c: c, ensured: map[string]bool{}}, nil
+	return &Settler{c: c, ensured: map[string]bool{}, slots: make(chan struct{}, maxBackground)}, nil
 }
 
 func (s *Settler) step(name string) error {

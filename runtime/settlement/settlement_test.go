@@ -121,6 +121,7 @@ func TestPartitionHoldsThenFinishes(t *testing.T) {
 	}
 	clk.Advance(DefaultWindow + time.Second)
 	l.down.Store(false)
+	_ = sa.Close() // xt-p1's finish, in the background, is done
 	if n, err := sa.Sweep(context.Background(), clk.Now()); err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)
 	}

@@ -114,7 +114,7 @@ func (s *Settler) sweepOne(ctx context.Context, key, id string, now time.Time) e
 		// winner has its own entry.
 		return s.c.Bucket.Delete(ctx, key)
 	}
-	_, err = s.drive(ctx, rec)
+	_, err = s.drive(ctx, rec, true)
 	if err == nil || errors.Is(err, ErrAborted) || ledger.Refused(err) {
 		return nil // finished (drive dropped the index entry)
 	}
@@ -139,6 +139,9 @@ type Position struct {
 // transfer).
 func (s *Settler) Position(ctx context.Context, peer string) (Position, error) {
 	p := Position{Peer: peer}
+	if err := s.Quiesce(ctx); err != nil {
+		return p, err
+	}
 	for _, x := range []struct {
 		acc string
 		out *ledger.Amount
