@@ -6,10 +6,13 @@ package functiontest
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/identity"
+	"github.com/openacquire/acquire/runtime/web"
 )
 
 // Secret is the service secret the tests' functions run with.
@@ -91,6 +95,30 @@ func Journey(tb testing.TB, base string) {
 	_, _, err = id.Login(ctx, "fiona", "Correct horse 42", identity.LoginOptions{OTP: code})
 	if err == nil {
 		tb.Fatal("a used one-time code logged in again")
+	}
+	LoginPage(tb, ctx, idURL)
+}
+
+// LoginPage checks that the function serves the browser login page and
+// its script from the binary's embedded assets, under the strict policy.
+func LoginPage(tb testing.TB, ctx context.Context, idURL string) {
+	tb.Helper()
+	for path, want := range map[string]string{web.Path + web.PageLogin: "acquire-config", web.Path + "acquire.js": "RSA-OAEP"} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, idURL+path, nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			tb.Fatalf("GET %s: %v", path, err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		_ = resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(want)) ||
+			!strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") {
+			tb.Fatalf("GET %s through the function: %d, CSP %q, body %.200q", path, resp.StatusCode, csp, body)
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	var cfg bench.Config
 	var levels, only, cpuProfile, tracePath string
 	var cost *costFlags
+	var anchors *anchorFlags
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure calls, logins, authorisation checks, transfers and file transfers beside their bounds",
@@ -61,6 +62,11 @@ Steps (--only): ` + stepsHelp() + `.`,
 			if cost.on {
 				return cost.run(cmd.Context(), g, progress)
 			}
+			stopAnchors, err := anchors.start(cmd.Context(), &cfg, progress)
+			if err != nil {
+				return err
+			}
+			defer stopAnchors()
 			if cpuProfile != "" {
 				stop, err := startRecording(cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)
 				if err != nil {
@@ -89,6 +95,7 @@ Steps (--only): ` + stepsHelp() + `.`,
 	}
 	f := cmd.Flags()
 	cost = addCostFlags(f)
+	anchors = addAnchorFlags(f)
 	f.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long each timed level runs")
 	f.StringVar(&levels, "clients", "", "comma-separated concurrency levels for every step (default: each step's own, see above)")
 	f.StringVar(&only, "only", "", "comma-separated steps to run (default: all): "+strings.Join(bench.StepNames(), ", "))

@@ -55,15 +55,19 @@ Exit codes:
      UsernameError, WeakPasswordError, InvalidNameError
   3  authentication failed: PasswordError, OTPError, OTPReusedError,
      UnknownUserError, AuthorisationError, AuthorisationExpiredError,
-     SessionClosedError, SessionError, NotLoggedInError
+     SessionClosedError, SessionError, NotLoggedInError, IdentityNotTrustedError
+     (the service does not trust your identity service)
   4  account locked: AccountLockedError
-  5  not found or conflict: NotFoundError, AlreadyExistsError, TransferConflictError
-  6  service unreachable: TransportError, ServiceUnavailableError, TimeoutError
+  5  not found or conflict: NotFoundError, AlreadyExistsError, TransferConflictError,
+     NotPeeredError (a UID of a region not peered with your registry)
+  6  service unreachable: TransportError, ServiceUnavailableError, TimeoutError,
+     RegionUnreachableError (another region is down or cut off)
   7  refused by the ledger: InsufficientFundsError, PayeeLimitError,
      OverReceiptError, AlreadyResolvedError, TransferExpiredError,
      TransferRefusedError, NotProvisionalError, OverdraftError,
      AccountLimitError; or by the access
-     service or a cheque's rules (see 'acquire access --help')`
+     service or a cheque's rules (see 'acquire access --help'); or
+     ServiceNotTrustedError (a service acting where it is not trusted)`
 
 // globals are the global flags and what commands share: the streams, the
 // logger, the wallet and the service client. Commands in other files
@@ -122,7 +126,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	root.SetIn(g.stdin)
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
-	root.AddCommand(newUserCmd(g), newAccountCmd(g), newInvoiceCmd(g), newDepositCmd(g), newChequeCmd(g), newAccessCmd(g), newDriveCmd(g), newGroupCmd(g), newFileCmd(g), newPARCmd(g), newJobCmd(g), newClusterCmd(g), newOTPCmd(g), newWalletCmd(g), newHostCmd(g), newBenchCmd(g))
+	root.AddCommand(newUserCmd(g), newAccountCmd(g), newInvoiceCmd(g), newDepositCmd(g), newChequeCmd(g), newAccessCmd(g), newDriveCmd(g), newGroupCmd(g), newFileCmd(g), newPARCmd(g), newJobCmd(g), newClusterCmd(g), newOTPCmd(g), newWalletCmd(g), newHostCmd(g), newBenchCmd(g), newRegionCmd(g))
 	g.rootCmd = root
 	return root
 }

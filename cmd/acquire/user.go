@@ -160,7 +160,7 @@ type loginJSON struct {
 
 type loginFlags struct {
 	username, otp, recovery, label, deviceLabel string
-	pwStdin, remember                           bool
+	pwStdin, remember, web                      bool
 }
 
 func newLoginCmd(g *globals) *cobra.Command {
@@ -182,12 +182,18 @@ machine's own code if it is a remembered device of the user (see
 service gives it its own authenticator secret, kept sealed in the wallet, so
 later logins from here need only the password.
 
+--web approves the login in a browser instead, on this machine or another
+(a phone): it prints the login page's URL, a QR code of it and the short
+code, then waits. The password and the code are typed into the page, never
+here; the session's keys are still made here and stay here.
+
 A session saved before for the same user at the same identity service is
 replaced, and logged out.`,
 		Example: `  acquire user login --username alice
   acquire user login -u alice --otp 123456 --remember-device
   ACQUIRE_PASSWORD=... acquire user login -u alice --otp "$(acquire otp code --secret-stdin < secret.txt)"
-  acquire user login -u alice --recovery-code abcd-efgh-ijkl`,
+  acquire user login -u alice --recovery-code abcd-efgh-ijkl
+  acquire user login -u alice --web   # approve in a browser`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return g.login(cmd, f) },
 	}
@@ -199,6 +205,7 @@ replaced, and logged out.`,
 	fl.StringVar(&f.label, "label", "", "label for the session, shown by 'user sessions' (default acquire@HOSTNAME)")
 	fl.StringVar(&f.deviceLabel, "device-label", "", "label for a remembered device (default HOSTNAME)")
 	fl.BoolVar(&f.pwStdin, "password-stdin", false, "read the password from the first line of stdin")
+	fl.BoolVar(&f.web, "web", false, "approve the login in a browser: print its URL, a QR code and the short code, and wait")
 	return cmd
 }
 
@@ -226,6 +233,9 @@ func (g *globals) login(cmd *cobra.Command, f loginFlags) error {
 	}
 	if f.label == "" {
 		f.label = "acquire@" + hostname()
+	}
+	if f.web {
+		return g.loginWeb(cmd, f)
 	}
 	if f.deviceLabel == "" {
 		f.deviceLabel = hostname()
@@ -291,6 +301,13 @@ func (g *globals) login(cmd *cobra.Command, f loginFlags) error {
 		}
 		return err
 	}
+	return g.saveLogin(ctx, id, w, s, res, opts.RecoveryCode != "", dev)
+}
+
+// saveLogin keeps an approved session in the wallet, replacing (and
+// ending) the user's previous one there, and reports it.
+func (g *globals) saveLogin(ctx context.Context, id *identity.Client, w *wallet.Wallet, s *identity.Session,
+	res *identity.ApproveLoginResult, usedRecovery bool, dev *wallet.Device) error {
 	// The user's previous session here is replaced; end it rather than leave
 	// it open with keys nobody holds any more.
 	prev, _ := w.Session(id.URL, s.Username)
@@ -325,7 +342,7 @@ func (g *globals) login(cmd *cobra.Command, f loginFlags) error {
 		if remembered {
 			fmt.Fprintln(wr, "This machine is now a remembered device: later logins need only the password.")
 		}
-		if opts.RecoveryCode != "" {
+		if usedRecovery {
 			fmt.Fprintf(wr, "Recovery codes left: %d.\n", res.RecoveryLeft)
 		}
 	})

@@ -203,6 +203,9 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Accounting, err
 		return nil, err
 	}
 	a.register()
+	if err := svc.EnableFastPath(service.FastPath{Verify: v.Verify, Identities: o.TrustedIdentities, Certs: auth.ServiceCertsFrom(o.Client)}); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

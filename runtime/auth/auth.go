@@ -32,6 +32,10 @@ var (
 	// ErrAudience means an authorisation was made for another service: one
 	// service cannot replay what a user signed for it to another deployment.
 	ErrAudience = call.NewClass("AuthorisationAudienceError")
+	// ErrIdentityNotTrusted means the authorisation names an identity
+	// service that is not on the verifier's trust list (a region's own, or
+	// a peer region's it was told to trust).
+	ErrIdentityNotTrusted = call.NewClass("IdentityNotTrustedError")
 )
 
 // Authorisation is what a client attaches to a call that acts for a user.
@@ -43,6 +47,10 @@ type Authorisation struct {
 	Resource    string `json:"resource"`
 	Time        string `json:"time"`
 	Signature   string `json:"signature"`
+	// Channel, instead of a signature, names the fast-path channel the call
+	// carrying this authorisation arrived on (docs/design/fastpath.md): it is
+	// accepted only on that channel, whose AEAD tag proves the session.
+	Channel string `json:"channel,omitempty"`
 }
 
 // Message is the exact text the session certificate signs. v2 added the
@@ -125,6 +133,9 @@ type Session struct {
 	Username   string `json:"username"`
 	Status     string `json:"status"` // pending, approved, logged_out, revoked, expired, denied
 	CertPublic string `json:"cert_public"`
+	// Expires is when the session ends by itself (zero: not told); a
+	// fast-path channel never outlives it.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Lookup asks an identity service about a session.
@@ -159,7 +170,10 @@ func (v *Verifier) Verify(ctx context.Context, a *Authorisation, resource string
 	}
 	// Before any lookup: an untrusted URL is never contacted, nor cached.
 	if !v.Identities.Trusts(a.IdentityURL) {
-		return nil, call.Errorf(ErrAuthorisation, "identity service %s is not trusted here", trunc(a.IdentityURL))
+		return nil, call.Errorf(ErrIdentityNotTrusted, "identity service %s is not trusted here (trusted: %s)", trunc(a.IdentityURL), v.Identities.describe())
+	}
+	if a.Channel != "" {
+		return v.verifyChannel(ctx, a, resource)
 	}
 	c, err := v.session(ctx, a)
 	if err != nil {

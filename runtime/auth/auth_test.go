@@ -319,7 +319,7 @@ func TestIdentitiesAllowList(t *testing.T) {
 		CertPublic: string(f.cert.Public().PEM())})
 	a, _ := auth.Sign(f.cert, untrusted, userUID, sessUID, audience, resource, f.clock.Now())
 	_, err := f.v.Verify(ctx, a, resource)
-	wantClass(t, err, auth.ErrAuthorisation)
+	wantClass(t, err, auth.ErrIdentityNotTrusted)
 	if n := f.stub.calls.Load(); n != 0 {
 		t.Fatalf("an untrusted identity service was asked (%d lookups)", n)
 	}
@@ -448,7 +448,7 @@ func TestEmptyTrustListTrustsNoneAndFetchesNothing(t *testing.T) {
 		}, Clock: f.clock.Now, Audience: audience, Identities: trusted}
 		a, _ := auth.Sign(f.cert, srv.URL+"/identity", userUID, sessUID, audience, resource, f.clock.Now())
 		_, err := v.Verify(context.Background(), a, resource)
-		wantClass(t, err, auth.ErrAuthorisation)
+		wantClass(t, err, auth.ErrIdentityNotTrusted)
 	}
 	if n := contacted.Load(); n != 0 {
 		t.Fatalf("the untrusted identity service was contacted %d times", n)

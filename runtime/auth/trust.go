@@ -52,3 +52,11 @@ func ParseTrustedIdentities(text string) (TrustedIdentities, error) {
 
 // String is the comma-separated form ParseTrustedIdentities reads.
 func (t TrustedIdentities) String() string { return strings.Join(t, ",") }
+
+// describe names the list in an error: every entry, or "none".
+func (t TrustedIdentities) describe() string {
+	if len(t) == 0 {
+		return "none"
+	}
+	return trunc(strings.Join(t, ", "))
+}

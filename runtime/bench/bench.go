@@ -31,6 +31,9 @@ type Config struct {
 	// binary's own path, so jobs run supervised as under `acquire cluster
 	// agent`; empty starts them directly (tests).
 	JobLauncher string
+	// Anchors are the cloud SDKs' own uploaders the anchors step measures
+	// the storage service beside (adapters build them); none: not run.
+	Anchors []FileAnchor
 }
 
 // stepFunc measures one family of figures at each of cfg.Concurrency.
@@ -51,6 +54,7 @@ var steps = []struct {
 	{"verify", []int{1, 32}, benchVerify},
 	{"transfers", []int{1, 16, 64}, benchTransfers},
 	{"files", []int{1}, benchFiles},
+	{"anchors", []int{1}, benchAnchors},
 	{"jobs", []int{1, 4}, benchJobs},
 	{"xregion", []int{1, 16}, benchXRegion},
 }

@@ -23,16 +23,16 @@ type costPin struct {
 var costPins = map[string]costPin{
 	CostRegister:     {put: 1, condPut: 5, get: 1, invocations: 1},
 	CostLogin:        {condPut: 10, get: 5, invocations: 2},
-	CostBalance:      {condPut: 1, get: 5, invocations: 1},
+	CostBalance:      {condPut: 1, get: 1, invocations: 1},
 	CostTransfer:     {condPut: 4, get: 1, invocations: 1},
-	CostProvisional:  {condPut: 13, get: 38.0 / 3, del: 1, invocations: 2},
+	CostProvisional:  {condPut: 12, get: 6, del: 1, invocations: 2},
 	CostChequeCash:   {condPut: 10, get: 3, invocations: 2},
 	CostInvoiceIssue: {condPut: 6, get: 1, invocations: 1},
 	CostInvoicePay:   {condPut: 8, get: 4, invocations: 1},
 	// Per MiB of a 32 MiB file in 8 MiB chunks.
 	CostUpload:   {condPut: 12.0 / 32, get: 8.0 / 32, list: 1.0 / 32, invocations: 2.0 / 32, chunkPuts: 4.0 / 32},
 	CostDownload: {condPut: 1.0 / 32, get: 4.0 / 32, invocations: 1.0 / 32, chunkGets: 4.0 / 32},
-	CostJob:      {put: 5, condPut: 34, get: 21, list: 1, del: 5, invocations: 8},
+	CostJob:      {put: 5, condPut: 33, get: 13, list: 1, del: 5, invocations: 8},
 }
 
 func TestCostPerOperationIsPinned(t *testing.T) {

@@ -273,3 +273,27 @@ func decodeInto(raw json.RawMessage, out any) error {
 	}
 	return nil
 }
+
+// Post sends a body the caller packed itself (a fast-path frame) and
+// returns the reply's bytes, with this client's limits and transport.
+func (c *Client) Post(ctx context.Context, url string, body []byte) ([]byte, error) {
+	return c.post(ctx, url, body)
+}
+
+// Retryable says whether a call that failed with err may be sent again
+// (its service was not reached, or asked for a retry).
+func Retryable(err error) bool { return retryable(err) }
+
+// ResultInto reads a result payload (a reply's, once opened) into out, or
+// returns the remote typed error.
+func ResultInto(payload []byte, function, url string, out any) error {
+	res, err := parseResult(payload)
+	if err != nil {
+		return err
+	}
+	raw, err := resultValue(res, ReplyCheck{Function: function, URL: url})
+	if err != nil {
+		return err
+	}
+	return decodeInto(raw, out)
+}

@@ -62,9 +62,9 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
 // JobLeaseSetting is a compute service's lease; SessionLifeSetting an
 // identity service's session life.
 var KindSettings = map[string][]string{
-	access.Kind:     {"accounting_url", TrustedIdentitiesSetting},
+	access.Kind:     {"accounting_url", TrustedIdentitiesSetting, TrustedServicesSetting},
 	compute.Kind:    {"access_url", JobLeaseSetting, TrustedIdentitiesSetting},
-	accounting.Kind: {TrustedIdentitiesSetting},
+	accounting.Kind: {TrustedIdentitiesSetting, TrustedServicesSetting},
 	storage.Kind:    {TrustedIdentitiesSetting},
 	identity.Kind:   {SessionLifeSetting},
 }
@@ -86,6 +86,13 @@ func ParseSessionLife(v string) (time.Duration, error) {
 // empty trusts none: a deployment trusts no identity service it was not
 // told to.
 const TrustedIdentitiesSetting = "trusted_identities"
+
+// TrustedServicesSetting lists, comma-separated, the services (of any
+// region) that may act in their own name on an accounting service (cash
+// cheques, invoice) or ask an access service about grants: the same list
+// acquire_trust keeps for a local deployment, for services on any
+// platform (a function reads it from EnvTrustedServices).
+const TrustedServicesSetting = "trusted_services"
 
 // JobLeaseSetting is how long, in whole seconds, a compute service's claim
 // or heartbeat holds a job: how soon a dead agent's job runs again. Within
@@ -263,7 +270,7 @@ func CheckSetting(kind, key, value string) (string, error) {
 		if _, err := ParseJobLease(value); err != nil {
 			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
 		}
-	case TrustedIdentitiesSetting:
+	case TrustedIdentitiesSetting, TrustedServicesSetting:
 		t, err := canonicalIdentities(value)
 		if err != nil {
 			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
@@ -378,6 +385,17 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 		}
 		cfg.TrustedIdentities = t
 	}
+	if v, ok := settings[TrustedServicesSetting]; ok {
+		t, err := canonicalIdentities(v) // the same form: a list of service URLs
+		if err != nil {
+			return fmt.Errorf("%s: %w", TrustedServicesSetting, err)
+		}
+		for _, u := range t {
+			if !slices.Contains(cfg.TrustedServices, u) {
+				cfg.TrustedServices = append(slices.Clone(cfg.TrustedServices), u)
+			}
+		}
+	}
 	if v, ok := settings["accounting_url"]; ok {
 		cfg.AccountingURL = v
 	}
@@ -404,7 +422,7 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 // settingEnv names the function environment variable that carries each
 // kind setting.
 var settingEnv = map[string]string{"accounting_url": EnvAccountingURL, "access_url": EnvAccessURL, JobLeaseSetting: EnvJobLeaseS,
-	TrustedIdentitiesSetting: EnvTrustedIdentities, SessionLifeSetting: EnvSessionLifeS}
+	TrustedIdentitiesSetting: EnvTrustedIdentities, SessionLifeSetting: EnvSessionLifeS, TrustedServicesSetting: EnvTrustedServices}
 
 // trusted adds the admin's identity service to a deployment's trust list:
 // naming it is telling the deployment to trust it, otherwise its admin

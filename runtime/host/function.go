@@ -56,7 +56,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("host: %s: %w", EnvSecret, err)
 	}
 	cfg.Kinds = splitList(getenv(EnvServices))
-	cfg.TrustedServices = splitList(getenv(EnvTrustedServices))
+	// EnvTrustedServices is read with the settings below (TrustedServicesSetting).
 	cfg.SettlementPeers = splitList(getenv(EnvSettlementPeers))
 	for setting, name := range settingEnv {
 		if v := strings.TrimSpace(getenv(name)); v != "" {

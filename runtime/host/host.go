@@ -27,6 +27,7 @@ import (
 	"github.com/openacquire/acquire/runtime/service"
 	"github.com/openacquire/acquire/runtime/storage"
 	"github.com/openacquire/acquire/runtime/store"
+	"github.com/openacquire/acquire/runtime/web"
 )
 
 // Limits of the HTTP server.
@@ -168,7 +169,10 @@ func (h *Host) open(ctx context.Context, kind string) error {
 			return err
 		}
 	case identity.Kind:
-		h.Identity = identity.New(svc, identity.Options{Password: h.cfg.Password, SessionLife: h.cfg.SessionLife})
+		h.Identity = identity.New(svc, identity.Options{Password: h.cfg.Password, SessionLife: h.cfg.SessionLife,
+			Client: h.Client, Relying: h.relying()})
+		h.mux.Handle("/"+kind+web.Path, web.Handler("/"+kind+web.Path,
+			web.Options{IdentityURL: svc.URL(), Keys: h.webKeys, Logger: h.cfg.Logger}))
 	case accounting.Kind:
 		opts := accounting.Options{Client: h.Client, TrustedIdentities: h.trustedIdentities(), TrustedServices: h.trustedServices(),
 			SettlementPeers: h.cfg.SettlementPeers}
@@ -193,6 +197,18 @@ func (h *Host) open(ctx context.Context, kind string) error {
 	h.services[kind] = svc
 	h.mux.Handle("/"+kind, svc)
 	return nil
+}
+
+// relying are the services of this host that may hold fast-path channels
+// of its identity service's sessions: told when a session ends.
+func (h *Host) relying() []string {
+	var out []string
+	for _, k := range []string{accounting.Kind, storage.Kind} {
+		if slices.Contains(h.cfg.Kinds, k) {
+			out = append(out, h.ServiceURL(k))
+		}
+	}
+	return out
 }
 
 // trustedIdentities are the configured identity services and this host's
@@ -260,8 +276,48 @@ func (h *Host) ServiceURL(kind string) string {
 // Service returns a running service by kind.
 func (h *Host) Service(kind string) *service.Service { return h.services[kind] }
 
-// Handler is the host's HTTP handler.
-func (h *Host) Handler() http.Handler { return h.mux }
+// Handler is the host's HTTP handler: its services behind the browser
+// same-origin check (see web.SameOrigin).
+func (h *Host) Handler() http.Handler { return web.SameOrigin(h.mux, h.origins()...) }
+
+// origins are where this host's own pages may call its services from.
+func (h *Host) origins() []string {
+	var out []string
+	for _, u := range append([]string{h.cfg.PublicURL}, h.serviceURLs()...) {
+		if o := web.Origin(u); o != "" && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (h *Host) serviceURLs() []string {
+	out := make([]string, 0, len(h.services))
+	for _, svc := range h.services {
+		out = append(out, svc.URL())
+	}
+	return out
+}
+
+// webKeys are the keys the identity service's pages pin: those of this
+// host's services the console calls.
+func (h *Host) webKeys(ctx context.Context) (map[string]web.PinnedKeys, error) {
+	out := map[string]web.PinnedKeys{}
+	for _, kind := range []string{identity.Kind, accounting.Kind, storage.Kind, compute.Kind} {
+		svc := h.services[kind]
+		if svc == nil {
+			continue
+		}
+		pk, err := svc.PublicKeys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if k, ok := web.Newest(pk); ok {
+			out[kind] = k
+		}
+	}
+	return out, nil
+}
 
 // Register registers every non-registry service with this host's registry
 // by challenge-response; the host must already be serving.
@@ -347,7 +403,7 @@ func (h *Host) Close() {
 // Serve listens on ln until ctx ends, then shuts down gracefully: requests
 // in flight finish (up to ShutdownTimeout) before the stores close.
 func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: h.mux, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout,
+	srv := &http.Server{Handler: h.Handler(), ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout,
 		ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(h.cfg.Logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -36,7 +36,7 @@ func TestSingleKindHostTrustsNoIdentityByDefault(t *testing.T) {
 	victim := "0123456789abcdef0123456789abcdef"
 	s := &identity.Session{IdentityURL: evil.URL + "/identity", SessionUID: "s1", UserUID: victim, Username: "x", Cert: cert}
 	_, err = bank.ListAccounts(context.Background(), s)
-	if !errors.Is(err, auth.ErrAuthorisation) || !strings.Contains(err.Error(), "not trusted") {
+	if !errors.Is(err, auth.ErrIdentityNotTrusted) || !strings.Contains(err.Error(), evil.URL+"/identity is not trusted") {
 		t.Fatalf("untrusted identity: %v", err)
 	}
 	if n := contacted.Load(); n != 0 {

@@ -57,6 +57,8 @@ type Identity struct {
 	params   crypto.PasswordParams
 	hashSlot chan struct{}
 	life     time.Duration // of a session
+	client   *call.Client  // tells relying services that a session ended
+	relying  []string
 
 	decoyOnce sync.Once
 	decoy     string // see decoyHash
@@ -68,6 +70,12 @@ type Options struct {
 	// SessionLife is how long an approved session lasts (0: SessionTTL);
 	// within CheckSessionLife's bounds.
 	SessionLife time.Duration
+	// Relying lists the services (URLs) told through Client, before a
+	// logout or revocation answers, that the session ended: their
+	// fast-path channels of it end at once (docs/design/fastpath.md).
+	// At most MaxRelying; the rest are not told.
+	Relying []string
+	Client  *call.Client
 }
 
 // CheckSessionLife says whether d is a session life this service accepts.
@@ -86,7 +94,8 @@ func New(svc *service.Service, opts Options) *Identity {
 	if opts.SessionLife == 0 {
 		opts.SessionLife = SessionTTL
 	}
-	id := &Identity{svc: svc, b: svc.Bucket(), params: opts.Password, hashSlot: make(chan struct{}, passwordChecks()), life: opts.SessionLife}
+	id := &Identity{svc: svc, b: svc.Bucket(), params: opts.Password, hashSlot: make(chan struct{}, passwordChecks()), life: opts.SessionLife,
+		client: opts.Client, relying: opts.Relying[:min(len(opts.Relying), MaxRelying)]}
 	id.register()
 	return id
 }

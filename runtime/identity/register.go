@@ -5,10 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"rsc.io/qr"
 
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/crypto"
@@ -20,6 +24,9 @@ import (
 type RegisterArgs struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// QRImage asks for the provisioning URI drawn as a QR code too, for
+	// a browser, which has no QR encoder of its own.
+	QRImage bool `json:"qr_image,omitempty"`
 }
 
 // RegisterResult carries what the user must keep: the authenticator URI
@@ -29,10 +36,27 @@ type RegisterResult struct {
 	Username        string   `json:"username"`
 	ProvisioningURI string   `json:"provisioning_uri"`
 	RecoveryCodes   []string `json:"recovery_codes"`
+	// ProvisioningQR is the URI as a QR code PNG, base64, when asked for.
+	// It travels in the encrypted reply, like the URI it draws.
+	ProvisioningQR string `json:"provisioning_qr_png,omitempty"`
 }
 
+// qrPixelsPerModule makes a QR code of the usual URI (version 5 to 7)
+// about 300 pixels wide: scannable from a screen, small in the reply.
+const qrPixelsPerModule = 6
+
 func (id *Identity) handleRegister(ctx context.Context, a *RegisterArgs) (*RegisterResult, error) {
-	return id.CreateUser(ctx, a.Username, a.Password)
+	res, err := id.CreateUser(ctx, a.Username, a.Password)
+	if err != nil || !a.QRImage {
+		return res, err
+	}
+	code, err := qr.Encode(res.ProvisioningURI, qr.M)
+	if err != nil {
+		return nil, fmt.Errorf("identity: drawing the QR code: %w", err)
+	}
+	code.Scale = qrPixelsPerModule
+	res.ProvisioningQR = base64.StdEncoding.EncodeToString(code.PNG())
+	return res, nil
 }
 
 // CreateUser registers a user. It is also how a host creates the first admin.

@@ -85,6 +85,7 @@ func (id *Identity) endSession(ctx context.Context, sessionUID, userUID, status 
 	if err != nil {
 		return nil, err
 	}
+	id.tellEnded(ctx, sessionUID)
 	id.audit(ctx, auditEvent{Event: status, Username: s.Username, UserUID: userUID, SessionUID: sessionUID})
 	return id.info(s), nil
 }

@@ -521,7 +521,7 @@ func (l *Ledger) resolve(ctx context.Context, id, kind string, amount Amount, au
 	if err := checkText("authorisation", auth, MaxAuthorisationBytes); err != nil {
 		return TransferResult{}, err
 	}
-	rec, ver, err := l.record(ctx, id)
+	rec, _, err := l.record(ctx, id)
 	if err != nil {
 		return TransferResult{}, err
 	}
@@ -538,8 +538,14 @@ func (l *Ledger) resolve(ctx context.Context, id, kind string, amount Amount, au
 	}
 	// Both sides must be applied before the resolution is recorded, so the
 	// settle entries always follow the transfer's entries in each log.
-	// complete also expires the transfer if receipt_by has passed.
-	res, err := l.complete(ctx, rec, ver)
+	// complete also expires the transfer if receipt_by has passed. It is
+	// given no version, so it caches no outcome: a resolution normally
+	// follows its transfer's first run, whose legs it finds already
+	// applied, and the cache would be a conditional put on every receipt,
+	// refund and void (and on every cheque and job settled), paid for the
+	// benefit of a retry of the transfer itself, which is rare
+	// (docs/design/cost.md).
+	res, err := l.complete(ctx, rec, "")
 	if Refused(err) {
 		return res, fmt.Errorf("%w: %s", ErrRefused, id)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/channel"
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/store"
 )
@@ -32,6 +33,11 @@ func (s *Service) Serve(ctx context.Context, body []byte) (reply []byte, class s
 	// fetched public_keys. The existing keys still answer if this fails.
 	if _, err := s.keys.Current(ctx); err != nil {
 		s.log.Warn("key rotation failed", "err", err)
+	}
+	if channel.IsFrame(body) {
+		reply, class = s.serveFast(ctx, body)
+		s.log.Debug("fast-path call", "error_class", class, "duration_ms", s.cfg.Clock().Sub(start).Milliseconds())
+		return reply, class
 	}
 	req, err := s.unpack(ctx, body)
 	var res *call.Result

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/channel"
 )
 
 // ServeHTTP takes envelopes by POST. A GET answers the service's public
@@ -44,7 +45,11 @@ func (s *Service) serveKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
+	if channel.IsFrame(body) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

@@ -58,6 +58,7 @@ type Service struct {
 	keys     *Keyring
 	handlers map[string]*handler
 	log      *slog.Logger
+	fast     *fastPath // nil: the service does not speak the fast path
 }
 
 // Options describe how a handler may be called.

@@ -174,6 +174,9 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Storage, error)
 	}
 	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Identities: o.TrustedIdentities, Staleness: o.Staleness}
 	s := &Storage{svc: svc, b: svc.Bucket(), v: v, o: o, slots: newSlotPool(MaxChunksInFlight, MaxChunksPerPrincipal), pace: defaultPacing}
+	if err := svc.EnableFastPath(service.FastPath{Verify: v.Verify, Identities: o.TrustedIdentities, Certs: auth.ServiceCertsFrom(o.Client)}); err != nil {
+		return nil, err
+	}
 	if !o.HostServed {
 		_, err := s.b.SignedURL(ctx, "storage/probe", "GET", time.Minute)
 		switch {

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/identity"
+	"github.com/openacquire/acquire/runtime/web/browsertest"
+)
+
+func TestMain(m *testing.M) {
+	webPollInterval = 100 * time.Millisecond
+	os.Exit(browsertest.Main(m))
+}
+
+// lockedBuffer is a buffer a running command writes while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// start runs the CLI in the background; the result arrives on the channel.
+func (c *cli) start(args ...string) (stdout, stderr *lockedBuffer, done <-chan int) {
+	stdout, stderr = &lockedBuffer{}, &lockedBuffer{}
+	ch := make(chan int, 1)
+	getenv := func(k string) string { return c.env[k] }
+	g := newGlobals(strings.NewReader(""), stdout, stderr, getenv, c.clock.Now)
+	full := append([]string{"--config-dir", c.dir, "--identity", c.url}, args...)
+	go func() { ch <- execute(g, full) }()
+	return stdout, stderr, ch
+}
+
+var loginURLPattern = regexp.MustCompile(`http://\S+/identity/web/login#session=([0-9a-f]+)`)
+
+// waitForURL reads the login page's URL from what the CLI prints.
+func waitForURL(t *testing.T, out *lockedBuffer) (string, string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := loginURLPattern.FindStringSubmatch(out.String()); m != nil {
+			return m[0], m[1]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the CLI printed no login URL: %q", out.String())
+	return "", ""
+}
+
+// pageText waits until the element's text contains want and returns it.
+func pageText(t *testing.T, ctx context.Context, sel, want string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var got string
+	for {
+		txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err == nil {
+			got = txt
+			if strings.Contains(txt, want) {
+				return txt
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s never showed %q; it shows %q", sel, want, got)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fill types the login form's fields and submits it.
+func fillLogin(t *testing.T, ctx context.Context, username, password, otp, recovery string) {
+	t.Helper()
+	steps := []chromedp.Action[chromedp.Void]{chromedp.WaitEnabled(chromedp.CSS("#submit"))}
+	fields := map[string]string{"#username": username, "#password": password, "#otp": otp, "#recovery": recovery}
+	if username == "" {
+		delete(fields, "#username") // the page filled it in from the request
+	}
+	for sel, v := range fields {
+		steps = append(steps, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(document.querySelector("`+sel+`").value = "") === ""`)(ctx, tg)
+			return err
+		}))
+		if v != "" {
+			steps = append(steps, chromedp.SendKeys(chromedp.CSS(sel), v))
+		}
+	}
+	steps = append(steps, chromedp.Click(chromedp.CSS("#submit")))
+	do(t, ctx, steps...)
+}
+
+func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// TestWebLoginFromCLI: 'user login --web' prints a URL and a short code
+// and waits; a real browser opens the page, shows the code, and approves
+// with the password and a one-time code; the CLI saves the session and its
+// next call works. The password never passes through the CLI.
+func TestWebLoginFromCLI(t *testing.T) {
+	c, _ := newHostCLIWith(t, hostOptions{})
+	secret, _ := c.register("alice")
+	tab := browsertest.Tab(t)
+
+	stdout, stderr, done := c.start("user", "login", "-u", "alice", "--web", "--label", "laptop-cli", "-o", "json")
+	link, sessionUID := waitForURL(t, stderr)
+	if !strings.Contains(stderr.String(), "Short code: "+sessionUID[:8]) {
+		t.Fatalf("no short code in %q", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "█") && !strings.Contains(stderr.String(), "▀") {
+		t.Fatalf("no QR code drawn: %q", stderr.String())
+	}
+
+	start := time.Now()
+	do(t, tab, chromedp.Navigate(link))
+	pageText(t, tab, "#req-code", sessionUID[:8])
+	pageText(t, tab, "#req-label", "laptop-cli")
+	pageText(t, tab, "#req-status", "pending")
+	browsertest.Screenshot(t, tab, "login-approve")
+	fillLogin(t, tab, "", testPassword, c.code(secret), "")
+	pageText(t, tab, "#message", "Approved")
+	approved := time.Since(start)
+	browsertest.Screenshot(t, tab, "login-approved")
+
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("login --web exit %d: %s %s", code, stdout, stderr)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the CLI did not notice the approval: %s", stderr)
+	}
+	var login map[string]any
+	if err := json.Unmarshal([]byte(stdout.String()), &login); err != nil || login["session_uid"] != sessionUID {
+		t.Fatalf("login JSON %q: %v", stdout, err)
+	}
+	who := c.mustJSON("", "user", "whoami")
+	if who["session_uid"] != sessionUID || who["username"] != "alice" || who["label"] != "laptop-cli" {
+		t.Fatalf("whoami after web login: %v", who)
+	}
+	crypto := evalJS[[]map[string]any](t, tab, `window.acquire.timings`)
+	t.Logf("timing: page load to approved session %v (page's own count %s ms); browser crypto per call: %s",
+		approved.Round(time.Millisecond), evalJS[string](t, tab, `document.body.dataset.approvedMs`), cryptoSummary(crypto))
+}
+
+func cryptoSummary(ts []map[string]any) string {
+	var b strings.Builder
+	for _, x := range ts {
+		b.WriteString(x["fn"].(string))
+		b.WriteString(": pack ")
+		b.WriteString(ms(x["pack_ms"]))
+		b.WriteString(" ms, unpack ")
+		b.WriteString(ms(x["unpack_ms"]))
+		b.WriteString(" ms; ")
+	}
+	return b.String()
+}
+
+func ms(v any) string {
+	f, _ := v.(float64)
+	return strings.TrimRight(strings.TrimRight(time.Duration(f*float64(time.Millisecond)).Round(100*time.Microsecond).String(), "s"), "m")
+}
+
+// sessionStatus asks the service, not the page, what became of a login.
+func sessionStatus(t *testing.T, c *cli, sessionUID string) string {
+	t.Helper()
+	id := &identity.Client{C: call.NewClient(&call.MemoryPins{}), URL: c.url}
+	id.C.Clock = c.clock.Now
+	info, err := id.SessionInfo(context.Background(), sessionUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Status
+}
+
+// TestWebLoginBadInputs: each bad input shows its own clear message on the
+// page and leaves the login request pending, to be approved by a right
+// attempt; requests that cannot be approved say why before anything is typed.
+func TestWebLoginBadInputs(t *testing.T) {
+	c, _ := newHostCLIWith(t, hostOptions{})
+	secret, _ := c.register("alice")
+	lockSecret, _ := c.register("lockme")
+	tab := browsertest.Tab(t)
+	ctx := context.Background()
+	id := &identity.Client{C: call.NewClient(&call.MemoryPins{}), URL: c.url}
+	id.C.Clock = c.clock.Now
+	request := func(user string) *identity.Session {
+		t.Helper()
+		s, err := id.RequestLogin(ctx, user, "bad-input-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	open := func(s *identity.Session) {
+		t.Helper()
+		do(t, tab, chromedp.Navigate("about:blank"), chromedp.Navigate(webLoginURL(c.url, s.SessionUID)))
+		pageText(t, tab, "#req-code", s.SessionUID[:8])
+	}
+	stillPending := func(s *identity.Session) {
+		t.Helper()
+		if st := sessionStatus(t, c, s.SessionUID); st != "pending" {
+			t.Fatalf("after a bad attempt the request is %s, not pending", st)
+		}
+	}
+	wrong := func(code string) string { // a code that is not this one
+		return code[:5] + string(rune('0'+(code[5]-'0'+1)%10))
+	}
+
+	s := request("alice")
+	open(s)
+	fillLogin(t, tab, "", "not the password", c.code(secret), "")
+	pageText(t, tab, "#message", "Wrong username, password or code")
+	browsertest.Screenshot(t, tab, "login-wrong-password")
+	stillPending(s)
+
+	fillLogin(t, tab, "", testPassword, wrong(c.code(secret)), "")
+	pageText(t, tab, "#message", "That code is not right")
+	stillPending(s)
+
+	fillLogin(t, tab, "", testPassword, "12345", "")
+	pageText(t, tab, "#message", "6 digits")
+	stillPending(s)
+
+	// The code spent by another login is refused here.
+	other := request("alice")
+	if _, err := id.Approve(ctx, other, testPassword, identity.LoginOptions{OTP: c.code(secret)}); err != nil {
+		t.Fatal(err)
+	}
+	fillLogin(t, tab, "", testPassword, c.code(secret), "")
+	pageText(t, tab, "#message", "already used")
+	browsertest.Screenshot(t, tab, "login-code-reused")
+	stillPending(s)
+
+	// The same request then approves with the next code.
+	c.clock.NextStep()
+	fillLogin(t, tab, "", testPassword, c.code(secret), "")
+	pageText(t, tab, "#message", "Approved")
+
+	// An approved request says so and offers nothing to type.
+	open(other)
+	pageText(t, tab, "#message", "already approved")
+	if on := evalJS[bool](t, tab, `document.getElementById("submit").disabled`); !on {
+		t.Fatal("the form of an approved request is enabled")
+	}
+
+	// An expired request says so.
+	c.clock.mu.Lock()
+	c.clock.off -= identity.LoginRequestTTL + time.Minute
+	c.clock.mu.Unlock()
+	old := request("alice")
+	c.clock.mu.Lock()
+	c.clock.off += identity.LoginRequestTTL + time.Minute
+	c.clock.mu.Unlock()
+	open(old)
+	pageText(t, tab, "#message", "has expired")
+	browsertest.Screenshot(t, tab, "login-expired")
+
+	// A locked account: FreeFailures wrong codes lock the one-time code.
+	for i := 0; i < identity.FreeFailures; i++ {
+		l := request("lockme")
+		if _, err := id.Approve(ctx, l, testPassword, identity.LoginOptions{OTP: wrong(c.code(lockSecret))}); err == nil {
+			t.Fatal("a wrong code approved a login")
+		}
+	}
+	locked := request("lockme")
+	open(locked)
+	fillLogin(t, tab, "", testPassword, c.code(lockSecret), "")
+	pageText(t, tab, "#message", "Locked")
+	browsertest.Screenshot(t, tab, "login-locked")
+	stillPending(locked)
+}
