@@ -49,12 +49,12 @@ func benchXRegion(ctx context.Context, env *hostEnv, cfg Config, rep *Report, pr
 	crossOps := 0
 	for _, n := range cfg.Concurrency {
 		progress(fmt.Sprintf("xregion: same-region transfers, %d concurrent", n))
-		local, lc, err := measured(ctx, measure, te.workload(n, cfg.Duration, te.distinctPayee))
+		local, lc, err := measured(ctx, measure, levelLoad(te.workload(n, cfg.Duration, te.distinctPayee), cfg.Duration))
 		if err != nil {
 			return err
 		}
 		progress(fmt.Sprintf("xregion: cross-region transfers (+50 ms round trip), %d concurrent", n))
-		cross, cc, err := measured(ctx, measure, workload{conc: n, d: cfg.Duration, rounds: timedRounds,
+		cross, cc, err := measured(ctx, measure, levelLoad(workload{conc: n, d: cfg.Duration, rounds: timedRounds,
 			op: func(ctx context.Context, client, _ int) error {
 				p := te.payers[client]
 				id := fmt.Sprintf("%s-x%d", te.run, te.ids.Add(1))
@@ -64,7 +64,7 @@ func benchXRegion(ctx context.Context, env *hostEnv, cfg Config, rep *Report, pr
 					err = fmt.Errorf("bench: cross-region transfer %s is %s", id, st.State)
 				}
 				return err
-			}})
+			}}, cfg.Duration))
 		if err != nil {
 			return err
 		}
@@ -76,6 +76,20 @@ func benchXRegion(ctx context.Context, env *hostEnv, cfg Config, rep *Report, pr
 		crossOps += cross.Ops + cross.Errors
 	}
 	return xr.agree(ctx, crossOps)
+}
+
+// shortLevel: a level shorter than this counts operations instead of
+// timing them; a cross-region transfer takes a round trip and more, and a
+// short timed round would hold too few of them to give a rate (tests).
+const shortLevel = 2 * time.Second
+
+// levelLoad turns a timed load into a counted one of 3 operations per
+// client when the level is short.
+func levelLoad(w workload, d time.Duration) workload {
+	if d < shortLevel {
+		w.d, w.total, w.rounds = 0, 3*w.conc, 1
+	}
+	return w
 }
 
 // regions are the two hosts of the xregion step.

@@ -53,7 +53,7 @@ func TestXRegionSmall(t *testing.T) {
 	}
 	got := map[string]int{}
 	for _, f := range rep.Figures {
-		if f.Ops == 0 || f.Errors != 0 || f.P50ms <= 0 {
+		if f.Ops == 0 || f.Errors != 0 || f.P50ms <= 0 || f.PerSecond <= 0 {
 			t.Errorf("figure %s@%d: %+v", f.Name, f.Concurrency, f)
 		}
 		if f.Name == "xregion: cross-region transfers (+50 ms RTT)" && f.P50ms < float64(XRegionRTT.Milliseconds()) {
