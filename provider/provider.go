@@ -139,7 +139,7 @@ func (p *Provider) Configure(ctx context.Context, req provider.ConfigureRequest,
 
 // Resources lists the resource types. One constructor per file.
 func (p *Provider) Resources(_ context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewServiceResource, NewTrustResource, NewCatalogueResource, NewClusterResource}
+	return []func() resource.Resource{NewServiceResource, NewTrustResource, NewCatalogueResource, NewClusterResource, NewRegistryPeeringResource}
 }
 
 // DataSources lists the data source types. One constructor per file.

@@ -167,7 +167,9 @@ func (r *serviceResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 					"the whole seconds (2 to 3600) a claimed job stays an agent's without a heartbeat: how soon a dead agent's job runs again; default 60, or a local host's --job-lease-s; " +
 					"identity: session_life_s, the whole seconds (60 to 86400) a session lasts once approved; default 86400, or a local host's --session-life-s; " +
 					"accounting, access, storage and compute: trusted_identities, the comma-separated URLs of the identity services whose users may act on the service; " +
-					"unset trusts none (only a deployment's admin's identity service), since a service must never fetch from, or believe, an identity service it was not told to trust). Checked at plan time."},
+					"unset trusts none (only a deployment's admin's identity service), since a service must never fetch from, or believe, an identity service it was not told to trust; " +
+					"accounting and access: trusted_services, the comma-separated URLs of the services, of any region, that may act in their own name on it (cash cheques, invoice, check grants), " +
+					"on every platform, beside what acquire_trust adds on the local one). Checked at plan time."},
 			"admin_username": optString("Identity services: the first admin's username, created on first apply."),
 			"admin_password_wo": schema.StringAttribute{Optional: true, WriteOnly: true, Sensitive: true,
 				Description: "Identity services: the first admin's password. Write-only: never stored in state " +

@@ -49,7 +49,9 @@ func (r *trustResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
 		Description: "One service trusts another to act in its own name: e.g. an accounting service trusts an access " +
-			"or storage service to cash cheques and take payments. Both URLs identify the trust, so changing either replaces it.",
+			"or storage service to cash cheques and take payments. Both URLs identify the trust, so changing either replaces it. " +
+			"This resource changes a running service on the local platform; on every platform (AWS, GCP, Azure and local) the same trust " +
+			"is declared with the trusting acquire_service's settings.trusted_services (and its users' identity services with settings.trusted_identities).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{Computed: true, Description: "<service> <trusted>.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()}},

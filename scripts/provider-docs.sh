@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Provider docs (docs/index.md, docs/resources, docs/data-sources, docs/functions) generated
+# Provider docs (docs/index.md, docs/resources, docs/data-sources, docs/functions, docs/guides) generated
 # by tfplugindocs from the provider's schema and provider/examples, offline (docs/testing.md):
 # OpenTofu dumps the schema of the locally built provider under the hashicorp address
 # tfplugindocs looks for, and tfplugindocs renders it without downloading Terraform.
@@ -44,7 +44,7 @@ validate() { # the layout and front matter of docs/ as the registry reads them
     >"$work/validate.log" 2>&1 || { cat "$work/validate.log" >&2; exit 1; }
 }
 
-managed=(index.md data-sources resources functions)
+managed=(index.md data-sources resources functions guides)
 if [[ $mode == generate ]]; then
   for m in "${managed[@]}"; do rm -rf "docs/$m"; [[ -e $out/$m ]] && cp -R "$out/$m" "docs/$m"; done
   validate

@@ -103,9 +103,10 @@ func newGlobals(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) s
 // newRootCmd builds the whole command tree on g.
 func newRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "acquire",
-		Short: "Acquire command-line client and local host",
-		Long:  rootLong,
+		Use:     "acquire",
+		Short:   "Acquire command-line client and local host",
+		Version: version,
+		Long:    rootLong,
 		Example: `  acquire user register --username alice
   acquire user login --username alice
   acquire user whoami -o json

@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/web/browsertest"
 )
@@ -307,4 +309,143 @@ func TestWebLoginBadInputs(t *testing.T) {
 	pageText(t, tab, "#message", "Locked")
 	browsertest.Screenshot(t, tab, "login-locked")
 	stillPending(locked)
+}
+
+// TestWebRegisterConsole: register in the browser (QR code image, recovery
+// codes, confirmation by the first code), land in the console, see
+// accounts, a statement, drives and files; upload a 20 MB file through the
+// signed chunk URLs and download it byte for byte; make and revoke a PAR;
+// then a revoked session is refused by the console, which says so.
+func TestWebRegisterConsole(t *testing.T) {
+	c, h := newHostCLIWith(t, hostOptions{})
+	tab := browsertest.Tab(t)
+	ctx := context.Background()
+
+	do(t, tab, chromedp.Navigate(c.url+"/web/register"), chromedp.WaitEnabled(chromedp.CSS("#submit")))
+	do(t, tab, chromedp.SendKeys(chromedp.CSS("#username"), "carol"), chromedp.SendKeys(chromedp.CSS("#password"), testPassword),
+		chromedp.SendKeys(chromedp.CSS("#password2"), testPassword+"x"), chromedp.Click(chromedp.CSS("#submit")))
+	pageText(t, tab, "#message", "The two passwords differ")
+	do(t, tab, chromedp.SendKeys(chromedp.CSS("#password2"), "\b"), chromedp.Click(chromedp.CSS("#submit")))
+	pageText(t, tab, "#message", "Registered carol")
+	secret := evalJS[string](t, tab, `document.getElementById("secret").textContent`) // inside a closed <details>
+	if len(secret) < 16 || evalJS[int](t, tab, `document.querySelectorAll("#recovery-codes li").length`) != identity.RecoveryCodeCount ||
+		evalJS[int](t, tab, `document.getElementById("qr").naturalWidth`) < 100 {
+		t.Fatalf("enrolment shows secret %q, %d recovery codes, a QR image %d px wide", secret,
+			evalJS[int](t, tab, `document.querySelectorAll("#recovery-codes li").length`), evalJS[int](t, tab, `document.getElementById("qr").naturalWidth`))
+	}
+	browsertest.Screenshot(t, tab, "register")
+	code, err := totpCode(secret, c.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, tab, chromedp.SendKeys(chromedp.CSS("#otp"), code), chromedp.Click(chromedp.CSS("#confirm")))
+	pageText(t, tab, "#whoami-user", "carol")
+	browserSession := evalJS[string](t, tab, `window.acquire.loadSession(`+jsString(c.url)+`).then(s => s.session_uid)`)
+
+	// No secret in browser storage: the session's private keys are
+	// non-extractable CryptoKeys; nothing stored holds the password.
+	stored := evalJS[map[string]any](t, tab, `window.acquire.loadSession(`+jsString(c.url)+`).then(s => ({
+		keyType: s.cert.type, certExtractable: s.cert.extractable, keyExtractable: s.key.extractable,
+		text: JSON.stringify(s), local: JSON.stringify(localStorage) + JSON.stringify(sessionStorage)}))`)
+	if stored["keyType"] != "private" || stored["certExtractable"] != false || stored["keyExtractable"] != false ||
+		strings.Contains(stored["text"].(string), testPassword) || strings.Contains(stored["local"].(string), testPassword) {
+		t.Fatalf("what the browser stores: %v", stored)
+	}
+
+	// Give carol an account with money and a drive, from the CLI (a second session of hers).
+	c.clock.NextStep()
+	reg := c.mustJSON(testPassword+"\n", "user", "login", "-u", "carol", "--otp", c.code(secret), "--password-stdin")
+	if err := h.Accounting.AddAdmin(ctx, c.url, reg["user_uid"].(string)); err != nil {
+		t.Fatal(err)
+	}
+	c.mustJSON("", "account", "create", "main")
+	c.mustJSON("", "account", "deposit", "main", "--amount", "100", "--id", "dep-0")
+	c.mustJSON("", "drive", "create", "docs")
+
+	do(t, tab, chromedp.Reload())
+	pageText(t, tab, "#accounts", "main")
+	pageText(t, tab, "#accounts", "100")
+	do(t, tab, chromedp.Click(chromedp.CSS(`button[aria-label="Statement of main"]`)))
+	pageText(t, tab, "#statement", "100")
+	pageText(t, tab, "#drive", "docs")
+	pageText(t, tab, "#sessions", "(this browser)")
+
+	// Upload 20 MB straight to the store, then download it byte for byte.
+	dir := t.TempDir()
+	want := make([]byte, 20<<20)
+	for i := range want {
+		want[i] = byte(i*7 + i>>13)
+	}
+	src := dir + "/big.bin"
+	if err := os.WriteFile(src, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	do(t, tab, chromedp.SetUploadFiles(chromedp.CSS("#upload-file"), []string{src}))
+	do(t, tab, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(document.getElementById("upload-name").value = "big.bin") === "big.bin"`)(ctx, tg)
+		return err
+	}), chromedp.Click(chromedp.CSS("#upload")))
+	pageText(t, tab, "#upload-status", "Uploaded big.bin")
+	if v := evalJS[float64](t, tab, `document.getElementById("upload-progress").value`); v != float64(len(want)) {
+		t.Fatalf("the progress bar ends at %v of %d", v, len(want))
+	}
+	browsertest.Screenshot(t, tab, "console")
+	downloads := t.TempDir()
+	if _, err := chromedp.CallBrowser(tab, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+		t.Fatal(err)
+	}
+	pageText(t, tab, "#files", "big.bin")
+	do(t, tab, chromedp.Click(chromedp.CSS(`button[aria-label="Download big.bin"]`)))
+	pageText(t, tab, "#message", "Downloaded big.bin")
+	got := waitForFile(t, downloads+"/big.bin", len(want))
+	if !bytes.Equal(got, want) {
+		t.Fatal("the downloaded file differs from the uploaded one")
+	}
+	t.Logf("timing: browser upload of 20 MB %s ms, download %s ms",
+		evalJS[string](t, tab, `document.body.dataset.uploadMs`), evalJS[string](t, tab, `document.body.dataset.downloadMs`))
+
+	// A PAR: made (its link shown once), listed, revoked.
+	do(t, tab, chromedp.SendKeys(chromedp.CSS("#par-name"), "big.bin"), chromedp.Click(chromedp.CSS("#par-create")))
+	link := pageText(t, tab, "#par-link", "/par/")
+	pageText(t, tab, "#pars", "big.bin")
+	do(t, tab, chromedp.Click(chromedp.CSS(`#pars button`)))
+	pageText(t, tab, "#message", "Revoked link")
+	if n := evalJS[int](t, tab, `document.querySelectorAll("#pars tr").length`); n != 0 {
+		t.Fatalf("%d PARs still listed after the revoke (link %s)", n, link)
+	}
+	pageText(t, tab, "#jobs-title", "Jobs")
+
+	// The CLI revokes the browser's session: the console's next call is
+	// refused, and it says so and forgets the session.
+	c.mustJSON("", "user", "revoke", browserSession)
+	do(t, tab, chromedp.Click(chromedp.CSS("#sessions-refresh")))
+	pageText(t, tab, "#message", "Your session has ended")
+	browsertest.Screenshot(t, tab, "console-session-ended")
+	if gone := evalJS[bool](t, tab, `window.acquire.loadSession(`+jsString(c.url)+`).then(s => s === undefined)`); !gone {
+		t.Fatal("the console kept a revoked session")
+	}
+	do(t, tab, chromedp.Reload())
+	pageText(t, tab, "#message", "not logged in")
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func totpCode(secret string, now time.Time) (string, error) { return crypto.TOTPCode(secret, now) }
+
+// waitForFile waits for the browser to finish writing a download.
+func waitForFile(t *testing.T, path string, size int) []byte {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(path); err == nil && len(b) == size {
+			return b
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the browser did not save %s", path)
+	return nil
 }

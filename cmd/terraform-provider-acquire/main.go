@@ -20,13 +20,17 @@ var version = "dev"
 // source = "openacquire/acquire".
 const Address = "registry.opentofu.org/openacquire/acquire"
 
+// protocolVersion is the plugin protocol served; terraform-registry-manifest.json
+// declares the same to the registries.
+const protocolVersion = 6
+
 func main() {
 	debug := flag.Bool("debug", false, "run with support for debuggers like delve")
 	flag.Parse()
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address:         Address,
 		Debug:           *debug,
-		ProtocolVersion: 6,
+		ProtocolVersion: protocolVersion,
 	})
 	if err != nil {
 		log.Fatal(err)

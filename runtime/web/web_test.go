@@ -36,6 +36,7 @@ func TestEveryAnswerIsUnderThePolicy(t *testing.T) {
 		{"GET", "/identity/web/login", 200, "text/html"},
 		{"GET", "/identity/web/", 200, "text/html"},
 		{"GET", "/identity/web/register", 200, "text/html"},
+		{"GET", "/identity/web/console", 200, "text/html"},
 		{"GET", "/identity/web/acquire.js", 200, "text/javascript"},
 		{"GET", "/identity/web/style.css", 200, "text/css"},
 		{"GET", "/identity/web/layout.html", 404, ""},
@@ -63,7 +64,7 @@ func TestEveryAnswerIsUnderThePolicy(t *testing.T) {
 // The pages hold no inline script: every <script> names a file.
 func TestPagesHaveNoInlineScript(t *testing.T) {
 	h := testHandler(nil)
-	for _, p := range []string{PageLogin, PageRegister} {
+	for _, p := range []string{PageLogin, PageRegister, PageConsole} {
 		body := get(h, "GET", "/identity/web/"+p).Body.String()
 		if strings.Contains(body, "<script>") || strings.Contains(body, " on") && strings.Contains(body, "onclick") {
 			t.Errorf("%s has inline script", p)

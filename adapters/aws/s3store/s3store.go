@@ -143,6 +143,8 @@ type Driver struct {
 	endpoint string
 	closed   atomic.Bool
 	cond     conditional
+	// listed counts the items listings received from the server (EntriesRead).
+	listed atomic.Int64
 }
 
 var (
@@ -414,6 +416,7 @@ func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize in
 	if err != nil {
 		return driver.Page{}, classify(ctx, err)
 	}
+	d.listed.Add(int64(len(out.Contents)))
 	page := driver.Page{Items: make([]driver.ObjectInfo, 0, len(out.Contents))}
 	for _, o := range out.Contents {
 		k, ok := strings.CutPrefix(aws.ToString(o.Key), d.prefix)
@@ -612,3 +615,7 @@ func classify(ctx context.Context, err error) error {
 	}
 	return fmt.Errorf("s3store: %w", err)
 }
+
+// EntriesRead counts the items this driver's listings received from the
+// server: one request of at most a page per List call, never the folder.
+func (d *Driver) EntriesRead() int64 { return d.listed.Load() }

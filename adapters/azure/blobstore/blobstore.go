@@ -89,6 +89,8 @@ type Driver struct {
 	shared bool
 	prefix string
 	closed atomic.Bool
+	// listed counts the items listings received from the server (EntriesRead).
+	listed atomic.Int64
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -295,6 +297,7 @@ func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize in
 	if resp.Segment == nil {
 		return page, nil
 	}
+	d.listed.Add(int64(len(resp.Segment.BlobItems)))
 	page.Items = make([]driver.ObjectInfo, 0, len(resp.Segment.BlobItems))
 	for _, it := range resp.Segment.BlobItems {
 		if it == nil || it.Name == nil || it.Properties == nil {
@@ -412,3 +415,7 @@ func classify(ctx context.Context, err error) error {
 	}
 	return fmt.Errorf("blobstore: %w", err)
 }
+
+// EntriesRead counts the items this driver's listings received from the
+// server: one request of at most a page per List call, never the folder.
+func (d *Driver) EntriesRead() int64 { return d.listed.Load() }

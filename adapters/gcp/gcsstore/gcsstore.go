@@ -85,6 +85,8 @@ type Driver struct {
 	key      []byte
 	insecure bool
 	closed   atomic.Bool
+	// listed counts the items listings received from the server (EntriesRead).
+	listed atomic.Int64
 }
 
 var (
@@ -277,6 +279,7 @@ func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize in
 	if err != nil {
 		return driver.Page{}, classify(ctx, err)
 	}
+	d.listed.Add(int64(len(objs)))
 	page := driver.Page{Items: make([]driver.ObjectInfo, 0, len(objs)), Next: next}
 	for _, o := range objs {
 		k, ok := strings.CutPrefix(o.Name, d.prefix)
@@ -391,3 +394,7 @@ func classify(ctx context.Context, err error) error {
 	}
 	return fmt.Errorf("gcsstore: %w", err)
 }
+
+// EntriesRead counts the items this driver's listings received from the
+// server: one request of at most a page per List call, never the folder.
+func (d *Driver) EntriesRead() int64 { return d.listed.Load() }

@@ -188,3 +188,12 @@ func (w *Driver) PutCRC32C(ctx context.Context, key string, data []byte, crc uin
 
 // Close closes the wrapped driver.
 func (w *Driver) Close() error { return w.d.Close() }
+
+// EntriesRead passes on the inner driver's count of entries its listings
+// read (drivertest.EntriesReader), or -1 if it keeps none.
+func (d *Driver) EntriesRead() int64 {
+	if er, ok := d.d.(interface{ EntriesRead() int64 }); ok {
+		return er.EntriesRead()
+	}
+	return -1
+}

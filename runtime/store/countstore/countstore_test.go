@@ -26,6 +26,7 @@ func TestConformanceOverFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		d.SetSplitSize(64) // so the list-cost test's folder of 400 splits
 		return countstore.Wrap(d, &countstore.Counter{})
 	})
 }

@@ -108,6 +108,15 @@ type Driver interface {
 	// List returns keys starting with prefix, in byte-wise lexical order,
 	// strictly after the position encoded in the opaque pageToken ("" starts
 	// at the beginning), at most pageSize items per page.
+	//
+	// Cost: a page costs O(pageSize + log n) for n keys under the prefix,
+	// never a read of the whole folder, from the first page or from any
+	// token; the clouds do this natively (prefix, start-after, max-keys),
+	// the file store through bounded directories (filestore/tree.go), the
+	// memory store through a sorted index. Callers rely on it: a sweep or a
+	// queue reads one page of what is due, not the history. The
+	// conformance suite (drivertest, ListPageCost) checks it through each
+	// driver's EntriesRead count.
 	List(ctx context.Context, prefix, pageToken string, pageSize int) (Page, error)
 	// SignedURL returns a time-limited URL for method on key, or
 	// ErrUnsupported.

@@ -57,6 +57,7 @@ func RunConformanceWith(t *testing.T, opts Options, newDriver func(t *testing.T)
 		{"ListFileAndDir", s.testListFileAndDir},
 		{"ListTrickyOrder", s.testListTrickyOrder},
 		{"ListInfo", s.testListInfo},
+		{"ListPageCost", s.testListPageCost},
 		{"InvalidKeys", s.testInvalidKeys},
 		{"InvalidPrefixes", s.testInvalidPrefixes},
 		{"MaxKey", s.testMaxKey},
@@ -79,7 +80,8 @@ func RunConformanceWith(t *testing.T, opts Options, newDriver func(t *testing.T)
 type suite struct {
 	opts       Options
 	newDriver  func(t *testing.T) store.Driver
-	driverName string // for messages; set when the first bucket opens
+	driverName string       // for messages; set when the first bucket opens
+	driver     store.Driver // the driver of the bucket opened last
 }
 
 // bucket opens a fresh bucket for one subtest and closes it afterwards.
@@ -87,6 +89,7 @@ func (s *suite) bucket(t *testing.T) *store.Bucket {
 	t.Helper()
 	d := s.newDriver(t)
 	s.driverName = fmt.Sprintf("%T", d)
+	s.driver = d
 	b := store.NewBucket(d)
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {

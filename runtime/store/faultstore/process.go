@@ -154,3 +154,12 @@ func (p *Process) Close() error {
 	p.closed.Store(true)
 	return nil
 }
+
+// EntriesRead passes on the inner driver's count of entries its listings
+// read (drivertest.EntriesReader), or -1 if it keeps none.
+func (p *Process) EntriesRead() int64 {
+	if er, ok := p.s.inner.(interface{ EntriesRead() int64 }); ok {
+		return er.EntriesRead()
+	}
+	return -1
+}

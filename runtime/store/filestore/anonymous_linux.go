@@ -5,6 +5,7 @@ package filestore
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -35,9 +36,13 @@ func linkAnonymous(f *os.File, dst string, noEmptyPath *atomic.Bool) error {
 		if !noEmptyPath.Load() {
 			lerr = unix.Linkat(int(fd), "", unix.AT_FDCWD, dst, unix.AT_EMPTY_PATH)
 			// Without the capability the call fails with ENOENT (or EPERM
-			// under some security modules); a missing directory cannot be
-			// the cause, as the caller opened the file in it.
+			// under some security modules); so does it when dst's
+			// directory vanished (a concurrent prune), which is no reason
+			// to give up the descriptor.
 			if !errors.Is(lerr, syscall.ENOENT) && !errors.Is(lerr, syscall.EPERM) {
+				return
+			}
+			if _, err := os.Lstat(filepath.Dir(dst)); err != nil {
 				return
 			}
 			noEmptyPath.Store(true)

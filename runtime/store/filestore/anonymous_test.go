@@ -46,14 +46,14 @@ func openMode(t *testing.T, root, mode string) *filestore.Driver {
 // TestConformanceTempNames runs the conformance suite on the temp-name
 // path that file systems without O_TMPFILE take.
 func TestConformanceTempNames(t *testing.T) {
-	drivertest.RunConformance(t, func(t *testing.T) store.Driver { return openMode(t, t.TempDir(), tempNames) })
+	drivertest.RunConformance(t, func(t *testing.T) store.Driver { return conformant(openMode(t, t.TempDir(), tempNames)) })
 }
 
 // TestConformanceThroughProc runs the conformance suite on the path a
 // process without CAP_DAC_READ_SEARCH takes: unnamed files linked through
 // /proc/self/fd.
 func TestConformanceThroughProc(t *testing.T) {
-	drivertest.RunConformance(t, func(t *testing.T) store.Driver { return openMode(t, t.TempDir(), throughProc) })
+	drivertest.RunConformance(t, func(t *testing.T) store.Driver { return conformant(openMode(t, t.TempDir(), throughProc)) })
 }
 
 // TestConcurrentPutsAllPresent: many goroutines put new keys, some keys

@@ -20,3 +20,11 @@ func UsesUnnamedFiles(d *Driver) bool { return !d.noAnonymous.Load() }
 
 // TempPrefix is how temp file names start.
 const TempPrefix = tempPrefix
+
+// SplitSmall makes d split folders past entries entries, checked on every
+// insertion, so tests see buckets with few keys.
+func SplitSmall(d *Driver, entries int) { d.SetSplitSize(entries) }
+
+// NoFlush makes d skip fsyncs, for tests that build large data sets and
+// measure something other than durability.
+func NoFlush(d *Driver) { d.UnsafeSkipFlush() }

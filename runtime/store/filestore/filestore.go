@@ -6,13 +6,15 @@
 // flushed before the write is acknowledged. A name thus never points at
 // unflushed data.
 //
-// Concurrency: PutIfAbsent needs no lock, because link(2) fails atomically
-// with EEXIST when the key exists. Every other write (Put, PutIfVersion,
-// Delete, DeleteIfVersion) holds an exclusive flock(2) on the key's lock
-// file while it reads the current version, compares and renames or unlinks,
-// so no two of them interleave and none can slip between another's check
-// and its rename. Reads take no lock: rename replaces a file atomically, so
-// a reader sees one complete write or the one before.
+// Concurrency: PutIfAbsent needs no key lock, because link(2) fails
+// atomically with EEXIST when the key exists. Every other write (Put,
+// PutIfVersion, Delete, DeleteIfVersion) holds an exclusive flock(2) on the
+// key's lock stripe while it reads the current version, compares and
+// renames or unlinks, so no two of them interleave and none can slip
+// between another's check and its rename. Every write also holds its
+// folder's lock shared, which keeps the folder from being split under it
+// (tree.go). Reads take no lock: rename replaces a file atomically, so a
+// reader sees one complete write or the one before.
 //
 // Speed: the data flush happens before any lock is taken, locks are held
 // for microseconds, and directory flushes of concurrent writers are shared
@@ -52,6 +54,16 @@ type Driver struct {
 	// noEmptyPath is set once naming an unnamed file by its descriptor was
 	// refused (see linkAnonymous); from then on /proc names it.
 	noEmptyPath atomic.Bool
+	// splitEntries and splitOdds are the constants of the same names
+	// (tests lower them).
+	splitEntries int
+	splitOdds    int
+	// entriesRead counts directory entries read by listings and splits, so
+	// tests can check that a page does not read a whole folder.
+	entriesRead atomic.Int64
+	// noFlush skips every fsync: tests that build large data sets set it
+	// (never set in production: a crash could then lose acknowledged writes).
+	noFlush bool
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -70,11 +82,19 @@ func Open(root string) (*Driver, error) {
 	if len(abs) > maxRootBytes {
 		return nil, fmt.Errorf("filestore: root of %d bytes, limit %d: %w", len(abs), maxRootBytes, driver.ErrInvalidArgument)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("filestore: %w", err)
+	for _, dir := range []string{abs, filepath.Join(abs, tempDir), filepath.Join(abs, locksDir)} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("filestore: %w", err)
+		}
 	}
 	markTopDir(abs)
-	return &Driver{root: abs, syncs: groupSync{dirs: map[string]*dirSync{}, open: map[string]*os.File{}}}, nil
+	d := &Driver{
+		root: abs, syncs: groupSync{dirs: map[string]*dirSync{}, open: map[string]*os.File{}},
+		splitEntries: splitEntries, splitOdds: splitOdds,
+	}
+	d.sweepTemps()
+	d.probeAnonymous()
+	return d, nil
 }
 
 // Root returns the folder the driver stores into.
@@ -93,7 +113,12 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, driver.Version, e
 	if err := d.check(ctx); err != nil {
 		return nil, "", err
 	}
-	raw, err := os.ReadFile(d.path(locate(key).data()))
+	var raw []byte
+	_, err := d.lookup(locate(key), func(rel string) error {
+		var err error
+		raw, err = os.ReadFile(d.path(rel))
+		return err
+	})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, "", driver.ErrNotFound
 	}
@@ -103,9 +128,37 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, driver.Version, e
 	return decodeFile(raw, key)
 }
 
-// PutIfAbsent links the flushed temp file to the key's name; link(2) fails
+// lookup finds the key's file without a lock and calls try on its path:
+// first at the path its key names (right unless a directory on the way was
+// split), then probing down the buckets (see tree.go). A name that was not
+// found is looked for again: if a directory above it moved meanwhile, the
+// second walk sees the new place; not found twice on the same path is not
+// found. It returns the directory holding the file.
+func (d *Driver) lookup(loc location, try func(rel string) error) (string, error) {
+	if err := try(loc.data()); !errors.Is(err, fs.ErrNotExist) {
+		return loc.dir, err
+	}
+	last := "\x00"
+	for range maxAttempts {
+		top, err := d.physDir(loc.dir)
+		node := ""
+		if err == nil {
+			node, err = d.probe(top, loc.seg, loc.name(), try)
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return node, err
+		}
+		if top == last {
+			break
+		}
+		last = top
+	}
+	return "", fs.ErrNotExist
+}
+
+// PutIfAbsent links the flushed new file to the key's name; link(2) fails
 // with EEXIST if the name exists, atomically, across processes. On Linux
-// the file has no temp name at all (see linkNew).
+// the file has no temp name at all (see newObject).
 func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driver.Version, error) {
 	if err := d.check(ctx); err != nil {
 		return "", err
@@ -113,32 +166,29 @@ func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driv
 	loc := locate(key)
 	// Fail fast, before paying for a flush, if the key exists now. This is
 	// only a shortcut: link below is what decides.
-	if _, err := os.Lstat(d.path(loc.data())); err == nil {
-		return "", d.exists(loc)
+	if node, err := d.lookup(loc, d.lstat); err == nil {
+		return "", d.exists(node)
 	}
-	crc := crcOf(data)
-	if !d.noAnonymous.Load() {
-		version, done, err := d.linkNew(loc, key, data, crc)
-		if done {
-			return versionOf(version), err
-		}
-	}
-	tmp, version, err := d.writeTemp(loc, key, data, crc)
+	obj, err := d.newObject(key, data, crcOf(data))
 	if err != nil {
 		return "", err
 	}
-	err = os.Link(tmp, d.path(loc.data()))
-	_ = os.Remove(tmp) // the temp name only; on success the data keeps its new name
+	defer obj.discard()
+	node, err := d.insertAt(ctx, loc, key, true, false, func(node string) error {
+		return obj.link(d, node+loc.name())
+	})
 	if errors.Is(err, fs.ErrExist) {
-		return "", d.exists(loc)
-	}
-	if err == nil {
-		err = d.syncDir(loc.dir)
+		return "", d.exists(node)
 	}
 	if err != nil {
 		return "", err
 	}
-	return versionOf(version), nil
+	return versionOf(obj.version), d.syncPlaced(loc, node)
+}
+
+func (d *Driver) lstat(rel string) error {
+	_, err := os.Lstat(d.path(rel))
+	return err
 }
 
 // exists reports a lost put-if-absent, once the name it lost to is durable.
@@ -148,11 +198,29 @@ func (d *Driver) PutIfAbsent(ctx context.Context, key string, data []byte) (driv
 // make durable a consequence of an object that a crash then loses. A
 // directory flush that starts now covers the link, and it is grouped with
 // the winner's own.
-func (d *Driver) exists(loc location) error {
-	if err := d.syncDir(loc.dir); err != nil {
+func (d *Driver) exists(node string) error {
+	if err := d.syncDir(node); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return driver.ErrPrecondition
+}
+
+// syncPlaced flushes the directory where a write put the key's name. If
+// that directory moved since (a split above it), the flush goes to where
+// the name is now; if the name is gone, whoever removed it flushed that.
+func (d *Driver) syncPlaced(loc location, node string) error {
+	err := d.syncDir(node)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	node, err = d.lookup(loc, d.lstat)
+	if err == nil {
+		err = d.syncDir(node)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // Put replaces unconditionally, but still under the key's lock, so it cannot
@@ -191,27 +259,44 @@ func (d *Driver) replace(ctx context.Context, key string, data []byte, crc uint3
 	// Fail fast, before paying for a flush, when the condition already
 	// fails. Sound without the lock because versions never recur: once the
 	// key shows another version (or none), the wanted one cannot come back.
-	if err := cond(d.currentVersion(loc)); errors.Is(err, driver.ErrPrecondition) {
+	if err := cond(d.versionNow(loc)); errors.Is(err, driver.ErrPrecondition) {
 		return "", err
 	}
-	tmp, version, err := d.writeTemp(loc, key, data, crc)
+	tmp, version, err := d.writeTemp(key, data, crc)
 	if err != nil {
 		return "", err
 	}
 	defer func() { _ = os.Remove(tmp) }() // fails harmlessly once renamed
-	err = d.locked(ctx, loc, func() error {
-		if err := cond(d.currentVersion(loc)); err != nil {
+	node, err := d.insertAt(ctx, loc, key, true, true, func(node string) error {
+		if err := cond(d.currentVersion(node + loc.name())); err != nil {
 			return err
 		}
-		return os.Rename(tmp, d.path(loc.data()))
+		return os.Rename(tmp, d.path(node+loc.name()))
 	})
-	if err == nil {
-		err = d.syncDir(loc.dir)
-	}
 	if err != nil {
+		if node != "" {
+			d.prune(node) // a refused write leaves no directory it made
+		}
 		return "", err
 	}
-	return versionOf(version), nil
+	return versionOf(version), d.syncPlaced(loc, node)
+}
+
+// versionNow reads the key's version without a lock.
+func (d *Driver) versionNow(loc location) (driver.Version, error) {
+	var v driver.Version
+	_, err := d.lookup(loc, func(rel string) error {
+		var err error
+		v, err = d.currentVersion(rel)
+		if errors.Is(err, driver.ErrNotFound) {
+			return fs.ErrNotExist
+		}
+		return err
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", driver.ErrNotFound
+	}
+	return v, err
 }
 
 // Delete removes the key under its lock; ErrNotFound if absent.
@@ -229,41 +314,38 @@ func (d *Driver) DeleteIfVersion(ctx context.Context, key string, v driver.Versi
 	})
 }
 
+// remove unlinks the key's file under the locks, then removes the
+// directories the removal left empty, and an old-layout lock file of the
+// key: a deleted object leaves nothing behind.
 func (d *Driver) remove(ctx context.Context, key string, cond func(driver.Version, error) error) error {
 	if err := d.check(ctx); err != nil {
 		return err
 	}
 	loc := locate(key)
-	err := d.locked(ctx, loc, func() error {
-		if err := cond(d.currentVersion(loc)); err != nil {
+	node, err := d.insertAt(ctx, loc, key, false, true, func(node string) error {
+		if err := cond(d.currentVersion(node + loc.name())); err != nil {
 			return err
 		}
-		return os.Remove(d.path(loc.data()))
+		return os.Remove(d.path(node + loc.name()))
 	})
-	if err != nil {
-		return err
-	}
-	return d.syncDir(loc.dir)
-}
-
-// locked runs fn holding the key's lock. A missing directory means the key
-// was never written, so it reports ErrNotFound without creating anything.
-func (d *Driver) locked(ctx context.Context, loc location, fn func() error) error {
-	unlock, err := lockFile(ctx, d.path(loc.lock()))
 	if errors.Is(err, fs.ErrNotExist) {
 		return driver.ErrNotFound
 	}
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	return fn()
+	_ = os.Remove(d.path(loc.legacyLock()))
+	if err := d.syncDir(node); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	d.prune(node)
+	return nil
 }
 
 // currentVersion reads only the header's version: under the lock, this is
 // the version the caller's condition is checked against.
-func (d *Driver) currentVersion(loc location) (driver.Version, error) {
-	f, err := os.Open(d.path(loc.data()))
+func (d *Driver) currentVersion(rel string) (driver.Version, error) {
+	f, err := os.Open(d.path(rel))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", driver.ErrNotFound
 	}
@@ -293,3 +375,22 @@ func (d *Driver) Close() error {
 	d.syncs.closeIdle()
 	return nil
 }
+
+// EntriesRead counts the directory entries this driver's listings (and
+// split checks) have read: a test's measure of what a list page costs.
+func (d *Driver) EntriesRead() int64 { return d.entriesRead.Load() }
+
+// SetSplitSize makes d split folders past entries entries instead of 1000,
+// checking on every insertion when entries is smaller than that: tests use
+// it to see split folders with few keys. Call it before use.
+func (d *Driver) SetSplitSize(entries int) {
+	d.splitEntries = max(entries, 1)
+	if entries < splitEntries {
+		d.splitOdds = 1
+	}
+}
+
+// UnsafeSkipFlush makes d skip every fsync. Only for building large test
+// and benchmark data sets that measure something other than durability: a
+// crash would lose acknowledged writes. Call it before use.
+func (d *Driver) UnsafeSkipFlush() { d.noFlush = true }

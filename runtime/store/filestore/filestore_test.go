@@ -22,8 +22,17 @@ func newDriver(tb testing.TB) store.Driver {
 	return d
 }
 
+// TestConformance runs the suite with folders split past 64 entries
+// (conformant), so its list-cost test, on a folder of 400, sees a split
+// folder; the default (1000) is the same code with a larger constant.
 func TestConformance(t *testing.T) {
-	drivertest.RunConformance(t, func(t *testing.T) store.Driver { return newDriver(t) })
+	drivertest.RunConformance(t, func(t *testing.T) store.Driver { return conformant(newDriver(t)) })
+}
+
+// conformant lowers d's split size for the conformance suite.
+func conformant(d store.Driver) store.Driver {
+	filestore.SplitSmall(d.(*filestore.Driver), 64)
+	return d
 }
 
 func openBucket(t *testing.T, root string) *store.Bucket {
@@ -67,10 +76,14 @@ func TestLayout(t *testing.T) {
 	for _, k := range []string{"a", "a/b", "Ab/c.txt", "ab/c"} {
 		put(t, b, k, k)
 	}
-	for _, rel := range []string{"a.obj", "a.dir/b.obj", "%41b.dir/c%2etxt.obj", "ab.dir/c.obj", "a.lock"} {
+	for _, rel := range []string{"a.obj", "a.dir/b.obj", "%41b.dir/c%2etxt.obj", "ab.dir/c.obj", ".tmp", ".locks"} {
 		if _, err := os.Stat(filepath.Join(root, rel)); err != nil {
 			t.Errorf("missing %s: %v", rel, err)
 		}
+	}
+	// Locks live in a fixed set of stripes, never beside the data.
+	if _, err := os.Stat(filepath.Join(root, "a.lock")); err == nil {
+		t.Errorf("a lock file beside the data")
 	}
 }
 
@@ -220,3 +233,13 @@ func BenchmarkPutIfAbsentParallel(b *testing.B) {
 func BenchmarkGet(b *testing.B)  { drivertest.BenchmarkGet(b, newDriver) }
 func BenchmarkCAS(b *testing.B)  { drivertest.BenchmarkCAS(b, newDriver) }
 func BenchmarkList(b *testing.B) { drivertest.BenchmarkList(b, newDriver) }
+
+// BenchmarkListLarge builds its 10^5 objects without fsyncs (it measures
+// listing, not durability).
+func BenchmarkListLarge(b *testing.B) {
+	drivertest.BenchmarkListLarge(b, func(tb testing.TB) store.Driver {
+		d := newDriver(tb).(*filestore.Driver)
+		filestore.NoFlush(d)
+		return d
+	})
+}

@@ -38,8 +38,9 @@ type dirSync struct {
 // It also keeps up to maxOpenDirs directories open between flushes: opening
 // and closing a directory to flush it cost about a quarter of a flush's
 // CPU (two path walks), and the ledger flushes the same few directories
-// over and over. Directories are never removed (see mkdirs), so a kept
-// handle never goes stale.
+// over and over. Directories are removed when empty and moved by splits
+// (tree.go), by this process or another, so a kept handle is checked to
+// still be the directory at its path (one stat) before it is used.
 type groupSync struct {
 	mu   sync.Mutex
 	dirs map[string]*dirSync
@@ -52,6 +53,9 @@ const maxOpenDirs = 256
 // syncDir makes the directory's entries (a link, rename or unlink inside
 // it) durable: without it a crash could lose a write already acknowledged.
 func (d *Driver) syncDir(relDir string) error {
+	if d.noFlush {
+		return d.lstat(relDir)
+	}
 	g := &d.syncs
 	g.mu.Lock()
 	ds := g.dirs[relDir]
@@ -108,7 +112,13 @@ func (g *groupSync) handle(relDir, path string) (*os.File, error) {
 	f := g.open[relDir]
 	g.mu.Unlock()
 	if f != nil {
-		return f, nil
+		if sameDir(f, path) {
+			return f, nil
+		}
+		g.mu.Lock()
+		delete(g.open, relDir)
+		g.mu.Unlock()
+		_ = f.Close()
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -149,4 +159,14 @@ func (g *groupSync) closeIdle() {
 			delete(g.open, dir)
 		}
 	}
+}
+
+// sameDir reports whether the open directory f is still the one at path.
+func sameDir(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Lstat(path)
+	return err == nil && os.SameFile(a, b)
 }

@@ -48,7 +48,7 @@ func TestKeptDirectoryHandles(t *testing.T) {
 		for i := range maxOpenDirs + 40 {
 			dir := fmt.Sprintf("d%d.dir/", i)
 			if round == 0 {
-				if err := d.mkdirs(dir); err != nil {
+				if err := d.mkdirs(t.Context(), dir); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -7,10 +7,19 @@ import (
 )
 
 // On-disk names. A key's segments become nested directories named
-// "<segment>.dir"; the last segment becomes a data file "<segment>.obj"
-// beside its lock file "<segment>.lock". The suffixes let a key "a" and a
-// key "a/b" coexist (a.obj and a.dir/b.obj). Temp files start with '.',
-// which no encoded segment does, so they can never shadow a key.
+// "<segment>.dir"; the last segment becomes a data file "<segment>.obj".
+// The suffixes let a key "a" and a key "a/b" coexist (a.obj and
+// a.dir/b.obj). A big directory is split into bucket directories
+// "<byte>.pfx" (tree.go), so the logical paths here are where a key lives
+// only until its directory splits. Names the driver keeps for itself start
+// with '.', which no encoded segment does, so they can never shadow a key:
+// the root's .tmp (temp files) and .locks (lock stripes), and in older
+// stores ".tmp-" temp files beside the data.
+//
+// Layout history: stores written before buckets and lock stripes kept a
+// "<segment>.lock" beside every data file, never removed. They are read as
+// they are (an unsplit directory is the same layout); a delete removes its
+// key's old lock file, so they go away with their objects.
 const (
 	dataSuffix   = ".obj"
 	dirSuffix    = ".dir"
@@ -24,7 +33,8 @@ const (
 // a directory: the rest of the key from there is stored flat as one file
 // named "#<sha256 of key>.obj" whose header holds the key. That keeps every
 // name under NAME_MAX (255) and every path under PATH_MAX (4096, with a root
-// of at most maxRootBytes) for any valid key of up to 1024 bytes.
+// of at most maxRootBytes and at most 800 bytes of buckets, see tree.go)
+// for any valid key of up to 1024 bytes.
 const (
 	maxSegmentName = 200
 	maxDirPath     = 2048
@@ -35,10 +45,14 @@ const (
 type location struct {
 	dir  string // "" or "x.dir/y.dir/" (always with a trailing '/')
 	stem string // encoded last segment, or "#<hash>" for flattened keys
+	seg  string // decoded last segment; "" for flattened keys (never bucketed)
 }
 
-func (l location) data() string { return l.dir + l.stem + dataSuffix }
-func (l location) lock() string { return l.dir + l.stem + lockSuffix }
+func (l location) name() string { return l.stem + dataSuffix }
+func (l location) data() string { return l.dir + l.name() }
+
+// legacyLock is where stores of the old layout kept the key's lock file.
+func (l location) legacyLock() string { return l.dir + l.stem + lockSuffix }
 
 // locate maps a (validated) key to its location. The choice to descend into
 // a segment's directory depends only on the directory so far and that
@@ -50,7 +64,7 @@ func locate(key string) location {
 		seg, tail, more := strings.Cut(rest, "/")
 		if !more {
 			if e := encodeSegment(seg); len(e) <= maxSegmentName {
-				return location{dir: dir, stem: e}
+				return location{dir: dir, stem: e, seg: seg}
 			}
 			return location{dir: dir, stem: hashedStem(key)}
 		}

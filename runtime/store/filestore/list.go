@@ -24,13 +24,15 @@ type entryKind int
 const (
 	kindFile entryKind = iota
 	kindDir
+	kindBucket
 )
 
 // entry is one directory entry that stands for keys. Its sort key is the
-// full key for a file and the key prefix "…/seg/" for a directory: sorting
-// by these and expanding directories in place yields byte-wise key order,
-// because a directory's keys are exactly those starting with its sort key
-// and no other entry's key does (see locate).
+// full key for a file, the key prefix "…/seg/" for a directory and the key
+// prefix "…/<bucket prefix>" for a bucket: sorting by these and expanding
+// directories and buckets in place yields byte-wise key order, because a
+// directory's (or bucket's) keys are exactly those starting with its sort
+// key and no other entry's key does (see locate and tree.go).
 type entry struct {
 	kind entryKind
 	key  string
@@ -41,6 +43,7 @@ type entry struct {
 // lister walks directories in key order, collecting up to limit objects
 // with prefix that come strictly after the key after.
 type lister struct {
+	ctx    context.Context
 	d      *Driver
 	prefix string
 	after  string
@@ -48,9 +51,12 @@ type lister struct {
 	out    []driver.ObjectInfo
 }
 
-// List walks only the directories that can hold matching keys, in key order.
-// Each page re-reads the directories on its path, so it costs O(entries in
-// those directories); the page token is the last key returned, base64url.
+// List walks only the directories that can hold matching keys, in key
+// order, skipping whole directories and buckets that sort before the page
+// token. Since no directory holds much more than splitEntries entries
+// (tree.go), a page costs O(page + depth) directory entries read, whatever
+// the folder's size; the page token is the last key returned, base64url.
+// The folders walked are locked shared, so none is split under the walk.
 func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize int) (driver.Page, error) {
 	if err := d.check(ctx); err != nil {
 		return driver.Page{}, err
@@ -59,9 +65,21 @@ func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize in
 	if err != nil {
 		return driver.Page{}, fmt.Errorf("%w: page token", driver.ErrInvalidArgument)
 	}
-	l := &lister{d: d, prefix: prefix, after: string(after), limit: pageSize + 1}
-	dir, base := startDir(prefix)
-	if err := l.walk(ctx, dir, base); err != nil {
+	l := &lister{ctx: ctx, d: d, prefix: prefix, after: string(after), limit: pageSize + 1}
+	level, base := startDir(prefix)
+	// A split of any folder above the start would move it mid-walk.
+	for _, lv := range ancestors(level) {
+		unlock, err := d.lockLevel(ctx, lv, false)
+		if err != nil {
+			return driver.Page{}, err
+		}
+		defer unlock()
+	}
+	phys, err := d.physDir(level)
+	if err == nil {
+		err = l.walk(level, phys, base, "")
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return driver.Page{}, err
 	}
 	var page driver.Page
@@ -73,9 +91,20 @@ func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize in
 	return page, nil
 }
 
+// ancestors returns the levels from the root down to level, inclusive.
+func ancestors(level string) []string {
+	out := []string{""}
+	for i := 0; i < len(level); i++ {
+		if level[i] == '/' {
+			out = append(out, level[:i+1])
+		}
+	}
+	return out
+}
+
 // startDir descends through the prefix's complete segments that locate
 // would have made directories, so a List under "ledger/acct/" reads only
-// that directory, not the whole tree.
+// that directory, not the whole tree. It returns the logical directory.
 func startDir(prefix string) (dir, base string) {
 	rest := prefix
 	for {
@@ -91,13 +120,15 @@ func startDir(prefix string) (dir, base string) {
 	}
 }
 
-func (l *lister) walk(ctx context.Context, dir, base string) error {
-	if err := ctx.Err(); err != nil {
+// walk lists the directory node of level (the level itself or one of its
+// buckets, whose names start with pfx after base), in key order.
+func (l *lister) walk(level, node, base, pfx string) error {
+	if err := l.ctx.Err(); err != nil {
 		return err
 	}
-	entries, err := l.d.readEntries(dir, base)
+	entries, err := l.d.readEntries(node, base, pfx)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil // never written, or nothing under this prefix
+		return nil // never written, or emptied and removed meanwhile
 	}
 	if err != nil {
 		return err
@@ -106,24 +137,41 @@ func (l *lister) walk(ctx context.Context, dir, base string) error {
 		if len(l.out) >= l.limit {
 			return nil
 		}
-		if e.kind == kindDir {
+		switch e.kind {
+		case kindBucket:
 			if l.wantDir(e.key) {
-				if err := l.walk(ctx, dir+e.name+"/", e.key); err != nil {
+				if err := l.walk(level, node+e.name+"/", base, strings.TrimPrefix(e.key, base)); err != nil {
 					return err
 				}
 			}
-			continue
-		}
-		if err := l.addFile(dir, e); err != nil {
-			return err
+		case kindDir:
+			if l.wantDir(e.key) {
+				if err := l.walkLevel(level+e.name+"/", node+e.name+"/", e.key); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := l.addFile(node, e); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// wantDir reports whether keys under sub (ending in '/') may match the prefix
-// and come after l.after. If after > sub without starting with it, every key
-// under sub sorts before after.
+// walkLevel walks a sub-folder with its lock held shared.
+func (l *lister) walkLevel(level, node, base string) error {
+	unlock, err := l.d.lockLevel(l.ctx, level, false)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return l.walk(level, node, base, "")
+}
+
+// wantDir reports whether keys under sub (a directory's or a bucket's key
+// prefix) may match the prefix and come after l.after. If after > sub
+// without starting with it, every key under sub sorts before after.
 func (l *lister) wantDir(sub string) bool {
 	if !strings.HasPrefix(sub, l.prefix) && !strings.HasPrefix(l.prefix, sub) {
 		return false
@@ -155,20 +203,15 @@ func (l *lister) addFile(dir string, e entry) error {
 
 // readEntries returns the key-bearing entries of dir sorted by key. Temp
 // files are skipped (and removed when stale), lock files and foreign names
-// ignored.
-func (d *Driver) readEntries(dir, base string) ([]entry, error) {
-	f, err := os.Open(d.path(dir))
-	if err != nil {
-		return nil, err
-	}
-	names, err := f.Readdirnames(-1)
-	_ = f.Close()
+// ignored. pfx is the decoded name prefix that dir's bucket stands for.
+func (d *Driver) readEntries(dir, base, pfx string) ([]entry, error) {
+	names, err := d.readNames(dir)
 	if err != nil {
 		return nil, err
 	}
 	entries := make([]entry, 0, len(names))
 	for _, name := range names {
-		e, ok, err := d.parseEntry(dir, base, name)
+		e, ok, err := d.parseEntry(dir, base, pfx, name)
 		if err != nil {
 			return nil, err
 		}
@@ -180,8 +223,11 @@ func (d *Driver) readEntries(dir, base string) ([]entry, error) {
 	return entries, nil
 }
 
-func (d *Driver) parseEntry(dir, base, name string) (entry, bool, error) {
+func (d *Driver) parseEntry(dir, base, pfx, name string) (entry, bool, error) {
 	switch {
+	case strings.HasSuffix(name, bucketSuffix):
+		c, ok := decodeSegment(strings.TrimSuffix(name, bucketSuffix))
+		return entry{kind: kindBucket, key: base + pfx + c, name: name}, ok && len(c) == 1, nil
 	case strings.HasPrefix(name, tempPrefix):
 		d.removeIfStale(dir + name)
 	case strings.HasPrefix(name, hashedPrefix) && strings.HasSuffix(name, dataSuffix):
@@ -206,7 +252,7 @@ func (d *Driver) parseHashed(dir, base, name string) (entry, bool, error) {
 	if err != nil {
 		return entry{}, false, err
 	}
-	if !strings.HasPrefix(info.Key, base) || locate(info.Key).data() != dir+name {
+	if !strings.HasPrefix(info.Key, base) || locate(info.Key).name() != name {
 		return entry{}, false, fmt.Errorf("%w: %s holds key %q", driver.ErrCorrupt, dir+name, info.Key)
 	}
 	return entry{kind: kindFile, key: info.Key, name: name, info: &info}, true, nil

@@ -14,6 +14,10 @@ import (
 // local store without cross-process locks would be silently unsafe.
 const supported = false
 
-func lockFile(context.Context, string) (func(), error) {
+func lockFile(context.Context, string, bool) (func(), error) {
+	return nil, fmt.Errorf("filestore: no flock on %s: %w", runtime.GOOS, driver.ErrUnsupported)
+}
+
+func tryLockFile(string) (func(), error) {
 	return nil, fmt.Errorf("filestore: no flock on %s: %w", runtime.GOOS, driver.ErrUnsupported)
 }

@@ -26,14 +26,15 @@ const (
 
 const supported = true
 
-// lockFile takes an exclusive flock(2) on path, creating the file if
-// needed, and returns its release. flock locks belong to the open file
-// description, so they exclude other goroutines of this process (each opens
-// its own) as well as other processes. Lock files are never deleted:
+// lockFile takes an flock(2) on path (exclusive, or shared), creating the
+// file if needed, and returns its release. flock locks belong to the open
+// file description, so they exclude other goroutines of this process (each
+// opens its own) as well as other processes. Lock files are never deleted:
 // unlinking a lock file that another process is about to lock would let two
-// holders in at once. Polling with LOCK_NB instead of blocking keeps the
-// wait cancellable by ctx and bounded by lockTimeout.
-func lockFile(ctx context.Context, path string) (func(), error) {
+// holders in at once (they are a fixed set of stripes, see tree.go).
+// Polling with LOCK_NB instead of blocking keeps the wait cancellable by ctx
+// and bounded by lockTimeout.
+func lockFile(ctx context.Context, path string, exclusive bool) (func(), error) {
 	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open lock", Path: path, Err: err}
@@ -41,8 +42,12 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 	release := func() { _ = syscall.Close(fd) } // closing drops the lock
 	deadline := time.Now().Add(lockTimeout)
 	wait := lockPollFirst
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
 	for {
-		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
+		err := syscall.Flock(fd, how|syscall.LOCK_NB)
 		if err == nil {
 			return release, nil
 		}
@@ -60,6 +65,19 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		}
 		wait = min(2*wait, lockPollCeiling)
 	}
+}
+
+// tryLockFile takes an exclusive lock on path only if it is free now.
+func tryLockFile(path string) (func(), error) {
+	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = syscall.Close(fd)
+		return nil, err
+	}
+	return func() { _ = syscall.Close(fd) }, nil
 }
 
 // pause sleeps for a jittered part of d, or until ctx is done. Jitter keeps

@@ -25,7 +25,12 @@ func (d *Driver) Open(ctx context.Context, key string) (*driver.Stream, error) {
 	if err := d.check(ctx); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(d.path(locate(key).data()))
+	var f *os.File
+	_, err := d.lookup(locate(key), func(rel string) error {
+		var err error
+		f, err = os.Open(d.path(rel))
+		return err
+	})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, driver.ErrNotFound
 	}

@@ -7,31 +7,24 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
 // tempAttempts bounds retries when a random temp name already exists.
 const tempAttempts = 4
 
-// writeTemp writes one complete object file under a temp name in the key's
-// directory (so the later rename or link stays within one file system) and
-// flushes it to disk, so whatever name it later gets never points at partial
-// or unflushed data. It returns the temp file's path and the new version.
-func (d *Driver) writeTemp(loc location, key string, data []byte, crc uint32) (string, []byte, error) {
-	f, err := d.createTemp(loc.dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		// First write under this directory: create it (rare, so not checked
-		// up front, which would cost every write a stat).
-		if err = d.mkdirs(loc.dir); err == nil {
-			f, err = d.createTemp(loc.dir)
-		}
-	}
+// writeTemp writes one complete object file under a temp name in the
+// root's .tmp (on the same file system, so the later rename or link is
+// atomic) and flushes it to disk, so whatever name it later gets never
+// points at partial or unflushed data. It returns the temp file's path and
+// the new version.
+func (d *Driver) writeTemp(key string, data []byte, crc uint32) (string, []byte, error) {
+	f, err := d.createTemp()
 	if err != nil {
 		return "", nil, err
 	}
 	version := newVersion()
-	err = writeObject(f, encodeHeader(key, version, data, crc, time.Now()), data)
+	err = d.writeObject(f, encodeHeader(key, version, data, crc, time.Now()), data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -42,50 +35,93 @@ func (d *Driver) writeTemp(loc location, key string, data []byte, crc uint32) (s
 	return f.Name(), version, nil
 }
 
-// linkNew writes a new object as an unnamed file (O_TMPFILE) in the key's
-// directory, flushes it and links it to the key's name. Compared with a
-// temp name that is linked and then removed, it saves a directory entry's
-// creation and removal per object (and the directory writes they cause),
-// and a crash leaves nothing behind: the kernel frees an unnamed file.
-// done is false, and nothing was written, when the file system or
-// environment cannot do it (no O_TMPFILE, no /proc); the caller then uses a
-// temp name, as every later call will.
-func (d *Driver) linkNew(loc location, key string, data []byte, crc uint32) (version []byte, done bool, err error) {
-	dir := d.path(loc.dir)
-	f, err := openAnonymous(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = d.mkdirs(loc.dir); err == nil {
-			f, err = openAnonymous(dir)
-		}
-	}
-	if err != nil {
-		if anonymousUnsupported(err) {
-			d.noAnonymous.Store(true)
-			return nil, false, nil
-		}
-		return nil, true, err
-	}
-	defer func() { _ = f.Close() }()
-	version = newVersion()
-	if err := writeObject(f, encodeHeader(key, version, data, crc, time.Now()), data); err != nil {
-		return nil, true, err
-	}
-	err = linkAnonymous(f, d.path(loc.data()), &d.noEmptyPath)
-	switch {
-	case errors.Is(err, fs.ErrExist):
-		return nil, true, d.exists(loc)
-	case errors.Is(err, fs.ErrNotExist):
-		// The directory exists (directories are never removed), so the
-		// missing name is /proc/self/fd: no /proc here.
-		d.noAnonymous.Store(true)
-		return nil, false, nil
-	case err != nil:
-		return nil, true, err
-	}
-	return version, true, d.syncDir(loc.dir)
+// object is a new object's flushed file waiting for its name: unnamed
+// (O_TMPFILE) where the system allows, which saves a directory entry's
+// creation and removal per object and leaves nothing behind after a crash
+// (the kernel frees an unnamed file), else under a temp name.
+type object struct {
+	f       *os.File // the unnamed file, or nil
+	tmp     string   // the temp name, when not unnamed
+	version []byte
 }
 
-func writeObject(f *os.File, head, data []byte) error {
+func (d *Driver) newObject(key string, data []byte, crc uint32) (*object, error) {
+	if !d.noAnonymous.Load() {
+		f, err := openAnonymous(d.path(tempDir))
+		if err == nil {
+			version := newVersion()
+			if err := d.writeObject(f, encodeHeader(key, version, data, crc, time.Now()), data); err != nil {
+				_ = f.Close()
+				return nil, err
+			}
+			return &object{f: f, version: version}, nil
+		}
+		if !anonymousUnsupported(err) {
+			return nil, err
+		}
+		d.noAnonymous.Store(true)
+	}
+	tmp, version, err := d.writeTemp(key, data, crc)
+	if err != nil {
+		return nil, err
+	}
+	return &object{tmp: tmp, version: version}, nil
+}
+
+// link gives the object the name rel, failing with fs.ErrExist if taken.
+func (o *object) link(d *Driver, rel string) error {
+	if o.f != nil {
+		return linkAnonymous(o.f, d.path(rel), &d.noEmptyPath)
+	}
+	return os.Link(o.tmp, d.path(rel))
+}
+
+// discard drops the object's temp name or unnamed file (its data stays
+// under the name it was given, if any).
+func (o *object) discard() {
+	if o.f != nil {
+		_ = o.f.Close()
+	}
+	if o.tmp != "" {
+		_ = os.Remove(o.tmp)
+	}
+}
+
+// probeAnonymous checks once, at Open, that an unnamed file can be named
+// here (O_TMPFILE, and linkat through the descriptor or /proc), so that a
+// write failing later with ENOENT means its directory vanished, never a
+// missing /proc. Without it, new objects get temp names.
+func (d *Driver) probeAnonymous() {
+	obj, err := d.newObject("probe", nil, 0)
+	if err != nil || obj.f == nil {
+		d.noAnonymous.Store(true)
+		if obj != nil {
+			obj.discard()
+		}
+		return
+	}
+	defer obj.discard()
+	rel := tempDir + "/" + tempPrefix + "probe-" + randomHex(8)
+	if err := obj.link(d, rel); err != nil {
+		d.noAnonymous.Store(true)
+		return
+	}
+	_ = os.Remove(d.path(rel))
+}
+
+// sweepTemps removes temp files a crash left in .tmp (older than
+// tempMaxAge: a live writer holds its temp file for milliseconds).
+func (d *Driver) sweepTemps() {
+	names, err := d.readNames(tempDir + "/")
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		d.removeIfStale(tempDir + "/" + name)
+	}
+}
+
+func (d *Driver) writeObject(f *os.File, head, data []byte) error {
 	if len(data) <= smallObjectBytes {
 		// encodeHeader left room: one write system call for small objects.
 		data, head = nil, append(head, data...)
@@ -96,14 +132,17 @@ func writeObject(f *os.File, head, data []byte) error {
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
+	if d.noFlush {
+		return nil
+	}
 	return syncData(f)
 }
 
-func (d *Driver) createTemp(relDir string) (*os.File, error) {
+func (d *Driver) createTemp() (*os.File, error) {
 	var err error
 	for range tempAttempts {
 		var f *os.File
-		f, err = os.OpenFile(d.path(relDir)+tempPrefix+randomHex(8), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err = os.OpenFile(d.path(tempDir)+"/"+tempPrefix+randomHex(8), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if !errors.Is(err, fs.ErrExist) {
 			return f, err
 		}
@@ -115,26 +154,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// mkdirs creates the missing directories of relDir one level at a time and
-// fsyncs each new directory's parent, so the new entry survives a crash.
-// Directories are never removed: removing an empty one would race with a
-// writer about to create a file in it.
-func (d *Driver) mkdirs(relDir string) error {
-	parent := ""
-	for part := range strings.SplitSeq(strings.TrimSuffix(relDir, "/"), "/") {
-		dir := parent + part + "/"
-		err := os.Mkdir(d.path(dir), 0o700)
-		if err == nil {
-			err = d.syncDir(parent)
-		}
-		if err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		parent = dir
-	}
-	return nil
 }
 
 // path turns a root-relative name into an absolute one.

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/btree"
+
 	"github.com/openacquire/acquire/runtime/store/driver"
 )
 
@@ -25,6 +27,8 @@ type object struct {
 type state struct {
 	mu      sync.RWMutex
 	objects map[string]object
+	// order holds the keys sorted, so a list page costs O(page + log n).
+	order *btree.BTreeG[string]
 	// writes counts every write ever made, so versions are never reused,
 	// even for a key that is deleted and created again (no ABA).
 	writes uint64
@@ -32,8 +36,9 @@ type state struct {
 
 // Driver is a handle on an in-memory bucket.
 type Driver struct {
-	s      *state
-	closed atomic.Bool
+	s       *state
+	closed  atomic.Bool
+	visited atomic.Int64
 }
 
 var named = struct {
@@ -43,7 +48,11 @@ var named = struct {
 
 // New returns a driver on a fresh, private, empty bucket.
 func New() *Driver {
-	return &Driver{s: &state{objects: map[string]object{}}}
+	return &Driver{s: newState()}
+}
+
+func newState() *state {
+	return &state{objects: map[string]object{}, order: btree.NewG(32, func(a, b string) bool { return a < b })}
 }
 
 // Named returns a driver on the process-wide bucket called name, creating
@@ -54,7 +63,7 @@ func Named(name string) *Driver {
 	defer named.Unlock()
 	s := named.buckets[name]
 	if s == nil {
-		s = &state{objects: map[string]object{}}
+		s = newState()
 		named.buckets[name] = s
 	}
 	return &Driver{s: s}
@@ -88,6 +97,9 @@ func (d *Driver) Get(ctx context.Context, key string) ([]byte, driver.Version, e
 func (s *state) store(key string, data []byte) driver.Version {
 	s.writes++
 	v := driver.Version(strconv.FormatUint(s.writes, 36))
+	if _, ok := s.objects[key]; !ok {
+		s.order.ReplaceOrInsert(key)
+	}
 	s.objects[key] = object{data: append([]byte{}, data...), version: v, modified: time.Now()}
 	return v
 }
@@ -160,12 +172,13 @@ func (d *Driver) remove(ctx context.Context, key string, cond func(object) error
 		return err
 	}
 	delete(d.s.objects, key)
+	d.s.order.Delete(key)
 	return nil
 }
 
-// List scans and sorts the matching keys under one read lock: O(n log n)
-// per page, fine for the sizes an in-memory bucket holds. The page token is
-// the last key returned, base64url-encoded so callers treat it as opaque.
+// List walks the sorted key index from just after the page token: a page
+// costs O(page + log n), whatever the bucket's size. The page token is the
+// last key returned, base64url-encoded so callers treat it as opaque.
 func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize int) (driver.Page, error) {
 	if err := d.check(ctx); err != nil {
 		return driver.Page{}, err
@@ -174,27 +187,32 @@ func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize in
 	if err != nil {
 		return driver.Page{}, driver.ErrInvalidArgument
 	}
+	from := max(prefix, string(after))
 	d.s.mu.RLock()
 	defer d.s.mu.RUnlock()
-	var keys []string
-	for k := range d.s.objects {
-		if strings.HasPrefix(k, prefix) && k > string(after) {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
 	var page driver.Page
-	if len(keys) > pageSize {
-		keys = keys[:pageSize]
-		page.Next = base64.RawURLEncoding.EncodeToString([]byte(keys[pageSize-1]))
-	}
-	page.Items = make([]driver.ObjectInfo, 0, len(keys))
-	for _, k := range keys {
+	d.s.order.AscendGreaterOrEqual(from, func(k string) bool {
+		d.visited.Add(1)
+		if k == string(after) {
+			return true
+		}
+		if !strings.HasPrefix(k, prefix) {
+			return false
+		}
+		if len(page.Items) == pageSize {
+			page.Next = base64.RawURLEncoding.EncodeToString([]byte(page.Items[pageSize-1].Key))
+			return false
+		}
 		o := d.s.objects[k]
 		page.Items = append(page.Items, driver.ObjectInfo{Key: k, Size: int64(len(o.data)), Version: o.version, Modified: o.modified})
-	}
+		return true
+	})
 	return page, nil
 }
+
+// EntriesRead counts the keys listings of this handle have visited, so a
+// test can check that a page does not read the whole bucket.
+func (d *Driver) EntriesRead() int64 { return d.visited.Load() }
 
 // SignedURL is unsupported: there is nothing outside the process to serve.
 func (d *Driver) SignedURL(context.Context, string, string, time.Duration) (string, error) {

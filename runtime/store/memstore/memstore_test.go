@@ -41,3 +41,5 @@ func BenchmarkPutIfAbsentParallel(b *testing.B) {
 func BenchmarkGet(b *testing.B)  { drivertest.BenchmarkGet(b, newDriver) }
 func BenchmarkCAS(b *testing.B)  { drivertest.BenchmarkCAS(b, newDriver) }
 func BenchmarkList(b *testing.B) { drivertest.BenchmarkList(b, newDriver) }
+
+func BenchmarkListLarge(b *testing.B) { drivertest.BenchmarkListLarge(b, newDriver) }

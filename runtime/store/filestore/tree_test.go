@@ -1,0 +1,311 @@
+package filestore
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/openacquire/acquire/runtime/store/driver"
+)
+
+// openSmall opens a driver whose folders split past a few entries, on
+// every insertion, so the tests see deep bucket trees with few keys.
+func openSmall(t *testing.T, entries int) *Driver {
+	t.Helper()
+	d, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.splitEntries, d.splitOdds = entries, 1
+	d.noFlush = true // these tests are about layout, not durability
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+// testKeys mixes names with long common prefixes (zero-padded counters),
+// random ones and bytes that need escaping, in one folder and in sub-folders.
+func testKeys(n int) []string {
+	r := rand.New(rand.NewPCG(1, 2))
+	var keys []string
+	for i := range n {
+		switch i % 4 {
+		case 0:
+			keys = append(keys, fmt.Sprintf("f/%020d", i))
+		case 1:
+			keys = append(keys, fmt.Sprintf("f/%x", r.Uint64()))
+		case 2:
+			keys = append(keys, fmt.Sprintf("f/A.%d-%c", i, 'A'+r.IntN(60)))
+		default:
+			keys = append(keys, fmt.Sprintf("f/s%d/x", i))
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+func listAll(t *testing.T, d *Driver, prefix string, pageSize int) []string {
+	t.Helper()
+	var got []string
+	token := ""
+	for {
+		page, err := d.List(t.Context(), prefix, token, pageSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range page.Items {
+			got = append(got, it.Key)
+		}
+		if page.Next == "" {
+			return got
+		}
+		token = page.Next
+	}
+}
+
+// TestSplitKeepsOrder: once a folder has split into buckets many levels
+// deep, every key is still read, listed in order (whole and from any page
+// token, under a partial-name prefix too) and no directory holds much more
+// than the split size.
+func TestSplitKeepsOrder(t *testing.T) {
+	const split = 8
+	d := openSmall(t, split)
+	ctx := t.Context()
+	keys := testKeys(1500)
+	for _, k := range keys {
+		if _, err := d.Put(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buckets := 0
+	err := filepath.WalkDir(d.root, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || !e.IsDir() {
+			return err
+		}
+		if strings.HasSuffix(path, bucketSuffix) {
+			buckets++
+		}
+		names, err := os.ReadDir(path)
+		if err == nil && len(names) > split+260 && path != filepath.Join(d.root, locksDir) {
+			t.Errorf("%s holds %d entries", path, len(names))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if buckets < 20 {
+		t.Fatalf("only %d buckets: the folder did not split", buckets)
+	}
+	for _, k := range keys {
+		got, _, err := d.Get(ctx, k)
+		if err != nil || string(got) != k {
+			t.Fatalf("Get %q: %q %v", k, got, err)
+		}
+	}
+	if got := listAll(t, d, "", 7); !slices.Equal(got, keys) {
+		t.Fatalf("listed %d keys, want %d (or out of order)", len(got), len(keys))
+	}
+	for _, prefix := range []string{"f/0000000000000000001", "f/A.1", "f/s1", "f/a", "f/"} {
+		var want []string
+		for _, k := range keys {
+			if strings.HasPrefix(k, prefix) {
+				want = append(want, k)
+			}
+		}
+		if got := listAll(t, d, prefix, 13); !slices.Equal(got, want) {
+			t.Fatalf("prefix %q: listed %d keys, want %d", prefix, len(got), len(want))
+		}
+	}
+	for _, i := range []int{0, 1, 700, len(keys) - 2} {
+		token := base64.RawURLEncoding.EncodeToString([]byte(keys[i]))
+		page, err := d.List(ctx, "f/", token, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := keys[i+1 : min(i+6, len(keys))]
+		var got []string
+		for _, it := range page.Items {
+			got = append(got, it.Key)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("after %q: got %q want %q", keys[i], got, want)
+		}
+	}
+}
+
+// TestPageReadsLittle: a page from the middle of a big folder reads a
+// bounded number of directory entries, not the folder.
+func TestPageReadsLittle(t *testing.T) {
+	d := openSmall(t, 64)
+	ctx := t.Context()
+	const n = 4000
+	for i := range n {
+		if _, err := d.PutIfAbsent(ctx, fmt.Sprintf("q/job-%06d", i*7919%n), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, token := range []string{"", "q/job-002000"} {
+		d.entriesRead.Store(0)
+		page, err := d.List(ctx, "q/", base64.RawURLEncoding.EncodeToString([]byte(token)), 10)
+		if err != nil || len(page.Items) != 10 {
+			t.Fatalf("page after %q: %d items, %v", token, len(page.Items), err)
+		}
+		if read := d.entriesRead.Load(); read > 600 {
+			t.Fatalf("a page of 10 after %q read %d directory entries of a folder of %d", token, read, n)
+		}
+	}
+}
+
+// TestNothingLeftBehind: deleting every object (of every kind of name)
+// leaves only the root's own .tmp and .locks, both without stray files
+// beyond the lock stripes.
+func TestNothingLeftBehind(t *testing.T) {
+	d := openSmall(t, 8)
+	ctx := t.Context()
+	keys := testKeys(600)
+	keys = append(keys, "calls/seen/00001/a", "ledger/expiry/0001/x", strings.Repeat("L", 250)+"/y")
+	for _, k := range keys {
+		v, err := d.Put(ctx, k, []byte("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.PutIfVersion(ctx, k, []byte("y"), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A refused conditional write on an absent key makes no folders.
+	if _, err := d.PutIfVersion(ctx, "never/made/k", []byte("z"), "00"); !errors.Is(err, driver.ErrPrecondition) {
+		t.Fatalf("PutIfVersion on absent key: %v", err)
+	}
+	for _, k := range keys {
+		if err := d.Delete(ctx, k); err != nil {
+			t.Fatalf("Delete %q: %v", k, err)
+		}
+	}
+	names, err := os.ReadDir(d.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range names {
+		if e.Name() != tempDir && e.Name() != locksDir {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+	if tmp, _ := os.ReadDir(filepath.Join(d.root, tempDir)); len(tmp) != 0 {
+		t.Errorf("%d temp files left", len(tmp))
+	}
+}
+
+// TestOldLayoutReadable: a store written before lock stripes (a lock file
+// beside each object) reads as before, and deleting an object removes its
+// old lock file and its emptied folder.
+func TestOldLayoutReadable(t *testing.T) {
+	d := openSmall(t, 1000)
+	ctx := t.Context()
+	if _, err := d.Put(ctx, "old/k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d.root, "old.dir", "k.lock"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := d.Get(ctx, "old/k"); err != nil || string(got) != "v" {
+		t.Fatalf("Get: %q %v", got, err)
+	}
+	if got := listAll(t, d, "old/", 10); !slices.Equal(got, []string{"old/k"}) {
+		t.Fatalf("List: %q", got)
+	}
+	if err := d.Delete(ctx, "old/k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(d.root, "old.dir")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("old folder left: %v", err)
+	}
+}
+
+// TestConcurrentSplits: writers, deleters and listers on one folder while
+// it splits and prunes under them: every acknowledged key is read back,
+// every deleted one is gone, and listings stay sorted without duplicates.
+func TestConcurrentSplits(t *testing.T) {
+	d := openSmall(t, 6)
+	ctx := context.Background()
+	const writers, per = 6, 120
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*per)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range per {
+				k := fmt.Sprintf("c/%d%03d/k", i%10, w*per+i)
+				if i%3 == 0 {
+					k = fmt.Sprintf("c/%02d-%03d", i%17, w*per+i)
+				}
+				if _, err := d.PutIfAbsent(ctx, k, []byte(k)); err != nil {
+					errs <- fmt.Errorf("put %s: %w", k, err)
+					return
+				}
+				if i%2 == 0 {
+					if err := d.Delete(ctx, k); err != nil {
+						errs <- fmt.Errorf("delete %s: %w", k, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 40 {
+			var prev string
+			token := ""
+			for {
+				page, err := d.List(ctx, "c/", token, 17)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for _, it := range page.Items {
+					if it.Key <= prev {
+						errs <- fmt.Errorf("listing out of order: %q after %q", it.Key, prev)
+						return
+					}
+					prev = it.Key
+				}
+				if page.Next == "" {
+					break
+				}
+				token = page.Next
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	want := 0
+	for w := range writers {
+		for i := range per {
+			k := fmt.Sprintf("c/%d%03d/k", i%10, w*per+i)
+			if i%3 == 0 {
+				k = fmt.Sprintf("c/%02d-%03d", i%17, w*per+i)
+			}
+			_, _, err := d.Get(ctx, k)
+			if i%2 == 0 && !errors.Is(err, driver.ErrNotFound) || i%2 == 1 && err != nil {
+				t.Fatalf("Get %s: %v", k, err)
+			}
+			if i%2 == 1 {
+				want++
+			}
+		}
+	}
+	if got := listAll(t, d, "c/", 50); len(got) != want {
+		t.Fatalf("listed %d keys, want %d", len(got), want)
+	}
+}
