@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -43,6 +44,21 @@ func NewFnAgent(socket, app string) *FnAgent {
 		},
 	}}
 	return a
+}
+
+// NewInProcessFnAgent is an agent whose function is h, an agent-level
+// handler (fnfdk.Handler) served in-process instead of over a socket: for
+// tests of what is deployed rather than of the socket itself.
+func NewInProcessFnAgent(h http.Handler, app string) *FnAgent {
+	return &FnAgent{App: app, Timeout: 30 * time.Second, client: &http.Client{Transport: handlerTransport{h}}}
+}
+
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
 }
 
 // WaitForSocket waits, as the agent does, until the function has linked

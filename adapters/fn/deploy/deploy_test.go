@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +22,7 @@ import (
 	"github.com/openacquire/acquire/adapters/dist"
 	"github.com/openacquire/acquire/adapters/fn/deploy"
 	"github.com/openacquire/acquire/adapters/fn/fnapitest"
+	"github.com/openacquire/acquire/runtime/web"
 )
 
 const secret = "Fn-Deploy-Test-Secret-0123456789"
@@ -35,7 +38,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	api := fnapitest.New()
 	t.Cleanup(api.Close)
-	reg := httptest.NewServer(registry.New())
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(reg.Close)
 	host := strings.TrimPrefix(reg.URL, "http://")
 	d, err := deploy.New(deploy.Config{APIURL: api.URL, Registry: host + "/acquire", RegistryInsecure: true})
@@ -83,7 +86,10 @@ func TestCreateReadSecret(t *testing.T) {
 	for _, w := range r.api.Writes() {
 		methods = append(methods, w.Method+" "+w.Path)
 	}
-	want := []string{"POST /v2/apps", "POST /v2/fns", "POST /v2/triggers", "POST /v2/triggers"}
+	want := []string{"POST /v2/apps", "POST /v2/fns"}
+	for range 2 + len(web.Routes()) {
+		want = append(want, "POST /v2/triggers")
+	}
 	if !reflect.DeepEqual(methods, want) {
 		t.Fatalf("writes %q, want %q", methods, want)
 	}
@@ -106,12 +112,24 @@ func TestCreateReadSecret(t *testing.T) {
 	if _, err := remote.Image(ref); err != nil {
 		t.Fatalf("the image is not in the registry: %v", err)
 	}
-	var sources []string
+	// Fn matches whole paths: /<kind>, and each page and asset of
+	// identity's browser pages.
+	sources := map[string]string{}
 	for _, tr := range r.api.Triggers() {
-		sources = append(sources, tr.Type+" "+tr.Name+" "+tr.Source)
+		if tr.Type != "http" {
+			t.Fatalf("trigger %+v", tr)
+		}
+		sources[tr.Source] = tr.Name
 	}
-	if !reflect.DeepEqual(sources, []string{"http identity /identity", "http registry /registry"}) {
-		t.Fatalf("triggers %q", sources)
+	wantSources := map[string]string{"/identity": "identity", "/registry": "registry", "/identity/web/": "identity-web",
+		"/identity/web/login": "identity-web-login", "/identity/web/acquire.js": "identity-web-acquire-js"}
+	for src, name := range wantSources {
+		if sources[src] != name {
+			t.Errorf("trigger for %s: %q, want %q (have %v)", src, sources[src], name, sources)
+		}
+	}
+	if len(sources) != 2+len(web.Routes()) {
+		t.Errorf("%d triggers, want %d", len(sources), 2+len(web.Routes()))
 	}
 	got, err := r.d.Read(ctx, "acq-id")
 	if err != nil || got != dep {
@@ -160,7 +178,7 @@ func TestIdempotentAndMinimalUpdate(t *testing.T) {
 		methods = append(methods, w.Method+" "+strings.Split(w.Path, "/")[2])
 	}
 	want := []string{"PUT fns", "POST triggers", "DELETE triggers"}
-	if !reflect.DeepEqual(methods, want) {
+	if !reflect.DeepEqual(methods, want) { // identity's web triggers stay
 		t.Fatalf("update wrote %q, want %q", methods, want)
 	}
 	put := r.api.Writes()[n]
@@ -174,7 +192,9 @@ func TestIdempotentAndMinimalUpdate(t *testing.T) {
 	}
 	var sources []string
 	for _, tr := range r.api.Triggers() {
-		sources = append(sources, tr.Source)
+		if !strings.HasPrefix(tr.Source, "/identity/web/") {
+			sources = append(sources, tr.Source)
+		}
 	}
 	if !reflect.DeepEqual(sources, []string{"/accounting", "/identity"}) {
 		t.Fatalf("triggers %q", sources)

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/openacquire/acquire/runtime/web"
 )
 
 // managedAnnotation marks the objects this deployer made.
@@ -79,8 +81,35 @@ func (d *Deployer) ensureFn(ctx context.Context, a *api, appID string, p parsed,
 	return &updated, nil
 }
 
-// ensureTriggers makes one HTTP trigger per kind (source /<kind>) and
-// deletes the function's other triggers.
+// route is one HTTP trigger: Fn matches a trigger's source to the whole
+// path below /t/<app>, so each path a service answers needs its own.
+type route struct{ name, source string }
+
+// routes are the triggers of kinds: /<kind> for each, and for identity
+// every page and asset of its browser pages (/identity/web/…).
+func routes(kinds []string) []route {
+	var out []route
+	for _, kind := range kinds {
+		out = append(out, route{kind, "/" + kind})
+		if kind != identityKind {
+			continue
+		}
+		for _, r := range web.Routes() {
+			name := kind + "-web"
+			if r != "" {
+				name += "-" + strings.NewReplacer(".", "-", "_", "-").Replace(r)
+			}
+			out = append(out, route{name, "/" + kind + web.Path + r})
+		}
+	}
+	return out
+}
+
+// identityKind serves browser pages below its path.
+const identityKind = "identity"
+
+// ensureTriggers makes the HTTP triggers of kinds (routes) and deletes the
+// function's other triggers.
 func (d *Deployer) ensureTriggers(ctx context.Context, a *api, appID, fnID string, kinds []string) ([]trigger, error) {
 	have, err := a.triggers(ctx, appID, fnID)
 	if err != nil {
@@ -92,10 +121,10 @@ func (d *Deployer) ensureTriggers(ctx context.Context, a *api, appID, fnID strin
 	}
 	var out []trigger
 	wanted := map[string]bool{}
-	for _, kind := range kinds {
-		wanted[kind] = true
-		t, ok := byName[kind]
-		if ok && t.Type == "http" && t.Source == "/"+kind {
+	for _, rt := range routes(kinds) {
+		wanted[rt.name] = true
+		t, ok := byName[rt.name]
+		if ok && t.Type == "http" && t.Source == rt.source {
 			out = append(out, t)
 			continue
 		}
@@ -105,7 +134,7 @@ func (d *Deployer) ensureTriggers(ctx context.Context, a *api, appID, fnID strin
 			}
 		}
 		var created trigger
-		want := trigger{Name: kind, AppID: appID, FnID: fnID, Type: "http", Source: "/" + kind, Annotations: managed()}
+		want := trigger{Name: rt.name, AppID: appID, FnID: fnID, Type: "http", Source: rt.source, Annotations: managed()}
 		if err := a.do(ctx, http.MethodPost, "/triggers", nil, want, &created); err != nil {
 			return nil, err
 		}
