@@ -129,6 +129,16 @@ func fillLogin(t *testing.T, ctx context.Context, username, password, otp, recov
 	do(t, ctx, steps...)
 }
 
+// waitJS waits until a page expression is true.
+func waitJS(t *testing.T, ctx context.Context, expr, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !evalJS[bool](t, ctx, expr); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+	}
+}
+
 func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -338,11 +348,10 @@ func TestWebRegisterConsole(t *testing.T) {
 	do(t, tab, chromedp.SendKeys(chromedp.CSS("#password2"), "\b"), chromedp.Click(chromedp.CSS("#submit")))
 	pageText(t, tab, "#message", "Registered carol")
 	secret := evalJS[string](t, tab, `document.getElementById("secret").textContent`) // inside a closed <details>
-	if len(secret) < 16 || evalJS[int](t, tab, `document.querySelectorAll("#recovery-codes li").length`) != identity.RecoveryCodeCount ||
-		evalJS[int](t, tab, `document.getElementById("qr").naturalWidth`) < 100 {
-		t.Fatalf("enrolment shows secret %q, %d recovery codes, a QR image %d px wide", secret,
-			evalJS[int](t, tab, `document.querySelectorAll("#recovery-codes li").length`), evalJS[int](t, tab, `document.getElementById("qr").naturalWidth`))
+	if n := evalJS[int](t, tab, `document.querySelectorAll("#recovery-codes li").length`); len(secret) < 16 || n != identity.RecoveryCodeCount {
+		t.Fatalf("enrolment shows secret %q and %d recovery codes", secret, n)
 	}
+	waitJS(t, tab, `document.getElementById("qr").complete && document.getElementById("qr").naturalWidth >= 100`, "the QR code image decodes")
 	browsertest.Screenshot(t, tab, "register")
 	code, err := totpCode(secret, c.clock.Now())
 	if err != nil {
@@ -421,9 +430,7 @@ func TestWebRegisterConsole(t *testing.T) {
 	pageText(t, tab, "#pars", "big.bin")
 	do(t, tab, chromedp.Click(chromedp.CSS(`#pars button`)))
 	pageText(t, tab, "#message", "Revoked link")
-	if n := evalJS[int](t, tab, `document.querySelectorAll("#pars tr").length`); n != 0 {
-		t.Fatalf("%d PARs still listed after the revoke (link %s)", n, link)
-	}
+	waitJS(t, tab, `document.querySelectorAll("#pars tr").length === 0`, "the revoked PAR (link "+link+") leaves the list")
 	pageText(t, tab, "#jobs-title", "Jobs")
 
 	// The CLI revokes the browser's session: the console's next call is
