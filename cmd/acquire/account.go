@@ -304,14 +304,17 @@ settled), receivable (provisional payments in), overdraft and available
 func newAccountStatementCmd(g *globals, af *accountFlags) *cobra.Command {
 	var from, to, token string
 	var size int
+	var oldestFirst bool
 	cmd := &cobra.Command{
-		Use:   "statement ACCOUNT [--from TIME] [--to TIME] [--page-size N] [--page-token TOKEN]",
-		Short: "List an account's entries, oldest first, one page at a time",
-		Long: `List the entries of an account's log written in [--from, --to), oldest first.
+		Use:   "statement ACCOUNT [--from TIME] [--to TIME] [--oldest-first] [--page-size N] [--page-token TOKEN]",
+		Short: "List an account's entries, newest first, one page at a time",
+		Long: `List the entries of an account's log written in [--from, --to), newest first
+(recent activity first; --oldest-first reads forwards from --from instead).
+Either way a page costs the same however long the account's history is.
 Each names its transfer, leg, counterparty, the change and the state after it,
 and who authorised it. When more entries follow, the output ends with the
-token for --page-token (JSON: "next").`,
-		Example: "  acquire account statement main --from -24h\n  acquire account statement main -o json --page-size 1000",
+token for --page-token (JSON: "next"); pass the same --oldest-first with it.`,
+		Example: "  acquire account statement main\n  acquire account statement main --from -24h --oldest-first\n  acquire account statement main -o json --page-size 1000",
 		Args:    exactArgs(1, "exactly one ACCOUNT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			now := g.now()
@@ -331,7 +334,7 @@ token for --page-token (JSON: "next").`,
 				if err != nil {
 					return nil, err
 				}
-				return a.c.Statement(ctx, a.s, id, accounting.StatementQuery{From: f, To: t, PageToken: token, PageSize: size})
+				return a.c.Statement(ctx, a.s, id, accounting.StatementQuery{From: f, To: t, PageToken: token, PageSize: size, Newest: !oldestFirst})
 			})
 			if err != nil {
 				return err
@@ -355,6 +358,7 @@ token for --page-token (JSON: "next").`,
 	fl.StringVar(&to, "to", "", "end time, exclusive; default now")
 	fl.IntVar(&size, "page-size", accounting.DefaultStatementPage, fmt.Sprintf("entries per page, 1..%d", accounting.MaxStatementPage))
 	fl.StringVar(&token, "page-token", "", "continue after a previous page")
+	fl.BoolVar(&oldestFirst, "oldest-first", false, "list oldest first, from --from forwards (default: newest first)")
 	return cmd
 }
 

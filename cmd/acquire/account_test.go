@@ -144,6 +144,20 @@ func TestAccountCommands(t *testing.T) {
 	if len(lines) < 5 { // open, credit t-1, credit p-1, settle p-1, credit p-2, settle p-2 (some may share an item)
 		t.Fatalf("statement %v", st)
 	}
+	// Newest first by default; --oldest-first reads the same lines forwards.
+	oldest, _ := bob.mustJSON("", "account", "statement", "shop", "--oldest-first")["lines"].([]any)
+	if len(oldest) != len(lines) {
+		t.Fatalf("%d lines oldest first, %d newest first", len(oldest), len(lines))
+	}
+	for i := range lines {
+		n, o := lines[i].(map[string]any), oldest[len(oldest)-1-i].(map[string]any)
+		if n["item"] != o["item"] || n["index"] != o["index"] {
+			t.Fatalf("line %d newest first is %v.%v, want %v.%v", i, n["item"], n["index"], o["item"], o["index"])
+		}
+	}
+	if first := oldest[0].(map[string]any); first["item"] != float64(0) {
+		t.Fatalf("oldest first starts at %v", first)
+	}
 	// Text output works too.
 	if res := alice.run("", "account", "list"); res.code != 0 || res.stdout == "" {
 		t.Fatalf("text list: %+v", res)

@@ -125,6 +125,9 @@ type StatementArgs struct {
 	To        time.Time `json:"to,omitzero"`
 	PageToken string    `json:"page_token,omitempty"`
 	PageSize  int       `json:"page_size,omitempty"`
+	// Newest lists newest first (from To back to From); a page token of
+	// one direction is refused by the other.
+	Newest bool `json:"newest,omitempty"`
 }
 
 // TransferArgs moves Amount from the caller's account From to any account

@@ -66,13 +66,14 @@ type StatementQuery struct {
 	From, To  time.Time
 	PageToken string
 	PageSize  int
+	Newest    bool // newest first
 }
 
 // Statement reads one page of one of the caller's accounts.
 func (c *Client) Statement(ctx context.Context, s auth.Signer, account string, q StatementQuery) (*ledger.StatementPage, error) {
 	var out ledger.StatementPage
 	return &out, c.authCall(ctx, s, "statement", StatementResource(account), func(a auth.Credentials) any {
-		return &StatementArgs{Credentials: a, Account: account, From: q.From, To: q.To, PageToken: q.PageToken, PageSize: q.PageSize}
+		return &StatementArgs{Credentials: a, Account: account, From: q.From, To: q.To, PageToken: q.PageToken, PageSize: q.PageSize, Newest: q.Newest}
 	}, &out, false)
 }
 

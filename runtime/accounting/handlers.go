@@ -222,7 +222,11 @@ func (a *Accounting) handleStatement(ctx context.Context, args *StatementArgs) (
 	if !args.From.Before(to) {
 		return nil, call.Errorf(call.ErrBadArguments, "from must be before to")
 	}
-	page, err := a.l.Statement(ctx, args.Account, args.From, to, args.PageToken, args.PageSize)
+	read := a.l.Statement
+	if args.Newest {
+		read = a.l.StatementNewest
+	}
+	page, err := read(ctx, args.Account, args.From, to, args.PageToken, args.PageSize)
 	if err != nil {
 		return nil, typed(err)
 	}

@@ -385,8 +385,11 @@ func (l *Ledger) indexBack(ctx context.Context, st *accountState, batch []*legRe
 		}
 	}
 	for n := st.low; n > lowest; n-- {
-		var it Item
-		if _, err := l.b.GetJSON(ctx, itemKey(st.id, n), &it); err != nil {
+		it, err := l.readItem(ctx, st.id, n, nil)
+		if err == nil && it == nil {
+			err = internal("item missing below the head")
+		}
+		if err != nil {
 			return fmt.Errorf("ledger: reading %s item %d: %w", st.id, n, err)
 		}
 		keys := make([]string, 0, len(it.Entries))
@@ -426,18 +429,14 @@ func (l *Ledger) load(ctx context.Context, st *accountState) error {
 // catchUp reads the items other writers appended after our head.
 func (l *Ledger) catchUp(ctx context.Context, st *accountState) error {
 	for {
-		var it Item
-		_, err := l.b.GetJSON(ctx, itemKey(st.id, st.head.N+1), &it)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
+		it, err := l.readItem(ctx, st.id, st.head.N+1, st.head)
+		if err != nil || it == nil {
 			return err
 		}
-		if err := checkItem(st.head, &it); err != nil {
+		if err := checkItem(st.head, it); err != nil {
 			return err
 		}
-		l.remember(st, &it)
+		l.remember(st, it)
 	}
 }
 
@@ -488,20 +487,14 @@ func (l *Ledger) findHead(ctx context.Context, acc string) (*Item, error) {
 
 // getItem reads item n of acc, or nil if it does not exist.
 func (l *Ledger) getItem(ctx context.Context, acc string, n uint64) (*Item, error) {
-	var it Item
-	_, err := l.b.GetJSON(ctx, itemKey(acc, n), &it)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &it, nil
+	return l.readItem(ctx, acc, n, nil)
 }
 
-// gallop finds the last existing item at or after lo, which exists.
+// gallop finds the last existing item at or after lo, which exists. Each
+// probe is above lo, so lo tells readItem when an absent object is the
+// end of the log (see compact.go).
 func (l *Ledger) gallop(ctx context.Context, acc string, lo *Item) (*Item, error) {
-	get := func(n uint64) (*Item, error) { return l.getItem(ctx, acc, n) }
+	get := func(n uint64) (*Item, error) { return l.readItem(ctx, acc, n, lo) }
 	// Gallop: find a missing index hi above lo.
 	step := uint64(1)
 	var hi uint64

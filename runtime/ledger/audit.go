@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 
@@ -77,31 +78,15 @@ func (l *Ledger) Audit(ctx context.Context) (AuditReport, error) {
 			continue
 		}
 		rep.Accounts++
-		keys, err := l.b.ListAll(ctx, itemsPrefix(acc), maxAuditObjects)
-		if err != nil {
-			return rep, err
-		}
-		if len(keys) == 0 {
-			bad("account %s: indexed but never opened (no item 0)", acc)
-			continue
-		}
 		var prev *Item
-		for i, k := range keys {
-			if k.Key != itemKey(acc, uint64(i)) {
-				bad("account %s: log not contiguous at %q", acc, k.Key)
-				break
-			}
-			var it Item
-			if _, err := l.b.GetJSON(ctx, k.Key, &it); err != nil {
-				return rep, err
-			}
+		err = l.eachItem(ctx, acc, maxAuditObjects, func(it *Item) error {
 			rep.Items++
-			if i == 0 {
-				if it.Account != acc || it.N != 0 || !it.Balance.IsZero() || !it.Liability.IsZero() || !it.Receivable.IsZero() ||
+			if it.N == 0 {
+				if it.Account != acc || !it.Balance.IsZero() || !it.Liability.IsZero() || !it.Receivable.IsZero() ||
 					len(it.Entries) != 1 || it.Entries[0].Leg != LegOpen || it.Unlimited != (acc == MintAccount) {
 					bad("account %s: bad item 0", acc)
 				}
-			} else if err := checkItem(prev, &it); err != nil {
+			} else if err := checkItem(prev, it); err != nil {
 				bad("account %s: %v", acc, err)
 			}
 			for _, e := range it.Entries {
@@ -116,7 +101,17 @@ func (l *Ledger) Audit(ctx context.Context) (AuditReport, error) {
 				}
 				entries[key] = &auditEntry{acc: acc, n: it.N, e: e}
 			}
-			prev = &it
+			prev = it
+			return nil
+		})
+		switch {
+		case errors.Is(err, errNoItemZero):
+			bad("account %s: indexed but never opened (no item 0)", acc)
+			continue
+		case errors.Is(err, errLogGap):
+			bad("account %s: %v", acc, err)
+		case err != nil:
+			return rep, err
 		}
 		if prev != nil {
 			total.Add(total, big.NewInt(prev.Balance.MicroUnits()))

@@ -189,6 +189,7 @@ type Ledger struct {
 	bg       sync.WaitGroup
 
 	noOutcome bool // see WithoutOutcomeCache
+	segments  segmentCache
 	inlineBG  bool // see WithInlineBackground
 
 	// crashAt, set only by tests, is called at each numbered step of a

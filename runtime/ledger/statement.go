@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,15 +26,20 @@ type StatementPage struct {
 	Next  string `json:"next,omitempty"`
 }
 
+// item reads item n, which must exist (n is at most a head read before),
+// from its object or its segment (compact.go).
 func (l *Ledger) item(ctx context.Context, acc string, n uint64) (*Item, error) {
-	var it Item
-	if _, err := l.b.GetJSON(ctx, itemKey(acc, n), &it); err != nil {
-		if errors.Is(err, store.ErrNotFound) && n == 0 {
-			return nil, fmt.Errorf("%w: %s", ErrNoAccount, acc)
-		}
+	it, err := l.readItem(ctx, acc, n, nil)
+	if err != nil {
 		return nil, err
 	}
-	return &it, nil
+	if it == nil && n == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrNoAccount, acc)
+	}
+	if it == nil {
+		return nil, fmt.Errorf("ledger: %s item %d: %w", acc, n, store.ErrNotFound)
+	}
+	return it, nil
 }
 
 // firstAtOrAfter returns the smallest item index in [0, head.N+1] whose

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/service"
@@ -81,20 +82,47 @@ func (r *Registry) refresh(ctx context.Context, rec *Record) (*call.PublicKeys, 
 	return &pk, nil
 }
 
-// ServiceList lists registered services.
+// ServiceList is one page of registered services, in UID order; Next is
+// the token of the next page ("" on the last).
 type ServiceList struct {
 	Services []Record `json:"services"`
+	Next     string   `json:"next,omitempty"`
 }
 
-func (r *Registry) handleList(ctx context.Context, _ *struct{}) (*ServiceList, error) {
-	items, err := r.b.ListAll(ctx, recordsPrefix, MaxListed)
+// ListArgs asks for one page of services: PageSize 1..MaxListed (0 is
+// MaxListed), after the page PageToken ended ("" from the start).
+type ListArgs struct {
+	PageToken string `json:"page_token,omitempty"`
+	PageSize  int    `json:"page_size,omitempty"`
+}
+
+// handleList answers one page of the registry: a page costs its size (plus
+// a logarithm of the registry's) however many services are registered,
+// and any number can be listed by following Next.
+func (r *Registry) handleList(ctx context.Context, args *ListArgs) (*ServiceList, error) {
+	if args.PageSize < 0 || args.PageSize > MaxListed {
+		return nil, call.Errorf(call.ErrBadArguments, "page_size must be 1..%d", MaxListed)
+	}
+	if len(args.PageToken) > store.MaxPageTokenBytes {
+		return nil, call.Errorf(call.ErrBadArguments, "page_token too long")
+	}
+	size := args.PageSize
+	if size == 0 {
+		size = MaxListed
+	}
+	page, err := r.b.List(ctx, recordsPrefix, args.PageToken, size)
+	if errors.Is(err, store.ErrInvalidArgument) {
+		return nil, call.Errorf(call.ErrBadArguments, "bad page_token")
+	}
 	if err != nil {
 		return nil, err
 	}
-	out := &ServiceList{}
-	for _, it := range items {
+	out := &ServiceList{Services: make([]Record, 0, len(page.Items)), Next: page.Next}
+	for _, it := range page.Items {
 		var rec Record
-		if _, err := r.b.GetJSON(ctx, it.Key, &rec); err != nil {
+		if _, err := r.b.GetJSON(ctx, it.Key, &rec); errors.Is(err, store.ErrNotFound) {
+			continue // removed since the page was listed
+		} else if err != nil {
 			return nil, err
 		}
 		out.Services = append(out.Services, rec)
@@ -125,10 +153,31 @@ func (c *Client) Lookup(ctx context.Context, a LookupArgs) (*Entry, error) {
 	return &out, c.C.Call(ctx, c.URL, "lookup", &a, &out)
 }
 
-// List lists the registered services.
+// maxListPages bounds how many pages List follows (10^6 services).
+const maxListPages = 1000
+
+// List lists every registered service, following pages.
 func (c *Client) List(ctx context.Context) (*ServiceList, error) {
+	all := &ServiceList{}
+	token := ""
+	for range maxListPages {
+		page, err := c.ListPage(ctx, ListArgs{PageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		all.Services = append(all.Services, page.Services...)
+		if page.Next == "" {
+			return all, nil
+		}
+		token = page.Next
+	}
+	return nil, fmt.Errorf("registry: more than %d pages of services", maxListPages)
+}
+
+// ListPage reads one page of registered services.
+func (c *Client) ListPage(ctx context.Context, a ListArgs) (*ServiceList, error) {
 	var out ServiceList
-	return &out, c.C.Call(ctx, c.URL, "list_services", struct{}{}, &out)
+	return &out, c.C.Call(ctx, c.URL, "list_services", &a, &out)
 }
 
 // Peers lists the registry's region and its peers.

@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -338,5 +339,41 @@ func TestRegisterAfterUnreachable(t *testing.T) {
 	}
 	if _, err := e.Keys.Verify(e.PinnedCert); err != nil || e.Kind != "storage" {
 		t.Fatalf("lookup %+v: %v", e.Record, err)
+	}
+}
+
+// TestListServicesPaged: more services than one page (MaxListed) are all
+// listed by following Next, in UID order, each once; a page is never
+// larger than asked, and bad page arguments are refused.
+func TestListServicesPaged(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	b := f.env.Host.Service(registry.Kind).Bucket()
+	const extra = registry.MaxListed + 200
+	for i := range extra {
+		rec := registry.Record{UID: fmt.Sprintf("test-%06d", i), Kind: "test", URL: fmt.Sprintf("http://127.0.0.1:1/s%d", i)}
+		if _, err := b.PutJSON(ctx, "registry/services/"+rec.UID, &rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := f.rc.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Services) != extra+2 {
+		t.Fatalf("listed %d services, want %d", len(list.Services), extra+2)
+	}
+	for i := 1; i < len(list.Services); i++ {
+		if list.Services[i].UID <= list.Services[i-1].UID {
+			t.Fatalf("out of order at %d: %s after %s", i, list.Services[i].UID, list.Services[i-1].UID)
+		}
+	}
+	page, err := f.rc.ListPage(ctx, registry.ListArgs{PageSize: 7})
+	if err != nil || len(page.Services) != 7 || page.Next == "" {
+		t.Fatalf("page of 7: %d services, next %q, %v", len(page.Services), page.Next, err)
+	}
+	for _, a := range []registry.ListArgs{{PageSize: -1}, {PageSize: registry.MaxListed + 1}, {PageToken: "!!not-a-token"}} {
+		_, err := f.rc.ListPage(ctx, a)
+		wantClass(t, err, call.ErrBadArguments)
 	}
 }
