@@ -64,7 +64,7 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
 var KindSettings = map[string][]string{
 	access.Kind:     {"accounting_url", TrustedIdentitiesSetting, TrustedServicesSetting},
 	compute.Kind:    {"access_url", JobLeaseSetting, TrustedIdentitiesSetting},
-	accounting.Kind: {TrustedIdentitiesSetting, TrustedServicesSetting},
+	accounting.Kind: {TrustedIdentitiesSetting, TrustedServicesSetting, SettlementPeersSetting},
 	storage.Kind:    {TrustedIdentitiesSetting},
 	identity.Kind:   {SessionLifeSetting},
 }
@@ -93,6 +93,12 @@ const TrustedIdentitiesSetting = "trusted_identities"
 // acquire_trust keeps for a local deployment, for services on any
 // platform (a function reads it from EnvTrustedServices).
 const TrustedServicesSetting = "trusted_services"
+
+// SettlementPeersSetting lists, comma-separated, the other regions'
+// accounting services an accounting service settles cross-region transfers
+// with (accounting.Options.SettlementPeers; EnvSettlementPeers for a
+// function). Both sides must name each other.
+const SettlementPeersSetting = "settlement_peers"
 
 // JobLeaseSetting is how long, in whole seconds, a compute service's claim
 // or heartbeat holds a job: how soon a dead agent's job runs again. Within
@@ -270,7 +276,7 @@ func CheckSetting(kind, key, value string) (string, error) {
 		if _, err := ParseJobLease(value); err != nil {
 			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
 		}
-	case TrustedIdentitiesSetting, TrustedServicesSetting:
+	case TrustedIdentitiesSetting, TrustedServicesSetting, SettlementPeersSetting:
 		t, err := canonicalIdentities(value)
 		if err != nil {
 			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
@@ -396,6 +402,17 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 			}
 		}
 	}
+	if v, ok := settings[SettlementPeersSetting]; ok {
+		t, err := canonicalIdentities(v) // a list of service URLs, as trusted_identities
+		if err != nil {
+			return fmt.Errorf("%s: %w", SettlementPeersSetting, err)
+		}
+		for _, u := range t {
+			if !slices.Contains(cfg.SettlementPeers, u) {
+				cfg.SettlementPeers = append(slices.Clone(cfg.SettlementPeers), u)
+			}
+		}
+	}
 	if v, ok := settings["accounting_url"]; ok {
 		cfg.AccountingURL = v
 	}
@@ -422,7 +439,8 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 // settingEnv names the function environment variable that carries each
 // kind setting.
 var settingEnv = map[string]string{"accounting_url": EnvAccountingURL, "access_url": EnvAccessURL, JobLeaseSetting: EnvJobLeaseS,
-	TrustedIdentitiesSetting: EnvTrustedIdentities, SessionLifeSetting: EnvSessionLifeS, TrustedServicesSetting: EnvTrustedServices}
+	TrustedIdentitiesSetting: EnvTrustedIdentities, SessionLifeSetting: EnvSessionLifeS, TrustedServicesSetting: EnvTrustedServices,
+	SettlementPeersSetting: EnvSettlementPeers}
 
 // trusted adds the admin's identity service to a deployment's trust list:
 // naming it is telling the deployment to trust it, otherwise its admin
