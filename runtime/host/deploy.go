@@ -94,12 +94,6 @@ const TrustedIdentitiesSetting = "trusted_identities"
 // platform (a function reads it from EnvTrustedServices).
 const TrustedServicesSetting = "trusted_services"
 
-// SettlementPeersSetting lists, comma-separated, the other regions'
-// accounting services an accounting service settles cross-region transfers
-// with (accounting.Options.SettlementPeers; EnvSettlementPeers for a
-// function). Both sides must name each other.
-const SettlementPeersSetting = "settlement_peers"
-
 // JobLeaseSetting is how long, in whole seconds, a compute service's claim
 // or heartbeat holds a job: how soon a dead agent's job runs again. Within
 // compute.CheckLease's range; without it a deployment takes its host's
@@ -403,15 +397,11 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 		}
 	}
 	if v, ok := settings[SettlementPeersSetting]; ok {
-		t, err := canonicalIdentities(v) // a list of service URLs, as trusted_identities
+		t, err := canonicalIdentities(v) // the same form: a list of service URLs
 		if err != nil {
 			return fmt.Errorf("%s: %w", SettlementPeersSetting, err)
 		}
-		for _, u := range t {
-			if !slices.Contains(cfg.SettlementPeers, u) {
-				cfg.SettlementPeers = append(slices.Clone(cfg.SettlementPeers), u)
-			}
-		}
+		cfg.SettlementPeers = t
 	}
 	if v, ok := settings["accounting_url"]; ok {
 		cfg.AccountingURL = v
@@ -441,6 +431,11 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 var settingEnv = map[string]string{"accounting_url": EnvAccountingURL, "access_url": EnvAccessURL, JobLeaseSetting: EnvJobLeaseS,
 	TrustedIdentitiesSetting: EnvTrustedIdentities, SessionLifeSetting: EnvSessionLifeS, TrustedServicesSetting: EnvTrustedServices,
 	SettlementPeersSetting: EnvSettlementPeers}
+
+// SettlementPeersSetting lists, comma-separated, the other regions'
+// accounting services an accounting service settles cross-region
+// transfers with (runtime/settlement); both sides must list each other.
+const SettlementPeersSetting = "settlement_peers"
 
 // trusted adds the admin's identity service to a deployment's trust list:
 // naming it is telling the deployment to trust it, otherwise its admin

@@ -125,7 +125,7 @@ func newBareService(t *testing.T, u string) *service.Service {
 
 // settlement_peers reaches a deployment's accounting service and a
 // function's environment alike, checked; other kinds refuse it.
-func TestSettlementPeersSetting(t *testing.T) {
+func TestSettlementPeersReachDeploymentsAndFunctions(t *testing.T) {
 	const peer = "https://us.example/accounting"
 	v, err := host.CheckSetting(accounting.Kind, host.SettlementPeersSetting, peer+"/")
 	if err != nil || v != peer {
