@@ -32,6 +32,9 @@ on a loopback port, and measure through real HTTP:
   - authorisation verifications per second by a service's verifier (warm cache),
   - transfers per second through the accounting service, each client its own
     user: between distinct accounts, and all into one hot account,
+  - the session fast path (docs/design/fastpath.md): the same users' balance
+    reads through the envelope and on fast-path channels, and transfers on
+    channels beside the ledger's own rate, with each one's CPU time per call,
   - file uploads and downloads (MB/s) of one --file-bytes file through the
     storage service and through a PAR, beside a plain copy of the same file
     on the same disk (copy_file_range, as cp does, then fsync) in the same rounds,

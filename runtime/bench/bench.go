@@ -53,6 +53,7 @@ var steps = []struct {
 	{"logins", []int{1, 32}, benchLogins},
 	{"verify", []int{1, 32}, benchVerify},
 	{"transfers", []int{1, 16, 64}, benchTransfers},
+	{"fastpath", []int{16, 64}, benchFastPath},
 	{"files", []int{1}, benchFiles},
 	{"anchors", []int{1}, benchAnchors},
 	{"jobs", []int{1, 4}, benchJobs},
@@ -106,6 +107,8 @@ type Figure struct {
 	// CPUms is the process's CPU time per operation (median), client and
 	// host together; file transfers only.
 	CPUms float64 `json:"cpu_ms,omitempty"`
+	// Floor is a required rate in ops/s, beside whatever bound the figure has.
+	Floor float64 `json:"floor_per_second,omitempty"`
 }
 
 // Costs are the per-operation CPU costs measured in this run.

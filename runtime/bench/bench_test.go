@@ -45,10 +45,14 @@ func TestRunSmall(t *testing.T) {
 		"transfers, distinct accounts": 2, "transfers, one hot account": 2, "transfers, hot vs distinct": 2,
 		"ledger alone, distinct accounts": 2, "ledger alone, one hot account": 2, "store durable puts (context)": 2,
 		"plain copy, MB/s": 1, "SHA-256 alone (one core), MB/s": 1, "upload via service, MB/s": 1, "download via service, MB/s": 1, "upload via PAR, MB/s": 1, "download via PAR, MB/s": 1,
-		"jobs, submit to settled": 2, "empty claims (after the jobs above)": 2,
+		"jobs, submit to settled":                                    2,
+		"session-end marker reads (context: one per fast-path call)": 1, "balance reads, envelope": 2, "balance reads, fast path": 2,
+		"balance reads, fast path: cores ÷ CPU per op (context)": 2, "transfers, distinct accounts, fast path": 2,
+		"transfers, distinct accounts, fast path: cores ÷ CPU per op (context)": 2, "empty claims (after the jobs above)": 2,
 		"a job's start: supervised, no sandbox": 1, "a job's start: supervised in its sandbox": 1}
 	checkTransferFigures(t, rep)
 	checkFileFigures(t, rep)
+	checkFastPathFigures(t, rep)
 	for _, f := range rep.Figures {
 		if f.Name == "store durable puts (context)" {
 			if f.PerSecond <= 0 {
@@ -92,8 +96,11 @@ func checkTransferFigures(t *testing.T, rep *Report) {
 	}
 }
 
+// stepNamesWant are the steps in the order Run runs them.
+var stepNamesWant = []string{"ledger", "calls", "logins", "verify", "transfers", "fastpath", "files", "anchors", "jobs"}
+
 func TestSteps(t *testing.T) {
-	if got := StepNames(); !slices.Equal(got, []string{"ledger", "calls", "logins", "verify", "transfers", "files", "jobs"}) {
+	if got := StepNames(); !slices.Equal(got, stepNamesWant) {
 		t.Errorf("steps %v", got)
 	}
 	if got := DefaultClients("transfers"); !slices.Equal(got, []int{1, 16, 64}) {
@@ -106,7 +113,7 @@ func TestSteps(t *testing.T) {
 	if runs, err = selected(nil); err != nil || !runs("calls") || !runs("transfers") {
 		t.Errorf("no steps named should run all (err %v)", err)
 	}
-	if _, err := selected([]string{"transfer"}); err == nil || !strings.Contains(err.Error(), "known: ledger, calls, logins, verify, transfers, files, jobs") {
+	if _, err := selected([]string{"transfer"}); err == nil || !strings.Contains(err.Error(), "known: "+strings.Join(stepNamesWant, ", ")+"") {
 		t.Errorf("unknown step: %v", err)
 	}
 }
@@ -250,5 +257,28 @@ func TestTimedWritesGoToNewFiles(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dst); string(b) != "new" {
 		t.Fatalf("got %q", b)
+	}
+}
+
+// checkFastPathFigures checks that the fast path's figures stand beside
+// their anchors: reads beside the envelope's at the same clients,
+// transfers beside the ledger alone, each with its floor.
+func checkFastPathFigures(t *testing.T, rep *Report) {
+	t.Helper()
+	envelope := map[int]float64{}
+	for _, f := range rep.Figures {
+		switch f.Name {
+		case "balance reads, envelope":
+			envelope[f.Concurrency] = f.PerSecond
+		case "balance reads, fast path":
+			if f.BoundPerSec != envelope[f.Concurrency] || f.Floor != FastReadFloor || f.CPUms <= 0 {
+				t.Errorf("fast reads@%d: bound %.1f floor %.0f cpu %.3f, want the envelope's %.1f, %d and a CPU cost", f.Concurrency,
+					f.BoundPerSec, f.Floor, f.CPUms, envelope[f.Concurrency], FastReadFloor)
+			}
+		case "transfers, distinct accounts, fast path":
+			if f.BoundPerSec <= 0 || f.Floor != FastTransferFloor || !strings.Contains(f.BoundName, "ledger alone") {
+				t.Errorf("fast transfers@%d: not beside the ledger alone: %+v", f.Concurrency, f)
+			}
+		}
 	}
 }

@@ -16,13 +16,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintln(tw, "figure\tclients\tops\tper s\tp50 ms\tp99 ms\tbound/s\tof bound\ttarget\tcpu ms\t")
 	for _, f := range r.Figures {
 		bound, of, target, cpu := "-", "-", "-", "-"
-		if f.CPUms > 0 {
+		switch {
+		case f.CPUms >= 10:
 			cpu = fmt.Sprintf("%.0f", f.CPUms)
+		case f.CPUms > 0:
+			cpu = fmt.Sprintf("%.3f", f.CPUms)
 		}
 		if f.BoundPerSec > 0 {
 			bound, of = fmt.Sprintf("%.0f", f.BoundPerSec), fmt.Sprintf("%.0f%%", 100*f.OfBound)
 		}
 		switch {
+		case f.Floor > 0:
+			target = fmt.Sprintf("≥%.0f/s", f.Floor)
 		case f.Target > 0 && f.BoundPerSec > 0:
 			target = fmt.Sprintf("≥%.0f%%", 100*f.Target)
 		case f.Target > 0:
@@ -40,6 +45,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		"Targets apply where the clients can keep every core busy; one client also pays each call's serial latency.\n"+
 		"The hot account's target is relative: its \"hot vs distinct\" line is bounded by the distinct figure at the same clients.\n"+
 		"The ledger lines have no envelope and no network: durable transfers/s on the store, beside its own put rate.\n"+
+		"Fast path (docs/design/fastpath.md): the same users' balance reads through the envelope and on their sessions' channels\n"+
+		"(AES-GCM, no RSA per call), beside each other; transfers between distinct accounts on channels, bounded by the ledger\n"+
+		"alone at the same clients; floors in ops/s. Every fast-path call also reads its session's end marker: its line is that read.\n"+
 		"Jobs: 4 users submit /bin/true jobs through access for the duration while N agents claim, run, finish and settle them;\n"+
 		"per s counts jobs from the first submission until the last is settled, p50/p99 are queued → finished (including the wait\n"+
 		"in the queue); the bound is the RSA work of a job's 7 envelope calls and 6 signed authorisations on all cores.\n"+

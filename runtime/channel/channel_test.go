@@ -122,7 +122,28 @@ func TestReorderedBeyondTheWindowIsRefused(t *testing.T) {
 		t.Fatalf("a call reordered within the window was refused: %v", err)
 	}
 	_, err := srv.Accept(old, t0, skew)
+	wantClass(t, err, ErrBehind)
+	_, err = srv.Accept(within, t0, skew)
 	wantClass(t, err, call.ErrReplay)
+}
+
+func TestWindowRing(t *testing.T) {
+	var w window
+	for _, seq := range []uint64{5, 3, Window + 4, 2*Window + 100, 2*Window + 99, 2*Window + 150} {
+		if err := w.mark(seq); err != nil {
+			t.Fatalf("seq %d: %v", seq, err)
+		}
+	}
+	// Window+4 is still inside, and seen; 2*Window+101 is inside and unseen (its ring bit was cleared on the way up).
+	if err := w.mark(2*Window + 99); !errors.Is(err, call.ErrReplay) {
+		t.Fatalf("a replay inside the window: %v", err)
+	}
+	if err := w.mark(2*Window + 101); err != nil {
+		t.Fatalf("an unseen number inside the window: %v", err)
+	}
+	if err := w.mark(Window + 4); !errors.Is(err, ErrBehind) {
+		t.Fatalf("a number behind the window: %v", err)
+	}
 }
 
 func TestTamperedIsRefusedAndBurnsNoSequenceNumber(t *testing.T) {

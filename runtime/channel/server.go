@@ -144,31 +144,38 @@ func (c *Call) Reply(plain []byte) ([]byte, error) {
 }
 
 // window is a sliding replay window: the highest sequence number seen and
-// a bit for each of the Window below it (bit i: high-i was seen).
+// one bit for each of the Window numbers up to it, kept in a ring (bit
+// seq mod Window).
 type window struct {
 	high uint64
-	bits uint64
+	bits [Window / 64]uint64
+}
+
+func (w *window) bit(seq uint64) (word int, mask uint64) {
+	i := seq % Window
+	return int(i / 64), 1 << (i % 64)
 }
 
 func (w *window) mark(seq uint64) error {
 	switch {
 	case seq > w.high:
-		shift := seq - w.high
-		if shift >= Window {
-			w.bits = 0
+		if seq-w.high >= Window {
+			w.bits = [Window / 64]uint64{}
 		} else {
-			w.bits <<= shift
+			for s := w.high + 1; s < seq; s++ {
+				word, mask := w.bit(s)
+				w.bits[word] &^= mask
+			}
 		}
-		w.bits |= 1
 		w.high = seq
-		return nil
 	case w.high-seq >= Window:
-		return call.Errorf(call.ErrReplay, "sequence number %d is more than %d behind %d; send a new call", seq, Window, w.high)
+		return call.Errorf(ErrBehind, "sequence number %d is %d or more behind %d; the call did not run", seq, Window, w.high)
+	default:
+		if word, mask := w.bit(seq); w.bits[word]&mask != 0 {
+			return call.Errorf(call.ErrReplay, "sequence number %d was already received", seq)
+		}
 	}
-	bit := uint64(1) << (w.high - seq)
-	if w.bits&bit != 0 {
-		return call.Errorf(call.ErrReplay, "sequence number %d was already received", seq)
-	}
-	w.bits |= bit
+	word, mask := w.bit(seq)
+	w.bits[word] |= mask
 	return nil
 }

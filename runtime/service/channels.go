@@ -158,7 +158,11 @@ func callOn(ctx context.Context, c *call.Client, url string, ch *channel.Client,
 			}
 		}
 		err = callOnce(ctx, c, url, ch, s, fn, resource, args, out, idemKey)
-		if err == nil || errors.Is(err, errReopen) || !call.Retryable(err) {
+		// A call that fell behind the window did not run; with an
+		// idempotency key it is safe to send again even if an attacker's
+		// copy of it did run (the service answers the first result).
+		resend := call.Retryable(err) || errors.Is(err, channel.ErrBehind)
+		if err == nil || errors.Is(err, errReopen) || !resend {
 			return err
 		}
 	}

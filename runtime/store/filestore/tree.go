@@ -247,7 +247,11 @@ func (d *Driver) lockedPlace(ctx context.Context, loc location, key string, keyL
 		}
 	}
 	err = fn(node)
-	if errors.Is(err, fs.ErrNotExist) && d.vanished(node) {
+	// fn's own outcomes are typed (ErrNotFound, ErrPrecondition, EEXIST);
+	// ENOENT from its link, rename, unlink or mkdir means a directory on
+	// node's path vanished meanwhile (pruned, perhaps made again since, or
+	// moved by a split above), so the caller starts over.
+	if errors.Is(err, fs.ErrNotExist) {
 		return "", 0, errGone
 	}
 	return node, depth, err

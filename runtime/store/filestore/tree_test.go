@@ -247,7 +247,11 @@ func TestConcurrentSplits(t *testing.T) {
 				if i%3 == 0 {
 					k = fmt.Sprintf("c/%02d-%03d", i%17, w*per+i)
 				}
-				if _, err := d.PutIfAbsent(ctx, k, []byte(k)); err != nil {
+				put := d.PutIfAbsent
+				if i%4 < 2 {
+					put = d.Put // replaces take the key lock: another path
+				}
+				if _, err := put(ctx, k, []byte(k)); err != nil {
 					errs <- fmt.Errorf("put %s: %w", k, err)
 					return
 				}

@@ -1,0 +1,201 @@
+// Command acquire-benchscale prints, for each line of issue 24's table
+// (the operations whose cost grew with history), the median time of the
+// operation on the local file store at growing sizes of history, and the
+// growth class fitted to those times (docs/design/scale.md). Data sets are
+// written straight into the store, without fsyncs, where building them
+// through the API is not what is measured.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/store"
+	"github.com/openacquire/acquire/runtime/store/filestore"
+)
+
+// line is one measured row: build grows the data set to n, op is timed.
+type line struct {
+	name  string
+	build func(ctx context.Context, e *env, from, to int) error
+	op    func(ctx context.Context, e *env, n int) error
+	// max is the largest size the line runs at (0: every size).
+	max int
+}
+
+type env struct {
+	b    *store.Bucket
+	root string
+	aux  map[string]any
+}
+
+var lines []line // registered by the files of this command
+
+var zeroTime time.Time
+
+func main() {
+	sizesFlag := flag.String("sizes", "1000,10000,100000", "history sizes, comma separated")
+	reps := flag.Int("reps", 5, "timed repetitions per size (median reported)")
+	dir := flag.String("dir", os.TempDir(), "where to build the stores")
+	only := flag.String("only", "", "run only lines whose name contains this")
+	flag.Parse()
+	var sizes []int
+	for s := range strings.SplitSeq(*sizesFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bad size %q\n", s)
+			os.Exit(2)
+		}
+		sizes = append(sizes, n)
+	}
+	ctx := context.Background()
+	fmt.Printf("acquire-benchscale: local file store, %d CPUs, load %s, sizes %v, median of %d\n\n", runtime.NumCPU(), loadAvg(), sizes, *reps)
+	fmt.Printf("| line | %s | growth |\n|---|%s---|\n", strings.Join(names(sizes), " | "), strings.Repeat("---|", len(sizes)))
+	for _, l := range lines {
+		if *only != "" && !strings.Contains(l.name, *only) {
+			continue
+		}
+		row, err := run(ctx, l, sizes, *reps, *dir)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", l.name, err)
+			os.Exit(1)
+		}
+		fmt.Println(row)
+	}
+	fmt.Printf("\nload average after: %s\n", loadAvg())
+}
+
+func run(ctx context.Context, l line, sizes []int, reps int, dir string) (string, error) {
+	root, err := os.MkdirTemp(dir, "benchscale-")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = os.RemoveAll(root) }()
+	d, err := filestore.Open(root)
+	if err != nil {
+		return "", err
+	}
+	d.UnsafeSkipFlush() // building history; the timed operations are reads
+	e := &env{b: store.NewBucket(d), root: root, aux: map[string]any{}}
+	defer func() { _ = e.b.Close() }()
+	var cells []string
+	var xs, ys []float64
+	have := 0
+	for _, n := range sizes {
+		if l.max > 0 && n > l.max {
+			cells = append(cells, "not run")
+			continue
+		}
+		if err := l.build(ctx, e, have, n); err != nil {
+			return "", fmt.Errorf("building %d: %w", n, err)
+		}
+		have = n
+		var times []time.Duration
+		for range reps {
+			t0 := time.Now()
+			if err := l.op(ctx, e, n); err != nil {
+				return "", fmt.Errorf("at %d: %w", n, err)
+			}
+			times = append(times, time.Since(t0))
+		}
+		slices.Sort(times)
+		med := times[len(times)/2]
+		cells = append(cells, fmt.Sprintf("%.2f ms", float64(med)/float64(time.Millisecond)))
+		xs, ys = append(xs, math.Log(float64(n))), append(ys, math.Log(float64(med)))
+	}
+	return fmt.Sprintf("| %s | %s | %s |", l.name, strings.Join(cells, " | "), growth(xs, ys)), nil
+}
+
+// growth fits log(time) = a + k log(n) by least squares and names k.
+func growth(xs, ys []float64) string {
+	if len(xs) < 2 {
+		return "–"
+	}
+	var mx, my float64
+	for i := range xs {
+		mx, my = mx+xs[i], my+ys[i]
+	}
+	mx, my = mx/float64(len(xs)), my/float64(len(xs))
+	var num, den float64
+	for i := range xs {
+		num += (xs[i] - mx) * (ys[i] - my)
+		den += (xs[i] - mx) * (xs[i] - mx)
+	}
+	k := num / den
+	class := "flat (O(1) or O(log n))"
+	switch {
+	case k >= 1.3:
+		class = "superlinear"
+	case k >= 0.7:
+		class = "linear O(n)"
+	case k >= 0.25:
+		class = "sublinear"
+	}
+	return fmt.Sprintf("%s, k=%.2f", class, k)
+}
+
+func names(sizes []int) []string {
+	var out []string
+	for _, n := range sizes {
+		out = append(out, fmt.Sprintf("10^%d", int(math.Round(math.Log10(float64(n))))))
+	}
+	return out
+}
+
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// parallel runs fn(i) for i in [from, to) on 8 goroutines.
+func parallel(from, to int, fn func(i int) error) error {
+	var next atomic.Int64
+	next.Store(int64(from))
+	var wg sync.WaitGroup
+	var first atomic.Value
+	for range 8 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= to || first.Load() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					first.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, ok := first.Load().(error); ok {
+		return err
+	}
+	return nil
+}
+
+// page lists one page and fails unless it holds want items.
+func page(ctx context.Context, b *store.Bucket, prefix, token string, size, want int) (store.Page, error) {
+	p, err := b.List(ctx, prefix, token, size)
+	if err == nil && len(p.Items) != want {
+		err = fmt.Errorf("page of %q: %d items, want %d", prefix, len(p.Items), want)
+	}
+	return p, err
+}
