@@ -22,7 +22,7 @@ func fedMoney(t *testing.T, o map[string]map[string]string, alice, root *cli, us
 	usroot := &cli{t: t, config: t.TempDir(), env: []string{"ACQUIRE_IDENTITY_URL=" + usO["identity_url"],
 		"ACQUIRE_ACCOUNTING_URL=" + usO["accounting_url"]}}
 	waitFreshStep()
-	usroot.mustJSON(examplePassword+"\n", nil, "user", "login", "-u", "usroot", "--password-stdin", "--otp", otpNow(t, o["us_admin_otp_uri"]["value"]))
+	usroot.mustJSON(examplePassword+"\n", nil, "user", "login", "-u", "usroot", "--password-stdin", "--otp", otpNow(t, enrolmentURI(t, o["us_admin_enrolment_file"]["value"])))
 	var vault struct {
 		ID string `json:"id"`
 	}
