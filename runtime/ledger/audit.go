@@ -36,6 +36,31 @@ type auditEntry struct {
 	used bool
 }
 
+// auditPage is how many keys Audit lists at a time: it walks the account
+// index and the transfer records page by page, never holding a listing of
+// them whole (and so never refusing a ledger for its size).
+const auditPage = 1000
+
+// eachObject calls fn for every object under prefix, a page at a time.
+func eachObject(ctx context.Context, b *store.Bucket, prefix string, fn func(store.ObjectInfo) error) error {
+	token := ""
+	for {
+		page, err := b.List(ctx, prefix, token, auditPage)
+		if err != nil {
+			return err
+		}
+		for _, o := range page.Items {
+			if err := fn(o); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		token = page.Next
+	}
+}
+
 func bigString(x *big.Int) string {
 	neg := x.Sign() < 0
 	a := new(big.Int).Abs(x)
@@ -67,15 +92,11 @@ func (l *Ledger) Audit(ctx context.Context) (AuditReport, error) {
 	total, liab, recv := new(big.Int), new(big.Int), new(big.Int)
 	entries := map[string]*auditEntry{} // acc \x00 transfer \x00 side
 
-	idx, err := l.b.ListAll(ctx, accountIndexPre, maxAuditObjects)
-	if err != nil {
-		return rep, err
-	}
-	for _, o := range idx {
+	err := eachObject(ctx, l.b, accountIndexPre, func(o store.ObjectInfo) error {
 		acc, err := store.DecodeName(o.Key[len(accountIndexPre):])
 		if err != nil {
 			bad("bad account index key %q", o.Key)
-			continue
+			return nil
 		}
 		rep.Accounts++
 		var prev *Item
@@ -107,17 +128,21 @@ func (l *Ledger) Audit(ctx context.Context) (AuditReport, error) {
 		switch {
 		case errors.Is(err, errNoItemZero):
 			bad("account %s: indexed but never opened (no item 0)", acc)
-			continue
+			return nil
 		case errors.Is(err, errLogGap):
 			bad("account %s: %v", acc, err)
 		case err != nil:
-			return rep, err
+			return err
 		}
 		if prev != nil {
 			total.Add(total, big.NewInt(prev.Balance.MicroUnits()))
 			liab.Add(liab, big.NewInt(prev.Liability.MicroUnits()))
 			recv.Add(recv, big.NewInt(prev.Receivable.MicroUnits()))
 		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
 	}
 
 	take := func(acc, id string, g Leg) *auditEntry {
@@ -127,20 +152,16 @@ func (l *Ledger) Audit(ctx context.Context) (AuditReport, error) {
 		}
 		return e
 	}
-	recs, err := l.b.ListAll(ctx, transfersPre, maxAuditObjects)
-	if err != nil {
-		return rep, err
-	}
-	for _, o := range recs {
+	err = eachObject(ctx, l.b, transfersPre, func(o store.ObjectInfo) error {
 		var rec transferRecord
 		if _, err := l.b.GetJSON(ctx, o.Key, &rec); err != nil {
-			return rep, err
+			return err
 		}
 		rep.Transfers++
 		want, wantC, err := legs(&rec)
 		if err != nil {
 			bad("%v", err)
-			continue
+			return nil
 		}
 		d := take(rec.From, rec.ID, LegDebit)
 		c := take(rec.To, rec.ID, LegCredit)
@@ -149,16 +170,16 @@ func (l *Ledger) Audit(ctx context.Context) (AuditReport, error) {
 		switch {
 		case d == nil:
 			bad("transfer %s: recorded but not applied to the payer %s", rec.ID, rec.From)
-			continue
+			return nil
 		case d.e.Leg == LegRefused:
 			rep.Refused++
 			if c != nil || sd != nil || sc != nil {
 				bad("transfer %s: refused yet has other entries", rec.ID)
 			}
-			continue
+			return nil
 		case c == nil:
 			bad("transfer %s: debited but not credited to %s", rec.ID, rec.To)
-			continue
+			return nil
 		}
 		rep.Applied++
 		if sameMovement(want, d.e) != nil || sameMovement(wantC, c.e) != nil || checkBalanced(rec.ID, d.e, c.e) != nil {
@@ -168,23 +189,23 @@ func (l *Ledger) Audit(ctx context.Context) (AuditReport, error) {
 			if sd != nil || sc != nil {
 				bad("transfer %s: direct transfer with settle entries", rec.ID)
 			}
-			continue
+			return nil
 		}
 		rep.Provisional++
 		r, err := l.resolution(ctx, rec.ID)
 		if err != nil {
-			return rep, err
+			return err
 		}
 		if r == nil {
 			if sd != nil || sc != nil {
 				bad("transfer %s: settled without a recorded resolution", rec.ID)
 			}
-			continue
+			return nil
 		}
 		rep.Resolved++
 		if sd == nil || sc == nil {
 			bad("transfer %s: resolution %s not settled on both sides", rec.ID, r.Kind)
-			continue
+			return nil
 		}
 		if sd.n <= d.n || sc.n <= c.n {
 			bad("transfer %s: settled before it was applied", rec.ID)
@@ -194,6 +215,10 @@ func (l *Ledger) Audit(ctx context.Context) (AuditReport, error) {
 			sd.e.DLiability != rec.Amount.Neg() || sc.e.DReceivable != rec.Amount.Neg() {
 			bad("transfer %s: settlement entries do not match resolution %s %s", rec.ID, r.Kind, r.Receipted)
 		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
 	}
 	for _, e := range entries {
 		if !e.used {
