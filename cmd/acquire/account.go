@@ -52,7 +52,8 @@ TransferConflictError (a transfer id reused with other content).`)
 	pf.StringVarP(&af.username, "username", "u", "", "use this user's saved session (default: the last one logged in)")
 	cmd.AddCommand(newAccountCreateCmd(g, af), newAccountListCmd(g, af), newAccountBalanceCmd(g, af),
 		newAccountStatementCmd(g, af), newAccountTransferCmd(g, af), newAccountReceiptCmd(g, af),
-		newAccountRefundCmd(g, af), newAccountDepositCmd(g, af), newAccountSetOverdraftCmd(g, af))
+		newAccountRefundCmd(g, af), newAccountDepositCmd(g, af), newAccountSetOverdraftCmd(g, af),
+		newAccountTransferStatusCmd(g, af), newAccountSettlementCmd(g, af))
 	return cmd
 }
 
@@ -380,9 +381,9 @@ func printTransfer(w io.Writer, verb string, r *ledger.TransferResult) {
 }
 
 func newAccountTransferCmd(g *globals, af *accountFlags) *cobra.Command {
-	var from, to, amount, id, desc, receiptBy string
+	var from, to, amount, id, desc, receiptBy, toService string
 	cmd := &cobra.Command{
-		Use:   "transfer --from ACCOUNT --to ACCOUNT --amount AMOUNT [--id ID] [--receipt-by TIME]",
+		Use:   "transfer --from ACCOUNT --to ACCOUNT [--to-service URL] --amount AMOUNT [--id ID] [--receipt-by TIME]",
 		Short: "Pay from one of your accounts into any account",
 		Long: `Move --amount from one of your accounts to any account. --id is your
 idempotency key for it (default: a fresh random one): running the same
@@ -396,7 +397,9 @@ retry means the same instant, not a later one.
 
 --receipt-by makes the transfer provisional: the amount is held (your
 liability, the payee's receivable) until the payee receipts it (in full or in
-part), refunds it, or the time passes and it returns to you.`,
+part), refunds it, or the time passes and it returns to you.
+
+` + transferOutHelp,
 		Example: `  acquire account transfer --from main --to acct-0123... --amount 12.50
   acquire account transfer --from main --to acct-0123... --amount 5 --receipt-by 1h --id order-42 -o json`,
 		Args: noArgs,
@@ -407,6 +410,10 @@ part), refunds it, or the time passes and it returns to you.`,
 			amt, err := parseAmount("amount", amount)
 			if err != nil {
 				return err
+			}
+			if toService != "" {
+				return transferOut(g, cmd, af, outFlags{from: from, to: to, toService: toService, id: id, desc: desc,
+					receiptBy: receiptBy}, amt)
 			}
 			rb, err := parseTime("receipt-by", receiptBy, g.now())
 			if err != nil {
@@ -446,6 +453,7 @@ part), refunds it, or the time passes and it returns to you.`,
 	fl.StringVar(&id, "id", "", "transfer id (idempotency key): [A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 	fl.StringVar(&desc, "description", "", "description recorded with the transfer")
 	fl.StringVar(&receiptBy, "receipt-by", "", "make it provisional until this time (RFC 3339, or a duration from now such as 1h)")
+	fl.StringVar(&toService, "to-service", "", "pay into an account at this other region's accounting service (URL): a cross-region transfer")
 	return cmd
 }
 

@@ -33,6 +33,7 @@ type hostFlags struct {
 	adminTokenFile                                         string
 	jobLeaseS, sessionLifeS                                int
 	trustedIdentities                                      []string
+	settlementPeers                                        []string
 }
 
 func newHostCmd(g *globals) *cobra.Command {
@@ -91,6 +92,8 @@ is off. --services none serves only what is deployed through it.`,
 	fl.StringVar(&f.admin, "admin", "", "username of the identity service's first admin")
 	fl.StringArrayVar(&f.trustedIdentities, "trusted-identity", nil,
 		"URL of another identity service whose users may act here (repeatable; this host's own is always trusted, no other by default)")
+	fl.StringArrayVar(&f.settlementPeers, "settlement-peer", nil,
+		"URL of another region's accounting service to settle cross-region transfers with (repeatable; both sides must name each other)")
 	fl.IntVar(&f.jobLeaseS, "job-lease-s", int(compute.DefaultLease/time.Second),
 		"seconds a compute claim or heartbeat holds a job: how soon a dead agent's job runs again")
 	fl.IntVar(&f.sessionLifeS, "session-life-s", int(identity.SessionTTL/time.Second),
@@ -138,7 +141,7 @@ func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
 	trusted, _ := auth.ParseTrustedIdentities(strings.Join(f.trustedIdentities, ",")) // checked in RunE
 	h, err := host.New(ctx, host.Config{Kinds: strings.Split(f.services, ","), NoServices: f.services == "none", StoreURL: f.storeURL,
 		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default(), AdminToken: token, JobLease: time.Duration(f.jobLeaseS) * time.Second,
-		SessionLife: time.Duration(f.sessionLifeS) * time.Second, TrustedIdentities: trusted})
+		SessionLife: time.Duration(f.sessionLifeS) * time.Second, TrustedIdentities: trusted, SettlementPeers: f.settlementPeers})
 	if err != nil {
 		_ = ln.Close()
 		return err

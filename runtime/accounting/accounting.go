@@ -44,6 +44,7 @@ import (
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/ledger"
 	"github.com/openacquire/acquire/runtime/service"
+	"github.com/openacquire/acquire/runtime/settlement"
 	"github.com/openacquire/acquire/runtime/store"
 )
 
@@ -139,6 +140,11 @@ type Accounting struct {
 	v   *auth.Verifier
 	sv  *auth.ServiceVerifier
 
+	// Cross-region settlement (settle.go).
+	settler *settlement.Settler
+	peerV   *auth.ServiceVerifier
+	peers   []string
+
 	mu       sync.Mutex
 	accounts map[string]*accountRecord
 }
@@ -160,6 +166,20 @@ type Options struct {
 	Staleness time.Duration
 	// LedgerOptions are passed to the ledger (the service's clock is added).
 	LedgerOptions []ledger.Option
+	// SettlementPeers lists the peer accounting services (URLs, any
+	// region) this one settles cross-region transfers with: its users may
+	// pay their accounts, and only they may call settle_credit here.
+	// Empty: none (no cross-region transfers).
+	SettlementPeers []string
+	// PeerCerts finds the certificates a peer signs with (default: the
+	// peer's published keys, pinned on first use). Federation plugs in
+	// its home-registry check here.
+	PeerCerts auth.ServiceCerts
+	// PeerCreditLimit is each peer's net credit here (0: the settlement
+	// package's default); SettlementWindow its credit_by window (0: the
+	// default). See runtime/settlement.
+	PeerCreditLimit  ledger.Amount
+	SettlementWindow time.Duration
 }
 
 // New opens the ledger on the service's bucket and registers the
@@ -179,6 +199,9 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Accounting, err
 		sv.Services[u] = true
 	}
 	a := &Accounting{svc: svc, b: svc.Bucket(), l: l, v: v, sv: sv, accounts: map[string]*accountRecord{}}
+	if err := a.openSettlement(o); err != nil {
+		return nil, err
+	}
 	a.register()
 	if err := svc.EnableFastPath(service.FastPath{Verify: v.Verify, Identities: o.TrustedIdentities, Certs: auth.ServiceCertsFrom(o.Client)}); err != nil {
 		return nil, err
@@ -204,6 +227,7 @@ func (a *Accounting) register() {
 	a.registerInvoices()
 	a.registerDeposits()
 	service.Handle(s, "cash_cheque", service.Options{Idempotent: true}, a.handleCashCheque)
+	a.registerSettlement()
 }
 
 // Service returns the framework service this runs on.
@@ -218,13 +242,19 @@ func (a *Accounting) AddAdmin(ctx context.Context, identityURL, userUID string) 
 }
 
 // Expire releases the funds of provisional transfers whose receipt_by has
-// passed; the host runs it with its periodic sweep.
+// passed, and finishes cross-region transfers in flight whose peer
+// answers now; the host runs it with its periodic sweep.
 func (a *Accounting) Expire(ctx context.Context) (int, error) {
-	return a.l.Expire(ctx, a.svc.Now())
+	n, err := a.l.Expire(ctx, a.svc.Now())
+	m, serr := a.settler.Sweep(ctx, a.svc.Now())
+	return n + m, errors.Join(err, serr)
 }
 
-// Close waits for the ledger's background writes.
-func (a *Accounting) Close() error { return a.l.Close() }
+// Close waits for the settlement's and the ledger's background writes.
+func (a *Accounting) Close() error {
+	_ = a.settler.Close()
+	return a.l.Close()
+}
 
 // caller is who an authorisation speaks for.
 type caller struct {

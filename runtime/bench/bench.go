@@ -57,6 +57,7 @@ var steps = []struct {
 	{"files", []int{1}, benchFiles},
 	{"anchors", []int{1}, benchAnchors},
 	{"jobs", []int{1, 4}, benchJobs},
+	{"xregion", []int{1, 16}, benchXRegion},
 }
 
 // StepNames lists the steps in the order Run runs them.

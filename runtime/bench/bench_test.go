@@ -49,7 +49,8 @@ func TestRunSmall(t *testing.T) {
 		"session-end marker reads (context: one per fast-path call)": 1, "balance reads, envelope": 2, "balance reads, fast path": 2,
 		"balance reads, fast path: cores ÷ CPU per op (context)": 2, "transfers, distinct accounts, fast path": 2,
 		"transfers, distinct accounts, fast path: cores ÷ CPU per op (context)": 2, "empty claims (after the jobs above)": 2,
-		"a job's start: supervised, no sandbox": 1, "a job's start: supervised in its sandbox": 1}
+		"a job's start: supervised, no sandbox": 1, "a job's start: supervised in its sandbox": 1,
+		"xregion: same-region transfers": 2, "xregion: cross-region transfers (+50 ms RTT)": 2}
 	checkTransferFigures(t, rep)
 	checkFileFigures(t, rep)
 	checkFastPathFigures(t, rep)

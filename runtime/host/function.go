@@ -30,6 +30,9 @@ const (
 	// whose users may act here; unset trusts none (other than this
 	// function's own identity service, when it runs one).
 	EnvTrustedIdentities = "ACQUIRE_TRUSTED_IDENTITIES"
+	// EnvSettlementPeers lists, comma-separated, the peer accounting
+	// services an accounting function settles cross-region transfers with.
+	EnvSettlementPeers = "ACQUIRE_SETTLEMENT_PEERS"
 )
 
 // FunctionInitTimeout bounds the first request's work of opening the
@@ -54,6 +57,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	cfg.Kinds = splitList(getenv(EnvServices))
 	// EnvTrustedServices is read with the settings below (TrustedServicesSetting).
+	cfg.SettlementPeers = splitList(getenv(EnvSettlementPeers))
 	for setting, name := range settingEnv {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			if err := ApplySettings(&cfg, map[string]string{setting: v}); err != nil {

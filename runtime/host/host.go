@@ -62,6 +62,10 @@ type Config struct {
 	// AccountingURL is where the access service cashes cheques when this
 	// host runs no accounting service.
 	AccountingURL string
+	// SettlementPeers are other regions' accounting services this host's
+	// accounting service settles cross-region transfers with (both sides
+	// must list each other): runtime/settlement.
+	SettlementPeers []string
 	// JobLease is how long a compute claim or heartbeat holds a job
 	// (0: compute.DefaultLease, at least compute.MinLease): how soon a
 	// dead agent's job runs again.
@@ -170,7 +174,8 @@ func (h *Host) open(ctx context.Context, kind string) error {
 		h.mux.Handle("/"+kind+web.Path, web.Handler("/"+kind+web.Path,
 			web.Options{IdentityURL: svc.URL(), Keys: h.webKeys, Logger: h.cfg.Logger}))
 	case accounting.Kind:
-		opts := accounting.Options{Client: h.Client, TrustedIdentities: h.trustedIdentities(), TrustedServices: h.trustedServices()}
+		opts := accounting.Options{Client: h.Client, TrustedIdentities: h.trustedIdentities(), TrustedServices: h.trustedServices(),
+			SettlementPeers: h.cfg.SettlementPeers}
 		if h.Accounting, err = accounting.New(ctx, svc, opts); err != nil {
 			return err
 		}

@@ -61,6 +61,11 @@ type Options struct {
 	// TrustedIdentities are identity services beyond the host's own whose
 	// users may act on it (host.Config.TrustedIdentities).
 	TrustedIdentities []string
+	// SettlementPeers are other hosts' accounting URLs to settle with
+	// (host.Config.SettlementPeers); Listener, when set, is where the host
+	// serves, so two hosts can name each other before either starts.
+	SettlementPeers []string
+	Listener        net.Listener
 }
 
 // DefaultKinds are the kinds Start runs when Options.Kinds is empty: the
@@ -76,9 +81,12 @@ const Secret = "Hosttest-Service-Secret-1"
 // Start runs a host until the test ends.
 func Start(t testing.TB, o Options) *Env {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ln := o.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if o.StoreURL == "" {
 		o.StoreURL = "mem://hosttest-" + randomName()
@@ -91,7 +99,7 @@ func Start(t testing.TB, o Options) *Env {
 	ctx := context.Background()
 	cfg := host.Config{Kinds: o.Kinds, StoreURL: o.StoreURL, PublicURL: base, Secret: Secret,
 		Password: crypto.DefaultPasswordParams, AdminToken: o.AdminToken, NoServices: o.NoServices,
-		TrustedIdentities: o.TrustedIdentities}
+		TrustedIdentities: o.TrustedIdentities, SettlementPeers: o.SettlementPeers}
 	h, err := host.NewWithClock(ctx, cfg, clock.Now)
 	if err != nil {
 		t.Fatal(err)

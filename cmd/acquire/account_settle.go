@@ -1,0 +1,141 @@
+package main
+
+// Cross-region transfers (runtime/settlement): 'acquire account transfer
+// --to-service', 'acquire account transfer-status' and 'acquire account
+// settlement'.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openacquire/acquire/runtime/accounting"
+	"github.com/openacquire/acquire/runtime/ledger"
+	"github.com/openacquire/acquire/runtime/settlement"
+)
+
+func init() {
+	exitCodes["PeerUnreachableError"] = exitUnreachable
+	exitCodes["PeerNotTrustedError"] = exitAuth
+	exitCodes["TransferAbortedError"] = exitRefused
+}
+
+const transferOutHelp = `--to-service URL pays into an account of another region: --to is then an
+account id (acct-...) at that accounting service, which must be a settlement
+peer of yours (its operator and yours list each other). The money is held here
+while the other side decides, once, whether it credits the payee; then it
+either moves to the other region or comes back to you, never both. The answer
+is state "committed" (paid), or an error: TransferAbortedError (exit 7: the
+other side did not credit it, e.g. no such account; your money is back),
+PeerUnreachableError (exit 6: the other side did not answer in time; your
+money stays held until it does: run the same command with the same --id, or
+wait for the service's sweep, and see 'acquire account transfer-status').
+The same --id never pays twice. --receipt-by is not available across regions.`
+
+type outFlags struct {
+	from, to, toService, id, desc, receiptBy string
+}
+
+// resolveService turns --to-service into a service URL. Today it takes a
+// URL; a service UID resolved through the registries (federation) plugs
+// in here.
+var resolveService = func(_ context.Context, _ *accountingSession, ref string) (string, error) {
+	ref = strings.TrimRight(strings.TrimSpace(ref), "/")
+	if !strings.HasPrefix(ref, "http://") && !strings.HasPrefix(ref, "https://") {
+		return "", usagef("--to-service %q must be the other accounting service's URL (http:// or https://)", ref)
+	}
+	return ref, nil
+}
+
+func transferOut(g *globals, cmd *cobra.Command, af *accountFlags, f outFlags, amt ledger.Amount) error {
+	if f.receiptBy != "" {
+		return usagef("--receipt-by cannot be used with --to-service: a cross-region transfer is decided by the other side at once")
+	}
+	if !strings.HasPrefix(f.to, "acct-") {
+		return usagef("--to must be an account id (acct-...) at the other accounting service, not a name")
+	}
+	if f.id == "" {
+		f.id = "t-" + randomHex(16)
+	}
+	st, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*settlement.Status, error) {
+		fromID, err := a.resolve(ctx, f.from)
+		if err != nil {
+			return nil, err
+		}
+		peer, err := resolveService(ctx, a, f.toService)
+		if err != nil {
+			return nil, err
+		}
+		return a.c.TransferOut(ctx, a.s, accounting.OutTransfer{ID: f.id, From: fromID, Peer: peer, To: f.to, Amount: amt,
+			Description: f.desc})
+	})
+	if err != nil {
+		return err
+	}
+	return g.emit(st, func(w io.Writer) { printSettlement(w, st) })
+}
+
+func printSettlement(w io.Writer, st *settlement.Status) {
+	fmt.Fprintf(w, "Transfer %s: %s %s from %s to %s at %s", st.ID, st.State, st.Amount, st.From, st.To, st.Peer)
+	if st.Reason != "" {
+		fmt.Fprintf(w, " (%s)", shown(st.Reason))
+	}
+	fmt.Fprintln(w)
+}
+
+func newAccountTransferStatusCmd(g *globals, af *accountFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "transfer-status ID",
+		Short: "Show where one of your cross-region transfers stands",
+		Long: `Show a cross-region transfer (one made with 'transfer --to-service') from one of
+your accounts: ID is the --id you gave it, or its xt-... id. Its state is
+pending (in flight: the money is held here until the other side's decision is
+learned), committed (paid into the other region), returned (the other side
+did not credit it; the money came back) or declined (your account could not
+pay it; nothing moved).`,
+		Example: "  acquire account transfer-status order-42 -o json",
+		Args:    exactArgs(1, "exactly one ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*settlement.Status, error) {
+				return a.c.TransferStatus(ctx, a.s, strings.TrimSpace(args[0]))
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(st, func(w io.Writer) { printSettlement(w, st) })
+		},
+	}
+}
+
+func newAccountSettlementCmd(g *globals, af *accountFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "settlement",
+		Short: "Show the accounting service's settlement position with each peer region (admins only)",
+		Long: `Show, for each peer accounting service, what this one owes it (OWED; negative:
+what it owes this one) and what is in flight to it (IN_FLIGHT, held from payers
+here). At rest, a peer's OWED for this service is exactly minus this one's, and
+IN_FLIGHT is zero on both sides.`,
+		Example: "  acquire account settlement -o json",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ps, err := accountingCall(g, cmd, af, func(ctx context.Context, a *accountingSession) (*accounting.Positions, error) {
+				return a.c.SettlementPositions(ctx, a.s)
+			})
+			if err != nil {
+				return err
+			}
+			return g.emit(ps, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "PEER\tOWED\tIN_FLIGHT")
+				for _, p := range ps.Positions {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Peer, p.Owed, p.InFlight)
+				}
+				_ = tw.Flush()
+			})
+		},
+	}
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openacquire/acquire/runtime/host"
+)
+
+// regionCLI is one region's host and a CLI pointed at it.
+type regionCLI struct {
+	c    *cli
+	h    *host.Host
+	base string
+	down atomic.Bool // the host drops every connection (cut off)
+}
+
+// twoRegionCLIs runs two hosts that settle with each other, each with
+// its own store, clock and CLI.
+func twoRegionCLIs(t *testing.T) (eu, us *regionCLI) {
+	t.Helper()
+	var lns [2]net.Listener
+	for i := range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i] = ln
+	}
+	rs := [2]*regionCLI{}
+	for i, ln := range lns {
+		other := "http://" + lns[1-i].Addr().String() + "/accounting"
+		clock := newTestClock()
+		r := &regionCLI{base: "http://" + ln.Addr().String()}
+		h, err := host.NewWithClock(context.Background(), host.Config{StoreURL: "mem://cliregion-" + t.Name() + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), PublicURL: r.base,
+			Secret: "Cli-Test-Service-Secret-123", Logger: slog.New(slog.DiscardHandler), SettlementPeers: []string{other}}, clock.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		handler := h.Handler()
+		srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if r.down.Load() {
+				panic(http.ErrAbortHandler) // the connection drops: the caller cannot reach this region
+			}
+			handler.ServeHTTP(w, req)
+		})}
+		go func() { _ = srv.Serve(ln) }()
+		t.Cleanup(func() { _ = srv.Close(); h.Close() })
+		if err := h.Register(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		r.h = h
+		r.c = &cli{t: t, url: r.base + "/identity", dir: filepath.Join(t.TempDir(), "acquire"), clock: clock, env: map[string]string{}}
+		rs[i] = r
+	}
+	return rs[0], rs[1]
+}
+
+func (r *regionCLI) login(t *testing.T, name string, admin bool) {
+	t.Helper()
+	secret, reg := r.c.register(name)
+	r.c.mustJSON(testPassword+"\n", "user", "login", "-u", name, "--otp", r.c.code(secret), "--password-stdin")
+	if admin {
+		if err := r.h.Accounting.AddAdmin(context.Background(), r.c.url, reg["user_uid"].(string)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAccountTransferAcrossRegions(t *testing.T) {
+	t.Parallel()
+	eu, us := twoRegionCLIs(t)
+	eu.login(t, "alice", true)
+	us.login(t, "bob", true)
+	alice := eu.c.mustJSON("", "account", "create", "main")["id"].(string)
+	bob := us.c.mustJSON("", "account", "create", "main")["id"].(string)
+	eu.c.mustJSON("", "account", "deposit", alice, "--amount", "100")
+	usAcc := us.base + "/accounting"
+
+	args := []string{"account", "transfer", "--from", "main", "--to", bob, "--to-service", usAcc, "--amount", "12.5", "--id", "order-1"}
+	st := eu.c.mustJSON("", args...)
+	if st["state"] != "committed" || st["amount"] != "12.500000" || st["to"] != bob || st["peer"] != usAcc {
+		t.Fatalf("transfer: %v", st)
+	}
+	// The same --id pays once.
+	if again := eu.c.mustJSON("", args...); again["id"] != st["id"] || again["state"] != "committed" {
+		t.Fatalf("retry: %v", again)
+	}
+	for _, id := range []string{"order-1", st["id"].(string)} {
+		if s := eu.c.mustJSON("", "account", "transfer-status", id); s["state"] != "committed" {
+			t.Fatalf("status %s: %v", id, s)
+		}
+	}
+	if b := us.c.mustJSON("", "account", "balance", "main"); b["balance"] != "12.500000" {
+		t.Fatalf("bob: %v", b)
+	}
+	if b := eu.c.mustJSON("", "account", "balance", "main"); b["balance"] != "87.500000" {
+		t.Fatalf("alice: %v", b)
+	}
+	pos := eu.c.mustJSON("", "account", "settlement")["positions"].([]any)[0].(map[string]any)
+	if pos["owed"] != "12.500000" || pos["in_flight"] != "0.000000" || pos["peer"] != usAcc {
+		t.Fatalf("positions: %v", pos)
+	}
+
+	// Typed refusals and their exit codes.
+	eu.c.wantError(exitNotFound, "TransferConflictError", "", "account", "transfer", "--from", "main", "--to", bob,
+		"--to-service", usAcc, "--amount", "13", "--id", "order-1")
+	eu.c.wantError(exitAuth, "PeerNotTrustedError", "", "account", "transfer", "--from", "main", "--to", bob,
+		"--to-service", "http://127.0.0.1:1/accounting", "--amount", "1")
+	eu.c.wantError(exitRefused, "TransferAbortedError", "", "account", "transfer", "--from", "main", "--to", "acct-nobody",
+		"--to-service", usAcc, "--amount", "1")
+	eu.c.wantError(exitRefused, "InsufficientFundsError", "", "account", "transfer", "--from", "main", "--to", bob,
+		"--to-service", usAcc, "--amount", "1000")
+	eu.c.wantError(exitUsage, "UsageError", "", "account", "transfer", "--from", "main", "--to", bob,
+		"--to-service", usAcc, "--amount", "1", "--receipt-by", "1h")
+
+	// The other region cut off: exit 6 at once, the money held; the same
+	// --id once it is back finishes the transfer.
+	us.down.Store(true)
+	held := []string{"account", "transfer", "--from", "main", "--to", bob, "--to-service", usAcc, "--amount", "2", "--id", "held-1"}
+	eu.c.wantError(exitUnreachable, "PeerUnreachableError", "", held...)
+	if s := eu.c.mustJSON("", "account", "transfer-status", "held-1"); s["state"] != "pending" {
+		t.Fatalf("status while cut off: %v", s)
+	}
+	if b := eu.c.mustJSON("", "account", "balance", "main"); b["balance"] != "85.500000" {
+		t.Fatalf("alice while held: %v", b)
+	}
+	us.down.Store(false)
+	if s := eu.c.mustJSON("", held...); s["state"] != "committed" {
+		t.Fatalf("after the peer returned: %v", s)
+	}
+	if b := us.c.mustJSON("", "account", "balance", "main"); b["balance"] != "14.500000" {
+		t.Fatalf("bob: %v", b)
+	}
+}
