@@ -64,7 +64,7 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,38}[a-z0-9]$`)
 var KindSettings = map[string][]string{
 	access.Kind:     {"accounting_url", TrustedIdentitiesSetting, TrustedServicesSetting},
 	compute.Kind:    {"access_url", JobLeaseSetting, TrustedIdentitiesSetting},
-	accounting.Kind: {TrustedIdentitiesSetting, TrustedServicesSetting},
+	accounting.Kind: {TrustedIdentitiesSetting, TrustedServicesSetting, SettlementPeersSetting},
 	storage.Kind:    {TrustedIdentitiesSetting},
 	identity.Kind:   {SessionLifeSetting},
 }
@@ -396,6 +396,13 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 			}
 		}
 	}
+	if v, ok := settings[SettlementPeersSetting]; ok {
+		t, err := canonicalIdentities(v) // the same form: a list of service URLs
+		if err != nil {
+			return fmt.Errorf("%s: %w", SettlementPeersSetting, err)
+		}
+		cfg.SettlementPeers = t
+	}
 	if v, ok := settings["accounting_url"]; ok {
 		cfg.AccountingURL = v
 	}
@@ -422,7 +429,13 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 // settingEnv names the function environment variable that carries each
 // kind setting.
 var settingEnv = map[string]string{"accounting_url": EnvAccountingURL, "access_url": EnvAccessURL, JobLeaseSetting: EnvJobLeaseS,
-	TrustedIdentitiesSetting: EnvTrustedIdentities, SessionLifeSetting: EnvSessionLifeS, TrustedServicesSetting: EnvTrustedServices}
+	TrustedIdentitiesSetting: EnvTrustedIdentities, SessionLifeSetting: EnvSessionLifeS, TrustedServicesSetting: EnvTrustedServices,
+	SettlementPeersSetting: EnvSettlementPeers}
+
+// SettlementPeersSetting lists, comma-separated, the other regions'
+// accounting services an accounting service settles cross-region
+// transfers with (runtime/settlement); both sides must list each other.
+const SettlementPeersSetting = "settlement_peers"
 
 // trusted adds the admin's identity service to a deployment's trust list:
 // naming it is telling the deployment to trust it, otherwise its admin

@@ -57,7 +57,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	cfg.Kinds = splitList(getenv(EnvServices))
 	// EnvTrustedServices is read with the settings below (TrustedServicesSetting).
-	cfg.SettlementPeers = splitList(getenv(EnvSettlementPeers))
 	for setting, name := range settingEnv {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			if err := ApplySettings(&cfg, map[string]string{setting: v}); err != nil {
