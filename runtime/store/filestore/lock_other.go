@@ -18,6 +18,3 @@ func lockFile(context.Context, string, bool) (func(), error) {
 	return nil, fmt.Errorf("filestore: no flock on %s: %w", runtime.GOOS, driver.ErrUnsupported)
 }
 
-func tryLockFile(string) (func(), error) {
-	return nil, fmt.Errorf("filestore: no flock on %s: %w", runtime.GOOS, driver.ErrUnsupported)
-}
