@@ -67,7 +67,6 @@ func lockFile(ctx context.Context, path string, exclusive bool) (func(), error) 
 	}
 }
 
-
 // pause sleeps for a jittered part of d, or until ctx is done. Jitter keeps
 // waiters from retrying in lockstep.
 func pause(ctx context.Context, d time.Duration) error {
