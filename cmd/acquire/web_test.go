@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +20,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/compute"
+	"github.com/openacquire/acquire/runtime/compute/agent"
 	"github.com/openacquire/acquire/runtime/crypto"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/web/browsertest"
@@ -122,6 +129,16 @@ func fillLogin(t *testing.T, ctx context.Context, username, password, otp, recov
 	do(t, ctx, steps...)
 }
 
+// waitJS waits until a page expression is true.
+func waitJS(t *testing.T, ctx context.Context, expr, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !evalJS[bool](t, ctx, expr); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+	}
+}
+
 func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -138,6 +155,7 @@ func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
 // with the password and a one-time code; the CLI saves the session and its
 // next call works. The password never passes through the CLI.
 func TestWebLoginFromCLI(t *testing.T) {
+	t.Parallel()
 	c, _ := newHostCLIWith(t, hostOptions{})
 	secret, _ := c.register("alice")
 	tab := browsertest.Tab(t)
@@ -198,7 +216,7 @@ func cryptoSummary(ts []map[string]any) string {
 
 func ms(v any) string {
 	f, _ := v.(float64)
-	return strings.TrimRight(strings.TrimRight(time.Duration(f*float64(time.Millisecond)).Round(100*time.Microsecond).String(), "s"), "m")
+	return strconv.FormatFloat(f, 'f', 1, 64)
 }
 
 // sessionStatus asks the service, not the page, what became of a login.
@@ -217,6 +235,7 @@ func sessionStatus(t *testing.T, c *cli, sessionUID string) string {
 // page and leaves the login request pending, to be approved by a right
 // attempt; requests that cannot be approved say why before anything is typed.
 func TestWebLoginBadInputs(t *testing.T) {
+	t.Parallel()
 	c, _ := newHostCLIWith(t, hostOptions{})
 	secret, _ := c.register("alice")
 	lockSecret, _ := c.register("lockme")
@@ -317,6 +336,7 @@ func TestWebLoginBadInputs(t *testing.T) {
 // signed chunk URLs and download it byte for byte; make and revoke a PAR;
 // then a revoked session is refused by the console, which says so.
 func TestWebRegisterConsole(t *testing.T) {
+	t.Parallel()
 	c, h := newHostCLIWith(t, hostOptions{})
 	tab := browsertest.Tab(t)
 	ctx := context.Background()
@@ -328,11 +348,10 @@ func TestWebRegisterConsole(t *testing.T) {
 	do(t, tab, chromedp.SendKeys(chromedp.CSS("#password2"), "\b"), chromedp.Click(chromedp.CSS("#submit")))
 	pageText(t, tab, "#message", "Registered carol")
 	secret := evalJS[string](t, tab, `document.getElementById("secret").textContent`) // inside a closed <details>
-	if len(secret) < 16 || evalJS[int](t, tab, `document.querySelectorAll("#recovery-codes li").length`) != identity.RecoveryCodeCount ||
-		evalJS[int](t, tab, `document.getElementById("qr").naturalWidth`) < 100 {
-		t.Fatalf("enrolment shows secret %q, %d recovery codes, a QR image %d px wide", secret,
-			evalJS[int](t, tab, `document.querySelectorAll("#recovery-codes li").length`), evalJS[int](t, tab, `document.getElementById("qr").naturalWidth`))
+	if n := evalJS[int](t, tab, `document.querySelectorAll("#recovery-codes li").length`); len(secret) < 16 || n != identity.RecoveryCodeCount {
+		t.Fatalf("enrolment shows secret %q and %d recovery codes", secret, n)
 	}
+	waitJS(t, tab, `document.getElementById("qr").complete && document.getElementById("qr").naturalWidth >= 100`, "the QR code image decodes")
 	browsertest.Screenshot(t, tab, "register")
 	code, err := totpCode(secret, c.clock.Now())
 	if err != nil {
@@ -411,9 +430,7 @@ func TestWebRegisterConsole(t *testing.T) {
 	pageText(t, tab, "#pars", "big.bin")
 	do(t, tab, chromedp.Click(chromedp.CSS(`#pars button`)))
 	pageText(t, tab, "#message", "Revoked link")
-	if n := evalJS[int](t, tab, `document.querySelectorAll("#pars tr").length`); n != 0 {
-		t.Fatalf("%d PARs still listed after the revoke (link %s)", n, link)
-	}
+	waitJS(t, tab, `document.querySelectorAll("#pars tr").length === 0`, "the revoked PAR (link "+link+") leaves the list")
 	pageText(t, tab, "#jobs-title", "Jobs")
 
 	// The CLI revokes the browser's session: the console's next call is
@@ -448,4 +465,160 @@ func waitForFile(t *testing.T, path string, size int) []byte {
 	}
 	t.Fatalf("the browser did not save %s", path)
 	return nil
+}
+
+// TestWebConsoleJobs: log this browser in on the login page itself (keys
+// made in the browser), then the console lists a job that ran, shows its
+// status and reads its log from the drive its output link wrote to.
+func TestWebConsoleJobs(t *testing.T) {
+	t.Parallel()
+	alice, h := newHostCLIWith(t, hostOptions{})
+	secret, reg := alice.register("alice")
+	alice.mustJSON(testPassword+"\n", "user", "login", "-u", "alice", "--otp", alice.code(secret), "--password-stdin")
+	ctx := context.Background()
+	for _, add := range []func(context.Context, string, string) error{h.Accounting.AddAdmin, h.Access.AddAdmin, h.Compute.AddAdmin} {
+		if err := add(ctx, alice.url, reg["user_uid"].(string)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice.mustJSON("", "account", "create", "main")
+	alice.mustJSON("", "account", "deposit", "main", "--amount", "100", "--id", "dep-1")
+	alice.mustJSON("", "access", "resource", "set", "job", "--price", "3", "--service", "compute", "--function", "submit_job", "--hold-s", "21600")
+	keyFile, _ := alice.mustJSON("", "cluster", "register", "lab")["key_file"].(string)
+	alice.mustJSON("", "drive", "create", "results")
+	link, _ := alice.mustJSON("", "par", "create", "results", "--mode", "write", "--expires", "2h")["link"].(string)
+	id, _ := submitJSON(t, alice, 0, "job", "submit", "--account", "main", "--cluster", "lab", "--output-link", link,
+		"--", "/bin/sh", "-c", "echo hello from the job")["job_id"].(string)
+	key, err := clusterKey("lab", keyFile, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := call.NewClient(&call.MemoryPins{})
+	c.Clock = alice.clock.Now
+	actx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(actx, agent.Config{Client: &compute.AgentClient{C: c, URL: h.ServiceURL(compute.Kind), Key: key, Agent: "t"},
+			WorkDir: t.TempDir(), Drive: &agent.PARDrive{C: c}, PollMin: 20 * time.Millisecond, PollMax: 50 * time.Millisecond,
+			UnsandboxedSingleTenant: true})
+	}()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if st := alice.mustJSON("", "job", "status", id); st["state"] == compute.StateSucceeded && st["settled"] == true {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("job %v", st)
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	tab := browsertest.Tab(t)
+	alice.clock.NextStep()
+	do(t, tab, chromedp.Navigate(alice.url+"/web/login"))
+	fillLogin(t, tab, "alice", testPassword, alice.code(secret), "")
+	pageText(t, tab, "#whoami-user", "alice")
+	pageText(t, tab, "#jobs", id[:8])
+	pageText(t, tab, "#jobs", "succeeded")
+	do(t, tab, chromedp.Click(chromedp.CSS(`button[aria-label="Status of job `+id[:8]+`"]`)))
+	pageText(t, tab, "#job-detail", `"settled": true`)
+	do(t, tab, chromedp.Click(chromedp.CSS(`button[aria-label="Logs of job `+id[:8]+`"]`)))
+	pageText(t, tab, "#job-detail", "hello from the job")
+
+	// Logging out ends the session at the service and in the browser.
+	do(t, tab, chromedp.Click(chromedp.CSS("#logout")))
+	pageText(t, tab, "#message", "Your session has ended")
+	for _, s := range alice.mustJSON("", "user", "sessions")["sessions"].([]any) {
+		if s := s.(map[string]any); strings.HasPrefix(s["label"].(string), "browser") && s["status"] != "logged_out" {
+			t.Fatalf("the browser's session is %v after logout", s["status"])
+		}
+	}
+
+	// A session past its expiry is not used: the console says so.
+	alice.clock.NextStep()
+	do(t, tab, chromedp.Navigate(alice.url+"/web/login"))
+	fillLogin(t, tab, "alice", testPassword, alice.code(secret), "")
+	pageText(t, tab, "#whoami-user", "alice")
+	evalJS[bool](t, tab, `window.acquire.loadSession(`+jsString(alice.url)+`).then(s => { s.expires = "2001-01-01T00:00:00Z"; return window.acquire.saveSession(s); }).then(() => true)`)
+	do(t, tab, chromedp.Reload())
+	pageText(t, tab, "#message", "Your session has ended")
+}
+
+// resigner replaces the signature of every signed reply with one by
+// another key: a man in the middle holding a key of its own.
+type resigner struct {
+	on  atomic.Bool
+	key *crypto.PrivateKey
+}
+
+func (rs *resigner) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !rs.on.Load() || r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		var outer map[string]any
+		if json.Unmarshal(body, &outer) == nil && outer["signature"] != nil {
+			ct, _ := base64.StdEncoding.DecodeString(outer["data"].(string))
+			sig, err := rs.key.Sign(ct)
+			if err == nil {
+				outer["signature"] = base64.StdEncoding.EncodeToString(sig)
+				body, _ = json.Marshal(outer)
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	})
+}
+
+// TestWebPageRefusesAnotherSigner: a reply signed by any key but the one
+// the page was served with is refused, and nothing is approved; a browser
+// POST from another origin is refused before any service sees it.
+func TestWebPageRefusesAnotherSigner(t *testing.T) {
+	t.Parallel()
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &resigner{key: key}
+	c, _ := newHostCLIWith(t, hostOptions{wrap: rs.wrap})
+	c.register("alice")
+	id := &identity.Client{C: call.NewClient(&call.MemoryPins{}), URL: c.url}
+	id.C.Clock = c.clock.Now
+	s, err := id.RequestLogin(context.Background(), "alice", "mitm-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.on.Store(true)
+	tab := browsertest.Tab(t)
+	do(t, tab, chromedp.Navigate(webLoginURL(c.url, s.SessionUID)))
+	pageText(t, tab, "#message", "Refused: the reply was not signed by the service key this page was served with")
+	if on := evalJS[bool](t, tab, `document.getElementById("submit").disabled`); !on {
+		t.Fatal("the form is enabled after a forged reply")
+	}
+	rs.on.Store(false)
+	if st := sessionStatus(t, c, s.SessionUID); st != "pending" {
+		t.Fatalf("the request is %s", st)
+	}
+
+	for origin, want := range map[string]int{"http://evil.example": http.StatusForbidden, "": http.StatusBadRequest} {
+		req, _ := http.NewRequest(http.MethodPost, c.url, strings.NewReader("{}"))
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("POST from origin %q: %d, want %d", origin, resp.StatusCode, want)
+		}
+	}
 }
