@@ -80,8 +80,10 @@ func fedOutputs(t *testing.T, r *tofuRun) map[string]map[string]string {
 // host's services on S3, versitygw) and us (on Azure Blob, Azurite), each
 // on its own host process, peered, with cross-region trust. A user of eu
 // logs in once and uses us's storage and compute, paying from eu's
-// accounting; us's services are found by UID through eu's registry; a us
-// host SIGKILLed leaves eu working (calls into us fail fast, exit 6) and,
+// accounting; us's services are found by UID through eu's registry; money
+// crosses from eu's ledger to us's, once with us's host SIGKILLed mid-transfer
+// and restarted, with exact balances and mirrored settlement positions after;
+// a us host down leaves eu working (calls into us fail fast, exit 6) and,
 // restarted, us serves again; destroy leaves both hosts empty.
 func TestExampleFederation(t *testing.T) {
 	ctx := context.Background()
@@ -119,7 +121,8 @@ func TestExampleFederation(t *testing.T) {
 		t.Fatalf("us storage's UID %s does not name its region %s (eu is %s)", usO["storage_uid"], usO["region"], euO["region"])
 	}
 
-	alice := fedUserStory(t, o)
+	alice, root := fedUserStory(t, o)
+	fedMoney(t, o, alice, root, us) // SIGKILLs us's host mid-transfer and restarts it
 
 	// us goes down: eu's users keep working, calls into us fail fast and typed.
 	us.kill()
@@ -127,7 +130,7 @@ func TestExampleFederation(t *testing.T) {
 		Balance string `json:"balance"`
 	}
 	alice.mustJSON("", &bal, "account", "balance", "main")
-	if bal.Balance != "47.000000" {
+	if bal.Balance != "35.000000" {
 		t.Fatalf("alice's eu balance while us is down: %s", bal.Balance)
 	}
 	start := time.Now()
@@ -169,9 +172,9 @@ func fedCLI(t *testing.T, o map[string]map[string]string) *cli {
 
 // fedUserStory: alice, a user of eu, logs in once and uses us's storage and
 // compute, paying from her account at eu's accounting. It answers her CLI.
-func fedUserStory(t *testing.T, o map[string]map[string]string) *cli {
+func fedUserStory(t *testing.T, o map[string]map[string]string) (alice, root *cli) {
 	euO, usO := o["eu"], o["us"]
-	alice, root := fedCLI(t, o), fedCLI(t, o)
+	alice, root = fedCLI(t, o), fedCLI(t, o)
 
 	// The regions see each other: eu's registry lists us as active and
 	// finds us's storage by its UID.
@@ -244,5 +247,5 @@ func fedUserStory(t *testing.T, o map[string]map[string]string) *cli {
 	if bal.Balance != "47.000000" || bal.Liability != "0.000000" {
 		t.Fatalf("alice's eu account after a paid and a refunded us job: %+v", bal)
 	}
-	return alice
+	return alice, root
 }

@@ -169,7 +169,8 @@ func (r *serviceResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 					"accounting, access, storage and compute: trusted_identities, the comma-separated URLs of the identity services whose users may act on the service; " +
 					"unset trusts none (only a deployment's admin's identity service), since a service must never fetch from, or believe, an identity service it was not told to trust; " +
 					"accounting and access: trusted_services, the comma-separated URLs of the services, of any region, that may act in their own name on it (cash cheques, invoice, check grants), " +
-					"on every platform, beside what acquire_trust adds on the local one). Checked at plan time."},
+					"on every platform, beside what acquire_trust adds on the local one; " +
+					"accounting: settlement_peers, the comma-separated URLs of other regions' accounting services it settles cross-region transfers with, each naming the other). Checked at plan time."},
 			"admin_username": optString("Identity services: the first admin's username, created on first apply."),
 			"admin_password_wo": schema.StringAttribute{Optional: true, WriteOnly: true, Sensitive: true,
 				Description: "Identity services: the first admin's password. Write-only: never stored in state " +

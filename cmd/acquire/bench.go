@@ -20,6 +20,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	var levels, only, cpuProfile, tracePath string
 	var cost *costFlags
 	var anchors *anchorFlags
+	var capacity *capacityFlags
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure calls, logins, authorisation checks, transfers and file transfers beside their bounds",
@@ -65,6 +66,9 @@ Steps (--only): ` + stepsHelp() + `.`,
 			if cost.on {
 				return cost.run(cmd.Context(), g, progress)
 			}
+			if capacity.on() {
+				return capacity.run(cmd.Context(), g, progress)
+			}
 			stopAnchors, err := anchors.start(cmd.Context(), &cfg, progress)
 			if err != nil {
 				return err
@@ -99,6 +103,7 @@ Steps (--only): ` + stepsHelp() + `.`,
 	f := cmd.Flags()
 	cost = addCostFlags(f)
 	anchors = addAnchorFlags(f)
+	capacity = addCapacityFlags(f)
 	f.DurationVar(&cfg.Duration, "duration", 5*time.Second, "how long each timed level runs")
 	f.StringVar(&levels, "clients", "", "comma-separated concurrency levels for every step (default: each step's own, see above)")
 	f.StringVar(&only, "only", "", "comma-separated steps to run (default: all): "+strings.Join(bench.StepNames(), ", "))

@@ -10,7 +10,8 @@
 # A user of eu's identity logs in once and uses us's storage and compute;
 # us's access service cashes the user's cheques at eu's accounting, which
 # trusts it to. Each region's own users use its own accounting; money moves
-# between the two ledgers by cross-region settlement.
+# between the two ledgers by cross-region settlement between the two
+# accounting services, each naming the other (settings.settlement_peers).
 #
 # Applied, used and destroyed by acctest (TestExampleFederation). Store
 # credentials come from each host's environment, never from this file.
@@ -110,7 +111,11 @@ resource "acquire_service" "eu_accounting" {
   registry           = acquire_service.eu_registry.url
   admin_identity_url = acquire_service.eu_identity.url
   admin_user_uid     = acquire_service.eu_identity.admin_user_uid
-  store              = { s3 = merge(local.eu_store.s3, { prefix = "accounting" }) }
+  # Cross-region transfers settle with us's accounting service, which names
+  # this one too (its URL from the variable: naming the resource would be a
+  # cycle).
+  settings = { settlement_peers = "${var.us_host_url}/accounting" }
+  store    = { s3 = merge(local.eu_store.s3, { prefix = "accounting" }) }
 }
 
 resource "acquire_service" "eu_access" {
@@ -164,6 +169,7 @@ resource "acquire_service" "us_accounting" {
   registry           = acquire_service.us_registry.url
   admin_identity_url = acquire_service.us_identity.url
   admin_user_uid     = acquire_service.us_identity.admin_user_uid
+  settings           = { settlement_peers = "${var.eu_host_url}/accounting" }
   store              = { azure = merge(local.us_store, { prefix = "accounting" }) }
 }
 
@@ -233,19 +239,6 @@ resource "acquire_trust" "eu_accounting_trusts_us_access" {
   trusted  = acquire_service.us_access.url
 }
 
-# The two accounting services settle cross-region transfers with each
-# other: each trusts the other to act on it.
-resource "acquire_trust" "eu_accounting_trusts_us_accounting" {
-  provider = acquire.eu
-  service  = acquire_service.eu_accounting.url
-  trusted  = acquire_service.us_accounting.url
-}
-
-resource "acquire_trust" "us_accounting_trusts_eu_accounting" {
-  provider = acquire.us
-  service  = acquire_service.us_accounting.url
-  trusted  = acquire_service.eu_accounting.url
-}
 
 # ---- outputs -------------------------------------------------------------
 

@@ -270,7 +270,7 @@ func CheckSetting(kind, key, value string) (string, error) {
 		if _, err := ParseJobLease(value); err != nil {
 			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
 		}
-	case TrustedIdentitiesSetting, TrustedServicesSetting:
+	case TrustedIdentitiesSetting, TrustedServicesSetting, SettlementPeersSetting:
 		t, err := canonicalIdentities(value)
 		if err != nil {
 			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)

@@ -122,3 +122,31 @@ func newBareService(t *testing.T, u string) *service.Service {
 	}
 	return svc
 }
+
+// settlement_peers reaches a deployment's accounting service and a
+// function's environment alike, checked; other kinds refuse it.
+func TestSettlementPeersReachDeploymentsAndFunctions(t *testing.T) {
+	const peer = "https://us.example/accounting"
+	v, err := host.CheckSetting(accounting.Kind, host.SettlementPeersSetting, peer+"/")
+	if err != nil || v != peer {
+		t.Fatalf("checked %q, %v", v, err)
+	}
+	env := host.SettingsEnv(map[string]string{host.SettlementPeersSetting: v})
+	env[host.EnvStoreURL], env[host.EnvPublicURL], env[host.EnvSecret] = "mem://x", "https://fn.example", secret
+	cfg, err := host.ConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil || !slices.Equal(cfg.SettlementPeers, []string{peer}) {
+		t.Fatalf("config %v, %v", cfg.SettlementPeers, err)
+	}
+	var dep host.Config
+	if err := host.ApplySettings(&dep, map[string]string{host.SettlementPeersSetting: v}); err != nil || !slices.Equal(dep.SettlementPeers, []string{peer}) {
+		t.Fatalf("deployment config %v, %v", dep.SettlementPeers, err)
+	}
+	for _, bad := range []string{"ftp://x/accounting", "not a url"} {
+		if _, err := host.CheckSetting(accounting.Kind, host.SettlementPeersSetting, bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if _, err := host.CheckSetting("storage", host.SettlementPeersSetting, peer); err == nil {
+		t.Error("a storage service took settlement_peers")
+	}
+}

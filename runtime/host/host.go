@@ -366,6 +366,13 @@ func (h *Host) Sweep(ctx context.Context) {
 			h.cfg.Logger.Debug("expired provisional transfers", "count", n)
 		}
 	}
+	if h.Accounting != nil && h.localLedger() {
+		if n, err := h.Accounting.Compact(ctx); err != nil {
+			h.cfg.Logger.Warn("ledger compaction failed", "service", accounting.Kind, "err", err)
+		} else if n > 0 {
+			h.cfg.Logger.Debug("compacted ledger history", "segments", n)
+		}
+	}
 	if h.Storage != nil {
 		if _, err := h.Storage.Sweep(ctx); err != nil {
 			h.cfg.Logger.Warn("upload sweep failed", "service", storage.Kind, "err", err)
@@ -453,4 +460,12 @@ func SubStoreURL(base, kind string) (string, error) {
 		u.RawQuery = q.Encode()
 	}
 	return u.String(), nil
+}
+
+// localLedger says whether the accounting service's store is local files,
+// where compaction saves inodes and disk (on the clouds it would only add
+// requests: runtime/ledger/DESIGN.md, "Compaction").
+func (h *Host) localLedger() bool {
+	su, err := h.storeURL(accounting.Kind)
+	return err == nil && (strings.HasPrefix(su, "file:") || !strings.Contains(su, "://"))
 }

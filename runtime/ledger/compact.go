@@ -408,3 +408,27 @@ var (
 	errLogGap     = errors.New("log gap")
 	errNoItemZero = errors.New("no item 0")
 )
+
+// CompactAll compacts every account, a page of accounts at a time, until
+// budget segments are stored or every account was visited; it answers how
+// many segments it stored. A host's sweep calls it on the local store.
+func (l *Ledger) CompactAll(ctx context.Context, budget int) (int, error) {
+	done, page := 0, ""
+	for done < budget {
+		ids, next, err := l.ListAccounts(ctx, page, MaxPageSize)
+		if err != nil {
+			return done, err
+		}
+		for _, acc := range ids {
+			n, err := l.Compact(ctx, acc)
+			done += n
+			if err != nil {
+				return done, fmt.Errorf("ledger: compacting %s: %w", acc, err)
+			}
+		}
+		if page = next; page == "" {
+			break
+		}
+	}
+	return done, nil
+}

@@ -236,3 +236,19 @@ func TestCompactionUnderFaults(t *testing.T) {
 		}
 	}
 }
+
+// CompactAll visits every account and stops at its budget.
+func TestCompactAll(t *testing.T) {
+	ctx := context.Background()
+	h := newHistory(t)
+	before := h.view(t, h.ledger(t))
+	if n, err := h.ledger(t).CompactAll(ctx, 0); err != nil || n != 0 {
+		t.Fatalf("budget 0: %d, %v", n, err)
+	}
+	if n, err := h.ledger(t).CompactAll(ctx, 100); err != nil || n != 1 {
+		t.Fatalf("compacted %d segments, %v; want 1 (account a)", n, err)
+	}
+	if after := h.view(t, h.ledger(t)); after != before {
+		t.Fatalf("reads differ after CompactAll:\n%s\nwant\n%s", after, before)
+	}
+}
