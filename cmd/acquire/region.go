@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/registry"
 )
@@ -238,4 +240,35 @@ func newRegionUnpeerCmd(g *globals, rf *regionFlags) *cobra.Command {
 	}
 	peeringFlags(cmd, rf)
 	return cmd
+}
+
+// --to-service of a cross-region transfer takes an accounting service's URL
+// or its UID, found through the registry ($ACQUIRE_REGISTRY_URL, else the
+// one beside the session's identity service), which asks the UID's home
+// region when it is a peer's.
+func init() { resolveService = resolveServiceRef }
+
+func resolveServiceRef(ctx context.Context, a *accountingSession, ref string) (string, error) {
+	ref = strings.TrimRight(strings.TrimSpace(ref), "/")
+	if strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://") {
+		return ref, nil
+	}
+	if registry.RegionOf(ref) == "" {
+		return "", usagef("--to-service %q must be the other accounting service's URL (http:// or https://) or its UID (kind-<id>@<region>)", ref)
+	}
+	regURL := strings.TrimSpace(os.Getenv(envRegistryURL))
+	if regURL == "" {
+		var err error
+		if regURL, err = siblingURL(a.s.IdentityURL, registry.Kind); err != nil {
+			return "", err
+		}
+	}
+	e, err := (&registry.Client{C: a.c.C, URL: regURL}).Lookup(ctx, registry.LookupArgs{UID: ref})
+	if err != nil {
+		return "", err
+	}
+	if e.Kind != accounting.Kind {
+		return "", usagef("--to-service %s is a %s service, not an accounting service", ref, e.Kind)
+	}
+	return e.URL, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/host/hosttest"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/registry"
@@ -57,4 +58,33 @@ func TestRegionCommands(t *testing.T) {
 		t.Fatalf("unpeer: %+v", r)
 	}
 	c.wantError(exitNotFound, "NotPeeredError", "", "region", "lookup", info.UID)
+}
+
+// --to-service takes an accounting service's UID, resolved through the
+// registry to its URL; a UID of another kind is refused.
+func TestToServiceByUID(t *testing.T) {
+	env := hosttest.Start(t, hosttest.Options{Kinds: []string{registry.Kind, identity.Kind, accounting.Kind}})
+	ctx := context.Background()
+	accInfo, err := env.Host.Service(accounting.Kind).Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idInfo, err := env.Host.Service(identity.Kind).Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &accountingSession{c: &accounting.Client{C: env.Client, URL: env.Host.ServiceURL(accounting.Kind)},
+		s: &identity.Session{IdentityURL: env.Host.ServiceURL(identity.Kind)}}
+	if u, err := resolveService(ctx, a, accInfo.UID); err != nil || u != env.Host.ServiceURL(accounting.Kind) {
+		t.Fatalf("accounting by UID %s: %q %v", accInfo.UID, u, err)
+	}
+	if _, err := resolveService(ctx, a, idInfo.UID); err == nil || !strings.Contains(err.Error(), "not an accounting service") {
+		t.Fatalf("identity's UID as --to-service: %v", err)
+	}
+	if _, err := resolveService(ctx, a, "accounting"); err == nil {
+		t.Fatal("a bare word as --to-service was taken")
+	}
+	if u, err := resolveService(ctx, a, "https://x.example/accounting/"); err != nil || u != "https://x.example/accounting" {
+		t.Fatalf("a URL: %q %v", u, err)
+	}
 }

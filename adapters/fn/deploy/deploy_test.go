@@ -282,3 +282,27 @@ func TestAPIErrorsRedactTheSecret(t *testing.T) {
 		t.Fatalf("the error quotes the secret: %v", err)
 	}
 }
+
+// List names only the deployments this deployer made, by prefix.
+func TestList(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	if _, err := r.d.Create(ctx, r.spec()); err != nil {
+		t.Fatal(err)
+	}
+	other := r.spec()
+	other.Name = "zz-other"
+	if _, err := r.d.Create(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	// An app someone else made, with a matching name, is not the sweeper's.
+	resp, err := http.Post(r.api.URL+"/v2/apps", "application/json", strings.NewReader(`{"name":"acq-foreign"}`))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("foreign app: %v %v", resp, err)
+	}
+	_ = resp.Body.Close()
+	names, err := r.d.List(ctx, "acq-")
+	if err != nil || !reflect.DeepEqual(names, []string{"acq-id"}) {
+		t.Fatalf("list: %q %v", names, err)
+	}
+}
