@@ -189,8 +189,10 @@ type Ledger struct {
 	bg       sync.WaitGroup
 
 	noOutcome bool // see WithoutOutcomeCache
-	segments  segmentCache
-	inlineBG  bool // see WithInlineBackground
+	// auditMaxEntries, if set (tests), replaces the audit's memory budget.
+	auditMaxEntries int
+	segments        segmentCache
+	inlineBG        bool // see WithInlineBackground
 
 	// crashAt, set only by tests, is called at each numbered step of a
 	// transfer or resolution; a non-nil error makes the ledger stop right

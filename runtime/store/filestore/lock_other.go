@@ -17,7 +17,3 @@ const supported = false
 func lockFile(context.Context, string, bool) (func(), error) {
 	return nil, fmt.Errorf("filestore: no flock on %s: %w", runtime.GOOS, driver.ErrUnsupported)
 }
-
-func tryLockFile(string) (func(), error) {
-	return nil, fmt.Errorf("filestore: no flock on %s: %w", runtime.GOOS, driver.ErrUnsupported)
-}

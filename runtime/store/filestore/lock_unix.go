@@ -67,19 +67,6 @@ func lockFile(ctx context.Context, path string, exclusive bool) (func(), error) 
 	}
 }
 
-// tryLockFile takes an exclusive lock on path only if it is free now.
-func tryLockFile(path string) (func(), error) {
-	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = syscall.Close(fd)
-		return nil, err
-	}
-	return func() { _ = syscall.Close(fd) }, nil
-}
-
 // pause sleeps for a jittered part of d, or until ctx is done. Jitter keeps
 // waiters from retrying in lockstep.
 func pause(ctx context.Context, d time.Duration) error {

@@ -265,7 +265,8 @@ func (d *Driver) vanished(rel string) bool {
 
 // maybeSplit splits node (at bucket depth depth of level) once in splitOdds
 // calls if it holds more than splitEntries entries. It is best effort: if
-// the level is busy it gives up, and a later insertion tries again.
+// the level stays busy past the lock's timeout it gives up, and a later
+// insertion tries again.
 func (d *Driver) maybeSplit(ctx context.Context, level, node string, depth int) {
 	if levelDepth(level) > maxBucketLevel || depth >= maxBucketDepth {
 		return
@@ -276,7 +277,11 @@ func (d *Driver) maybeSplit(ctx context.Context, level, node string, depth int) 
 	if names, err := d.readNames(node); err != nil || len(names) <= d.splitEntries {
 		return
 	}
-	unlock, err := tryLockFile(d.stripe("l", level))
+	// Wait for the level's writers to step out (each holds it for a link
+	// or rename): a single try almost never wins against a steady stream
+	// of writers, and the folder would grow unsplit under exactly the
+	// load that needs the split. The wait is bounded by lockTimeout.
+	unlock, err := lockFile(ctx, d.stripe("l", level), true)
 	if err != nil {
 		return
 	}

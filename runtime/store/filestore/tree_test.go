@@ -313,3 +313,36 @@ func TestConcurrentSplits(t *testing.T) {
 		t.Fatalf("listed %d keys, want %d", len(got), want)
 	}
 }
+
+// TestSplitsUnderConcurrentWriters: a folder written by many goroutines at
+// once still splits (a split waits for the writers to step out of the
+// folder's lock rather than giving up when one is in it).
+func TestSplitsUnderConcurrentWriters(t *testing.T) {
+	const split = 32
+	d := openSmall(t, split)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 300 {
+				if _, err := d.PutIfAbsent(context.Background(), fmt.Sprintf("w/acct-%09d", i*8+w), nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	err := filepath.WalkDir(d.root, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || !e.IsDir() || path == filepath.Join(d.root, locksDir) {
+			return err
+		}
+		names, err := os.ReadDir(path)
+		if err == nil && len(names) > 4*split+40 {
+			t.Errorf("%s holds %d entries: it did not split under concurrent writers", path, len(names))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
