@@ -131,11 +131,14 @@ func (d *Deployer) Create(ctx context.Context, s deployer.Spec) (deployer.Deploy
 		return deployer.Deployment{}, err
 	}
 	a := d.apiFor(s.Secret)
+	if err := checkSHA256(s.Artifact, s.Function.ArtifactSHA256); err != nil {
+		return deployer.Deployment{}, err
+	}
 	image, err := d.pushImage(ctx, s.Name, s.Artifact)
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	ap, err := d.ensureApp(ctx, a, s.Name)
+	ap, err := d.ensureApp(ctx, a, s.Name, s.Function.Tags)
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
@@ -144,7 +147,7 @@ func (d *Deployer) Create(ctx context.Context, s deployer.Spec) (deployer.Deploy
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	trs, err := d.ensureTriggers(ctx, a, ap.ID, f.ID, s.Kinds)
+	trs, err := d.ensureTriggers(ctx, a, ap.ID, f.ID, s.Kinds, s.Function.Tags)
 	if err != nil {
 		return deployer.Deployment{}, err
 	}

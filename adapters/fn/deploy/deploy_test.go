@@ -64,8 +64,10 @@ func artifact(t *testing.T, arch, bin string) string {
 
 func (r *rig) spec() deployer.Spec {
 	return deployer.Spec{Name: "acq-id", Kinds: []string{"identity", "registry"}, Artifact: r.artifact, Secret: secret,
+		StoreURL: "s3://acq-bucket?region=eu-west-1",
 		Env:      map[string]string{"ACQUIRE_TRUSTED_SERVICES": "https://a.example/access"},
-		Settings: map[string]string{deploy.SettingStoreURL: "s3://acq-bucket?region=eu-west-1", deploy.SettingMemoryMB: "512"}}
+		Settings: map[string]string{deploy.SettingMemoryMB: "512", deploy.SettingEnvPrefix + "AWS_ACCESS_KEY_ID": "AKIATEST"},
+		Function: deployer.Function{Tags: map[string]string{"team": "ledger"}}}
 }
 
 // A create makes the app, the function (the pushed image by digest, its
@@ -100,7 +102,10 @@ func TestCreateReadSecret(t *testing.T) {
 	f := fns[0]
 	wantCfg := map[string]string{"ACQUIRE_SERVICES": "identity,registry", "ACQUIRE_STORE_URL": "s3://acq-bucket?region=eu-west-1",
 		"ACQUIRE_PUBLIC_URL": r.api.URL + "/t/acq-id", "ACQUIRE_SERVICE_SECRET": secret,
-		"ACQUIRE_TRUSTED_SERVICES": "https://a.example/access"}
+		"ACQUIRE_TRUSTED_SERVICES": "https://a.example/access", "AWS_ACCESS_KEY_ID": "AKIATEST"}
+	if f.Annotations["team"] != "ledger" {
+		t.Fatalf("tags not on the function: %v", f.Annotations)
+	}
 	if f.Name != deploy.FunctionName || f.Memory != 512 || f.Timeout != deploy.DefaultTimeoutS || !reflect.DeepEqual(f.Config, wantCfg) {
 		t.Fatalf("fn %+v", f)
 	}
@@ -229,22 +234,32 @@ func TestBadSpecsChangeNothing(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	bad := map[string]func(*deployer.Spec){
-		"name":          func(s *deployer.Spec) { s.Name = "Bad_Name" },
-		"no kinds":      func(s *deployer.Spec) { s.Kinds = nil },
-		"storage":       func(s *deployer.Spec) { s.Kinds = []string{"storage"} },
-		"repeated kind": func(s *deployer.Spec) { s.Kinds = []string{"identity", "identity"} },
-		"no secret":     func(s *deployer.Spec) { s.Secret = "" },
-		"env secret":    func(s *deployer.Spec) { s.Env = map[string]string{"X": "pre" + secret} },
-		"env reserved":  func(s *deployer.Spec) { s.Env = map[string]string{"ACQUIRE_SERVICE_SECRET": "x"} },
-		"env fn":        func(s *deployer.Spec) { s.Env = map[string]string{"FN_LISTENER": "unix:/x"} },
-		"no artifact":   func(s *deployer.Spec) { s.Artifact = "" },
-		"bad artifact":  func(s *deployer.Spec) { s.Artifact = "/dev/null" },
-		"no store":      func(s *deployer.Spec) { delete(s.Settings, deploy.SettingStoreURL) },
-		"file store":    func(s *deployer.Spec) { s.Settings[deploy.SettingStoreURL] = "file:///data" },
-		"store creds":   func(s *deployer.Spec) { s.Settings[deploy.SettingStoreURL] = "s3://key:" + secret + "@bucket" },
-		"memory":        func(s *deployer.Spec) { s.Settings[deploy.SettingMemoryMB] = "9000" },
-		"timeout":       func(s *deployer.Spec) { s.Settings[deploy.SettingTimeoutS] = "301" },
-		"unknown":       func(s *deployer.Spec) { s.Settings["memory"] = "512" },
+		"name":               func(s *deployer.Spec) { s.Name = "Bad_Name" },
+		"no kinds":           func(s *deployer.Spec) { s.Kinds = nil },
+		"storage":            func(s *deployer.Spec) { s.Kinds = []string{"storage"} },
+		"repeated kind":      func(s *deployer.Spec) { s.Kinds = []string{"identity", "identity"} },
+		"no secret":          func(s *deployer.Spec) { s.Secret = "" },
+		"env secret":         func(s *deployer.Spec) { s.Env = map[string]string{"X": "pre" + secret} },
+		"env reserved":       func(s *deployer.Spec) { s.Env = map[string]string{"ACQUIRE_SERVICE_SECRET": "x"} },
+		"env fn":             func(s *deployer.Spec) { s.Env = map[string]string{"FN_LISTENER": "unix:/x"} },
+		"no artifact":        func(s *deployer.Spec) { s.Artifact = "" },
+		"bad artifact":       func(s *deployer.Spec) { s.Artifact = "/dev/null" },
+		"no store":           func(s *deployer.Spec) { s.StoreURL = "" },
+		"file store":         func(s *deployer.Spec) { s.Settings[deploy.SettingStoreURL] = "file:///data" },
+		"store creds":        func(s *deployer.Spec) { s.Settings[deploy.SettingStoreURL] = "s3://key:" + secret + "@bucket" },
+		"file store url":     func(s *deployer.Spec) { s.StoreURL = "file:///data" },
+		"store url creds":    func(s *deployer.Spec) { s.StoreURL = "s3://key:" + secret + "@bucket" },
+		"memory":             func(s *deployer.Spec) { s.Settings[deploy.SettingMemoryMB] = "9000" },
+		"timeout":            func(s *deployer.Spec) { s.Settings[deploy.SettingTimeoutS] = "301" },
+		"unknown":            func(s *deployer.Spec) { s.Settings["memory"] = "512" },
+		"checksum":           func(s *deployer.Spec) { s.Function.ArtifactSHA256 = strings.Repeat("0", 64) },
+		"fn memory":          func(s *deployer.Spec) { s.Function.MemoryMB = 10 },
+		"fn timeout":         func(s *deployer.Spec) { s.Function.TimeoutS = 900 },
+		"instances":          func(s *deployer.Spec) { s.Function.MaxInstances = 3 },
+		"public url":         func(s *deployer.Spec) { s.Function.PublicURL = "https://id.example" },
+		"env setting":        func(s *deployer.Spec) { s.Settings["env:FN_FORMAT"] = "json" },
+		"env setting secret": func(s *deployer.Spec) { s.Settings["env:X"] = secret },
+		"store differs":      func(s *deployer.Spec) { s.Settings[deploy.SettingStoreURL] = "s3://other" },
 	}
 	for what, mutate := range bad {
 		s := r.spec()

@@ -13,16 +13,24 @@ import (
 // managedAnnotation marks the objects this deployer made.
 const managedAnnotation = "org.openacquire/managed-by"
 
-func managed() map[string]any { return map[string]any{managedAnnotation: "acquire"} }
+// annotations mark an object as the deployer's and carry the service's
+// tags (Fn has annotations where clouds have tags).
+func annotations(tags map[string]string) map[string]any {
+	out := map[string]any{managedAnnotation: "acquire"}
+	for k, v := range tags {
+		out[k] = v
+	}
+	return out
+}
 
 // ensureApp finds the app called name or creates it.
-func (d *Deployer) ensureApp(ctx context.Context, a *api, name string) (*app, error) {
+func (d *Deployer) ensureApp(ctx context.Context, a *api, name string, tags map[string]string) (*app, error) {
 	ap, err := a.appByName(ctx, name)
 	if err != nil || ap != nil {
 		return ap, err
 	}
 	var created app
-	if err := a.do(ctx, http.MethodPost, "/apps", nil, app{Name: name, Annotations: managed()}, &created); err != nil {
+	if err := a.do(ctx, http.MethodPost, "/apps", nil, app{Name: name, Annotations: annotations(tags)}, &created); err != nil {
 		return nil, err
 	}
 	if created.ID == "" {
@@ -33,10 +41,9 @@ func (d *Deployer) ensureApp(ctx context.Context, a *api, name string) (*app, er
 
 // fnConfig is the function's whole configuration.
 func fnConfig(p parsed, public string) map[string]string {
-	cfg := maps.Clone(p.Env)
-	if cfg == nil {
-		cfg = map[string]string{}
-	}
+	cfg := map[string]string{}
+	maps.Copy(cfg, p.env)
+	maps.Copy(cfg, p.Env)
 	cfg[envServices] = strings.Join(p.Kinds, ",")
 	cfg[envStoreURL] = p.storeURL
 	cfg[envPublicURL] = public
@@ -48,7 +55,7 @@ func fnConfig(p parsed, public string) map[string]string {
 // function has but should not are sent empty, which Fn takes as removal.
 func (d *Deployer) ensureFn(ctx context.Context, a *api, appID string, p parsed, image, public string) (*fnObject, error) {
 	want := fnObject{Name: FunctionName, AppID: appID, Image: image, Memory: p.memoryMB, Timeout: p.timeoutS,
-		IdleTimeout: p.idleTimeoutS, Config: fnConfig(p, public), Annotations: managed()}
+		IdleTimeout: p.idleTimeoutS, Config: fnConfig(p, public), Annotations: annotations(p.Function.Tags)}
 	have, err := a.fnByName(ctx, appID, FunctionName)
 	if err != nil {
 		return nil, err
@@ -64,11 +71,11 @@ func (d *Deployer) ensureFn(ctx context.Context, a *api, appID string, p parsed,
 		return &created, nil
 	}
 	if have.Image == want.Image && have.Memory == want.Memory && have.Timeout == want.Timeout &&
-		have.IdleTimeout == want.IdleTimeout && maps.Equal(have.Config, want.Config) {
+		have.IdleTimeout == want.IdleTimeout && maps.Equal(have.Config, want.Config) && sameAnnotations(have.Annotations, want.Annotations) {
 		return have, nil
 	}
 	update := fnObject{Image: want.Image, Memory: want.Memory, Timeout: want.Timeout, IdleTimeout: want.IdleTimeout,
-		Config: maps.Clone(want.Config)}
+		Config: maps.Clone(want.Config), Annotations: want.Annotations}
 	for k := range have.Config {
 		if _, keep := want.Config[k]; !keep {
 			update.Config[k] = ""
@@ -110,7 +117,7 @@ const identityKind = "identity"
 
 // ensureTriggers makes the HTTP triggers of kinds (routes) and deletes the
 // function's other triggers.
-func (d *Deployer) ensureTriggers(ctx context.Context, a *api, appID, fnID string, kinds []string) ([]trigger, error) {
+func (d *Deployer) ensureTriggers(ctx context.Context, a *api, appID, fnID string, kinds []string, tags map[string]string) ([]trigger, error) {
 	have, err := a.triggers(ctx, appID, fnID)
 	if err != nil {
 		return nil, err
@@ -134,7 +141,7 @@ func (d *Deployer) ensureTriggers(ctx context.Context, a *api, appID, fnID strin
 			}
 		}
 		var created trigger
-		want := trigger{Name: rt.name, AppID: appID, FnID: fnID, Type: "http", Source: rt.source, Annotations: managed()}
+		want := trigger{Name: rt.name, AppID: appID, FnID: fnID, Type: "http", Source: rt.source, Annotations: annotations(tags)}
 		if err := a.do(ctx, http.MethodPost, "/triggers", nil, want, &created); err != nil {
 			return nil, err
 		}
@@ -151,4 +158,15 @@ func (d *Deployer) ensureTriggers(ctx context.Context, a *api, appID, fnID strin
 		}
 	}
 	return out, nil
+}
+
+// sameAnnotations compares the annotations the deployer sets (a server
+// may add its own).
+func sameAnnotations(have, want map[string]any) bool {
+	for k, v := range want {
+		if hv, ok := have[k]; !ok || hv != v {
+			return false
+		}
+	}
+	return true
 }

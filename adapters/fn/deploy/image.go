@@ -2,8 +2,11 @@ package deploy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -58,4 +61,24 @@ func (d *Deployer) pushImage(ctx context.Context, service, artifact string) (str
 		return "", fmt.Errorf("fn deploy: push %s: %w", ref, err)
 	}
 	return ref.String(), nil
+}
+
+// checkSHA256 refuses an artifact whose SHA-256 is not want (when given).
+func checkSHA256(artifact, want string) error {
+	if want == "" {
+		return nil
+	}
+	f, err := os.Open(artifact) //nolint:gosec // G304: the artifact the user named
+	if err != nil {
+		return &SpecError{Field: "Artifact", Reason: err.Error()}
+	}
+	defer func() { _ = f.Close() }()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return &SpecError{Field: "Artifact", Reason: err.Error()}
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return &SpecError{Field: "Function.ArtifactSHA256", Reason: "the artifact's SHA-256 is " + got + ", not the one given"}
+	}
+	return nil
 }

@@ -32,12 +32,17 @@ func (e *SpecError) Is(target error) bool { return target == ErrInvalidSpec }
 // Settings keys this deployer reads from Spec.Settings.
 const (
 	// SettingStoreURL is the store as the function opens it (s3://,
-	// gs://, azblob://…): Fn runs on any cloud, so the deployer is told
-	// the whole URL rather than a bucket on its own cloud. Required.
+	// gs://, azblob://…), when Spec.StoreURL is not given: Fn runs on any
+	// cloud, so the deployer is told the whole URL rather than a bucket on
+	// its own cloud. One of the two is required.
 	SettingStoreURL    = "store_url"
-	SettingMemoryMB    = "memory_mb"      // Fn memory, 64-8192 MB (default 256)
-	SettingTimeoutS    = "timeout_s"      // one call's limit, 1-300 s (default 60)
+	SettingMemoryMB    = "memory_mb"      // Fn memory, 64-8192 MB (default 256; Spec.Function.MemoryMB wins)
+	SettingTimeoutS    = "timeout_s"      // one call's limit, 1-300 s (default 60; Spec.Function.TimeoutS wins)
 	SettingIdleTimeout = "idle_timeout_s" // how long a hot container waits for calls, 1-3600 s (default 30)
+	// SettingEnvPrefix starts keys whose values go into the function's
+	// configuration under the rest of the key (env:AWS_ACCESS_KEY_ID):
+	// the store's credentials where the node has no identity of its own.
+	SettingEnvPrefix = "env:"
 )
 
 // Defaults of the function's limits.
@@ -82,6 +87,7 @@ var unroutableKinds = map[string]string{
 type parsed struct {
 	deployer.Spec
 	storeURL     string
+	env          map[string]string // from env: settings
 	memoryMB     uint64
 	timeoutS     int32
 	idleTimeoutS int32
@@ -159,36 +165,90 @@ func checkEnv(env map[string]string, secret string) error {
 }
 
 func parseSettings(s deployer.Spec) (parsed, error) {
-	p := parsed{Spec: s, memoryMB: DefaultMemoryMB, timeoutS: DefaultTimeoutS, idleTimeoutS: DefaultIdleTimeoutS}
+	p := parsed{Spec: s, memoryMB: DefaultMemoryMB, timeoutS: DefaultTimeoutS, idleTimeoutS: DefaultIdleTimeoutS, env: map[string]string{}}
 	for _, k := range sortedKeys(s.Settings) {
 		v := s.Settings[k]
 		var err error
-		switch k {
-		case SettingStoreURL:
-			p.storeURL, err = checkStoreURL(v)
-		case SettingMemoryMB:
-			var n int64
-			n, err = whole(k, v, 64, 8192)
-			p.memoryMB = uint64(n) //nolint:gosec // G115: bounded above
-		case SettingTimeoutS:
-			var n int64
-			n, err = whole(k, v, 1, 300)
-			p.timeoutS = int32(n) //nolint:gosec // G115: bounded above
-		case SettingIdleTimeout:
-			var n int64
-			n, err = whole(k, v, 1, 3600)
-			p.idleTimeoutS = int32(n) //nolint:gosec // G115: bounded above
+		switch {
+		case strings.HasPrefix(k, SettingEnvPrefix):
+			name := strings.TrimPrefix(k, SettingEnvPrefix)
+			err = checkEnv(map[string]string{name: v}, s.Secret)
+			p.env[name] = v
+			if err != nil {
+				err = &SpecError{Field: "Settings." + k, Reason: err.(*SpecError).Reason} //nolint:errorlint // checkEnv returns only *SpecError
+			}
+			if v == "" {
+				err = &SpecError{Field: "Settings." + k, Reason: "is empty (is " + name + " set in the deploying process's environment?)"}
+			}
+			if _, dup := s.Env[name]; dup {
+				err = &SpecError{Field: "Settings." + k, Reason: "is also in Env"}
+			}
 		default:
-			err = &SpecError{Field: "Settings", Reason: fmt.Sprintf("unknown key %q", k)}
+			err = p.setting(k, v)
 		}
 		if err != nil {
 			return parsed{}, err
+		}
+	}
+	if s.StoreURL != "" {
+		if p.storeURL != "" && p.storeURL != s.StoreURL {
+			return parsed{}, &SpecError{Field: "Settings." + SettingStoreURL, Reason: "differs from StoreURL"}
+		}
+		var err error
+		if p.storeURL, err = checkStoreURL(s.StoreURL); err != nil {
+			return parsed{}, &SpecError{Field: "StoreURL", Reason: err.(*SpecError).Reason} //nolint:errorlint // checkStoreURL returns only *SpecError
+		}
+	}
+	if s.Function.MemoryMB != 0 {
+		if s.Function.MemoryMB < 64 || s.Function.MemoryMB > 8192 {
+			return parsed{}, &SpecError{Field: "Function.MemoryMB", Reason: "must be 64-8192"}
+		}
+		p.memoryMB = uint64(s.Function.MemoryMB)
+	}
+	if s.Function.TimeoutS != 0 {
+		if s.Function.TimeoutS < 1 || s.Function.TimeoutS > 300 {
+			return parsed{}, &SpecError{Field: "Function.TimeoutS", Reason: "must be 1-300 (Fn's limit)"}
+		}
+		p.timeoutS = int32(s.Function.TimeoutS)
+	}
+	if s.Function.MaxInstances != 0 || s.Function.LogRetentionDays != 0 {
+		return parsed{}, &SpecError{Field: "Function", Reason: "Fn sets no instance ceiling or log retention per function"}
+	}
+	if s.Function.PublicURL != "" {
+		return parsed{}, &SpecError{Field: "Function.PublicURL", Reason: "is not supported on Fn: set Config.InvokeURL to the address its triggers are reached at"}
+	}
+	for k := range s.Function.Tags {
+		if k == "" || len(k) > 128 || strings.HasPrefix(k, "fnproject.io/") || k == managedAnnotation {
+			return parsed{}, &SpecError{Field: "Function.Tags", Reason: fmt.Sprintf("%q is not a usable annotation key", k)}
 		}
 	}
 	if p.storeURL == "" {
 		return parsed{}, &SpecError{Field: "Settings." + SettingStoreURL, Reason: "is required (the store the function opens: s3://, gs:// or azblob://)"}
 	}
 	return p, nil
+}
+
+func (p *parsed) setting(k, v string) error {
+	var err error
+	switch k {
+	case SettingStoreURL:
+		p.storeURL, err = checkStoreURL(v)
+	case SettingMemoryMB:
+		var n int64
+		n, err = whole(k, v, 64, 8192)
+		p.memoryMB = uint64(n) //nolint:gosec // G115: bounded above
+	case SettingTimeoutS:
+		var n int64
+		n, err = whole(k, v, 1, 300)
+		p.timeoutS = int32(n) //nolint:gosec // G115: bounded above
+	case SettingIdleTimeout:
+		var n int64
+		n, err = whole(k, v, 1, 3600)
+		p.idleTimeoutS = int32(n) //nolint:gosec // G115: bounded above
+	default:
+		err = &SpecError{Field: "Settings", Reason: fmt.Sprintf("unknown key %q", k)}
+	}
+	return err
 }
 
 // checkStoreURL accepts a cloud store URL: a folder store would be the
