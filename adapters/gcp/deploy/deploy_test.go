@@ -194,7 +194,9 @@ func noSecretLeaks(t *testing.T, e *env, values ...any) {
 func TestCreate(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	dep, err := e.d.Create(ctx, e.spec())
+	spec := e.spec()
+	spec.Function.Tags = map[string]string{"team": "ledger"}
+	dep, err := e.d.Create(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +210,9 @@ func TestCreate(t *testing.T) {
 	image := e.regHost + "/" + project + "/acquire/" + svcName + "@" + e.digest
 	if c := svc.Template.Containers[0]; c.Image != image || c.Resources.Limits["memory"] != "512Mi" {
 		t.Errorf("container image %q memory %v; want %q 512Mi", c.Image, c.Resources.Limits, image)
+	}
+	if svc.Labels["acquire-service"] != svcName || svc.Labels["team"] != "ledger" {
+		t.Errorf("service labels %v", svc.Labels)
 	}
 	if svc.Template.ServiceAccount != account {
 		t.Errorf("service account %q", svc.Template.ServiceAccount)

@@ -97,7 +97,7 @@ func (d *Deployer) desiredService(p parsed, image, secretVersion, publicURL stri
 	}
 	return &run.GoogleCloudRunV2Service{
 		Ingress:  "INGRESS_TRAFFIC_ALL",
-		Labels:   map[string]string{"acquire-service": p.Name},
+		Labels:   labels(p),
 		Template: t,
 	}
 }
@@ -250,4 +250,15 @@ func bucketOf(svc *run.GoogleCloudRunV2Service) string {
 		return ""
 	}
 	return b
+}
+
+// labels are the caller's tags (deployer.Function.Tags, checked as GCP
+// labels at plan) under the deployer's own acquire-service label.
+func labels(p parsed) map[string]string {
+	l := map[string]string{}
+	for k, v := range p.Function.Tags {
+		l[k] = v
+	}
+	l["acquire-service"] = p.Name
+	return l
 }
