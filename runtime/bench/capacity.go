@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,4 +182,27 @@ func (r *CapacityReport) WriteText(w io.Writer) error {
 			float64(r.DiskFreeInodes)/r.InodesPerTransfer, float64(r.DiskFreeBytes)/r.BytesPerTransfer)
 	}
 	return nil
+}
+
+// usage walks dir: files, inodes (files and folders), bytes, and the bytes
+// allocated to them where the platform says (allocatedBytes).
+func usage(dir string) (Usage, error) {
+	var u Usage
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		u.Inodes++
+		if !d.IsDir() {
+			u.Objects++
+			u.Bytes += info.Size()
+		}
+		u.BlocksBytes += allocatedBytes(info)
+		return nil
+	})
+	return u, err
 }

@@ -4,32 +4,15 @@ package bench
 
 import (
 	"io/fs"
-	"path/filepath"
 	"syscall"
 )
 
-// usage walks dir: files, inodes (files and folders) and bytes.
-func usage(dir string) (Usage, error) {
-	var u Usage
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		u.Inodes++
-		if !d.IsDir() {
-			u.Objects++
-			u.Bytes += info.Size()
-		}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok {
-			u.BlocksBytes += st.Blocks * 512
-		}
-		return nil
-	})
-	return u, err
+// allocatedBytes is what the file system gave the file, in whole blocks.
+func allocatedBytes(info fs.FileInfo) int64 {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return st.Blocks * 512
+	}
+	return 0
 }
 
 // diskOf is the size and free space of dir's file system, in bytes and
