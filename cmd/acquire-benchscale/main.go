@@ -50,18 +50,28 @@ func main() {
 	sizesFlag := flag.String("sizes", "1000,10000,100000", "history sizes, comma separated")
 	reps := flag.Int("reps", 5, "timed repetitions per size (median reported)")
 	dir := flag.String("dir", os.TempDir(), "where to build the stores")
-	only := flag.String("only", "", "run only lines whose name contains this")
+	only := flag.String("only", "", "run only lines whose name contains this (or one of several, separated by '|')")
+	auditN := flag.String("audit-n", "", "instead of the lines: audit synthetic ledgers of these many objects (comma separated) and print the audit's peak memory")
+	auditBudget := flag.Int("audit-budget", 0, "transfer entries the audit may hold at once (0: the ledger's default)")
 	flag.Parse()
-	var sizes []int
-	for s := range strings.SplitSeq(*sizesFlag, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 {
-			fmt.Fprintf(os.Stderr, "bad size %q\n", s)
-			os.Exit(2)
-		}
-		sizes = append(sizes, n)
-	}
 	ctx := context.Background()
+	if *auditN != "" {
+		sizes, err := parseSizes(*auditN)
+		if err == nil {
+			err = auditMemory(ctx, sizes, *auditBudget)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	sizes, err := parseSizes(*sizesFlag)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+
 	fmt.Printf("acquire-benchscale: local file store, %d CPUs, load %s, sizes %v, median of %d\n\n", runtime.NumCPU(), loadAvg(), sizes, *reps)
 	fmt.Printf("| line | %s | growth |\n|---|%s---|\n", strings.Join(names(sizes), " | "), strings.Repeat("---|", len(sizes)))
 	for _, group := range groups(lines, *only) {
@@ -79,6 +89,19 @@ func main() {
 
 // groups picks the lines whose name contains one of only's '|'-separated
 // parts (all when empty) and groups consecutive lines of one data set.
+// parseSizes reads a comma-separated list of positive counts.
+func parseSizes(list string) ([]int, error) {
+	var sizes []int
+	for s := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad size %q", s)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
+}
+
 func groups(all []line, only string) [][]line {
 	var out [][]line
 	for _, l := range all {
