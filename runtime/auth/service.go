@@ -63,7 +63,7 @@ type ServiceVerifier struct {
 	// Also, when set, is asked about a service not in Services: the
 	// service's trust record on its store (service.TrustedCache), which
 	// can change while the service runs. An error refuses the call.
-	Also func(ctx context.Context, serviceURL string) (bool, error)
+	Also     func(ctx context.Context, serviceURL string) (bool, error)
 	Audience string // this service's URL: authorisations for any other are refused
 	Clock    func() time.Time
 	MaxAge   time.Duration // default DefaultMaxAge
