@@ -276,7 +276,7 @@ resource "acquire_registry_peering" "impostor" {
 						func(s *terraform.State) error {
 							err := r.cashAsStranger(ctx, accountingURL(s))
 							if !errors.Is(err, auth.ErrServiceNotTrusted) || !strings.Contains(err.Error(), r.stranger.URL()) {
-								return fmt.Errorf("an untrusted service must be refused by name: %v", err)
+								return fmt.Errorf("an untrusted service must be refused by name: %w", err)
 							}
 							return r.checkTrustLists(u)
 						},

@@ -157,7 +157,9 @@ func (deploymentValidator) Description(context.Context) string {
 	return "a cloud service as acquire_service imports it: <platform>/<where>/<name>"
 }
 
-func (v deploymentValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v deploymentValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (deploymentValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
