@@ -247,6 +247,18 @@ func TestAccCloudPeeringAndTrust(t *testing.T) {
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProviders,
 			Steps: scanEveryApply([]resource.TestStep{
+				{
+					Config: r.config(false, fmt.Sprintf(`
+resource "acquire_trust" "both" {
+  deployment = "aws/us-east-1/acct-eu"
+  host_url   = %q
+  service    = "%[1]s/accounting"
+  trusted    = "%[1]s/access"
+}
+`, u)),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(`(?s)deployment.*host_url|host_url.*deployment`),
+				},
 				badTrustLists(r.config(false, ""), `settings = { trusted_identities = "https://a.example/identity" }
   trusted_identities = ["https://a.example/identity"]`, `trusted_identities:\s+also\s+given\s+as\s+settings.trusted_identities`),
 				badTrustLists(r.config(false, ""), `trusted_identities = ["https://a.example/identity", "ftp://b.example/x"]`,

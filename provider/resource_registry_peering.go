@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -25,9 +25,15 @@ import (
 const PeeringApplyTimeout = 2 * time.Minute
 
 var (
-	_ resource.ResourceWithConfigure   = (*peeringResource)(nil)
-	_ resource.ResourceWithImportState = (*peeringResource)(nil)
+	_ resource.ResourceWithConfigure        = (*peeringResource)(nil)
+	_ resource.ResourceWithImportState      = (*peeringResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*peeringResource)(nil)
 )
+
+// ConfigValidators: a service runs on a host or on a cloud, not both.
+func (r *peeringResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{resourcevalidator.Conflicting(path.MatchRoot("deployment"), path.MatchRoot("host_url"))}
+}
 
 // NewRegistryPeeringResource is acquire_registry_peering.
 func NewRegistryPeeringResource() resource.Resource { return &peeringResource{} }
@@ -68,7 +74,7 @@ func (r *peeringResource) Schema(_ context.Context, _ resource.SchemaRequest, re
 			"registry": schema.StringAttribute{Required: true, PlanModifiers: replace, Validators: []validator.String{httpURL()},
 				Description: "URL of this region's registry (e.g. acquire_service.registry.url)."},
 			"deployment": schema.StringAttribute{Optional: true, PlanModifiers: replace,
-				Validators: []validator.String{deploymentValidator{}, stringvalidator.ConflictsWith(path.MatchRoot("host_url"))},
+				Validators: []validator.String{deploymentValidator{}},
 				Description: "The registry's deployment when it runs on a cloud platform, " + deploymentDescription +
 					" Unset: the registry runs on the local platform (host_url)."},
 			"peer": schema.StringAttribute{Required: true, PlanModifiers: replace, Validators: []validator.String{httpURL()},

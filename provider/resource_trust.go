@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -28,9 +28,15 @@ import (
 const TrustApplyTimeout = 2 * time.Minute
 
 var (
-	_ resource.ResourceWithConfigure   = (*trustResource)(nil)
-	_ resource.ResourceWithImportState = (*trustResource)(nil)
+	_ resource.ResourceWithConfigure        = (*trustResource)(nil)
+	_ resource.ResourceWithImportState      = (*trustResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*trustResource)(nil)
 )
+
+// ConfigValidators: a service runs on a host or on a cloud, not both.
+func (r *trustResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{resourcevalidator.Conflicting(path.MatchRoot("deployment"), path.MatchRoot("host_url"))}
+}
 
 // NewTrustResource is acquire_trust.
 func NewTrustResource() resource.Resource { return &trustResource{} }
@@ -66,7 +72,7 @@ func (r *trustResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			"service": schema.StringAttribute{Required: true, PlanModifiers: replace, Validators: []validator.String{httpURL()},
 				Description: "URL of the trusting service (e.g. acquire_service.accounting.url)."},
 			"deployment": schema.StringAttribute{Optional: true, PlanModifiers: replace,
-				Validators: []validator.String{deploymentValidator{}, stringvalidator.ConflictsWith(path.MatchRoot("host_url"))},
+				Validators: []validator.String{deploymentValidator{}},
 				Description: "The trusting service's deployment when it runs on a cloud platform, " + deploymentDescription +
 					" Unset: the service runs on the local platform (host_url)."},
 			"trusted": schema.StringAttribute{Required: true, PlanModifiers: replace, Validators: []validator.String{httpURL()},
