@@ -280,12 +280,18 @@ func (l *Ledger) readRun(ctx context.Context, key string) (*recordRun, error) {
 	return r, nil
 }
 
+// gzipWriters reuses compressors: a new one allocates about 1 MB, and a
+// pass stores up to one run per bucket.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestCompression) // a valid level cannot fail
+	return zw
+}}
+
 func encodeGzipJSON(v any, limit int) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, err
-	}
+	zw, _ := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
 	if err := json.NewEncoder(zw).Encode(v); err != nil {
 		return nil, err
 	}
@@ -474,6 +480,12 @@ func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 		}
 		for _, o := range page.Items {
 			seen++
+			// The store's modification time skips the get of a record
+			// written after the cut (skipping only ever delays its move:
+			// a record is never moved without reading its Recorded).
+			if !o.Modified.IsZero() && o.Modified.After(cut) {
+				continue
+			}
 			if err := l.compactRecord(ctx, o.Key, now, cut, batches); err != nil {
 				return moved, err
 			}

@@ -325,12 +325,12 @@ func TestRetriesDuringRecordCompaction(t *testing.T) {
 				res, err := l.Transfer(ctx, req)
 				if req.ID == "too-much" {
 					if !ledger.Refused(err) {
-						errs <- fmt.Errorf("%s: %v", req.ID, err)
+						errs <- fmt.Errorf("%s: %w", req.ID, err)
 					}
 					continue
 				}
 				if err != nil || res.DebitItem == 0 || res.CreditItem == 0 {
-					errs <- fmt.Errorf("retry of %s: %+v %v", req.ID, res, err)
+					errs <- fmt.Errorf("retry of %s: %+v %w", req.ID, res, err)
 				}
 			}
 		})
