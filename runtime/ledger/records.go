@@ -408,28 +408,78 @@ func (l *Ledger) findEntry(ctx context.Context, acc string, bound uint64, id str
 	return nil, 0, nil
 }
 
-// finalRecord fills in rec's outcome if the transfer is final as of now:
-// refused, or direct and applied on both sides, or provisional with a
-// resolution older than the horizon settled on both sides. A transfer
-// that is not (or whose entries lie too far past its bounds) gives false.
-func (l *Ledger) finalRecord(ctx context.Context, rec *transferRecord, cut time.Time) (bool, error) {
-	d, dn, err := l.findEntry(ctx, rec.From, rec.FromBound, rec.ID, LegDebit)
-	if err != nil || d == nil {
-		return false, err
+// finalRecords keeps those of recs whose transfer is final as of now,
+// with their outcome filled in: refused, or direct and applied on both
+// sides, or provisional with a resolution older than cut settled on both
+// sides. A transfer that is not (or whose entries lie too far past its
+// bounds) is dropped: it stays an object. Entries are looked for in the
+// order of the logs (payers by bound, then payees by bound), so that the
+// segments they are in are read once, not once per record.
+func (l *Ledger) finalRecords(ctx context.Context, recs []transferRecord, cut time.Time) ([]transferRecord, error) {
+	byLog := func(acc func(*transferRecord) (string, uint64)) {
+		slices.SortFunc(recs, func(a, b transferRecord) int {
+			aa, an := acc(&a)
+			ba, bn := acc(&b)
+			if c := strings.Compare(aa, ba); c != 0 {
+				return c
+			}
+			return cmpUint(an, bn)
+		})
 	}
-	if d.Leg == LegRefused {
-		rec.State, rec.Refusal, rec.DebitItem, rec.CreditItem = StateRefused, d.Refusal, dn, 0
-		return true, nil
+	byLog(func(r *transferRecord) (string, uint64) { return r.From, r.FromBound })
+	for i := range recs {
+		rec := &recs[i]
+		d, dn, err := l.findEntry(ctx, rec.From, rec.FromBound, rec.ID, LegDebit)
+		if err != nil {
+			return nil, err
+		}
+		rec.State, rec.DebitItem, rec.CreditItem, rec.Refusal = "", 0, 0, ""
+		switch {
+		case d == nil:
+		case d.Leg == LegRefused:
+			rec.State, rec.Refusal, rec.DebitItem = StateRefused, d.Refusal, dn
+		default:
+			rec.DebitItem = dn
+		}
 	}
-	c, cn, err := l.findEntry(ctx, rec.To, rec.ToBound, rec.ID, LegCredit)
-	if err != nil || c == nil {
-		return false, err
+	byLog(func(r *transferRecord) (string, uint64) { return r.To, r.ToBound })
+	out := recs[:0]
+	for i := range recs {
+		rec := recs[i]
+		if rec.State == StateRefused {
+			out = append(out, rec)
+			continue
+		}
+		if rec.DebitItem == 0 {
+			continue
+		}
+		c, cn, err := l.findEntry(ctx, rec.To, rec.ToBound, rec.ID, LegCredit)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			continue
+		}
+		rec.CreditItem = cn
+		if !rec.provisional() {
+			rec.State = StateApplied
+			out = append(out, rec)
+			continue
+		}
+		ok, err := l.finalResolution(ctx, &rec, cut)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, rec)
+		}
 	}
-	rec.DebitItem, rec.CreditItem, rec.Refusal = dn, cn, ""
-	if !rec.provisional() {
-		rec.State = StateApplied
-		return true, nil
-	}
+	return out, nil
+}
+
+// finalResolution fills in a provisional transfer's settled resolution if
+// it was recorded before cut and is settled on both sides.
+func (l *Ledger) finalResolution(ctx context.Context, rec *transferRecord, cut time.Time) (bool, error) {
 	var r Resolution
 	if _, err := l.b.GetJSON(ctx, resolutionKey(rec.ID), &r); errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -464,7 +514,7 @@ func (l *Ledger) finalRecord(ctx context.Context, rec *transferRecord, cut time.
 func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 	now := l.clock()
 	cut := now.Add(-l.horizon)
-	batches := map[int][]transferRecord{}
+	var candidates []transferRecord
 	moved := 0
 	seen := 0
 	l.runs.mu.Lock()
@@ -486,7 +536,7 @@ func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 			if !o.Modified.IsZero() && o.Modified.After(cut) {
 				continue
 			}
-			if err := l.compactRecord(ctx, o.Key, now, cut, batches); err != nil {
+			if err := l.compactRecord(ctx, o.Key, now, cut, &candidates); err != nil {
 				return moved, err
 			}
 		}
@@ -494,6 +544,14 @@ func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 		if page.Next == "" {
 			break
 		}
+	}
+	final, err := l.finalRecords(ctx, candidates, cut)
+	if err != nil {
+		return moved, err
+	}
+	batches := map[int][]transferRecord{}
+	for _, rec := range final {
+		batches[bucketOf(rec.ID)] = append(batches[bucketOf(rec.ID)], rec)
 	}
 	for bucket, recs := range batches {
 		n, err := l.storeRun(ctx, bucket, recs, now)
@@ -509,9 +567,9 @@ func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 }
 
 // compactRecord handles one record object: deletes it if a run has held
-// it long enough, else adds it to its bucket's batch if it is final and
-// older than cut.
-func (l *Ledger) compactRecord(ctx context.Context, key string, now, cut time.Time, batches map[int][]transferRecord) error {
+// it long enough, else adds it to the candidates if it is older than cut
+// (finalRecords then keeps the final ones).
+func (l *Ledger) compactRecord(ctx context.Context, key string, now, cut time.Time, candidates *[]transferRecord) error {
 	var rec transferRecord
 	if _, err := l.b.GetJSON(ctx, key, &rec); errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -537,11 +595,7 @@ func (l *Ledger) compactRecord(ctx context.Context, key string, now, cut time.Ti
 		}
 		return l.deleteRecord(ctx, &rec)
 	}
-	ok, err := l.finalRecord(ctx, &rec, cut)
-	if err != nil || !ok {
-		return err
-	}
-	batches[bucketOf(rec.ID)] = append(batches[bucketOf(rec.ID)], rec)
+	*candidates = append(*candidates, rec)
 	return nil
 }
 
