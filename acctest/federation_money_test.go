@@ -15,7 +15,8 @@ import (
 // once with us's host SIGKILLed while the transfer is in flight and then
 // restarted, the same --id retried until it is decided. Then it checks the
 // exact balances in both ledgers, and that the two accounting services'
-// settlement positions mirror each other with nothing in flight.
+// settlement positions mirror each other with nothing in flight. It
+// answers usroot's CLI (us's admin, logged in) and usroot's vault account.
 func fedMoney(t *testing.T, o map[string]map[string]string, alice, root *cli, us *fedHost) (usroot *cli, vault string) {
 	t.Helper()
 	euO, usO := o["eu"], o["us"]

@@ -153,6 +153,7 @@ func TestExampleFederation(t *testing.T) {
 		t.Fatalf("us compute through eu after us restarted: %q", e.URL)
 	}
 	holds.afterReturn()
+	fedAudits(t, o, alice, root, usroot) // both regions' audits clean, positions mirrored
 
 	_, _, destroyed := r.run(append([]string{"destroy", "-auto-approve"}, vars...)...)
 	for _, h := range []*fedHost{eu, us} {
