@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -192,7 +193,9 @@ func (c *cloudPlatform) status(ctx context.Context, name string, spec host.Spec,
 	if n := len(keys.Generations); n > 0 {
 		st.UID, st.KeyFingerprint, st.CertFingerprint = keys.UID, keys.Generations[n-1].KeyFingerprint, keys.Generations[n-1].CertFingerprint
 	}
-	_ = dep
+	if st.DataStoreURL, err = host.SubStoreURL(cmp.Or(dep.StoreURL, spec.StoreURL), spec.Kind); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 

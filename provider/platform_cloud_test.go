@@ -26,6 +26,7 @@ import (
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/registry"
+	"github.com/openacquire/acquire/runtime/store"
 )
 
 // fakeDeployer is a cloud at the deployer boundary: Create runs the
@@ -278,7 +279,7 @@ func TestAccServiceOnCloudPlatform(t *testing.T) {
 							if err != nil || e.UID != attrs["uid"] || attrs["uid"] == "" {
 								return fmt.Errorf("registry has %+v (%w), state uid %s", e, err, attrs["uid"])
 							}
-							return nil
+							return stateLivesAt(ctx, attrs["store_url"])
 						},
 						checkLoginWith(h, "Root-Password-1", &otpURI),
 					),
@@ -391,4 +392,16 @@ func TestFunctionEnv(t *testing.T) {
 	if got := host.SettingsEnv(map[string]string{"accounting_url": "https://b.example/accounting"}); len(got) != 1 || got[host.EnvAccountingURL] == "" {
 		t.Fatalf("access settings: %v", got)
 	}
+}
+
+// stateLivesAt checks that a service's store_url is where the running
+// function keeps its state (its kind's part of the deployment's store), so
+// what acquire_resource and acquire_cluster write there is what it reads.
+func stateLivesAt(ctx context.Context, storeURL string) error {
+	return withStore(ctx, storeURL, func(b *store.Bucket) error {
+		if _, _, err := b.Get(ctx, "service/info.json"); err != nil {
+			return fmt.Errorf("store_url %s does not hold the service's state: %w", storeURL, err)
+		}
+		return nil
+	})
 }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -207,7 +208,7 @@ func (r *serviceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 			"uid":              computedString("The UID its registry gave it."),
 			"key_fingerprint":  computedString("Fingerprint of its newest public key."),
 			"cert_fingerprint": computedString("Fingerprint of its newest certificate (signing) key."),
-			"store_url":        computedString("The store URL its state lives at."),
+			"store_url":        computedString("The store URL its state lives at (on a cloud, its kind's part of the bucket): what acquire_resource and acquire_cluster write to."),
 		},
 		Blocks: map[string]schema.Block{"platform": platformSchema(),
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Read: true, Update: true, Delete: true,
@@ -880,7 +881,7 @@ func fromStatus(ctx context.Context, m *serviceModel, st *host.Status) diag.Diag
 	m.ID, m.Name, m.Kind = types.StringValue(st.Name), types.StringValue(st.Name), types.StringValue(st.Kind)
 	m.URL, m.UID = types.StringValue(st.URL), types.StringValue(st.UID)
 	m.KeyFingerprint, m.CertFingerprint = types.StringValue(st.KeyFingerprint), types.StringValue(st.CertFingerprint)
-	m.StoreURL = types.StringValue(st.StoreURL)
+	m.StoreURL = types.StringValue(cmp.Or(st.DataStoreURL, st.StoreURL))
 	if st.StoreDefault {
 		m.Store = nil
 	} else if m.Store == nil || m.Store.storeURL() != st.StoreURL {

@@ -158,11 +158,16 @@ type record struct {
 
 // Status is a deployment as the admin API answers it.
 type Status struct {
-	Name            string            `json:"name"`
-	Kind            string            `json:"kind"`
-	URL             string            `json:"url"`
-	StoreURL        string            `json:"store_url"`
-	StoreDefault    bool              `json:"store_default,omitempty"` // the host chose the store
+	Name         string `json:"name"`
+	Kind         string `json:"kind"`
+	URL          string `json:"url"`
+	StoreURL     string `json:"store_url"`
+	StoreDefault bool   `json:"store_default,omitempty"` // the host chose the store
+	// DataStoreURL is where the service's state lives when that is not
+	// StoreURL itself: a cloud function keeps its state in its kind's part
+	// of the deployment's store (SubStoreURL), and whoever writes state for
+	// it (catalogue entries, cluster registrations) must write there.
+	DataStoreURL    string            `json:"data_store_url,omitempty"`
 	RegistryURL     string            `json:"registry_url,omitempty"`
 	Settings        map[string]string `json:"settings,omitempty"`
 	Trusted         []string          `json:"trusted,omitempty"`
