@@ -77,6 +77,10 @@ func (m *azurePlatformModel) validate(at path.Path, store *storeModel, d *diag.D
 		d.AddAttributeError(at.AtName("memory_mb"), "Not a Flex Consumption size",
 			fmt.Sprintf("%s: %d is not a Flex Consumption instance size (512, 2048 or 4096).", at.AtName("memory_mb"), mem.ValueInt64()))
 	}
+	if tags := m.Tags; !tags.IsNull() && !tags.IsUnknown() && len(tags.Elements()) > azuredeploy.MaxTags {
+		d.AddAttributeError(at.AtName("tags"), "Too many tags", fmt.Sprintf("%s: at most %d on azure, with the provider's default_tags "+
+			"(ARM takes 50 on a resource; the deployer adds its own).", at.AtName("tags"), azuredeploy.MaxTags))
+	}
 	if c := m.HTTPConcurrency; !c.IsNull() && !c.IsUnknown() {
 		if err := azuredeploy.CheckSetting(azuredeploy.SettingHTTPConcurrency, strconv.FormatInt(c.ValueInt64(), 10)); err != nil {
 			d.AddAttributeError(at.AtName("http_concurrency"), "Out of range", fmt.Sprintf("%s: %v.", at.AtName("http_concurrency"), err))

@@ -16,7 +16,7 @@ import (
 // Built-in role definitions (their IDs are the same in every tenant).
 const (
 	// RoleKeyVaultSecretsUser reads secret contents.
-	RoleKeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6"
+	RoleKeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6" //nolint:gosec // G101: a public role definition ID, not a credential
 	// RoleStorageBlobDataContributor reads, writes and deletes blobs.
 	RoleStorageBlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 	// RoleMonitoringMetricsPublisher lets the app send telemetry to its

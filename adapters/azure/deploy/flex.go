@@ -213,7 +213,7 @@ func (d *Deployer) publish(ctx context.Context, st armappservice.Site, data []by
 	if err := req.SetBody(streaming.NopCloser(bytes.NewReader(data)), "application/zip"); err != nil {
 		return err
 	}
-	resp, err := d.scm.Do(req)
+	resp, err := d.scm.Do(req) //nolint:bodyclose // readSmall closes it
 	if err != nil {
 		return fmt.Errorf("azure deploy: publishing the package: %w", err)
 	}
@@ -237,7 +237,7 @@ func (d *Deployer) waitDeployment(ctx context.Context, url string) error {
 		if err != nil {
 			return err
 		}
-		resp, err := d.scm.Do(req)
+		resp, err := d.scm.Do(req) //nolint:bodyclose // readSmall closes it
 		if err != nil {
 			return fmt.Errorf("azure deploy: waiting for the package deployment: %w", err)
 		}

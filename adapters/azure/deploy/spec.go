@@ -147,8 +147,8 @@ func CheckFunction(f deployer.Function) error {
 		return &SpecError{"Function.TimeoutS", fmt.Sprintf("from %d to %d (Azure ends an HTTP request after 230 s)", TimeoutRangeS[0], TimeoutRangeS[1])}
 	case !in(f.LogRetentionDays, LogRetentionRangeDays):
 		return &SpecError{"Function.LogRetentionDays", fmt.Sprintf("from %d to %d", LogRetentionRangeDays[0], LogRetentionRangeDays[1])}
-	case len(f.Tags) > maxTags:
-		return &SpecError{"Function.Tags", fmt.Sprintf("at most %d, the deployer's own included", maxTags)}
+	case len(f.Tags) > MaxTags:
+		return &SpecError{"Function.Tags", fmt.Sprintf("at most %d (ARM takes 50 on a resource; the deployer adds 6)", MaxTags)}
 	}
 	for k, v := range f.Tags {
 		if err := CheckTag(k, v); err != nil {
@@ -158,8 +158,9 @@ func CheckFunction(f deployer.Function) error {
 	return nil
 }
 
-// maxTags leaves room under ARM's 50 tags per resource for the deployer's own.
-const maxTags = 50 - 8
+// MaxTags leaves room under ARM's 50 tags per resource for the deployer's
+// own six.
+const MaxTags = 50 - 6
 
 // CheckTag is ARM's rule for a tag: a key of 1-512 characters without
 // < > % & \ ? /, a value of at most 256 (Key Vault secrets allow fewer

@@ -119,7 +119,7 @@ func TestCheckSettingAndFunction(t *testing.T) {
 		}
 	}
 	many := map[string]string{}
-	for i := range maxTags + 1 {
+	for i := range MaxTags + 1 {
 		many[fmt.Sprintf("k%d", i)] = "v"
 	}
 	if err := CheckFunction(deployer.Function{Tags: many}); err == nil {
