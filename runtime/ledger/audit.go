@@ -200,7 +200,7 @@ func (a *auditor) flushDups() {
 // collect walks one account's log for a later part's entries only (its
 // log was checked by the first walk).
 func (a *auditor) collect(ctx context.Context, acc string, part, parts int) error {
-	err := a.l.eachItem(ctx, acc, maxAuditObjects, func(it *Item) error {
+	err := a.l.eachItem(ctx, acc, func(it *Item) error {
 		for _, e := range it.Entries {
 			if e.Transfer != "" {
 				a.add(acc, it.N, e, part, parts)
@@ -246,7 +246,7 @@ func (a *auditor) accounts(ctx context.Context, checks bool, part, parts int) er
 		}
 		a.rep.Accounts++
 		var prev *Item
-		err = l.eachItem(ctx, acc, maxAuditObjects, func(it *Item) error {
+		err = l.eachItem(ctx, acc, func(it *Item) error {
 			a.rep.Items++
 			if it.N == 0 {
 				if it.Account != acc || !it.Balance.IsZero() || !it.Liability.IsZero() || !it.Receivable.IsZero() ||

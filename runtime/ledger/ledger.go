@@ -127,8 +127,6 @@ const (
 	maxPendingOutcomes = 256
 	// MaxPageSize bounds a statement page.
 	MaxPageSize = 1000
-	// maxAuditObjects bounds how many objects Audit lists per prefix.
-	maxAuditObjects = store.MaxListAll
 )
 
 // MintAccount is the account money is created from: deposits are transfers
