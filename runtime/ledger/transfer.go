@@ -151,6 +151,20 @@ func (l *Ledger) validate(req *TransferRequest) error {
 // ErrInsufficientFunds and move nothing; the refusal is final: a retry of
 // that id returns it again even if funds arrived meanwhile.
 func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (TransferResult, error) {
+	return l.transfer(ctx, req, false)
+}
+
+// TransferDecided is Transfer for a provisional transfer its caller
+// decided on, durably and in time, before receipt_by: the ledger records
+// it even if receipt_by has passed since (a process stalled between the
+// decision and the record), and it is then expired at once. Without it,
+// a decision to hold that came too late to be recorded would have no
+// outcome (runtime/settlement's provisional transfers).
+func (l *Ledger) TransferDecided(ctx context.Context, req TransferRequest) (TransferResult, error) {
+	return l.transfer(ctx, req, true)
+}
+
+func (l *Ledger) transfer(ctx context.Context, req TransferRequest, decided bool) (TransferResult, error) {
 	if err := l.validate(&req); err != nil {
 		return TransferResult{}, err
 	}
@@ -178,7 +192,7 @@ func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (TransferRes
 	if !errors.Is(err, store.ErrNotFound) {
 		return TransferResult{}, err
 	}
-	if req.provisional() && !req.ReceiptBy.After(l.clock()) {
+	if req.provisional() && !decided && !req.ReceiptBy.After(l.clock()) {
 		return TransferResult{}, fmt.Errorf("%w: receipt_by %v is not in the future", ErrInvalid, req.ReceiptBy)
 	}
 	rec := transferRecord{TransferRequest: req, Recorded: start, readAt: start}
