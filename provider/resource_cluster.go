@@ -23,6 +23,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = (*clusterResource)(nil)
 	_ resource.ResourceWithImportState = (*clusterResource)(nil)
+	_ resource.ResourceWithIdentity    = (*clusterResource)(nil)
 )
 
 // clusterResource is acquire_cluster: a compute cluster's registration.
@@ -105,6 +106,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	plan.fill(cl)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, nameAtStoreIdentity(plan.Name, plan.StoreURL)...)...)
 }
 
 func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -132,6 +134,7 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 	// shows the difference from the configuration and replaces it.
 	st.fill(cl)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, nameAtStoreIdentity(st.Name, st.StoreURL)...)...)
 }
 
 // Update is never planned: every configurable attribute replaces.
@@ -139,6 +142,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	var plan clusterModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, nameAtStoreIdentity(plan.Name, plan.StoreURL)...)...)
 }
 
 func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -153,7 +157,12 @@ func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest
 		})
 }
 
-// ImportState takes `<name>@<store_url>`.
+// IdentitySchema: a registration is its name on its compute service's store.
+func (r *clusterResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = nameAtStoreIdentitySchema("cluster", "compute")
+}
+
+// ImportState takes `<name>@<store_url>`, or the identity {name, store_url}.
 func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importNameAtStore(ctx, req, resp, "acquire_cluster", "lab", "compute")
 }

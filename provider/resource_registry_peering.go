@@ -26,6 +26,7 @@ const PeeringApplyTimeout = 2 * time.Minute
 var (
 	_ resource.ResourceWithConfigure   = (*peeringResource)(nil)
 	_ resource.ResourceWithImportState = (*peeringResource)(nil)
+	_ resource.ResourceWithIdentity    = (*peeringResource)(nil)
 )
 
 // NewRegistryPeeringResource is acquire_registry_peering.
@@ -133,6 +134,7 @@ func (r *peeringResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 // fill sets the computed attributes from the registry's answer.
@@ -180,6 +182,7 @@ func (r *peeringResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 // current is our admin's peering with the registry at peerURL, or nil.
@@ -205,6 +208,7 @@ func (r *peeringResource) Update(ctx context.Context, req resource.UpdateRequest
 	var m peeringModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 func (r *peeringResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -227,9 +231,31 @@ func (r *peeringResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 }
 
-// ImportState takes "<registry URL> <peer registry URL>".
+// identity is the peering's identity: the two registries' URLs.
+func (m *peeringModel) identity() []string {
+	return []string{"registry", m.Registry.ValueString(), "peer", m.Peer.ValueString()}
+}
+
+// IdentitySchema: a peering is its two registries' URLs.
+func (r *peeringResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = identitySchema(
+		identityAttr{Name: "registry", Required: true, Description: "URL of this region's registry."},
+		identityAttr{Name: "peer", Required: true, Description: "URL of the peer region's registry."},
+	)
+}
+
+// ImportState takes "<registry URL> <peer registry URL>", or the identity
+// {registry, peer}.
 func (r *peeringResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	reg, peer, ok := strings.Cut(req.ID, " ")
+	if v, byIdentity, d := importedIdentity(ctx, req, "registry", "peer"); byIdentity || d.HasError() {
+		resp.Diagnostics.Append(d...)
+		if d.HasError() || !requireIdentity([]string{"registry", "peer"}, v, &resp.Diagnostics) {
+			return
+		}
+		reg, peer, ok = v[0], v[1], true
+		req.ID = reg + " " + peer
+	}
 	if !ok || checkURL(reg) != "" || checkURL(peer) != "" {
 		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q must be \"<registry URL> <peer registry URL>\"", req.ID))
 		return

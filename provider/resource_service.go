@@ -57,6 +57,7 @@ var (
 	_ resource.ResourceWithImportState    = (*serviceResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*serviceResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*serviceResource)(nil)
+	_ resource.ResourceWithIdentity       = (*serviceResource)(nil)
 )
 
 // NewServiceResource is acquire_service.
@@ -707,6 +708,7 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 	resp.Diagnostics.Append(keepEnrolment(&plan, st)...)
 	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, plan.identity(ctx)...)...)
 	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
 }
 
@@ -800,6 +802,7 @@ func (r *serviceResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	resp.Diagnostics.Append(fromStatus(ctx, &state, st)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.identity(ctx)...)...)
 	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
 }
 
@@ -834,6 +837,7 @@ func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest
 	resp.Diagnostics.Append(keepEnrolment(&plan, st)...)
 	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, plan.identity(ctx)...)...)
 	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
 }
 
@@ -864,6 +868,13 @@ func (r *serviceResource) Delete(ctx context.Context, req resource.DeleteRequest
 // azure/<subscription>/<resource group>/<name>): its secret is read back
 // from the platform's secret store, so nothing but the ID is needed.
 func (r *serviceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if id, byIdentity, d := serviceImportID(ctx, req); byIdentity || d.HasError() {
+		resp.Diagnostics.Append(d...)
+		if d.HasError() {
+			return
+		}
+		req.ID = id
+	}
 	parts := strings.Split(req.ID, "/")
 	name := parts[len(parts)-1]
 	if !serviceNamePattern.MatchString(name) {

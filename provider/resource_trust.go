@@ -26,6 +26,7 @@ const TrustApplyTimeout = 2 * time.Minute
 var (
 	_ resource.ResourceWithConfigure   = (*trustResource)(nil)
 	_ resource.ResourceWithImportState = (*trustResource)(nil)
+	_ resource.ResourceWithIdentity    = (*trustResource)(nil)
 )
 
 // NewTrustResource is acquire_trust.
@@ -126,6 +127,7 @@ func (r *trustResource) Create(ctx context.Context, req resource.CreateRequest, 
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 func (r *trustResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -151,6 +153,7 @@ func (r *trustResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	m.Name, m.Service, m.Trusted = types.StringValue(st.Name), types.StringValue(st.URL), types.StringValue(trustedURL)
 	m.ID = types.StringValue(trustID(st.URL, trustedURL))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 // Update never runs: every attribute but the computed ones replaces.
@@ -158,6 +161,7 @@ func (r *trustResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	var m trustModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 func (r *trustResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -176,8 +180,29 @@ func (r *trustResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 // URL holds no unescaped comma worth keeping: both are checked as URLs).
 func trustID(serviceURL, trustedURL string) string { return serviceURL + "," + trustedURL }
 
-// ImportState takes trustID's form, "<service URL>,<trusted URL>".
+// identity is the trust's identity: its two URLs.
+func (m *trustModel) identity() []string {
+	return []string{"service", m.Service.ValueString(), "trusted", m.Trusted.ValueString()}
+}
+
+// IdentitySchema: a trust is its two URLs.
+func (r *trustResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = identitySchema(
+		identityAttr{Name: "service", Required: true, Description: "URL of the trusting service."},
+		identityAttr{Name: "trusted", Required: true, Description: "URL of the service it trusts."},
+	)
+}
+
+// ImportState takes trustID's form, "<service URL>,<trusted URL>", or the
+// identity {service, trusted}.
 func (r *trustResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if v, byIdentity, d := importedIdentity(ctx, req, "service", "trusted"); byIdentity || d.HasError() {
+		resp.Diagnostics.Append(d...)
+		if d.HasError() || !requireIdentity([]string{"service", "trusted"}, v, &resp.Diagnostics) {
+			return
+		}
+		req.ID = trustID(v[0], v[1])
+	}
 	svc, trusted, ok := strings.Cut(req.ID, ",")
 	if !ok || checkURL(svc) != "" || checkURL(trusted) != "" {
 		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q must be \"<service URL>,<trusted URL>\"", req.ID))
