@@ -147,6 +147,7 @@ type Accounting struct {
 
 	mu       sync.Mutex
 	accounts map[string]*accountRecord
+	auditing sync.Mutex // held while ledger_audit walks the ledger
 }
 
 // Options configure the service.
