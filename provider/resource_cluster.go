@@ -86,6 +86,8 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_cluster", "create", []string{r.hostToken()}, "cluster", plan.Name.ValueString(), logStore, redactURL(plan.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
 	defer cancel()
 	var cl *compute.Cluster
@@ -115,6 +117,10 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Identity first: the framework wants one even from a Read that removes the resource.
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, nameAtStoreIdentity(st.Name, st.StoreURL)...)...)
+	ctx, done := logOperation(ctx, "acquire_cluster", "read", []string{r.hostToken()}, "cluster", st.Name.ValueString(), logStore, redactURL(st.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
 	defer cancel()
 	var cl *compute.Cluster
@@ -151,6 +157,8 @@ func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_cluster", "delete", []string{r.hostToken()}, "cluster", st.Name.ValueString(), logStore, redactURL(st.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	removeFromStore(ctx, st.StoreURL.ValueString(), "Cannot remove the cluster", &resp.Diagnostics,
 		func(ctx context.Context, b *store.Bucket) error {
 			return compute.RemoveCluster(ctx, b, st.Name.ValueString())

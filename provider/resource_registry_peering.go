@@ -113,6 +113,8 @@ func (r *peeringResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_registry_peering", "create", []string{r.hostToken()}, "registry", m.Registry.ValueString(), "peer", m.Peer.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	ctx, cancel := context.WithTimeout(ctx, PeeringApplyTimeout)
 	defer cancel()
 	p, name, err := r.find(ctx, &m)
@@ -159,6 +161,10 @@ func (r *peeringResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Identity first: the framework wants one even from a Read that removes the resource.
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
+	ctx, done := logOperation(ctx, "acquire_registry_peering", "read", []string{r.hostToken()}, "registry", m.Registry.ValueString(), "peer", m.Peer.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	p, name, err := r.find(ctx, &m)
 	if errors.Is(err, errGone) {
 		resp.State.RemoveResource(ctx) // the registry is gone, and its peerings with it
@@ -217,6 +223,8 @@ func (r *peeringResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_registry_peering", "delete", []string{r.hostToken()}, "registry", m.Registry.ValueString(), "peer", m.Peer.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	ctx, cancel := context.WithTimeout(ctx, PeeringApplyTimeout)
 	defer cancel()
 	p, name, err := r.find(ctx, &m)
@@ -247,6 +255,8 @@ func (r *peeringResource) IdentitySchema(_ context.Context, _ resource.IdentityS
 // ImportState takes "<registry URL> <peer registry URL>", or the identity
 // {registry, peer}.
 func (r *peeringResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	ctx, done := logOperation(ctx, "acquire_registry_peering", "import", nil, "import_id", req.ID, "by_identity", req.ID == "")
+	defer func() { done(resp.Diagnostics) }()
 	reg, peer, ok := strings.Cut(req.ID, " ")
 	if v, byIdentity, d := importedIdentity(ctx, req, "registry", "peer"); byIdentity || d.HasError() {
 		resp.Diagnostics.Append(d...)

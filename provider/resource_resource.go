@@ -51,6 +51,8 @@ func importNameAtStore(ctx context.Context, req resource.ImportStateRequest, res
 		name, storeURL, ok = v[0], v[1], true
 		req.ID = name + importSeparator + storeURL
 	}
+	ctx, done := logOperation(ctx, typeName, "import", nil, "name", name, logStore, redactURL(storeURL), "by_identity", req.Identity != nil && !req.Identity.Raw.IsNull())
+	defer func() { done(resp.Diagnostics) }()
 	if !ok || name == "" || storeURL == "" {
 		resp.Diagnostics.AddError("Bad import ID", fmt.Sprintf("import an %s as <name>%s<store_url>, e.g. %s%sfile:///srv/acquire/%s",
 			typeName, importSeparator, exampleName, importSeparator, kind))
@@ -190,6 +192,8 @@ func (r *catalogueResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_resource", "create", []string{r.hostToken()}, "entry", plan.Name.ValueString(), logStore, redactURL(plan.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	r.write(ctx, &plan, &resp.State, resp.Identity, &resp.Diagnostics)
 }
 
@@ -199,6 +203,8 @@ func (r *catalogueResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_resource", "update", []string{r.hostToken()}, "entry", plan.Name.ValueString(), logStore, redactURL(plan.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	r.write(ctx, &plan, &resp.State, resp.Identity, &resp.Diagnostics)
 }
 
@@ -230,6 +236,10 @@ func (r *catalogueResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Identity first: the framework wants one even from a Read that removes the resource.
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, nameAtStoreIdentity(st.Name, st.StoreURL)...)...)
+	ctx, done := logOperation(ctx, "acquire_resource", "read", []string{r.hostToken()}, "entry", st.Name.ValueString(), logStore, redactURL(st.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
 	defer cancel()
 	var stored *access.Resource
@@ -258,6 +268,8 @@ func (r *catalogueResource) Delete(ctx context.Context, req resource.DeleteReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_resource", "delete", []string{r.hostToken()}, "entry", st.Name.ValueString(), logStore, redactURL(st.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	removeFromStore(ctx, st.StoreURL.ValueString(), "Cannot remove the catalogue entry", &resp.Diagnostics,
 		func(ctx context.Context, b *store.Bucket) error {
 			return access.RemoveResource(ctx, b, st.Name.ValueString())

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/openacquire/acquire/runtime/host"
 )
 
 // A service's identity is where it runs and its name: platform (local or
@@ -124,4 +126,29 @@ func serviceImportID(ctx context.Context, req resource.ImportStateRequest) (stri
 		parts = append(parts, given[key])
 	}
 	return strings.Join(append(parts, name), "/"), true, d
+}
+
+// logFields are the service's log fields: name, kind, platform, store
+// (redacted) and URL once known.
+func (m *serviceModel) logFields(ctx context.Context) []any {
+	platform := m.platform(ctx).cloud()
+	if platform == "" {
+		platform = localPlatformName
+	}
+	f := []any{logService, m.Name.ValueString(), logKind, m.Kind.ValueString(), logPlatform, platform}
+	if m.Store != nil {
+		f = append(f, logStore, redactURL(m.Store.storeURL()))
+	}
+	if u := m.URL.ValueString(); u != "" {
+		f = append(f, logURL, u)
+	}
+	return f
+}
+
+// adminPasswordOf is the admin password a spec sends ("" if none), to mask.
+func adminPasswordOf(s host.Spec) string {
+	if s.Admin == nil {
+		return ""
+	}
+	return s.Admin.Password
 }

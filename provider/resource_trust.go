@@ -122,6 +122,8 @@ func (r *trustResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_trust", "create", []string{r.hostToken()}, "service_url", m.Service.ValueString(), "trusted_url", m.Trusted.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	if err := r.set(ctx, &m, true); err != nil {
 		resp.Diagnostics.AddError("Adding the trust failed", errText(err))
 		return
@@ -136,6 +138,10 @@ func (r *trustResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Identity first: the framework wants one even from a Read that removes the resource.
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
+	ctx, done := logOperation(ctx, "acquire_trust", "read", []string{r.hostToken()}, "service_url", m.Service.ValueString(), "trusted_url", m.Trusted.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	_, st, err := r.find(ctx, &m)
 	if errors.Is(err, errGone) {
 		resp.State.RemoveResource(ctx)
@@ -170,6 +176,8 @@ func (r *trustResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_trust", "delete", []string{r.hostToken()}, "service_url", m.Service.ValueString(), "trusted_url", m.Trusted.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	if err := r.set(ctx, &m, false); err != nil {
 		resp.Diagnostics.AddError("Removing the trust failed", errText(err))
 	}
@@ -196,6 +204,8 @@ func (r *trustResource) IdentitySchema(_ context.Context, _ resource.IdentitySch
 // ImportState takes trustID's form, "<service URL>,<trusted URL>", or the
 // identity {service, trusted}.
 func (r *trustResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	ctx, done := logOperation(ctx, "acquire_trust", "import", nil, "import_id", req.ID, "by_identity", req.ID == "")
+	defer func() { done(resp.Diagnostics) }()
 	if v, byIdentity, d := importedIdentity(ctx, req, "service", "trusted"); byIdentity || d.HasError() {
 		resp.Diagnostics.Append(d...)
 		if d.HasError() || !requireIdentity([]string{"service", "trusted"}, v, &resp.Diagnostics) {
