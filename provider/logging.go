@@ -136,20 +136,41 @@ func logDeployer(d deployer.Deployer, platform string) deployer.Deployer {
 	return &loggedDeployer{d: d, platform: platform}
 }
 
+// step logs one deployer call; the deployer's own steps within it
+// (deployer.Step) are logged too, as "<platform>_<step>" with the call's
+// fields.
 func (l *loggedDeployer) step(ctx context.Context, step, name string, kv ...any) func(error, ...any) {
 	return logStep(ctx, step, append([]any{logPlatform, l.platform, logService, name}, kv...)...)
 }
 
+// observed is ctx with the deployer's steps logged (deployer.Step).
+func (l *loggedDeployer) observed(ctx context.Context, name string) context.Context {
+	return deployer.WithStepObserver(ctx, func(ctx context.Context, e deployer.StepEvent) {
+		f := logFields(e.Fields...)
+		f[logPlatform], f[logService], f[logStepKey] = l.platform, name, l.platform+"_"+e.Step
+		switch {
+		case !e.Done:
+			tflog.Debug(ctx, "starting "+l.platform+" "+e.Step, f)
+		case e.Err != nil:
+			f[logDuration], f[logError] = e.Duration.Milliseconds(), e.Err.Error()
+			tflog.Error(ctx, l.platform+" "+e.Step+" failed", f)
+		default:
+			f[logDuration] = e.Duration.Milliseconds()
+			tflog.Info(ctx, l.platform+" "+e.Step+" done", f)
+		}
+	})
+}
+
 func (l *loggedDeployer) Create(ctx context.Context, s deployer.Spec) (deployer.Deployment, error) {
 	done := l.step(ctx, "deployer_create", s.Name, "location", s.Location, "bucket", s.Bucket, logStore, redactURL(s.StoreURL))
-	dep, err := l.d.Create(ctx, s)
+	dep, err := l.d.Create(l.observed(ctx, s.Name), s)
 	done(err)
 	return dep, err
 }
 
 func (l *loggedDeployer) Read(ctx context.Context, name string) (deployer.Deployment, error) {
 	done := l.step(ctx, "deployer_read", name)
-	dep, err := l.d.Read(ctx, name)
+	dep, err := l.d.Read(l.observed(ctx, name), name)
 	if errors.Is(err, deployer.ErrNotFound) {
 		done(nil, "found", false) // not a failure: a create, or a deployment gone out of band
 	} else {
@@ -160,7 +181,7 @@ func (l *loggedDeployer) Read(ctx context.Context, name string) (deployer.Deploy
 
 func (l *loggedDeployer) Update(ctx context.Context, s deployer.Spec) (deployer.Deployment, error) {
 	done := l.step(ctx, "deployer_update", s.Name, "location", s.Location, "bucket", s.Bucket, logStore, redactURL(s.StoreURL))
-	dep, err := l.d.Update(ctx, s)
+	dep, err := l.d.Update(l.observed(ctx, s.Name), s)
 	done(err)
 	return dep, err
 }
@@ -168,14 +189,14 @@ func (l *loggedDeployer) Update(ctx context.Context, s deployer.Spec) (deployer.
 // Secret logs that the secret was read, never what it is.
 func (l *loggedDeployer) Secret(ctx context.Context, name string) (string, error) {
 	done := l.step(ctx, "deployer_read_secret", name)
-	s, err := l.d.Secret(ctx, name)
+	s, err := l.d.Secret(l.observed(ctx, name), name)
 	done(err)
 	return s, err
 }
 
 func (l *loggedDeployer) Delete(ctx context.Context, name string, deleteData bool) error {
 	done := l.step(ctx, "deployer_delete", name, "delete_data", deleteData)
-	err := l.d.Delete(ctx, name, deleteData)
+	err := l.d.Delete(l.observed(ctx, name), name, deleteData)
 	if errors.Is(err, deployer.ErrNotFound) {
 		done(nil, "found", false) // already gone: destroy's goal is met
 	} else {

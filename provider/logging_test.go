@@ -99,6 +99,7 @@ func TestAccProviderLogs(t *testing.T) {
 						{"create done", "resource=acquire_service", "service_name=ident", "platform=aws"},
 						{"deployer_read done", "service_name=ident", "platform=aws", "step=deployer_read"},
 						{"deployer_create done", "service_name=ident", "platform=aws", "bucket=ident-bucket"},
+						{"aws start_function done", "service_name=ident", "step=aws_start_function", "bucket=ident-bucket"},
 						{"resolve_artifact done", "service_name=ident"},
 						{"open_service done", "service_name=ident"},
 						{"set_up done", "service_name=ident", "first_admin=true"},
