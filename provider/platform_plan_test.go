@@ -68,6 +68,7 @@ func TestAccPlatformMistakesFailAtPlan(t *testing.T) {
   store    = { azure = { container = "planck" %s } }
 }`, zip, attrs, store)
 		}
+		const azureOK = "storage_account = \"acquiredemo\"\nkey_vault = \"acquire-kv\""
 		cases := []struct{ config, want string }{
 			{gcp(`service_account = "fn@my-project.iam.gserviceaccount.com"`), `platform.\w+.repository: the argument "repository" is required`},
 			{gcp(`repository = "acquire"`), `platform.\w+.service_account: the argument "service_account" is required`},
@@ -75,7 +76,13 @@ func TestAccPlatformMistakesFailAtPlan(t *testing.T) {
 			{azure(`key_vault = "acquire-kv"`, ""), `platform.\w+.storage_account: the argument "storage_account" is required`},
 			{azure(`storage_account = "acquiredemo"`, ""), `platform.\w+.key_vault: the argument "key_vault" is required`},
 			{azure("storage_account = \"acquiredemo\"\nkey_vault = \"acquire-kv\"", `, account = "otheraccount"`), `store.azure.account: "otheraccount" differs from\s+platform.azure.storage_account`},
-			{azure("storage_account = \"acquiredemo\"\nkey_vault = \"acquire-kv\"\nmemory_mb = 1024", ""), `platform.azure.memory_mb: not supported on azure`},
+			{azure(azureOK+"\nmemory_mb = 1024", ""), `platform.azure.memory_mb: 1024 is not a Flex Consumption instance size`},
+			{azure(azureOK+"\ntimeout_s = 300", ""), `platform.azure.timeout_s: 300 is not in 1 to 230 on azure`},
+			{azure(azureOK+"\nmax_instances = 1001", ""), `platform.azure.max_instances: 1001 is not in 1 to 1000 on azure`},
+			{azure(azureOK+"\nlog_retention_days = 7", ""), `platform.azure.log_retention_days: 7 is not in 30 to 730 on azure`},
+			{azure(azureOK+"\nhttp_concurrency = 0", ""), `platform.azure.http_concurrency: .*whole number from 1 to 1000`},
+			{azure(azureOK+"\ntags = { \"a/b\" = \"x\" }", ""), `platform.azure.tags\["a/b"\]: Azure tags`},
+			{azure(azureOK+"\nmemory_mb = 4096\ntimeout_s = 230\nmax_instances = 40\nlog_retention_days = 90\nhttp_concurrency = 16", ""), ``}, // Flex sizes plan
 			{aws(`memroy_mb = 512`, ""), `Unsupported argument.*"memroy_mb" is not expected here`},
 			{aws("", `, region = "us-east-1"`), `store.s3.region: "us-east-1" differs from\s+platform.aws.region "eu-west-2"`},
 			{aws("", `, endpoint = "http://127.0.0.1:9000"`), `store.s3.endpoint: a cloud deployment's function`},

@@ -78,12 +78,12 @@ variable "azure_location" {
 }
 
 variable "azure_storage_account" {
-  description = "Storage account holding the storage service's container and the deployment package."
+  description = "Storage account (in azure_resource_group) holding the storage service's container, its Flex deployment container and the Functions host's containers."
   type        = string
 }
 
 variable "azure_key_vault" {
-  description = "Key Vault (access-policy permission model, for now) the storage service's secret is kept in."
+  description = "Key Vault (in azure_resource_group, Azure RBAC permission model) the storage service's secret is kept in."
   type        = string
 }
 
@@ -211,6 +211,14 @@ resource "acquire_service" "storage" {
       key_vault       = var.azure_key_vault
       artifact        = data.acquire_function_package.azure.artifact
       artifact_sha256 = data.acquire_function_package.azure.sha256
+      # Flex Consumption: an instance size (512, 2048 or 4096 MB), at most
+      # 40 instances of at most 32 concurrent calls each; logs kept 30 days
+      # in the service's Log Analytics workspace.
+      memory_mb          = 2048
+      max_instances      = 40
+      http_concurrency   = 32
+      timeout_s          = 120
+      log_retention_days = 30
     }
   }
 }

@@ -9,17 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 )
-
-// PackageContainer holds the function packages, apart from any store's
-// container so that deleting data and deleting code never touch each other.
-const PackageContainer = "acquire-packages"
 
 // maxArtifactBytes bounds what is read into memory for upload; the
 // Functions zip is a single static binary plus two JSON files.
@@ -65,43 +58,17 @@ func readArtifact(path string) (data []byte, digest string, err error) {
 	return data, hex.EncodeToString(sum[:]), nil
 }
 
-func packageBlob(name, digest string) string { return name + "/" + digest + ".zip" }
-
-// uploadPackage stores the zip under its digest; an existing blob of that
-// name already holds these bytes, so a repeated Create uploads nothing.
-func uploadPackage(ctx context.Context, c *azblob.Client, name string, data []byte, digest string) (string, error) {
-	if err := ensureContainer(ctx, c, PackageContainer); err != nil {
-		return "", fmt.Errorf("azure deploy: package container: %w", err)
-	}
-	blob := c.ServiceClient().NewContainerClient(PackageContainer).NewBlockBlobClient(packageBlob(name, digest))
-	_, err := blob.GetProperties(ctx, nil)
-	if bloberror.HasCode(err, bloberror.BlobNotFound) {
-		_, err = blob.UploadBuffer(ctx, data, &azblob.UploadBufferOptions{Concurrency: 2})
-	}
+// containers makes the store's container, the deployment's package
+// container and the Functions host's containers, each if missing: the app
+// is granted these by name, and may not create containers itself.
+func (d *Deployer) containers(ctx context.Context, t target) error {
+	bc, err := d.opts.BlobClient(t.account)
 	if err != nil {
-		return "", fmt.Errorf("azure deploy: uploading package: %w", err)
+		return fmt.Errorf("azure deploy: blob client: %w", err)
 	}
-	// Built by hand: the SDK escapes the '/' in the blob name as %2F.
-	return strings.TrimSuffix(c.URL(), "/") + "/" + PackageContainer + "/" + packageBlob(name, digest), nil
-}
-
-// deletePackages removes every package blob of one deployment.
-func deletePackages(ctx context.Context, c *azblob.Client, name string) error {
-	cc := c.ServiceClient().NewContainerClient(PackageContainer)
-	pager := cc.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: to.Ptr(name + "/")})
-	for pager.More() {
-		page, err := pager.NextPage(ctx)
-		if bloberror.HasCode(err, bloberror.ContainerNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("azure deploy: listing packages: %w", err)
-		}
-		for _, b := range page.Segment.BlobItems {
-			_, err := cc.NewBlobClient(*b.Name).Delete(ctx, nil)
-			if err != nil && !bloberror.HasCode(err, bloberror.BlobNotFound) {
-				return fmt.Errorf("azure deploy: deleting package: %w", err)
-			}
+	for _, c := range []string{t.Bucket, deployContainer(t.Name), hostContainers[0], hostContainers[1]} {
+		if err := ensureContainer(ctx, bc, c); err != nil {
+			return fmt.Errorf("azure deploy: blob container %s: %w", c, err)
 		}
 	}
 	return nil

@@ -4,58 +4,49 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
+	"slices"
 )
 
-// Delete removes the app, its plan, its access, its secret and its
-// packages; the store's container only when deleteData. A deployment whose
-// app is already gone is deleted.
+// Delete removes the app, its plan, its role assignments, its logs, its
+// secret and its package container; the store's container only when
+// deleteData. A deployment whose app is already gone is deleted.
 func (d *Deployer) Delete(ctx context.Context, name string, deleteData bool) error {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.OperationTimeout)
 	defer cancel()
 	if err := validateName(name); err != nil {
 		return err
 	}
-	st, err := d.web.getSite(ctx, name)
+	st, err := d.getSite(ctx, name)
 	if errors.Is(err, errGone) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("azure deploy: reading app: %w", err)
 	}
-	account, container, vault := st.Tags[tagAccount], st.Tags[tagContainer], st.Tags[tagVault]
-	if err := d.revoke(ctx, account, vault, st.Identity); err != nil {
-		return err
+	t := tagValues(st.Tags)
+	account, container, vault := t[tagAccount], t[tagContainer], t[tagVault]
+	if st.Identity != nil && st.Identity.PrincipalID != nil && account != "" && vault != "" {
+		// Revoked while the identity still exists to be named.
+		vaultID := d.groupID() + "/providers/Microsoft.KeyVault/vaults/" + vault
+		for _, g := range d.grants(name, account, container, vaultID, d.componentID(name)) {
+			if err := d.revoke(ctx, g, *st.Identity.PrincipalID); err != nil {
+				return err
+			}
+		}
 	}
-	if err := d.web.deleteLRO(ctx, d.web.sitePath(name), webAPIVersion); err != nil {
+	if _, err := d.sites.Delete(ctx, d.opts.ResourceGroup, name, nil); err != nil && !isNotFound(err) {
 		return fmt.Errorf("azure deploy: deleting app: %w", err)
 	}
-	if err := d.web.deleteLRO(ctx, d.web.planPath(name), webAPIVersion); err != nil {
+	if _, err := d.plans.Delete(ctx, d.opts.ResourceGroup, planName(name), nil); err != nil && !isNotFound(err) {
 		return fmt.Errorf("azure deploy: deleting plan: %w", err)
+	}
+	if err := d.deleteLogs(ctx, name); err != nil {
+		return err
 	}
 	if err := d.deleteSecret(ctx, vault, name); err != nil {
 		return err
 	}
 	return d.deleteBlobs(ctx, account, container, name, deleteData)
-}
-
-// revoke undoes grant while the identity still exists to be named.
-func (d *Deployer) revoke(ctx context.Context, account, vault string, id *identity) error {
-	if id == nil || id.PrincipalID == "" {
-		return nil
-	}
-	if vault != "" {
-		if err := d.accessPolicy(ctx, vault, id, armkeyvault.AccessPolicyUpdateKindRemove); err != nil {
-			return err
-		}
-	}
-	if account != "" {
-		if err := d.web.revokeBlobData(ctx, account, id.PrincipalID); err != nil {
-			return fmt.Errorf("azure deploy: removing storage role assignment: %w", err)
-		}
-	}
-	return nil
 }
 
 func (d *Deployer) deleteSecret(ctx context.Context, vault, name string) error {
@@ -73,6 +64,8 @@ func (d *Deployer) deleteSecret(ctx context.Context, vault, name string) error {
 	return nil
 }
 
+// deleteBlobs removes the package container, and the store's when asked.
+// The host containers are shared by the account's apps and stay.
 func (d *Deployer) deleteBlobs(ctx context.Context, account, container, name string, deleteData bool) error {
 	if account == "" {
 		return nil
@@ -81,14 +74,41 @@ func (d *Deployer) deleteBlobs(ctx context.Context, account, container, name str
 	if err != nil {
 		return fmt.Errorf("azure deploy: blob client: %w", err)
 	}
-	if err := deletePackages(ctx, bc, name); err != nil {
-		return err
+	if err := deleteContainer(ctx, bc, deployContainer(name)); err != nil {
+		return fmt.Errorf("azure deploy: deleting the package container: %w", err)
 	}
-	if !deleteData || container == "" {
+	if !deleteData || container == "" || slices.Contains(hostContainers[:], container) {
 		return nil
 	}
 	if err := deleteContainer(ctx, bc, container); err != nil {
 		return fmt.Errorf("azure deploy: deleting the store container: %w", err)
 	}
 	return nil
+}
+
+// secretTags are the tags the secret gets: Key Vault allows 15, so the
+// deployer's own first, then the caller's in key order.
+func secretTags(tags map[string]string) map[string]string {
+	const most = 15
+	out := map[string]string{}
+	own := []string{tagAccount, tagContainer, tagVault, tagVersion, tagKinds, tagPublicURL}
+	for _, k := range own {
+		if v, ok := tags[k]; ok {
+			out[k] = v
+		}
+	}
+	var rest []string
+	for k := range tags {
+		if !slices.Contains(own, k) {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		if len(out) == most {
+			break
+		}
+		out[k] = tags[k]
+	}
+	return out
 }

@@ -1,61 +1,67 @@
 // Package deploy is the Azure deployer (adapters/deployer.Deployer): for
 // one Acquire service it manages, in one subscription and resource group,
 //
-//   - the store's blob container (Spec.Bucket) in the storage account named
-//     by Settings["storageAccount"], created if missing and removed by
-//     Delete only when deleteData;
-//   - the function package: dist/azure-functions-<arch>.zip uploaded to
-//     <account>/acquire-packages/<name>/<sha256>.zip (the digest is the
-//     Deployment's Version), run with WEBSITE_RUN_FROM_PACKAGE set to the
-//     blob's plain URL and WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID
-//     =SystemAssigned: the app fetches it with its own identity, so no SAS
-//     token (a long-lived credential) sits in the app settings;
-//   - a Linux consumption plan (<name>-plan, Y1 Dynamic) and the Function
-//     App <name> (custom handler, FUNCTIONS_WORKER_RUNTIME=custom, https
-//     only, TLS 1.2) with a system-assigned identity;
-//   - the service secret, stored in the Key Vault named by
-//     Settings["keyVault"] (it must exist and use access policies) as
-//     <name>-service-secret, given to the app as ACQUIRE_SERVICE_SECRET=
-//     @Microsoft.KeyVault(SecretUri=<versionless URI>); the app's identity
-//     gets an access policy with secret get only;
-//   - a Storage Blob Data Owner role assignment for the app's identity on the
-//     storage account, which the package fetch, the Functions host
-//     (AzureWebJobsStorage__accountName) and the store (azidentity's chain,
-//     see adapters/azure/blobstore) all use: no account key anywhere.
+//   - blob containers in the storage account Settings["storageAccount"]
+//     (in the deployer's resource group): the store's (Spec.Bucket, removed
+//     by Delete only when deleteData), the service's own Flex deployment
+//     container acquire-pkg-<name>, and the Functions host's
+//     azure-webjobs-hosts and azure-webjobs-secrets (shared by the apps of
+//     the account, never deleted);
+//   - a Log Analytics workspace <name>-logs whose retention is
+//     Function.LogRetentionDays, and a workspace-based Application Insights
+//     component <name>-insights with local (key) auth disabled: the app
+//     sends telemetry with its identity (Monitoring Metrics Publisher on the
+//     component);
+//   - a Flex Consumption plan (<name>-plan, FC1) and the Function App <name>
+//     (functionAppConfig: runtime custom, the deployment container with the
+//     app's system-assigned identity, instance memory, maximum instance
+//     count and per-instance HTTP concurrency; https only, TLS 1.2);
+//   - the service secret, kept in the Key Vault Settings["keyVault"] (it
+//     must exist in the deployer's resource group and use the RBAC
+//     permission model) as <name>-service-secret, given to the app as
+//     ACQUIRE_SERVICE_SECRET=@Microsoft.KeyVault(SecretUri=<versionless URI>);
+//   - role assignments for the app's identity at exactly these scopes: Key
+//     Vault Secrets User on the one secret, Storage Blob Data Contributor on
+//     the store's container, the deployment container and the two host
+//     containers, Monitoring Metrics Publisher on the component. No account
+//     key, SAS or access policy anywhere;
+//   - the package, published by Flex's OneDeploy (POST /api/publish on the
+//     app's SCM host, Entra-authenticated), which the platform stores in the
+//     deployment container with the app's identity.
 //
-// The public URL is https://<name>.azurewebsites.net, known from the name
-// before anything exists, so it is set in the same app settings write.
-// Read finds a deployment by the app alone (its tags record the account,
-// container, vault and version) and returns deployer.ErrNotFound when the
-// app is gone. Delete keeps the store's container unless deleteData; the
-// Key Vault secret is deleted (soft delete: recoverable for the vault's
-// retention period, not purged).
+// Tags (Function.Tags under the deployer's own) go on every object that
+// takes ARM tags: the workspace, the component, the plan, the app and the
+// secret. Role assignments and containers take none.
 //
-// The Microsoft.Web and role-assignment calls go through azcore's ARM
-// pipeline with hand-written request bodies, because armappservice is not
-// served by the module proxy this project builds from. Key Vault uses the
-// SDK's armkeyvault and azsecrets.
+// The public URL is https://<name>.azurewebsites.net unless the app's
+// answer names another default host name. Read finds a deployment by the
+// app alone (its tags record the account, container, vault and version)
+// and returns deployer.ErrNotFound when the app is gone.
 //
 // Limits, stated plainly: this deployer has NOT been applied against a live
 // Azure subscription from here. Its tests check what it sends at the SDK
-// boundary (the SDK's fakes for Key Vault, an in-process fake of the
-// Microsoft.Web API) and run the container and package steps against
-// Azurite. Linux consumption plans are being retired by Azure in favour of
-// flex consumption, which deploys packages differently; moving is future
-// work. A storage account change on Update leaves the old role assignment.
+// boundary (the SDK's own fake servers, which decode each request into the
+// SDK's models, plus a fake of the SCM publish API) and run the container
+// steps against Azurite.
 package deploy
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/applicationinsights/armapplicationinsights"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v4"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/keyvault/armkeyvault"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/operationalinsights/armoperationalinsights/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 
@@ -85,46 +91,67 @@ type Options struct {
 	Subscription  string // required
 	ResourceGroup string // required; must exist
 	Credential    azcore.TokenCredential
-	// Transport replaces the HTTP client of the ARM and Key Vault clients
-	// (tests pass the SDK's fakes); nil is the default.
+	// Transport replaces the HTTP client of every ARM, Key Vault and SCM
+	// client (tests pass a fake); nil is the default.
 	Transport policy.Transporter
 	// BlobClient opens a storage account's blob service; nil is
 	// https://<account>.blob.core.windows.net/ with Credential.
 	BlobClient func(account string) (*azblob.Client, error)
 	// OperationTimeout bounds each Create, Read, Update or Delete (default 20 min).
 	OperationTimeout time.Duration
-	// PollTimeout bounds each long-running ARM operation (default 10 min).
+	// PollTimeout bounds each long-running operation (default 10 min).
 	PollTimeout time.Duration
-	// PollInterval is how often an ARM operation is polled (default 5 s).
+	// PollInterval is how often an operation is polled (default 5 s).
 	PollInterval time.Duration
 }
 
-// Deployer manages Acquire services on Azure Functions.
+// Deployer manages Acquire services on Azure Functions Flex Consumption.
 type Deployer struct {
-	opts   Options
-	web    *web
-	vaults *armkeyvault.VaultsClient
+	opts       Options
+	sites      *armappservice.WebAppsClient
+	plans      *armappservice.PlansClient
+	roles      *armauthorization.RoleAssignmentsClient
+	vaults     *armkeyvault.VaultsClient
+	components *armapplicationinsights.ComponentsClient
+	workspaces *armoperationalinsights.WorkspacesClient
+	scm        runtime.Pipeline // the app's SCM (Kudu) host, with an ARM token
 }
 
 var _ deployer.Deployer = (*Deployer)(nil)
 
-// New checks the options and builds the ARM clients; it calls nothing.
+// armScope is the token audience ARM and the SCM publish endpoint accept.
+const armScope = "https://management.azure.com/.default"
+
+// New checks the options and builds the clients; it calls nothing.
 func New(o Options) (*Deployer, error) {
 	if o.Subscription == "" || o.ResourceGroup == "" || o.Credential == nil {
 		return nil, errors.New("azure deploy: Subscription, ResourceGroup and Credential are required")
 	}
 	o = withDefaults(o)
 	copts := &arm.ClientOptions{ClientOptions: policy.ClientOptions{Transport: o.Transport}}
-	client, err := arm.NewClient("acquire-deploy", "v0.1.0", o.Credential, copts)
+	d := &Deployer{opts: o}
+	var err error
+	web, err := armappservice.NewClientFactory(o.Subscription, o.Credential, copts)
 	if err != nil {
 		return nil, err
 	}
-	vaults, err := armkeyvault.NewVaultsClient(o.Subscription, o.Credential, copts)
-	if err != nil {
+	d.sites, d.plans = web.NewWebAppsClient(), web.NewPlansClient()
+	if d.roles, err = armauthorization.NewRoleAssignmentsClient(o.Subscription, o.Credential, copts); err != nil {
 		return nil, err
 	}
-	w := &web{client: client, sub: o.Subscription, group: o.ResourceGroup, pollTimeout: o.PollTimeout, pollEvery: o.PollInterval}
-	return &Deployer{opts: o, web: w, vaults: vaults}, nil
+	if d.vaults, err = armkeyvault.NewVaultsClient(o.Subscription, o.Credential, copts); err != nil {
+		return nil, err
+	}
+	if d.components, err = armapplicationinsights.NewComponentsClient(o.Subscription, o.Credential, copts); err != nil {
+		return nil, err
+	}
+	if d.workspaces, err = armoperationalinsights.NewWorkspacesClient(o.Subscription, o.Credential, copts); err != nil {
+		return nil, err
+	}
+	bearer := runtime.NewBearerTokenPolicy(o.Credential, []string{armScope}, nil)
+	d.scm = runtime.NewPipeline("acquire-deploy", "v0.2.0", runtime.PipelineOptions{PerRetry: []policy.Policy{bearer}},
+		&policy.ClientOptions{Transport: o.Transport})
+	return d, nil
 }
 
 func withDefaults(o Options) Options {
@@ -140,11 +167,13 @@ func withDefaults(o Options) Options {
 	if o.BlobClient == nil {
 		cred := o.Credential
 		o.BlobClient = func(account string) (*azblob.Client, error) {
-			return azblob.NewClient("https://"+account+".blob.core.windows.net/", cred, nil)
+			return azblob.NewClient(blobEndpoint(account), cred, nil)
 		}
 	}
 	return o
 }
+
+func blobEndpoint(account string) string { return "https://" + account + ".blob.core.windows.net/" }
 
 // Create deploys s; on an existing deployment it converges to s, so a
 // retried Create does no harm.
@@ -154,14 +183,14 @@ func (d *Deployer) Create(ctx context.Context, s deployer.Spec) (deployer.Deploy
 	return d.apply(ctx, s)
 }
 
-// Update changes an existing deployment's package and settings in place.
+// Update changes an existing deployment's package, sizing and settings in place.
 func (d *Deployer) Update(ctx context.Context, s deployer.Spec) (deployer.Deployment, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.OperationTimeout)
 	defer cancel()
 	if _, err := validate(s); err != nil {
 		return deployer.Deployment{}, err
 	}
-	if _, err := d.web.getSite(ctx, s.Name); err != nil {
+	if _, err := d.getSite(ctx, s.Name); err != nil {
 		return deployer.Deployment{}, d.mapErr("reading app", err)
 	}
 	return d.apply(ctx, s)
@@ -174,7 +203,7 @@ func (d *Deployer) Read(ctx context.Context, name string) (deployer.Deployment, 
 	if err := validateName(name); err != nil {
 		return deployer.Deployment{}, err
 	}
-	st, err := d.web.getSite(ctx, name)
+	st, err := d.getSite(ctx, name)
 	if err != nil {
 		return deployer.Deployment{}, d.mapErr("reading app", err)
 	}
@@ -188,12 +217,19 @@ func (d *Deployer) mapErr(step string, err error) error {
 	return fmt.Errorf("azure deploy: %s: %w", step, err)
 }
 
-func deploymentFromSite(name string, st site) deployer.Deployment {
-	host := st.Properties.DefaultHostName
-	if host == "" {
-		host = name + ".azurewebsites.net"
+var errGone = errors.New("azure deploy: resource not found")
+
+func isNotFound(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
+}
+
+func deploymentFromSite(name string, st armappservice.Site) deployer.Deployment {
+	host := name + ".azurewebsites.net"
+	if st.Properties != nil && st.Properties.DefaultHostName != nil && *st.Properties.DefaultHostName != "" {
+		host = *st.Properties.DefaultHostName
 	}
-	t := st.Tags
+	t := tagValues(st.Tags)
 	u := "https://" + host
 	if t[tagPublicURL] != "" {
 		u = t[tagPublicURL] // the service's own URL, a custom domain
@@ -221,9 +257,10 @@ func secretURI(vault, name string) string {
 	return vaultURL(vault) + "secrets/" + secretName(name) + "/"
 }
 
-// apply converges the cloud to s: store, package, secret, plan, app,
-// access, then settings last so that the Key Vault reference is first
-// resolved after the identity may read it.
+// apply converges the cloud to s. The vault is checked before anything is
+// made; the app settings are written after the grants, so the Key Vault
+// reference is first resolved when the identity may read the secret, and
+// the package is published last, onto an app whose settings are final.
 func (d *Deployer) apply(ctx context.Context, s deployer.Spec) (deployer.Deployment, error) {
 	t, err := validate(s)
 	if err != nil {
@@ -233,35 +270,71 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec) (deployer.Deploym
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	pkgURL, err := d.storeAndPackage(ctx, t, data, digest)
+	vaultID, err := d.rbacVault(ctx, t.vault)
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.setSecret(ctx, t); err != nil {
+	if err := d.containers(ctx, t); err != nil {
 		return deployer.Deployment{}, err
 	}
-	st, err := d.putApp(ctx, t, digest)
+	tags := ownTags(t, digest)
+	if err := d.setSecret(ctx, t, tags); err != nil {
+		return deployer.Deployment{}, err
+	}
+	insights, err := d.putLogs(ctx, t, tags)
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.grant(ctx, t, st); err != nil {
+	st, err := d.putApp(ctx, t, tags, insights)
+	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.web.putAppSettings(ctx, s.Name, appSettingsFor(t, pkgURL)); err != nil {
-		return deployer.Deployment{}, fmt.Errorf("azure deploy: app settings: %w", err)
+	principal := *st.Identity.PrincipalID
+	for _, g := range d.grants(t.Name, t.account, t.Bucket, vaultID, insights.id) {
+		if err := d.grant(ctx, g, principal); err != nil {
+			return deployer.Deployment{}, err
+		}
+	}
+	if err := d.putSettings(ctx, t.Name, appSettingsFor(t, insights)); err != nil {
+		return deployer.Deployment{}, err
+	}
+	if err := d.publish(ctx, st, data); err != nil {
+		return deployer.Deployment{}, err
 	}
 	return deploymentFromSite(s.Name, st), nil
 }
 
-func (d *Deployer) storeAndPackage(ctx context.Context, t target, data []byte, digest string) (string, error) {
-	bc, err := d.opts.BlobClient(t.account)
-	if err != nil {
-		return "", fmt.Errorf("azure deploy: blob client: %w", err)
+// ownTags are the tags of every object: the caller's under the deployer's own.
+func ownTags(t target, digest string) map[string]string {
+	tags := map[string]string{tagAccount: t.account, tagContainer: t.Bucket, tagVault: t.vault, tagVersion: digest,
+		tagKinds: strings.Join(t.Kinds, ",")}
+	if t.Function.PublicURL != "" {
+		tags[tagPublicURL] = t.Function.PublicURL
 	}
-	if err := ensureContainer(ctx, bc, t.Bucket); err != nil {
-		return "", fmt.Errorf("azure deploy: store container: %w", err)
+	for k, v := range t.Function.Tags {
+		if _, own := tags[k]; !own {
+			tags[k] = v
+		}
 	}
-	return uploadPackage(ctx, bc, t.Name, data, digest)
+	return tags
+}
+
+func armTags(m map[string]string) map[string]*string {
+	out := make(map[string]*string, len(m))
+	for k, v := range m {
+		out[k] = &v
+	}
+	return out
+}
+
+func tagValues(m map[string]*string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if v != nil {
+			out[k] = *v
+		}
+	}
+	return out
 }
 
 func (d *Deployer) secrets(vault string) (*azsecrets.Client, error) {
@@ -269,14 +342,17 @@ func (d *Deployer) secrets(vault string) (*azsecrets.Client, error) {
 		&azsecrets.ClientOptions{ClientOptions: policy.ClientOptions{Transport: d.opts.Transport}})
 }
 
-// setSecret writes the secret; errors carry the step, never the value.
-func (d *Deployer) setSecret(ctx context.Context, t target) error {
+// setSecret writes the secret (tagged like everything else); errors carry
+// the step, never the value. Key Vault allows 15 tags on a secret: the
+// deployer's own come first, then the caller's in key order.
+func (d *Deployer) setSecret(ctx context.Context, t target, tags map[string]string) error {
 	c, err := d.secrets(t.vault)
 	if err != nil {
 		return fmt.Errorf("azure deploy: key vault client: %w", err)
 	}
 	ct := "text/plain"
-	_, err = c.SetSecret(ctx, secretName(t.Name), azsecrets.SetSecretParameters{Value: &t.Secret, ContentType: &ct}, nil)
+	_, err = c.SetSecret(ctx, secretName(t.Name), azsecrets.SetSecretParameters{Value: &t.Secret, ContentType: &ct,
+		Tags: armTags(secretTags(tags))}, nil)
 	if err != nil {
 		return fmt.Errorf("azure deploy: storing the secret in key vault %s: %w", t.vault, err)
 	}
@@ -292,11 +368,11 @@ func (d *Deployer) Secret(ctx context.Context, name string) (string, error) {
 	if err := validateName(name); err != nil {
 		return "", err
 	}
-	st, err := d.web.getSite(ctx, name)
+	st, err := d.getSite(ctx, name)
 	if err != nil {
 		return "", d.mapErr("reading app", err)
 	}
-	vault := st.Tags[tagVault]
+	vault := tagValues(st.Tags)[tagVault]
 	if vault == "" {
 		return "", errors.New("azure deploy: the app's tags name no key vault")
 	}
@@ -315,83 +391,4 @@ func (d *Deployer) Secret(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("azure deploy: the secret in key vault %s holds no value", vault)
 	}
 	return *resp.Value, nil
-}
-
-func (d *Deployer) putApp(ctx context.Context, t target, digest string) (site, error) {
-	tags := map[string]string{tagAccount: t.account, tagContainer: t.Bucket, tagVault: t.vault, tagVersion: digest,
-		tagKinds: strings.Join(t.Kinds, ",")}
-	for k, v := range t.Function.Tags {
-		if _, own := tags[k]; !own {
-			tags[k] = v // the caller's tags, under the deployer's own
-		}
-	}
-	if t.Function.PublicURL != "" {
-		tags[tagPublicURL] = t.Function.PublicURL
-	}
-	planID, err := d.web.putPlan(ctx, t.Name, t.Location, tags)
-	if err != nil {
-		return site{}, fmt.Errorf("azure deploy: plan: %w", err)
-	}
-	want := site{Location: t.Location, Kind: "functionapp,linux", Tags: tags,
-		Identity: &identity{Type: "SystemAssigned"},
-		Properties: siteProperties{ServerFarmID: planID, Reserved: true, HTTPSOnly: true,
-			SiteConfig: &siteConfig{MinTLSVersion: "1.2", FtpsState: "Disabled", HTTP20Enabled: true}}}
-	st, err := d.web.putSite(ctx, t.Name, want)
-	if err != nil {
-		return site{}, fmt.Errorf("azure deploy: function app: %w", err)
-	}
-	if st.Identity == nil || st.Identity.PrincipalID == "" || st.Identity.TenantID == "" {
-		return site{}, errors.New("azure deploy: function app: no system-assigned identity in the answer")
-	}
-	if st.Tags == nil {
-		st.Tags = tags
-	}
-	return st, nil
-}
-
-// grant lets the app's identity read its secret and use the storage account.
-func (d *Deployer) grant(ctx context.Context, t target, st site) error {
-	if err := d.accessPolicy(ctx, t.vault, st.Identity, armkeyvault.AccessPolicyUpdateKindAdd); err != nil {
-		return err
-	}
-	if err := d.web.grantBlobData(ctx, t.account, st.Identity.PrincipalID); err != nil {
-		return fmt.Errorf("azure deploy: storage role assignment: %w", err)
-	}
-	return nil
-}
-
-func (d *Deployer) accessPolicy(ctx context.Context, vault string, id *identity, kind armkeyvault.AccessPolicyUpdateKind) error {
-	get := armkeyvault.SecretPermissionsGet
-	params := armkeyvault.VaultAccessPolicyParameters{Properties: &armkeyvault.VaultAccessPolicyProperties{
-		AccessPolicies: []*armkeyvault.AccessPolicyEntry{{
-			ObjectID: &id.PrincipalID, TenantID: &id.TenantID,
-			Permissions: &armkeyvault.Permissions{Secrets: []*armkeyvault.SecretPermissions{&get}},
-		}}}}
-	_, err := d.vaults.UpdateAccessPolicy(ctx, d.opts.ResourceGroup, vault, kind, params, nil)
-	if err != nil {
-		return fmt.Errorf("azure deploy: key vault access policy (%s): %w", kind, err)
-	}
-	return nil
-}
-
-// appSettingsFor is the app's whole environment. The secret appears only as
-// a Key Vault reference.
-func appSettingsFor(t target, pkgURL string) map[string]string {
-	m := make(map[string]string, len(t.Env)+10)
-	for k, v := range t.Env {
-		m[k] = v
-	}
-	m["FUNCTIONS_EXTENSION_VERSION"] = "~4"
-	m["FUNCTIONS_WORKER_RUNTIME"] = "custom"
-	m["AzureWebJobsStorage__accountName"] = t.account
-	m["WEBSITE_RUN_FROM_PACKAGE"] = pkgURL
-	m["WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID"] = "SystemAssigned"
-	m[envServices] = strings.Join(t.Kinds, ",")
-	m[envStoreURL] = storeURL(t.Bucket, t.account)
-	m[envPublicURL] = "https://" + t.Name + ".azurewebsites.net"
-	if t.Function.PublicURL != "" {
-		m[envPublicURL] = t.Function.PublicURL // a custom domain fronts the app
-	}
-	m[envSecret] = "@Microsoft.KeyVault(SecretUri=" + secretURI(t.vault, t.Name) + ")"
-	return m
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,86 +116,155 @@ func containerExists(t *testing.T, bc *azblob.Client, name string) bool {
 	return true
 }
 
-func packageCount(t *testing.T, bc *azblob.Client, name string) int {
-	t.Helper()
-	n := 0
-	pager := bc.NewListBlobsFlatPager(PackageContainer, &azblob.ListBlobsFlatOptions{Prefix: &name})
-	for pager.More() {
-		page, err := pager.NextPage(context.Background())
-		if bloberror.HasCode(err, bloberror.ContainerNotFound) {
-			return 0
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(page.Segment.BlobItems)
-	}
-	return n
-}
-
 const kvRef = "@Microsoft.KeyVault(SecretUri=https://acq-kv.vault.azure.net/secrets/acq-identity-service-secret/)"
 
-func TestCreateSendsAppIdentityAndSettings(t *testing.T) {
+func testSpecSized(t *testing.T) deployer.Spec {
+	s := testSpec(t)
+	s.Settings[SettingHTTPConcurrency] = "16"
+	s.Function = deployer.Function{MemoryMB: 4096, MaxInstances: 40, TimeoutS: 120, LogRetentionDays: 90,
+		Tags: map[string]string{"owner": "platform", tagVault: "not-the-callers"}}
+	return s
+}
+
+func TestCreateSendsAFlexAppWithLeastPrivilege(t *testing.T) {
 	r := newRig(t)
-	r.cloud.asyncPut = true // the site PUT goes through a real azcore LRO poller
-	dep, err := r.d.Create(context.Background(), testSpec(t))
+	r.cloud.asyncPut = true // the site PUT goes through the SDK's LRO poller
+	dep, err := r.d.Create(context.Background(), testSpecSized(t))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Create: %v (refused: %v)", err, r.cloud.refused)
 	}
 	if dep.URL != "https://acq-identity.azurewebsites.net" || dep.StoreURL != "azblob://acq-store?account=acqstore1" ||
 		dep.SecretRef != "https://acq-kv.vault.azure.net/secrets/acq-identity-service-secret/" || len(dep.Version) != 64 {
 		t.Errorf("deployment = %+v", dep)
 	}
 	st := r.cloud.sites["acq-identity"]
-	if st.Kind != "functionapp,linux" || st.Identity == nil || !st.Properties.Reserved || !st.Properties.HTTPSOnly ||
-		st.Properties.ServerFarmID != "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.Web/serverfarms/acq-identity-plan" ||
-		st.Properties.SiteConfig.MinTLSVersion != "1.2" {
-		t.Errorf("site sent = %+v", st)
+	f := st.Properties.FunctionAppConfig
+	if *st.Properties.ServerFarmID != "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.Web/serverfarms/acq-identity-plan" ||
+		*f.Deployment.Storage.Value != "https://acqstore1.blob.core.windows.net/acquire-pkg-acq-identity" ||
+		*f.ScaleAndConcurrency.InstanceMemoryMB != 4096 || *f.ScaleAndConcurrency.MaximumInstanceCount != 40 ||
+		*f.ScaleAndConcurrency.Triggers.HTTP.PerInstanceConcurrency != 16 || *st.Properties.SiteConfig.MinTLSVersion != "1.2" ||
+		!*st.Properties.HTTPSOnly {
+		t.Errorf("site sent = %s", mustJSON(st))
 	}
-	plans := r.cloud.find(http.MethodPut, "/serverfarms/acq-identity-plan")
-	if len(plans) != 1 || !strings.Contains(string(plans[0].Body), `"sku":{"name":"Y1","tier":"Dynamic"}`) ||
-		!strings.Contains(string(plans[0].Body), `"reserved":true`) {
-		t.Errorf("plan sent = %v", plans)
+	if p := r.cloud.plans["acq-identity-plan"]; *p.SKU.Name != "FC1" || p.Tags["owner"] == nil {
+		t.Errorf("plan sent = %s", mustJSON(p))
 	}
-	checkSettings(t, r.cloud.settings["acq-identity"], dep.Version)
+	if w := r.cloud.workspaces["acq-identity-logs"]; *w.Properties.RetentionInDays != 90 {
+		t.Errorf("workspace retention = %d", *w.Properties.RetentionInDays)
+	}
+	if a := r.cloud.components["acq-identity-insights"]; !*a.Properties.DisableLocalAuth {
+		t.Error("application insights accepts keys")
+	}
+	checkSettings(t, r.cloud.settings["acq-identity"])
+	if got := r.cloud.settings["acq-identity"]["AzureFunctionsJobHost__functionTimeout"]; got != "00:02:00" {
+		t.Errorf("functionTimeout = %q", got)
+	}
 	if got := r.cloud.secrets["acq-identity-service-secret"]; got != testSecret {
 		t.Error("the secret was not stored in key vault")
 	}
-	if want := []string{"add principal-acq-identity tenant-1 secrets:get"}; strings.Join(r.cloud.policies, ";") != want[0] {
-		t.Errorf("access policies = %q", r.cloud.policies)
+	if !containerExists(t, r.blob, "acq-store") || !containerExists(t, r.blob, "acquire-pkg-acq-identity") ||
+		!containerExists(t, r.blob, "azure-webjobs-hosts") {
+		t.Error("a container is missing in Azurite")
 	}
-	if len(r.cloud.roles) != 1 {
-		t.Errorf("role assignments = %v", r.cloud.roles)
+	if zip := r.cloud.published["acq-identity.scm.azurewebsites.net"]; len(zip) == 0 {
+		t.Error("the package was not published to the app's SCM host")
 	}
-	if !containerExists(t, r.blob, "acq-store") || packageCount(t, r.blob, "acq-identity/") != 1 {
-		t.Error("store container or package blob missing in Azurite")
-	}
+	checkGrants(t, r.cloud.grantsAt())
+	checkTags(t, r.cloud)
 	r.cloud.leaks(t, testSecret)
 	if strings.Contains(mustJSON(dep), testSecret) {
 		t.Error("the Deployment carries the secret")
 	}
 }
 
-func checkSettings(t *testing.T, got map[string]string, version string) {
+// checkGrants: exactly these role assignments, each at one resource.
+func checkGrants(t *testing.T, got []string) {
+	t.Helper()
+	acct := "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.Storage/storageAccounts/acqstore1/blobServices/default/containers/"
+	want := []string{
+		RoleStorageBlobDataContributor + "@" + acct + "acq-store",
+		RoleStorageBlobDataContributor + "@" + acct + "acquire-pkg-acq-identity",
+		RoleStorageBlobDataContributor + "@" + acct + "azure-webjobs-hosts",
+		RoleStorageBlobDataContributor + "@" + acct + "azure-webjobs-secrets",
+		RoleMonitoringMetricsPublisher + "@/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.Insights/components/acq-identity-insights",
+		RoleKeyVaultSecretsUser + "@" + vaultID + "/secrets/acq-identity-service-secret",
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("role assignments:\n got %q\nwant %q", got, want)
+	}
+}
+
+// checkTags: the caller's tags on every object that takes tags, never over
+// the deployer's own.
+func checkTags(t *testing.T, c *cloud) {
+	t.Helper()
+	tagged := map[string]map[string]*string{"site": c.sites["acq-identity"].Tags, "plan": c.plans["acq-identity-plan"].Tags,
+		"workspace": c.workspaces["acq-identity-logs"].Tags, "component": c.components["acq-identity-insights"].Tags,
+		"secret": armTags(c.secretTags["acq-identity-service-secret"])}
+	for what, tags := range tagged {
+		v := tagValues(tags)
+		if v["owner"] != "platform" || v[tagVault] != "acq-kv" || v[tagKinds] != "identity,accounting" {
+			t.Errorf("%s tags = %v", what, v)
+		}
+	}
+}
+
+func checkSettings(t *testing.T, got map[string]string) {
 	t.Helper()
 	want := map[string]string{
-		"ACQUIRE_SERVICES":                             "identity,accounting",
-		"ACQUIRE_STORE_URL":                            "azblob://acq-store?account=acqstore1",
-		"ACQUIRE_PUBLIC_URL":                           "https://acq-identity.azurewebsites.net",
-		"ACQUIRE_SERVICE_SECRET":                       kvRef,
-		"ACQUIRE_TRUSTED_SERVICES":                     "https://other.example",
-		"FUNCTIONS_WORKER_RUNTIME":                     "custom",
-		"WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID": "SystemAssigned",
-		"AzureWebJobsStorage__accountName":             "acqstore1",
+		"ACQUIRE_SERVICES":                          "identity,accounting",
+		"ACQUIRE_STORE_URL":                         "azblob://acq-store?account=acqstore1",
+		"ACQUIRE_PUBLIC_URL":                        "https://acq-identity.azurewebsites.net",
+		"ACQUIRE_SERVICE_SECRET":                    kvRef,
+		"ACQUIRE_TRUSTED_SERVICES":                  "https://other.example",
+		"AzureWebJobsStorage__accountName":          "acqstore1",
+		"APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Authorization=AAD",
 	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("app setting %s = %q, want %q", k, got[k], v)
 		}
 	}
-	if pkg := got["WEBSITE_RUN_FROM_PACKAGE"]; !strings.HasSuffix(pkg, "/acquire-packages/acq-identity/"+version+".zip") ||
-		strings.Contains(pkg, "sig=") {
-		t.Errorf("WEBSITE_RUN_FROM_PACKAGE = %q, want the plain package blob URL", pkg)
+	for _, k := range []string{"FUNCTIONS_WORKER_RUNTIME", "WEBSITE_RUN_FROM_PACKAGE", "AzureWebJobsStorage"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("app setting %s is set (Flex refuses it, or it would hold a key)", k)
+		}
+	}
+	if !strings.HasPrefix(got["APPLICATIONINSIGHTS_CONNECTION_STRING"], "InstrumentationKey=") {
+		t.Errorf("no application insights connection string: %v", got)
+	}
+}
+
+// An access-policy vault is refused before anything is made.
+func TestAccessPolicyVaultIsRefusedFirst(t *testing.T) {
+	r := newRig(t)
+	r.cloud.accessMode = true
+	if _, err := r.d.Create(context.Background(), testSpec(t)); !errors.Is(err, ErrAccessPolicyVault) {
+		t.Fatalf("Create = %v, want ErrAccessPolicyVault", err)
+	}
+	if n := len(r.cloud.find(http.MethodPut, "")); n != 0 || containerExists(t, r.blob, "acq-store") {
+		t.Errorf("%d PUTs, or a container, before the vault was found unusable", n)
+	}
+}
+
+// A new identity that Entra has not replicated yet is waited for.
+func TestRoleAssignmentWaitsForANewPrincipal(t *testing.T) {
+	r := newRig(t)
+	r.cloud.lag = 2
+	if _, err := r.d.Create(context.Background(), testSpec(t)); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if len(r.cloud.grantsAt()) != 6 {
+		t.Errorf("role assignments = %v", r.cloud.grantsAt())
+	}
+}
+
+func TestFailedPackageDeploymentIsAnError(t *testing.T) {
+	r := newRig(t)
+	r.cloud.deployFail = true
+	if _, err := r.d.Create(context.Background(), testSpec(t)); err == nil || !strings.Contains(err.Error(), "package deployment failed") {
+		t.Fatalf("Create = %v", err)
 	}
 }
 
@@ -212,11 +282,13 @@ func TestCreateTwiceConverges(t *testing.T) {
 	if first != second {
 		t.Errorf("second Create = %+v, first %+v", second, first)
 	}
-	if len(r.cloud.roles) != 1 || packageCount(t, r.blob, "acq-identity/") != 1 {
-		t.Errorf("after two Creates: %d role assignments, %d packages", len(r.cloud.roles), packageCount(t, r.blob, "acq-identity/"))
+	if n := len(r.cloud.grantsAt()); n != 6 {
+		t.Errorf("after two Creates: %d role assignments", n)
 	}
-	if sites := r.cloud.find(http.MethodPut, "/sites/acq-identity"); len(sites) != 2 || string(sites[0].Body) != string(sites[1].Body) {
-		t.Error("the two Creates sent different apps")
+	sites := r.cloud.find(http.MethodPut, "/sites/acq-identity")
+	if len(sites) != 2 || !strings.Contains(string(sites[0].Body), "AzureWebJobsStorage__accountName") ||
+		strings.Contains(string(sites[1].Body), "appSettings") {
+		t.Error("the app's first PUT must carry the host settings, and a later one none (settings are replaced whole afterwards)")
 	}
 }
 
@@ -243,13 +315,19 @@ func TestReadFindsTheDeployment(t *testing.T) {
 	if err != nil || read != created {
 		t.Errorf("Read = %+v, %v; want %+v", read, err, created)
 	}
+	names, err := r.d.List(context.Background(), "acq-")
+	if err != nil || !slices.Equal(names, []string{"acq-identity"}) {
+		t.Errorf("List = %v, %v", names, err)
+	}
+	r.cloud.mu.Lock()
 	delete(r.cloud.sites, "acq-identity") // drift: deleted out of band
+	r.cloud.mu.Unlock()
 	if _, err := r.d.Read(context.Background(), "acq-identity"); !errors.Is(err, deployer.ErrNotFound) {
 		t.Errorf("Read after drift = %v, want ErrNotFound", err)
 	}
 }
 
-func TestUpdateChangesPackageAndSettingsInPlace(t *testing.T) {
+func TestUpdateChangesPackageSizeAndSettingsInPlace(t *testing.T) {
 	r := newRig(t)
 	s := testSpec(t)
 	first, err := r.d.Create(context.Background(), s)
@@ -259,17 +337,22 @@ func TestUpdateChangesPackageAndSettingsInPlace(t *testing.T) {
 	s.Artifact = writeZip(t, "v2")
 	s.Env = map[string]string{"ACQUIRE_TRUSTED_SERVICES": "https://third.example"}
 	s.Kinds = []string{"identity"}
+	s.Function.MemoryMB = 512
 	updated, err := r.d.Update(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if updated.Version == first.Version || r.cloud.sites["acq-identity"].Tags[tagVersion] != updated.Version {
-		t.Errorf("version %s → %s, tag %s", first.Version, updated.Version, r.cloud.sites["acq-identity"].Tags[tagVersion])
+	st := r.cloud.sites["acq-identity"]
+	if updated.Version == first.Version || *st.Tags[tagVersion] != updated.Version ||
+		*st.Properties.FunctionAppConfig.ScaleAndConcurrency.InstanceMemoryMB != 512 {
+		t.Errorf("version %s → %s, tag %s", first.Version, updated.Version, *st.Tags[tagVersion])
 	}
 	got := r.cloud.settings["acq-identity"]
-	if got["ACQUIRE_SERVICES"] != "identity" || got["ACQUIRE_TRUSTED_SERVICES"] != "https://third.example" ||
-		!strings.HasSuffix(got["WEBSITE_RUN_FROM_PACKAGE"], updated.Version+".zip") {
+	if got["ACQUIRE_SERVICES"] != "identity" || got["ACQUIRE_TRUSTED_SERVICES"] != "https://third.example" {
 		t.Errorf("settings after Update = %v", got)
+	}
+	if n := len(r.cloud.find(http.MethodPost, "/api/publish")); n != 2 {
+		t.Errorf("%d publishes, want one per apply", n)
 	}
 	if n := len(r.cloud.find(http.MethodDelete, "/sites/acq-identity")); n != 0 {
 		t.Error("Update deleted the app instead of changing it")
@@ -296,14 +379,14 @@ func TestDeleteKeepsTheStoreUnlessAsked(t *testing.T) {
 	if !containerExists(t, r.blob, "acq-store") {
 		t.Fatal("Delete without deleteData removed the store container")
 	}
-	if packageCount(t, r.blob, "acq-identity/") != 0 || len(r.cloud.secrets) != 0 || len(r.cloud.roles) != 0 {
-		t.Error("Delete left the package, the secret or the role assignment")
+	if containerExists(t, r.blob, "acquire-pkg-acq-identity") || len(r.cloud.secrets) != 0 || len(r.cloud.grantsAt()) != 0 {
+		t.Errorf("Delete left the package container, the secret or role assignments %v", r.cloud.grantsAt())
 	}
-	if p := r.cloud.policies; len(p) != 2 || !strings.HasPrefix(p[1], "remove principal-acq-identity") {
-		t.Errorf("access policies = %q", p)
+	if len(r.cloud.plans) != 0 || len(r.cloud.workspaces) != 0 || len(r.cloud.components) != 0 {
+		t.Error("the plan, the workspace or the component was not deleted")
 	}
-	if len(r.cloud.find(http.MethodDelete, "/serverfarms/acq-identity-plan")) != 1 {
-		t.Error("the plan was not deleted")
+	if !containerExists(t, r.blob, "azure-webjobs-hosts") {
+		t.Error("Delete removed a host container other apps share")
 	}
 	if _, err := r.d.Read(context.Background(), "acq-identity"); !errors.Is(err, deployer.ErrNotFound) {
 		t.Errorf("Read after Delete = %v", err)
@@ -331,16 +414,12 @@ func TestDeleteDataRemovesTheStore(t *testing.T) {
 func TestStuckOperationEndsAtPollTimeout(t *testing.T) {
 	r := newRig(t)
 	r.cloud.asyncPut, r.cloud.stuck = true, true
-	r.d.web.pollTimeout = 300 * time.Millisecond
-	start := time.Now()
+	r.d.opts.PollTimeout = 300 * time.Millisecond
 	_, err := r.d.Create(context.Background(), testSpec(t))
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Create = %v, want a deadline error", err)
 	}
-	if took := time.Since(start); took > 10*time.Second {
-		t.Errorf("Create took %v", took)
-	}
-	if len(r.cloud.find(http.MethodPut, "/config/appsettings")) != 0 {
-		t.Error("settings were written for an app that never finished")
+	if len(r.cloud.find(http.MethodPut, "/config/appsettings")) != 0 || len(r.cloud.find(http.MethodPost, "/api/publish")) != 0 {
+		t.Error("settings or a package were sent to an app that never finished")
 	}
 }
