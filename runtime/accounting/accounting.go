@@ -215,6 +215,9 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Accounting, err
 	for _, u := range o.TrustedServices {
 		a.sv.Services[u] = true
 	}
+	// Services trusted later, on every platform, by a trust record on the
+	// service's store (service.TrustedCache; the provider's acquire_trust).
+	a.sv.Also = (&service.TrustedCache{B: svc.Bucket()}).Trusts
 	if err := a.openSettlement(o); err != nil {
 		return nil, err
 	}
