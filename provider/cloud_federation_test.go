@@ -249,13 +249,24 @@ func (r *cloudRig) peeredBoth(want string) resource.TestCheckFunc {
 }
 
 // cashAsStranger has the stranger service open an account in its own name
-// at the cloud accounting service (what a trusted service may do).
-func (r *cloudRig) cashAsStranger(ctx context.Context, accountingURL string) error {
+// at the cloud accounting service (what a trusted service may do). The
+// stranger is registered with the cloud region's registry first: a
+// service acting in its own name has its keys checked through its home
+// registry.
+func (r *cloudRig) cashAsStranger(ctx context.Context, s *terraform.State) error {
 	c := call.NewClient(&call.MemoryPins{})
 	c.Clock = r.h.env.Clock.Now
-	acc := &accounting.Client{C: c, URL: accountingURL}
+	reg := s.RootModule().Resources["acquire_service.registry"].Primary.Attributes["url"]
+	rec, err := (&registry.Client{C: c, URL: reg}).Register(ctx, r.stranger.URL(), "stranger")
+	if err != nil {
+		return err
+	}
+	if err := r.stranger.SetUID(ctx, rec.UID, reg); err != nil {
+		return err
+	}
+	acc := &accounting.Client{C: c, URL: s.RootModule().Resources["acquire_service.accounting"].Primary.Attributes["url"]}
 	r.accounts++
-	_, err := acc.CreateAccount(ctx, r.stranger, fmt.Sprintf("takings-%d", r.accounts), ledger.MustParse("0"))
+	_, err = acc.CreateAccount(ctx, r.stranger, fmt.Sprintf("takings-%d", r.accounts), ledger.MustParse("0"))
 	return err
 }
 
@@ -297,9 +308,6 @@ func TestAccCloudPeeringAndTrust(t *testing.T) {
 		r := newCloudRig(t, "aws")
 		ctx := context.Background()
 		u := r.h.env.URL
-		accountingURL := func(s *terraform.State) string {
-			return s.RootModule().Resources["acquire_service.accounting"].Primary.Attributes["url"]
-		}
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProviders,
 			Steps: scanEveryApply([]resource.TestStep{
@@ -342,7 +350,7 @@ resource "acquire_registry_peering" "impostor" {
 						resource.TestCheckResourceAttr("acquire_registry_peering.eu_us", "service_name", "reg-eu"),
 						resource.TestCheckResourceAttrSet("acquire_registry_peering.eu_us", "peer_region"),
 						func(s *terraform.State) error {
-							err := r.cashAsStranger(ctx, accountingURL(s))
+							err := r.cashAsStranger(ctx, s)
 							if !errors.Is(err, auth.ErrServiceNotTrusted) || !strings.Contains(err.Error(), r.stranger.URL()) {
 								return fmt.Errorf("an untrusted service must be refused by name: %w", err)
 							}
@@ -356,7 +364,7 @@ resource "acquire_registry_peering" "impostor" {
 						resource.TestCheckResourceAttr("acquire_trust.stranger", "service_name", "acct-eu"),
 						func(s *terraform.State) error {
 							time.Sleep(200 * time.Millisecond) // past the trust record's stranger rate limit
-							if err := r.cashAsStranger(ctx, accountingURL(s)); err != nil {
+							if err := r.cashAsStranger(ctx, s); err != nil {
 								return fmt.Errorf("trusted through acquire_trust, the running function still refuses: %w", err)
 							}
 							return nil
@@ -509,11 +517,10 @@ func TestAccCloudPeeringAndTrustOnGCP(t *testing.T) {
 		u := r.h.env.URL
 		trusted := func(s *terraform.State) error {
 			time.Sleep(200 * time.Millisecond) // past the trust record's stranger rate limit
-			url := s.RootModule().Resources["acquire_service.accounting"].Primary.Attributes["url"]
 			if list, err := r.trustRecord(ctx); err != nil || !slices.Equal(list, []string{r.stranger.URL()}) {
 				return fmt.Errorf("trust record %v (%w)", list, err)
 			}
-			if err := r.cashAsStranger(ctx, url); err != nil {
+			if err := r.cashAsStranger(ctx, s); err != nil {
 				return fmt.Errorf("trusted through acquire_trust, the running function still refuses: %w", err)
 			}
 			return nil

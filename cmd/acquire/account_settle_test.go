@@ -62,6 +62,15 @@ func twoRegionCLIs(t *testing.T) (eu, us *regionCLI) {
 		r.c = &cli{t: t, url: r.base + "/identity", dir: filepath.Join(t.TempDir(), "acquire"), clock: clock, env: map[string]string{}}
 		rs[i] = r
 	}
+	// The regions peer: each accounting service checks the other's keys
+	// through its home registry.
+	ctx := context.Background()
+	if _, err := rs[0].h.Registry.AddPeer(ctx, rs[1].base+"/registry", "us"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs[1].h.Registry.AddPeer(ctx, rs[0].base+"/registry", "eu"); err != nil {
+		t.Fatal(err)
+	}
 	return rs[0], rs[1]
 }
 

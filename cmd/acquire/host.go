@@ -28,12 +28,19 @@ import (
 	"github.com/openacquire/acquire/runtime/identity"
 )
 
+// Values of --settlement-peer-keys.
+const (
+	keysRegistry    = "registry"
+	keysPinnedByURL = "pinned-by-url"
+)
+
 type hostFlags struct {
 	storeURL, addr, publicURL, services, secretFile, admin string
 	adminTokenFile                                         string
 	jobLeaseS, sessionLifeS, sweepIntervalS                int
 	trustedIdentities                                      []string
 	settlementPeers                                        []string
+	settlementPeerKeys                                     string
 }
 
 func newHostCmd(g *globals) *cobra.Command {
@@ -62,7 +69,16 @@ on this host at runtime, each under its own name; the Terraform provider's
 local platform uses it. Its bearer token is read from ACQUIRE_HOST_TOKEN, else
 from --admin-token-file (default: admin.token in a local store folder, made
 once with mode 0600). With neither (a cloud store and no file), the admin API
-is off. --services none serves only what is deployed through it.`,
+is off. --services none serves only what is deployed through it.
+
+--settlement-peer names another region's accounting service by URL or by UID
+(acco-<id>@<region>). Its keys, like those of every service trusted to act on
+this host's accounting service in its own name, are checked through the
+registry the accounting service registered with, which asks the service's
+home registry (the regions must be peered): a key that registry does not vouch
+for is refused (KeyNotVouchedError). --settlement-peer-keys pinned-by-url
+takes instead what each URL publishes, pinned on first use: only for hosts
+without a registry peering (one host, tests); peers are then named by URL.`,
 		Example: `  acquire host
   acquire host --store file:///var/lib/acquire --addr 127.0.0.1:9000
   ACQUIRE_ADMIN_PASSWORD=... acquire host --admin alice
@@ -81,6 +97,9 @@ is off. --services none serves only what is deployed through it.`,
 			if _, err := auth.ParseTrustedIdentities(strings.Join(f.trustedIdentities, ",")); err != nil {
 				return usagef("--trusted-identity: %v", err)
 			}
+			if f.settlementPeerKeys != keysRegistry && f.settlementPeerKeys != keysPinnedByURL {
+				return usagef("--settlement-peer-keys must be %s or %s, not %q", keysRegistry, keysPinnedByURL, f.settlementPeerKeys)
+			}
 			oversubscribe(g.getenv)
 			return runHost(cmd.Context(), cmd.OutOrStdout(), f)
 		},
@@ -96,7 +115,9 @@ is off. --services none serves only what is deployed through it.`,
 	fl.StringArrayVar(&f.trustedIdentities, "trusted-identity", nil,
 		"URL of another identity service whose users may act here (repeatable; this host's own is always trusted, no other by default)")
 	fl.StringArrayVar(&f.settlementPeers, "settlement-peer", nil,
-		"URL of another region's accounting service to settle cross-region transfers with (repeatable; both sides must name each other)")
+		"URL or UID of another region's accounting service to settle cross-region transfers with (repeatable; both sides must name each other)")
+	fl.StringVar(&f.settlementPeerKeys, "settlement-peer-keys", keysRegistry,
+		"how settlement peers' and trusted services' keys are checked: "+keysRegistry+" (through their home registries) or "+keysPinnedByURL+" (hosts without a registry peering)")
 	fl.IntVar(&f.jobLeaseS, "job-lease-s", int(compute.DefaultLease/time.Second),
 		"seconds a compute claim or heartbeat holds a job: how soon a dead agent's job runs again")
 	fl.IntVar(&f.sessionLifeS, "session-life-s", int(identity.SessionTTL/time.Second),
@@ -147,7 +168,8 @@ func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
 	h, err := host.New(ctx, host.Config{Kinds: strings.Split(f.services, ","), NoServices: f.services == "none", StoreURL: f.storeURL,
 		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default(), AdminToken: token, JobLease: time.Duration(f.jobLeaseS) * time.Second,
 		SweepInterval: time.Duration(f.sweepIntervalS) * time.Second,
-		SessionLife:   time.Duration(f.sessionLifeS) * time.Second, TrustedIdentities: trusted, SettlementPeers: f.settlementPeers})
+		SessionLife:   time.Duration(f.sessionLifeS) * time.Second, TrustedIdentities: trusted, SettlementPeers: f.settlementPeers,
+		SettlementKeysPinnedByURL: f.settlementPeerKeys == keysPinnedByURL})
 	if err != nil {
 		_ = ln.Close()
 		return err

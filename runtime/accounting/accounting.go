@@ -143,7 +143,17 @@ type Accounting struct {
 	// Cross-region settlement (settle.go).
 	settler *settlement.Settler
 	peerV   *auth.ServiceVerifier
-	peers   []string
+	peers   *peerSet
+
+	// Services' keys (peerkeys.go).
+	svcClient  *call.Client
+	keys       PeerKeys
+	fallback   PeerKeys // trusted services' keys when registered with no registry; nil when keys was chosen
+	pinnedKeys bool     // keys is PinnedByURL, chosen explicitly
+	warnOnce   sync.Once
+	regMu      sync.Mutex
+	reg        string
+	regRead    time.Time
 
 	mu       sync.Mutex
 	accounts map[string]*accountRecord
@@ -167,15 +177,18 @@ type Options struct {
 	Staleness time.Duration
 	// LedgerOptions are passed to the ledger (the service's clock is added).
 	LedgerOptions []ledger.Option
-	// SettlementPeers lists the peer accounting services (URLs, any
-	// region) this one settles cross-region transfers with: its users may
-	// pay their accounts, and only they may call settle_credit here.
+	// SettlementPeers lists the peer accounting services (URLs or UIDs,
+	// any region) this one settles cross-region transfers with: its users
+	// may pay their accounts, and only they may call settle_credit here.
 	// Empty: none (no cross-region transfers).
 	SettlementPeers []string
-	// PeerCerts finds the certificates a peer signs with (default: the
-	// peer's published keys, pinned on first use). Federation plugs in
-	// its home-registry check here.
-	PeerCerts auth.ServiceCerts
+	// PeerKeys finds the keys of settlement peers and trusted services.
+	// nil: as their home registries vouch for them, asked through the
+	// registry this service registered with (registry.HomeKeys; a peer
+	// whose keys it does not vouch for is refused, KeyNotVouchedError).
+	// PinnedByURL(client) is the explicit choice of a deployment without
+	// a registry peering.
+	PeerKeys PeerKeys
 	// PeerCreditLimit is each peer's net credit here (0: the settlement
 	// package's default); SettlementWindow its credit_by window (0: the
 	// default). See runtime/settlement.
@@ -195,19 +208,21 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Accounting, err
 		return nil, err
 	}
 	v := &auth.Verifier{Lookup: identity.Lookup(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Identities: o.TrustedIdentities, Staleness: o.Staleness}
-	sv := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Audience: svc.URL(), Services: map[string]bool{}}
+	a := &Accounting{svc: svc, b: svc.Bucket(), l: l, v: v, svcClient: o.Client, accounts: map[string]*accountRecord{}}
+	a.openKeys(o)
+	// Trusted services' keys come the same way as settlement peers'.
+	a.sv = &auth.ServiceVerifier{Certs: a.serviceCerts, Clock: svc.Clock(), Audience: svc.URL(), Services: map[string]bool{}}
 	for _, u := range o.TrustedServices {
-		sv.Services[u] = true
+		a.sv.Services[u] = true
 	}
 	// Services trusted later, on every platform, by a trust record on the
 	// service's store (service.TrustedCache; the provider's acquire_trust).
-	sv.Also = (&service.TrustedCache{B: svc.Bucket()}).Trusts
-	a := &Accounting{svc: svc, b: svc.Bucket(), l: l, v: v, sv: sv, accounts: map[string]*accountRecord{}}
+	a.sv.Also = (&service.TrustedCache{B: svc.Bucket()}).Trusts
 	if err := a.openSettlement(o); err != nil {
 		return nil, err
 	}
 	a.register()
-	if err := svc.EnableFastPath(service.FastPath{Verify: v.Verify, Identities: o.TrustedIdentities, Certs: auth.ServiceCertsFrom(o.Client)}); err != nil {
+	if err := svc.EnableFastPath(service.FastPath{Verify: v.Verify, Identities: o.TrustedIdentities, Certs: a.serviceCerts}); err != nil {
 		return nil, err
 	}
 	return a, nil

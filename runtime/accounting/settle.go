@@ -11,13 +11,13 @@ package accounting
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/auth"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/ledger"
+	"github.com/openacquire/acquire/runtime/registry"
 	"github.com/openacquire/acquire/runtime/service"
 	"github.com/openacquire/acquire/runtime/settlement"
 )
@@ -44,41 +44,45 @@ func (a *Accounting) openSettlement(o Options) error {
 	if len(o.SettlementPeers) > MaxSettlementPeers {
 		return errors.New("accounting: too many settlement peers")
 	}
-	peers := map[string]settlement.Peer{}
-	trusted := map[string]bool{}
+	a.peers = &peerSet{a: a, byURL: map[string]settlement.Peer{}, pending: map[string]time.Time{}}
 	for _, u := range o.SettlementPeers {
 		u = strings.TrimRight(strings.TrimSpace(u), "/")
-		if u == "" || u == a.svc.URL() {
+		switch {
+		case u == "" || u == a.svc.URL():
 			continue
+		case registry.RegionOf(u) != "" && !strings.Contains(u, "/"):
+			if a.pinnedKeys {
+				return errors.New("accounting: settlement peer " + clip(u) + " is a UID, which only a registry resolves; with keys pinned by URL name it by URL")
+			}
+			a.peers.pending[u] = time.Time{}
+		case !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") || len(u) > settlement.MaxPeerURLBytes:
+			return errors.New("accounting: settlement peer " + clip(u) + " must be an http(s) accounting service URL or its UID (kind-<id>@<region>)")
+		default:
+			a.peers.byURL[u] = a.newPeer(u)
 		}
-		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") || len(u) > settlement.MaxPeerURLBytes {
-			return errors.New("accounting: settlement peer " + clip(u) + " must be an http(s) accounting service URL")
-		}
-		peers[u] = &httpPeer{c: o.Client, url: u, self: a.svc}
-		trusted[u] = true
-	}
-	certs := o.PeerCerts
-	if certs == nil {
-		certs = auth.ServiceCertsFrom(o.Client)
 	}
 	// Its own verifier: a peer is trusted to settle, nothing more (it owns
 	// no accounts here and cashes no cheques unless TrustedServices says).
-	a.peerV = &auth.ServiceVerifier{Certs: certs, Clock: a.svc.Clock(), Audience: a.svc.URL(), Services: trusted}
+	// Who is a peer is checked before it (peers named by UID resolve late).
+	a.peerV = &auth.ServiceVerifier{Certs: a.peerCerts, Clock: a.svc.Clock(), Audience: a.svc.URL(),
+		Unknown: func(u, fp string) error {
+			return call.Errorf(ErrPeerKey, "settlement peer %s signed with certificate %s, which is not among the keys its home registry vouches for", u, fp)
+		}}
+	if a.pinnedKeys {
+		a.peerV.Unknown = nil // the keys are the peer's own word: it publishes no such certificate
+	}
 	s, err := settlement.New(settlement.Config{Self: a.svc.URL(), Bucket: a.b, Ledger: a.l, Clock: a.svc.Clock(),
-		Peers:   func(u string) (settlement.Peer, bool) { p, ok := peers[u]; return p, ok },
+		Peers:   a.peers.get,
 		Payable: a.payableByPeer, OnHold: a.recordHold, CreditLimit: o.PeerCreditLimit, Window: o.SettlementWindow, Log: a.svc.Logger()})
 	if err != nil {
 		return err
 	}
 	a.settler = s
-	a.peers = slices.Sorted(func(yield func(string) bool) {
-		for u := range peers {
-			if !yield(u) {
-				return
-			}
-		}
-	})
 	return nil
+}
+
+func (a *Accounting) newPeer(u string) settlement.Peer {
+	return &httpPeer{c: a.svcClient, url: u, self: a.svc, keys: a.peerKeys}
 }
 
 func (a *Accounting) registerSettlement() {
@@ -261,6 +265,9 @@ func (a *Accounting) handleSettleCredit(ctx context.Context, args *SettleCreditA
 	if args.Authorisation != nil || args.Service == nil {
 		return nil, call.Errorf(call.ErrPermission, "settle_credit is for peer accounting services, with a service authorisation")
 	}
+	if !a.peers.has(ctx, args.Service.ServiceURL) {
+		return nil, call.Errorf(auth.ErrServiceNotTrusted, "service %q is not a settlement peer here", clip(args.Service.ServiceURL))
+	}
 	peer, err := a.peerV.Verify(ctx, args.Service, SettleCreditResource(&args.CreditRequest))
 	if err != nil {
 		return nil, err
@@ -294,7 +301,7 @@ func (a *Accounting) handlePositions(ctx context.Context, args *AuthArgs) (*Posi
 // SettlementPositions reads the position with every configured peer.
 func (a *Accounting) SettlementPositions(ctx context.Context) (*Positions, error) {
 	out := &Positions{Positions: []settlement.Position{}}
-	for _, u := range a.peers {
+	for _, u := range a.peers.urls(ctx) {
 		p, err := a.settler.Position(ctx, u)
 		if err != nil {
 			return nil, typed(err)
@@ -307,17 +314,33 @@ func (a *Accounting) SettlementPositions(ctx context.Context) (*Positions, error
 // httpPeer is a peer accounting service reached by an authenticated call:
 // this service signs settle_credit with its own certificate, for the
 // peer's URL alone.
+// The call is encrypted to, and its answer checked against, the peer's
+// keys as PeerKeys found them (its home registry's, by default), so a
+// credit is never believed on the word of whoever answers at the URL.
 type httpPeer struct {
 	c    *call.Client
 	url  string
 	self *service.Service
+	keys func(ctx context.Context, url string, refresh bool) (*call.TrustedKeys, error)
 }
 
 func (p *httpPeer) Credit(ctx context.Context, req settlement.CreditRequest) (settlement.CreditAnswer, error) {
 	var out settlement.CreditAnswer
-	err := service.SignedCall(ctx, p.c, p.url, p.self, "settle_credit", SettleCreditResource(&req), func(cr auth.Credentials) any {
-		return &SettleCreditArgs{Credentials: cr, CreditRequest: req}
-	}, &out, false)
+	cr, err := p.self.Credentials(ctx, p.url, SettleCreditResource(&req), time.Time{})
+	if err != nil {
+		return out, err
+	}
+	args := &SettleCreditArgs{Credentials: cr, CreditRequest: req}
+	for _, refresh := range []bool{false, true} {
+		var keys *call.TrustedKeys
+		if keys, err = p.keys(ctx, p.url, refresh); err != nil {
+			return out, err
+		}
+		err = p.c.CallWithKeys(ctx, p.url, keys, "settle_credit", args, &out)
+		if !errors.Is(err, call.ErrSignature) {
+			break // a signature error: the peer may have rotated; look again once
+		}
+	}
 	return out, err
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/openacquire/acquire/runtime/host/hosttest"
 	"github.com/openacquire/acquire/runtime/identity"
 	"github.com/openacquire/acquire/runtime/ledger"
+	"github.com/openacquire/acquire/runtime/registry"
 	"github.com/openacquire/acquire/runtime/service"
 	"github.com/openacquire/acquire/runtime/settlement"
 	"github.com/openacquire/acquire/runtime/store"
@@ -91,6 +92,7 @@ func twoRegions(t *testing.T) (eu, us *xregion) {
 	}
 	eu = start(lnEU, accURL(lnUS), "alice", "carol")
 	us = start(lnUS, accURL(lnEU), "bob", "dave")
+	peerRegistries(t, eu.env, us.env)
 	for _, r := range []*xregion{eu, us} {
 		for _, admin := range []string{"carol", "dave"} {
 			if s := r.user[admin]; s != nil {
@@ -101,6 +103,20 @@ func twoRegions(t *testing.T) (eu, us *xregion) {
 		}
 	}
 	return eu, us
+}
+
+// peerRegistries peers two hosts' registries (each admin adding the
+// other), so each accounting service checks the other's keys through its
+// home registry.
+func peerRegistries(t *testing.T, a, b *hosttest.Env) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := a.Host.Registry.AddPeer(ctx, b.Host.ServiceURL(registry.Kind), "b"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := b.Host.Registry.AddPeer(ctx, a.Host.ServiceURL(registry.Kind), "a"); err != nil || p.State != registry.PeerActive {
+		t.Fatalf("peering: %+v %v", p, err)
+	}
 }
 
 func (r *xregion) account(t *testing.T, user, name, deposit string) string {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openacquire/acquire/runtime/auth"
+	"github.com/openacquire/acquire/runtime/registry"
 	"github.com/openacquire/acquire/runtime/service"
 	"github.com/openacquire/acquire/runtime/store"
 )
@@ -31,6 +32,16 @@ func TestTrustRecordAdmitsAService(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = stranger
+	// Registered with the host's registry, as any service acting in its
+	// own name must be: its keys are checked through its home registry.
+	reg := f.env.Host.ServiceURL(registry.Kind)
+	rec, err := (&registry.Client{C: f.env.Client, URL: reg}).Register(ctx, stranger.URL(), "stranger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stranger.SetUID(ctx, rec.UID, reg); err != nil {
+		t.Fatal(err)
+	}
 	_, err = f.acc.CreateAccount(ctx, stranger, "takings", amt("0"))
 	wantClass(t, err, auth.ErrServiceNotTrusted)
 	if err == nil || !strings.Contains(err.Error(), stranger.URL()) {

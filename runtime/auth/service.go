@@ -67,6 +67,11 @@ type ServiceVerifier struct {
 	Audience string // this service's URL: authorisations for any other are refused
 	Clock    func() time.Time
 	MaxAge   time.Duration // default DefaultMaxAge
+	// Unknown, when set, makes the error for an authorisation signed with
+	// a certificate Certs does not give even after a refresh (e.g. one the
+	// service's home registry does not vouch for); default an
+	// AuthorisationError.
+	Unknown func(serviceURL, fingerprint string) error
 }
 
 // ServiceCertsFrom adapts a call client: certificates come from the
@@ -142,6 +147,9 @@ func (v *ServiceVerifier) cert(ctx context.Context, a *ServiceAuthorisation) (*c
 				return c, nil
 			}
 		}
+	}
+	if v.Unknown != nil {
+		return nil, v.Unknown(trunc(a.ServiceURL), trunc(a.Fingerprint))
 	}
 	return nil, call.Errorf(ErrAuthorisation, "service %q publishes no certificate %q", trunc(a.ServiceURL), trunc(a.Fingerprint))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/ledger"
+	"github.com/openacquire/acquire/runtime/registry"
 	"github.com/openacquire/acquire/runtime/settlement"
 )
 
@@ -161,6 +162,16 @@ func startRegions(ctx context.Context, baseStore string) (*regions, error) {
 		return nil, err
 	}
 	if r.us, err = start(lnUS, usURL, "us", euURL+"/"+accounting.Kind); err != nil {
+		r.close()
+		return nil, err
+	}
+	// The regions peer, so each checks the other's keys through its home
+	// registry (the default; checked keys are cached, so this costs the
+	// measured transfers nothing after the first).
+	if _, err = r.eu.h.Registry.AddPeer(ctx, usURL+"/"+registry.Kind, "us"); err == nil {
+		_, err = r.us.h.Registry.AddPeer(ctx, euURL+"/"+registry.Kind, "eu")
+	}
+	if err != nil {
 		r.close()
 		return nil, err
 	}

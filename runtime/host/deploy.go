@@ -358,7 +358,8 @@ func (h *Host) instance(ctx context.Context, rec *record) (*Host, error) {
 	cfg := Config{Kinds: []string{kind}, PublicURL: h.cfg.PublicURL, Secret: deploymentSecret(h.cfg.Secret, rec.Name),
 		Logger: h.cfg.Logger.With("deployment", rec.Name), Password: h.cfg.Password, TrustedServices: rec.Trusted,
 		ServiceURLs: map[string]string{kind: h.deployedURL(rec.Name)},
-		StoreURLs:   map[string]string{kind: rec.Spec.StoreURL}, JobLease: h.cfg.JobLease, SessionLife: h.cfg.SessionLife}
+		StoreURLs:   map[string]string{kind: rec.Spec.StoreURL}, JobLease: h.cfg.JobLease, SessionLife: h.cfg.SessionLife,
+		SettlementKeysPinnedByURL: h.cfg.SettlementKeysPinnedByURL}
 	if err := ApplySettings(&cfg, rec.Spec.Settings); err != nil {
 		return nil, err
 	}

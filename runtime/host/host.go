@@ -68,6 +68,13 @@ type Config struct {
 	// accounting service settles cross-region transfers with (both sides
 	// must list each other): runtime/settlement.
 	SettlementPeers []string
+	// SettlementKeysPinnedByURL takes settlement peers' and trusted
+	// services' keys from what their URLs publish, pinned on first use
+	// (accounting.PinnedByURL), instead of through the registry the
+	// accounting service registered with, which asks each one's home
+	// registry (the default). For hosts without a registry peering: one
+	// host, tests. Never chosen for them.
+	SettlementKeysPinnedByURL bool
 	// JobLease is how long a compute claim or heartbeat holds a job
 	// (0: compute.DefaultLease, at least compute.MinLease): how soon a
 	// dead agent's job runs again.
@@ -181,6 +188,9 @@ func (h *Host) open(ctx context.Context, kind string) error {
 	case accounting.Kind:
 		opts := accounting.Options{Client: h.Client, TrustedIdentities: h.trustedIdentities(), TrustedServices: h.trustedServices(),
 			SettlementPeers: h.cfg.SettlementPeers}
+		if h.cfg.SettlementKeysPinnedByURL {
+			opts.PeerKeys = accounting.PinnedByURL(h.Client)
+		}
 		if h.Accounting, err = accounting.New(ctx, svc, opts); err != nil {
 			return err
 		}

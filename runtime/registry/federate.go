@@ -39,7 +39,10 @@ func (r *Registry) isRemote(uid string) bool {
 // own region, with keys that chain from the certificate it pinned for the
 // service: a peer cannot vouch for another region's services, and no
 // registry's word is taken for keys it did not check itself.
-func (r *Registry) remoteLookup(ctx context.Context, uid string) (*Entry, error) {
+//
+// fresh skips the cache. It adds no new way to make this registry call a
+// peer: a lookup of a UID never answered (or no longer cached) does so too.
+func (r *Registry) remoteLookup(ctx context.Context, uid string, fresh bool) (*Entry, error) {
 	region := RegionOf(uid)
 	p, err := r.peer(ctx, region)
 	if err != nil {
@@ -49,7 +52,7 @@ func (r *Registry) remoteLookup(ctx context.Context, uid string) (*Entry, error)
 		r.peers.forget(region)
 		return nil, call.Errorf(ErrNotPeered, "region %s (of %s) is not peered with this registry", region, uid)
 	}
-	if e := r.peers.get(uid, r.svc.Now()); e != nil {
+	if e := r.peers.get(uid, r.svc.Now()); e != nil && !fresh {
 		return e, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, peerCallTimeout)

@@ -14,6 +14,11 @@ import (
 type LookupArgs struct {
 	UID string `json:"uid,omitempty"`
 	URL string `json:"url,omitempty"`
+	// Fresh asks the home registry of another region's UID again rather
+	// than answer from the peer cache (a caller that met a certificate
+	// the cached answer lacks: the service may have rotated). A local
+	// lookup is always fresh.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 // Entry is a registered service with its current, checked public keys.
@@ -27,7 +32,7 @@ func (r *Registry) handleLookup(ctx context.Context, a *LookupArgs) (*Entry, err
 	var err error
 	switch {
 	case a.UID != "" && r.isRemote(a.UID):
-		return r.remoteLookup(ctx, a.UID)
+		return r.remoteLookup(ctx, a.UID, a.Fresh)
 	case a.UID != "":
 		rec, err = r.byUID(ctx, a.UID)
 	case a.URL != "":

@@ -66,6 +66,8 @@ type Options struct {
 	// serves, so two hosts can name each other before either starts.
 	SettlementPeers []string
 	Listener        net.Listener
+	// SettlementKeysPinnedByURL: host.Config.SettlementKeysPinnedByURL.
+	SettlementKeysPinnedByURL bool
 }
 
 // DefaultKinds are the kinds Start runs when Options.Kinds is empty: the
@@ -99,7 +101,7 @@ func Start(t testing.TB, o Options) *Env {
 	ctx := context.Background()
 	cfg := host.Config{Kinds: o.Kinds, StoreURL: o.StoreURL, PublicURL: base, Secret: Secret,
 		Password: crypto.DefaultPasswordParams, AdminToken: o.AdminToken, NoServices: o.NoServices,
-		TrustedIdentities: o.TrustedIdentities, SettlementPeers: o.SettlementPeers}
+		TrustedIdentities: o.TrustedIdentities, SettlementPeers: o.SettlementPeers, SettlementKeysPinnedByURL: o.SettlementKeysPinnedByURL}
 	h, err := host.NewWithClock(ctx, cfg, clock.Now)
 	if err != nil {
 		t.Fatal(err)
