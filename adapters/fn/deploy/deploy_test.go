@@ -276,10 +276,21 @@ func TestBadSpecsChangeNothing(t *testing.T) {
 		t.Fatalf("bad specs wrote %+v", w)
 	}
 	for _, cfg := range []deploy.Config{{Registry: "r/x"}, {APIURL: "ftp://x", Registry: "r/x"}, {APIURL: "http://u:p@x", Registry: "r/x"},
-		{APIURL: "http://x"}, {APIURL: "http://x", Registry: "https://r/x"}} {
+		{APIURL: "http://x", Registry: "https://r/x"}} {
 		if _, err := deploy.New(cfg); !errors.Is(err, deploy.ErrInvalidSpec) {
 			t.Errorf("config %+v: %v", cfg, err)
 		}
+	}
+	// Without a registry a deployer reads (an import) but cannot push.
+	d, err := deploy.New(deploy.Config{APIURL: r.api.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Create(ctx, r.spec()); !errors.Is(err, deploy.ErrInvalidSpec) || !strings.Contains(err.Error(), "Config.Registry") {
+		t.Errorf("Create without a registry: %v", err)
+	}
+	if w := r.api.Writes(); len(w) != 0 {
+		t.Fatalf("a create without a registry wrote %+v", w)
 	}
 }
 

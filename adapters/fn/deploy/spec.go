@@ -43,7 +43,16 @@ const (
 	// configuration under the rest of the key (env:AWS_ACCESS_KEY_ID):
 	// the store's credentials where the node has no identity of its own.
 	SettingEnvPrefix = "env:"
+	// SettingRecordPrefix starts keys the deployer keeps, as they are, in
+	// the function's annotations (record:artifact), for a caller that
+	// must rebuild its configuration from the deployment alone (the
+	// provider's import): never secrets, each at most MaxRecordBytes.
+	SettingRecordPrefix = "record:"
 )
+
+// MaxRecordBytes bounds one recorded value: Fn refuses an annotation
+// value over 512 bytes of JSON.
+const MaxRecordBytes = 480
 
 // Defaults of the function's limits.
 const (
@@ -91,6 +100,7 @@ type parsed struct {
 	memoryMB     uint64
 	timeoutS     int32
 	idleTimeoutS int32
+	record       map[string]string // from record: settings
 }
 
 func checkName(name string) error {
@@ -165,7 +175,8 @@ func checkEnv(env map[string]string, secret string) error {
 }
 
 func parseSettings(s deployer.Spec) (parsed, error) {
-	p := parsed{Spec: s, memoryMB: DefaultMemoryMB, timeoutS: DefaultTimeoutS, idleTimeoutS: DefaultIdleTimeoutS, env: map[string]string{}}
+	p := parsed{Spec: s, memoryMB: DefaultMemoryMB, timeoutS: DefaultTimeoutS, idleTimeoutS: DefaultIdleTimeoutS, env: map[string]string{},
+		record: map[string]string{}}
 	for _, k := range sortedKeys(s.Settings) {
 		v := s.Settings[k]
 		var err error
@@ -183,6 +194,8 @@ func parseSettings(s deployer.Spec) (parsed, error) {
 			if _, dup := s.Env[name]; dup {
 				err = &SpecError{Field: "Settings." + k, Reason: "is also in Env"}
 			}
+		case strings.HasPrefix(k, SettingRecordPrefix):
+			err = p.recordSetting(strings.TrimPrefix(k, SettingRecordPrefix), v)
 		default:
 			err = p.setting(k, v)
 		}
@@ -226,6 +239,26 @@ func parseSettings(s deployer.Spec) (parsed, error) {
 		return parsed{}, &SpecError{Field: "Settings." + SettingStoreURL, Reason: "is required (the store the function opens: s3://, gs:// or azblob://)"}
 	}
 	return p, nil
+}
+
+var recordKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+// recordSetting keeps one record: value (checked: a name, a bounded size,
+// not the secret).
+func (p *parsed) recordSetting(k, v string) error {
+	field := "Settings." + SettingRecordPrefix + k
+	switch {
+	case !recordKeyRE.MatchString(k):
+		return &SpecError{Field: field, Reason: "the key must be 1-40 of a-z, 0-9 and '_'"}
+	case len(v) > MaxRecordBytes:
+		return &SpecError{Field: field, Reason: fmt.Sprintf("is over %d bytes (an Fn annotation)", MaxRecordBytes)}
+	case v == "":
+		return &SpecError{Field: field, Reason: "is empty"}
+	case p.Secret != "" && strings.Contains(v, p.Secret):
+		return &SpecError{Field: field, Reason: "holds the service secret"}
+	}
+	p.record[k] = v
+	return nil
 }
 
 func (p *parsed) setting(k, v string) error {
