@@ -168,7 +168,7 @@ func functionAttributes(k platformKind) map[string]schema.Attribute {
 		"tags_all": schema.MapAttribute{Computed: true, ElementType: types.StringType, Description: "Every tag on the service's " +
 			"objects: the provider's default_tags under tags (the deployer's own acquire-service left out). Planned from the " +
 			"configuration, so a default_tags change alone updates the service in place; read back from the deployment (AWS, " +
-			"GCP), so a tag changed out of band shows as drift and the next apply puts the configured ones back."},
+			"GCP, Fn), so a tag changed out of band shows as drift and the next apply puts the configured ones back."},
 	}
 }
 
