@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Provider docs (docs/index.md, docs/resources, docs/data-sources, docs/functions, docs/guides) generated
+# Provider docs (docs/index.md, docs/resources, docs/data-sources, docs/ephemeral-resources, docs/functions, docs/guides) generated
 # by tfplugindocs from the provider's schema and provider/examples, offline (docs/testing.md):
-# OpenTofu dumps the schema of the locally built provider under the hashicorp address
+# OpenTofu (tofu-next, 1.12: it lists ephemeral resources, which 1.10 does not) dumps the schema of the locally built provider under the hashicorp address
 # tfplugindocs looks for, and tfplugindocs renders it without downloading Terraform.
 #
 #   scripts/provider-docs.sh generate   rewrite the docs
@@ -32,7 +32,7 @@ terraform {
   }
 }
 TF
-(cd "$work/cfg" && TF_CLI_CONFIG_FILE="$work/tofurc" CHECKPOINT_DISABLE=1 "$tools/tofu" providers schema -json) >"$work/schema.json" 2>"$work/tofu.err" ||
+(cd "$work/cfg" && TF_CLI_CONFIG_FILE="$work/tofurc" CHECKPOINT_DISABLE=1 "$tools/tofu-next" providers schema -json) >"$work/schema.json" 2>"$work/tofu.err" ||
   { cat "$work/tofu.err" >&2; exit 1; }
 
 "$tools/tfplugindocs" generate --provider-dir "$root" --provider-name acquire --rendered-provider-name Acquire \
@@ -44,7 +44,7 @@ validate() { # the layout and front matter of docs/ as the registry reads them
     >"$work/validate.log" 2>&1 || { cat "$work/validate.log" >&2; exit 1; }
 }
 
-managed=(index.md data-sources resources functions guides)
+managed=(index.md data-sources resources ephemeral-resources functions guides)
 if [[ $mode == generate ]]; then
   for m in "${managed[@]}"; do rm -rf "docs/$m"; [[ -e $out/$m ]] && cp -R "$out/$m" "docs/$m"; done
   validate

@@ -1,6 +1,6 @@
 # The admin's enrolment, written once by acquire_service to its
 # admin_enrolment_file, handed to a secret manager without a trace in plan or
-# state (Terraform >= 1.10; with OpenTofu 1.10 read the 0600 file itself).
+# state (Terraform >= 1.10, OpenTofu >= 1.11; with OpenTofu 1.10 read the 0600 file itself).
 ephemeral "acquire_admin_enrolment" "root" {
   file = acquire_service.identity.admin_enrolment_file
 }
