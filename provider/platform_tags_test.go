@@ -65,7 +65,7 @@ func TestAccTagsUpdateInPlaceAndShowDrift(t *testing.T) {
 			return func(s *terraform.State) error {
 				got, err := fake.Tags(context.Background(), "tagged")
 				if err != nil || !maps.Equal(got, want) {
-					return fmt.Errorf("deployed tags %v (%v); want %v", got, err, want)
+					return fmt.Errorf("deployed tags %v; want %v: %w", got, want, err)
 				}
 				return nil
 			}
