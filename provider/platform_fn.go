@@ -51,7 +51,8 @@ func init() {
 			"service, one function running the image from make dist (dist/fn-<arch>.tar) by digest, an HTTP trigger per path. " +
 			"The state on store.s3, store.gcs or store.azure, whose bucket must exist. Fn has no secret store: the service " +
 			"secret is in the function's Fn configuration (protect the Fn API like a secret store); state keeps a reference. " +
-			"The storage kind cannot run on Fn. Tested against a simulated Fn API only (docs/design/fn.md).",
+			"Storage runs too: its own data URLs carry their key in the query, so one trigger routes them. Tested against a " +
+			"simulated Fn API only (docs/design/fn.md).",
 		Attributes: map[string]schema.Attribute{
 			"api_url": schema.StringAttribute{Required: true, Description: "The Fn server's API, e.g. http://fn.example:8080 " +
 				"(/v2 is added). A bearer token, when the API needs one, comes from FN_TOKEN in the provider's environment.",

@@ -236,7 +236,7 @@ func TestBadSpecsChangeNothing(t *testing.T) {
 	bad := map[string]func(*deployer.Spec){
 		"name":               func(s *deployer.Spec) { s.Name = "Bad_Name" },
 		"no kinds":           func(s *deployer.Spec) { s.Kinds = nil },
-		"storage":            func(s *deployer.Spec) { s.Kinds = []string{"storage"} },
+		"storage data env":   func(s *deployer.Spec) { s.Env = map[string]string{"ACQUIRE_STORAGE_DATA_URL": "path"} },
 		"repeated kind":      func(s *deployer.Spec) { s.Kinds = []string{"identity", "identity"} },
 		"no secret":          func(s *deployer.Spec) { s.Secret = "" },
 		"env secret":         func(s *deployer.Spec) { s.Env = map[string]string{"X": "pre" + secret} },

@@ -5,8 +5,11 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
+	"github.com/openacquire/acquire/runtime/host"
+	"github.com/openacquire/acquire/runtime/storage"
 	"github.com/openacquire/acquire/runtime/web"
 )
 
@@ -64,6 +67,10 @@ func fnConfig(p parsed, public string) map[string]string {
 	cfg[envStoreURL] = p.storeURL
 	cfg[envPublicURL] = public
 	cfg[envSecret] = p.Secret
+	if slices.Contains(p.Kinds, storage.Kind) {
+		// Its own data URLs become /storage/data?key=…: one trigger.
+		cfg[host.EnvStorageDataURL] = "query"
+	}
 	return cfg
 }
 
@@ -115,12 +122,16 @@ func (d *Deployer) ensureFn(ctx context.Context, a *api, appID string, p parsed,
 // path below /t/<app>, so each path a service answers needs its own.
 type route struct{ name, source string }
 
-// routes are the triggers of kinds: /<kind> for each, and for identity
-// every page and asset of its browser pages (/identity/web/…).
+// routes are the triggers of kinds: /<kind> for each, for identity every
+// page and asset of its browser pages (/identity/web/…), and for storage
+// its data route (/storage/data, the key in the query: see fnConfig).
 func routes(kinds []string) []route {
 	var out []route
 	for _, kind := range kinds {
 		out = append(out, route{kind, "/" + kind})
+		if kind == storage.Kind {
+			out = append(out, route{kind + "-data", "/" + kind + storage.DataRoute})
+		}
 		if kind != identityKind {
 			continue
 		}

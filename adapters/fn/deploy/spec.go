@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/openacquire/acquire/adapters/deployer"
+	"github.com/openacquire/acquire/runtime/host"
 )
 
 // ErrInvalidSpec is matched (errors.Is) by every *SpecError.
@@ -81,16 +82,9 @@ var (
 	kindRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 	// reservedEnvs are set by the deployer or by Fn's agent.
-	reservedEnvs = map[string]bool{envServices: true, envStoreURL: true, envPublicURL: true, envSecret: true}
+	reservedEnvs = map[string]bool{envServices: true, envStoreURL: true, envPublicURL: true, envSecret: true, host.EnvStorageDataURL: true}
 	storeSchemes = map[string]bool{"s3": true, "gs": true, "azblob": true}
 )
-
-// unroutableKinds are service kinds whose paths Fn's triggers cannot
-// route: a trigger's source matches one path exactly, and storage serves
-// object data below /storage/data/<token>.
-var unroutableKinds = map[string]string{
-	"storage": "storage serves object data below /storage/data/…, and Fn's HTTP triggers match one path exactly; run storage on another platform",
-}
 
 // parsed is a checked Spec with its settings decoded.
 type parsed struct {
@@ -139,9 +133,6 @@ func checkKinds(kinds []string) error {
 	for _, k := range kinds {
 		if !kindRE.MatchString(k) || seen[k] {
 			return &SpecError{Field: "Kinds", Reason: fmt.Sprintf("kind %q is not a service kind name, or is repeated", k)}
-		}
-		if why, bad := unroutableKinds[k]; bad {
-			return &SpecError{Field: "Kinds", Reason: why}
 		}
 		seen[k] = true
 	}
