@@ -368,6 +368,8 @@ func (f *fakeCloud) cloudLogging(r *http.Request, path string, body []byte) (int
 			}
 			b.RetentionDays = next.RetentionDays
 			return http.StatusOK, b
+		case r.Method == http.MethodDelete && b.LifecycleState != "ACTIVE":
+			return apiError(http.StatusBadRequest, "FAILED_PRECONDITION: bucket is not active")
 		case r.Method == http.MethodDelete:
 			b.LifecycleState = "DELETE_REQUESTED" // gone after 7 days
 			return http.StatusOK, map[string]any{}

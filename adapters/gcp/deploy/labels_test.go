@@ -156,6 +156,9 @@ func TestLogRetention(t *testing.T) {
 	if b.LifecycleState != "DELETE_REQUESTED" || sink != nil || x != nil {
 		t.Errorf("after Delete with data: bucket %s, sink %v, exclusion %v", b.LifecycleState, sink, x)
 	}
+	if err := e.d.Delete(ctx, svcName, true); err != nil {
+		t.Errorf("a second Delete with the log bucket already going: %v", err)
+	}
 	if _, err := e.d.Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}

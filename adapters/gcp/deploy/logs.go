@@ -163,7 +163,14 @@ func (d *Deployer) deleteLogs(ctx context.Context, service string, deleteData bo
 	}
 	ctx, cancel := d.call(ctx)
 	defer cancel()
-	_, err := d.logging.Projects.Locations.Buckets.Delete(d.logBucketName(service)).Context(ctx).Do()
+	b, err := d.logging.Projects.Locations.Buckets.Get(d.logBucketName(service)).Context(ctx).Do()
+	if isNotFound(err) || err == nil && b.LifecycleState == "DELETE_REQUESTED" {
+		return nil // gone, or already going
+	}
+	if err != nil {
+		return fmt.Errorf("gcp deploy: log bucket %s: %w", logID(service), err)
+	}
+	_, err = d.logging.Projects.Locations.Buckets.Delete(d.logBucketName(service)).Context(ctx).Do()
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("gcp deploy: delete log bucket %s: %w", logID(service), err)
 	}
