@@ -15,11 +15,12 @@ import (
 // once with us's host SIGKILLed while the transfer is in flight and then
 // restarted, the same --id retried until it is decided. Then it checks the
 // exact balances in both ledgers, and that the two accounting services'
-// settlement positions mirror each other with nothing in flight.
-func fedMoney(t *testing.T, o map[string]map[string]string, alice, root *cli, us *fedHost) {
+// settlement positions mirror each other with nothing in flight. It
+// answers usroot's CLI (us's admin, logged in).
+func fedMoney(t *testing.T, o map[string]map[string]string, alice, root *cli, us *fedHost) (usroot *cli) {
 	t.Helper()
 	euO, usO := o["eu"], o["us"]
-	usroot := &cli{t: t, config: t.TempDir(), env: []string{"ACQUIRE_IDENTITY_URL=" + usO["identity_url"],
+	usroot = &cli{t: t, config: t.TempDir(), env: []string{"ACQUIRE_IDENTITY_URL=" + usO["identity_url"],
 		"ACQUIRE_ACCOUNTING_URL=" + usO["accounting_url"]}}
 	waitFreshStep()
 	usroot.mustJSON(examplePassword+"\n", nil, "user", "login", "-u", "usroot", "--password-stdin", "--otp", otpNow(t, enrolmentURI(t, o["us_admin_enrolment_file"]["value"])))
@@ -106,4 +107,5 @@ func fedMoney(t *testing.T, o map[string]map[string]string, alice, root *cli, us
 		strings.Trim(euOwed, "-0.") == "" || euFlight != "0.000000" || usFlight != "0.000000" {
 		t.Fatalf("settlement positions: eu owes %s (in flight %s), us owes %s (in flight %s)", euOwed, euFlight, usOwed, usFlight)
 	}
+	return usroot
 }

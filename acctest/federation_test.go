@@ -122,7 +122,7 @@ func TestExampleFederation(t *testing.T) {
 	}
 
 	alice, root := fedUserStory(t, o)
-	fedMoney(t, o, alice, root, us) // SIGKILLs us's host mid-transfer and restarts it
+	usroot := fedMoney(t, o, alice, root, us) // SIGKILLs us's host mid-transfer and restarts it
 
 	// us goes down: eu's users keep working, calls into us fail fast and typed.
 	us.kill()
@@ -149,6 +149,7 @@ func TestExampleFederation(t *testing.T) {
 	if e.URL != usO["compute_url"] {
 		t.Fatalf("us compute through eu after us restarted: %q", e.URL)
 	}
+	fedAudits(t, o, alice, root, usroot) // both regions' audits clean, positions mirrored
 
 	_, _, destroyed := r.run(append([]string{"destroy", "-auto-approve"}, vars...)...)
 	for _, h := range []*fedHost{eu, us} {

@@ -45,6 +45,9 @@ type fakeDeployer struct {
 	// tags are each deployment's tags as the last Create or Update set
 	// them (a test changes them to play drift).
 	tags map[string]map[string]string
+	// storeURL, when set, is a bucket's store URL (a real store server);
+	// default a folder under dir.
+	storeURL func(bucket string) string
 }
 
 type fakeFunction struct {
@@ -97,7 +100,11 @@ func (f *fakeDeployer) Create(_ context.Context, s deployer.Spec) (deployer.Depl
 	fn.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fn.handler.Load().ServeHTTP(w, r)
 	}))
-	fn.dep = deployer.Deployment{Name: s.Name, URL: fn.srv.URL, StoreURL: "file://" + filepath.Join(f.dir, s.Bucket),
+	su := "file://" + filepath.Join(f.dir, s.Bucket)
+	if f.storeURL != nil {
+		su = f.storeURL(s.Bucket)
+	}
+	fn.dep = deployer.Deployment{Name: s.Name, URL: fn.srv.URL, StoreURL: su,
 		SecretRef: "fake-secrets/" + s.Name, Version: "v1", Services: strings.Join(s.Kinds, ",")}
 	if err := f.load(fn, s); err != nil {
 		fn.srv.Close()

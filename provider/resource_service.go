@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/openacquire/acquire/runtime/auth"
 	"github.com/openacquire/acquire/runtime/call"
 	"github.com/openacquire/acquire/runtime/host"
 	"github.com/openacquire/acquire/runtime/registry"
@@ -72,6 +73,8 @@ type serviceModel struct {
 	Store                *storeModel    `tfsdk:"store"`
 	Platform             types.Object   `tfsdk:"platform"`
 	Settings             types.Map      `tfsdk:"settings"`
+	TrustedIdentities    types.List     `tfsdk:"trusted_identities"`
+	TrustedServices      types.List     `tfsdk:"trusted_services"`
 	AdminUsername        types.String   `tfsdk:"admin_username"`
 	AdminPasswordWO      types.String   `tfsdk:"admin_password_wo"`
 	AdminPasswordEnv     types.String   `tfsdk:"admin_password_env"`
@@ -162,11 +165,21 @@ func (r *serviceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Description: "Kind-specific settings, updated in place (access: accounting_url, required; compute: access_url, required, and job_lease_s, " +
 					"the whole seconds (2 to 3600) a claimed job stays an agent's without a heartbeat: how soon a dead agent's job runs again; default 60, or a local host's --job-lease-s; " +
 					"identity: session_life_s, the whole seconds (60 to 86400) a session lasts once approved; default 86400, or a local host's --session-life-s; " +
-					"accounting, access, storage and compute: trusted_identities, the comma-separated URLs of the identity services whose users may act on the service; " +
-					"unset trusts none (only a deployment's admin's identity service), since a service must never fetch from, or believe, an identity service it was not told to trust; " +
-					"accounting and access: trusted_services, the comma-separated URLs of the services, of any region, that may act in their own name on it (cash cheques, invoice, check grants), " +
-					"on every platform, beside what acquire_trust adds on the local one; " +
+					"accounting, access, storage and compute: trusted_identities, and accounting and access: trusted_services, comma-separated " +
+					"URL lists kept for compatibility: use the trusted_identities and trusted_services attributes; " +
 					"accounting: settlement_peers, the comma-separated URLs of other regions' accounting services it settles cross-region transfers with, each naming the other). Checked at plan time."},
+			"trusted_identities": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+				Description: fmt.Sprintf("Accounting, access, storage and compute: the URLs of the identity services (of any region) "+
+					"whose users may act on the service, at most %d. Unset trusts none but a deployment's admin's identity service: "+
+					"a service never fetches from, or believes, an identity service it was not told to trust; a user of any other is "+
+					"refused with IdentityNotTrustedError naming it. Updated in place (a cloud function is redeployed with it). "+
+					"Replaces the comma-separated settings.trusted_identities, which is still read; giving both is an error.", auth.MaxTrustedIdentities)},
+			"trusted_services": schema.ListAttribute{Optional: true, ElementType: types.StringType,
+				Description: fmt.Sprintf("Accounting and access: the URLs of the services (of any region) that may act in their "+
+					"own name on it (cash cheques, invoice, check grants), at most %d; others are refused with ServiceNotTrustedError "+
+					"naming them. Updated in place (a cloud function is redeployed with it); acquire_trust adds trusts without a "+
+					"redeploy on every platform. Replaces the comma-separated settings.trusted_services, which is still read; "+
+					"giving both is an error.", auth.MaxTrustedIdentities)},
 			"admin_username": optString("Identity services: the first admin's username, created on first apply."),
 			"admin_password_wo": schema.StringAttribute{Optional: true, WriteOnly: true, Sensitive: true,
 				Description: "Identity services: the first admin's password. Write-only: never stored in state " +
@@ -282,6 +295,7 @@ func (r *serviceResource) ValidateConfig(ctx context.Context, req resource.Valid
 	}
 	kind := m.Kind.ValueString()
 	validateSettings(kind, m.Settings, &resp.Diagnostics)
+	validateTrustLists(ctx, kind, &m, &resp.Diagnostics)
 	if kind == registry.Kind && !m.Registry.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("registry"), "A registry does not register",
 			"registry: a registry service does not register with another registry; remove the attribute.")
@@ -313,6 +327,133 @@ func (r *serviceResource) ValidateConfig(ctx context.Context, req resource.Valid
 		resp.Diagnostics.AddAttributeError(path.Root("admin_user_uid"), "Computed for identity services",
 			"admin_identity_url and admin_user_uid are computed for an identity service; name its admin with admin_username.")
 	}
+}
+
+// trustLists are the list attributes that stand for a comma-separated
+// setting, by setting name.
+func (m *serviceModel) trustLists() map[string]types.List {
+	return map[string]types.List{host.TrustedIdentitiesSetting: m.TrustedIdentities, host.TrustedServicesSetting: m.TrustedServices}
+}
+
+// validateTrustLists checks trusted_identities and trusted_services at
+// plan: the kind takes them, each entry is a service URL (once), the list
+// is not too long, and the same list is not also in settings.
+func validateTrustLists(ctx context.Context, kind string, m *serviceModel, d *diag.Diagnostics) {
+	for key, l := range m.trustLists() {
+		if l.IsNull() {
+			continue
+		}
+		at := path.Root(key)
+		if !slices.Contains(host.KindSettings[kind], key) {
+			d.AddAttributeError(at, "Not for this kind", fmt.Sprintf("%s: a %s service takes no %s.", key, kind, strings.ReplaceAll(key, "_", " ")))
+			continue
+		}
+		if v, ok := m.Settings.Elements()[key]; ok && !m.Settings.IsUnknown() && v != nil {
+			d.AddAttributeError(at, "Given twice", fmt.Sprintf("%s: also given as settings.%s; give it once, with the attribute "+
+				"(the setting is read for compatibility only).", key, key))
+		}
+		if l.IsUnknown() {
+			continue
+		}
+		if n := len(l.Elements()); n > auth.MaxTrustedIdentities {
+			d.AddAttributeError(at, "Too many", fmt.Sprintf("%s: at most %d URLs, not %d.", key, auth.MaxTrustedIdentities, n))
+		}
+		seen := map[string]bool{}
+		for i, e := range l.Elements() {
+			v, ok := e.(types.String)
+			if !ok || v.IsUnknown() {
+				continue
+			}
+			if v.IsNull() {
+				d.AddAttributeError(at.AtListIndex(i), "Null URL", fmt.Sprintf("%s[%d]: must be a service URL.", key, i))
+				continue
+			}
+			msg := checkURL(v.ValueString())
+			if msg == "" && strings.Contains(v.ValueString(), ",") {
+				msg = "must not hold a comma"
+			}
+			if msg != "" {
+				d.AddAttributeError(at.AtListIndex(i), "Invalid URL", fmt.Sprintf("%s[%d]: %s.", key, i, msg))
+				continue
+			}
+			c, _ := registry.CanonicalURL(v.ValueString())
+			if seen[c] {
+				d.AddAttributeError(at.AtListIndex(i), "Listed twice", fmt.Sprintf("%s[%d]: %s is already listed.", key, i, v.ValueString()))
+			}
+			seen[c] = true
+		}
+	}
+	_ = ctx
+}
+
+// withTrustLists puts the list attributes into settings, as the
+// comma-separated values the platforms take.
+func (m *serviceModel) withTrustLists(ctx context.Context, settings map[string]string) (map[string]string, diag.Diagnostics) {
+	var d diag.Diagnostics
+	for key, l := range m.trustLists() {
+		if l.IsNull() || l.IsUnknown() {
+			continue
+		}
+		var urls []string
+		d.Append(l.ElementsAs(ctx, &urls, false)...)
+		if settings == nil {
+			settings = map[string]string{}
+		}
+		settings[key] = strings.Join(urls, ",")
+	}
+	return settings, d
+}
+
+// splitTrustLists takes the settings a platform answers back into the
+// list attributes the model uses (settings keep what was given as
+// settings). A list whose URLs are those answered keeps its order.
+func (m *serviceModel) splitTrustLists(ctx context.Context, settings map[string]string) (map[string]string, diag.Diagnostics) {
+	var d diag.Diagnostics
+	out := maps.Clone(settings)
+	for key, l := range m.trustLists() {
+		if l.IsNull() {
+			continue
+		}
+		value, ok := out[key]
+		delete(out, key)
+		var got []string
+		if ok {
+			got = strings.Split(value, ",")
+		}
+		var had []string
+		if !l.IsUnknown() {
+			d.Append(l.ElementsAs(ctx, &had, false)...)
+		}
+		if sameURLs(had, got) {
+			continue
+		}
+		v, dd := types.ListValueFrom(ctx, types.StringType, got)
+		d.Append(dd...)
+		if key == host.TrustedIdentitiesSetting {
+			m.TrustedIdentities = v
+		} else {
+			m.TrustedServices = v
+		}
+	}
+	return out, d
+}
+
+// sameURLs says whether two URL lists name the same services, in any
+// order and form.
+func sameURLs(a, b []string) bool {
+	canon := func(l []string) []string {
+		var out []string
+		for _, u := range l {
+			if c, err := registry.CanonicalURL(strings.TrimSpace(u)); err == nil {
+				out = append(out, c)
+			} else if u != "" {
+				out = append(out, u)
+			}
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return slices.Equal(canon(a), canon(b))
 }
 
 // validateSettings refuses a setting the kind does not take, a known value
@@ -642,6 +783,9 @@ func (r *serviceResource) spec(ctx context.Context, plan, config *serviceModel, 
 		s.Settings = map[string]string{}
 		d.Append(plan.Settings.ElementsAs(ctx, &s.Settings, false)...)
 	}
+	var dd diag.Diagnostics
+	s.Settings, dd = plan.withTrustLists(ctx, s.Settings)
+	d.Append(dd...)
 	switch {
 	case !plan.AdminUsername.IsNull():
 		s.Admin = &host.AdminSpec{Username: plan.AdminUsername.ValueString(), PasswordVersion: plan.AdminPasswordVersion.ValueString()}
@@ -749,8 +893,10 @@ func fromStatus(ctx context.Context, m *serviceModel, st *host.Status) diag.Diag
 		m.Store = storeFromURL(st.StoreURL)
 	}
 	m.Registry = nullIfEmpty(st.RegistryURL)
-	if len(st.Settings) > 0 || !m.Settings.IsNull() {
-		v, dd := types.MapValueFrom(ctx, types.StringType, st.Settings)
+	settings, dd := m.splitTrustLists(ctx, st.Settings)
+	d.Append(dd...)
+	if len(settings) > 0 || !m.Settings.IsNull() {
+		v, dd := types.MapValueFrom(ctx, types.StringType, settings)
 		d.Append(dd...)
 		m.Settings = v
 	}

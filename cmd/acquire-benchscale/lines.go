@@ -52,6 +52,7 @@ func init() {
 		line{
 			name:  "list_files page of 100 (heads, also read)",
 			build: buildHeads,
+			data:  "heads",
 			op: func(ctx context.Context, e *env, _ int) error {
 				return filesPage(ctx, e, "storage/heads/drive1/", 100)
 			},
@@ -59,6 +60,7 @@ func init() {
 		line{
 			name:  "list_files page of a folder of 100 (prefix)",
 			build: buildHeads,
+			data:  "heads",
 			op: func(ctx context.Context, e *env, n int) error {
 				dir := fmt.Sprintf("dir%06d", n/100/2)
 				return filesPage(ctx, e, "storage/heads/drive1/"+store.EncodeName(dir+"/"), 100)

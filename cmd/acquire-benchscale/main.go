@@ -31,6 +31,9 @@ type line struct {
 	op    func(ctx context.Context, e *env, n int) error
 	// max is the largest size the line runs at (0: every size).
 	max int
+	// data names the data set when consecutive lines time different reads
+	// of the same one: it is built once per size for all of them.
+	data string
 }
 
 type env struct {
@@ -47,73 +50,137 @@ func main() {
 	sizesFlag := flag.String("sizes", "1000,10000,100000", "history sizes, comma separated")
 	reps := flag.Int("reps", 5, "timed repetitions per size (median reported)")
 	dir := flag.String("dir", os.TempDir(), "where to build the stores")
-	only := flag.String("only", "", "run only lines whose name contains this")
+	only := flag.String("only", "", "run only lines whose name contains this (or one of several, separated by '|')")
+	auditN := flag.String("audit-n", "", "instead of the lines: audit synthetic ledgers of these many objects (comma separated) and print the audit's peak memory")
+	auditBudget := flag.Int("audit-budget", 0, "transfer entries the audit may hold at once (0: the ledger's default)")
 	flag.Parse()
-	var sizes []int
-	for s := range strings.SplitSeq(*sizesFlag, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 {
-			fmt.Fprintf(os.Stderr, "bad size %q\n", s)
-			os.Exit(2)
-		}
-		sizes = append(sizes, n)
-	}
 	ctx := context.Background()
-	fmt.Printf("acquire-benchscale: local file store, %d CPUs, load %s, sizes %v, median of %d\n\n", runtime.NumCPU(), loadAvg(), sizes, *reps)
-	fmt.Printf("| line | %s | growth |\n|---|%s---|\n", strings.Join(names(sizes), " | "), strings.Repeat("---|", len(sizes)))
-	for _, l := range lines {
-		if *only != "" && !strings.Contains(l.name, *only) {
-			continue
+	if *auditN != "" {
+		sizes, err := parseSizes(*auditN)
+		if err == nil {
+			err = auditMemory(ctx, sizes, *auditBudget)
 		}
-		row, err := run(ctx, l, sizes, *reps, *dir)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", l.name, err)
+			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		fmt.Println(row)
+		return
+	}
+	sizes, err := parseSizes(*sizesFlag)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+
+	fmt.Printf("acquire-benchscale: local file store, %d CPUs, load %s, sizes %v, median of %d\n\n", runtime.NumCPU(), loadAvg(), sizes, *reps)
+	fmt.Printf("| line | %s | growth |\n|---|%s---|\n", strings.Join(names(sizes), " | "), strings.Repeat("---|", len(sizes)))
+	for _, group := range groups(lines, *only) {
+		rows, err := run(ctx, group, sizes, *reps, *dir)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", group[0].name, err)
+			os.Exit(1)
+		}
+		for _, row := range rows {
+			fmt.Println(row)
+		}
 	}
 	fmt.Printf("\nload average after: %s\n", loadAvg())
 }
 
-func run(ctx context.Context, l line, sizes []int, reps int, dir string) (string, error) {
+// groups picks the lines whose name contains one of only's '|'-separated
+// parts (all when empty) and groups consecutive lines of one data set.
+// parseSizes reads a comma-separated list of positive counts.
+func parseSizes(list string) ([]int, error) {
+	var sizes []int
+	for s := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad size %q", s)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes, nil
+}
+
+func groups(all []line, only string) [][]line {
+	var out [][]line
+	for _, l := range all {
+		if only != "" && !slices.ContainsFunc(strings.Split(only, "|"), func(s string) bool { return strings.Contains(l.name, s) }) {
+			continue
+		}
+		if n := len(out); n > 0 && l.data != "" && out[n-1][0].data == l.data {
+			out[n-1] = append(out[n-1], l)
+			continue
+		}
+		out = append(out, []line{l})
+	}
+	return out
+}
+
+// run builds the group's data set to each size in turn (one store, grown)
+// and times each line's operation on it, returning one row per line.
+func run(ctx context.Context, group []line, sizes []int, reps int, dir string) ([]string, error) {
 	root, err := os.MkdirTemp(dir, "benchscale-")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer func() { _ = os.RemoveAll(root) }()
 	d, err := filestore.Open(root)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	d.UnsafeSkipFlush() // building history; the timed operations are reads
 	e := &env{b: store.NewBucket(d), root: root, aux: map[string]any{}}
 	defer func() { _ = e.b.Close() }()
-	var cells []string
-	var xs, ys []float64
+	cells := make([][]string, len(group))
+	xs, ys := make([][]float64, len(group)), make([][]float64, len(group))
 	have := 0
 	for _, n := range sizes {
-		if l.max > 0 && n > l.max {
-			cells = append(cells, "not run")
+		if !slices.ContainsFunc(group, func(l line) bool { return l.max == 0 || n <= l.max }) {
+			for i := range group {
+				cells[i] = append(cells[i], "not run")
+			}
 			continue
 		}
-		if err := l.build(ctx, e, have, n); err != nil {
-			return "", fmt.Errorf("building %d: %w", n, err)
+		t0 := time.Now()
+		if err := group[0].build(ctx, e, have, n); err != nil {
+			return nil, fmt.Errorf("building %d: %w", n, err)
 		}
 		have = n
-		var times []time.Duration
-		for range reps {
-			t0 := time.Now()
-			if err := l.op(ctx, e, n); err != nil {
-				return "", fmt.Errorf("at %d: %w", n, err)
+		fmt.Fprintf(os.Stderr, "%s: built %d in %v (load %s)\n", group[0].name, n, time.Since(t0).Round(time.Second), loadAvg())
+		for i, l := range group {
+			if l.max > 0 && n > l.max {
+				cells[i] = append(cells[i], "not run")
+				continue
 			}
-			times = append(times, time.Since(t0))
+			med, err := timeOp(ctx, l, e, n, reps)
+			if err != nil {
+				return nil, fmt.Errorf("%s at %d: %w", l.name, n, err)
+			}
+			fmt.Fprintf(os.Stderr, "%s at %d: %.2f ms\n", l.name, n, float64(med)/float64(time.Millisecond))
+			cells[i] = append(cells[i], fmt.Sprintf("%.2f ms", float64(med)/float64(time.Millisecond)))
+			xs[i], ys[i] = append(xs[i], math.Log(float64(n))), append(ys[i], math.Log(float64(med)))
 		}
-		slices.Sort(times)
-		med := times[len(times)/2]
-		cells = append(cells, fmt.Sprintf("%.2f ms", float64(med)/float64(time.Millisecond)))
-		xs, ys = append(xs, math.Log(float64(n))), append(ys, math.Log(float64(med)))
 	}
-	return fmt.Sprintf("| %s | %s | %s |", l.name, strings.Join(cells, " | "), growth(xs, ys)), nil
+	rows := make([]string, len(group))
+	for i, l := range group {
+		rows[i] = fmt.Sprintf("| %s | %s | %s |", l.name, strings.Join(cells[i], " | "), growth(xs[i], ys[i]))
+	}
+	return rows, nil
+}
+
+// timeOp returns the median time of reps runs of l's operation.
+func timeOp(ctx context.Context, l line, e *env, n, reps int) (time.Duration, error) {
+	var times []time.Duration
+	for range reps {
+		t0 := time.Now()
+		if err := l.op(ctx, e, n); err != nil {
+			return 0, err
+		}
+		times = append(times, time.Since(t0))
+	}
+	slices.Sort(times)
+	return times[len(times)/2], nil
 }
 
 // growth fits log(time) = a + k log(n) by least squares and names k.

@@ -15,6 +15,7 @@ func init() {
 		line{
 			name:  "statement: newest 100 entries (StatementNewest)",
 			build: buildStatement,
+			data:  "statement",
 			op: func(ctx context.Context, e *env, n int) error {
 				p, err := e.aux["ledger"].(*ledger.Ledger).StatementNewest(ctx, "a", zeroTime, zeroTime, "", 100)
 				if err == nil && len(p.Lines) != 100 {
@@ -27,6 +28,7 @@ func init() {
 		line{
 			name:  "statement: newest 100 entries, paging from the start (before)",
 			build: buildStatement,
+			data:  "statement",
 			op: func(ctx context.Context, e *env, n int) error {
 				l := e.aux["ledger"].(*ledger.Ledger)
 				token, lines := "", 0

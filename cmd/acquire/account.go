@@ -53,7 +53,7 @@ TransferConflictError (a transfer id reused with other content).`)
 	cmd.AddCommand(newAccountCreateCmd(g, af), newAccountListCmd(g, af), newAccountBalanceCmd(g, af),
 		newAccountStatementCmd(g, af), newAccountTransferCmd(g, af), newAccountReceiptCmd(g, af),
 		newAccountRefundCmd(g, af), newAccountDepositCmd(g, af), newAccountSetOverdraftCmd(g, af),
-		newAccountTransferStatusCmd(g, af), newAccountSettlementCmd(g, af))
+		newAccountTransferStatusCmd(g, af), newAccountSettlementCmd(g, af), newAccountAuditCmd(g, af))
 	return cmd
 }
 

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/host"
 )
 
@@ -138,5 +140,67 @@ func TestAccountTransferAcrossRegions(t *testing.T) {
 	}
 	if b := us.c.mustJSON("", "account", "balance", "main"); b["balance"] != "14.500000" {
 		t.Fatalf("bob: %v", b)
+	}
+}
+
+// 'acquire account audit' on both regions: clean (exit 0) with positions
+// that mirror each other; a user who is not an admin is refused; a ledger
+// tampered with behind the service's back exits 8 with the anomalies
+// listed in one JSON document.
+func TestAccountAuditAcrossRegions(t *testing.T) {
+	t.Parallel()
+	eu, us := twoRegionCLIs(t)
+	eu.login(t, "alice", true)
+	us.login(t, "bob", true)
+	alice := eu.c.mustJSON("", "account", "create", "main")["id"].(string)
+	bob := us.c.mustJSON("", "account", "create", "main")["id"].(string)
+	eu.c.mustJSON("", "account", "deposit", alice, "--amount", "100")
+	eu.c.mustJSON("", "account", "transfer", "--from", "main", "--to", bob, "--to-service", us.base+"/accounting", "--amount", "30")
+	us.c.mustJSON("", "account", "transfer", "--from", "main", "--to", alice, "--to-service", eu.base+"/accounting", "--amount", "4")
+
+	owed := map[string]string{}
+	for name, r := range map[string]*regionCLI{"eu": eu, "us": us} {
+		rep := r.c.mustJSON("", "account", "audit", "-u", map[string]string{"eu": "alice", "us": "bob"}[name])
+		l := rep["ledger"].(map[string]any)
+		ps := rep["positions"].([]any)
+		if rep["clean"] != true || l["total"] != "0.000000" || l["anomalies"] != nil || len(ps) != 1 {
+			t.Fatalf("%s audit: %v", name, rep)
+		}
+		p := ps[0].(map[string]any)
+		if p["in_flight"] != "0.000000" {
+			t.Fatalf("%s in flight: %v", name, p)
+		}
+		owed[name] = p["owed"].(string)
+		text := r.c.run("", "account", "audit", "-u", map[string]string{"eu": "alice", "us": "bob"}[name])
+		if text.code != 0 || !strings.Contains(text.stdout, "Audit: clean") || !strings.Contains(text.stdout, owed[name]) {
+			t.Fatalf("%s text audit: exit %d\n%s%s", name, text.code, text.stdout, text.stderr)
+		}
+	}
+	if owed["eu"] != "26.000000" || owed["us"] != "-26.000000" {
+		t.Fatalf("positions do not mirror: %v", owed)
+	}
+
+	// Not an admin: refused, nothing audited.
+	eu.login(t, "mallory", false)
+	eu.c.wantError(exitError, "PermissionError", "", "account", "audit", "-u", "mallory")
+
+	// A transfer record deleted behind the ledger's back: every entry of
+	// it now names an unrecorded transfer.
+	ctx := context.Background()
+	b := eu.h.Service(accounting.Kind).Bucket()
+	page, err := b.List(ctx, "ledger/transfers/", "", 1)
+	if err != nil || len(page.Items) == 0 {
+		t.Fatalf("no transfer record to tamper with: %v", err)
+	}
+	if err := b.Delete(ctx, page.Items[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	code, rep := eu.c.runJSON("", "account", "audit", "-u", "alice")
+	if code != exitAnomalies || rep["clean"] != false || len(rep["ledger"].(map[string]any)["anomalies"].([]any)) == 0 {
+		t.Fatalf("tampered audit: exit %d %v", code, rep)
+	}
+	text := eu.c.run("", "account", "audit", "-u", "alice")
+	if text.code != exitAnomalies || !strings.Contains(text.stdout, "anomaly: ") || !strings.Contains(text.stderr, "AuditAnomaliesError") {
+		t.Fatalf("tampered text audit: exit %d\n%s%s", text.code, text.stdout, text.stderr)
 	}
 }

@@ -22,6 +22,7 @@ const (
 	exitNotFound    = 5
 	exitUnreachable = 6
 	exitRefused     = 7 // the ledger refused the operation (see 'acquire account --help')
+	exitAnomalies   = 8 // an audit found anomalies (see 'acquire account audit --help')
 )
 
 // Error classes the CLI itself reports (the others come from services).
@@ -71,6 +72,16 @@ var exitCodes = map[string]int{
 	"OverdraftError":            exitRefused,
 	"AccountLimitError":         exitRefused,
 }
+
+// answeredError ends a command that printed its whole answer with a
+// typed exit code other than success (an audit that found anomalies):
+// nothing more goes to stdout, so JSON output stays one document.
+type answeredError struct {
+	class, message string
+	code           int
+}
+
+func (e *answeredError) Error() string { return e.class + ": " + e.message }
 
 // usageError is a mistake in how the command was called.
 type usageError struct{ err error }

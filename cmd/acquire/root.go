@@ -67,7 +67,8 @@ Exit codes:
      TransferRefusedError, NotProvisionalError, OverdraftError,
      AccountLimitError; or by the access
      service or a cheque's rules (see 'acquire access --help'); or
-     ServiceNotTrustedError (a service acting where it is not trusted)`
+     ServiceNotTrustedError (a service acting where it is not trusted)
+  8  an audit found anomalies: AuditAnomaliesError ('acquire account audit')`
 
 // globals are the global flags and what commands share: the streams, the
 // logger, the wallet and the service client. Commands in other files
@@ -290,6 +291,13 @@ func execute(g *globals, args []string) int {
 	cmd, err := root.ExecuteContextC(context.Background())
 	if err == nil {
 		return exitOK
+	}
+	if ae := (*answeredError)(nil); errors.As(err, &ae) {
+		// The answer is printed already (JSON on stdout stays one document).
+		if g.output != outputJSON {
+			fmt.Fprintf(g.stderr, "error: %s: %s\n", ae.class, escapeText(ae.message, true))
+		}
+		return ae.code
 	}
 	if !g.ran {
 		// Cobra refused the command line before running anything, perhaps

@@ -184,11 +184,9 @@ resource "acquire_service" "us_access" {
   registry           = acquire_service.us_registry.url
   admin_identity_url = acquire_service.eu_identity.url
   admin_user_uid     = acquire_service.eu_identity.admin_user_uid
-  settings = {
-    accounting_url     = acquire_service.eu_accounting.url
-    trusted_identities = join(",", [acquire_service.eu_identity.url, acquire_service.us_identity.url])
-  }
-  store = { azure = merge(local.us_store, { prefix = "access" }) }
+  settings           = { accounting_url = acquire_service.eu_accounting.url }
+  trusted_identities = [acquire_service.eu_identity.url, acquire_service.us_identity.url]
+  store              = { azure = merge(local.us_store, { prefix = "access" }) }
 }
 
 resource "acquire_service" "us_storage" {
@@ -198,7 +196,7 @@ resource "acquire_service" "us_storage" {
   registry           = acquire_service.us_registry.url
   admin_identity_url = acquire_service.us_identity.url
   admin_user_uid     = acquire_service.us_identity.admin_user_uid
-  settings           = { trusted_identities = join(",", [acquire_service.us_identity.url, acquire_service.eu_identity.url]) }
+  trusted_identities = [acquire_service.us_identity.url, acquire_service.eu_identity.url]
   store              = { azure = merge(local.us_store, { prefix = "storage" }) }
 }
 
@@ -209,11 +207,9 @@ resource "acquire_service" "us_compute" {
   registry           = acquire_service.us_registry.url
   admin_identity_url = acquire_service.eu_identity.url
   admin_user_uid     = acquire_service.eu_identity.admin_user_uid
-  settings = {
-    access_url         = acquire_service.us_access.url
-    trusted_identities = join(",", [acquire_service.eu_identity.url, acquire_service.us_identity.url])
-  }
-  store = { azure = merge(local.us_store, { prefix = "compute" }) }
+  settings           = { access_url = acquire_service.us_access.url }
+  trusted_identities = [acquire_service.eu_identity.url, acquire_service.us_identity.url]
+  store              = { azure = merge(local.us_store, { prefix = "compute" }) }
 }
 
 # ---- federation ----------------------------------------------------------

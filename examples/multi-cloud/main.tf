@@ -156,11 +156,9 @@ resource "acquire_service" "accounting" {
   registry           = acquire_service.registry.url
   admin_identity_url = acquire_service.identity.url
   admin_user_uid     = acquire_service.identity.admin_user_uid
-  settings = {
-    trusted_identities = acquire_service.identity.url
-    trusted_services   = "${var.access_public_url}/access" # access cashes cheques in its own name
-  }
-  store = { gcs = { bucket = "${var.prefix}-accounting" } }
+  trusted_identities = [acquire_service.identity.url]
+  trusted_services   = ["${var.access_public_url}/access"] # access cashes cheques in its own name
+  store              = { gcs = { bucket = "${var.prefix}-accounting" } }
   platform {
     gcp {
       project            = var.gcp_project
@@ -182,11 +180,9 @@ resource "acquire_service" "access" {
   registry           = acquire_service.registry.url
   admin_identity_url = acquire_service.identity.url
   admin_user_uid     = acquire_service.identity.admin_user_uid
-  settings = {
-    accounting_url     = acquire_service.accounting.url
-    trusted_identities = acquire_service.identity.url
-  }
-  store = { s3 = { bucket = "${var.prefix}-access", region = var.aws_region } }
+  settings           = { accounting_url = acquire_service.accounting.url }
+  trusted_identities = [acquire_service.identity.url]
+  store              = { s3 = { bucket = "${var.prefix}-access", region = var.aws_region } }
   platform {
     aws {
       region             = var.aws_region
@@ -205,7 +201,7 @@ resource "acquire_service" "storage" {
   registry           = acquire_service.registry.url
   admin_identity_url = acquire_service.identity.url
   admin_user_uid     = acquire_service.identity.admin_user_uid
-  settings           = { trusted_identities = acquire_service.identity.url }
+  trusted_identities = [acquire_service.identity.url]
   store              = { azure = { container = "${var.prefix}-storage", account = var.azure_storage_account } }
   platform {
     azure {
@@ -226,11 +222,9 @@ resource "acquire_service" "compute" {
   registry           = acquire_service.registry.url
   admin_identity_url = acquire_service.identity.url
   admin_user_uid     = acquire_service.identity.admin_user_uid
-  settings = {
-    access_url         = acquire_service.access.url
-    trusted_identities = acquire_service.identity.url
-  }
-  store = { gcs = { bucket = "${var.prefix}-compute" } }
+  settings           = { access_url = acquire_service.access.url }
+  trusted_identities = [acquire_service.identity.url]
+  store              = { gcs = { bucket = "${var.prefix}-compute" } }
   platform {
     gcp {
       project         = var.gcp_project

@@ -168,6 +168,9 @@ func New(svc *service.Service, o Options) (*Access, error) {
 	for _, u := range o.TrustedServices {
 		sv.Services[u] = true
 	}
+	// Services trusted later, on every platform, by a trust record on the
+	// service's store (service.TrustedCache; the provider's acquire_trust).
+	sv.Also = (&service.TrustedCache{B: svc.Bucket()}).Trusts
 	anySV := &auth.ServiceVerifier{Certs: auth.ServiceCertsFrom(o.Client), Clock: svc.Clock(), Audience: svc.URL()}
 	a := &Access{svc: svc, b: svc.Bucket(), v: v, sv: sv, anySV: anySV, c: o.Client,
 		acct: &accounting.Client{C: o.Client, URL: o.AccountingURL}}

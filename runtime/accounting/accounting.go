@@ -147,6 +147,7 @@ type Accounting struct {
 
 	mu       sync.Mutex
 	accounts map[string]*accountRecord
+	auditing sync.Mutex // held while ledger_audit walks the ledger
 }
 
 // Options configure the service.
@@ -198,6 +199,9 @@ func New(ctx context.Context, svc *service.Service, o Options) (*Accounting, err
 	for _, u := range o.TrustedServices {
 		sv.Services[u] = true
 	}
+	// Services trusted later, on every platform, by a trust record on the
+	// service's store (service.TrustedCache; the provider's acquire_trust).
+	sv.Also = (&service.TrustedCache{B: svc.Bucket()}).Trusts
 	a := &Accounting{svc: svc, b: svc.Bucket(), l: l, v: v, sv: sv, accounts: map[string]*accountRecord{}}
 	if err := a.openSettlement(o); err != nil {
 		return nil, err

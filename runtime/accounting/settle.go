@@ -89,6 +89,7 @@ func (a *Accounting) registerSettlement() {
 	service.Handle(s, "transfer_status", service.Options{}, a.handleTransferStatus)
 	service.Handle(s, "settle_credit", service.Options{}, a.handleSettleCredit)
 	service.Handle(s, "settlement_positions", service.Options{}, a.handlePositions)
+	service.Handle(s, "ledger_audit", service.Options{}, a.handleAudit)
 }
 
 // Settler returns the settlement (for the host's sweep and tests).

@@ -142,17 +142,19 @@ func agreeRegions(t *testing.T, eu, us *xregion) ledger.Amount {
 	ctx := context.Background()
 	var owed []ledger.Amount
 	for _, r := range []*xregion{eu, us} {
-		rep, err := r.env.Host.Accounting.Ledger().Audit(ctx)
-		if err != nil || len(rep.Anomalies) != 0 || rep.Total != "0.000000" {
-			t.Fatalf("audit: %v %+v", err, rep)
-		}
 		admin := r.user["carol"]
 		if admin == nil {
 			admin = r.user["dave"]
 		}
+		// The admins' audit over the wire: the ledger's audit and the
+		// positions, as `acquire account audit` shows them.
+		rep, err := r.acc.Audit(ctx, admin)
+		if err != nil || !rep.Clean || len(rep.Ledger.Anomalies) != 0 || rep.Ledger.Total != "0.000000" || rep.Ledger.Accounts == 0 {
+			t.Fatalf("audit: %v %+v", err, rep)
+		}
 		ps, err := r.acc.SettlementPositions(ctx, admin)
-		if err != nil || len(ps.Positions) != 1 || !ps.Positions[0].InFlight.IsZero() {
-			t.Fatalf("positions: %+v %v", ps, err)
+		if err != nil || len(ps.Positions) != 1 || !ps.Positions[0].InFlight.IsZero() || len(rep.Positions) != 1 || rep.Positions[0] != ps.Positions[0] {
+			t.Fatalf("positions: %+v %v (audit's: %+v)", ps, err, rep.Positions)
 		}
 		owed = append(owed, ps.Positions[0].Owed)
 	}
@@ -287,6 +289,12 @@ func crossAbuse(t *testing.T, eu, us *xregion) {
 	}
 	_, err = eu.acc.TransferStatus(ctx, eu.user["carol"], sa.ID)
 	wantClass(t, err, call.ErrNotFound)
+	// The audit is for admins: alice (no admin) is refused and learns nothing.
+	if rep, err := eu.acc.Audit(ctx, eu.user["alice"]); err == nil {
+		t.Fatalf("a user's audit answered %+v", rep)
+	} else {
+		wantClass(t, err, call.ErrPermission)
+	}
 
 	// settle_credit: a user may not call it, an untrusted service may not,
 	// a signature for other content is refused.

@@ -57,8 +57,13 @@ type ServiceCerts func(ctx context.Context, serviceURL string, refresh bool) ([]
 // ServiceVerifier checks service authorisations.
 type ServiceVerifier struct {
 	Certs ServiceCerts
-	// Services, when set, lists the only service URLs allowed to act.
+	// Services, when set, lists the only service URLs allowed to act
+	// (with those Also trusts).
 	Services map[string]bool
+	// Also, when set, is asked about a service not in Services: the
+	// service's trust record on its store (service.TrustedCache), which
+	// can change while the service runs. An error refuses the call.
+	Also     func(ctx context.Context, serviceURL string) (bool, error)
 	Audience string // this service's URL: authorisations for any other are refused
 	Clock    func() time.Time
 	MaxAge   time.Duration // default DefaultMaxAge
@@ -86,8 +91,8 @@ func (v *ServiceVerifier) Verify(ctx context.Context, a *ServiceAuthorisation, r
 	if a == nil {
 		return "", call.Errorf(ErrAuthorisation, "no service authorisation given")
 	}
-	if v.Services != nil && !v.Services[a.ServiceURL] {
-		return "", call.Errorf(ErrServiceNotTrusted, "service %q is not trusted here", trunc(a.ServiceURL))
+	if err := v.trusted(ctx, a.ServiceURL); err != nil {
+		return "", err
 	}
 	if err := checkAudience(a.Audience, v.Audience); err != nil {
 		return "", err
@@ -104,6 +109,24 @@ func (v *ServiceVerifier) Verify(ctx context.Context, a *ServiceAuthorisation, r
 		return "", call.Errorf(ErrAuthorisation, "service authorisation signature does not verify")
 	}
 	return a.ServiceURL, nil
+}
+
+// trusted refuses a service on neither list, naming it.
+func (v *ServiceVerifier) trusted(ctx context.Context, serviceURL string) error {
+	if v.Services == nil || v.Services[serviceURL] {
+		return nil
+	}
+	if v.Also != nil {
+		ok, err := v.Also(ctx, serviceURL)
+		if err != nil {
+			// The store's error stays here: callers are told only to retry.
+			return call.Errorf(call.ErrUnavailable, "this service's trust record cannot be read now; retry")
+		}
+		if ok {
+			return nil
+		}
+	}
+	return call.Errorf(ErrServiceNotTrusted, "service %q is not trusted here", trunc(serviceURL))
 }
 
 // cert finds the certificate named by the authorisation, fetching the

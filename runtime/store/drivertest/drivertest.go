@@ -58,6 +58,7 @@ func RunConformanceWith(t *testing.T, opts Options, newDriver func(t *testing.T)
 		{"ListTrickyOrder", s.testListTrickyOrder},
 		{"ListInfo", s.testListInfo},
 		{"ListPageCost", s.testListPageCost},
+		{"ListPageCostLongPrefix", s.testListPageCostLongPrefix},
 		{"InvalidKeys", s.testInvalidKeys},
 		{"InvalidPrefixes", s.testInvalidPrefixes},
 		{"MaxKey", s.testMaxKey},

@@ -73,6 +73,56 @@ func (s *suite) testListPageCost(t *testing.T, b *store.Bucket) {
 	}
 }
 
+// longPrefix is shared by every name of the long-prefix list-cost test: a
+// drive's file heads under one deep folder look like this (the folder's
+// '/' escaped), and it is longer than a tree of one-byte buckets follows.
+const longPrefix = "docs%2F2026%2Fquarterly-reports%2Fengineering%2Freport-"
+
+// testListPageCostLongPrefix: in a folder whose names all share a long
+// prefix, a page of 10 from the start and from the middle still reads far
+// fewer entries than the folder holds.
+func (s *suite) testListPageCostLongPrefix(t *testing.T, b *store.Bucket) {
+	c := ctx(t)
+	er, ok := s.driver.(EntriesReader)
+	if !ok {
+		t.Fatalf("%s does not count the entries its listings read (drivertest.EntriesReader)", s.driverName)
+	}
+	keys := make([]string, listCostKeys)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("lq/%s%06d", longPrefix, i*37%listCostKeys)
+	}
+	if err := putMany(c, b, append(keys, "lq/a", "lq/z"), 8); err != nil {
+		t.Fatal(err)
+	}
+	mid := ""
+	for range listCostKeys / 20 {
+		page, err := b.List(c, "lq/"+longPrefix, mid, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mid = page.Next
+	}
+	cases := []struct{ name, prefix, token, wantFirst string }{
+		{"first page", "lq/", "", "lq/a"},
+		{"first page under the prefix", "lq/" + longPrefix, "", fmt.Sprintf("lq/%s%06d", longPrefix, 0)},
+		{"page from the middle", "lq/" + longPrefix, mid, fmt.Sprintf("lq/%s%06d", longPrefix, listCostKeys/2)},
+	}
+	for _, tc := range cases {
+		before := er.EntriesRead()
+		page, err := b.List(c, tc.prefix, tc.token, 10)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		read := er.EntriesRead() - before
+		if len(page.Items) != 10 || page.Items[0].Key != tc.wantFirst {
+			t.Fatalf("%s: %d items starting %v, want 10 from %s", tc.name, len(page.Items), page.Items, tc.wantFirst)
+		}
+		if read >= listCostKeys/2 {
+			t.Errorf("%s: a page of 10 read %d entries of a folder of %d sharing a %d-byte prefix", tc.name, read, listCostKeys, len(longPrefix))
+		}
+	}
+}
+
 // putMany writes keys from workers goroutines.
 func putMany(ctx context.Context, b *store.Bucket, keys []string, workers int) error {
 	var next atomic.Int64

@@ -202,16 +202,23 @@ func (l *lister) addFile(dir string, e entry) error {
 }
 
 // readEntries returns the key-bearing entries of dir sorted by key. Temp
-// files are skipped (and removed when stale), lock files and foreign names
-// ignored. pfx is the decoded name prefix that dir's bucket stands for.
+// files are skipped (and removed when stale), lock files, markers and
+// foreign names ignored. pfx is the decoded name prefix that dir's bucket
+// stands for.
 func (d *Driver) readEntries(dir, base, pfx string) ([]entry, error) {
 	names, err := d.readNames(dir)
 	if err != nil {
 		return nil, err
 	}
+	k := pfx // what the directory's buckets are keyed by (tree.go)
+	if slices.Contains(names, markerName) {
+		if k, err = d.nodeKey(dir, pfx); err != nil {
+			return nil, err
+		}
+	}
 	entries := make([]entry, 0, len(names))
 	for _, name := range names {
-		e, ok, err := d.parseEntry(dir, base, pfx, name)
+		e, ok, err := d.parseEntry(dir, base, k, name)
 		if err != nil {
 			return nil, err
 		}
@@ -223,11 +230,13 @@ func (d *Driver) readEntries(dir, base, pfx string) ([]entry, error) {
 	return entries, nil
 }
 
-func (d *Driver) parseEntry(dir, base, pfx, name string) (entry, bool, error) {
+// parseEntry reads one name of directory dir, whose buckets are keyed by
+// the decoded prefix k.
+func (d *Driver) parseEntry(dir, base, k, name string) (entry, bool, error) {
 	switch {
 	case strings.HasSuffix(name, bucketSuffix):
-		c, ok := decodeSegment(strings.TrimSuffix(name, bucketSuffix))
-		return entry{kind: kindBucket, key: base + pfx + c, name: name}, ok && len(c) == 1, nil
+		sub, ok := parseBucket(k, name)
+		return entry{kind: kindBucket, key: base + sub, name: name}, ok, nil
 	case strings.HasPrefix(name, tempPrefix):
 		d.removeIfStale(dir + name)
 	case strings.HasPrefix(name, hashedPrefix) && strings.HasSuffix(name, dataSuffix):

@@ -231,10 +231,35 @@ func TestOldLayoutReadable(t *testing.T) {
 	}
 }
 
-// TestConcurrentSplits: writers, deleters and listers on one folder while
-// it splits and prunes under them: every acknowledged key is read back,
-// every deleted one is gone, and listings stay sorted without duplicates.
+// TestConcurrentSplits: writers, readers, deleters and listers on one
+// folder while it splits and prunes under them: every acknowledged key is
+// read back (also while splits move it), every deleted one is gone, and
+// listings stay sorted without duplicates; with short names and with names
+// sharing a long prefix (split under markers, some parting from it).
 func TestConcurrentSplits(t *testing.T) {
+	long := "docs%2F2026%2Fquarterly-reports%2Fengineering%2F"
+	for _, tc := range []struct {
+		name string
+		key  func(i, j int) string
+	}{
+		{"short names", func(i, j int) string {
+			if i%3 == 0 {
+				return fmt.Sprintf("c/%02d-%03d", i%17, j)
+			}
+			return fmt.Sprintf("c/%d%03d/k", i%10, j)
+		}},
+		{"long shared prefix", func(i, j int) string {
+			if i%3 == 0 {
+				return fmt.Sprintf("c/%s-%03d", long[:i%len(long)], j)
+			}
+			return fmt.Sprintf("c/%s%d%03d", long, i%10, j)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { concurrentSplits(t, tc.key) })
+	}
+}
+
+func concurrentSplits(t *testing.T, key func(i, j int) string) {
 	d := openSmall(t, 6)
 	ctx := context.Background()
 	const writers, per = 6, 120
@@ -242,11 +267,9 @@ func TestConcurrentSplits(t *testing.T) {
 	errs := make(chan error, writers*per)
 	for w := range writers {
 		wg.Go(func() {
+			var kept []string
 			for i := range per {
-				k := fmt.Sprintf("c/%d%03d/k", i%10, w*per+i)
-				if i%3 == 0 {
-					k = fmt.Sprintf("c/%02d-%03d", i%17, w*per+i)
-				}
+				k := key(i, w*per+i)
 				put := d.PutIfAbsent
 				if i%4 < 2 {
 					put = d.Put // replaces take the key lock: another path
@@ -258,6 +281,14 @@ func TestConcurrentSplits(t *testing.T) {
 				if i%2 == 0 {
 					if err := d.Delete(ctx, k); err != nil {
 						errs <- fmt.Errorf("delete %s: %w", k, err)
+						return
+					}
+					continue
+				}
+				kept = append(kept, k)
+				for _, k := range []string{k, kept[i*7%len(kept)]} {
+					if got, _, err := d.Get(ctx, k); err != nil || string(got) != k {
+						errs <- fmt.Errorf("get %s while others split: %q, %w", k, got, err)
 						return
 					}
 				}
@@ -296,10 +327,7 @@ func TestConcurrentSplits(t *testing.T) {
 	want := 0
 	for w := range writers {
 		for i := range per {
-			k := fmt.Sprintf("c/%d%03d/k", i%10, w*per+i)
-			if i%3 == 0 {
-				k = fmt.Sprintf("c/%02d-%03d", i%17, w*per+i)
-			}
+			k := key(i, w*per+i)
 			_, _, err := d.Get(ctx, k)
 			if i%2 == 0 && !errors.Is(err, driver.ErrNotFound) || i%2 == 1 && err != nil {
 				t.Fatalf("Get %s: %v", k, err)
@@ -344,5 +372,187 @@ func TestSplitsUnderConcurrentWriters(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// longPrefixKeys are names sharing a prefix far longer than a chain of
+// one-byte buckets could follow (the old tree stopped at 20 bytes), then
+// later names that part from it at several places, and some that are
+// prefixes of it.
+func longPrefixKeys(n int) []string {
+	long := "docs%2F2026%2Fquarterly-reports%2Fengineering%2Freport-"
+	var keys []string
+	for i := range n {
+		keys = append(keys, fmt.Sprintf("h/%s%06d", long, i*7919%n))
+	}
+	for i := range n / 4 {
+		keys = append(keys,
+			fmt.Sprintf("h/%s%04d", long[:20], i),
+			fmt.Sprintf("h/%s%04d", long[:40], i),
+			fmt.Sprintf("h/%sx%03d/sub", long[:i%len(long)], i))
+	}
+	keys = append(keys, "h/"+long[:10], "h/"+long, "h/d")
+	return keys
+}
+
+// TestLongSharedPrefix: a folder of names sharing a 55-byte prefix splits
+// into a shallow tree (markers, not chains of one-byte buckets), a page
+// anywhere in it reads a bounded number of entries, names that arrive
+// later and part from the prefix earlier are found, listed in order and
+// bounded too, and deleting everything leaves nothing, markers included.
+func TestLongSharedPrefix(t *testing.T) {
+	const split = 50
+	d := openSmall(t, split)
+	ctx := t.Context()
+	keys := longPrefixKeys(2000)
+	for _, k := range keys {
+		if _, err := d.PutIfAbsent(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	depth, markers := 0, 0
+	err := filepath.WalkDir(d.root, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.Name() == markerName {
+			markers++
+		}
+		if !e.IsDir() || path == filepath.Join(d.root, locksDir) {
+			return nil
+		}
+		depth = max(depth, strings.Count(path, bucketSuffix))
+		names, err := os.ReadDir(path)
+		if err == nil && len(names) > 4*split+300 {
+			t.Errorf("%s holds %d entries", path, len(names))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if markers == 0 || depth > 12 {
+		t.Fatalf("%d markers, %d buckets deep: the shared prefix was not compressed", markers, depth)
+	}
+	for _, k := range keys {
+		if got, _, err := d.Get(ctx, k); err != nil || string(got) != k {
+			t.Fatalf("Get %q: %q %v", k, got, err)
+		}
+	}
+	if got := listAll(t, d, "h/", 37); !slices.Equal(got, keys) {
+		t.Fatalf("listed %d keys, want %d (or out of order)", len(got), len(keys))
+	}
+	for _, i := range []int{0, 1, len(keys) / 3, len(keys) / 2, len(keys) - 20} {
+		d.entriesRead.Store(0)
+		token := base64.RawURLEncoding.EncodeToString([]byte(keys[i]))
+		page, err := d.List(ctx, "h/", token, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, it := range page.Items {
+			got = append(got, it.Key)
+		}
+		if want := keys[i+1 : i+11]; !slices.Equal(got, want) {
+			t.Fatalf("after %q: got %q want %q", keys[i], got, want)
+		}
+		if read := d.entriesRead.Load(); read > 1500 {
+			t.Errorf("a page of 10 after %q read %d entries of a folder of %d", keys[i], read, len(keys))
+		}
+	}
+	for _, prefix := range []string{"h/docs%2F2026%2Fquarterly-reports%2Fengineering%2Freport-00", "h/docs%2F2026%2Fq", "h/docs%2F2026%2Fquarterly-reports%2Fx"} {
+		var want []string
+		for _, k := range keys {
+			if strings.HasPrefix(k, prefix) {
+				want = append(want, k)
+			}
+		}
+		if got := listAll(t, d, prefix, 13); !slices.Equal(got, want) {
+			t.Fatalf("prefix %q: listed %d keys, want %d", prefix, len(got), len(want))
+		}
+	}
+	for _, k := range keys {
+		if err := d.Delete(ctx, k); err != nil {
+			t.Fatalf("Delete %q: %v", k, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d.root, "h.dir")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("emptied folder left behind: %v", err)
+	}
+}
+
+// TestOneByteBucketsReadable: a folder split by the tree before markers
+// (chains of one-byte buckets keyed by consecutive bytes, no marker) is
+// read, listed, written and split further as it is.
+func TestOneByteBucketsReadable(t *testing.T) {
+	d := openSmall(t, 1_000_000) // write unsplit, then lay out by hand
+	ctx := t.Context()
+	var keys []string
+	for i := range 300 {
+		keys = append(keys, fmt.Sprintf("o/acct-%05d", i*7%300))
+	}
+	for _, k := range keys {
+		if _, err := d.Put(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The old layout: every name in the deepest bucket along its first 9
+	// bytes ("acct-0000" .. "acct-0029"), one byte per bucket level.
+	top := filepath.Join(d.root, "o.dir")
+	names, err := os.ReadDir(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range names {
+		seg, ok := movable(e.Name())
+		if !ok {
+			continue
+		}
+		dir := top
+		for k := range 9 {
+			dir = filepath.Join(dir, encodeSegment(seg[k:k+1])+bucketSuffix)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(top, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slices.Sort(keys)
+	check := func(keys []string) {
+		t.Helper()
+		for _, k := range keys {
+			if got, _, err := d.Get(ctx, k); err != nil || string(got) != k {
+				t.Fatalf("Get %q: %q %v", k, got, err)
+			}
+		}
+		if got := listAll(t, d, "o/", 11); !slices.Equal(got, keys) {
+			t.Fatalf("listed %d keys, want %d (or out of order): %q", len(got), len(keys), got)
+		}
+		if got := listAll(t, d, "o/acct-001", 3); len(got) != 100 {
+			t.Fatalf("prefix listed %d keys, want 100", len(got))
+		}
+	}
+	check(keys)
+	d.splitEntries = 4 // now split what the old layout left, the new way
+	for i := 300; i < 600; i++ {
+		k := fmt.Sprintf("o/acct-%05d", i)
+		if _, err := d.PutIfAbsent(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	check(keys)
+	for _, k := range keys {
+		if err := d.Delete(ctx, k); err != nil {
+			t.Fatalf("Delete %q: %v", k, err)
+		}
+	}
+	if _, err := os.Stat(top); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("emptied folder left behind: %v", err)
 	}
 }

@@ -13,3 +13,12 @@ resource "acquire_registry_peering" "us_to_eu" {
   peer     = acquire_service.eu_registry.url
   label    = "eu"
 }
+
+# A registry on a cloud platform: named as acquire_service imports it; the
+# provider opens it on its store with its secret from the secret store.
+resource "acquire_registry_peering" "cloud_to_eu" {
+  deployment = "aws/eu-west-2/cloud-registry"
+  registry   = acquire_service.cloud_registry.url
+  peer       = acquire_service.eu_registry.url
+  label      = "eu"
+}

@@ -47,7 +47,8 @@ resource "acquire_service" "accounting_gcp" {
   registry           = acquire_service.registry.url
   admin_identity_url = acquire_service.identity.url
   admin_user_uid     = acquire_service.identity.admin_user_uid
-  settings           = { trusted_services = "https://access.example.org/access" }
+  trusted_identities = [acquire_service.identity.url]
+  trusted_services   = ["https://access.example.org/access"]
   store              = { gcs = { bucket = "acquire-accounting-gcp" } }
   platform {
     gcp {

@@ -1,0 +1,442 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/openacquire/acquire/adapters/aws/s3store"
+	"github.com/openacquire/acquire/adapters/deployer"
+	"github.com/openacquire/acquire/adapters/servertest"
+	"github.com/openacquire/acquire/runtime/accounting"
+	"github.com/openacquire/acquire/runtime/auth"
+	"github.com/openacquire/acquire/runtime/call"
+	"github.com/openacquire/acquire/runtime/host"
+	"github.com/openacquire/acquire/runtime/ledger"
+	"github.com/openacquire/acquire/runtime/registry"
+	"github.com/openacquire/acquire/runtime/service"
+	"github.com/openacquire/acquire/runtime/store"
+)
+
+// cloudRig is region "eu" on a cloud (the fake cloud at the deployer
+// boundary running the real function handler, its buckets on a real S3
+// server, versitygw) and region "us" on a local host.
+type cloudRig struct {
+	h        *adminHost
+	fake     *fakeDeployer
+	artifact string
+	s3       string
+	// stranger is a service of nobody's configuration, served over HTTP:
+	// what acquire_trust makes the cloud accounting service trust.
+	stranger *service.Service
+}
+
+func newCloudRig(t *testing.T) *cloudRig {
+	t.Helper()
+	ctx := context.Background()
+	h := startAdminHost(t)
+	if _, err := h.admin.Deploy(ctx, "reg", host.Spec{Kind: registry.Kind}); err != nil {
+		t.Fatal(err)
+	}
+	end := servertest.Start(t, servertest.Versitygw)
+	t.Setenv("AWS_ACCESS_KEY_ID", servertest.S3Access)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", servertest.S3Secret)
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(end), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(servertest.S3Access, servertest.S3Secret, "")})
+	for _, b := range []string{"reg-eu", "acct-eu", "stranger"} {
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(EnvSecretSeed, "test-seed-for-cloud-federation")
+	fake := newFakeDeployer(t, h.env.Clock.Now)
+	s3URL := func(bucket string) string {
+		return "s3://" + bucket + "?" + url.Values{"endpoint": {end}, "path_style": {"true"}, "region": {"us-east-1"}}.Encode()
+	}
+	fake.storeURL = s3URL
+	saved := newDeployer
+	newDeployer = func(context.Context, cloudBlock) (deployer.Deployer, error) { return fake, nil }
+	t.Cleanup(func() { newDeployer = saved })
+
+	s3store.Register()
+	b, err := store.Open(ctx, s3URL("stranger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	srv := httptest.NewServer(nil)
+	t.Cleanup(srv.Close)
+	stranger, err := service.New(ctx, service.Config{Kind: "stranger", URL: srv.URL + "/stranger", Bucket: b,
+		Secret: "Stranger-Service-Secret-1", Clock: h.env.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = stranger
+	return &cloudRig{h: h, fake: fake, artifact: testArtifact(t, "aws-lambda-arm64.zip"), s3: end, stranger: stranger}
+}
+
+// config: the eu registry and accounting on the cloud, the two halves of
+// the eu-us peering (eu's through its deployment), and the accounting
+// service's trust in the stranger (through its deployment). extra is
+// appended.
+func (r *cloudRig) config(trust bool, extra string) string {
+	u := r.h.env.URL
+	cfg := providerBlock(u) + fmt.Sprintf(`
+resource "acquire_service" "registry" {
+  name = "reg-eu"
+  kind = "registry"
+  platform {
+    aws {
+      region   = "us-east-1"
+      artifact = %[2]q
+    }
+  }
+  store = { s3 = { bucket = "reg-eu", region = "us-east-1" } }
+}
+
+resource "acquire_service" "accounting" {
+  name               = "acct-eu"
+  kind               = "accounting"
+  registry           = acquire_service.registry.url
+  trusted_identities = ["%[1]s/ident", "%[1]s/ident2"]
+  trusted_services   = ["%[1]s/access"]
+  platform {
+    aws {
+      region   = "us-east-1"
+      artifact = %[2]q
+    }
+  }
+  store = { s3 = { bucket = "acct-eu", region = "us-east-1" } }
+}
+
+resource "acquire_registry_peering" "eu_us" {
+  deployment = "aws/us-east-1/reg-eu"
+  registry   = acquire_service.registry.url
+  peer       = "%[1]s/reg"
+  label      = "us"
+}
+
+resource "acquire_registry_peering" "us_eu" {
+  registry   = "%[1]s/reg"
+  peer       = acquire_service.registry.url
+  label      = "eu"
+  depends_on = [acquire_registry_peering.eu_us]
+}
+`, u, r.artifact)
+	if trust {
+		cfg += fmt.Sprintf(`
+resource "acquire_trust" "stranger" {
+  deployment = "aws/us-east-1/acct-eu"
+  service    = acquire_service.accounting.url
+  trusted    = %q
+}
+`, r.stranger.URL())
+	}
+	return cfg + extra
+}
+
+// cloudPeers lists the eu registry's peers (active or pending) by opening
+// it on its store as the provider does.
+func (r *cloudRig) cloudPeers(ctx context.Context) (map[string]string, string, error) {
+	t, _ := parseDeployment("aws/us-east-1/reg-eu")
+	got := map[string]string{}
+	region := ""
+	err := withCloudService(ctx, nil, t, func(h *host.Host, _ string) error {
+		l, err := h.Peers(ctx, registry.Kind)
+		if err != nil {
+			return err
+		}
+		region = l.Region
+		for _, p := range l.Peers {
+			if p.State == registry.PeerActive || p.State == registry.PeerPending {
+				got[p.URL] = p.State
+			}
+		}
+		return nil
+	})
+	return got, region, err
+}
+
+func (r *cloudRig) peeredBoth(want string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		ctx := context.Background()
+		got, _, err := r.cloudPeers(ctx)
+		if err != nil {
+			return err
+		}
+		if got[r.h.env.URL+"/reg"] != want || len(got) != 1 {
+			return fmt.Errorf("the cloud registry's peers %v, want us %s", got, want)
+		}
+		regURL := s.RootModule().Resources["acquire_service.registry"].Primary.Attributes["url"]
+		return peered(r.h, map[string]string{regURL: want})(s)
+	}
+}
+
+// cashAsStranger has the stranger service open an account in its own name
+// at the cloud accounting service (what a trusted service may do).
+func (r *cloudRig) cashAsStranger(ctx context.Context, accountingURL string) error {
+	c := call.NewClient(&call.MemoryPins{})
+	c.Clock = r.h.env.Clock.Now
+	acc := &accounting.Client{C: c, URL: accountingURL}
+	_, err := acc.CreateAccount(ctx, r.stranger, "takings", ledger.MustParse("0"))
+	return err
+}
+
+// impostor answers as the us registry (its public keys, with its own URL
+// put in) but cannot answer a challenge: the real registry behind it
+// answers for its own URL.
+func (r *cloudRig) impostor(t *testing.T) string {
+	target, _ := url.Parse(r.h.env.URL)
+	p := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	real, fake := []byte(`"url":"`+r.h.env.URL+`/reg"`), []byte(`"url":"`+srv.URL+`/reg"`)
+	p.ModifyResponse = func(resp *http.Response) error {
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		body = bytes.ReplaceAll(body, real, fake)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		return nil
+	}
+	return srv.URL + "/reg"
+}
+
+// TestAccCloudPeeringAndTrust: a registry on a cloud peers with one on a
+// local host (both halves, active), an accounting service on the cloud
+// trusts a service through acquire_trust (seen by the running function
+// without a redeploy) and lists its trusted identities and services as
+// attributes; import, drift on either side of the peering and of the
+// trust, destroy (unpeered on both sides, trust record emptied). Abuse:
+// a peer that fails the challenge, trust of a URL that is not a service,
+// import of a peering that does not exist, the trust lists' mistakes at
+// plan. The cloud is the fake at the deployer boundary over versitygw;
+// nothing here ran on a live cloud.
+func TestAccCloudPeeringAndTrust(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		r := newCloudRig(t)
+		ctx := context.Background()
+		u := r.h.env.URL
+		accountingURL := func(s *terraform.State) string {
+			return s.RootModule().Resources["acquire_service.accounting"].Primary.Attributes["url"]
+		}
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProviders,
+			Steps: scanEveryApply([]resource.TestStep{
+				{
+					Config: r.config(false, fmt.Sprintf(`
+resource "acquire_trust" "both" {
+  deployment = "aws/us-east-1/acct-eu"
+  host_url   = %q
+  service    = "%[1]s/accounting"
+  trusted    = "%[1]s/access"
+}
+`, u)),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(`(?s)deployment.*host_url|host_url.*deployment`),
+				},
+				badTrustLists(r.config(false, ""), `settings = { trusted_identities = "https://a.example/identity" }
+  trusted_identities = ["https://a.example/identity"]`, `trusted_identities:\s+also\s+given\s+as\s+settings.trusted_identities`),
+				badTrustLists(r.config(false, ""), `trusted_identities = ["https://a.example/identity", "ftp://b.example/x"]`,
+					`trusted_identities\[1\]:`),
+				badTrustLists(r.config(false, ""), `trusted_identities = ["https://a.example/identity", "https://a.example/identity/"]`,
+					`trusted_identities\[1\]:\s+https://a.example/identity/\s+is\s+already\s+listed`),
+				badTrustLists(r.config(false, ""), `trusted_services = ["https://c.example/access"]`,
+					`trusted_services:\s+a\s+storage\s+service\s+takes\s+no\s+trusted\s+services`),
+				{
+					Config: r.config(false, fmt.Sprintf(`
+resource "acquire_registry_peering" "impostor" {
+  deployment = "aws/us-east-1/reg-eu"
+  registry   = acquire_service.registry.url
+  peer       = %q
+}
+`, r.impostor(t))),
+					ExpectError: regexp.MustCompile(`challenge`),
+				},
+				{
+					// Before any trust: the stranger is refused by name.
+					PreConfig: func() {},
+					Config:    r.config(false, ""),
+					Check: resource.ComposeTestCheckFunc(
+						r.peeredBoth(registry.PeerActive),
+						resource.TestCheckResourceAttr("acquire_registry_peering.eu_us", "service_name", "reg-eu"),
+						resource.TestCheckResourceAttrSet("acquire_registry_peering.eu_us", "peer_region"),
+						func(s *terraform.State) error {
+							err := r.cashAsStranger(ctx, accountingURL(s))
+							if !errors.Is(err, auth.ErrServiceNotTrusted) || !strings.Contains(err.Error(), r.stranger.URL()) {
+								return fmt.Errorf("an untrusted service must be refused by name: %w", err)
+							}
+							return r.checkTrustLists(u)
+						},
+					),
+				},
+				{
+					Config: r.config(true, ""),
+					Check: resource.ComposeTestCheckFunc(
+						resource.TestCheckResourceAttr("acquire_trust.stranger", "service_name", "acct-eu"),
+						func(s *terraform.State) error {
+							time.Sleep(200 * time.Millisecond) // past the trust record's stranger rate limit
+							if err := r.cashAsStranger(ctx, accountingURL(s)); err != nil {
+								return fmt.Errorf("trusted through acquire_trust, the running function still refuses: %w", err)
+							}
+							return nil
+						},
+					),
+				},
+				{ResourceName: "acquire_registry_peering.eu_us", ImportState: true, ImportStateVerify: true,
+					ImportStateId: "aws/us-east-1/reg-eu," + u + "/reg", ImportStateVerifyIgnore: []string{"state"}},
+				{ResourceName: "acquire_trust.stranger", ImportState: true, ImportStateVerify: true,
+					ImportStateId: "aws/us-east-1/acct-eu," + r.stranger.URL()},
+				{ResourceName: "acquire_registry_peering.eu_us", ImportState: true,
+					ImportStateId: "aws/us-east-1/reg-eu,https://nowhere.example/reg",
+					ExpectError:   regexp.MustCompile(`(?i)non-existent|nonexistent|does not exist`)},
+				{
+					// Drift: unpeered on the cloud side, untrusted out of band.
+					PreConfig: func() {
+						t2, _ := parseDeployment("aws/us-east-1/reg-eu")
+						l, err := r.h.admin.Peers(ctx, "reg")
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := withCloudService(ctx, nil, t2, func(h *host.Host, _ string) error {
+							_, err := h.RemovePeer(ctx, registry.Kind, l.Region)
+							return err
+						}); err != nil {
+							t.Fatal(err)
+						}
+						r.untrust(t)
+					},
+					Config: r.config(true, ""),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("acquire_registry_peering.eu_us", plancheck.ResourceActionCreate),
+						plancheck.ExpectResourceAction("acquire_trust.stranger", plancheck.ResourceActionCreate),
+					}},
+					Check: r.peeredBoth(registry.PeerActive),
+				},
+				{
+					// Drift on the other side: the local registry unpeered.
+					PreConfig: func() {
+						_, region, err := r.cloudPeers(ctx)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if _, err := r.h.admin.RemovePeer(ctx, "reg", region); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Config: r.config(true, ""),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("acquire_registry_peering.us_eu", plancheck.ResourceActionCreate),
+					}},
+					Check: r.peeredBoth(registry.PeerActive),
+				},
+				{
+					Config: r.config(true, fmt.Sprintf(`
+resource "acquire_trust" "nothing" {
+  deployment = "aws/us-east-1/acct-eu"
+  service    = acquire_service.accounting.url
+  trusted    = "%s/nowhere"
+}
+`, u)),
+					ExpectError: regexp.MustCompile(`does\s+not\s+answer\s+as\s+an\s+Acquire\s+service`),
+				},
+				{Config: r.config(true, "")},
+			}, checkNoSecretsInState(func() []string { return append(r.fake.secretValues(), servertest.S3Secret) })),
+			CheckDestroy: func(*terraform.State) error {
+				if err := peered(r.h, map[string]string{})(nil); err != nil {
+					return err
+				}
+				list, err := r.trustRecord(ctx)
+				if err != nil && !errors.Is(err, errGone) {
+					return err
+				}
+				if len(list) != 0 {
+					return fmt.Errorf("trust record after destroy: %v", list)
+				}
+				return nil
+			},
+		})
+	})
+}
+
+// badTrustLists is a plan-only step whose storage service sets attrs
+// and must fail with want.
+func badTrustLists(cfg, attrs, want string) resource.TestStep {
+	return resource.TestStep{
+		Config: cfg + `
+resource "acquire_service" "bad" {
+  name = "bad"
+  kind = "storage"
+  ` + attrs + `
+}
+`,
+		PlanOnly:    true,
+		ExpectError: regexp.MustCompile(want),
+	}
+}
+
+// checkTrustLists: the accounting function was deployed with the trust
+// lists from the attributes, in the environment the runtime reads.
+func (r *cloudRig) checkTrustLists(u string) error {
+	r.fake.mu.Lock()
+	defer r.fake.mu.Unlock()
+	for i := len(r.fake.specs) - 1; i >= 0; i-- {
+		sp := r.fake.specs[i]
+		if sp.Name != "acct-eu" {
+			continue
+		}
+		if sp.Env[host.EnvTrustedServices] != u+"/access" || !strings.Contains(sp.Env[host.EnvTrustedIdentities], u+"/ident2") {
+			return fmt.Errorf("accounting's environment %v", sp.Env)
+		}
+		return nil
+	}
+	return errors.New("no accounting spec reached the deployer")
+}
+
+func (r *cloudRig) trustRecord(ctx context.Context) ([]string, error) {
+	t, _ := parseDeployment("aws/us-east-1/acct-eu")
+	var list []string
+	err := withCloudStore(ctx, nil, t, func(b *store.Bucket, _, _ string) (err error) {
+		list, err = service.TrustedRecord(ctx, b)
+		return err
+	})
+	return list, err
+}
+
+func (r *cloudRig) untrust(t *testing.T) {
+	ctx := context.Background()
+	tg, _ := parseDeployment("aws/us-east-1/acct-eu")
+	if err := withCloudStore(ctx, nil, tg, func(b *store.Bucket, _, _ string) error {
+		list, err := service.SetTrusted(ctx, b, r.stranger.URL(), false, time.Now())
+		if err == nil && slices.Contains(list, r.stranger.URL()) {
+			err = errors.New("still trusted")
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
