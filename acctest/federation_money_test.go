@@ -16,20 +16,21 @@ import (
 // restarted, the same --id retried until it is decided. Then it checks the
 // exact balances in both ledgers, and that the two accounting services'
 // settlement positions mirror each other with nothing in flight. It
-// answers usroot's CLI (us's admin, logged in).
-func fedMoney(t *testing.T, o map[string]map[string]string, alice, root *cli, us *fedHost) (usroot *cli) {
+// answers usroot's CLI (us's admin, logged in) and usroot's vault account.
+func fedMoney(t *testing.T, o map[string]map[string]string, alice, root *cli, us *fedHost) (usroot *cli, vault string) {
 	t.Helper()
 	euO, usO := o["eu"], o["us"]
 	usroot = &cli{t: t, config: t.TempDir(), env: []string{"ACQUIRE_IDENTITY_URL=" + usO["identity_url"],
 		"ACQUIRE_ACCOUNTING_URL=" + usO["accounting_url"]}}
 	waitFreshStep()
 	usroot.mustJSON(examplePassword+"\n", nil, "user", "login", "-u", "usroot", "--password-stdin", "--otp", otpNow(t, enrolmentURI(t, o["us_admin_enrolment_file"]["value"])))
-	var vault struct {
+	var va struct {
 		ID string `json:"id"`
 	}
-	usroot.mustJSON("", &vault, "account", "create", "vault")
+	usroot.mustJSON("", &va, "account", "create", "vault")
+	vault = va.ID
 	transfer := func(id, amount string) []string {
-		return []string{"account", "transfer", "--from", "main", "--to", vault.ID, "--to-service", usO["accounting_url"],
+		return []string{"account", "transfer", "--from", "main", "--to", vault, "--to-service", usO["accounting_url"],
 			"--amount", amount, "--id", id}
 	}
 	var st struct {
@@ -107,5 +108,5 @@ func fedMoney(t *testing.T, o map[string]map[string]string, alice, root *cli, us
 		strings.Trim(euOwed, "-0.") == "" || euFlight != "0.000000" || usFlight != "0.000000" {
 		t.Fatalf("settlement positions: eu owes %s (in flight %s), us owes %s (in flight %s)", euOwed, euFlight, usOwed, usFlight)
 	}
-	return usroot
+	return usroot, vault
 }

@@ -42,7 +42,7 @@ func startFedHost(t *testing.T, env []string) *fedHost {
 
 func (f *fedHost) start() {
 	f.t.Helper()
-	f.proc = startHostArgs(f.t, []string{"host", "--store", "file://" + f.dir, "--addr", f.addr, "--services", "none"}, f.env...)
+	f.proc = startHostArgs(f.t, []string{"host", "--store", "file://" + f.dir, "--addr", f.addr, "--services", "none", "--sweep-interval-s", "1"}, f.env...)
 }
 
 // kill SIGKILLs the host process and waits until it is gone.
@@ -122,9 +122,11 @@ func TestExampleFederation(t *testing.T) {
 	}
 
 	alice, root := fedUserStory(t, o)
-	usroot := fedMoney(t, o, alice, root, us) // SIGKILLs us's host mid-transfer and restarts it
+	usroot, vault := fedMoney(t, o, alice, root, us) // SIGKILLs us's host mid-transfer and restarts it
 
-	// us goes down: eu's users keep working, calls into us fail fast and typed.
+	// us goes down: eu's users keep working, calls into us fail fast and
+	// typed, holds follow their rules.
+	holds := startFedHolds(t, o, alice, root, usroot, vault)
 	us.kill()
 	var bal struct {
 		Balance string `json:"balance"`
@@ -141,6 +143,7 @@ func TestExampleFederation(t *testing.T) {
 		t.Fatalf("us storage while us is down: exit %d, want 6 (unreachable)\n%s", code, out)
 	}
 	t.Logf("calls into the downed region failed in %s", time.Since(start).Round(time.Millisecond))
+	holds.whileDown()
 	us.start()
 	var e struct {
 		URL string `json:"url"`
@@ -149,6 +152,7 @@ func TestExampleFederation(t *testing.T) {
 	if e.URL != usO["compute_url"] {
 		t.Fatalf("us compute through eu after us restarted: %q", e.URL)
 	}
+	holds.afterReturn()
 	fedAudits(t, o, alice, root, usroot) // both regions' audits clean, positions mirrored
 
 	_, _, destroyed := r.run(append([]string{"destroy", "-auto-approve"}, vars...)...)

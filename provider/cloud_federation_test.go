@@ -26,6 +26,7 @@ import (
 
 	"github.com/openacquire/acquire/adapters/aws/s3store"
 	"github.com/openacquire/acquire/adapters/deployer"
+	"github.com/openacquire/acquire/adapters/gcp/gcsstore"
 	"github.com/openacquire/acquire/adapters/servertest"
 	"github.com/openacquire/acquire/runtime/accounting"
 	"github.com/openacquire/acquire/runtime/auth"
@@ -41,46 +42,42 @@ import (
 // boundary running the real function handler, its buckets on a real S3
 // server, versitygw) and region "us" on a local host.
 type cloudRig struct {
+	cloud    string // aws (buckets on versitygw) or gcp (fake-gcs-server)
 	h        *adminHost
 	fake     *fakeDeployer
 	artifact string
-	s3       string
 	// stranger is a service of nobody's configuration, served over HTTP:
 	// what acquire_trust makes the cloud accounting service trust.
 	stranger *service.Service
+	accounts int // accounts the stranger opened: each call opens another
 }
 
-func newCloudRig(t *testing.T) *cloudRig {
+func newCloudRig(t *testing.T, cloud string) *cloudRig {
 	t.Helper()
 	ctx := context.Background()
 	h := startAdminHost(t)
 	if _, err := h.admin.Deploy(ctx, "reg", host.Spec{Kind: registry.Kind}); err != nil {
 		t.Fatal(err)
 	}
-	end := servertest.Start(t, servertest.Versitygw)
-	t.Setenv("AWS_ACCESS_KEY_ID", servertest.S3Access)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", servertest.S3Secret)
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(end), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(servertest.S3Access, servertest.S3Secret, "")})
-	for _, b := range []string{"reg-eu", "acct-eu", "stranger"} {
-		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
-			t.Fatal(err)
-		}
+	buckets := []string{"reg-eu", "acct-eu", "stranger"}
+	var bucketURL func(string) string
+	artifact := testArtifact(t, "aws-lambda-arm64.zip")
+	if cloud == "gcp" {
+		bucketURL = gcsBuckets(t, buckets)
+		artifact = testArtifact(t, "gcp-run-amd64.tar")
+	} else {
+		bucketURL = s3Buckets(t, buckets)
 	}
 	t.Setenv(EnvSecretSeed, "test-seed-for-cloud-federation")
 	fake := newFakeDeployer(t, h.env.Clock.Now)
-	s3URL := func(bucket string) string {
-		return "s3://" + bucket + "?" + url.Values{"endpoint": {end}, "path_style": {"true"}, "region": {"us-east-1"}}.Encode()
-	}
-	fake.storeURL = s3URL
+	fake.storeURL = bucketURL
 	saved := newDeployer
 	newDeployer = func(context.Context, cloudBlock) (deployer.Deployer, error) { return fake, nil }
 	t.Cleanup(func() { newDeployer = saved })
 
 	s3store.Register()
-	b, err := store.Open(ctx, s3URL("stranger"))
+	gcsstore.Register()
+	b, err := store.Open(ctx, bucketURL("stranger"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +90,77 @@ func newCloudRig(t *testing.T) *cloudRig {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = stranger
-	return &cloudRig{h: h, fake: fake, artifact: testArtifact(t, "aws-lambda-arm64.zip"), s3: end, stranger: stranger}
+	return &cloudRig{cloud: cloud, h: h, fake: fake, artifact: artifact, stranger: stranger}
+}
+
+// s3Buckets makes buckets on versitygw (the provider reaches them with
+// the AWS chain, set here) and answers their store URLs.
+func s3Buckets(t *testing.T, names []string) func(string) string {
+	ctx := context.Background()
+	end := servertest.Start(t, servertest.Versitygw)
+	t.Setenv("AWS_ACCESS_KEY_ID", servertest.S3Access)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", servertest.S3Secret)
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(end), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(servertest.S3Access, servertest.S3Secret, "")})
+	for _, b := range names {
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func(bucket string) string {
+		return "s3://" + bucket + "?" + url.Values{"endpoint": {end}, "path_style": {"true"}, "region": {"us-east-1"}}.Encode()
+	}
+}
+
+// gcsBuckets makes buckets on fake-gcs-server and answers their store URLs.
+func gcsBuckets(t *testing.T, names []string) func(string) string {
+	base := servertest.Start(t, servertest.FakeGCS("memory"))
+	for _, b := range names {
+		resp, err := http.Post(base+"/storage/v1/b", "application/json", strings.NewReader(`{"name":"`+b+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("create bucket %s: HTTP %d", b, resp.StatusCode)
+		}
+	}
+	return func(bucket string) string {
+		return "gs://" + bucket + "?" + url.Values{"anonymous": {"true"}, "endpoint": {base + "/storage/v1/"}}.Encode()
+	}
+}
+
+// ref is a deployment of the rig's cloud, as acquire_service imports it.
+func (r *cloudRig) ref(name string) string {
+	if r.cloud == "gcp" {
+		return "gcp/my-project/europe-west1/" + name
+	}
+	return "aws/us-east-1/" + name
+}
+
+// place is a service's platform block and store on the rig's cloud.
+func (r *cloudRig) place(bucket string) string {
+	if r.cloud == "gcp" {
+		return fmt.Sprintf(`platform {
+    gcp {
+      project         = "my-project"
+      region          = "europe-west1"
+      repository      = "acquire"
+      service_account = "fn@my-project.iam.gserviceaccount.com"
+      artifact        = %q
+    }
+  }
+  store = { gcs = { bucket = %q } }`, r.artifact, bucket)
+	}
+	return fmt.Sprintf(`platform {
+    aws {
+      region   = "us-east-1"
+      artifact = %q
+    }
+  }
+  store = { s3 = { bucket = %q, region = "us-east-1" } }`, r.artifact, bucket)
 }
 
 // config: the eu registry and accounting on the cloud, the two halves of
@@ -106,13 +173,7 @@ func (r *cloudRig) config(trust bool, extra string) string {
 resource "acquire_service" "registry" {
   name = "reg-eu"
   kind = "registry"
-  platform {
-    aws {
-      region   = "us-east-1"
-      artifact = %[2]q
-    }
-  }
-  store = { s3 = { bucket = "reg-eu", region = "us-east-1" } }
+  %[2]s
 }
 
 resource "acquire_service" "accounting" {
@@ -121,17 +182,11 @@ resource "acquire_service" "accounting" {
   registry           = acquire_service.registry.url
   trusted_identities = ["%[1]s/ident", "%[1]s/ident2"]
   trusted_services   = ["%[1]s/access"]
-  platform {
-    aws {
-      region   = "us-east-1"
-      artifact = %[2]q
-    }
-  }
-  store = { s3 = { bucket = "acct-eu", region = "us-east-1" } }
+  %[3]s
 }
 
 resource "acquire_registry_peering" "eu_us" {
-  deployment = "aws/us-east-1/reg-eu"
+  deployment = %[4]q
   registry   = acquire_service.registry.url
   peer       = "%[1]s/reg"
   label      = "us"
@@ -143,15 +198,15 @@ resource "acquire_registry_peering" "us_eu" {
   label      = "eu"
   depends_on = [acquire_registry_peering.eu_us]
 }
-`, u, r.artifact)
+`, u, r.place("reg-eu"), r.place("acct-eu"), r.ref("reg-eu"))
 	if trust {
 		cfg += fmt.Sprintf(`
 resource "acquire_trust" "stranger" {
-  deployment = "aws/us-east-1/acct-eu"
+  deployment = %q
   service    = acquire_service.accounting.url
   trusted    = %q
 }
-`, r.stranger.URL())
+`, r.ref("acct-eu"), r.stranger.URL())
 	}
 	return cfg + extra
 }
@@ -159,7 +214,7 @@ resource "acquire_trust" "stranger" {
 // cloudPeers lists the eu registry's peers (active or pending) by opening
 // it on its store as the provider does.
 func (r *cloudRig) cloudPeers(ctx context.Context) (map[string]string, string, error) {
-	t, _ := parseDeployment("aws/us-east-1/reg-eu")
+	t, _ := parseDeployment(r.ref("reg-eu"))
 	got := map[string]string{}
 	region := ""
 	err := withCloudService(ctx, nil, t, func(h *host.Host, _ string) error {
@@ -199,7 +254,8 @@ func (r *cloudRig) cashAsStranger(ctx context.Context, accountingURL string) err
 	c := call.NewClient(&call.MemoryPins{})
 	c.Clock = r.h.env.Clock.Now
 	acc := &accounting.Client{C: c, URL: accountingURL}
-	_, err := acc.CreateAccount(ctx, r.stranger, "takings", ledger.MustParse("0"))
+	r.accounts++
+	_, err := acc.CreateAccount(ctx, r.stranger, fmt.Sprintf("takings-%d", r.accounts), ledger.MustParse("0"))
 	return err
 }
 
@@ -238,7 +294,7 @@ func (r *cloudRig) impostor(t *testing.T) string {
 // nothing here ran on a live cloud.
 func TestAccCloudPeeringAndTrust(t *testing.T) {
 	forEachEngine(t, func(t *testing.T) {
-		r := newCloudRig(t)
+		r := newCloudRig(t, "aws")
 		ctx := context.Background()
 		u := r.h.env.URL
 		accountingURL := func(s *terraform.State) string {
@@ -418,7 +474,7 @@ func (r *cloudRig) checkTrustLists(u string) error {
 }
 
 func (r *cloudRig) trustRecord(ctx context.Context) ([]string, error) {
-	t, _ := parseDeployment("aws/us-east-1/acct-eu")
+	t, _ := parseDeployment(r.ref("acct-eu"))
 	var list []string
 	err := withCloudStore(ctx, nil, t, func(b *store.Bucket, _, _ string) (err error) {
 		list, err = service.TrustedRecord(ctx, b)
@@ -429,7 +485,7 @@ func (r *cloudRig) trustRecord(ctx context.Context) ([]string, error) {
 
 func (r *cloudRig) untrust(t *testing.T) {
 	ctx := context.Background()
-	tg, _ := parseDeployment("aws/us-east-1/acct-eu")
+	tg, _ := parseDeployment(r.ref("acct-eu"))
 	if err := withCloudStore(ctx, nil, tg, func(b *store.Bucket, _, _ string) error {
 		list, err := service.SetTrusted(ctx, b, r.stranger.URL(), false, time.Now())
 		if err == nil && slices.Contains(list, r.stranger.URL()) {
@@ -439,4 +495,59 @@ func (r *cloudRig) untrust(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAccCloudPeeringAndTrustOnGCP: the same paths with the services on
+// the gcp platform block and their buckets on fake-gcs-server: peering
+// through a registry opened on GCS, the trust record on GCS read by the
+// running function, import by gcp/<project>/<region>/<name>, drift of the
+// trust, destroy.
+func TestAccCloudPeeringAndTrustOnGCP(t *testing.T) {
+	forEachEngine(t, func(t *testing.T) {
+		r := newCloudRig(t, "gcp")
+		ctx := context.Background()
+		u := r.h.env.URL
+		trusted := func(s *terraform.State) error {
+			time.Sleep(200 * time.Millisecond) // past the trust record's stranger rate limit
+			url := s.RootModule().Resources["acquire_service.accounting"].Primary.Attributes["url"]
+			if list, err := r.trustRecord(ctx); err != nil || !slices.Equal(list, []string{r.stranger.URL()}) {
+				return fmt.Errorf("trust record %v (%w)", list, err)
+			}
+			if err := r.cashAsStranger(ctx, url); err != nil {
+				return fmt.Errorf("trusted through acquire_trust, the running function still refuses: %w", err)
+			}
+			return nil
+		}
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProviders,
+			Steps: scanEveryApply([]resource.TestStep{
+				{Config: r.config(true, ""), Check: resource.ComposeTestCheckFunc(r.peeredBoth(registry.PeerActive), trusted)},
+				{ResourceName: "acquire_trust.stranger", ImportState: true, ImportStateVerify: true,
+					ImportStateId: r.ref("acct-eu") + "," + r.stranger.URL()},
+				{ResourceName: "acquire_registry_peering.eu_us", ImportState: true, ImportStateVerify: true,
+					ImportStateId: r.ref("reg-eu") + "," + u + "/reg", ImportStateVerifyIgnore: []string{"state"}},
+				{
+					PreConfig: func() { r.untrust(t) },
+					Config:    r.config(true, ""),
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("acquire_trust.stranger", plancheck.ResourceActionCreate),
+					}},
+					Check: trusted,
+				},
+			}, checkNoSecretsInState(func() []string { return r.fake.secretValues() })),
+			CheckDestroy: func(*terraform.State) error {
+				if err := peered(r.h, map[string]string{})(nil); err != nil {
+					return err
+				}
+				list, err := r.trustRecord(ctx)
+				if err != nil && !errors.Is(err, errGone) {
+					return err
+				}
+				if len(list) != 0 {
+					return fmt.Errorf("trust record after destroy: %v", list)
+				}
+				return nil
+			},
+		})
+	})
 }

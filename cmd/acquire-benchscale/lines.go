@@ -67,6 +67,14 @@ func init() {
 			},
 		},
 		line{
+			name:  "list_files page of 100, heads under one long folder prefix",
+			build: buildDeepHeads,
+			op: func(ctx context.Context, e *env, _ int) error {
+				return filesPage(ctx, e, "storage/heads/drive1/", 100)
+			},
+			max: 100_000,
+		},
+		line{
 			name: "ledger.ListAccounts, page of 100 from the middle",
 			build: func(ctx context.Context, e *env, from, to int) error {
 				if from == 0 {
@@ -149,6 +157,20 @@ func claimScan(ctx context.Context, e *env, wantPending int) error {
 func buildHeads(ctx context.Context, e *env, from, to int) error {
 	return parallel(from, to, func(i int) error {
 		name := fmt.Sprintf("dir%06d/file%03d", i/100, i%100)
+		_, err := e.b.PutJSON(ctx, "storage/heads/drive1/"+store.EncodeName(name), map[string]any{"name": name, "size": i})
+		return err
+	})
+}
+
+// deepFolder is a folder path longer than the first bucket tree followed
+// (20 bytes of a name; '/' is escaped in a head's name, see buildHeads).
+const deepFolder = "docs/2026/quarterly-reports/engineering/"
+
+// buildDeepHeads writes heads of files deepFolder + report-<i>: a drive
+// whose files all sit in one deep folder.
+func buildDeepHeads(ctx context.Context, e *env, from, to int) error {
+	return parallel(from, to, func(i int) error {
+		name := fmt.Sprintf("%sreport-%07d", deepFolder, i*7919%max(to, 1)+to)
 		_, err := e.b.PutJSON(ctx, "storage/heads/drive1/"+store.EncodeName(name), map[string]any{"name": name, "size": i})
 		return err
 	})

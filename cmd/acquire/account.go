@@ -132,6 +132,11 @@ func isDuration(s string) bool {
 // retried under id (kept in the wallet until it passes), so "--receipt-by 1h"
 // means the same instant on every retry, not an hour from each.
 func (g *globals) firstRunTime(s *identity.Session, t time.Time, purpose, id string) (time.Time, error) {
+	return g.firstRunTimeUntil(s, t, t, purpose, id)
+}
+
+// firstRunTimeUntil is firstRunTime kept in the wallet until until.
+func (g *globals) firstRunTimeUntil(s *identity.Session, t, until time.Time, purpose, id string) (time.Time, error) {
 	w, err := g.wallet()
 	if err != nil {
 		return t, err
@@ -140,7 +145,7 @@ func (g *globals) firstRunTime(s *identity.Session, t time.Time, purpose, id str
 	if err != nil {
 		return t, err
 	}
-	v, err := w.Remember(key, t.UTC().Format(time.RFC3339Nano), t)
+	v, err := w.Remember(key, t.UTC().Format(time.RFC3339Nano), until)
 	if err != nil {
 		return t, err
 	}

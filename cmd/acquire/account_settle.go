@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,7 +36,18 @@ other side did not credit it, e.g. no such account; your money is back),
 PeerUnreachableError (exit 6: the other side did not answer in time; your
 money stays held until it does: run the same command with the same --id, or
 wait for the service's sweep, and see 'acquire account transfer-status').
-The same --id never pays twice. --receipt-by is not available across regions.`
+The same --id never pays twice.
+
+With --receipt-by a cross-region transfer is provisional: the other side holds
+it for the payee (state "held"; peer_transfer is the held transfer's id there,
+xr-...), who receipts (part of) it or refunds it at their own accounting
+service with 'acquire account receipt' / 'refund'; at --receipt-by it expires
+there by that region's rules. Your money stays held here meanwhile. Run the
+same command with the same --id (or wait for the sweep) to learn the outcome:
+"committed" with the receipted amount (the rest comes back to you) or
+"returned" (refunded or expired: all of it back). A --receipt-by given as a
+duration is kept in your wallet under the --id until a day after it, so such a
+retry means the first run's instant.`
 
 type outFlags struct {
 	from, to, toService, id, desc, receiptBy string
@@ -53,9 +65,11 @@ var resolveService = func(_ context.Context, _ *accountingSession, ref string) (
 }
 
 func transferOut(g *globals, cmd *cobra.Command, af *accountFlags, f outFlags, amt ledger.Amount) error {
-	if f.receiptBy != "" {
-		return usagef("--receipt-by cannot be used with --to-service: a cross-region transfer is decided by the other side at once")
+	rb, err := parseTime("receipt-by", f.receiptBy, g.now())
+	if err != nil {
+		return err
 	}
+	retried := f.id != ""
 	if !strings.HasPrefix(f.to, "acct-") {
 		return usagef("--to must be an account id (acct-...) at the other accounting service, not a name")
 	}
@@ -71,8 +85,16 @@ func transferOut(g *globals, cmd *cobra.Command, af *accountFlags, f outFlags, a
 		if err != nil {
 			return nil, err
 		}
+		if retried && isDuration(f.receiptBy) {
+			// A retry means the first run's instant, not a later one; kept
+			// a day past it, as the same --id is run after receipt_by to
+			// learn the outcome.
+			if rb, err = g.firstRunTimeUntil(a.s, rb, rb.Add(24*time.Hour), "transfer-out receipt-by", f.id); err != nil {
+				return nil, err
+			}
+		}
 		return a.c.TransferOut(ctx, a.s, accounting.OutTransfer{ID: f.id, From: fromID, Peer: peer, To: f.to, Amount: amt,
-			Description: f.desc})
+			Description: f.desc, ReceiptBy: rb})
 	})
 	if err != nil {
 		return err
@@ -82,6 +104,16 @@ func transferOut(g *globals, cmd *cobra.Command, af *accountFlags, f outFlags, a
 
 func printSettlement(w io.Writer, st *settlement.Status) {
 	fmt.Fprintf(w, "Transfer %s: %s %s from %s to %s at %s", st.ID, st.State, st.Amount, st.From, st.To, st.Peer)
+	switch {
+	case st.State == settlement.Held:
+		fmt.Fprintf(w, " (held there as %s until %s)", st.PeerCredit, st.ReceiptBy.Format(time.RFC3339))
+	case st.Receipted != nil:
+		fmt.Fprintf(w, " (%s receipted", st.Receipted)
+		if st.Resolution != "" {
+			fmt.Fprintf(w, ", %s", st.Resolution)
+		}
+		fmt.Fprint(w, ")")
+	}
 	if st.Reason != "" {
 		fmt.Fprintf(w, " (%s)", shown(st.Reason))
 	}
@@ -95,9 +127,12 @@ func newAccountTransferStatusCmd(g *globals, af *accountFlags) *cobra.Command {
 		Long: `Show a cross-region transfer (one made with 'transfer --to-service') from one of
 your accounts: ID is the --id you gave it, or its xt-... id. Its state is
 pending (in flight: the money is held here until the other side's decision is
-learned), committed (paid into the other region), returned (the other side
-did not credit it; the money came back) or declined (your account could not
-pay it; nothing moved).`,
+learned), committed (paid into the other region; for a --receipt-by transfer,
+the receipted part, the rest came back), returned (the other side did not
+credit it, or its payee refunded it or it expired there; the money came back)
+or declined (your account could not pay it; nothing moved). A --receipt-by
+transfer held at the other side shows pending here: run the transfer again
+with the same --id to ask the other side.`,
 		Example: "  acquire account transfer-status order-42 -o json",
 		Args:    exactArgs(1, "exactly one ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {

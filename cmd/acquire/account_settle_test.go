@@ -120,8 +120,8 @@ func TestAccountTransferAcrossRegions(t *testing.T) {
 		"--to-service", usAcc, "--amount", "1")
 	eu.c.wantError(exitRefused, "InsufficientFundsError", "", "account", "transfer", "--from", "main", "--to", bob,
 		"--to-service", usAcc, "--amount", "1000")
-	eu.c.wantError(exitUsage, "UsageError", "", "account", "transfer", "--from", "main", "--to", bob,
-		"--to-service", usAcc, "--amount", "1", "--receipt-by", "1h")
+	eu.c.wantError(exitUsage, "BadArgumentsError", "", "account", "transfer", "--from", "main", "--to", bob,
+		"--to-service", usAcc, "--amount", "1", "--receipt-by", "2000-01-01T00:00:00Z")
 
 	// The other region cut off: exit 6 at once, the money held; the same
 	// --id once it is back finishes the transfer.
@@ -202,5 +202,68 @@ func TestAccountAuditAcrossRegions(t *testing.T) {
 	text := eu.c.run("", "account", "audit", "-u", "alice")
 	if text.code != exitAnomalies || !strings.Contains(text.stdout, "anomaly: ") || !strings.Contains(text.stderr, "AuditAnomaliesError") {
 		t.Fatalf("tampered text audit: exit %d\n%s%s", text.code, text.stdout, text.stderr)
+	}
+}
+
+// A provisional cross-region transfer through the CLI: held at the
+// payee's region, receipted there in part by the payee with the same
+// receipt command as any provisional payment (someone else, more than
+// held, a changed receipt and one after expiry refused, typed), and the
+// payer's retry of the same --id learning the outcome.
+func TestAccountTransferAcrossRegionsProvisional(t *testing.T) {
+	t.Parallel()
+	eu, us := twoRegionCLIs(t)
+	eu.login(t, "alice", true)
+	us.login(t, "bob", true)
+	carl := &regionCLI{c: &cli{t: t, url: us.c.url, dir: filepath.Join(t.TempDir(), "carl"), clock: us.c.clock, env: map[string]string{}}}
+	carl.login(t, "carl", false)
+	alice := eu.c.mustJSON("", "account", "create", "main")["id"].(string)
+	bob := us.c.mustJSON("", "account", "create", "main")["id"].(string)
+	eu.c.mustJSON("", "account", "deposit", alice, "--amount", "100")
+	usAcc := us.base + "/accounting"
+	hold := func(id, amount string) []string {
+		return []string{"account", "transfer", "--from", "main", "--to", bob, "--to-service", usAcc, "--amount", amount,
+			"--id", id, "--receipt-by", "1m"}
+	}
+	st := eu.c.mustJSON("", hold("h-1", "10")...)
+	xr, _ := st["peer_transfer"].(string)
+	if st["state"] != "held" || !strings.HasPrefix(xr, "xr-") || st["receipt_by"] == nil {
+		t.Fatalf("hold: %v", st)
+	}
+	if b := us.c.mustJSON("", "account", "balance", "main"); b["receivable"] != "10.000000" || b["balance"] != "0.000000" {
+		t.Fatalf("bob while held: %v", b)
+	}
+	carl.c.wantError(exitError, "PermissionError", "", "account", "receipt", xr, "--amount", "1")
+	carl.c.wantError(exitError, "PermissionError", "", "account", "refund", xr)
+	us.c.wantError(exitRefused, "OverReceiptError", "", "account", "receipt", xr, "--amount", "10.000001")
+	for range 2 { // replaying the receipt answers the same and moves nothing more
+		if r := us.c.mustJSON("", "account", "receipt", xr, "--amount", "4"); r["state"] != "receipted" {
+			t.Fatalf("receipt: %v", r)
+		}
+	}
+	us.c.wantError(exitRefused, "AlreadyResolvedError", "", "account", "receipt", xr, "--amount", "5")
+	// The payer's retry (the same --id, its receipt-by the first run's
+	// instant) learns it: 4 paid, 6 back.
+	eu.c.clock.advance(5 * time.Second)
+	if st := eu.c.mustJSON("", hold("h-1", "10")...); st["state"] != "committed" || st["receipted"] != "4.000000" {
+		t.Fatalf("after the receipt: %v", st)
+	}
+	// A hold left to expire at the payee's region.
+	xr2, _ := eu.c.mustJSON("", hold("h-2", "7")...)["peer_transfer"].(string)
+	us.c.clock.advance(2 * time.Minute)
+	eu.c.clock.advance(2 * time.Minute)
+	us.c.wantError(exitRefused, "TransferExpiredError", "", "account", "receipt", xr2, "--amount", "7")
+	if st := eu.c.mustJSON("", hold("h-2", "7")...); st["state"] != "returned" || st["resolution"] != "expire" {
+		t.Fatalf("after expiry: %v", st)
+	}
+	if b := eu.c.mustJSON("", "account", "balance", "main"); b["balance"] != "96.000000" || b["liability"] != "0.000000" {
+		t.Fatalf("alice: %v", b)
+	}
+	if b := us.c.mustJSON("", "account", "balance", "main"); b["balance"] != "4.000000" || b["receivable"] != "0.000000" {
+		t.Fatalf("bob: %v", b)
+	}
+	pos := eu.c.mustJSON("", "account", "settlement")["positions"].([]any)[0].(map[string]any)
+	if pos["owed"] != "4.000000" || pos["in_flight"] != "0.000000" {
+		t.Fatalf("positions: %v", pos)
 	}
 }

@@ -31,7 +31,7 @@ import (
 type hostFlags struct {
 	storeURL, addr, publicURL, services, secretFile, admin string
 	adminTokenFile                                         string
-	jobLeaseS, sessionLifeS                                int
+	jobLeaseS, sessionLifeS, sweepIntervalS                int
 	trustedIdentities                                      []string
 	settlementPeers                                        []string
 }
@@ -72,6 +72,9 @@ is off. --services none serves only what is deployed through it.`,
 			if err := compute.CheckLease(time.Duration(f.jobLeaseS) * time.Second); err != nil {
 				return usagef("--job-lease-s: %v", err)
 			}
+			if f.sweepIntervalS < 1 || f.sweepIntervalS > 3600 {
+				return usagef("--sweep-interval-s %d: want 1 to 3600", f.sweepIntervalS)
+			}
 			if err := identity.CheckSessionLife(time.Duration(f.sessionLifeS) * time.Second); err != nil {
 				return usagef("--session-life-s: %v", err)
 			}
@@ -98,6 +101,8 @@ is off. --services none serves only what is deployed through it.`,
 		"seconds a compute claim or heartbeat holds a job: how soon a dead agent's job runs again")
 	fl.IntVar(&f.sessionLifeS, "session-life-s", int(identity.SessionTTL/time.Second),
 		"seconds an identity session lasts once approved (60 to 86400; deployed identity services take it unless their session_life_s setting says)")
+	fl.IntVar(&f.sweepIntervalS, "sweep-interval-s", int(host.SweepInterval/time.Second),
+		"seconds between the host's sweeps: provisional transfers past receipt-by expire, cross-region transfers in flight are finished (1 to 3600)")
 	return cmd
 }
 
@@ -141,7 +146,8 @@ func runHost(ctx context.Context, out io.Writer, f hostFlags) error {
 	trusted, _ := auth.ParseTrustedIdentities(strings.Join(f.trustedIdentities, ",")) // checked in RunE
 	h, err := host.New(ctx, host.Config{Kinds: strings.Split(f.services, ","), NoServices: f.services == "none", StoreURL: f.storeURL,
 		PublicURL: f.publicURL, Secret: secret, Logger: slog.Default(), AdminToken: token, JobLease: time.Duration(f.jobLeaseS) * time.Second,
-		SessionLife: time.Duration(f.sessionLifeS) * time.Second, TrustedIdentities: trusted, SettlementPeers: f.settlementPeers})
+		SweepInterval: time.Duration(f.sweepIntervalS) * time.Second,
+		SessionLife:   time.Duration(f.sessionLifeS) * time.Second, TrustedIdentities: trusted, SettlementPeers: f.settlementPeers})
 	if err != nil {
 		_ = ln.Close()
 		return err

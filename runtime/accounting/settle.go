@@ -66,7 +66,7 @@ func (a *Accounting) openSettlement(o Options) error {
 	a.peerV = &auth.ServiceVerifier{Certs: certs, Clock: a.svc.Clock(), Audience: a.svc.URL(), Services: trusted}
 	s, err := settlement.New(settlement.Config{Self: a.svc.URL(), Bucket: a.b, Ledger: a.l, Clock: a.svc.Clock(),
 		Peers:   func(u string) (settlement.Peer, bool) { p, ok := peers[u]; return p, ok },
-		Payable: a.payableByPeer, CreditLimit: o.PeerCreditLimit, Window: o.SettlementWindow, Log: a.svc.Logger()})
+		Payable: a.payableByPeer, OnHold: a.recordHold, CreditLimit: o.PeerCreditLimit, Window: o.SettlementWindow, Log: a.svc.Logger()})
 	if err != nil {
 		return err
 	}
@@ -105,6 +105,12 @@ func (a *Accounting) payableByPeer(ctx context.Context, acc string) (string, err
 	return "", err
 }
 
+// recordHold lets the payee of a peer's provisional transfer receipt or
+// refund its hold here, as any provisional transfer (handleReceipt).
+func (a *Accounting) recordHold(ctx context.Context, req ledger.TransferRequest) error {
+	return a.recordProvisional(ctx, &req)
+}
+
 // SettlementID is the settlement id of the cross-region transfer o asked
 // for under its own id: scoped to o like TransferID, so nobody can take
 // or block another's ids.
@@ -120,17 +126,26 @@ type TransferOutArgs struct {
 	To          string        `json:"to"`
 	Amount      ledger.Amount `json:"amount"`
 	Description string        `json:"description,omitempty"`
+	// ReceiptBy makes it provisional: held at the peer until the payee
+	// receipts or refunds it there, or until then.
+	ReceiptBy time.Time `json:"receipt_by,omitzero"`
 }
 
 // TransferOutResource is "transfer_out <id> from <from> to <to> at <peer>
-// amount <amount>", then " description <digest>" when there is one.
+// amount <amount>", then " description <digest>" when there is one, then
+// " receipt_by <RFC 3339 ms UTC>" when provisional.
 func TransferOutResource(a *TransferOutArgs) string {
 	s := "transfer_out " + a.ID + " from " + a.From + " to " + a.To + " at " + a.Peer + " amount " + a.Amount.String()
 	if a.Description != "" {
 		s += " description " + digest(a.Description)
 	}
+	if !a.ReceiptBy.IsZero() {
+		s += " receipt_by " + stamp(a.ReceiptBy)
+	}
 	return s
 }
+
+func stamp(t time.Time) string { return t.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano) }
 
 func (a *Accounting) handleTransferOut(ctx context.Context, args *TransferOutArgs) (*settlement.Status, error) {
 	c, err := a.authorise(ctx, args.Credentials, TransferOutResource(args))
@@ -146,8 +161,11 @@ func (a *Accounting) handleTransferOut(ctx context.Context, args *TransferOutArg
 	if err := checkAmount(args.Amount); err != nil {
 		return nil, err
 	}
+	if !args.ReceiptBy.IsZero() && args.ReceiptBy.After(a.svc.Now().Add(MaxReceiptByAhead)) {
+		return nil, call.Errorf(call.ErrBadArguments, "receipt_by is more than %s ahead", MaxReceiptByAhead)
+	}
 	st, err := a.settler.Send(ctx, settlement.Out{ID: SettlementID(c.Owner, args.ID), From: args.From, Peer: args.Peer,
-		To: args.To, Amount: args.Amount, Description: args.Description, Authorisation: c.summary})
+		To: args.To, Amount: args.Amount, Description: args.Description, Authorisation: c.summary, ReceiptBy: args.ReceiptBy})
 	if err != nil {
 		return nil, settlementTyped(err)
 	}
@@ -226,12 +244,15 @@ type SettleCreditArgs struct {
 }
 
 // SettleCreditResource is "settle_credit <id> to <to> amount <amount>
-// credit_by <RFC 3339 ms UTC>", then " description <digest>".
+// credit_by <RFC 3339 ms UTC>", then " description <digest>", then
+// " receipt_by <RFC 3339 ms UTC>" for a hold.
 func SettleCreditResource(r *settlement.CreditRequest) string {
-	s := "settle_credit " + r.ID + " to " + r.To + " amount " + r.Amount.String() + " credit_by " +
-		r.CreditBy.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
+	s := "settle_credit " + r.ID + " to " + r.To + " amount " + r.Amount.String() + " credit_by " + stamp(r.CreditBy)
 	if r.Description != "" {
 		s += " description " + digest(r.Description)
+	}
+	if !r.ReceiptBy.IsZero() {
+		s += " receipt_by " + stamp(r.ReceiptBy)
 	}
 	return s
 }
@@ -310,13 +331,15 @@ type OutTransfer struct {
 	To          string // an account id in the peer's ledger
 	Amount      ledger.Amount
 	Description string
+	ReceiptBy   time.Time // provisional until then (zero: direct)
 }
 
 // TransferOut pays from one of the caller's accounts to an account at a
 // peer accounting service. The same t again returns where the first
 // stands (finishing it if it can), never paying twice.
 func (c *Client) TransferOut(ctx context.Context, s auth.Signer, t OutTransfer) (*settlement.Status, error) {
-	args := &TransferOutArgs{ID: t.ID, From: t.From, Peer: t.Peer, To: t.To, Amount: t.Amount, Description: t.Description}
+	args := &TransferOutArgs{ID: t.ID, From: t.From, Peer: t.Peer, To: t.To, Amount: t.Amount, Description: t.Description,
+		ReceiptBy: t.ReceiptBy}
 	var out settlement.Status
 	return &out, c.authCall(ctx, s, "transfer_out", TransferOutResource(args), func(a auth.Credentials) any {
 		args.Credentials = a

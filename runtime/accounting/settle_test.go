@@ -172,7 +172,8 @@ func TestCrossRegion(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T, *xregion, *xregion)
-	}{{"TransferOverHTTP", crossTransfer}, {"PeerUnreachableThenSwept", crossUnreachable}, {"Abuse", crossAbuse}} {
+	}{{"TransferOverHTTP", crossTransfer}, {"PeerUnreachableThenSwept", crossUnreachable},
+		{"ProvisionalOverHTTP", crossProvisional}, {"Abuse", crossAbuse}} {
 		if !t.Run(tc.name, func(t *testing.T) { tc.fn(t, eu, us) }) {
 			return
 		}
@@ -240,6 +241,83 @@ func crossUnreachable(t *testing.T, eu, us *xregion) {
 		t.Fatalf("status: %+v %v", s, err)
 	}
 	us.balance(t, "bob", bob, "10")
+	agreeRegions(t, eu, us)
+}
+
+// A provisional cross-region transfer over HTTP: held at the payee's
+// region, receipted there (in part) by the payee with the same receipt
+// command as any provisional payment, refunded, or expired there; the
+// payer's retry or sweep learns the outcome once. Abuse: someone else
+// receipting, a payee receipting more than held, replaying a receipt,
+// changing it, receipting after expiry, a receipt_by too far ahead.
+func crossProvisional(t *testing.T, eu, us *xregion) {
+	ctx := context.Background()
+	alice := eu.account(t, "alice", "prov", "100")
+	bob := us.account(t, "bob", "prov", "0")
+	hold := func(id, amount string) (accounting.OutTransfer, *settlement.Status) {
+		t.Helper()
+		o := accounting.OutTransfer{ID: id, From: alice, Peer: us.url(), To: bob, Amount: amt(amount),
+			ReceiptBy: eu.env.Clock.Now().Add(time.Minute)}
+		st, err := eu.acc.TransferOut(ctx, eu.user["alice"], o)
+		if err != nil || st.State != settlement.Held || !strings.HasPrefix(st.PeerCredit, "xr-") {
+			t.Fatalf("hold %s: %+v %v", id, st, err)
+		}
+		return o, st
+	}
+	o1, st1 := hold("prov-1", "10")
+	b, err := us.acc.Balance(ctx, us.user["bob"], bob, time.Time{})
+	if err != nil || b.Receivable != amt("10") || !b.Balance.IsZero() {
+		t.Fatalf("bob while held: %+v %v", b, err)
+	}
+	_, err = us.acc.Receipt(ctx, us.user["dave"], st1.PeerCredit, amt("1"))
+	wantClass(t, err, call.ErrPermission)
+	_, err = us.acc.Refund(ctx, us.user["dave"], st1.PeerCredit)
+	wantClass(t, err, call.ErrPermission)
+	_, err = us.acc.Receipt(ctx, us.user["bob"], st1.PeerCredit, amt("10.000001"))
+	wantClass(t, err, accounting.ErrOverReceipt)
+	for range 2 { // the same receipt again answers the same
+		if r, err := us.acc.Receipt(ctx, us.user["bob"], st1.PeerCredit, amt("4")); err != nil || r.State != ledger.StateReceipted {
+			t.Fatalf("receipt: %+v %v", r, err)
+		}
+	}
+	_, err = us.acc.Receipt(ctx, us.user["bob"], st1.PeerCredit, amt("5"))
+	wantClass(t, err, accounting.ErrAlreadyResolved)
+	st, err := eu.acc.TransferOut(ctx, eu.user["alice"], o1)
+	if err != nil || st.State != settlement.Committed || st.Receipted == nil || *st.Receipted != amt("4") {
+		t.Fatalf("after the receipt: %+v %v", st, err)
+	}
+
+	o2, st2 := hold("prov-2", "7")
+	if _, err := us.acc.Refund(ctx, us.user["bob"], st2.PeerCredit); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := eu.acc.TransferOut(ctx, eu.user["alice"], o2); err != nil || st.State != settlement.Returned ||
+		st.Resolution != ledger.ResolveRefund {
+		t.Fatalf("after the refund: %+v %v", st, err)
+	}
+
+	_, st3 := hold("prov-3", "5")
+	eu.balance(t, "alice", alice, "91") // 100 - 4 - 5 held in escrow
+	for _, r := range []*xregion{eu, us} {
+		r.env.Clock.Advance(2 * time.Minute)
+	}
+	_, err = us.acc.Receipt(ctx, us.user["bob"], st3.PeerCredit, amt("5"))
+	wantClass(t, err, accounting.ErrTransferExpired)
+	if _, err := eu.env.Host.Accounting.Expire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := eu.acc.TransferStatus(ctx, eu.user["alice"], "prov-3"); err != nil || s.State != settlement.Returned ||
+		s.Resolution != ledger.ResolveExpire {
+		t.Fatalf("status after expiry: %+v %v", s, err)
+	}
+	_, err = eu.acc.TransferOut(ctx, eu.user["alice"], accounting.OutTransfer{ID: "prov-far", From: alice, Peer: us.url(), To: bob,
+		Amount: amt("1"), ReceiptBy: eu.env.Clock.Now().Add(accounting.MaxReceiptByAhead + time.Hour)})
+	wantClass(t, err, call.ErrBadArguments)
+	_, err = eu.acc.TransferOut(ctx, eu.user["alice"], accounting.OutTransfer{ID: "prov-past", From: alice, Peer: us.url(), To: bob,
+		Amount: amt("1"), ReceiptBy: eu.env.Clock.Now().Add(-time.Second)})
+	wantClass(t, err, call.ErrBadArguments)
+	eu.balance(t, "alice", alice, "96")
+	us.balance(t, "bob", bob, "4")
 	agreeRegions(t, eu, us)
 }
 

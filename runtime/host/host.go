@@ -37,7 +37,9 @@ const (
 	IdleTimeout     = 120 * time.Second
 	ShutdownTimeout = 10 * time.Second
 	SweepInterval   = time.Minute
-	sweepBatch      = 1000
+	// MinSweepInterval bounds Config.SweepInterval from below.
+	MinSweepInterval = time.Second
+	sweepBatch       = 1000
 )
 
 // Kinds this host knows how to run, in start-up order.
@@ -70,6 +72,9 @@ type Config struct {
 	// (0: compute.DefaultLease, at least compute.MinLease): how soon a
 	// dead agent's job runs again.
 	JobLease time.Duration
+	// SweepInterval is how often Serve sweeps (expiries, settlement,
+	// uploads, jobs): 0 is SweepInterval, at least MinSweepInterval.
+	SweepInterval time.Duration
 	// SessionLife is how long the identity service's sessions last (0:
 	// identity.SessionTTL, 24 h; within identity.CheckSessionLife).
 	SessionLife time.Duration
@@ -435,7 +440,11 @@ func (h *Host) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 func (h *Host) sweepLoop(ctx context.Context) {
-	t := time.NewTicker(SweepInterval)
+	every := h.cfg.SweepInterval
+	if every <= 0 {
+		every = SweepInterval
+	}
+	t := time.NewTicker(max(every, MinSweepInterval))
 	defer t.Stop()
 	for {
 		select {

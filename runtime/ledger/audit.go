@@ -200,7 +200,7 @@ func (a *auditor) flushDups() {
 // collect walks one account's log for a later part's entries only (its
 // log was checked by the first walk).
 func (a *auditor) collect(ctx context.Context, acc string, part, parts int) error {
-	err := a.l.eachItem(ctx, acc, maxAuditObjects, func(it *Item) error {
+	err := a.l.eachItem(ctx, acc, func(it *Item) error {
 		for _, e := range it.Entries {
 			if e.Transfer != "" {
 				a.add(acc, it.N, e, part, parts)
@@ -246,7 +246,7 @@ func (a *auditor) accounts(ctx context.Context, checks bool, part, parts int) er
 		}
 		a.rep.Accounts++
 		var prev *Item
-		err = l.eachItem(ctx, acc, maxAuditObjects, func(it *Item) error {
+		err = l.eachItem(ctx, acc, func(it *Item) error {
 			a.rep.Items++
 			if it.N == 0 {
 				if it.Account != acc || !it.Balance.IsZero() || !it.Liability.IsZero() || !it.Receivable.IsZero() ||
@@ -284,10 +284,19 @@ func (a *auditor) accounts(ctx context.Context, checks bool, part, parts int) er
 	})
 }
 
-// transfers checks this part's transfer records against its entries.
+// transfers checks this part's transfer records against its entries:
+// the record objects, then the record runs (a record both an object and
+// in a run, between a compaction's run put and its deletes, is checked
+// once, from its run).
 func (a *auditor) transfers(ctx context.Context, part, parts int) error {
 	l := a.l
-	return eachObject(ctx, l.b, transfersPre, func(o store.ObjectInfo) error {
+	l.runs.mu.Lock()
+	err := l.refreshRuns(ctx, true)
+	l.runs.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	err = eachObject(ctx, l.b, transfersPre, func(o store.ObjectInfo) error {
 		if partOf(o.Key, parts) != part {
 			return nil // another pass's
 		}
@@ -295,64 +304,97 @@ func (a *auditor) transfers(ctx context.Context, part, parts int) error {
 		if _, err := l.b.GetJSON(ctx, o.Key, &rec); err != nil {
 			return err
 		}
-		a.rep.Transfers++
-		want, wantC, err := legs(&rec)
-		if err != nil {
-			a.bad("%v", err)
-			return nil
-		}
-		d := a.take(rec.From, rec.ID, LegDebit)
-		c := a.take(rec.To, rec.ID, LegCredit)
-		sd := a.take(rec.From, rec.ID, LegSettleDebit)
-		sc := a.take(rec.To, rec.ID, LegSettleCredit)
-		switch {
-		case d == nil:
-			a.bad("transfer %s: recorded but not applied to the payer %s", rec.ID, rec.From)
-			return nil
-		case d.e.Leg == LegRefused:
-			a.rep.Refused++
-			if c != nil || sd != nil || sc != nil {
-				a.bad("transfer %s: refused yet has other entries", rec.ID)
-			}
-			return nil
-		case c == nil:
-			a.bad("transfer %s: debited but not credited to %s", rec.ID, rec.To)
-			return nil
-		}
-		a.rep.Applied++
-		if sameMovement(want, d.e) != nil || sameMovement(wantC, c.e) != nil || checkBalanced(rec.ID, d.e, c.e) != nil {
-			a.bad("transfer %s: entries do not match the record or do not balance", rec.ID)
-		}
-		if !rec.provisional() {
-			if sd != nil || sc != nil {
-				a.bad("transfer %s: direct transfer with settle entries", rec.ID)
-			}
-			return nil
-		}
-		a.rep.Provisional++
-		r, err := l.resolution(ctx, rec.ID)
-		if err != nil {
+		if run, err := l.lookupRecord(ctx, rec.ID, false); err != nil || run != nil {
 			return err
 		}
-		if r == nil {
-			if sd != nil || sc != nil {
-				a.bad("transfer %s: settled without a recorded resolution", rec.ID)
+		return a.record(ctx, &rec)
+	})
+	if err != nil {
+		return err
+	}
+	return l.eachRun(ctx, func(key string, r *recordRun, earlier func(string) (bool, error)) error {
+		for i := range r.Records {
+			rec := &r.Records[i]
+			if partOf(rec.ID, parts) != part {
+				continue
 			}
-			return nil
-		}
-		a.rep.Resolved++
-		if sd == nil || sc == nil {
-			a.bad("transfer %s: resolution %s not settled on both sides", rec.ID, r.Kind)
-			return nil
-		}
-		if sd.n <= d.n || sc.n <= c.n {
-			a.bad("transfer %s: settled before it was applied", rec.ID)
-		}
-		if sd.e.Receipted == nil || sc.e.Receipted == nil || *sd.e.Receipted != r.Receipted || *sc.e.Receipted != r.Receipted ||
-			sd.e.DBalance != r.Receipted.Neg() || sc.e.DBalance != r.Receipted ||
-			sd.e.DLiability != rec.Amount.Neg() || sc.e.DReceivable != rec.Amount.Neg() {
-			a.bad("transfer %s: settlement entries do not match resolution %s %s", rec.ID, r.Kind, r.Receipted)
+			if dup, err := earlier(rec.ID); err != nil || dup {
+				return err
+			}
+			if err := a.record(ctx, rec); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
+}
+
+// record checks one transfer record against its entries.
+func (a *auditor) record(ctx context.Context, rec *transferRecord) error {
+	l := a.l
+	a.rep.Transfers++
+	want, wantC, err := legs(rec)
+	if err != nil {
+		a.bad("%v", err)
+		return nil
+	}
+	d := a.take(rec.From, rec.ID, LegDebit)
+	c := a.take(rec.To, rec.ID, LegCredit)
+	sd := a.take(rec.From, rec.ID, LegSettleDebit)
+	sc := a.take(rec.To, rec.ID, LegSettleCredit)
+	switch {
+	case d == nil:
+		a.bad("transfer %s: recorded but not applied to the payer %s", rec.ID, rec.From)
+		return nil
+	case d.e.Leg == LegRefused:
+		a.rep.Refused++
+		if c != nil || sd != nil || sc != nil {
+			a.bad("transfer %s: refused yet has other entries", rec.ID)
+		}
+		return nil
+	case c == nil:
+		a.bad("transfer %s: debited but not credited to %s", rec.ID, rec.To)
+		return nil
+	}
+	a.rep.Applied++
+	if rec.final && (d.n != rec.DebitItem || c.n != rec.CreditItem) {
+		a.bad("transfer %s: its record run names items %d and %d, the logs %d and %d", rec.ID, rec.DebitItem, rec.CreditItem, d.n, c.n)
+	}
+	if sameMovement(want, d.e) != nil || sameMovement(wantC, c.e) != nil || checkBalanced(rec.ID, d.e, c.e) != nil {
+		a.bad("transfer %s: entries do not match the record or do not balance", rec.ID)
+	}
+	if !rec.provisional() {
+		if sd != nil || sc != nil {
+			a.bad("transfer %s: direct transfer with settle entries", rec.ID)
+		}
+		return nil
+	}
+	a.rep.Provisional++
+	r := rec.Resolution
+	if r == nil {
+		var err error
+		if r, err = l.resolution(ctx, rec); err != nil {
+			return err
+		}
+	}
+	if r == nil {
+		if sd != nil || sc != nil {
+			a.bad("transfer %s: settled without a recorded resolution", rec.ID)
+		}
+		return nil
+	}
+	a.rep.Resolved++
+	if sd == nil || sc == nil {
+		a.bad("transfer %s: resolution %s not settled on both sides", rec.ID, r.Kind)
+		return nil
+	}
+	if sd.n <= d.n || sc.n <= c.n {
+		a.bad("transfer %s: settled before it was applied", rec.ID)
+	}
+	if sd.e.Receipted == nil || sc.e.Receipted == nil || *sd.e.Receipted != r.Receipted || *sc.e.Receipted != r.Receipted ||
+		sd.e.DBalance != r.Receipted.Neg() || sc.e.DBalance != r.Receipted ||
+		sd.e.DLiability != rec.Amount.Neg() || sc.e.DReceivable != rec.Amount.Neg() {
+		a.bad("transfer %s: settlement entries do not match resolution %s %s", rec.ID, r.Kind, r.Receipted)
+	}
+	return nil
 }

@@ -347,17 +347,10 @@ func (l *Ledger) buildSegment(ctx context.Context, acc string, first uint64) (*s
 
 // eachItem calls fn with every item of acc in order, from its segments
 // and its objects (both, for a segment whose items a crashed compaction
-// left: the segment's copy is used). A gap in the indexes is reported as
+// left: the segment's copy is used). It lists a page at a time, so its
+// memory does not grow with the log. A gap in the indexes is reported as
 // an error of its own (errLogGap), for the audit to record.
-func (l *Ledger) eachItem(ctx context.Context, acc string, limit int, fn func(*Item) error) error {
-	segs, err := l.b.ListAll(ctx, segmentsPrefix(acc), limit)
-	if err != nil {
-		return err
-	}
-	objs, err := l.b.ListAll(ctx, itemsPrefix(acc), limit)
-	if err != nil {
-		return err
-	}
+func (l *Ledger) eachItem(ctx context.Context, acc string, fn func(*Item) error) error {
 	next := uint64(0)
 	readObject := func(key string) error {
 		var it Item
@@ -370,14 +363,12 @@ func (l *Ledger) eachItem(ctx context.Context, acc string, limit int, fn func(*I
 		next++
 		return fn(&it)
 	}
-	if len(objs) == 0 || objs[0].Key != itemKey(acc, 0) {
+	if err := readObject(itemKey(acc, 0)); errors.Is(err, store.ErrNotFound) {
 		return errNoItemZero
-	}
-	if err := readObject(objs[0].Key); err != nil {
+	} else if err != nil {
 		return err
 	}
-	objs = objs[1:]
-	for _, o := range segs {
+	err := eachObject(ctx, l.b, segmentsPrefix(acc), func(o store.ObjectInfo) error {
 		first := segmentFirst(next)
 		if o.Key != segmentKey(acc, first) {
 			return fmt.Errorf("%w: segments not contiguous at %q", errLogGap, o.Key)
@@ -392,16 +383,17 @@ func (l *Ledger) eachItem(ctx context.Context, acc string, limit int, fn func(*I
 			}
 		}
 		next = first + SegmentItems
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	for _, o := range objs {
+	return eachObject(ctx, l.b, itemsPrefix(acc), func(o store.ObjectInfo) error {
 		if o.Key < itemKey(acc, next) {
-			continue // also in a segment: a compaction's deletes still to come
+			return nil // item 0, or also in a segment: a compaction's deletes still to come
 		}
-		if err := readObject(o.Key); err != nil {
-			return err
-		}
-	}
-	return nil
+		return readObject(o.Key)
+	})
 }
 
 var (

@@ -127,8 +127,6 @@ const (
 	maxPendingOutcomes = 256
 	// MaxPageSize bounds a statement page.
 	MaxPageSize = 1000
-	// maxAuditObjects bounds how many objects Audit lists per prefix.
-	maxAuditObjects = store.MaxListAll
 )
 
 // MintAccount is the account money is created from: deposits are transfers
@@ -192,7 +190,11 @@ type Ledger struct {
 	// auditMaxEntries, if set (tests), replaces the audit's memory budget.
 	auditMaxEntries int
 	segments        segmentCache
-	inlineBG        bool // see WithInlineBackground
+	horizon         time.Duration // see WithRetryHorizon
+	runs            runView
+	cursorMu        sync.Mutex
+	recordCursor    string // where the next CompactRecords lists from
+	inlineBG        bool   // see WithInlineBackground
 
 	// crashAt, set only by tests, is called at each numbered step of a
 	// transfer or resolution; a non-nil error makes the ledger stop right
@@ -235,6 +237,7 @@ func New(ctx context.Context, b *store.Bucket, opts ...Option) (*Ledger, error) 
 		log:      slog.Default(),
 		accounts: map[string]*accountState{},
 		outcomes: make(chan struct{}, maxPendingOutcomes),
+		horizon:  DefaultRetryHorizon,
 	}
 	for _, o := range opts {
 		o(l)

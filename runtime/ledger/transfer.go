@@ -91,6 +91,30 @@ type transferRecord struct {
 	Refusal    string    `json:"refusal,omitempty"` // with State refused: the refused entry's reason
 	DebitItem  uint64    `json:"debit_item,omitempty"`
 	CreditItem uint64    `json:"credit_item,omitempty"`
+	// Resolution is set only in a record run: the settled resolution of
+	// a provisional transfer, with its settle items.
+	Resolution *Resolution `json:"resolution,omitempty"`
+
+	// final: read from a record run, so State, the items and Resolution
+	// are the transfer's outcome, never to change.
+	final bool
+	// readAt is when the call holding this record began looking for it:
+	// a record or resolution it writes must land within a quarter of the
+	// retry horizon of it (see checkPace).
+	readAt time.Time
+}
+
+// checkPace refuses a put-if-absent of a record or resolution more than a
+// quarter of the retry horizon after the call started looking for it.
+// Record compaction deletes an object only a horizon after it was
+// recorded, so a call within its pace can never find a record or
+// resolution absent, then create a second one after the first was moved
+// into a run (DESIGN.md, "Records").
+func (l *Ledger) checkPace(start time.Time) error {
+	if l.clock().Sub(start) > l.horizon/4 {
+		return fmt.Errorf("%w: started %v ago", ErrTooSlow, l.clock().Sub(start))
+	}
+	return nil
 }
 
 // sameRequest compares the content of two requests for one id.
@@ -127,25 +151,51 @@ func (l *Ledger) validate(req *TransferRequest) error {
 // ErrInsufficientFunds and move nothing; the refusal is final: a retry of
 // that id returns it again even if funds arrived meanwhile.
 func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (TransferResult, error) {
+	return l.transfer(ctx, req, false)
+}
+
+// TransferDecided is Transfer for a provisional transfer its caller
+// decided on, durably and in time, before receipt_by: the ledger records
+// it even if receipt_by has passed since (a process stalled between the
+// decision and the record), and it is then expired at once. Without it,
+// a decision to hold that came too late to be recorded would have no
+// outcome (runtime/settlement's provisional transfers).
+func (l *Ledger) TransferDecided(ctx context.Context, req TransferRequest) (TransferResult, error) {
+	return l.transfer(ctx, req, true)
+}
+
+func (l *Ledger) transfer(ctx context.Context, req TransferRequest, decided bool) (TransferResult, error) {
 	if err := l.validate(&req); err != nil {
 		return TransferResult{}, err
 	}
-	// Fast path for retries: an existing record decides.
+	start := l.clock()
+	// Fast path for retries: an existing record decides, as an object or,
+	// once compacted, in a record run (an in-memory filter says "not
+	// there" for a new id).
 	var old transferRecord
 	ver, err := l.b.GetJSON(ctx, transferKey(req.ID), &old)
+	if errors.Is(err, store.ErrNotFound) {
+		var run *transferRecord
+		if run, err = l.lookupRecord(ctx, req.ID, false); err == nil && run != nil {
+			old, ver = *run, ""
+		} else if err == nil {
+			err = store.ErrNotFound
+		}
+	}
 	if err == nil {
 		if !sameRequest(old.TransferRequest, req) {
 			return TransferResult{}, fmt.Errorf("%w: %s", ErrIDConflict, req.ID)
 		}
+		old.readAt = start
 		return l.complete(ctx, &old, ver)
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return TransferResult{}, err
 	}
-	if req.provisional() && !req.ReceiptBy.After(l.clock()) {
+	if req.provisional() && !decided && !req.ReceiptBy.After(l.clock()) {
 		return TransferResult{}, fmt.Errorf("%w: receipt_by %v is not in the future", ErrInvalid, req.ReceiptBy)
 	}
-	rec := transferRecord{TransferRequest: req, Recorded: l.clock()}
+	rec := transferRecord{TransferRequest: req, Recorded: start, readAt: start}
 	if rec.FromBound, err = l.headBound(ctx, req.From); err != nil {
 		return TransferResult{}, err
 	}
@@ -162,6 +212,9 @@ func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (TransferRes
 			return TransferResult{}, err
 		}
 	}
+	if err := l.checkPace(start); err != nil {
+		return TransferResult{}, err
+	}
 	ver, err = l.b.PutJSONIfAbsent(ctx, transferKey(req.ID), rec)
 	if errors.Is(err, store.ErrPrecondition) { // a concurrent first attempt
 		// Judged on the winner's record alone, decoded into a zero value:
@@ -170,9 +223,20 @@ func (l *Ledger) Transfer(ctx context.Context, req TransferRequest) (TransferRes
 		// our request under its record.
 		var won transferRecord
 		ver, err = l.b.GetJSON(ctx, transferKey(req.ID), &won)
+		if errors.Is(err, store.ErrNotFound) { // moved into a run meanwhile
+			run, lerr := l.lookupRecord(ctx, req.ID, true)
+			if lerr != nil {
+				return TransferResult{}, lerr
+			}
+			if run == nil {
+				return TransferResult{}, internal("transfer %s: record neither an object nor in a run after a lost put", req.ID)
+			}
+			won, ver, err = *run, "", nil
+		}
 		if err != nil {
 			return TransferResult{}, err
 		}
+		won.readAt = start
 		if !sameRequest(won.TransferRequest, req) {
 			return TransferResult{}, fmt.Errorf("%w: %s", ErrIDConflict, req.ID)
 		}
@@ -202,14 +266,24 @@ func (l *Ledger) record(ctx context.Context, id string) (*transferRecord, store.
 	if err := checkID("transfer", id); err != nil {
 		return nil, "", err
 	}
+	start := l.clock()
 	var rec transferRecord
 	ver, err := l.b.GetJSON(ctx, transferKey(id), &rec)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", fmt.Errorf("%w: %s", ErrNoTransfer, id)
+		run, err := l.lookupRecord(ctx, id, false)
+		if err != nil {
+			return nil, "", err
+		}
+		if run == nil {
+			return nil, "", fmt.Errorf("%w: %s", ErrNoTransfer, id)
+		}
+		run.readAt = start
+		return run, "", nil
 	}
 	if err != nil {
 		return nil, "", err
 	}
+	rec.readAt = start
 	return &rec, ver, nil
 }
 
@@ -316,6 +390,14 @@ func (l *Ledger) complete(ctx context.Context, rec *transferRecord, ver store.Ve
 		res.State, res.DebitItem = StateRefused, rec.DebitItem
 		return res, refusalError(rec.Refusal, rec.ID)
 	}
+	if rec.final { // from a record run: its outcome, settled for good
+		res.State, res.DebitItem, res.CreditItem = rec.State, rec.DebitItem, rec.CreditItem
+		if rec.Resolution != nil {
+			r := *rec.Resolution
+			res.Resolution = &r
+		}
+		return res, nil
+	}
 	var d, c *legReq
 	if rec.State == StateApplied && rec.DebitItem > 0 && rec.CreditItem > 0 {
 		res.DebitItem, res.CreditItem = rec.DebitItem, rec.CreditItem
@@ -373,7 +455,7 @@ func (l *Ledger) complete(ctx context.Context, rec *transferRecord, ver store.Ve
 	}
 	// Provisional: an existing resolution is finished; an expired one is
 	// expired by this touch.
-	r, err := l.resolution(ctx, rec.ID)
+	r, err := l.resolution(ctx, rec)
 	if err != nil {
 		return res, err
 	}
@@ -411,11 +493,17 @@ func (l *Ledger) saveOutcome(rec *transferRecord, ver store.Version, s State, re
 	})
 }
 
-func (l *Ledger) resolution(ctx context.Context, id string) (*Resolution, error) {
+// resolution reads rec's resolution, as an object or, once compacted,
+// from its record run.
+func (l *Ledger) resolution(ctx context.Context, rec *transferRecord) (*Resolution, error) {
 	var r Resolution
-	_, err := l.b.GetJSON(ctx, resolutionKey(id), &r)
+	_, err := l.b.GetJSON(ctx, resolutionKey(rec.ID), &r)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		run, err := l.lookupRecord(ctx, rec.ID, false)
+		if err != nil || run == nil || run.Resolution == nil {
+			return nil, err
+		}
+		return run.Resolution, nil
 	}
 	if err != nil {
 		return nil, err
@@ -434,9 +522,12 @@ func (l *Ledger) recordResolution(ctx context.Context, rec *transferRecord, kind
 	if r.ToBound, err = l.headBound(ctx, rec.To); err != nil {
 		return nil, err
 	}
+	if err := l.checkPace(rec.readAt); err != nil {
+		return nil, err
+	}
 	_, err = l.b.PutJSONIfAbsent(ctx, resolutionKey(rec.ID), r)
 	if errors.Is(err, store.ErrPrecondition) {
-		return l.resolution(ctx, rec.ID)
+		return l.resolution(ctx, rec)
 	}
 	if err != nil {
 		return nil, err
@@ -660,6 +751,10 @@ func (l *Ledger) expireOne(ctx context.Context, key, id string, now time.Time) (
 	}
 	if !rec.provisional() || rec.ReceiptBy.After(now) {
 		return false, nil // an index entry of a losing attempt under this id
+	}
+	if rec.final { // compacted: settled long ago; the entry is left over
+		l.background(func(ctx context.Context) { _ = l.b.Delete(ctx, key) })
+		return false, nil
 	}
 	// Finish the transfer and any resolution already recorded.
 	res, err := l.complete(ctx, rec, ver)

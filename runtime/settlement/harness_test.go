@@ -55,7 +55,7 @@ func (r *region) point(op, key string) string {
 		return ""
 	}
 	name := ""
-	for _, p := range []string{outPre, duePre, inPre, "ledger/transfers/", "ledger/resolutions/", "ledger/index/"} {
+	for _, p := range []string{outPre, duePre, inPre, "ledger/transfers/", "ledger/resolutions/", "ledger/index/", "ledger/expiry/"} {
 		if strings.HasPrefix(key, p) {
 			name = op + " " + p
 		}
@@ -230,7 +230,10 @@ func (r *region) send(o Out, attempts int) (Status, error) {
 func final(st Status, err error) bool {
 	switch {
 	case err == nil:
-		return st.State == Committed
+		// Held: the payer's answer for a provisional transfer until the
+		// payee's region settles the hold; Returned without an error: a
+		// hold refunded or expired there.
+		return st.State == Committed || st.State == Held || st.State == Returned
 	case errors.Is(err, ErrAborted):
 		return st.State == Returned
 	case ledger.Refused(err):
@@ -262,6 +265,12 @@ func settle(t *testing.T, clk *clock.Manual, rs ...*region) {
 	clk.Advance(2*DefaultWindow + DefaultSweepAge)
 	for round := 0; ; round++ {
 		left := 0
+		for _, r := range rs {
+			set, _ := r.current()
+			if _, err := set.c.Ledger.Expire(context.Background(), clk.Now()); err != nil {
+				left++ // holds past receipt_by expire here; the settlement sweep then learns it
+			}
+		}
 		for _, r := range rs {
 			set, _ := r.current()
 			if _, err := set.Sweep(context.Background(), clk.Now()); err != nil {
@@ -345,6 +354,10 @@ func (r *region) decision(t *testing.T, from *region, id string) string {
 	if rec.Decision != decideCredit {
 		return rec.Decision
 	}
+	if !rec.Request.ReceiptBy.IsZero() {
+		st, _ := r.hold(t, from, id)
+		return st
+	}
 	res, err := set.c.Ledger.Complete(context.Background(), creditID(from.url, id))
 	if ledger.Refused(err) {
 		return Refused
@@ -353,4 +366,58 @@ func (r *region) decision(t *testing.T, from *region, id string) string {
 		t.Fatalf("credit of %s: %+v %v", id, res, err)
 	}
 	return Credited
+}
+
+// hold reads the receiving side's hold of from's provisional transfer id:
+// Held while unresolved, Settled with the receipted part once resolved,
+// Refused if the ledger refused it.
+func (r *region) hold(t *testing.T, from *region, id string) (string, ledger.Amount) {
+	t.Helper()
+	set, _ := r.current()
+	res, err := set.c.Ledger.Complete(context.Background(), creditID(from.url, id))
+	switch {
+	case ledger.Refused(err):
+		return Refused, ledger.Zero
+	case err != nil:
+		t.Fatalf("hold of %s: %v", id, err)
+	case res.Resolution == nil:
+		return Held, ledger.Zero
+	}
+	return Settled, res.Resolution.Receipted
+}
+
+// resolve receipts (amount > 0) or refunds (amount 0) from's provisional
+// transfer id held at r, as its payee would, retrying through faults and
+// restarts; it returns the ledger's last error (nil: done).
+func (r *region) resolve(from *region, id string, amount ledger.Amount, attempts int) error {
+	var err error
+	for range attempts {
+		set, proc := r.current()
+		if amount.IsZero() {
+			_, err = set.c.Ledger.Refund(context.Background(), creditID(from.url, id), "payee")
+		} else {
+			_, err = set.c.Ledger.Receipt(context.Background(), creditID(from.url, id), amount, "payee")
+		}
+		r.recover(proc)
+		if err == nil || errors.Is(err, ledger.ErrExpired) || errors.Is(err, ledger.ErrAlreadyResolved) {
+			return err
+		}
+	}
+	return err
+}
+
+// decisionOrEmpty reads the receiving side's decision record's decision
+// ("" if none).
+func (r *region) decisionOrEmpty(t *testing.T, from *region, id string) string {
+	t.Helper()
+	set, _ := r.current()
+	var rec inRecord
+	_, err := set.c.Bucket.GetJSON(context.Background(), inKey(from.url, id), &rec)
+	if errors.Is(err, store.ErrNotFound) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec.Decision
 }

@@ -24,7 +24,8 @@ type inRecord struct {
 const decideCredit = "credit"
 
 func (r *inRecord) same(req *CreditRequest) bool {
-	return r.Request.To == req.To && r.Request.Amount == req.Amount && r.Request.CreditBy.Equal(req.CreditBy)
+	return r.Request.To == req.To && r.Request.Amount == req.Amount && r.Request.CreditBy.Equal(req.CreditBy) &&
+		r.Request.ReceiptBy.Equal(req.ReceiptBy)
 }
 
 // Credit is the receiving side: peer (already authenticated by the
@@ -50,8 +51,11 @@ func (s *Settler) Credit(ctx context.Context, peer string, req CreditRequest) (C
 	}
 	t := ledger.TransferRequest{ID: creditID(peer, req.ID), From: PositionAccount(peer), To: rec.Request.To,
 		Amount: rec.Request.Amount, Description: clipBytes("from peer "+peerHash(peer)+": "+rec.Request.Description, ledger.MaxDescriptionBytes),
-		Authorisation: "settlement peer=" + peerHash(peer) + " id=" + req.ID}
+		Authorisation: "settlement peer=" + peerHash(peer) + " id=" + req.ID, ReceiptBy: rec.Request.ReceiptBy}
 	ans.Transfer = t.ID
+	if !t.ReceiptBy.IsZero() {
+		return s.hold(ctx, t, ans)
+	}
 	_, err = s.c.Ledger.Transfer(ctx, t)
 	switch {
 	case ledger.Refused(err):
@@ -66,6 +70,42 @@ func (s *Settler) Credit(ctx context.Context, peer string, req CreditRequest) (C
 		return CreditAnswer{}, err
 	}
 	ans.State = Credited
+	return ans, nil
+}
+
+// hold is the receiving side of a provisional transfer decided "credit":
+// the payee's hold in this ledger, created once (even if a stall made
+// receipt_by pass since the decision: it is then expired at once), and
+// its state: Held until the payee receipts or refunds it or it expires
+// here, then Settled with the receipted amount, the same on every later
+// ask. The ledger's one resolution of the hold is the outcome.
+func (s *Settler) hold(ctx context.Context, t ledger.TransferRequest, ans CreditAnswer) (CreditAnswer, error) {
+	ans.ReceiptBy = t.ReceiptBy
+	if s.c.OnHold != nil {
+		if err := s.c.OnHold(ctx, t); err != nil {
+			return CreditAnswer{}, err
+		}
+	}
+	res, err := s.c.Ledger.TransferDecided(ctx, t)
+	switch {
+	case ledger.Refused(err):
+		ans.State, ans.Reason = Refused, err.Error()
+		return ans, nil
+	case err != nil:
+		return CreditAnswer{}, err
+	}
+	if err := s.step("held"); err != nil {
+		return CreditAnswer{}, err
+	}
+	if res.State == ledger.StatePending || res.Resolution == nil {
+		ans.State = Held
+		return ans, nil
+	}
+	r := res.Resolution.Receipted
+	if r.IsNegative() || r.Cmp(t.Amount) > 0 {
+		return CreditAnswer{}, fmt.Errorf("%w: hold %s receipted %s of %s", ledger.ErrInternal, t.ID, r, t.Amount)
+	}
+	ans.State, ans.Resolution, ans.Receipted = Settled, res.Resolution.Kind, &r
 	return ans, nil
 }
 
@@ -92,6 +132,12 @@ func (s *Settler) checkCredit(peer string, req *CreditRequest) error {
 		return fmt.Errorf("%w: credit_by must be given and at most %s ahead", ErrInvalid, MaxWindow)
 	}
 	req.CreditBy = req.CreditBy.UTC().Truncate(time.Millisecond)
+	if !req.ReceiptBy.IsZero() {
+		req.ReceiptBy = req.ReceiptBy.UTC().Truncate(time.Millisecond)
+		if req.ReceiptBy.Before(req.CreditBy) || req.ReceiptBy.After(s.c.Clock().Add(MaxReceiptBy)) {
+			return fmt.Errorf("%w: receipt_by must be at or after credit_by and at most %s ahead", ErrInvalid, MaxReceiptBy)
+		}
+	}
 	return nil
 }
 

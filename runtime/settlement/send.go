@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openacquire/acquire/runtime/ledger"
@@ -20,6 +21,10 @@ type Out struct {
 	Amount        ledger.Amount `json:"amount"`
 	Description   string        `json:"description,omitempty"`
 	Authorisation string        `json:"authorisation,omitempty"` // recorded in the ledger (a summary)
+	// ReceiptBy makes it provisional: the payee's region holds it until
+	// the payee receipts (part of) it or refunds it, or until then, when
+	// it returns to the payer. Zero: a direct transfer.
+	ReceiptBy time.Time `json:"receipt_by,omitzero"`
 }
 
 // outRecord is the object at settlement/out/<id>, written once with
@@ -35,13 +40,15 @@ type outRecord struct {
 
 func (r *outRecord) same(o *Out) bool {
 	return !r.Abandoned && r.From == o.From && r.Peer == o.Peer && r.To == o.To && r.Amount == o.Amount &&
-		r.Description == o.Description
+		r.Description == o.Description && r.ReceiptBy.Equal(o.ReceiptBy)
 }
+
+func (r *outRecord) provisional() bool { return !r.ReceiptBy.IsZero() }
 
 // Status is where a transfer stands on the sending side.
 type Status struct {
 	ID          string        `json:"id"`
-	State       string        `json:"state"` // Pending, Committed, Returned or Declined
+	State       string        `json:"state"` // Pending, Held, Committed, Returned or Declined
 	From        string        `json:"from"`
 	Peer        string        `json:"peer"`
 	To          string        `json:"to"`
@@ -53,11 +60,18 @@ type Status struct {
 	Finish      string        `json:"finish_transfer,omitempty"`  // ledger id here: escrow -> position or payer
 	PeerCredit  string        `json:"peer_transfer,omitempty"`    // the peer's ledger id of the credit
 	PeerDecided string        `json:"peer_decision,omitempty"`
+	// Provisional transfers: the hold's receipt_by, and once settled its
+	// resolution at the peer and the part receipted (committed; the rest
+	// came back, under Return).
+	ReceiptBy  time.Time      `json:"receipt_by,omitzero"`
+	Resolution string         `json:"resolution,omitempty"`
+	Receipted  *ledger.Amount `json:"receipted,omitempty"`
+	Return     string         `json:"return_transfer,omitempty"` // ledger id here: escrow -> payer, the unreceipted rest
 }
 
 func (r *outRecord) status(state string) Status {
 	return Status{ID: r.ID, State: state, From: r.From, Peer: r.Peer, To: r.To, Amount: r.Amount, Created: r.Created,
-		CreditBy: r.CreditBy, Prepare: prepareID(r.ID)}
+		CreditBy: r.CreditBy, Prepare: prepareID(r.ID), ReceiptBy: r.ReceiptBy}
 }
 
 func (s *Settler) checkOut(o *Out) error {
@@ -69,6 +83,12 @@ func (s *Settler) checkOut(o *Out) error {
 	}
 	if err := checkAmount(o.Amount); err != nil {
 		return err
+	}
+	if !o.ReceiptBy.IsZero() {
+		o.ReceiptBy = o.ReceiptBy.UTC().Truncate(time.Millisecond)
+		if o.ReceiptBy.After(s.c.Clock().Add(MaxReceiptBy)) {
+			return fmt.Errorf("%w: receipt_by more than %s ahead", ErrInvalid, MaxReceiptBy)
+		}
 	}
 	if o.From == ledger.MintAccount || IsSettlementAccount(o.From) {
 		return fmt.Errorf("%w: %s cannot pay a peer", ErrInvalid, o.From)
@@ -119,6 +139,16 @@ func (s *Settler) record(ctx context.Context, o *Out) (*outRecord, error) {
 	}
 	now := s.now()
 	rec := &outRecord{Out: *o, Created: now, CreditBy: now.Add(s.c.Window)}
+	if rec.provisional() {
+		// Checked only when recording: a retry after receipt_by is fine.
+		if !rec.ReceiptBy.After(now) {
+			return nil, fmt.Errorf("%w: receipt_by %s is not in the future", ErrInvalid, rec.ReceiptBy.Format(time.RFC3339Nano))
+		}
+		// The peer must decide (and so hold) before the hold would expire.
+		if rec.ReceiptBy.Before(rec.CreditBy) {
+			rec.CreditBy = rec.ReceiptBy
+		}
+	}
 	if _, err := s.c.Bucket.PutJSONIfAbsent(ctx, dueKey(rec.Created, rec.ID), struct {
 		ID string `json:"id"`
 	}{rec.ID}); err != nil && !errors.Is(err, store.ErrPrecondition) {
@@ -197,6 +227,14 @@ func (s *Settler) drive(ctx context.Context, rec *outRecord, sync bool) (Status,
 	}
 	if err := s.step("decided"); err != nil {
 		return rec.status(Pending), err
+	}
+	if ans.State == Held {
+		// Decided and held at the peer: the payee's receipt, refund or
+		// the hold's expiry there settles it; a later ask (a retry, the
+		// sweep) learns which. The money stays in escrow here meanwhile.
+		st := rec.status(Held)
+		st.PeerCredit, st.PeerDecided = ans.Transfer, ans.State
+		return st, nil
 	}
 	if ans.State == Credited && !sync && s.finishLater(rec, ans) {
 		// The peer's decision is the commit point: the payee has the
@@ -289,14 +327,14 @@ func (s *Settler) ask(ctx context.Context, rec *outRecord) (CreditAnswer, error)
 	cctx, cancel := context.WithTimeout(ctx, s.c.PeerTimeout)
 	defer cancel()
 	ans, err := p.Credit(cctx, CreditRequest{ID: rec.ID, To: rec.To, Amount: rec.Amount, CreditBy: rec.CreditBy,
-		Description: rec.Description})
+		Description: rec.Description, ReceiptBy: rec.ReceiptBy})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ans, ctx.Err()
 		}
 		return ans, fmt.Errorf("%w: %s: %w", ErrPeerUnreachable, clip(rec.Peer), err)
 	}
-	if ans.ID != rec.ID || (ans.State != Credited && ans.State != Refused && ans.State != Aborted) {
+	if ans.ID != rec.ID || !validAnswer(rec, &ans) {
 		return ans, fmt.Errorf("%w: answer %q for %s", ErrPeerContradiction, ans.State, rec.ID)
 	}
 	return ans, nil
@@ -304,15 +342,21 @@ func (s *Settler) ask(ctx context.Context, rec *outRecord) (CreditAnswer, error)
 
 // finish applies the peer's decision: escrow to the position account if
 // it credited, back to the payer otherwise. Both are the same ledger id,
-// so whichever is recorded first is the only one that can ever apply.
+// so whichever is recorded first is the only one that can ever apply. A
+// provisional transfer's settled hold moves its receipted part to the
+// position (if any) and the rest back to the payer, under a second id.
 func (s *Settler) finish(ctx context.Context, rec *outRecord, ans CreditAnswer) (Status, error) {
-	fin := ledger.TransferRequest{ID: finishID(rec.ID), From: EscrowAccount(rec.Peer), Amount: rec.Amount,
-		Description: describe(rec), Authorisation: "settlement peer decision=" + ans.State}
-	state := Returned
-	if ans.State == Credited {
-		fin.To, state = PositionAccount(rec.Peer), Committed
-	} else {
-		fin.To = rec.From
+	receipted := ledger.Zero
+	switch ans.State {
+	case Credited:
+		receipted = rec.Amount
+	case Settled:
+		receipted = *ans.Receipted
+	}
+	fin := ledger.TransferRequest{ID: finishID(rec.ID), From: EscrowAccount(rec.Peer), To: rec.From, Amount: rec.Amount,
+		Description: describe(rec), Authorisation: finishAuth(ans, receipted)}
+	if receipted.IsPositive() {
+		fin.To, fin.Amount = PositionAccount(rec.Peer), receipted
 	}
 	_, err := s.c.Ledger.Transfer(ctx, fin)
 	switch {
@@ -325,40 +369,123 @@ func (s *Settler) finish(ctx context.Context, rec *outRecord, ans CreditAnswer) 
 	case err != nil:
 		return rec.status(Pending), err
 	}
+	if err := s.giveBack(ctx, rec, fin); err != nil {
+		return rec.status(Pending), err
+	}
 	if err := s.step("finished"); err != nil {
 		return rec.status(Pending), err
 	}
 	s.forget(ctx, rec)
-	st := rec.status(state)
-	st.Finish, st.PeerCredit, st.PeerDecided, st.Reason = fin.ID, ans.Transfer, ans.State, ans.Reason
-	if state == Returned {
-		return st, fmt.Errorf("%w: %s: %s %s", ErrAborted, rec.ID, ans.State, ans.Reason)
+	st, err := outcome(rec, fin)
+	st.PeerCredit = ans.Transfer
+	if st.State == Returned && ans.Reason != "" {
+		st.Reason = ans.Reason
 	}
-	return st, nil
+	if errors.Is(err, ErrAborted) {
+		err = fmt.Errorf("%w: %s: %s %s", ErrAborted, rec.ID, ans.State, ans.Reason)
+	}
+	return st, err
+}
+
+// finishAuth is what the finish records of the peer's answer; outcome
+// reads it back, so a status read later reports the same.
+func finishAuth(ans CreditAnswer, receipted ledger.Amount) string {
+	a := "settlement peer decision=" + ans.State
+	if ans.State == Settled {
+		a += " resolution=" + ans.Resolution + " receipted=" + receipted.String()
+	}
+	return a
+}
+
+// validAnswer says whether ans is an answer the peer may give to rec.
+func validAnswer(rec *outRecord, ans *CreditAnswer) bool {
+	switch ans.State {
+	case Refused, Aborted:
+		return true
+	case Credited:
+		return !rec.provisional()
+	case Held:
+		return rec.provisional()
+	case Settled:
+		return rec.provisional() && ans.Receipted != nil && !ans.Receipted.IsNegative() && ans.Receipted.Cmp(rec.Amount) <= 0
+	}
+	return false
+}
+
+// giveBack returns the unreceipted rest of a provisional transfer whose
+// finish moved only part of it to the position (idempotent: one id).
+func (s *Settler) giveBack(ctx context.Context, rec *outRecord, fin ledger.TransferRequest) error {
+	if fin.To != PositionAccount(rec.Peer) || fin.Amount == rec.Amount {
+		return nil
+	}
+	rest, err := rec.Amount.Sub(fin.Amount)
+	if err != nil || !rest.IsPositive() {
+		return fmt.Errorf("%w: %s: finish %s of %s", ledger.ErrInternal, rec.ID, fin.Amount, rec.Amount)
+	}
+	_, err = s.c.Ledger.Transfer(ctx, ledger.TransferRequest{ID: returnID(rec.ID), From: EscrowAccount(rec.Peer), To: rec.From,
+		Amount: rest, Description: describe(rec), Authorisation: "settlement unreceipted rest"})
+	switch {
+	case errors.Is(err, ledger.ErrIDConflict):
+		return fmt.Errorf("%w: %s: the rest returned differs", ErrPeerContradiction, rec.ID)
+	case ledger.Refused(err):
+		return fmt.Errorf("%w: returning the rest of %s: %w", ledger.ErrInternal, rec.ID, err)
+	}
+	return err
+}
+
+// outcome is the finished transfer's status, read from its finish.
+func outcome(rec *outRecord, fin ledger.TransferRequest) (Status, error) {
+	st := rec.status(Returned)
+	st.Finish = fin.ID
+	fields := map[string]string{}
+	for _, f := range strings.Fields(fin.Authorisation) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			fields[k] = v
+		}
+	}
+	st.PeerDecided, st.Resolution = fields["decision"], fields["resolution"]
+	if fin.To == PositionAccount(rec.Peer) {
+		st.State = Committed
+		if st.PeerDecided == "" {
+			st.PeerDecided = Credited
+		}
+		if rec.provisional() {
+			r := fin.Amount
+			st.Receipted = &r
+			if r != rec.Amount {
+				st.Return = returnID(rec.ID)
+			}
+		}
+		return st, nil
+	}
+	if rec.provisional() && st.PeerDecided == Settled {
+		z := ledger.Zero
+		st.Receipted = &z // held, then refunded or expired at the peer: not an abort
+		return st, nil
+	}
+	st.Reason = "the peer did not credit it"
+	return st, fmt.Errorf("%w: %s", ErrAborted, rec.ID)
 }
 
 // finished reports a transfer whose finish (or refused prepare) is in the
-// ledger already, completing its ledger transfer if a crash stopped it.
+// ledger already, completing its ledger transfers if a crash stopped them.
 func (s *Settler) finished(ctx context.Context, rec *outRecord) (Status, bool, error) {
-	res, err := s.c.Ledger.Complete(ctx, finishID(rec.ID))
+	_, err := s.c.Ledger.Complete(ctx, finishID(rec.ID))
 	switch {
 	case errors.Is(err, ledger.ErrNoTransfer):
 	case err != nil:
 		return rec.status(Pending), false, err
 	default:
-		st := rec.status(Returned)
-		st.Finish = res.ID
-		fin, err := s.c.Ledger.Recorded(ctx, res.ID)
+		fin, err := s.c.Ledger.Recorded(ctx, finishID(rec.ID))
 		if err != nil {
-			return st, false, err
+			return rec.status(Pending), false, err
+		}
+		if err := s.giveBack(ctx, rec, fin); err != nil {
+			return rec.status(Pending), false, err
 		}
 		s.forget(ctx, rec)
-		if fin.To == PositionAccount(rec.Peer) {
-			st.State, st.PeerDecided = Committed, Credited
-			return st, true, nil
-		}
-		st.Reason = "the peer did not credit it"
-		return st, true, fmt.Errorf("%w: %s", ErrAborted, rec.ID)
+		st, err := outcome(rec, fin)
+		return st, true, err
 	}
 	if _, err := s.c.Ledger.Complete(ctx, prepareID(rec.ID)); ledger.Refused(err) {
 		st := rec.status(Declined)
@@ -396,10 +523,9 @@ func (s *Settler) Status(ctx context.Context, id string) (Status, error) {
 	st := rec.status(Pending)
 	fin, err := s.c.Ledger.Recorded(ctx, finishID(id))
 	switch {
-	case err == nil && fin.To == PositionAccount(rec.Peer):
-		st.State, st.Finish, st.PeerDecided = Committed, fin.ID, Credited
 	case err == nil:
-		st.State, st.Finish = Returned, fin.ID
+		st, _ = outcome(rec, fin)
+		st.Reason = ""
 	case !errors.Is(err, ledger.ErrNoTransfer):
 		return st, err
 	default:

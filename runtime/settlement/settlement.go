@@ -17,6 +17,15 @@
 //     or escrow -> payer (aborted), under one ledger id, so the two
 //     outcomes exclude each other in this ledger too.
 //
+// A provisional transfer (with a receipt_by) is decided the same way, but
+// the peer's "credit" is a hold in its ledger (a provisional ledger
+// transfer from its position account to the payee, with the same
+// receipt_by): the payee there receipts (part of) it or refunds it, or it
+// expires by the peer's own rules. The peer answers "held" until that hold
+// is resolved and then, forever, "settled" with the receipted amount; this
+// side finishes with the receipted part to the position and the rest back
+// to the payer.
+//
 // Every step is idempotent under the settlement id; a retry of the payer's
 // request or the sweep re-runs the sequence. Only the receiving side
 // decides, once, so the two ledgers always agree; the sending side waits
@@ -78,6 +87,9 @@ const (
 	// DefaultSweepAge: the sweep leaves a transfer recorded less than this
 	// long ago to its first attempt.
 	DefaultSweepAge = 10 * time.Second
+	// MaxReceiptBy bounds a provisional transfer's receipt_by ahead of
+	// the clock (the accounting service's own bound for holds).
+	MaxReceiptBy = 31 * 24 * time.Hour
 	// MaxPeerURLBytes bounds a peer's URL.
 	MaxPeerURLBytes = 512
 	// sweepPage is how many index entries the sweep reads per page.
@@ -122,6 +134,9 @@ type CreditRequest struct {
 	Amount      ledger.Amount `json:"amount"`
 	CreditBy    time.Time     `json:"credit_by"`
 	Description string        `json:"description,omitempty"`
+	// ReceiptBy makes the credit a hold until then (a provisional
+	// transfer in the receiving ledger); zero: a direct credit.
+	ReceiptBy time.Time `json:"receipt_by,omitzero"`
 }
 
 // Decisions of the receiving side, and the states of a transfer as the
@@ -134,6 +149,8 @@ const (
 	Committed = "committed" // sending side: the peer credited, escrow moved to the position
 	Returned  = "returned"  // sending side: the peer did not credit, escrow went back to the payer
 	Declined  = "declined"  // sending side: the payer's own ledger refused the prepare (funds)
+	Held      = "held"      // provisional: the payee's hold at the peer is not resolved yet
+	Settled   = "settled"   // provisional, receiving side: the hold was resolved (see Receipted)
 )
 
 // CreditAnswer is the receiving side's decision, the same on every ask.
@@ -142,6 +159,12 @@ type CreditAnswer struct {
 	State    string `json:"state"`            // Credited, Refused or Aborted
 	Reason   string `json:"reason,omitempty"` // for Refused / Aborted
 	Transfer string `json:"transfer,omitempty"`
+	// Provisional only: the hold's receipt_by, and once Settled its
+	// resolution (receipt, refund, void, expire) and the part receipted
+	// (moved to the payee; the rest went back).
+	ReceiptBy  time.Time      `json:"receipt_by,omitzero"`
+	Resolution string         `json:"resolution,omitempty"`
+	Receipted  *ledger.Amount `json:"receipted,omitempty"`
 }
 
 // Config configures a Settler.
@@ -157,6 +180,10 @@ type Config struct {
 	// error only when it cannot tell now). Nil: any account the ledger has
 	// that is not the mint or a settlement account.
 	Payable func(ctx context.Context, account string) (reason string, err error)
+	// OnHold, if set, is called before the receiving side records a
+	// hold (the ledger transfer req) so the service can let the payee
+	// receipt or refund it; it must be idempotent.
+	OnHold func(ctx context.Context, req ledger.TransferRequest) error
 	// CreditLimit is each position account's overdraft: how much more
 	// a peer's payers may pay in here than this region's payers paid out
 	// to it (net). Zero means DefaultCreditLimit. The ledger keeps
@@ -254,6 +281,10 @@ func IsSettlementAccount(id string) bool {
 // prepareID, finishID: the sending side's two ledger transfers.
 func prepareID(id string) string { return id + ":prep" }
 func finishID(id string) string  { return id + ":fin" }
+
+// returnID is the sending side's third ledger transfer, for a provisional
+// transfer receipted in part only: escrow -> payer, the unreceipted rest.
+func returnID(id string) string { return id + ":ret" }
 
 // creditID is the receiving side's ledger transfer: scoped by the peer, so
 // two peers' ids can never meet.

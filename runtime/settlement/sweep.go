@@ -16,11 +16,16 @@ import (
 // the next sweep tries them again.
 var ErrSweepIncomplete = errors.New("settlement: sweep left transfers in flight")
 
-var errTooYoung = errors.New("settlement: index entry too young to close")
+var (
+	errTooYoung = errors.New("settlement: index entry too young to close")
+	errHeld     = errors.New("settlement: held at the peer, not settled yet")
+)
 
 // Sweep finishes the transfers in flight that were recorded at least
 // SweepAge before now: each is driven again (the peer's decision asked
-// for, the escrow moved accordingly). A transfer whose peer does not
+// for, the escrow moved accordingly). A provisional transfer held at the
+// peer is asked about on every sweep until the peer reports its hold
+// settled (receipted, refunded or expired there). A transfer whose peer does not
 // answer stays in flight, held, and is tried again by the next sweep. An
 // index entry whose transfer was never recorded (its first attempt died
 // in between) is closed with a tombstone once the window has passed, so a
@@ -44,7 +49,7 @@ func (s *Settler) Sweep(ctx context.Context, now time.Time) (int, error) {
 			if err == nil {
 				err = s.sweepOne(ctx, it.Key, id, now)
 			}
-			if errors.Is(err, errTooYoung) {
+			if errors.Is(err, errTooYoung) || errors.Is(err, errHeld) {
 				continue
 			}
 			if ctx.Err() != nil {
@@ -114,7 +119,10 @@ func (s *Settler) sweepOne(ctx context.Context, key, id string, now time.Time) e
 		// winner has its own entry.
 		return s.c.Bucket.Delete(ctx, key)
 	}
-	_, err = s.drive(ctx, rec, true)
+	st, err := s.drive(ctx, rec, true)
+	if err == nil && st.State == Held {
+		return errHeld // asked again by the next sweep, until the hold is settled there
+	}
 	if err == nil || errors.Is(err, ErrAborted) || ledger.Refused(err) {
 		return nil // finished (drive dropped the index entry)
 	}

@@ -23,6 +23,11 @@ const (
 	helperProcesses  = 6
 	helperIncrements = 50
 	helperTimeout    = 2 * time.Minute
+	// helperSplitKeys: each process also writes this many names sharing a
+	// long prefix into one folder split past 8 entries, so the processes
+	// split (and write markers in) the folder under each other's reads.
+	helperSplitKeys = 120
+	helperSplitPre  = "split/docs%2F2026%2Fquarterly-reports%2Fengineering%2F"
 )
 
 // TestMultiProcessRace runs helperProcesses copies of this test binary on
@@ -66,6 +71,28 @@ func TestMultiProcessRace(t *testing.T) {
 	if err != nil || string(got) != strconv.Itoa(helperProcesses*helperIncrements) {
 		t.Fatalf("counter = %q, %v; want %d", got, err, helperProcesses*helperIncrements)
 	}
+	markers := 0
+	_ = filepath.WalkDir(filepath.Join(dir, "store"), func(_ string, e os.DirEntry, err error) error {
+		if err == nil && e.Name() == ".prefix" {
+			markers++
+		}
+		return nil
+	})
+	if markers == 0 {
+		t.Fatal("the processes' shared folder never split under a marker")
+	}
+	keys := listed(t, b, helperSplitPre)
+	if len(keys) != helperProcesses*helperSplitKeys {
+		t.Fatalf("listed %d keys written by processes splitting one folder, want %d", len(keys), helperProcesses*helperSplitKeys)
+	}
+	for i, k := range keys {
+		if i > 0 && k <= keys[i-1] {
+			t.Fatalf("listing out of order: %q after %q", k, keys[i-1])
+		}
+		if got, _, err := b.Get(ctx, k); err != nil || string(got) != k {
+			t.Fatalf("Get %q: %q %v", k, got, err)
+		}
+	}
 }
 
 // TestHelperProcess is the child side of TestMultiProcessRace; it does
@@ -84,6 +111,7 @@ func TestHelperProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	filestore.SplitSmall(d, 8)
 	b := store.NewBucket(d)
 	_, err = b.PutIfAbsent(ctx, "race/winner", []byte(strconv.Itoa(os.Getpid())))
 	switch {
@@ -97,6 +125,25 @@ func TestHelperProcess(t *testing.T) {
 	for range helperIncrements {
 		if _, err := b.Update(ctx, "race/counter", store.MaxUpdateAttempts, drivertest.Increment); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// Names of every process interleave (i first), some parting from the
+	// shared prefix early; each is read back at once, and an older one too,
+	// while the other processes split the folder.
+	var mine []string
+	for i := range helperSplitKeys {
+		k := fmt.Sprintf("%sreport-%04d-%d", helperSplitPre, i, os.Getpid())
+		if i%5 == 0 {
+			k = fmt.Sprintf("%s%c%04d-%d", helperSplitPre, 'a'+i%7, i, os.Getpid())
+		}
+		if _, err := b.PutIfAbsent(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+		mine = append(mine, k)
+		for _, k := range []string{k, mine[i*7%len(mine)]} {
+			if got, _, err := b.Get(ctx, k); err != nil || string(got) != k {
+				t.Fatalf("Get %q while other processes split: %q %v", k, got, err)
+			}
 		}
 	}
 }

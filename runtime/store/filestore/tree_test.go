@@ -556,3 +556,71 @@ func TestOneByteBucketsReadable(t *testing.T) {
 		t.Fatalf("emptied folder left behind: %v", err)
 	}
 }
+
+// TestSplitCrashStates: a split that stopped part way (a crash) leaves
+// every name readable and listed: after its marker only, and after its
+// marker and some of its buckets; later writes finish the split.
+func TestSplitCrashStates(t *testing.T) {
+	for _, moved := range []int{0, 1, 3} { // bucket groups moved before the crash
+		t.Run(fmt.Sprint(moved), func(t *testing.T) {
+			d := openSmall(t, 1_000_000)
+			ctx := t.Context()
+			var keys []string
+			for i := range 200 {
+				k := fmt.Sprintf("z/docs%%2F2026%%2Fquarterly-reports%%2F%d-%03d", i%5, i)
+				if _, err := d.Put(ctx, k, []byte(k)); err != nil {
+					t.Fatal(err)
+				}
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			// What split does, stopped after the marker and moved groups.
+			node := "z.dir/"
+			names, err := d.readNames(node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := "docs%2F2026%2Fquarterly-reports%2F"
+			if err := d.writeMarker(node, k); err != nil {
+				t.Fatal(err)
+			}
+			groups := map[string][]string{}
+			for _, name := range names {
+				seg, _ := movable(name)
+				b, _ := bucketFor(k, seg)
+				groups[b] = append(groups[b], name)
+			}
+			for i := range moved {
+				b := bucketName(k, len(k), byte('0'+i))
+				if err := d.moveInto(node, node+b+"/", groups[b]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			check := func(keys []string) {
+				t.Helper()
+				for _, k := range keys {
+					if got, _, err := d.Get(ctx, k); err != nil || string(got) != k {
+						t.Fatalf("Get %q: %q %v", k, got, err)
+					}
+				}
+				if got := listAll(t, d, "z/", 9); !slices.Equal(got, keys) {
+					t.Fatalf("listed %d keys, want %d (or out of order)", len(got), len(keys))
+				}
+			}
+			check(keys)
+			d.splitEntries = 10
+			for i := 200; i < 260; i++ {
+				k := fmt.Sprintf("z/docs%%2F2026%%2Fquarterly-reports%%2F%d-%03d", i%5, i)
+				if _, err := d.PutIfAbsent(ctx, k, []byte(k)); err != nil {
+					t.Fatal(err)
+				}
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			check(keys)
+			if left, _ := d.readNames(node); len(left) > 20 {
+				t.Fatalf("the split did not finish: %d entries left in the folder", len(left))
+			}
+		})
+	}
+}
