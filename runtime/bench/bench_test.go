@@ -186,6 +186,7 @@ func TestSteadyWindow(t *testing.T) {
 		{"one client", ms(50, 150, 250), 1, 2, 450 * time.Millisecond},
 		{"too few completions", ms(100, 200), 2, 0, 0},
 		{"clients still starting at the deadline", ms(100, 600, 700), 2, 0, 0},
+		{"no completion inside the window (a loaded machine)", ms(100, 200, 700, 900), 2, 0, 0},
 	}
 	for _, c := range cases {
 		n, dur := steadyWindow(c.done, c.conc, 500*time.Millisecond)

@@ -146,8 +146,10 @@ func runSlice(ctx context.Context, conc int, d time.Duration, from, to int, op f
 // completion (by then the clients that started together have spread out)
 // and closes at the deadline, after which clients stop taking new work and
 // the round drains with cores left idle. Rates are the operations
-// completed inside it over its length. A round too short to have one
-// answers zero, and the figure falls back to all operations over all time.
+// completed inside it over its length. A round too short to have one, or
+// whose window holds no completion (a loaded machine, where each operation
+// outlasts the window), answers zero, and the figure falls back to all
+// operations over all time rather than report a rate of zero.
 func steadyWindow(done []time.Duration, conc int, d time.Duration) (int, time.Duration) {
 	slices.Sort(done)
 	if len(done) <= conc || done[conc-1] >= d {
@@ -159,6 +161,9 @@ func steadyWindow(done []time.Duration, conc int, d time.Duration) (int, time.Du
 		if t <= d {
 			n++
 		}
+	}
+	if n == 0 {
+		return 0, 0
 	}
 	return n, d - open
 }
