@@ -54,33 +54,62 @@ func newLocalPlatform(m *Meta, hostURL string) (*localPlatform, error) {
 	return &localPlatform{c: c}, nil
 }
 
+// step logs one host admin API call (logStep) on the local platform.
+func (p *localPlatform) step(ctx context.Context, step, name string, kv ...any) func(error, ...any) {
+	return logStep(ctx, step, append([]any{logPlatform, localPlatformName, logService, name, "host", p.c.URL}, kv...)...)
+}
+
 func (p *localPlatform) apply(ctx context.Context, name string, spec host.Spec) (*host.Status, error) {
-	return p.c.Deploy(ctx, name, spec)
+	done := p.step(ctx, "host_deploy", name, logKind, spec.Kind, logStore, redactURL(spec.StoreURL))
+	st, err := p.c.Deploy(ctx, name, spec)
+	if err != nil {
+		done(err)
+		return nil, err
+	}
+	done(nil, logURL, st.URL)
+	return st, nil
 }
 
 func (p *localPlatform) read(ctx context.Context, name string) (*host.Status, error) {
+	done := p.step(ctx, "host_read", name)
 	st, err := p.c.Get(ctx, name)
 	if errors.Is(err, host.ErrNoDeployment) {
+		done(nil, "found", false)
 		return nil, errGone
 	}
+	done(err, "found", err == nil)
 	return st, err
 }
 
 func (p *localPlatform) remove(ctx context.Context, name string, deleteData bool) error {
+	done := p.step(ctx, "host_remove", name, "delete_data", deleteData)
 	err := p.c.Delete(ctx, name, deleteData)
 	if errors.Is(err, host.ErrNoDeployment) {
+		done(nil, "found", false)
 		return nil // already gone: destroy's goal is met
 	}
+	done(err)
 	return err
 }
 
 func (p *localPlatform) trust(ctx context.Context, name, serviceURL string, trusted bool) (*host.Status, error) {
+	done := p.step(ctx, "host_trust", name, "trusted_url", serviceURL, "trusted", trusted)
+	var st *host.Status
+	var err error
 	if trusted {
-		return p.c.Trust(ctx, name, serviceURL)
+		st, err = p.c.Trust(ctx, name, serviceURL)
+	} else {
+		st, err = p.c.Untrust(ctx, name, serviceURL)
 	}
-	return p.c.Untrust(ctx, name, serviceURL)
+	done(err)
+	return st, err
 }
 
-func (p *localPlatform) list(ctx context.Context) ([]*host.Status, error) { return p.c.List(ctx) }
+func (p *localPlatform) list(ctx context.Context) ([]*host.Status, error) {
+	done := p.step(ctx, "host_list", "")
+	all, err := p.c.List(ctx)
+	done(err)
+	return all, err
+}
 
 func (p *localPlatform) close() {}

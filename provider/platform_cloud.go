@@ -123,7 +123,9 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 	if err != nil {
 		return nil, err
 	}
+	logged := logStep(ctx, "resolve_artifact", "artifact", redactURL(c.artifact))
 	artifact, done, err := resolveArtifact(ctx, c.http, c.artifact, c.function.ArtifactSHA256)
+	logged(err)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +147,9 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 	if c.tags == nil {
 		c.tags = map[string]string{}
 	}
+	logged = logStep(ctx, "open_service", logURL, dep.URL, logStore, redactURL(dep.StoreURL))
 	svc, err := c.open(ctx, spec, dep)
+	logged(err)
 	if err != nil {
 		if strings.Contains(err.Error(), "wrong service secret") {
 			return nil, fmt.Errorf("the store %s already holds a service whose keys this secret does not unlock (re-created "+
@@ -159,7 +163,9 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 	if c.prev != nil {
 		prevAdmin = c.prev.Admin
 	}
+	logged = logStep(ctx, "set_up", "register", register, "registry", spec.RegistryURL, "first_admin", spec.Admin != nil && prevAdmin == nil)
 	created, err := host.SetUp(ctx, c.call, svc, &spec, register, prevAdmin)
+	logged(err)
 	if err != nil {
 		return nil, err
 	}

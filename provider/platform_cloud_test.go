@@ -87,7 +87,9 @@ func (f *fakeDeployer) load(fn *fakeFunction, s deployer.Spec) error {
 	return nil
 }
 
-func (f *fakeDeployer) Create(_ context.Context, s deployer.Spec) (deployer.Deployment, error) {
+func (f *fakeDeployer) Create(ctx context.Context, s deployer.Spec) (deployer.Deployment, error) {
+	done := deployer.Step(ctx, "start_function", "bucket", s.Bucket) // as a real deployer reports its steps
+	defer done(nil)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.specs = append(f.specs, s)

@@ -67,23 +67,30 @@ func forEachEngine(t *testing.T, fn func(t *testing.T)) {
 		}
 		t.Skip("acceptance test: set TF_ACC=1 (make test does)")
 	}
+	for _, e := range engines(t) {
+		onEngine(t, e, fn)
+	}
+}
+
+// onEngine runs fn as subtest e.Name with the environment
+// terraform-plugin-testing reads for engine e.
+func onEngine(t *testing.T, e engine, fn func(t *testing.T)) {
+	t.Helper()
 	cli := filepath.Join(t.TempDir(), "tofurc")
 	if err := os.WriteFile(cli, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range engines(t) {
-		t.Run(e.Name, func(t *testing.T) {
-			t.Setenv("TF_ACC_TERRAFORM_PATH", e.Path)
-			t.Setenv("TF_ACC_PROVIDER_NAMESPACE", testNamespace)
-			t.Setenv("TF_ACC_PROVIDER_HOST", e.Registry)
-			t.Setenv("TF_CLI_CONFIG_FILE", cli) // no user settings, no registry mirrors
-			t.Setenv("CHECKPOINT_DISABLE", "1")
-			// The harness's working folders, and so its state files, go
-			// here, where checkNoSecretInState reads them.
-			t.Setenv("TF_ACC_TEMP_DIR", t.TempDir())
-			fn(t)
-		})
-	}
+	t.Run(e.Name, func(t *testing.T) {
+		t.Setenv("TF_ACC_TERRAFORM_PATH", e.Path)
+		t.Setenv("TF_ACC_PROVIDER_NAMESPACE", testNamespace)
+		t.Setenv("TF_ACC_PROVIDER_HOST", e.Registry)
+		t.Setenv("TF_CLI_CONFIG_FILE", cli) // no user settings, no registry mirrors
+		t.Setenv("CHECKPOINT_DISABLE", "1")
+		// The harness's working folders, and so its state files, go
+		// here, where checkNoSecretInState reads them.
+		t.Setenv("TF_ACC_TEMP_DIR", t.TempDir())
+		fn(t)
+	})
 }
 
 // providerBlock is the terraform and provider blocks every test config

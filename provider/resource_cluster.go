@@ -23,6 +23,7 @@ import (
 var (
 	_ resource.ResourceWithConfigure   = (*clusterResource)(nil)
 	_ resource.ResourceWithImportState = (*clusterResource)(nil)
+	_ resource.ResourceWithIdentity    = (*clusterResource)(nil)
 )
 
 // clusterResource is acquire_cluster: a compute cluster's registration.
@@ -85,6 +86,8 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_cluster", "create", []string{r.hostToken()}, "cluster", plan.Name.ValueString(), logStore, redactURL(plan.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
 	defer cancel()
 	var cl *compute.Cluster
@@ -105,6 +108,7 @@ func (r *clusterResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	plan.fill(cl)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, nameAtStoreIdentity(plan.Name, plan.StoreURL)...)...)
 }
 
 func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -113,6 +117,10 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Identity first: the framework wants one even from a Read that removes the resource.
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, nameAtStoreIdentity(st.Name, st.StoreURL)...)...)
+	ctx, done := logOperation(ctx, "acquire_cluster", "read", []string{r.hostToken()}, "cluster", st.Name.ValueString(), logStore, redactURL(st.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
 	defer cancel()
 	var cl *compute.Cluster
@@ -132,6 +140,7 @@ func (r *clusterResource) Read(ctx context.Context, req resource.ReadRequest, re
 	// shows the difference from the configuration and replaces it.
 	st.fill(cl)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, nameAtStoreIdentity(st.Name, st.StoreURL)...)...)
 }
 
 // Update is never planned: every configurable attribute replaces.
@@ -139,6 +148,7 @@ func (r *clusterResource) Update(ctx context.Context, req resource.UpdateRequest
 	var plan clusterModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, nameAtStoreIdentity(plan.Name, plan.StoreURL)...)...)
 }
 
 func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -147,13 +157,20 @@ func (r *clusterResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_cluster", "delete", []string{r.hostToken()}, "cluster", st.Name.ValueString(), logStore, redactURL(st.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	removeFromStore(ctx, st.StoreURL.ValueString(), "Cannot remove the cluster", &resp.Diagnostics,
 		func(ctx context.Context, b *store.Bucket) error {
 			return compute.RemoveCluster(ctx, b, st.Name.ValueString())
 		})
 }
 
-// ImportState takes `<name>@<store_url>`.
+// IdentitySchema: a registration is its name on its compute service's store.
+func (r *clusterResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = nameAtStoreIdentitySchema("cluster", "compute")
+}
+
+// ImportState takes `<name>@<store_url>`, or the identity {name, store_url}.
 func (r *clusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importNameAtStore(ctx, req, resp, "acquire_cluster", "lab", "compute")
 }

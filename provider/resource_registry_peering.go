@@ -28,6 +28,7 @@ var (
 	_ resource.ResourceWithConfigure        = (*peeringResource)(nil)
 	_ resource.ResourceWithImportState      = (*peeringResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*peeringResource)(nil)
+	_ resource.ResourceWithIdentity         = (*peeringResource)(nil)
 )
 
 // ConfigValidators: a service runs on a host or on a cloud, not both.
@@ -172,6 +173,8 @@ func (r *peeringResource) Create(ctx context.Context, req resource.CreateRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_registry_peering", "create", []string{r.hostToken()}, "registry", m.Registry.ValueString(), "peer", m.Peer.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	ctx, cancel := context.WithTimeout(ctx, PeeringApplyTimeout)
 	defer cancel()
 	err := r.with(ctx, &m, func(a peerAdmin, name string) error {
@@ -190,6 +193,7 @@ func (r *peeringResource) Create(ctx context.Context, req resource.CreateRequest
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 // fill sets the computed attributes from the registry's answer.
@@ -221,6 +225,10 @@ func (r *peeringResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Identity first: the framework wants one even from a Read that removes the resource.
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
+	ctx, done := logOperation(ctx, "acquire_registry_peering", "read", []string{r.hostToken()}, "registry", m.Registry.ValueString(), "peer", m.Peer.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	ctx, cancel := context.WithTimeout(ctx, PeeringApplyTimeout)
 	defer cancel()
 	found := false
@@ -245,6 +253,7 @@ func (r *peeringResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 // current is our admin's peering with the registry at peerURL, or nil.
@@ -270,6 +279,7 @@ func (r *peeringResource) Update(ctx context.Context, req resource.UpdateRequest
 	var m peeringModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 func (r *peeringResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -278,6 +288,8 @@ func (r *peeringResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_registry_peering", "delete", []string{r.hostToken()}, "registry", m.Registry.ValueString(), "peer", m.Peer.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	ctx, cancel := context.WithTimeout(ctx, PeeringApplyTimeout)
 	defer cancel()
 	err := r.with(ctx, &m, func(a peerAdmin, name string) error {
@@ -289,11 +301,33 @@ func (r *peeringResource) Delete(ctx context.Context, req resource.DeleteRequest
 	}
 }
 
+// identity is the peering's identity: the two registries' URLs.
+func (m *peeringModel) identity() []string {
+	return []string{"registry", m.Registry.ValueString(), "peer", m.Peer.ValueString()}
+}
+
+// IdentitySchema: a peering is its two registries' URLs.
+func (r *peeringResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = identitySchema(
+		identityAttr{Name: "registry", Required: true, Description: "URL of this region's registry."},
+		identityAttr{Name: "peer", Required: true, Description: "URL of the peer region's registry."},
+	)
+}
+
 // ImportState takes "<registry URL>,<peer URL>" for a registry on the
 // local platform, "<deployment>,<peer URL>" for one on a cloud (the
 // deployment as acquire_service imports it). The old space-separated
 // form is still read.
 func (r *peeringResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	ctx, done := logOperation(ctx, "acquire_registry_peering", "import", nil, "import_id", req.ID, "by_identity", req.ID == "")
+	defer func() { done(resp.Diagnostics) }()
+	if v, byIdentity, d := importedIdentity(ctx, req, "registry", "peer"); byIdentity || d.HasError() {
+		resp.Diagnostics.Append(d...)
+		if d.HasError() || !requireIdentity([]string{"registry", "peer"}, v, &resp.Diagnostics) {
+			return
+		}
+		req.ID = v[0] + "," + v[1] // the string ID's form, so both imports share one parser
+	}
 	sep := ","
 	if !strings.Contains(req.ID, ",") {
 		sep = " "

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/identityschema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -42,6 +43,16 @@ const importSeparator = "@"
 // next Read fills in the rest from the store.
 func importNameAtStore(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse, typeName, exampleName, kind string) {
 	name, storeURL, ok := strings.Cut(req.ID, importSeparator)
+	if v, byIdentity, d := importedIdentity(ctx, req, "name", "store_url"); byIdentity || d.HasError() {
+		resp.Diagnostics.Append(d...)
+		if d.HasError() || !requireIdentity([]string{"name", "store_url"}, v, &resp.Diagnostics) {
+			return
+		}
+		name, storeURL, ok = v[0], v[1], true
+		req.ID = name + importSeparator + storeURL
+	}
+	ctx, done := logOperation(ctx, typeName, "import", nil, "name", name, logStore, redactURL(storeURL), "by_identity", req.Identity != nil && !req.Identity.Raw.IsNull())
+	defer func() { done(resp.Diagnostics) }()
 	if !ok || name == "" || storeURL == "" {
 		resp.Diagnostics.AddError("Bad import ID", fmt.Sprintf("import an %s as <name>%s<store_url>, e.g. %s%sfile:///srv/acquire/%s",
 			typeName, importSeparator, exampleName, importSeparator, kind))
@@ -50,6 +61,21 @@ func importNameAtStore(ctx context.Context, req resource.ImportStateRequest, res
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("store_url"), storeURL)...)
+}
+
+// nameAtStoreIdentity is the identity of what is named on a service's
+// store (a catalogue entry, a cluster registration).
+func nameAtStoreIdentity(name, storeURL types.String) []string {
+	return []string{"name", name.ValueString(), "store_url", storeURL.ValueString()}
+}
+
+// nameAtStoreIdentitySchema is nameAtStoreIdentity's schema; what and kind
+// name the entry and its service for the descriptions.
+func nameAtStoreIdentitySchema(what, kind string) identityschema.Schema {
+	return identitySchema(
+		identityAttr{Name: "name", Required: true, Description: "The " + what + "'s name."},
+		identityAttr{Name: "store_url", Required: true, Description: "Store URL of the " + kind + " service it is registered with."},
+	)
 }
 
 // removeFromStore runs a Delete's removal on the service's store under
@@ -65,6 +91,7 @@ func removeFromStore(ctx context.Context, storeURL, summary string, diags *diag.
 var (
 	_ resource.ResourceWithConfigure   = (*catalogueResource)(nil)
 	_ resource.ResourceWithImportState = (*catalogueResource)(nil)
+	_ resource.ResourceWithIdentity    = (*catalogueResource)(nil)
 )
 
 // catalogueResource is acquire_resource: one entry of an access service's
@@ -165,7 +192,9 @@ func (r *catalogueResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.write(ctx, &plan, &resp.State, &resp.Diagnostics)
+	ctx, done := logOperation(ctx, "acquire_resource", "create", []string{r.hostToken()}, "entry", plan.Name.ValueString(), logStore, redactURL(plan.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
+	r.write(ctx, &plan, &resp.State, resp.Identity, &resp.Diagnostics)
 }
 
 func (r *catalogueResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -174,11 +203,13 @@ func (r *catalogueResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.write(ctx, &plan, &resp.State, &resp.Diagnostics)
+	ctx, done := logOperation(ctx, "acquire_resource", "update", []string{r.hostToken()}, "entry", plan.Name.ValueString(), logStore, redactURL(plan.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
+	r.write(ctx, &plan, &resp.State, resp.Identity, &resp.Diagnostics)
 }
 
 // write sets the entry as planned and records what was stored.
-func (r *catalogueResource) write(ctx context.Context, plan *catalogueModel, state *tfsdk.State, diags *diag.Diagnostics) {
+func (r *catalogueResource) write(ctx context.Context, plan *catalogueModel, state *tfsdk.State, identity *tfsdk.ResourceIdentity, diags *diag.Diagnostics) {
 	entry, ok := plan.entry(ctx, diags)
 	if !ok {
 		return
@@ -196,6 +227,7 @@ func (r *catalogueResource) write(ctx context.Context, plan *catalogueModel, sta
 	}
 	plan.fill(ctx, stored, diags)
 	diags.Append(state.Set(ctx, plan)...)
+	diags.Append(setIdentity(ctx, identity, nameAtStoreIdentity(plan.Name, plan.StoreURL)...)...)
 }
 
 func (r *catalogueResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -204,6 +236,10 @@ func (r *catalogueResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Identity first: the framework wants one even from a Read that removes the resource.
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, nameAtStoreIdentity(st.Name, st.StoreURL)...)...)
+	ctx, done := logOperation(ctx, "acquire_resource", "read", []string{r.hostToken()}, "entry", st.Name.ValueString(), logStore, redactURL(st.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	ctx, cancel := context.WithTimeout(ctx, StoreTimeout)
 	defer cancel()
 	var stored *access.Resource
@@ -223,6 +259,7 @@ func (r *catalogueResource) Read(ctx context.Context, req resource.ReadRequest, 
 	}
 	st.fill(ctx, stored, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &st)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, nameAtStoreIdentity(st.Name, st.StoreURL)...)...)
 }
 
 func (r *catalogueResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -231,13 +268,20 @@ func (r *catalogueResource) Delete(ctx context.Context, req resource.DeleteReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_resource", "delete", []string{r.hostToken()}, "entry", st.Name.ValueString(), logStore, redactURL(st.StoreURL.ValueString()))
+	defer func() { done(resp.Diagnostics) }()
 	removeFromStore(ctx, st.StoreURL.ValueString(), "Cannot remove the catalogue entry", &resp.Diagnostics,
 		func(ctx context.Context, b *store.Bucket) error {
 			return access.RemoveResource(ctx, b, st.Name.ValueString())
 		})
 }
 
-// ImportState takes `<name>@<store_url>`.
+// IdentitySchema: an entry is its name on its access service's store.
+func (r *catalogueResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = nameAtStoreIdentitySchema("catalogue entry", "access")
+}
+
+// ImportState takes `<name>@<store_url>`, or the identity {name, store_url}.
 func (r *catalogueResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	importNameAtStore(ctx, req, resp, "acquire_resource", "gpu-hour", "access")
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/openacquire/acquire/runtime/auth"
 	"github.com/openacquire/acquire/runtime/call"
@@ -58,6 +59,7 @@ var (
 	_ resource.ResourceWithImportState    = (*serviceResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*serviceResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*serviceResource)(nil)
+	_ resource.ResourceWithIdentity       = (*serviceResource)(nil)
 )
 
 // NewServiceResource is acquire_service.
@@ -746,6 +748,7 @@ func (r *serviceResource) platformFor(ctx context.Context, m *serviceModel, secr
 	if err != nil {
 		return nil, err
 	}
+	d = logDeployer(d, pm.cloud())
 	c := call.NewClient(&call.MemoryPins{})
 	var defaultTags map[string]string
 	if r.meta != nil {
@@ -828,6 +831,8 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 	}
 	spec, d := r.spec(ctx, &plan, &config, true)
 	resp.Diagnostics.Append(d...)
+	ctx, done := logOperation(ctx, "acquire_service", "create", []string{r.hostToken(), adminPasswordOf(spec)}, plan.logFields(ctx)...)
+	defer func() { done(resp.Diagnostics) }()
 	secret := ""
 	if plan.platform(ctx).cloud() != "" {
 		var err error
@@ -835,6 +840,7 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 			resp.Diagnostics.AddAttributeError(path.Root("platform"), "Weak secret seed", err.Error())
 			return
 		}
+		ctx = maskSecrets(ctx, secret)
 	}
 	p, err := r.platformFor(ctx, &plan, secret, nil)
 	if err != nil {
@@ -853,10 +859,12 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 		resp.Diagnostics.AddError("Deploying "+plan.Name.ValueString()+" failed", errText(err))
 		return
 	}
+	tflog.Info(ctx, "service deployed", map[string]any{logURL: st.URL, "uid": st.UID, "admin_created": st.AdminCreated != nil})
 	resp.Diagnostics.Append(keepEnrolment(&plan, st)...)
 	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
 	resp.Diagnostics.Append(keepTagsAll(ctx, &plan, p)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, plan.identity(ctx)...)...)
 	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
 }
 
@@ -927,6 +935,10 @@ func (r *serviceResource) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Identity first: the framework wants one even from a Read that removes the resource.
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.identity(ctx)...)...)
+	ctx, done := logOperation(ctx, "acquire_service", "read", []string{r.hostToken()}, state.logFields(ctx)...)
+	defer func() { done(resp.Diagnostics) }()
 	p, err := r.platformFor(ctx, &state, "", r.prevSpec(ctx, &state))
 	if err != nil {
 		resp.Diagnostics.AddError("No platform", err.Error())
@@ -956,6 +968,7 @@ func (r *serviceResource) Read(ctx context.Context, req resource.ReadRequest, re
 	}
 	resp.Diagnostics.Append(keepTagsAll(ctx, &state, p)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.identity(ctx)...)...)
 	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
 }
 
@@ -970,6 +983,8 @@ func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest
 	rotate := !plan.AdminUsername.Equal(state.AdminUsername) || !plan.AdminPasswordVersion.Equal(state.AdminPasswordVersion)
 	spec, d := r.spec(ctx, &plan, &config, rotate && !plan.AdminUsername.IsNull())
 	resp.Diagnostics.Append(d...)
+	ctx, done := logOperation(ctx, "acquire_service", "update", []string{r.hostToken(), adminPasswordOf(spec)}, plan.logFields(ctx)...)
+	defer func() { done(resp.Diagnostics) }()
 	p, err := r.platformFor(ctx, &plan, "", r.prevSpec(ctx, &state))
 	if err != nil {
 		resp.Diagnostics.AddError("No platform", err.Error())
@@ -987,10 +1002,12 @@ func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest
 		resp.Diagnostics.AddError("Updating "+plan.Name.ValueString()+" failed", errText(err))
 		return
 	}
+	tflog.Info(ctx, "service updated", map[string]any{logURL: st.URL, "uid": st.UID, "admin_created": st.AdminCreated != nil})
 	resp.Diagnostics.Append(keepEnrolment(&plan, st)...)
 	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
 	resp.Diagnostics.Append(keepTagsAll(ctx, &plan, p)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, plan.identity(ctx)...)...)
 	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
 }
 
@@ -1000,6 +1017,9 @@ func (r *serviceResource) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_service", "delete", []string{r.hostToken()},
+		append(state.logFields(ctx), "delete_data", state.DeleteData.ValueBool())...)
+	defer func() { done(resp.Diagnostics) }()
 	p, err := r.platformFor(ctx, &state, "", r.prevSpec(ctx, &state))
 	if err != nil {
 		resp.Diagnostics.AddError("No platform", err.Error())
@@ -1021,6 +1041,15 @@ func (r *serviceResource) Delete(ctx context.Context, req resource.DeleteRequest
 // azure/<subscription>/<resource group>/<name>): its secret is read back
 // from the platform's secret store, so nothing but the ID is needed.
 func (r *serviceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	ctx, done := logOperation(ctx, "acquire_service", "import", nil, "import_id", req.ID, "by_identity", req.ID == "")
+	defer func() { done(resp.Diagnostics) }()
+	if id, byIdentity, d := serviceImportID(ctx, req); byIdentity || d.HasError() {
+		resp.Diagnostics.Append(d...)
+		if d.HasError() {
+			return
+		}
+		req.ID = id
+	}
 	parts := strings.Split(req.ID, "/")
 	name := parts[len(parts)-1]
 	if !serviceNamePattern.MatchString(name) {

@@ -31,6 +31,7 @@ var (
 	_ resource.ResourceWithConfigure        = (*trustResource)(nil)
 	_ resource.ResourceWithImportState      = (*trustResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*trustResource)(nil)
+	_ resource.ResourceWithIdentity         = (*trustResource)(nil)
 )
 
 // ConfigValidators: a service runs on a host or on a cloud, not both.
@@ -220,11 +221,14 @@ func (r *trustResource) Create(ctx context.Context, req resource.CreateRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_trust", "create", []string{r.hostToken()}, "service_url", m.Service.ValueString(), "trusted_url", m.Trusted.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	if err := r.set(ctx, &m, true); err != nil {
 		resp.Diagnostics.AddError("Adding the trust failed", errText(err))
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 func (r *trustResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -233,6 +237,10 @@ func (r *trustResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Identity first: the framework wants one even from a Read that removes the resource.
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
+	ctx, done := logOperation(ctx, "acquire_trust", "read", []string{r.hostToken()}, "service_url", m.Service.ValueString(), "trusted_url", m.Trusted.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	if m.Deployment.ValueString() != "" {
 		ctx, cancel := context.WithTimeout(ctx, TrustApplyTimeout)
 		defer cancel()
@@ -244,6 +252,7 @@ func (r *trustResource) Read(ctx context.Context, req resource.ReadRequest, resp
 			resp.Diagnostics.AddError("Reading the trust failed", errText(err))
 		default:
 			resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+			resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 		}
 		return
 	}
@@ -264,6 +273,7 @@ func (r *trustResource) Read(ctx context.Context, req resource.ReadRequest, resp
 	m.Name, m.Service, m.Trusted = types.StringValue(st.Name), types.StringValue(st.URL), types.StringValue(trustedURL)
 	m.ID = types.StringValue(trustID(st.URL, trustedURL))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 // Update never runs: every attribute but the computed ones replaces.
@@ -271,6 +281,7 @@ func (r *trustResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	var m trustModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, m.identity()...)...)
 }
 
 func (r *trustResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -279,6 +290,8 @@ func (r *trustResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	ctx, done := logOperation(ctx, "acquire_trust", "delete", []string{r.hostToken()}, "service_url", m.Service.ValueString(), "trusted_url", m.Trusted.ValueString())
+	defer func() { done(resp.Diagnostics) }()
 	if err := r.set(ctx, &m, false); err != nil {
 		resp.Diagnostics.AddError("Removing the trust failed", errText(err))
 	}
@@ -289,10 +302,32 @@ func (r *trustResource) Delete(ctx context.Context, req resource.DeleteRequest, 
 // URL holds no unescaped comma worth keeping: both are checked as URLs).
 func trustID(serviceURL, trustedURL string) string { return serviceURL + "," + trustedURL }
 
+// identity is the trust's identity: its two URLs.
+func (m *trustModel) identity() []string {
+	return []string{"service", m.Service.ValueString(), "trusted", m.Trusted.ValueString()}
+}
+
+// IdentitySchema: a trust is its two URLs.
+func (r *trustResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = identitySchema(
+		identityAttr{Name: "service", Required: true, Description: "URL of the trusting service."},
+		identityAttr{Name: "trusted", Required: true, Description: "URL of the service it trusts."},
+	)
+}
+
 // ImportState takes trustID's form, "<service URL>,<trusted URL>", for a
 // service on the local platform, or "<deployment>,<trusted URL>" for one
-// on a cloud.
+// on a cloud; or the identity {service, trusted}.
 func (r *trustResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	ctx, done := logOperation(ctx, "acquire_trust", "import", nil, "import_id", req.ID, "by_identity", req.ID == "")
+	defer func() { done(resp.Diagnostics) }()
+	if v, byIdentity, d := importedIdentity(ctx, req, "service", "trusted"); byIdentity || d.HasError() {
+		resp.Diagnostics.Append(d...)
+		if d.HasError() || !requireIdentity([]string{"service", "trusted"}, v, &resp.Diagnostics) {
+			return
+		}
+		req.ID = trustID(v[0], v[1])
+	}
 	svc, trusted, ok := strings.Cut(req.ID, ",")
 	if !ok || checkURL(trusted) != "" {
 		resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q must be \"<service URL>,<trusted URL>\" (local platform) "+

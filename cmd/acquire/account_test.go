@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,9 @@ type hostOptions struct {
 	sessionLife time.Duration
 }
 
+// hostStores numbers newHostCLIWith's stores.
+var hostStores atomic.Int64
+
 // newHostCLIWith is newHostCLI with options.
 func newHostCLIWith(t *testing.T, o hostOptions) (*cli, *host.Host) {
 	t.Helper()
@@ -37,7 +42,11 @@ func newHostCLIWith(t *testing.T, o hostOptions) (*cli, *host.Host) {
 	clock := newTestClock()
 	base := "http://" + ln.Addr().String()
 	ctx := context.Background()
-	h, err := host.NewWithClock(ctx, host.Config{StoreURL: "mem://clihost-" + t.Name(), PublicURL: base,
+	// A store of its own per call: mem:// stores live as long as the
+	// process, so a name from the test's alone would hand a second run
+	// (go test -count=2) the first one's users.
+	storeURL := "mem://clihost-" + t.Name() + "-" + strconv.FormatInt(hostStores.Add(1), 10)
+	h, err := host.NewWithClock(ctx, host.Config{StoreURL: storeURL, PublicURL: base,
 		Secret: "Cli-Test-Service-Secret-123", Logger: slog.New(slog.DiscardHandler), SessionLife: o.sessionLife}, clock.Now)
 	if err != nil {
 		t.Fatal(err)
