@@ -229,7 +229,7 @@ func (c *cloudPlatform) read(ctx context.Context, name string) (*host.Status, er
 		return nil, err
 	}
 	if c.prev == nil || c.prev.Kind == "" {
-		if rr, ok := c.d.(recordReader); ok {
+		if rr, ok := inner(c.d).(recordReader); ok {
 			if c.record, err = rr.Record(ctx, name); err != nil {
 				return nil, err
 			}

@@ -129,7 +129,7 @@ func keepTagsAll(ctx context.Context, m *serviceModel, p platform) diag.Diagnost
 // readTags asks a deployer that can for the deployment's tags (nil when
 // it cannot).
 func readTags(ctx context.Context, d deployer.Deployer, name string) (map[string]string, error) {
-	tr, ok := d.(deployer.TagReader)
+	tr, ok := inner(d).(deployer.TagReader)
 	if !ok {
 		return nil, nil
 	}
@@ -196,6 +196,16 @@ func restoreImported(ctx context.Context, m *serviceModel, p platform, defaultTa
 	d.Append(dd...)
 	if !d.HasError() {
 		m.Platform = no
+	}
+	return d
+}
+
+// inner is the deployer under the provider's logging wrapper, for its
+// optional interfaces (TagReader, recordReader), which the wrapper does
+// not forward.
+func inner(d deployer.Deployer) deployer.Deployer {
+	if l, ok := d.(*loggedDeployer); ok {
+		return l.d
 	}
 	return d
 }
