@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -54,6 +55,12 @@ type cloudPlatform struct {
 	// secretRef is where the platform keeps the secret, once known.
 	secretRef string
 	call      *call.Client
+	// tags are the deployment's tags as applied or read back (nil: not
+	// known, e.g. a deployer that cannot read them).
+	tags map[string]string
+	// record is what the deployment recorded of its platform block
+	// (recordReader), read only for an imported service.
+	record map[string]string
 	// prev is the service as in state (nil on create): its registry and
 	// admin say what an apply must redo; read answers its settings back,
 	// since a deployment does not report them.
@@ -137,6 +144,10 @@ func (c *cloudPlatform) apply(ctx context.Context, name string, spec host.Spec) 
 		return nil, err
 	}
 	c.secretRef = dep.SecretRef
+	c.tags = maps.Clone(c.function.Tags)
+	if c.tags == nil {
+		c.tags = map[string]string{}
+	}
 	logged = logStep(ctx, "open_service", logURL, dep.URL, logStore, redactURL(dep.StoreURL))
 	svc, err := c.open(ctx, spec, dep)
 	logged(err)
@@ -214,10 +225,18 @@ func (c *cloudPlatform) read(ctx context.Context, name string) (*host.Status, er
 		return nil, err
 	}
 	c.secretRef = dep.SecretRef
+	if c.tags, err = readTags(ctx, c.d, name); err != nil {
+		return nil, err
+	}
 	if err := c.serviceSecret(ctx, name); err != nil {
 		return nil, err
 	}
 	if c.prev == nil || c.prev.Kind == "" {
+		if rr, ok := inner(c.d).(recordReader); ok {
+			if c.record, err = rr.Record(ctx, name); err != nil {
+				return nil, err
+			}
+		}
 		// Imported: the deployment says what it is and where its state is.
 		kind, _, _ := strings.Cut(dep.Services, ",")
 		if kind == "" || dep.StoreURL == "" {

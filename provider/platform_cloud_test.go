@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -42,6 +43,9 @@ type fakeDeployer struct {
 	// secrets is the platform's secret store: what Create and Update
 	// put, by deployment name.
 	secrets map[string]string
+	// tags are each deployment's tags as the last Create or Update set
+	// them (a test changes them to play drift).
+	tags map[string]map[string]string
 	// storeURL, when set, is a bucket's store URL (a real store server);
 	// default a folder under dir.
 	storeURL func(bucket string) string
@@ -54,7 +58,8 @@ type fakeFunction struct {
 }
 
 func newFakeDeployer(t *testing.T, clock func() time.Time) *fakeDeployer {
-	f := &fakeDeployer{dir: t.TempDir(), clock: clock, live: map[string]*fakeFunction{}, secrets: map[string]string{}}
+	f := &fakeDeployer{dir: t.TempDir(), clock: clock, live: map[string]*fakeFunction{}, secrets: map[string]string{},
+		tags: map[string]map[string]string{}}
 	t.Cleanup(func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -90,6 +95,7 @@ func (f *fakeDeployer) Create(ctx context.Context, s deployer.Spec) (deployer.De
 	defer f.mu.Unlock()
 	f.specs = append(f.specs, s)
 	f.secrets[s.Name] = s.Secret
+	f.tags[s.Name] = maps.Clone(s.Function.Tags)
 	if fn := f.live[s.Name]; fn != nil {
 		return fn.dep, nil
 	}
@@ -129,7 +135,22 @@ func (f *fakeDeployer) Update(_ context.Context, s deployer.Spec) (deployer.Depl
 		return deployer.Deployment{}, deployer.ErrNotFound
 	}
 	f.secrets[s.Name] = s.Secret
+	f.tags[s.Name] = maps.Clone(s.Function.Tags)
 	return fn.dep, f.load(fn, s)
+}
+
+// Tags makes the fake a deployer.TagReader.
+func (f *fakeDeployer) Tags(_ context.Context, name string) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.live[name] == nil {
+		return nil, deployer.ErrNotFound
+	}
+	out := maps.Clone(f.tags[name])
+	if out == nil {
+		out = map[string]string{}
+	}
+	return out, nil
 }
 
 // secretValues are every secret the deployer was given.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -33,6 +35,10 @@ type fnPlatformModel struct {
 // proxy: read from the environment, never from the configuration or state.
 const EnvFnToken = "FN_TOKEN"
 
+// EnvFnAPIURL gives the Fn API URL of an import ID that leaves it out
+// ("fn/<name>"), as the Fn CLI reads it.
+const EnvFnAPIURL = "FN_API_URL"
+
 var (
 	fnRegistryPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
 	envNamePattern    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
@@ -45,7 +51,8 @@ func init() {
 			"service, one function running the image from make dist (dist/fn-<arch>.tar) by digest, an HTTP trigger per path. " +
 			"The state on store.s3, store.gcs or store.azure, whose bucket must exist. Fn has no secret store: the service " +
 			"secret is in the function's Fn configuration (protect the Fn API like a secret store); state keeps a reference. " +
-			"The storage kind cannot run on Fn. Tested against a simulated Fn API only (docs/design/fn.md).",
+			"Storage runs too: its own data URLs carry their key in the query, so one trigger routes them. Tested against a " +
+			"simulated Fn API only (docs/design/fn.md).",
 		Attributes: map[string]schema.Attribute{
 			"api_url": schema.StringAttribute{Required: true, Description: "The Fn server's API, e.g. http://fn.example:8080 " +
 				"(/v2 is added). A bearer token, when the API needs one, comes from FN_TOKEN in the provider's environment.",
@@ -61,9 +68,9 @@ func init() {
 				"store's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) where the Fn node has no identity of its own. " +
 				"Only the names are in the configuration and state."},
 		},
-		Replace: []string{"api_url"},
-		Limits:  functionLimits{MemoryMB: [2]int64{64, 8192}, TimeoutS: [2]int64{1, 300}},
-		Decode:  decodeAs[fnPlatformModel],
+		Replace: []string{"api_url"}, ImportKeys: []string{"api_url"}, ImportEnv: map[string]string{"api_url": EnvFnAPIURL},
+		Limits: functionLimits{MemoryMB: [2]int64{64, 8192}, TimeoutS: [2]int64{1, 300}},
+		Decode: decodeAs[fnPlatformModel],
 	})
 }
 
@@ -102,9 +109,26 @@ func (m *fnPlatformModel) settings() map[string]string {
 	if v := m.IdleTimeoutS; !v.IsNull() && !v.IsUnknown() {
 		s[fndeploy.SettingIdleTimeout] = fmt.Sprint(v.ValueInt64())
 	}
+	var names []string
 	for _, e := range m.PassEnv.Elements() {
 		if n, ok := e.(types.String); ok && !n.IsUnknown() {
 			s[fndeploy.SettingEnvPrefix+n.ValueString()] = os.Getenv(n.ValueString())
+			names = append(names, n.ValueString())
+		}
+	}
+	// The block's configuration-only values are recorded on the function,
+	// so an import rebuilds the block from the deployment (none is secret:
+	// pass_env holds names only).
+	record := map[string]string{"invoke_url": m.InvokeURL.ValueString(), "registry": m.Registry.ValueString(),
+		"artifact": m.Artifact.ValueString(), "artifact_sha256": m.ArtifactSHA256.ValueString(), "pass_env": strings.Join(names, ",")}
+	for k, v := range map[string]types.Int64{"memory_mb": m.MemoryMB, "timeout_s": m.TimeoutS, "idle_timeout_s": m.IdleTimeoutS} {
+		if !v.IsNull() && !v.IsUnknown() {
+			record[k] = strconv.FormatInt(v.ValueInt64(), 10)
+		}
+	}
+	for k, v := range record {
+		if v != "" && len(v) <= fndeploy.MaxRecordBytes {
+			s[fndeploy.SettingRecordPrefix+k] = v
 		}
 	}
 	return s

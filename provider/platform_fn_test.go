@@ -167,6 +167,20 @@ func TestAccServiceOnFn(t *testing.T) {
 						},
 					),
 				},
+				{ // import by an import {} block, the API URL escaped in the ID: the plan is empty
+					Config: r.config(256, ""), ResourceName: "acquire_service.registry", ImportState: true,
+					ImportStateKind: resource.ImportBlockWithID, ImportStateId: "fn/" + url.PathEscape(r.api.URL) + "/fn-registry",
+				},
+				{ // the same with the API URL from FN_API_URL, as the Fn CLI reads it
+					PreConfig: func() { t.Setenv(EnvFnAPIURL, r.api.URL) },
+					Config:    r.config(256, ""), ResourceName: "acquire_service.registry", ImportState: true,
+					ImportStateKind: resource.ImportBlockWithID, ImportStateId: "fn/fn-registry",
+				},
+				{ // the identity imports too; only its registry, which the deployment does not hold, is then updated in place
+					Config: r.config(256, ""), ResourceName: "acquire_service.identity", ImportState: true,
+					ImportStateId: "fn/" + url.PathEscape(r.api.URL) + "/fn-identity", ImportStateVerify: true,
+					ImportStateVerifyIgnore: []string{"registry"},
+				},
 				{
 					Config: r.config(512, ""),
 					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{

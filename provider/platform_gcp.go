@@ -2,9 +2,7 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -27,8 +25,6 @@ type gcpPlatformModel struct {
 	ServiceAccount types.String `tfsdk:"service_account"`
 }
 
-var gcpLabelPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
-
 func init() {
 	setting := func(key string) validator.String { return deployerSetting{gcpdeploy.CheckSetting, key} }
 	registerPlatform(platformKind{
@@ -45,12 +41,7 @@ func init() {
 		},
 		Replace: []string{"project", "region"}, ImportKeys: []string{"project", "region"},
 		Limits: functionLimits{MemoryMB: [2]int64{128, 32768}, TimeoutS: [2]int64{1, 3600}, MaxInstances: [2]int64{1, 1000},
-			Tag: func(k, v string) error {
-				if !gcpLabelPattern.MatchString(k) || (v != "" && !gcpLabelPattern.MatchString("a"+v)) {
-					return errors.New("GCP labels: keys start with a lowercase letter, keys and values are at most 63 of a-z, 0-9, '_' and '-'")
-				}
-				return nil
-			}},
+			LogRetentionDays: [2]int64{1, gcpdeploy.MaxLogRetentionDays}, Tag: gcpdeploy.CheckLabel},
 		Decode: decodeAs[gcpPlatformModel],
 	})
 }

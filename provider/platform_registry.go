@@ -54,6 +54,10 @@ type platformKind struct {
 	// ImportKeys are the attributes an import ID carries, in order:
 	// "<Name>/<value>/.../<deployment name>"; each is in Replace.
 	ImportKeys []string
+	// ImportEnv names, for each ImportKey, an environment variable that
+	// gives its value when the import ID leaves the keys out
+	// ("<Name>/<deployment name>"); nil: the keys are required.
+	ImportEnv map[string]string
 	// Limits bound the function attributes on this platform.
 	Limits functionLimits
 	// Decode reads the block (from config, plan or state; values may be
@@ -124,6 +128,7 @@ type functionModel struct {
 	MaxInstances     types.Int64  `tfsdk:"max_instances"`
 	LogRetentionDays types.Int64  `tfsdk:"log_retention_days"`
 	Tags             types.Map    `tfsdk:"tags"`
+	TagsAll          types.Map    `tfsdk:"tags_all"`
 	PublicURL        types.String `tfsdk:"public_url"`
 }
 
@@ -158,7 +163,12 @@ func functionAttributes(k platformKind) map[string]schema.Attribute {
 				"URL and keys, so with the same public_url and store it keeps its identity when it moves to another platform. " +
 				"Default: the platform's own URL."},
 		"tags": schema.MapAttribute{Optional: true, ElementType: types.StringType, Description: fmt.Sprintf("Tags (labels on GCP) put on "+
-			"every object the deployer makes for this service, over the provider's default_tags (at most %d in all).", MaxTags)},
+			"every object the deployer makes for this service, over the provider's default_tags (at most %d in all). A change "+
+			"updates every object in place.", MaxTags)},
+		"tags_all": schema.MapAttribute{Computed: true, ElementType: types.StringType, Description: "Every tag on the service's " +
+			"objects: the provider's default_tags under tags (the deployer's own acquire-service left out). Planned from the " +
+			"configuration, so a default_tags change alone updates the service in place; read back from the deployment (AWS, " +
+			"GCP, Fn), so a tag changed out of band shows as drift and the next apply puts the configured ones back."},
 	}
 }
 
@@ -437,4 +447,32 @@ func importedPlatform(ctx context.Context, k platformKind, values []string) (typ
 	o, dd := types.ObjectValue(top.AttrTypes, attrs)
 	d.Append(dd...)
 	return o, d
+}
+
+// importValues are the ImportKeys' values from an import ID's middle
+// parts, each URL-path-unescaped (so a value holding '/', such as Fn's API
+// URL, can be given escaped), or, when the ID leaves them all out and the
+// platform allows it, from the environment (ImportEnv).
+func importValues(k platformKind, parts []string) ([]string, error) {
+	if len(parts) == 0 && len(k.ImportKeys) > 0 && k.ImportEnv != nil {
+		out := make([]string, len(k.ImportKeys))
+		for i, key := range k.ImportKeys {
+			if out[i] = os.Getenv(k.ImportEnv[key]); out[i] == "" {
+				return nil, fmt.Errorf("%s is not in the ID and %s is not set", key, k.ImportEnv[key])
+			}
+		}
+		return out, nil
+	}
+	if len(parts) != len(k.ImportKeys) {
+		return nil, fmt.Errorf("%d values before the name, not %d", len(k.ImportKeys), len(parts))
+	}
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		v, err := url.PathUnescape(p)
+		if err != nil || v == "" {
+			return nil, fmt.Errorf("%s: %q is not a URL-escaped value", k.ImportKeys[i], p)
+		}
+		out[i] = v
+	}
+	return out, nil
 }

@@ -681,6 +681,11 @@ func (r *serviceResource) ModifyPlan(ctx context.Context, req resource.ModifyPla
 			return
 		}
 	}
+	var defaultTags map[string]string
+	if r.meta != nil {
+		defaultTags = r.meta.DefaultTags
+	}
+	planTagsAll(ctx, &plan, defaultTags, resp)
 	if state == nil {
 		return
 	}
@@ -858,6 +863,7 @@ func (r *serviceResource) Create(ctx context.Context, req resource.CreateRequest
 	tflog.Info(ctx, "service deployed", map[string]any{logURL: st.URL, "uid": st.UID, "admin_created": st.AdminCreated != nil})
 	resp.Diagnostics.Append(keepEnrolment(&plan, st)...)
 	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
+	resp.Diagnostics.Append(keepTagsAll(ctx, &plan, p)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, plan.identity(ctx)...)...)
 	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
@@ -958,6 +964,10 @@ func (r *serviceResource) Read(ctx context.Context, req resource.ReadRequest, re
 		return
 	}
 	resp.Diagnostics.Append(fromStatus(ctx, &state, st)...)
+	if r.meta != nil {
+		resp.Diagnostics.Append(restoreImported(ctx, &state, p, r.meta.DefaultTags)...)
+	}
+	resp.Diagnostics.Append(keepTagsAll(ctx, &state, p)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, state.identity(ctx)...)...)
 	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
@@ -996,6 +1006,7 @@ func (r *serviceResource) Update(ctx context.Context, req resource.UpdateRequest
 	tflog.Info(ctx, "service updated", map[string]any{logURL: st.URL, "uid": st.UID, "admin_created": st.AdminCreated != nil})
 	resp.Diagnostics.Append(keepEnrolment(&plan, st)...)
 	resp.Diagnostics.Append(fromStatus(ctx, &plan, st)...)
+	resp.Diagnostics.Append(keepTagsAll(ctx, &plan, p)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(setIdentity(ctx, resp.Identity, plan.identity(ctx)...)...)
 	resp.Diagnostics.Append(keepSecretRef(ctx, resp.Private, p)...)
@@ -1049,15 +1060,16 @@ func (r *serviceResource) ImportState(ctx context.Context, req resource.ImportSt
 	}
 	if len(parts) > 1 {
 		k, ok := platformKinds[parts[0]]
-		if !ok || len(parts) != len(k.ImportKeys)+2 {
+		values, err := importValues(k, parts[1:len(parts)-1])
+		if !ok || err != nil {
 			want := "one of " + strings.Join(platformNames(), ", ")
 			if ok {
-				want = k.Name + "/" + strings.Join(k.ImportKeys, "/") + "/<name>"
+				want = k.Name + "/" + strings.Join(k.ImportKeys, "/") + "/<name>: " + err.Error()
 			}
 			resp.Diagnostics.AddError("Invalid import ID", fmt.Sprintf("import ID %q: a cloud service is imported by %s", req.ID, want))
 			return
 		}
-		p, d := importedPlatform(ctx, k, parts[1:len(parts)-1])
+		p, d := importedPlatform(ctx, k, values)
 		resp.Diagnostics.Append(d...)
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("platform"), p)...)
 	}

@@ -96,3 +96,11 @@ type Deployer interface {
 	// the money and identities in it by accident.
 	Delete(ctx context.Context, name string, deleteData bool) error
 }
+
+// TagReader is met by a deployer that can read back the tags (labels on
+// GCP) on a deployment's main object, its own acquire-service tag left
+// out, so the provider can show tags changed out of band as drift.
+// ErrNotFound if the deployment is gone.
+type TagReader interface {
+	Tags(ctx context.Context, name string) (map[string]string, error)
+}

@@ -161,14 +161,15 @@ resource "acquire_service" "accounting" {
   store              = { gcs = { bucket = "${var.prefix}-accounting" } }
   platform {
     gcp {
-      project         = var.gcp_project
-      region          = var.gcp_region
-      repository      = var.gcp_repository
-      service_account = var.gcp_service_account
-      artifact        = data.acquire_function_package.gcp.artifact
-      artifact_sha256 = data.acquire_function_package.gcp.sha256
-      max_instances   = 10
-      tags            = { service = "accounting" }
+      project            = var.gcp_project
+      region             = var.gcp_region
+      repository         = var.gcp_repository
+      service_account    = var.gcp_service_account
+      artifact           = data.acquire_function_package.gcp.artifact
+      artifact_sha256    = data.acquire_function_package.gcp.sha256
+      max_instances      = 10
+      log_retention_days = 30 # its own log bucket, sink and _Default exclusion
+      tags               = { service = "accounting" }
     }
   }
 }

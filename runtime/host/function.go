@@ -33,6 +33,11 @@ const (
 	// EnvSettlementPeers lists, comma-separated, the peer accounting
 	// services an accounting function settles cross-region transfers with.
 	EnvSettlementPeers = "ACQUIRE_SETTLEMENT_PEERS"
+	// EnvStorageDataURL = "query" puts the key of the storage service's
+	// own data URLs in their query (Config.StorageDataKeyInQuery): Fn's
+	// triggers match one whole path, so /storage/data/<key> could not be
+	// routed; /storage/data?key=<key> can.
+	EnvStorageDataURL = "ACQUIRE_STORAGE_DATA_URL"
 )
 
 // FunctionInitTimeout bounds the first request's work of opening the
@@ -56,6 +61,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("host: %s: %w", EnvSecret, err)
 	}
 	cfg.Kinds = splitList(getenv(EnvServices))
+	switch v := getenv(EnvStorageDataURL); v {
+	case "", "path":
+	case "query":
+		cfg.StorageDataKeyInQuery = true
+	default:
+		return Config{}, fmt.Errorf("host: %s: %q is neither path nor query", EnvStorageDataURL, v)
+	}
 	// EnvTrustedServices is read with the settings below (TrustedServicesSetting).
 	for setting, name := range settingEnv {
 		if v := strings.TrimSpace(getenv(name)); v != "" {

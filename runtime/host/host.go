@@ -96,6 +96,10 @@ type Config struct {
 	// NoServices serves no fixed service at all (Kinds is then ignored):
 	// every service comes through the admin API.
 	NoServices bool
+	// StorageDataKeyInQuery makes the storage service's own data URLs
+	// carry their key in the query (storage.Options.DataKeyInQuery), for
+	// platforms that route whole paths only (Fn; EnvStorageDataURL).
+	StorageDataKeyInQuery bool
 	// AdminToken enables the admin API (/_admin/v1/) for bearer holders of
 	// this token; empty disables it.
 	AdminToken string
@@ -199,11 +203,12 @@ func (h *Host) open(ctx context.Context, kind string) error {
 			return err
 		}
 	case storage.Kind:
-		opts := storage.Options{Client: h.Client, TrustedIdentities: h.trustedIdentities()}
+		opts := storage.Options{Client: h.Client, TrustedIdentities: h.trustedIdentities(), DataKeyInQuery: h.cfg.StorageDataKeyInQuery}
 		if h.Storage, err = storage.New(ctx, svc, opts); err != nil {
 			return err
 		}
 		h.mux.Handle("/"+kind+storage.DataPath, h.Storage.DataHandler())
+		h.mux.Handle("/"+kind+storage.DataRoute, h.Storage.DataHandler())
 	case compute.Kind:
 		if h.Compute, err = h.openCompute(svc); err != nil {
 			return err

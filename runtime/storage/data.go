@@ -21,6 +21,12 @@ import (
 // URL: <service URL>/data/<key>?exp=…&size=…&sig=….
 const DataPath = "/data/"
 
+// DataRoute is the one path of the data URLs that carry their key in the
+// query (Options.DataKeyInQuery): <service URL>/data?key=<key>&exp=….
+const DataRoute = "/data"
+
+const dataKeyParam = "key"
+
 // urlLimit caps chunk URLs' lives (a PAR's expiry, an upload's) and says
 // whose they are (whose transfer slots they use: see dataslots.go).
 type urlLimit struct {
@@ -69,6 +75,11 @@ func (s *Storage) chunkURL(ctx context.Context, method, key string, i int, size 
 	sz := strconv.FormatInt(size, 10)
 	who := lim.who.tag()
 	q := url.Values{"exp": {exp}, "size": {sz}, "who": {who}, "sig": {s.dataMAC(method, key, exp, sz, who)}}
+	if s.o.DataKeyInQuery {
+		q.Set(dataKeyParam, key)
+		c.URL = strings.TrimRight(s.svc.URL(), "/") + DataRoute + "?" + q.Encode()
+		return c, nil
+	}
 	c.URL = strings.TrimRight(s.svc.URL(), "/") + DataPath + key + "?" + q.Encode()
 	return c, nil
 }
@@ -119,6 +130,9 @@ func (s *Storage) serveData(w http.ResponseWriter, r *http.Request) {
 // size and the principal's tag.
 func (s *Storage) checkDataURL(r *http.Request) (string, int64, string, error) {
 	_, key, ok := strings.Cut(r.URL.Path, DataPath)
+	if !ok && strings.HasSuffix(r.URL.Path, DataRoute) {
+		key, ok = r.URL.Query().Get(dataKeyParam), true
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodPut {
 		return "", 0, "", &dataError{http.StatusMethodNotAllowed, "GET or PUT"}
 	}

@@ -147,6 +147,12 @@ type Options struct {
 	// HostServed makes the service hand out its own data URLs even when the
 	// store can sign URLs (a store the clients cannot reach, for example).
 	HostServed bool
+	// DataKeyInQuery puts the key of the data URLs this service hands out
+	// in their query (<service URL>/data?key=…&exp=…) rather than their
+	// path, for platforms whose routes match whole paths (Fn's HTTP
+	// triggers): every data URL is then the one path /data. The handler
+	// takes either form; the signature covers the key in both.
+	DataKeyInQuery bool
 }
 
 // Storage is the storage service on top of the function framework.

@@ -25,6 +25,10 @@
 // and waits for the update, and only then grants public invocation, so no
 // caller reaches a half-configured function.
 //
+// Tags (Function.Tags and acquire-service) go on the function, the role,
+// the secret and the log group when they are made, and every apply brings
+// them to the spec in place (tags.go); Tags reads the function's back.
+//
 // Delete removes the URL, the function, the role and the secret. The
 // secret is scheduled for deletion with a 7-day recovery window when the
 // data is kept (the store's keys are sealed with it; a re-Create restores
@@ -166,7 +170,7 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec, mustExist bool) (
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.ensureLogs(ctx, p); err != nil {
+	if err := d.ensureLogs(ctx, p, secretARN); err != nil {
 		return deployer.Deployment{}, err
 	}
 	return dep, d.ensureConcurrency(ctx, p)

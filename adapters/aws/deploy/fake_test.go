@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +27,9 @@ type fakeAWS struct {
 	roles   map[string]string
 	policy  map[string]string // role -> inline policy document
 	secrets map[string]*fakeSecret
+	// tags are every object's tags by ARN (functions, secrets, log
+	// groups) or role name.
+	tags map[string]map[string]string
 
 	// Knobs for failure paths.
 	pendingPolls  int  // GetFunction answers InProgress this many times after an update
@@ -49,7 +54,8 @@ const account = "123456789012"
 
 func newFake(t *testing.T) (*fakeAWS, string) {
 	f := &fakeAWS{fns: map[string]map[string]any{}, urls: map[string]string{}, perms: map[string]bool{},
-		roles: map[string]string{}, policy: map[string]string{}, secrets: map[string]*fakeSecret{}}
+		roles: map[string]string{}, policy: map[string]string{}, secrets: map[string]*fakeSecret{},
+		tags: map[string]map[string]string{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv.URL
@@ -63,8 +69,7 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(target, "secretsmanager."):
 		f.secretsAPI(w, strings.TrimPrefix(target, "secretsmanager."), raw)
 	case strings.HasPrefix(target, "Logs_20140328."):
-		f.record(strings.TrimPrefix(target, "Logs_20140328."), raw, nil)
-		writeJSON(w, http.StatusOK, map[string]any{})
+		f.logsAPI(w, strings.TrimPrefix(target, "Logs_20140328."), raw)
 	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
 		form, _ := url.ParseQuery(string(raw))
 		f.iamAPI(w, form, raw)
@@ -107,6 +112,11 @@ func lambdaErr(w http.ResponseWriter, status int, typ, msg string) {
 
 func (f *fakeAWS) lambdaAPI(w http.ResponseWriter, r *http.Request, raw []byte) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/") // 2015-03-31/functions/NAME/...
+	if len(parts) == 3 && parts[1] == "tags" {
+		arn, _ := url.PathUnescape(parts[2])
+		f.lambdaTags(w, r, arn, raw)
+		return
+	}
 	if len(parts) < 2 || parts[1] != "functions" {
 		lambdaErr(w, http.StatusBadRequest, "InvalidRequestContentException", "unknown path "+r.URL.Path)
 		return
@@ -204,6 +214,12 @@ func (f *fakeAWS) createFunction(w http.ResponseWriter, body map[string]any) {
 		fn[k] = body[k]
 	}
 	f.fns[name] = fn
+	f.tags[fnARN(name)] = map[string]string{}
+	if t, ok := body["Tags"].(map[string]any); ok {
+		for k, v := range t {
+			f.tags[fnARN(name)][k] = v.(string)
+		}
+	}
 	writeJSON(w, http.StatusCreated, fn)
 }
 
@@ -226,7 +242,8 @@ func (f *fakeAWS) getFunction(w http.ResponseWriter, fn map[string]any) {
 			cfg[k] = v
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"Configuration": cfg, "Code": map[string]any{"RepositoryType": "S3"}})
+	writeJSON(w, http.StatusOK, map[string]any{"Configuration": cfg, "Code": map[string]any{"RepositoryType": "S3"},
+		"Tags": f.tags[fn["FunctionArn"].(string)]})
 }
 
 func fnARN(name string) string { return "arn:aws:lambda:us-east-1:" + account + ":function:" + name }
@@ -249,15 +266,33 @@ func (f *fakeAWS) secretsAPI(w http.ResponseWriter, op string, raw []byte) {
 	case op == "CreateSecret":
 		s = &fakeSecret{arn: "arn:aws:secretsmanager:us-east-1:" + account + ":secret:" + id + "-AbCdEf", value: body["SecretString"].(string)}
 		f.secrets[id] = s
+		f.tags[s.arn] = map[string]string{}
+		for _, t := range asList(body["Tags"]) {
+			f.tags[s.arn][t["Key"].(string)] = t["Value"].(string)
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"ARN": s.arn, "Name": id, "VersionId": "v1"})
 	case s == nil:
 		secretsErr(w, "ResourceNotFoundException")
 	case op == "DescribeSecret":
-		out := map[string]any{"ARN": s.arn, "Name": id}
+		var tags []map[string]string
+		for _, k := range sortedKeys(f.tags[s.arn]) {
+			tags = append(tags, map[string]string{"Key": k, "Value": f.tags[s.arn][k]})
+		}
+		out := map[string]any{"ARN": s.arn, "Name": id, "Tags": tags}
 		if s.deleted {
 			out["DeletedDate"] = 1.7e9
 		}
 		writeJSON(w, http.StatusOK, out)
+	case op == "TagResource":
+		for _, t := range asList(body["Tags"]) {
+			f.tags[s.arn][t["Key"].(string)] = t["Value"].(string)
+		}
+		writeJSON(w, http.StatusOK, map[string]any{})
+	case op == "UntagResource":
+		for _, k := range body["TagKeys"].([]any) {
+			delete(f.tags[s.arn], k.(string))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{})
 	case op == "RestoreSecret":
 		s.deleted = false
 		writeJSON(w, http.StatusOK, map[string]any{"ARN": s.arn})
@@ -310,8 +345,13 @@ func iamErr(w http.ResponseWriter, status int, code string) {
 	fmt.Fprintf(w, `<ErrorResponse %s><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>r1</RequestId></ErrorResponse>`, iamNS, code, code)
 }
 
-func roleXML(name, arn string) string {
-	return fmt.Sprintf(`<Role><Path>/</Path><RoleName>%s</RoleName><RoleId>AROA1</RoleId><Arn>%s</Arn><CreateDate>2025-01-01T00:00:00Z</CreateDate></Role>`, name, arn)
+func roleXML(name, arn string, tags map[string]string) string {
+	var t strings.Builder
+	for _, k := range sortedKeys(tags) {
+		fmt.Fprintf(&t, `<member><Key>%s</Key><Value>%s</Value></member>`, k, tags[k])
+	}
+	return fmt.Sprintf(`<Role><Path>/</Path><RoleName>%s</RoleName><RoleId>AROA1</RoleId><Arn>%s</Arn><CreateDate>2025-01-01T00:00:00Z</CreateDate><Tags>%s</Tags></Role>`,
+		name, arn, t.String())
 }
 
 func (f *fakeAWS) iamAPI(w http.ResponseWriter, form url.Values, raw []byte) {
@@ -323,11 +363,20 @@ func (f *fakeAWS) iamAPI(w http.ResponseWriter, form url.Values, raw []byte) {
 		iamErr(w, http.StatusConflict, "EntityAlreadyExists")
 	case op == "CreateRole":
 		f.roles[role] = "arn:aws:iam::" + account + ":role/" + role
-		iamOK(w, op, roleXML(role, f.roles[role]))
+		f.tags["role/"+role] = formTags(form, "Tags.member.")
+		iamOK(w, op, roleXML(role, f.roles[role], f.tags["role/"+role]))
 	case !ok:
 		iamErr(w, http.StatusNotFound, "NoSuchEntity")
 	case op == "GetRole":
-		iamOK(w, op, roleXML(role, arn))
+		iamOK(w, op, roleXML(role, arn, f.tags["role/"+role]))
+	case op == "TagRole":
+		maps.Copy(f.tags["role/"+role], formTags(form, "Tags.member."))
+		iamOK(w, op, "")
+	case op == "UntagRole":
+		for i := 1; form.Get(fmt.Sprintf("TagKeys.member.%d", i)) != ""; i++ {
+			delete(f.tags["role/"+role], form.Get(fmt.Sprintf("TagKeys.member.%d", i)))
+		}
+		iamOK(w, op, "")
 	case op == "PutRolePolicy":
 		f.policy[role] = form.Get("PolicyDocument")
 		iamOK(w, op, "")
@@ -342,4 +391,108 @@ func (f *fakeAWS) iamAPI(w http.ResponseWriter, form url.Values, raw []byte) {
 	default:
 		iamErr(w, http.StatusBadRequest, "InvalidAction")
 	}
+}
+
+// formTags reads an IAM query's tag list (prefix.N.Key, prefix.N.Value).
+func formTags(form url.Values, prefix string) map[string]string {
+	out := map[string]string{}
+	for i := 1; form.Get(fmt.Sprintf("%s%d.Key", prefix, i)) != ""; i++ {
+		out[form.Get(fmt.Sprintf("%s%d.Key", prefix, i))] = form.Get(fmt.Sprintf("%s%d.Value", prefix, i))
+	}
+	return out
+}
+
+func asList(v any) []map[string]any {
+	var out []map[string]any
+	l, _ := v.([]any)
+	for _, x := range l {
+		if m, ok := x.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// lambdaTags plays Lambda's TagResource and UntagResource on a function ARN.
+func (f *fakeAWS) lambdaTags(w http.ResponseWriter, r *http.Request, arn string, raw []byte) {
+	op := map[string]string{http.MethodPost: "TagResource", http.MethodDelete: "UntagResource", http.MethodGet: "ListTags"}[r.Method]
+	f.record(op, raw, nil)
+	tags, ok := f.tags[arn]
+	if !ok {
+		lambdaErr(w, http.StatusNotFound, "ResourceNotFoundException", "no such function "+arn)
+		return
+	}
+	switch op {
+	case "TagResource":
+		for k, v := range f.calls[len(f.calls)-1].Body["Tags"].(map[string]any) {
+			tags[k] = v.(string)
+		}
+	case "UntagResource":
+		for _, k := range r.URL.Query()["tagKeys"] {
+			delete(tags, k)
+		}
+	}
+	if op == "ListTags" {
+		writeJSON(w, http.StatusOK, map[string]any{"Tags": tags})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// logsAPI plays CloudWatch Logs' log groups and their tags (by ARN).
+func (f *fakeAWS) logsAPI(w http.ResponseWriter, op string, raw []byte) {
+	f.record(op, raw, nil)
+	body := f.calls[len(f.calls)-1].Body
+	arnOf := func(group string) string { return "arn:aws:logs:us-east-1:" + account + ":log-group:" + group }
+	switch op {
+	case "CreateLogGroup":
+		arn := arnOf(body["logGroupName"].(string))
+		if _, ok := f.tags[arn]; ok {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"__type": "ResourceAlreadyExistsException", "message": "exists"})
+			return
+		}
+		f.tags[arn] = map[string]string{}
+		if t, ok := body["tags"].(map[string]any); ok {
+			for k, v := range t {
+				f.tags[arn][k] = v.(string)
+			}
+		}
+	case "ListTagsForResource", "TagResource", "UntagResource":
+		tags, ok := f.tags[body["resourceArn"].(string)]
+		if !ok {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"__type": "ResourceNotFoundException", "message": "no group"})
+			return
+		}
+		if op == "ListTagsForResource" {
+			writeJSON(w, http.StatusOK, map[string]any{"tags": tags})
+			return
+		}
+		if t, ok := body["tags"].(map[string]any); ok {
+			for k, v := range t {
+				tags[k] = v.(string)
+			}
+		}
+		if l, ok := body["tagKeys"].([]any); ok {
+			for _, k := range l {
+				delete(tags, k.(string))
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// tagsOf returns an object's tags (by ARN, or "role/<name>").
+func (f *fakeAWS) tagsOf(id string) map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.tags[id])
 }

@@ -69,6 +69,11 @@ func (d *Deployer) ensureFunction(ctx context.Context, p plan, roleARN string, e
 	if err := d.grantPublicInvoke(ctx, p.name); err != nil {
 		return deployer.Deployment{}, err
 	}
+	if existing != nil && existing.Configuration != nil {
+		if err := d.tagFunction(ctx, aws.ToString(existing.Configuration.FunctionArn), existing.Tags, p.tags); err != nil {
+			return deployer.Deployment{}, err
+		}
+	}
 	fn, err := d.getFunction(ctx, p.name)
 	if err != nil {
 		return deployer.Deployment{}, err

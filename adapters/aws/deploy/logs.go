@@ -64,13 +64,20 @@ func logGroup(name string) string { return "/aws/lambda/" + name }
 // ensureLogs creates the function's log group (Lambda would create it on
 // first write, keeping logs forever) with the deployment's tags and sets
 // its retention. Without a retention the group is left as it is.
-func (d *Deployer) ensureLogs(ctx context.Context, p plan) error {
+// An existing group's tags are brought to the spec's; anyARN is an ARN of
+// the deployment, for the account.
+func (d *Deployer) ensureLogs(ctx context.Context, p plan, anyARN string) error {
 	if p.retentionDays == 0 {
 		return nil
 	}
 	_, err := d.c.Logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(logGroup(p.name)), Tags: p.tags})
 	var exists *logtypes.ResourceAlreadyExistsException
-	if err != nil && !errors.As(err, &exists) {
+	switch {
+	case errors.As(err, &exists):
+		if err := d.tagLogGroup(ctx, d.logGroupARN(p.name, anyARN), p.tags); err != nil {
+			return err
+		}
+	case err != nil:
 		return fmt.Errorf("deploy: log group %s: %w", logGroup(p.name), err)
 	}
 	_, err = d.c.Logs.PutRetentionPolicy(ctx, &cloudwatchlogs.PutRetentionPolicyInput{

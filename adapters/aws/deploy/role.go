@@ -63,7 +63,7 @@ func (d *Deployer) ensureRole(ctx context.Context, p plan, secretARN string) (st
 func (d *Deployer) getOrCreateRole(ctx context.Context, name string, tags map[string]string) (string, error) {
 	got, err := d.c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
 	if err == nil {
-		return aws.ToString(got.Role.Arn), nil
+		return aws.ToString(got.Role.Arn), d.tagRole(ctx, name, got.Role.Tags, tags)
 	}
 	var nse *iamtypes.NoSuchEntityException
 	if !errors.As(err, &nse) {

@@ -43,6 +43,9 @@ func (d *Deployer) ensureSecret(ctx context.Context, name, value string, tags ma
 	if err := d.putSecretIfChanged(ctx, aws.ToString(desc.ARN), value); err != nil {
 		return "", err
 	}
+	if err := d.tagSecret(ctx, aws.ToString(desc.ARN), desc.Tags, tags); err != nil {
+		return "", err
+	}
 	return aws.ToString(desc.ARN), nil
 }
 

@@ -103,8 +103,10 @@ func New(cfg Config) (*Deployer, error) {
 			return nil, &SpecError{Field: field, Reason: "must be an http(s) URL with a host and no credentials or query"}
 		}
 	}
-	if cfg.Registry == "" || strings.Contains(cfg.Registry, "@") || strings.Contains(cfg.Registry, "://") {
-		return nil, &SpecError{Field: "Config.Registry", Reason: "must be an image repository such as registry.example.com/acquire"}
+	// Registry is needed only to push (Create, Update): an imported
+	// deployment is read, and may be deleted, without it.
+	if strings.Contains(cfg.Registry, "@") || strings.Contains(cfg.Registry, "://") {
+		return nil, errRegistry
 	}
 	cfg.APIURL = strings.TrimRight(cfg.APIURL, "/")
 	if cfg.InvokeURL == "" {
@@ -129,6 +131,9 @@ func (d *Deployer) Create(ctx context.Context, s deployer.Spec) (deployer.Deploy
 	p, err := parseSpec(s)
 	if err != nil {
 		return deployer.Deployment{}, err
+	}
+	if d.cfg.Registry == "" {
+		return deployer.Deployment{}, errRegistry
 	}
 	a := d.apiFor(s.Secret)
 	if err := checkSHA256(s.Artifact, s.Function.ArtifactSHA256); err != nil {
@@ -277,6 +282,7 @@ func deploymentOf(ap *app, f *fnObject) deployer.Deployment {
 		Name:      ap.Name,
 		URL:       f.Config[envPublicURL],
 		StoreURL:  f.Config[envStoreURL],
+		Services:  f.Config[envServices],
 		SecretRef: "fn:" + ap.Name + "/" + f.Name + "#" + envSecret,
 		Version:   version,
 	}
@@ -297,5 +303,41 @@ func publicURL(trs []trigger, app string) string {
 	return ""
 }
 
+var errRegistry = &SpecError{Field: "Config.Registry", Reason: "must be an image repository such as registry.example.com/acquire"}
+
 // errEmpty is returned when a create answer lacks the new object's id.
 var errEmpty = errors.New("fn deploy: the server answered a create without an id")
+
+// Tags reads the function's tags back (its annotations but the deployer's
+// and the server's own; deployer.TagReader), so a tag changed out of band
+// is drift.
+func (d *Deployer) Tags(ctx context.Context, name string) (map[string]string, error) {
+	_, f, err := d.find(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for k, v := range f.Annotations {
+		s, ok := v.(string)
+		if ok && k != managedAnnotation && !strings.HasPrefix(k, recordAnnotation) && !serverAnnotation(k) {
+			out[k] = s
+		}
+	}
+	return out, nil
+}
+
+// Record reads back the record: settings the last Create or Update kept,
+// by key (without the prefix).
+func (d *Deployer) Record(ctx context.Context, name string) (map[string]string, error) {
+	_, f, err := d.find(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for k, v := range f.Annotations {
+		if s, ok := v.(string); ok && strings.HasPrefix(k, recordAnnotation) {
+			out[strings.TrimPrefix(k, recordAnnotation)] = s
+		}
+	}
+	return out, nil
+}

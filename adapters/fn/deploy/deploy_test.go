@@ -236,7 +236,7 @@ func TestBadSpecsChangeNothing(t *testing.T) {
 	bad := map[string]func(*deployer.Spec){
 		"name":               func(s *deployer.Spec) { s.Name = "Bad_Name" },
 		"no kinds":           func(s *deployer.Spec) { s.Kinds = nil },
-		"storage":            func(s *deployer.Spec) { s.Kinds = []string{"storage"} },
+		"storage data env":   func(s *deployer.Spec) { s.Env = map[string]string{"ACQUIRE_STORAGE_DATA_URL": "path"} },
 		"repeated kind":      func(s *deployer.Spec) { s.Kinds = []string{"identity", "identity"} },
 		"no secret":          func(s *deployer.Spec) { s.Secret = "" },
 		"env secret":         func(s *deployer.Spec) { s.Env = map[string]string{"X": "pre" + secret} },
@@ -276,10 +276,21 @@ func TestBadSpecsChangeNothing(t *testing.T) {
 		t.Fatalf("bad specs wrote %+v", w)
 	}
 	for _, cfg := range []deploy.Config{{Registry: "r/x"}, {APIURL: "ftp://x", Registry: "r/x"}, {APIURL: "http://u:p@x", Registry: "r/x"},
-		{APIURL: "http://x"}, {APIURL: "http://x", Registry: "https://r/x"}} {
+		{APIURL: "http://x", Registry: "https://r/x"}} {
 		if _, err := deploy.New(cfg); !errors.Is(err, deploy.ErrInvalidSpec) {
 			t.Errorf("config %+v: %v", cfg, err)
 		}
+	}
+	// Without a registry a deployer reads (an import) but cannot push.
+	d, err := deploy.New(deploy.Config{APIURL: r.api.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Create(ctx, r.spec()); !errors.Is(err, deploy.ErrInvalidSpec) || !strings.Contains(err.Error(), "Config.Registry") {
+		t.Errorf("Create without a registry: %v", err)
+	}
+	if w := r.api.Writes(); len(w) != 0 {
+		t.Fatalf("a create without a registry wrote %+v", w)
 	}
 }
 

@@ -5,8 +5,11 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
+	"github.com/openacquire/acquire/runtime/host"
+	"github.com/openacquire/acquire/runtime/storage"
 	"github.com/openacquire/acquire/runtime/web"
 )
 
@@ -22,6 +25,22 @@ func annotations(tags map[string]string) map[string]any {
 	}
 	return out
 }
+
+// recordAnnotation prefixes the annotations holding record: settings.
+const recordAnnotation = "org.openacquire/config."
+
+// fnAnnotations are the function's: the app's, and the record.
+func fnAnnotations(p parsed) map[string]any {
+	out := annotations(p.Function.Tags)
+	for k, v := range p.record {
+		out[recordAnnotation+k] = v
+	}
+	return out
+}
+
+// ownAnnotation: a key the server set (fnproject.io/...), which the
+// deployer neither compares nor removes.
+func serverAnnotation(k string) bool { return strings.Contains(k, "fnproject.io/") }
 
 // ensureApp finds the app called name or creates it.
 func (d *Deployer) ensureApp(ctx context.Context, a *api, name string, tags map[string]string) (*app, error) {
@@ -48,6 +67,10 @@ func fnConfig(p parsed, public string) map[string]string {
 	cfg[envStoreURL] = p.storeURL
 	cfg[envPublicURL] = public
 	cfg[envSecret] = p.Secret
+	if slices.Contains(p.Kinds, storage.Kind) {
+		// Its own data URLs become /storage/data?key=…: one trigger.
+		cfg[host.EnvStorageDataURL] = "query"
+	}
 	return cfg
 }
 
@@ -55,7 +78,7 @@ func fnConfig(p parsed, public string) map[string]string {
 // function has but should not are sent empty, which Fn takes as removal.
 func (d *Deployer) ensureFn(ctx context.Context, a *api, appID string, p parsed, image, public string) (*fnObject, error) {
 	want := fnObject{Name: FunctionName, AppID: appID, Image: image, Memory: p.memoryMB, Timeout: p.timeoutS,
-		IdleTimeout: p.idleTimeoutS, Config: fnConfig(p, public), Annotations: annotations(p.Function.Tags)}
+		IdleTimeout: p.idleTimeoutS, Config: fnConfig(p, public), Annotations: fnAnnotations(p)}
 	have, err := a.fnByName(ctx, appID, FunctionName)
 	if err != nil {
 		return nil, err
@@ -75,10 +98,17 @@ func (d *Deployer) ensureFn(ctx context.Context, a *api, appID string, p parsed,
 		return have, nil
 	}
 	update := fnObject{Image: want.Image, Memory: want.Memory, Timeout: want.Timeout, IdleTimeout: want.IdleTimeout,
-		Config: maps.Clone(want.Config), Annotations: want.Annotations}
+		Config: maps.Clone(want.Config), Annotations: maps.Clone(want.Annotations)}
 	for k := range have.Config {
 		if _, keep := want.Config[k]; !keep {
 			update.Config[k] = ""
+		}
+	}
+	// Fn merges annotations too, removing a key sent empty: a tag or
+	// record dropped from the spec is removed.
+	for k := range have.Annotations {
+		if _, keep := want.Annotations[k]; !keep && !serverAnnotation(k) {
+			update.Annotations[k] = ""
 		}
 	}
 	var updated fnObject
@@ -92,12 +122,16 @@ func (d *Deployer) ensureFn(ctx context.Context, a *api, appID string, p parsed,
 // path below /t/<app>, so each path a service answers needs its own.
 type route struct{ name, source string }
 
-// routes are the triggers of kinds: /<kind> for each, and for identity
-// every page and asset of its browser pages (/identity/web/…).
+// routes are the triggers of kinds: /<kind> for each, for identity every
+// page and asset of its browser pages (/identity/web/…), and for storage
+// its data route (/storage/data, the key in the query: see fnConfig).
 func routes(kinds []string) []route {
 	var out []route
 	for _, kind := range kinds {
 		out = append(out, route{kind, "/" + kind})
+		if kind == storage.Kind {
+			out = append(out, route{kind + "-data", "/" + kind + storage.DataRoute})
+		}
 		if kind != identityKind {
 			continue
 		}
@@ -161,10 +195,15 @@ func (d *Deployer) ensureTriggers(ctx context.Context, a *api, appID, fnID strin
 }
 
 // sameAnnotations compares the annotations the deployer sets (a server
-// may add its own).
+// may add its own), and finds none it no longer sets.
 func sameAnnotations(have, want map[string]any) bool {
 	for k, v := range want {
 		if hv, ok := have[k]; !ok || hv != v {
+			return false
+		}
+	}
+	for k := range have {
+		if _, ok := want[k]; !ok && !serverAnnotation(k) {
 			return false
 		}
 	}

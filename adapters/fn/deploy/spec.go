@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/openacquire/acquire/adapters/deployer"
+	"github.com/openacquire/acquire/runtime/host"
 )
 
 // ErrInvalidSpec is matched (errors.Is) by every *SpecError.
@@ -43,7 +44,16 @@ const (
 	// configuration under the rest of the key (env:AWS_ACCESS_KEY_ID):
 	// the store's credentials where the node has no identity of its own.
 	SettingEnvPrefix = "env:"
+	// SettingRecordPrefix starts keys the deployer keeps, as they are, in
+	// the function's annotations (record:artifact), for a caller that
+	// must rebuild its configuration from the deployment alone (the
+	// provider's import): never secrets, each at most MaxRecordBytes.
+	SettingRecordPrefix = "record:"
 )
+
+// MaxRecordBytes bounds one recorded value: Fn refuses an annotation
+// value over 512 bytes of JSON.
+const MaxRecordBytes = 480
 
 // Defaults of the function's limits.
 const (
@@ -72,16 +82,9 @@ var (
 	kindRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 	// reservedEnvs are set by the deployer or by Fn's agent.
-	reservedEnvs = map[string]bool{envServices: true, envStoreURL: true, envPublicURL: true, envSecret: true}
+	reservedEnvs = map[string]bool{envServices: true, envStoreURL: true, envPublicURL: true, envSecret: true, host.EnvStorageDataURL: true}
 	storeSchemes = map[string]bool{"s3": true, "gs": true, "azblob": true}
 )
-
-// unroutableKinds are service kinds whose paths Fn's triggers cannot
-// route: a trigger's source matches one path exactly, and storage serves
-// object data below /storage/data/<token>.
-var unroutableKinds = map[string]string{
-	"storage": "storage serves object data below /storage/data/…, and Fn's HTTP triggers match one path exactly; run storage on another platform",
-}
 
 // parsed is a checked Spec with its settings decoded.
 type parsed struct {
@@ -91,6 +94,7 @@ type parsed struct {
 	memoryMB     uint64
 	timeoutS     int32
 	idleTimeoutS int32
+	record       map[string]string // from record: settings
 }
 
 func checkName(name string) error {
@@ -130,9 +134,6 @@ func checkKinds(kinds []string) error {
 		if !kindRE.MatchString(k) || seen[k] {
 			return &SpecError{Field: "Kinds", Reason: fmt.Sprintf("kind %q is not a service kind name, or is repeated", k)}
 		}
-		if why, bad := unroutableKinds[k]; bad {
-			return &SpecError{Field: "Kinds", Reason: why}
-		}
 		seen[k] = true
 	}
 	return nil
@@ -165,7 +166,8 @@ func checkEnv(env map[string]string, secret string) error {
 }
 
 func parseSettings(s deployer.Spec) (parsed, error) {
-	p := parsed{Spec: s, memoryMB: DefaultMemoryMB, timeoutS: DefaultTimeoutS, idleTimeoutS: DefaultIdleTimeoutS, env: map[string]string{}}
+	p := parsed{Spec: s, memoryMB: DefaultMemoryMB, timeoutS: DefaultTimeoutS, idleTimeoutS: DefaultIdleTimeoutS, env: map[string]string{},
+		record: map[string]string{}}
 	for _, k := range sortedKeys(s.Settings) {
 		v := s.Settings[k]
 		var err error
@@ -183,6 +185,8 @@ func parseSettings(s deployer.Spec) (parsed, error) {
 			if _, dup := s.Env[name]; dup {
 				err = &SpecError{Field: "Settings." + k, Reason: "is also in Env"}
 			}
+		case strings.HasPrefix(k, SettingRecordPrefix):
+			err = p.recordSetting(strings.TrimPrefix(k, SettingRecordPrefix), v)
 		default:
 			err = p.setting(k, v)
 		}
@@ -226,6 +230,26 @@ func parseSettings(s deployer.Spec) (parsed, error) {
 		return parsed{}, &SpecError{Field: "Settings." + SettingStoreURL, Reason: "is required (the store the function opens: s3://, gs:// or azblob://)"}
 	}
 	return p, nil
+}
+
+var recordKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
+
+// recordSetting keeps one record: value (checked: a name, a bounded size,
+// not the secret).
+func (p *parsed) recordSetting(k, v string) error {
+	field := "Settings." + SettingRecordPrefix + k
+	switch {
+	case !recordKeyRE.MatchString(k):
+		return &SpecError{Field: field, Reason: "the key must be 1-40 of a-z, 0-9 and '_'"}
+	case len(v) > MaxRecordBytes:
+		return &SpecError{Field: field, Reason: fmt.Sprintf("is over %d bytes (an Fn annotation)", MaxRecordBytes)}
+	case v == "":
+		return &SpecError{Field: field, Reason: "is empty"}
+	case p.Secret != "" && strings.Contains(v, p.Secret):
+		return &SpecError{Field: field, Reason: "holds the service secret"}
+	}
+	p.record[k] = v
+	return nil
 }
 
 func (p *parsed) setting(k, v string) error {

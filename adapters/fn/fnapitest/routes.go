@@ -1,8 +1,10 @@
 package fnapitest
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -182,6 +184,7 @@ func (s *Server) fnsRoute(method, id string, q url.Values, raw []byte) (int, any
 			next.IdleTimeout = up.IdleTimeout
 		}
 		next.Config = merge(clone(f.Config), up.Config)
+		next.Annotations = mergeAnnotations(f.Annotations, up.Annotations)
 		if err := s.checkFn(&next); err != nil {
 			return 0, nil, err
 		}
@@ -225,7 +228,50 @@ func (s *Server) checkFn(f *Fn) *apiError {
 	case f.Memory < 1 || f.Memory > MaxMemoryMB:
 		return errf(http.StatusBadRequest, "memory must be between 1 and %d", MaxMemoryMB)
 	}
+	return checkAnnotations(f.Annotations)
+}
+
+// Fn's annotation rules (models/annotations.go): keys of printable ASCII
+// without spaces, at most 128 bytes; values any JSON but "" and null, at
+// most 512 bytes compacted; at most 100 keys.
+var annotationKeyRE = regexp.MustCompile(`^[!-~]+$`)
+
+func checkAnnotations(m map[string]any) *apiError {
+	if len(m) > 100 {
+		return errf(http.StatusBadRequest, "too many annotation keys")
+	}
+	for k, v := range m {
+		b, _ := json.Marshal(v)
+		switch {
+		case !annotationKeyRE.MatchString(k) || len(k) > 128:
+			return errf(http.StatusBadRequest, "Invalid annotation key %q", k)
+		case v == nil || v == "":
+			return errf(http.StatusBadRequest, "Invalid annotation value for %q", k)
+		case len(b) > 512:
+			return errf(http.StatusBadRequest, "annotation value of %q too long", k)
+		}
+	}
 	return nil
+}
+
+// mergeAnnotations is Fn's annotation update (Annotations.MergeChange):
+// given keys are set, a key sent as "" or null is removed.
+func mergeAnnotations(have, up map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range have {
+		out[k] = v
+	}
+	for k, v := range up {
+		if v == nil || v == "" {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func (s *Server) triggersRoute(method, id string, q url.Values, raw []byte) (int, any, *apiError) {

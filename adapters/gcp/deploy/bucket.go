@@ -9,16 +9,16 @@ import (
 	"google.golang.org/api/iterator"
 )
 
-// ensureBucket creates the bucket in the deployer's region if it is
-// missing. An existing bucket is used as it is: it may hold the data of an
-// earlier deployment of the same service.
-func (d *Deployer) ensureBucket(ctx context.Context, name string) error {
+// ensureBucket creates the bucket in the deployer's region, labelled, if
+// it is missing. An existing bucket is used as it is (it may hold the data
+// of an earlier deployment of the same service) but for its labels.
+func (d *Deployer) ensureBucket(ctx context.Context, name string, labels map[string]string) error {
 	ctx, cancel := d.call(ctx)
 	defer cancel()
 	b := d.storage.Bucket(name)
-	_, err := b.Attrs(ctx)
+	have, err := b.Attrs(ctx)
 	if err == nil {
-		return nil
+		return d.labelBucket(ctx, b, have.Labels, labels)
 	}
 	if !errors.Is(err, storage.ErrBucketNotExist) {
 		return fmt.Errorf("gcp deploy: bucket %s: %w", name, err)
@@ -27,6 +27,7 @@ func (d *Deployer) ensureBucket(ctx context.Context, name string) error {
 		Location:                 d.cfg.Region,
 		UniformBucketLevelAccess: storage.UniformBucketLevelAccess{Enabled: true},
 		PublicAccessPrevention:   storage.PublicAccessPreventionEnforced,
+		Labels:                   labels,
 	}
 	if err := b.Create(ctx, d.cfg.Project, attrs); err != nil && !isConflict(err) {
 		return fmt.Errorf("gcp deploy: create bucket %s: %w", name, err)

@@ -12,7 +12,14 @@
 //     ACQUIRE_SERVICE_SECRET taken from a pinned secret version through a
 //     secretKeyRef, so the value is never in the service's configuration;
 //   - its public invoker binding (allUsers, roles/run.invoker): Acquire's
-//     envelopes carry their own authentication.
+//     envelopes carry their own authentication;
+//   - with Function.LogRetentionDays, its own log bucket, sink and _Default
+//     exclusion (logs.go).
+//
+// Labels: the bucket, the secret and the service carry Function.Tags as
+// labels (checked against GCP's label rules, labels.go) and
+// acquire-service=<name>; every apply makes them what the spec says, so a
+// change of tags updates them in place.
 //
 // Ordering: ACQUIRE_PUBLIC_URL is the service's own URL, which Cloud Run
 // assigns only when it creates the service. A new service is therefore
@@ -20,11 +27,9 @@
 // URL (a second revision), and only then made public, so no public request
 // reaches a revision that does not know its URL.
 //
-// Not done here: the service account (Settings "service_account") is not
-// granted access to the bucket; give it roles/storage.objectAdmin on the
-// bucket or project. The deployer's own identity needs to read secret
-// versions, because a repeated Create compares the value in memory so as
-// not to add a version per call.
+// The deployer's own identity needs to read secret versions, because a
+// repeated Create compares the value in memory so as not to add a version
+// per call, and roles/logging.configWriter for log retention.
 //
 // Tested only at the SDK boundary: the clients are pointed at a local
 // recording endpoint that answers with the APIs' JSON shapes (Cloud Run,
@@ -42,6 +47,7 @@ import (
 	"cloud.google.com/go/storage"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"google.golang.org/api/googleapi"
+	logging "google.golang.org/api/logging/v2"
 	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
 	secretmanager "google.golang.org/api/secretmanager/v1"
@@ -67,6 +73,7 @@ type Config struct {
 	RunEndpoint     string
 	SecretsEndpoint string
 	StorageEndpoint string
+	LoggingEndpoint string
 	// RegistryHost defaults to <Region>-docker.pkg.dev.
 	RegistryHost string
 	// RegistryInsecure talks plain HTTP to RegistryHost (tests only).
@@ -90,6 +97,7 @@ type Deployer struct {
 	run     *run.Service
 	secrets *secretmanager.Service
 	storage *storage.Client
+	logging *logging.Service
 }
 
 var _ deployer.Deployer = (*Deployer)(nil)
@@ -110,6 +118,9 @@ func New(ctx context.Context, cfg Config) (*Deployer, error) {
 	}
 	if d.secrets, err = secretmanager.NewService(ctx, withEndpoint(cfg.ClientOptions, cfg.SecretsEndpoint)...); err != nil {
 		return nil, fmt.Errorf("gcp deploy: secret manager client: %w", err)
+	}
+	if d.logging, err = logging.NewService(ctx, withEndpoint(cfg.ClientOptions, cfg.LoggingEndpoint)...); err != nil {
+		return nil, fmt.Errorf("gcp deploy: logging client: %w", err)
 	}
 	if d.storage, err = storage.NewClient(ctx, withEndpoint(cfg.ClientOptions, cfg.StorageEndpoint)...); err != nil {
 		return nil, fmt.Errorf("gcp deploy: storage client: %w", err)
@@ -167,7 +178,7 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec, mustExist bool) (
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.ensureBucket(ctx, s.Bucket); err != nil {
+	if err := d.ensureBucket(ctx, s.Bucket, labels(p)); err != nil {
 		return deployer.Deployment{}, err
 	}
 	if err := d.grantBucketAccess(ctx, s.Bucket, p.serviceAccount); err != nil {
@@ -177,7 +188,7 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec, mustExist bool) (
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	version, err := d.ensureSecret(ctx, s.Name, s.Secret, p.serviceAccount)
+	version, err := d.ensureSecret(ctx, s.Name, s.Secret, p.serviceAccount, labels(p))
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
@@ -186,6 +197,9 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec, mustExist bool) (
 		return deployer.Deployment{}, err
 	}
 	if err := d.makePublic(ctx, s.Name); err != nil {
+		return deployer.Deployment{}, err
+	}
+	if err := d.ensureLogs(ctx, s.Name, s.Function.LogRetentionDays); err != nil {
 		return deployer.Deployment{}, err
 	}
 	return deploymentOf(s.Name, svc), nil
@@ -225,6 +239,9 @@ func (d *Deployer) Delete(ctx context.Context, name string, deleteData bool) err
 		return err
 	}
 	if err := d.deleteSecret(ctx, name); err != nil {
+		return err
+	}
+	if err := d.deleteLogs(ctx, name, deleteData); err != nil {
 		return err
 	}
 	if deleteData && bucket != "" {

@@ -65,13 +65,14 @@ func newEnv(t *testing.T, tune func(*deploy.Config)) *env {
 	t.Cleanup(reg.Close)
 	gcsEndpoint := startGCS(t)
 	fakeGCS, _ := url.Parse(strings.TrimSuffix(gcsEndpoint, "/storage/v1/"))
-	iam := &bucketIAM{next: httputil.NewSingleHostReverseProxy(fakeGCS), policies: map[string]json.RawMessage{}}
+	iam := &bucketIAM{next: httputil.NewSingleHostReverseProxy(fakeGCS), policies: map[string]json.RawMessage{}, labels: map[string]map[string]string{}}
 	iamSrv := httptest.NewServer(iam)
 	t.Cleanup(iamSrv.Close)
 	cfg := deploy.Config{
 		Project: project, Region: region,
 		RunEndpoint: api.URL + "/", SecretsEndpoint: api.URL + "/", StorageEndpoint: iamSrv.URL + "/storage/v1/",
-		RegistryHost: strings.TrimPrefix(reg.URL, "http://"), RegistryInsecure: true, RegistryAuth: authn.Anonymous,
+		LoggingEndpoint: api.URL + "/logging/",
+		RegistryHost:    strings.TrimPrefix(reg.URL, "http://"), RegistryInsecure: true, RegistryAuth: authn.Anonymous,
 		ClientOptions:    []option.ClientOption{option.WithoutAuthentication()},
 		CallTimeout:      10 * time.Second,
 		OperationTimeout: 10 * time.Second,
@@ -85,7 +86,7 @@ func newEnv(t *testing.T, tune func(*deploy.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
-	gcs, err := storage.NewClient(context.Background(), option.WithEndpoint(gcsEndpoint), option.WithoutAuthentication())
+	gcs, err := storage.NewClient(context.Background(), option.WithEndpoint(iamSrv.URL+"/storage/v1/"), option.WithoutAuthentication())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,19 +491,23 @@ func TestSpecErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	arm, _ := writeImage(t, "arm64")
 	bad := map[string]func(*deployer.Spec){
-		"Name":                     func(s *deployer.Spec) { s.Name = "Bad_Name" },
-		"Location":                 func(s *deployer.Spec) { s.Location = "us-central1" },
-		"Kinds":                    func(s *deployer.Spec) { s.Kinds = nil },
-		"Bucket":                   func(s *deployer.Spec) { s.Bucket = "UPPER" },
-		"Secret":                   func(s *deployer.Spec) { s.Secret = "" },
-		"Env":                      func(s *deployer.Spec) { s.Env = map[string]string{"ACQUIRE_SERVICE_SECRET": "x"} },
-		"Env ":                     func(s *deployer.Spec) { s.Env = map[string]string{"LEAK": "pre " + secret} },
-		"Artifact":                 func(s *deployer.Spec) { s.Artifact = arm },
-		"Settings":                 func(s *deployer.Spec) { s.Settings["colour"] = "blue" },
-		"Settings.project":         func(s *deployer.Spec) { s.Settings["project"] = "another-project" },
-		"Settings.repository":      func(s *deployer.Spec) { delete(s.Settings, "repository") },
-		"Settings.service_account": func(s *deployer.Spec) { s.Settings["service_account"] = "someone@gmail.com" },
-		"Settings.max_instances":   func(s *deployer.Spec) { s.Settings["max_instances"] = "0" },
+		"Name":                      func(s *deployer.Spec) { s.Name = "Bad_Name" },
+		"Location":                  func(s *deployer.Spec) { s.Location = "us-central1" },
+		"Kinds":                     func(s *deployer.Spec) { s.Kinds = nil },
+		"Bucket":                    func(s *deployer.Spec) { s.Bucket = "UPPER" },
+		"Secret":                    func(s *deployer.Spec) { s.Secret = "" },
+		"Env":                       func(s *deployer.Spec) { s.Env = map[string]string{"ACQUIRE_SERVICE_SECRET": "x"} },
+		"Env ":                      func(s *deployer.Spec) { s.Env = map[string]string{"LEAK": "pre " + secret} },
+		"Artifact":                  func(s *deployer.Spec) { s.Artifact = arm },
+		"Settings":                  func(s *deployer.Spec) { s.Settings["colour"] = "blue" },
+		"Settings.project":          func(s *deployer.Spec) { s.Settings["project"] = "another-project" },
+		"Settings.repository":       func(s *deployer.Spec) { delete(s.Settings, "repository") },
+		"Settings.service_account":  func(s *deployer.Spec) { s.Settings["service_account"] = "someone@gmail.com" },
+		"Settings.max_instances":    func(s *deployer.Spec) { s.Settings["max_instances"] = "0" },
+		"Function.Tags":             func(s *deployer.Spec) { s.Function.Tags = map[string]string{"Team": "ledger"} },
+		"Function.Tags ":            func(s *deployer.Spec) { s.Function.Tags = map[string]string{"team": "Ledger Ops"} },
+		"Function.LogRetentionDays": func(s *deployer.Spec) { s.Function.LogRetentionDays = 3651 },
+		"Function.MemoryMB":         func(s *deployer.Spec) { s.Function.MemoryMB = 64 },
 	}
 	for field, mutate := range bad {
 		s := e.spec()

@@ -29,9 +29,15 @@ func (d *Deployer) secretName(service string) string {
 // service pins (never "latest": a new value must come with a new revision).
 // A value equal to the latest version's adds no version, so a repeated
 // Create or Update does not pile up versions.
-func (d *Deployer) ensureSecret(ctx context.Context, service, value, account string) (string, error) {
-	if err := d.createSecret(ctx, service); err != nil {
+func (d *Deployer) ensureSecret(ctx context.Context, service, value, account string, labels map[string]string) (string, error) {
+	created, err := d.createSecret(ctx, service, labels)
+	if err != nil {
 		return "", err
+	}
+	if !created {
+		if err := d.labelSecret(ctx, service, labels); err != nil {
+			return "", err
+		}
 	}
 	version, same, err := d.latestMatches(ctx, service, value)
 	if err != nil {
@@ -45,7 +51,8 @@ func (d *Deployer) ensureSecret(ctx context.Context, service, value, account str
 	return version, d.grantSecretAccess(ctx, service, account)
 }
 
-func (d *Deployer) createSecret(ctx context.Context, service string) error {
+// createSecret makes the secret, labelled; false when it existed.
+func (d *Deployer) createSecret(ctx context.Context, service string, labels map[string]string) (bool, error) {
 	ctx, cancel := d.call(ctx)
 	defer cancel()
 	secret := &secretmanager.Secret{
@@ -54,14 +61,17 @@ func (d *Deployer) createSecret(ctx context.Context, service string) error {
 		Replication: &secretmanager.Replication{UserManaged: &secretmanager.UserManaged{
 			Replicas: []*secretmanager.Replica{{Location: d.cfg.Region}},
 		}},
-		Labels: map[string]string{"acquire-service": service},
+		Labels: labels,
 	}
 	_, err := d.secrets.Projects.Secrets.Create("projects/"+d.cfg.Project, secret).
 		SecretId(secretID(service)).Context(ctx).Do()
-	if err != nil && !isConflict(err) {
-		return fmt.Errorf("gcp deploy: create secret %s: %w", secretID(service), err)
+	if isConflict(err) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("gcp deploy: create secret %s: %w", secretID(service), err)
+	}
+	return true, nil
 }
 
 // latestMatches compares the latest enabled version with value in constant

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,6 +93,9 @@ func (d *Deployer) desiredService(p parsed, image, secretVersion, publicURL stri
 		c.Resources = &run.GoogleCloudRunV2ResourceRequirements{Limits: map[string]string{"memory": p.memory}}
 	}
 	t := &run.GoogleCloudRunV2RevisionTemplate{ServiceAccount: p.serviceAccount, Containers: []*run.GoogleCloudRunV2Container{c}}
+	if p.timeoutS > 0 {
+		t.Timeout = strconv.FormatInt(p.timeoutS, 10) + "s"
+	}
 	if p.maxInstances > 0 {
 		t.Scaling = &run.GoogleCloudRunV2RevisionScaling{MaxInstanceCount: p.maxInstances}
 	}
@@ -250,15 +254,4 @@ func bucketOf(svc *run.GoogleCloudRunV2Service) string {
 		return ""
 	}
 	return b
-}
-
-// labels are the caller's tags (deployer.Function.Tags, checked as GCP
-// labels at plan) under the deployer's own acquire-service label.
-func labels(p parsed) map[string]string {
-	l := map[string]string{}
-	for k, v := range p.Function.Tags {
-		l[k] = v
-	}
-	l["acquire-service"] = p.Name
-	return l
 }

@@ -71,6 +71,7 @@ type parsed struct {
 	serviceAccount string
 	memory         string
 	maxInstances   int64
+	timeoutS       int64
 }
 
 func checkName(name string) error {
@@ -88,6 +89,8 @@ func (d *Deployer) parseSpec(s deployer.Spec) (parsed, error) {
 		func() error { return checkBucket(s.Bucket) },
 		func() error { return checkSecret(s.Secret) },
 		func() error { return checkEnv(s.Env, s.Secret) },
+		func() error { return checkLabels(s.Function.Tags) },
+		func() error { return checkFunction(s.Function) },
 		func() error {
 			if s.Artifact == "" {
 				return &SpecError{Field: "Artifact", Reason: "is required (dist/gcp-run-amd64.tar from make dist)"}
@@ -101,6 +104,22 @@ func (d *Deployer) parseSpec(s deployer.Spec) (parsed, error) {
 		}
 	}
 	return parseSettings(s, d.cfg.Project)
+}
+
+// checkFunction bounds the typed function settings by Cloud Run's and
+// Cloud Logging's limits.
+func checkFunction(f deployer.Function) error {
+	switch {
+	case f.LogRetentionDays < 0 || f.LogRetentionDays > MaxLogRetentionDays:
+		return &SpecError{Field: "Function.LogRetentionDays", Reason: fmt.Sprintf("must be from 1 to %d (a log bucket's retention)", MaxLogRetentionDays)}
+	case f.MemoryMB != 0 && (f.MemoryMB < 128 || f.MemoryMB > 32768):
+		return &SpecError{Field: "Function.MemoryMB", Reason: "must be from 128 to 32768 (Cloud Run's memory limits)"}
+	case f.TimeoutS < 0 || f.TimeoutS > 3600:
+		return &SpecError{Field: "Function.TimeoutS", Reason: "must be from 1 to 3600 (Cloud Run's request timeout)"}
+	case f.MaxInstances < 0 || f.MaxInstances > 1000:
+		return &SpecError{Field: "Function.MaxInstances", Reason: "must be from 1 to 1000"}
+	}
+	return nil
 }
 
 func checkLocation(loc, region string) error {
@@ -183,6 +202,14 @@ func parseSettings(s deployer.Spec, project string) (parsed, error) {
 			return parsed{}, err
 		}
 	}
+	// The typed function settings win over the older string settings.
+	if s.Function.MemoryMB > 0 {
+		p.memory = strconv.FormatInt(s.Function.MemoryMB, 10) + "Mi"
+	}
+	if s.Function.MaxInstances > 0 {
+		p.maxInstances = s.Function.MaxInstances
+	}
+	p.timeoutS = s.Function.TimeoutS
 	return p, requireSettings(p)
 }
 
