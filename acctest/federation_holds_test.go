@@ -27,7 +27,11 @@ type fedHolds struct {
 	hold, late    []string
 	held          string // the hold's id at eu (xr-...)
 	receiptBy     time.Time
+	lateBy        time.Time // no later than the late transfer's receipt-by
 }
+
+// lateSeconds is the receipt-by of alice's transfer into the downed region.
+const lateSeconds = 3
 
 // holdSeconds is the hold's receipt-by: long enough for its first run
 // under load, short enough to add little to the test.
@@ -43,7 +47,7 @@ func startFedHolds(t *testing.T, o map[string]map[string]string, alice, root, us
 		hold: []string{"account", "transfer", "--from", "vault", "--to", acc.Account, "--to-service", o["eu"]["accounting_url"],
 			"--amount", "2", "--id", "fed-hold-1", "--receipt-by", time.Duration(holdSeconds * time.Second).String()},
 		late: []string{"account", "transfer", "--from", "main", "--to", vault, "--to-service", o["us"]["accounting_url"],
-			"--amount", "1", "--id", "fed-hold-2", "--receipt-by", "3s"}}
+			"--amount", "1", "--id", "fed-hold-2", "--receipt-by", time.Duration(lateSeconds * time.Second).String()}}
 	var st struct {
 		State     string    `json:"state"`
 		Peer      string    `json:"peer_transfer"`
@@ -97,6 +101,8 @@ func (h *fedHolds) whileDown() {
 	assertError(t, out, code, 7, "TransferExpiredError")
 	// Into the downed region: fails fast, the money held at eu.
 	out, _, code = h.alice.run("", append(h.late, "-o", "json")...)
+	// The CLI fixed the receipt-by when it started, before this instant.
+	h.lateBy = time.Now().Add(lateSeconds * time.Second)
 	assertError(t, out, code, 6, "PeerUnreachableError")
 	h.balance(h.alice, "main", "34.000000", "0.000000")
 }
@@ -115,8 +121,11 @@ func (h *fedHolds) afterReturn() {
 	if st.State != "returned" || st.Resolution != "expire" || st.Receipted != "0.000000" {
 		t.Fatalf("the expired hold, from us once it returned: %+v", st)
 	}
-	// alice's transfer into us finishes: us heard of it after its
-	// receipt-by, so it aborts it, and her 1 comes back.
+	// alice's transfer into us finishes: us hears of it after its
+	// receipt-by, so it aborts it, and her 1 comes back. On a quiet machine
+	// us can be back before that receipt-by: wait for it to pass, so the
+	// retry tests the abort and not how fast the host restarts.
+	time.Sleep(time.Until(h.lateBy.Add(500 * time.Millisecond)))
 	out, _, code := h.alice.run("", append(h.late, "-o", "json")...)
 	assertError(t, out, code, 7, "TransferAbortedError")
 	h.balance(h.alice, "main", "35.000000", "0.000000")
