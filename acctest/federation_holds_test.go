@@ -45,9 +45,9 @@ func startFedHolds(t *testing.T, o map[string]map[string]string, alice, root, us
 	alice.mustJSON("", &acc, "account", "balance", "main")
 	h := &fedHolds{t: t, o: o, alice: alice, root: root, usroot: usroot, vault: vault,
 		hold: []string{"account", "transfer", "--from", "vault", "--to", acc.Account, "--to-service", o["eu"]["accounting_url"],
-			"--amount", "2", "--id", "fed-hold-1", "--receipt-by", time.Duration(holdSeconds * time.Second).String()},
+			"--amount", "2", "--id", "fed-hold-1", "--receipt-by", (holdSeconds * time.Second).String()},
 		late: []string{"account", "transfer", "--from", "main", "--to", vault, "--to-service", o["us"]["accounting_url"],
-			"--amount", "1", "--id", "fed-hold-2", "--receipt-by", time.Duration(lateSeconds * time.Second).String()}}
+			"--amount", "1", "--id", "fed-hold-2", "--receipt-by", (lateSeconds * time.Second).String()}}
 	var st struct {
 		State     string    `json:"state"`
 		Peer      string    `json:"peer_transfer"`
