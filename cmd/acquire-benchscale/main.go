@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,8 +54,18 @@ func main() {
 	only := flag.String("only", "", "run only lines whose name contains this (or one of several, separated by '|')")
 	auditN := flag.String("audit-n", "", "instead of the lines: audit synthetic ledgers of these many objects (comma separated) and print the audit's peak memory")
 	auditBudget := flag.Int("audit-budget", 0, "transfer entries the audit may hold at once (0: the ledger's default)")
+	flag.IntVar(&workers, "workers", workers, "goroutines that build a data set")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (builds and timed operations) to this file")
 	flag.Parse()
 	ctx := context.Background()
+	if *cpuProfile != "" {
+		stop, err := startProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		defer stop()
+	}
 	if *auditN != "" {
 		sizes, err := parseSizes(*auditN)
 		if err == nil {
@@ -78,7 +89,7 @@ func main() {
 		rows, err := run(ctx, group, sizes, *reps, *dir)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", group[0].name, err)
-			os.Exit(1)
+			exit(1)
 		}
 		for _, row := range rows {
 			fmt.Println(row)
@@ -231,13 +242,16 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// parallel runs fn(i) for i in [from, to) on 8 goroutines.
+// workers is how many goroutines parallel runs.
+var workers = 8
+
+// parallel runs fn(i) for i in [from, to) on workers goroutines.
 func parallel(from, to int, fn func(i int) error) error {
 	var next atomic.Int64
 	next.Store(int64(from))
 	var wg sync.WaitGroup
 	var first atomic.Value
-	for range 8 {
+	for range workers {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
@@ -265,4 +279,25 @@ func page(ctx context.Context, b *store.Bucket, prefix, token string, size, want
 		err = fmt.Errorf("page of %q: %d items, want %d", prefix, len(p.Items), want)
 	}
 	return p, err
+}
+
+// stopProfile ends the CPU profile, if any, before an early exit.
+var stopProfile = func() {}
+
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	stopProfile = func() { pprof.StopCPUProfile(); _ = f.Close() }
+	return stopProfile, nil
+}
+
+func exit(code int) {
+	stopProfile()
+	os.Exit(code)
 }
