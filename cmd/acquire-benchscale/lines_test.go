@@ -26,7 +26,7 @@ func TestRanJobsLeaveNothing(t *testing.T) {
 	}
 	d.UnsafeSkipFlush()
 	d.SetSplitSize(20) // folders split as at 1000 entries, with fewer keys
-	e := &env{b: store.NewBucket(d), root: dir, aux: map[string]any{}}
+	e := &env{d: d, b: store.NewBucket(d), root: dir, aux: map[string]any{}}
 	defer func() { _ = e.b.Close() }()
 	const n = 100 // one wave, over the split size
 	// The backlog as the wave holds it, before its jobs are claimed.

@@ -38,6 +38,7 @@ type line struct {
 }
 
 type env struct {
+	d    *filestore.Driver
 	b    *store.Bucket
 	root string
 	aux  map[string]any
@@ -141,7 +142,7 @@ func run(ctx context.Context, group []line, sizes []int, reps int, dir string) (
 		return nil, err
 	}
 	d.UnsafeSkipFlush() // building history; the timed operations are reads
-	e := &env{b: store.NewBucket(d), root: root, aux: map[string]any{}}
+	e := &env{d: d, b: store.NewBucket(d), root: root, aux: map[string]any{}}
 	defer func() { _ = e.b.Close() }()
 	cells := make([][]string, len(group))
 	xs, ys := make([][]float64, len(group)), make([][]float64, len(group))
@@ -164,12 +165,12 @@ func run(ctx context.Context, group []line, sizes []int, reps int, dir string) (
 				cells[i] = append(cells[i], "not run")
 				continue
 			}
-			med, err := timeOp(ctx, l, e, n, reps)
+			med, read, err := timeOp(ctx, l, e, n, reps)
 			if err != nil {
 				return nil, fmt.Errorf("%s at %d: %w", l.name, n, err)
 			}
-			fmt.Fprintf(os.Stderr, "%s at %d: %.2f ms\n", l.name, n, float64(med)/float64(time.Millisecond))
-			cells[i] = append(cells[i], fmt.Sprintf("%.2f ms", float64(med)/float64(time.Millisecond)))
+			fmt.Fprintf(os.Stderr, "%s at %d: %.2f ms, %d directory entries read (load %s)\n", l.name, n, float64(med)/float64(time.Millisecond), read, loadAvg())
+			cells[i] = append(cells[i], fmt.Sprintf("%.2f ms (%d read)", float64(med)/float64(time.Millisecond), read))
 			xs[i], ys[i] = append(xs[i], math.Log(float64(n))), append(ys[i], math.Log(float64(med)))
 		}
 	}
@@ -180,18 +181,22 @@ func run(ctx context.Context, group []line, sizes []int, reps int, dir string) (
 	return rows, nil
 }
 
-// timeOp returns the median time of reps runs of l's operation.
-func timeOp(ctx context.Context, l line, e *env, n, reps int) (time.Duration, error) {
+// timeOp returns the median time of reps runs of l's operation and the
+// median count of directory entries the file store's listings read in one
+// run: a cost that, unlike the time, the machine's load does not change.
+func timeOp(ctx context.Context, l line, e *env, n, reps int) (time.Duration, int64, error) {
 	var times []time.Duration
+	var reads []int64
 	for range reps {
-		t0 := time.Now()
+		r0, t0 := e.d.EntriesRead(), time.Now()
 		if err := l.op(ctx, e, n); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		times = append(times, time.Since(t0))
+		times, reads = append(times, time.Since(t0)), append(reads, e.d.EntriesRead()-r0)
 	}
 	slices.Sort(times)
-	return times[len(times)/2], nil
+	slices.Sort(reads)
+	return times[len(times)/2], reads[len(reads)/2], nil
 }
 
 // growth fits log(time) = a + k log(n) by least squares and names k.
