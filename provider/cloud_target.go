@@ -65,7 +65,7 @@ func parseDeployment(ref string) (*cloudTarget, error) {
 	}
 	values, err := importValues(k, parts[1:len(parts)-1])
 	if err != nil {
-		return nil, fmt.Errorf("%q must be %s: %v", ref, want, err)
+		return nil, fmt.Errorf("%q must be %s: %w", ref, want, err)
 	}
 	for i, key := range k.ImportKeys {
 		if strings.HasSuffix(key, "_url") {
