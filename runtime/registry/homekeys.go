@@ -135,7 +135,7 @@ func (h *HomeKeys) Keys(ctx context.Context, rawURL string, refresh bool) (*call
 		age := now.Sub(e.fetched)
 		if e.keys != nil && age >= 0 && age < HomeKeysTTL && (!refresh || age < HomeKeysMinRefresh) {
 			if !refresh && age >= HomeKeysRefreshAhead {
-				h.startFlight(u, uid) // nobody waits for it
+				h.startFlight(u, uid, true) // nobody waits for it
 			}
 			h.mu.Unlock()
 			return e.keys, nil
@@ -147,7 +147,7 @@ func (h *HomeKeys) Keys(ctx context.Context, rawURL string, refresh bool) (*call
 		h.mu.Unlock()
 		return h.fetch(ctx, u, uid, true)
 	}
-	f := h.startFlight(u, uid)
+	f := h.startFlight(u, uid, false)
 	h.mu.Unlock()
 	select {
 	case <-f.done:
@@ -160,9 +160,11 @@ func (h *HomeKeys) Keys(ctx context.Context, rawURL string, refresh bool) (*call
 // startFlight starts the lookup of u's keys unless one is in progress,
 // and returns it. h.mu is held. The lookup runs on its own context, so a
 // caller that gives up does not fail the others, and its answer still
-// fills the cache. A refresh ahead asks past the registries' caches too:
-// the keys it replaces are at most HomeKeysTTL old, never older.
-func (h *HomeKeys) startFlight(u, uid string) *homeFlight {
+// fills the cache. A refresh ahead (fresh) asks past the registries'
+// caches too, so the keys it brings are new, not a cached copy as old as
+// the ones they replace; a miss takes what the registry answers, as
+// before (a cached copy while the home region is unreachable).
+func (h *HomeKeys) startFlight(u, uid string, fresh bool) *homeFlight {
 	if f := h.flights[u]; f != nil {
 		return f
 	}
@@ -174,7 +176,7 @@ func (h *HomeKeys) startFlight(u, uid string) *homeFlight {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), homeLookupTimeout)
 		defer cancel()
-		f.keys, f.err = h.fetch(ctx, u, uid, uid != "")
+		f.keys, f.err = h.fetch(ctx, u, uid, fresh)
 		h.mu.Lock()
 		delete(h.flights, u)
 		h.mu.Unlock()

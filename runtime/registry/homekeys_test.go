@@ -93,9 +93,8 @@ func (c *countingTransport) count(u string) int {
 
 // Callers that miss together share one lookup; keys past
 // HomeKeysRefreshAhead are answered at once while one background lookup
-// replaces them; and no keys are answered past HomeKeysTTL: a service
-// re-keyed behind its registry's back is refused then, refresh ahead or
-// not.
+// replaces them; and no keys are answered past HomeKeysTTL without a
+// lookup: a service re-keyed behind its registry's back is refused.
 func TestHomeKeysRefreshAheadAndSharedLookups(t *testing.T) {
 	a, b := newRegion(t), newRegion(t)
 	ctx := context.Background()
@@ -172,7 +171,17 @@ func TestHomeKeysRefreshAheadAndSharedLookups(t *testing.T) {
 	mux.Handle("/registry", a.regSvc)
 	mux.Handle("/storage", other)
 	a.swap(mux)
+	// Past HomeKeysTTL the cached keys are not answered: the use waits for
+	// a lookup (which our registry may answer from its own cache, as
+	// before), and a refresh past every cache is refused.
 	advance(registry.HomeKeysTTL)
-	_, err = hk.Keys(ctx, storURL, false)
+	if _, err := hk.Keys(ctx, storURL, false); err != nil {
+		t.Fatalf("keys past the TTL: %v", err)
+	}
+	if n := ct.count(b.regURL); n != 3 {
+		t.Fatalf("registry lookups past the TTL: %d, want 3 (one made while the caller waited)", n)
+	}
+	advance(registry.HomeKeysMinRefresh)
+	_, err = hk.Keys(ctx, storURL, true)
 	wantClass(t, err, registry.ErrNotVouched)
 }
