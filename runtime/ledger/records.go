@@ -514,7 +514,7 @@ func (l *Ledger) finalResolution(ctx context.Context, rec *transferRecord, cut t
 func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 	now := l.clock()
 	cut := now.Add(-l.horizon)
-	var candidates []transferRecord
+	var old []transferRecord
 	moved := 0
 	seen := 0
 	l.runs.mu.Lock()
@@ -536,7 +536,7 @@ func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 			if !o.Modified.IsZero() && o.Modified.After(cut) {
 				continue
 			}
-			if err := l.compactRecord(ctx, o.Key, now, cut, &candidates); err != nil {
+			if err := l.oldRecord(ctx, o.Key, cut, &old); err != nil {
 				return moved, err
 			}
 		}
@@ -544,6 +544,10 @@ func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 		if page.Next == "" {
 			break
 		}
+	}
+	candidates, err := l.deleteMoved(ctx, old, now)
+	if err != nil {
+		return moved, err
 	}
 	final, err := l.finalRecords(ctx, candidates, cut)
 	if err != nil {
@@ -566,37 +570,127 @@ func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 	return moved, nil
 }
 
-// compactRecord handles one record object: deletes it if a run has held
-// it long enough, else adds it to the candidates if it is older than cut
-// (finalRecords then keeps the final ones).
-func (l *Ledger) compactRecord(ctx context.Context, key string, now, cut time.Time, candidates *[]transferRecord) error {
+// oldRecord reads one record object and adds it to old if it was
+// recorded before cut.
+func (l *Ledger) oldRecord(ctx context.Context, key string, cut time.Time, old *[]transferRecord) error {
 	var rec transferRecord
 	if _, err := l.b.GetJSON(ctx, key, &rec); errors.Is(err, store.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return err
 	}
-	if rec.Recorded.After(cut) {
-		return nil
+	if !rec.Recorded.After(cut) {
+		*old = append(*old, rec)
 	}
-	in, runKey, err := l.lookupRun(ctx, rec.ID, false)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		if !sameRequest(in.TransferRequest, rec.TransferRequest) {
-			return internal("transfer %s: record differs from its run %s", rec.ID, runKey)
-		}
-		l.runs.mu.Lock()
-		created, err := l.runCreated(ctx, runKey)
-		l.runs.mu.Unlock()
-		if err != nil || now.Sub(created) < RecordDeleteDelay {
-			return err
-		}
-		return l.deleteRecord(ctx, &rec)
-	}
-	*candidates = append(*candidates, rec)
 	return nil
+}
+
+// deleteMoved deletes the objects of those of recs that a run has held
+// for RecordDeleteDelay, and answers the others that no run holds (the
+// candidates to move). The records are looked up a bucket at a time, so
+// that each run is read once per pass: looked up one by one in the order
+// of the listing, nearly every record would read and decode its
+// bucket's run again (a process caches runCacheSize of them, and the
+// listing's order is not the buckets').
+func (l *Ledger) deleteMoved(ctx context.Context, recs []transferRecord, now time.Time) ([]transferRecord, error) {
+	var byBucket [recordBuckets][]transferRecord
+	for _, rec := range recs {
+		b := bucketOf(rec.ID)
+		byBucket[b] = append(byBucket[b], rec)
+	}
+	var candidates []transferRecord
+	for bucket, group := range byBucket {
+		if len(group) == 0 {
+			continue
+		}
+		in, err := l.lookupRuns(ctx, bucket, group)
+		if err != nil {
+			return nil, err
+		}
+		for i := range group {
+			rec := &group[i]
+			f, ok := in[rec.ID]
+			if !ok {
+				candidates = append(candidates, *rec)
+				continue
+			}
+			if !sameRequest(f.rec.TransferRequest, rec.TransferRequest) {
+				return nil, internal("transfer %s: record differs from its run %s", rec.ID, f.run)
+			}
+			l.runs.mu.Lock()
+			created, err := l.runCreated(ctx, f.run)
+			l.runs.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			if now.Sub(created) < RecordDeleteDelay {
+				continue
+			}
+			if err := l.deleteRecord(ctx, rec); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return candidates, nil
+}
+
+// inRun is a record found in a run, and the run's key.
+type inRun struct {
+	rec *transferRecord
+	run string
+}
+
+// lookupRuns is lookupRun for many records of one bucket: it reads each
+// of the bucket's runs at most once (twice if a run was merged away
+// meanwhile and the listing is refreshed), and answers those found.
+func (l *Ledger) lookupRuns(ctx context.Context, bucket int, recs []transferRecord) (map[string]inRun, error) {
+	v := &l.runs
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	found := map[string]inRun{}
+	var maybe []string
+	for attempt := 0; attempt < 2; attempt++ {
+		if err := l.refreshRuns(ctx, attempt > 0); err != nil {
+			return nil, err
+		}
+		gone := false
+		for _, ri := range v.buckets[bucket] {
+			f, err := l.filterOf(ctx, ri)
+			if err != nil {
+				return nil, err
+			}
+			if f == nil {
+				gone = true // merged and deleted since the listing
+				continue
+			}
+			maybe = maybe[:0]
+			for i := range recs {
+				if _, ok := found[recs[i].ID]; !ok && f.Bloom.has(recs[i].ID) {
+					maybe = append(maybe, recs[i].ID)
+				}
+			}
+			if len(maybe) == 0 {
+				continue
+			}
+			r, err := l.readRun(ctx, ri.key)
+			if err != nil {
+				return nil, err
+			}
+			if r == nil {
+				gone = true
+				continue
+			}
+			for _, id := range maybe {
+				if rec := r.find(id); rec != nil {
+					found[id] = inRun{rec: rec, run: ri.key}
+				}
+			}
+		}
+		if !gone || len(found) == len(recs) {
+			break
+		}
+	}
+	return found, nil
 }
 
 func (l *Ledger) runCreated(ctx context.Context, key string) (time.Time, error) {
