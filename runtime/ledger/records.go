@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"compress/gzip"
+	"container/list"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -62,6 +63,12 @@ const (
 	maxFinalScan = 4096
 	// runCacheSize is how many decoded runs a process keeps.
 	runCacheSize = 8
+	// DefaultFilterMemory bounds the bytes of run filters a process keeps
+	// (WithFilterMemory): 1.2 bytes per compacted transfer, so the
+	// filters of about 2·10^8 transfers.
+	DefaultFilterMemory = 256 << 20
+	// filterOverhead is what a kept filter costs besides its bits.
+	filterOverhead = 128
 	// bloomBitsPerRecord and bloomHashes: about 1 % false positives.
 	bloomBitsPerRecord = 10
 	bloomHashes        = 7
@@ -81,6 +88,19 @@ func WithRetryHorizon(d time.Duration) Option {
 	return func(l *Ledger) {
 		if d > 0 {
 			l.horizon = d
+		}
+	}
+}
+
+// WithFilterMemory bounds the bytes of run filters the process keeps
+// (default DefaultFilterMemory): past it, the least recently used are
+// dropped and read again when needed, one get each. A lookup of a new id
+// reads the filters of its bucket's runs, so a bound below what the runs'
+// filters take costs transfers gets.
+func WithFilterMemory(limitBytes int64) Option {
+	return func(l *Ledger) {
+		if limitBytes > 0 {
+			l.runs.filters.limit = limitBytes
 		}
 	}
 }
@@ -164,7 +184,6 @@ type runInfo struct {
 	bucket int
 	level  int
 	seq    uint64
-	filter *runFilter // nil until read
 }
 
 // runView is this process's listing of the runs and their filters.
@@ -174,6 +193,72 @@ type runView struct {
 	buckets [recordBuckets][]*runInfo
 	decoded map[string]*recordRun
 	order   []string
+	filters filterCache
+}
+
+// filterCache holds the filters read, by run key, least recently used
+// first out once they take more than limit bytes (the one just used is
+// kept even if it alone is over). Guarded by runView.mu.
+type filterCache struct {
+	limit int64 // 0: DefaultFilterMemory
+	used  int64
+	lru   list.List // of *cachedFilter, most recently used at the front
+	at    map[string]*list.Element
+	loads int // filters read from the store (tests)
+}
+
+type cachedFilter struct {
+	key  string
+	f    *runFilter
+	size int64
+}
+
+func (c *filterCache) get(key string) *runFilter {
+	e, ok := c.at[key]
+	if !ok {
+		return nil
+	}
+	c.lru.MoveToFront(e)
+	cf, _ := e.Value.(*cachedFilter)
+	return cf.f
+}
+
+func (c *filterCache) put(key string, f *runFilter) {
+	if c.at == nil {
+		c.at = map[string]*list.Element{}
+	}
+	if e, ok := c.at[key]; ok {
+		c.remove(e)
+	}
+	size := int64(len(f.Bloom.Bits)) + filterOverhead
+	for _, k := range f.Merged {
+		size += int64(len(k))
+	}
+	c.at[key] = c.lru.PushFront(&cachedFilter{key: key, f: f, size: size})
+	c.used += size
+	limit := c.limit
+	if limit <= 0 {
+		limit = DefaultFilterMemory
+	}
+	for c.used > limit && c.lru.Len() > 1 {
+		c.remove(c.lru.Back())
+	}
+}
+
+func (c *filterCache) remove(e *list.Element) {
+	cf, _ := e.Value.(*cachedFilter)
+	c.lru.Remove(e)
+	delete(c.at, cf.key)
+	c.used -= cf.size
+}
+
+// retain drops the filters of runs no longer listed.
+func (c *filterCache) retain(listed map[string]bool) {
+	for key, e := range c.at {
+		if !listed[key] {
+			c.remove(e)
+		}
+	}
 }
 
 func (v *runView) cached(key string) *recordRun {
@@ -203,14 +288,7 @@ func (l *Ledger) refreshRuns(ctx context.Context, force bool) error {
 	if !force && !v.at.IsZero() && now.Sub(v.at) < runViewMaxAge && now.Sub(v.at) >= 0 {
 		return nil
 	}
-	old := map[string]*runFilter{}
-	for _, infos := range v.buckets {
-		for _, ri := range infos {
-			if ri.filter != nil {
-				old[ri.key] = ri.filter
-			}
-		}
-	}
+	listed := map[string]bool{}
 	var fresh [recordBuckets][]*runInfo
 	n := 0
 	err := eachObject(ctx, l.b, recordsPre, func(o store.ObjectInfo) error {
@@ -221,22 +299,25 @@ func (l *Ledger) refreshRuns(ctx context.Context, force bool) error {
 		if n++; n > maxRuns {
 			return fmt.Errorf("%w: more than %d record runs", ErrInternal, maxRuns)
 		}
-		fresh[bucket] = append(fresh[bucket], &runInfo{key: o.Key, bucket: bucket, level: level, seq: seq, filter: old[o.Key]})
+		fresh[bucket] = append(fresh[bucket], &runInfo{key: o.Key, bucket: bucket, level: level, seq: seq})
+		listed[o.Key] = true
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	v.buckets, v.at = fresh, now
+	v.filters.retain(listed)
 	return nil
 }
 
 // filterOf reads a run's filter (a run whose filter object is missing,
-// after a crash between the two puts, is read whole).
+// after a crash between the two puts, is read whole). l.runs.mu held.
 func (l *Ledger) filterOf(ctx context.Context, ri *runInfo) (*runFilter, error) {
-	if ri.filter != nil {
-		return ri.filter, nil
+	if f := l.runs.filters.get(ri.key); f != nil {
+		return f, nil
 	}
+	l.runs.filters.loads++
 	var f runFilter
 	_, err := l.b.GetJSON(ctx, ri.key+filterSuffix, &f)
 	if errors.Is(err, store.ErrNotFound) {
@@ -248,8 +329,8 @@ func (l *Ledger) filterOf(ctx context.Context, ri *runInfo) (*runFilter, error) 
 	} else if err != nil {
 		return nil, err
 	}
-	ri.filter = &f
-	return ri.filter, nil
+	l.runs.filters.put(ri.key, &f)
+	return &f, nil
 }
 
 func filterFor(r *recordRun) runFilter {
@@ -778,7 +859,8 @@ func (l *Ledger) putRun(ctx context.Context, r *recordRun) (bool, error) {
 	if err := l.step("run-stored"); err != nil {
 		return false, err
 	}
-	l.runs.buckets[r.Bucket] = append(l.runs.buckets[r.Bucket], &runInfo{key: key, bucket: r.Bucket, level: r.Level, seq: r.Seq, filter: &f})
+	l.runs.buckets[r.Bucket] = append(l.runs.buckets[r.Bucket], &runInfo{key: key, bucket: r.Bucket, level: r.Level, seq: r.Seq})
+	l.runs.filters.put(key, &f)
 	return true, nil
 }
 
@@ -841,7 +923,11 @@ func (l *Ledger) mergeBucket(ctx context.Context, bucket int, infos []*runInfo, 
 		runs = runs[:runsPerMerge]
 		total := 0
 		for _, ri := range runs {
-			total += ri.filter.Count
+			f, err := l.filterOf(ctx, ri)
+			if err != nil || f == nil {
+				return err // nil: gone since the listing; the next pass merges
+			}
+			total += f.Count
 		}
 		if total > maxRunRecords {
 			continue
@@ -933,10 +1019,18 @@ func (l *Ledger) eachRun(ctx context.Context, fn func(key string, r *recordRun, 
 		}
 		earlier := func(id string) (bool, error) {
 			for j := i - 1; j >= 0 && live[j].bucket == ri.bucket; j-- {
-				if !live[j].filter.Bloom.has(id) {
+				l.runs.mu.Lock()
+				f, err := l.filterOf(ctx, live[j])
+				if err != nil || f == nil || !f.Bloom.has(id) {
+					l.runs.mu.Unlock()
+					if err == nil && f == nil {
+						err = fmt.Errorf("ledger: record run %s vanished during the audit", live[j].key)
+					}
+					if err != nil {
+						return false, err
+					}
 					continue
 				}
-				l.runs.mu.Lock()
 				o, err := l.readRun(ctx, live[j].key)
 				l.runs.mu.Unlock()
 				if err != nil {
