@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -30,7 +31,10 @@ type cloudTarget struct {
 	name   string
 }
 
-// parseDeployment reads "<platform>/<where>/<name>".
+// parseDeployment reads "<platform>/<where>/<name>": the middle parts are
+// the platform's import keys, URL-path-escaped where a value holds '/'
+// (fn/<escaped API URL>/<name>), or left out where the platform reads
+// them from the environment as its CLI does (fn/<name> with FN_API_URL).
 func parseDeployment(ref string) (*cloudTarget, error) {
 	parts := strings.Split(ref, "/")
 	k, ok := platformKinds[parts[0]]
@@ -44,7 +48,10 @@ func parseDeployment(ref string) (*cloudTarget, error) {
 		return nil, fmt.Errorf("%q must start with a cloud platform whose services are importable (%s)", ref, strings.Join(names, ", "))
 	}
 	want := k.Name + "/" + strings.Join(k.ImportKeys, "/") + "/<name>"
-	if len(parts) != len(k.ImportKeys)+2 {
+	if k.ImportEnv != nil {
+		want += " or " + k.Name + "/<name> with " + importEnvNames(k)
+	}
+	if len(parts) < 2 {
 		return nil, fmt.Errorf("%q must be %s", ref, want)
 	}
 	for _, p := range parts[1:] {
@@ -56,7 +63,29 @@ func parseDeployment(ref string) (*cloudTarget, error) {
 	if !serviceNamePattern.MatchString(name) {
 		return nil, fmt.Errorf("%q: %q is not a deployment name (3-40 of a-z, 0-9 and '-', starting with a letter)", ref, name)
 	}
-	return &cloudTarget{kind: k, values: parts[1 : len(parts)-1], name: name}, nil
+	values, err := importValues(k, parts[1:len(parts)-1])
+	if err != nil {
+		return nil, fmt.Errorf("%q must be %s: %w", ref, want, err)
+	}
+	for i, key := range k.ImportKeys {
+		if strings.HasSuffix(key, "_url") {
+			if u, err := url.Parse(values[i]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+				u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+				return nil, fmt.Errorf("%q: %s %q is not an http(s) URL with a host and no credentials or query", ref, key, values[i])
+			}
+		}
+	}
+	return &cloudTarget{kind: k, values: values, name: name}, nil
+}
+
+// importEnvNames are the environment variables k's import keys come from
+// when a reference leaves them out.
+func importEnvNames(k platformKind) string {
+	var out []string
+	for _, key := range k.ImportKeys {
+		out = append(out, k.ImportEnv[key])
+	}
+	return strings.Join(out, ", ")
 }
 
 // deployment is the target's deployer and deployment; errGone when the
@@ -172,7 +201,8 @@ func (deploymentValidator) ValidateString(_ context.Context, req validator.Strin
 
 // deploymentDescription documents a deployment attribute.
 const deploymentDescription = "as acquire_service imports it: `<platform>/<where>/<name>` (`aws/<region>/<name>`, " +
-	"`gcp/<project>/<region>/<name>`, `azure/<subscription>/<resource group>/<name>`). The provider reads the deployment " +
+	"`gcp/<project>/<region>/<name>`, `azure/<subscription>/<resource group>/<name>`, `fn/<API URL, URL-escaped>/<name>` " +
+	"(e.g. `fn/${urlencode(\"http://fn.example:8080\")}/registry`) or `fn/<name>` with the API URL in `FN_API_URL`). The provider reads the deployment " +
 	"through the platform's API with its own credentials (and, where the service's keys are needed, its secret from the " +
 	"platform's secret store); nothing else is repeated here and no secret enters state."
 

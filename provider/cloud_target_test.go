@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/openacquire/acquire/adapters/deployer"
@@ -18,6 +19,13 @@ func TestDeploymentRefs(t *testing.T) {
 	t.Cleanup(func() { newDeployer = saved })
 	stop := errors.New("stop")
 	newDeployer = func(_ context.Context, b cloudBlock) (deployer.Deployer, error) { got = b; return nil, stop }
+	t.Setenv(EnvFnAPIURL, "https://fn.example")
+	fnAt := func(api string) func(cloudBlock) bool {
+		return func(b cloudBlock) bool {
+			m, ok := b.(*fnPlatformModel)
+			return ok && m.APIURL.ValueString() == api
+		}
+	}
 	for ref, check := range map[string]func(cloudBlock) bool{
 		"aws/eu-west-2/reg-a": func(b cloudBlock) bool {
 			m, ok := b.(*awsPlatformModel)
@@ -31,6 +39,9 @@ func TestDeploymentRefs(t *testing.T) {
 			m, ok := b.(*azurePlatformModel)
 			return ok && m.Subscription.ValueString() == "sub-1" && m.ResourceGroup.ValueString() == "rg-1"
 		},
+		"fn/http:%2F%2Ffn.example:8080/reg-d":     fnAt("http://fn.example:8080"),
+		"fn/http%3A%2F%2Ffn.example%3A8080/reg-d": fnAt("http://fn.example:8080"), // HCL's urlencode
+		"fn/reg-e": fnAt("https://fn.example"), // FN_API_URL
 	} {
 		tg, err := parseDeployment(ref)
 		if err != nil {
@@ -42,9 +53,15 @@ func TestDeploymentRefs(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "fn/app/x", "local/x", "aws/reg-a", "aws//reg-a", "aws/eu-west-2/Bad_Name",
-		"gcp/p/reg-a", "azure/s/rg/x/reg-a", "https://example.org/registry"} {
+		"gcp/p/reg-a", "azure/s/rg/x/reg-a", "https://example.org/registry", "fn/reg-a/", "fn//reg-a",
+		"fn/ftp:%2F%2Ffn.example/reg-a", "fn/https:%2F%2Fu:p@fn.example/reg-a", "fn/https:%2F%2Ffn.example%3Fx=1/reg-a",
+		"fn/https:%2F%2Ffn.example/x/reg-a", "fn/%zz/reg-a"} {
 		if _, err := parseDeployment(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+	t.Setenv(EnvFnAPIURL, "")
+	if _, err := parseDeployment("fn/reg-e"); err == nil || !strings.Contains(err.Error(), EnvFnAPIURL) {
+		t.Errorf("fn/<name> without %s: %v", EnvFnAPIURL, err)
 	}
 }

@@ -1,5 +1,7 @@
 package filestore
 
+import "slices"
+
 // Test hooks for the external test package (which imports store, and so
 // cannot be this package).
 
@@ -28,3 +30,52 @@ func SplitSmall(d *Driver, entries int) { d.SetSplitSize(entries) }
 // NoFlush makes d skip fsyncs, for tests that build large data sets and
 // measure something other than durability.
 func NoFlush(d *Driver) { d.UnsafeSkipFlush() }
+
+// BeforeSplitMove makes d call f before each name a split moves.
+func BeforeSplitMove(d *Driver, f func()) { d.beforeMove = f }
+
+// Strays counts the names under the folder of prefix (a key prefix ending
+// in '/') that sit beside the bucket they belong in: left by a split that
+// stopped part way.
+func Strays(d *Driver, prefix string) (int, error) {
+	top, err := d.physDir(locate(prefix + "x").dir)
+	if err != nil {
+		return 0, err
+	}
+	return d.countStrays(top, "")
+}
+
+func (d *Driver) countStrays(node, pfx string) (int, error) {
+	names, err := d.readNames(node)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	if d.hasStrays(spot{node: node, pfx: pfx}, names) {
+		k, err := d.nodeKey(node, pfx)
+		if err != nil {
+			return 0, err
+		}
+		for _, name := range names {
+			if seg, ok := movable(name); ok {
+				if b, _ := bucketFor(k, seg); b != "" && slices.Contains(names, b) {
+					n++
+				}
+			}
+		}
+	}
+	k, err := d.nodeKey(node, pfx)
+	if err != nil {
+		return 0, err
+	}
+	for _, name := range names {
+		if sub, ok := parseBucket(k, name); ok {
+			m, err := d.countStrays(node+name+"/", sub)
+			if err != nil {
+				return 0, err
+			}
+			n += m
+		}
+	}
+	return n, nil
+}

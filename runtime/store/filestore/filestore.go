@@ -64,6 +64,9 @@ type Driver struct {
 	// noFlush skips every fsync: tests that build large data sets set it
 	// (never set in production: a crash could then lose acknowledged writes).
 	noFlush bool
+	// beforeMove, when set (tests only), runs before each name a split
+	// moves, so a test can stop a process in the middle of a split.
+	beforeMove func()
 }
 
 var _ driver.Driver = (*Driver)(nil)

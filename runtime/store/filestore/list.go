@@ -36,7 +36,9 @@ const (
 type entry struct {
 	kind entryKind
 	key  string
+	dir  string             // the directory holding it
 	name string             // file or directory name
+	seg  string             // decoded name; "" for a flattened file (never bucketed)
 	info *driver.ObjectInfo // pre-read for flattened files
 }
 
@@ -77,7 +79,7 @@ func (d *Driver) List(ctx context.Context, prefix, pageToken string, pageSize in
 	}
 	phys, err := d.physDir(level)
 	if err == nil {
-		err = l.walk(level, phys, base, "")
+		err = l.walk(level, phys, base, "", nil)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return driver.Page{}, err
@@ -121,18 +123,17 @@ func startDir(prefix string) (dir, base string) {
 }
 
 // walk lists the directory node of level (the level itself or one of its
-// buckets, whose names start with pfx after base), in key order.
-func (l *lister) walk(level, node, base, pfx string) error {
+// buckets, whose names start with pfx after base), in key order, together
+// with strays: entries found above node that belong in it (see adopt).
+func (l *lister) walk(level, node, base, pfx string, strays []entry) error {
 	if err := l.ctx.Err(); err != nil {
 		return err
 	}
-	entries, err := l.d.readEntries(node, base, pfx)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil // never written, or emptied and removed meanwhile
-	}
-	if err != nil {
+	entries, k, err := l.d.readEntries(node, base, pfx)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) { // not existing: never written, or emptied and removed meanwhile
 		return err
 	}
+	entries, below := adopt(append(entries, strays...), k)
 	for _, e := range entries {
 		if len(l.out) >= l.limit {
 			return nil
@@ -140,23 +141,53 @@ func (l *lister) walk(level, node, base, pfx string) error {
 		switch e.kind {
 		case kindBucket:
 			if l.wantDir(e.key) {
-				if err := l.walk(level, node+e.name+"/", base, strings.TrimPrefix(e.key, base)); err != nil {
+				if err := l.walk(level, e.dir+e.name+"/", base, strings.TrimPrefix(e.key, base), below[e.name]); err != nil {
 					return err
 				}
 			}
 		case kindDir:
 			if l.wantDir(e.key) {
-				if err := l.walkLevel(level+e.name+"/", node+e.name+"/", e.key); err != nil {
+				if err := l.walkLevel(level+e.name+"/", e.dir+e.name+"/", e.key); err != nil {
 					return err
 				}
 			}
 		default:
-			if err := l.addFile(node, e); err != nil {
+			if err := l.addFile(e); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// adopt sorts a directory's entries by key, setting aside the strays: names
+// that belong in one of its buckets (tree.go) but are still here because a
+// split stopped part way (a crash, or a move that kept failing). A bucket's
+// sort key is only its prefix, so a stray listed in place would come after
+// the bucket's bigger keys; set aside, it is listed inside its bucket, in
+// order. keyedBy is what the directory's buckets are keyed by.
+func adopt(entries []entry, keyedBy string) (kept []entry, strays map[string][]entry) {
+	buckets := map[string]bool{}
+	for _, e := range entries {
+		if e.kind == kindBucket {
+			buckets[e.name] = true
+		}
+	}
+	kept = entries[:0]
+	for _, e := range entries {
+		if e.kind != kindBucket && e.seg != "" && len(buckets) > 0 {
+			if b, _ := bucketFor(keyedBy, e.seg); buckets[b] {
+				if strays == nil {
+					strays = map[string][]entry{}
+				}
+				strays[b] = append(strays[b], e)
+				continue
+			}
+		}
+		kept = append(kept, e)
+	}
+	slices.SortFunc(kept, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	return kept, strays
 }
 
 // walkLevel walks a sub-folder with its lock held shared.
@@ -166,7 +197,7 @@ func (l *lister) walkLevel(level, node, base string) error {
 		return err
 	}
 	defer unlock()
-	return l.walk(level, node, base, "")
+	return l.walk(level, node, base, "", nil)
 }
 
 // wantDir reports whether keys under sub (a directory's or a bucket's key
@@ -179,13 +210,13 @@ func (l *lister) wantDir(sub string) bool {
 	return l.after < sub || strings.HasPrefix(l.after, sub)
 }
 
-func (l *lister) addFile(dir string, e entry) error {
+func (l *lister) addFile(e entry) error {
 	if !strings.HasPrefix(e.key, l.prefix) || e.key <= l.after {
 		return nil
 	}
 	info := e.info
 	if info == nil {
-		got, err := l.d.readInfo(dir + e.name)
+		got, err := l.d.readInfo(e.dir + e.name)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil // deleted since the directory was read
 		}
@@ -193,7 +224,7 @@ func (l *lister) addFile(dir string, e entry) error {
 			return err
 		}
 		if got.Key != e.key {
-			return fmt.Errorf("%w: %s holds key %q", driver.ErrCorrupt, dir+e.name, got.Key)
+			return fmt.Errorf("%w: %s holds key %q", driver.ErrCorrupt, e.dir+e.name, got.Key)
 		}
 		info = &got
 	}
@@ -201,33 +232,32 @@ func (l *lister) addFile(dir string, e entry) error {
 	return nil
 }
 
-// readEntries returns the key-bearing entries of dir sorted by key. Temp
-// files are skipped (and removed when stale), lock files, markers and
-// foreign names ignored. pfx is the decoded name prefix that dir's bucket
-// stands for.
-func (d *Driver) readEntries(dir, base, pfx string) ([]entry, error) {
+// readEntries returns the key-bearing entries of dir, unsorted, and the
+// prefix its buckets are keyed by (tree.go). Temp files are skipped (and
+// removed when stale), lock files, markers and foreign names ignored. pfx
+// is the decoded name prefix that dir's bucket stands for.
+func (d *Driver) readEntries(dir, base, pfx string) ([]entry, string, error) {
 	names, err := d.readNames(dir)
 	if err != nil {
-		return nil, err
+		return nil, pfx, err
 	}
-	k := pfx // what the directory's buckets are keyed by (tree.go)
+	k := pfx
 	if slices.Contains(names, markerName) {
 		if k, err = d.nodeKey(dir, pfx); err != nil {
-			return nil, err
+			return nil, pfx, err
 		}
 	}
 	entries := make([]entry, 0, len(names))
 	for _, name := range names {
 		e, ok, err := d.parseEntry(dir, base, k, name)
 		if err != nil {
-			return nil, err
+			return nil, k, err
 		}
 		if ok {
 			entries = append(entries, e)
 		}
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-	return entries, nil
+	return entries, k, nil
 }
 
 // parseEntry reads one name of directory dir, whose buckets are keyed by
@@ -236,17 +266,17 @@ func (d *Driver) parseEntry(dir, base, k, name string) (entry, bool, error) {
 	switch {
 	case strings.HasSuffix(name, bucketSuffix):
 		sub, ok := parseBucket(k, name)
-		return entry{kind: kindBucket, key: base + sub, name: name}, ok, nil
+		return entry{kind: kindBucket, key: base + sub, dir: dir, name: name}, ok, nil
 	case strings.HasPrefix(name, tempPrefix):
 		d.removeIfStale(dir + name)
 	case strings.HasPrefix(name, hashedPrefix) && strings.HasSuffix(name, dataSuffix):
 		return d.parseHashed(dir, base, name)
 	case strings.HasSuffix(name, dataSuffix):
 		seg, ok := decodeSegment(strings.TrimSuffix(name, dataSuffix))
-		return entry{kind: kindFile, key: base + seg, name: name}, ok, nil
+		return entry{kind: kindFile, key: base + seg, dir: dir, name: name, seg: seg}, ok, nil
 	case strings.HasSuffix(name, dirSuffix):
 		seg, ok := decodeSegment(strings.TrimSuffix(name, dirSuffix))
-		return entry{kind: kindDir, key: base + seg + "/", name: name}, ok, nil
+		return entry{kind: kindDir, key: base + seg + "/", dir: dir, name: name, seg: seg}, ok, nil
 	}
 	return entry{}, false, nil
 }
@@ -264,7 +294,7 @@ func (d *Driver) parseHashed(dir, base, name string) (entry, bool, error) {
 	if !strings.HasPrefix(info.Key, base) || locate(info.Key).name() != name {
 		return entry{}, false, fmt.Errorf("%w: %s holds key %q", driver.ErrCorrupt, dir+name, info.Key)
 	}
-	return entry{kind: kindFile, key: info.Key, name: name, info: &info}, true, nil
+	return entry{kind: kindFile, key: info.Key, dir: dir, name: name, info: &info}, true, nil
 }
 
 // readInfo reads one file's header: enough for size, version and time.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,6 +61,16 @@ import (
 // down (probe), and a split moves names only downwards, into buckets made
 // (under a marker written) before the move, so a name being moved is
 // found above or below.
+//
+// A split that stops part way (its process killed, or a move that kept
+// failing) breaks the first half of the invariant: it leaves "strays",
+// names beside the bucket they belong in. Everything copes with them
+// until the next split of that node moves them (maybeSplit splits a node
+// holding strays however few names it has): a reader's probe finds a stray
+// on its way down, a writer first moves its own name's stray down to where
+// it writes (settle), so it never writes a second copy, and a listing
+// lists each stray inside its bucket (adopt, in list.go), so the order
+// holds.
 const (
 	bucketSuffix = ".pfx"
 	// markerName is a node's marker: a symlink whose target is the
@@ -237,14 +248,14 @@ func (d *Driver) probe(top, seg, name string, try func(rel string) error) (strin
 
 // place returns the directory under top where a name with decoded segment
 // seg belongs, the deepest existing bucket along it, and that bucket's
-// pfx. Callers hold the level's lock (shared), so no bucket or marker
-// appears meanwhile.
-func (d *Driver) place(top, seg string) (node, pfx string, err error) {
+// pfx; above lists the nodes passed on the way down. Callers hold the
+// level's lock (shared), so no bucket or marker appears meanwhile.
+func (d *Driver) place(top, seg string) (node, pfx string, above []string, err error) {
 	node = top
 	for seg != "" {
 		k, err := d.nodeKey(node, pfx)
 		if err != nil {
-			return "", "", err
+			return "", "", nil, err
 		}
 		b, sub := bucketFor(k, seg)
 		if b == "" {
@@ -255,11 +266,52 @@ func (d *Driver) place(top, seg string) (node, pfx string, err error) {
 			break
 		}
 		if err != nil {
-			return "", "", err
+			return "", "", nil, err
 		}
+		above = append(above, node)
 		node, pfx = node+b+"/", sub
 	}
-	return node, pfx, nil
+	return node, pfx, above, nil
+}
+
+// settle moves a stray copy of the data file name, left in a node above
+// its place by a split that stopped part way (a crash), down to node, so
+// that the write about to act on node acts on the key's only name. It runs
+// under the level's lock (shared), so no split moves names meanwhile; a
+// concurrent writer of the same name may settle it too, and whichever
+// links second finds the name taken and just drops the stray (both names
+// are one file then, or node's is the newer write). The link is flushed
+// before the stray goes, so a crash leaves the name in one place or both.
+func (d *Driver) settle(above []string, node, name string) error {
+	for _, up := range above {
+		st, err := os.Lstat(d.path(up + name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !st.Mode().IsRegular() {
+			continue // a segment directory: physDir finds it where it is
+		}
+		err = os.Link(d.path(up+name), d.path(node+name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // settled meanwhile by another writer (or node vanished: fn will see)
+		}
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if err := d.syncDir(node); err != nil {
+			return err
+		}
+		if err := os.Remove(d.path(up + name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := d.syncDir(up); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // spot is where a write placed its name: the directory, its pfx, and how
@@ -352,7 +404,7 @@ func (d *Driver) lockedPlace(ctx context.Context, loc location, key string, keyL
 	if err != nil {
 		return spot{}, err
 	}
-	node, pfx, err := d.place(top, loc.seg)
+	node, pfx, above, err := d.place(top, loc.seg)
 	if err != nil {
 		return spot{}, err
 	}
@@ -369,9 +421,14 @@ func (d *Driver) lockedPlace(ctx context.Context, loc location, key string, keyL
 			return spot{}, errGone
 		}
 	}
-	err = fn(node)
+	if loc.seg != "" && len(above) > 0 {
+		err = d.settle(above, node, loc.name())
+	}
+	if err == nil {
+		err = fn(node)
+	}
 	// fn's own outcomes are typed (ErrNotFound, ErrPrecondition, EEXIST);
-	// ENOENT from its link, rename, unlink or mkdir means a directory on
+	// ENOENT from its (or settle's) link, rename, unlink or mkdir means a directory on
 	// node's path vanished meanwhile (pruned, perhaps made again since, or
 	// moved by a split above), so the caller starts over.
 	if errors.Is(err, fs.ErrNotExist) {
@@ -397,7 +454,8 @@ func (d *Driver) maybeSplit(ctx context.Context, level string, at spot) {
 	if d.splitOdds > 1 && rand.N(d.splitOdds) != 0 {
 		return
 	}
-	if names, err := d.readNames(at.node); err != nil || len(names) <= d.splitEntries {
+	names, err := d.readNames(at.node)
+	if err != nil || len(names) <= d.splitEntries && !d.hasStrays(at, names) {
 		return
 	}
 	// Wait for the level's writers to step out (each holds it for a link
@@ -412,6 +470,33 @@ func (d *Driver) maybeSplit(ctx context.Context, level string, at spot) {
 	_ = d.split(ctx, at)
 }
 
+// hasStrays reports whether a node's names include one that belongs in one
+// of its buckets: left behind by a split that stopped part way. The next
+// split moves it, however few names the node holds.
+func (d *Driver) hasStrays(at spot, names []string) bool {
+	buckets := map[string]bool{}
+	for _, name := range names {
+		if strings.HasSuffix(name, bucketSuffix) {
+			buckets[name] = true
+		}
+	}
+	if len(buckets) == 0 {
+		return false
+	}
+	k, err := d.nodeKey(at.node, at.pfx)
+	if err != nil {
+		return false
+	}
+	for _, name := range names {
+		if seg, ok := movable(name); ok {
+			if b, _ := bucketFor(k, seg); buckets[b] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // split moves the node's entries into buckets (see the top of this file).
 // A node without marker or buckets first gets a marker holding the longest
 // prefix its names share, when that is longer than its own. The caller
@@ -421,13 +506,12 @@ func (d *Driver) split(ctx context.Context, at spot) error {
 	if err != nil {
 		return err
 	}
-	segs := map[string]string{} // entry name -> decoded segment
-	fresh := true               // no marker, no buckets yet
+	segs := map[string]string{}  // entry name -> decoded segment
+	buckets := map[string]bool{} // the node's buckets
 	k, lcp := at.pfx, ""
 	for _, name := range names {
-		if name == markerName || strings.HasSuffix(name, bucketSuffix) {
-			fresh = false
-			continue
+		if strings.HasSuffix(name, bucketSuffix) {
+			buckets[name] = true
 		}
 		seg, ok := movable(name)
 		if !ok || !strings.HasPrefix(seg, at.pfx) {
@@ -439,6 +523,7 @@ func (d *Driver) split(ctx context.Context, at spot) error {
 		lcp = lcp[:commonPrefix(lcp, seg)]
 		segs[name] = seg
 	}
+	fresh := len(buckets) == 0 && !slices.Contains(names, markerName)
 	if fresh {
 		if len(lcp) > len(k) {
 			k = lcp
@@ -447,7 +532,7 @@ func (d *Driver) split(ctx context.Context, at spot) error {
 		return err
 	}
 	moves := map[string][]string{} // bucket name -> entry names
-	n := 0
+	n, strays := 0, 0
 	for name, seg := range segs {
 		b, _ := bucketFor(k, seg)
 		if b == "" || at.used+len(b)+1 > levelBucketBytes {
@@ -455,9 +540,20 @@ func (d *Driver) split(ctx context.Context, at spot) error {
 		}
 		moves[b] = append(moves[b], name)
 		n++
+		if buckets[b] {
+			strays++
+		}
 	}
 	if n <= d.splitEntries {
-		return nil
+		// Too few to split: only finish what a stopped split began.
+		if strays == 0 {
+			return nil
+		}
+		for b := range moves {
+			if !buckets[b] {
+				delete(moves, b)
+			}
+		}
 	}
 	if fresh && k != at.pfx {
 		if err := d.writeMarker(at.node, k); err != nil {
@@ -498,6 +594,9 @@ func (d *Driver) writeMarker(node, k string) error {
 // meanwhile (it was empty) is made again.
 func (d *Driver) moveInto(node, bucket string, entries []string) error {
 	for _, name := range entries {
+		if d.beforeMove != nil {
+			d.beforeMove()
+		}
 		for try := 0; ; try++ {
 			err := os.Mkdir(d.path(bucket), 0o700)
 			if err != nil && !errors.Is(err, fs.ErrExist) {
