@@ -19,25 +19,9 @@ var pointer = []byte(`{"created":"2026-01-01T00:00:00Z"}`)
 func init() {
 	lines = append(lines,
 		line{
-			name: "compute claim scan, empty queue after n jobs ran",
-			build: func(ctx context.Context, e *env, from, to int) error {
-				return parallel(from, to, func(i int) error {
-					p := fmt.Sprintf("compute/queue/c1/pending/%013d-job%09d", 1_700_000_000_000+i, i)
-					r := fmt.Sprintf("compute/queue/c1/running/job%09d", i)
-					for _, k := range []string{p, r} {
-						if _, err := e.b.Put(ctx, k, pointer); err != nil {
-							return err
-						}
-					}
-					for _, k := range []string{p, r} { // claimed, then finished
-						if err := e.b.Delete(ctx, k); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-			},
-			op: func(ctx context.Context, e *env, _ int) error { return claimScan(ctx, e, 0) },
+			name:  "compute claim scan, empty queue after n jobs ran",
+			build: buildRanJobs,
+			op:    func(ctx context.Context, e *env, _ int) error { return claimScan(ctx, e, 0) },
 		},
 		line{
 			name: "compute claim scan, n jobs pending",
@@ -100,29 +84,6 @@ func init() {
 			},
 		},
 		line{
-			name: "registry list_services page of 100 (records read)",
-			build: func(ctx context.Context, e *env, from, to int) error {
-				return parallel(from, to, func(i int) error {
-					uid := fmt.Sprintf("svc-%016x", uint64(i)*0x9e3779b97f4a7c15)
-					_, err := e.b.PutJSON(ctx, "registry/services/"+uid, map[string]string{"uid": uid, "kind": "storage"})
-					return err
-				})
-			},
-			op: func(ctx context.Context, e *env, _ int) error {
-				p, err := page(ctx, e.b, "registry/services/", "", 100, 100)
-				if err != nil {
-					return err
-				}
-				for _, it := range p.Items {
-					var rec map[string]string
-					if _, err := e.b.GetJSON(ctx, it.Key, &rec); err != nil {
-						return err
-					}
-				}
-				return nil
-			},
-		},
-		line{
 			name: "Service.Sweep scan after n calls swept (10 due)",
 			build: func(ctx context.Context, e *env, from, to int) error {
 				return sweepHistory(ctx, e, "calls/seen/", from, to, func(i int) string {
@@ -142,6 +103,47 @@ func init() {
 		},
 	)
 }
+
+// claimWave is how many jobs are queued at once while building the
+// history of jobs that ran: the queue fills to a backlog (so its folders
+// split into buckets) and drains (so they are pruned and removed), as a
+// busy cluster's does, rather than holding a handful of pointers at a time.
+const claimWave = 10_000
+
+// buildRanJobs runs jobs [from, to) through the queue as the service
+// moves their pointers (compute/queue.go): submitted (pending pointer),
+// claimed (running pointer written, pending removed), finished (running
+// removed), a wave at a time. Only the queue's keys are written: the job
+// records live in another folder, which a claim on an empty queue never
+// reads.
+func buildRanJobs(ctx context.Context, e *env, from, to int) error {
+	for lo := from; lo < to; lo += claimWave {
+		hi := min(lo+claimWave, to)
+		steps := []func(i int) error{
+			func(i int) error { _, err := e.b.Put(ctx, claimPendingKey(i), pointer); return err },
+			func(i int) error {
+				if _, err := e.b.Put(ctx, claimRunningKey(i), pointer); err != nil {
+					return err
+				}
+				return e.b.Delete(ctx, claimPendingKey(i))
+			},
+			func(i int) error { return e.b.Delete(ctx, claimRunningKey(i)) },
+		}
+		for _, step := range steps {
+			if err := parallel(lo, hi, step); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// claimPendingKey and claimRunningKey are job i's queue pointers, as
+// compute's pendingKey and runningKey spell them.
+func claimPendingKey(i int) string {
+	return fmt.Sprintf("compute/queue/c1/pending/%013d-job%09d", 1_700_000_000_000+i, i)
+}
+func claimRunningKey(i int) string { return fmt.Sprintf("compute/queue/c1/running/job%09d", i) }
 
 // claimScan is what handleClaim lists before it claims: a page of pending
 // pointers and one of running ones.

@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ type line struct {
 }
 
 type env struct {
+	d    *filestore.Driver
 	b    *store.Bucket
 	root string
 	aux  map[string]any
@@ -53,8 +55,18 @@ func main() {
 	only := flag.String("only", "", "run only lines whose name contains this (or one of several, separated by '|')")
 	auditN := flag.String("audit-n", "", "instead of the lines: audit synthetic ledgers of these many objects (comma separated) and print the audit's peak memory")
 	auditBudget := flag.Int("audit-budget", 0, "transfer entries the audit may hold at once (0: the ledger's default)")
+	flag.IntVar(&workers, "workers", workers, "goroutines that build a data set")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (builds and timed operations) to this file")
 	flag.Parse()
 	ctx := context.Background()
+	if *cpuProfile != "" {
+		stop, err := startProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		defer stop()
+	}
 	if *auditN != "" {
 		sizes, err := parseSizes(*auditN)
 		if err == nil {
@@ -78,7 +90,7 @@ func main() {
 		rows, err := run(ctx, group, sizes, *reps, *dir)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", group[0].name, err)
-			os.Exit(1)
+			exit(1)
 		}
 		for _, row := range rows {
 			fmt.Println(row)
@@ -130,7 +142,7 @@ func run(ctx context.Context, group []line, sizes []int, reps int, dir string) (
 		return nil, err
 	}
 	d.UnsafeSkipFlush() // building history; the timed operations are reads
-	e := &env{b: store.NewBucket(d), root: root, aux: map[string]any{}}
+	e := &env{d: d, b: store.NewBucket(d), root: root, aux: map[string]any{}}
 	defer func() { _ = e.b.Close() }()
 	cells := make([][]string, len(group))
 	xs, ys := make([][]float64, len(group)), make([][]float64, len(group))
@@ -153,12 +165,12 @@ func run(ctx context.Context, group []line, sizes []int, reps int, dir string) (
 				cells[i] = append(cells[i], "not run")
 				continue
 			}
-			med, err := timeOp(ctx, l, e, n, reps)
+			med, read, err := timeOp(ctx, l, e, n, reps)
 			if err != nil {
 				return nil, fmt.Errorf("%s at %d: %w", l.name, n, err)
 			}
-			fmt.Fprintf(os.Stderr, "%s at %d: %.2f ms\n", l.name, n, float64(med)/float64(time.Millisecond))
-			cells[i] = append(cells[i], fmt.Sprintf("%.2f ms", float64(med)/float64(time.Millisecond)))
+			fmt.Fprintf(os.Stderr, "%s at %d: %.2f ms, %d directory entries read (load %s)\n", l.name, n, float64(med)/float64(time.Millisecond), read, loadAvg())
+			cells[i] = append(cells[i], fmt.Sprintf("%.2f ms (%d read)", float64(med)/float64(time.Millisecond), read))
 			xs[i], ys[i] = append(xs[i], math.Log(float64(n))), append(ys[i], math.Log(float64(med)))
 		}
 	}
@@ -169,18 +181,22 @@ func run(ctx context.Context, group []line, sizes []int, reps int, dir string) (
 	return rows, nil
 }
 
-// timeOp returns the median time of reps runs of l's operation.
-func timeOp(ctx context.Context, l line, e *env, n, reps int) (time.Duration, error) {
+// timeOp returns the median time of reps runs of l's operation and the
+// median count of directory entries the file store's listings read in one
+// run: a cost that, unlike the time, the machine's load does not change.
+func timeOp(ctx context.Context, l line, e *env, n, reps int) (time.Duration, int64, error) {
 	var times []time.Duration
+	var reads []int64
 	for range reps {
-		t0 := time.Now()
+		r0, t0 := e.d.EntriesRead(), time.Now()
 		if err := l.op(ctx, e, n); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		times = append(times, time.Since(t0))
+		times, reads = append(times, time.Since(t0)), append(reads, e.d.EntriesRead()-r0)
 	}
 	slices.Sort(times)
-	return times[len(times)/2], nil
+	slices.Sort(reads)
+	return times[len(times)/2], reads[len(reads)/2], nil
 }
 
 // growth fits log(time) = a + k log(n) by least squares and names k.
@@ -231,13 +247,16 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// parallel runs fn(i) for i in [from, to) on 8 goroutines.
+// workers is how many goroutines parallel runs.
+var workers = 8
+
+// parallel runs fn(i) for i in [from, to) on workers goroutines.
 func parallel(from, to int, fn func(i int) error) error {
 	var next atomic.Int64
 	next.Store(int64(from))
 	var wg sync.WaitGroup
 	var first atomic.Value
-	for range 8 {
+	for range workers {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
@@ -265,4 +284,25 @@ func page(ctx context.Context, b *store.Bucket, prefix, token string, size, want
 		err = fmt.Errorf("page of %q: %d items, want %d", prefix, len(p.Items), want)
 	}
 	return p, err
+}
+
+// stopProfile ends the CPU profile, if any, before an early exit.
+var stopProfile = func() {}
+
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	stopProfile = func() { pprof.StopCPUProfile(); _ = f.Close() }
+	return stopProfile, nil
+}
+
+func exit(code int) {
+	stopProfile()
+	os.Exit(code)
 }

@@ -23,7 +23,6 @@ func init() {
 				}
 				return err
 			},
-			max: 100_000,
 		},
 		line{
 			name:  "statement: newest 100 entries, paging from the start (before)",
