@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,8 +57,12 @@ type CapacityReport struct {
 	Before    Usage   `json:"before"`
 	After     Usage   `json:"after"`
 	Seconds   float64 `json:"transfer_seconds"`
-	// CompactSeconds is how long both compactions took.
-	CompactSeconds float64 `json:"compact_seconds"`
+	// CompactSeconds is how long both compactions took: the segments,
+	// then each record round (the first stores the runs, the second
+	// deletes the record objects, the third merges runs).
+	CompactSeconds float64   `json:"compact_seconds"`
+	SegmentSeconds float64   `json:"segment_compact_seconds"`
+	RoundSeconds   []float64 `json:"record_round_seconds"`
 	// After compaction, by kind: what grows with the transfers (segments,
 	// record runs) and what does not (each account's newest items, kept
 	// as objects; records younger than the horizon; the folders).
@@ -80,6 +85,26 @@ type CapacityReport struct {
 	BeforeBytesPer    float64 `json:"allocated_bytes_per_transfer_before"`
 	// The file system the run was on.
 	DiskBytes, DiskFreeBytes, DiskInodes, DiskFreeInodes uint64
+	// The machine: cores, load averages (1, 5, 15 min; /proc/loadavg,
+	// empty where there is none) at the start and at the end, and the
+	// whole run's wall time.
+	Cores       int     `json:"cores"`
+	LoadStart   string  `json:"load_average_start"`
+	LoadEnd     string  `json:"load_average_end"`
+	WallSeconds float64 `json:"wall_seconds"`
+}
+
+// loadAverage is the system's 1, 5 and 15 minute load averages, or "".
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // RunCapacity makes the transfers through the ledger alone on a file
@@ -95,6 +120,7 @@ func RunCapacity(ctx context.Context, cfg CapacityConfig, progress func(string))
 	if progress == nil {
 		progress = func(string) {}
 	}
+	wall, load := time.Now(), loadAverage()
 	dir, err := os.MkdirTemp(cfg.Dir, "acquire-capacity-")
 	if err != nil {
 		return nil, err
@@ -126,7 +152,8 @@ func RunCapacity(ctx context.Context, cfg CapacityConfig, progress func(string))
 	if err := capacityTransfers(ctx, l, accounts, cfg.Transfers); err != nil {
 		return nil, err
 	}
-	rep := &CapacityReport{Transfers: cfg.Transfers, Accounts: len(accounts), Seconds: time.Since(start).Seconds()}
+	rep := &CapacityReport{Transfers: cfg.Transfers, Accounts: len(accounts), Seconds: time.Since(start).Seconds(),
+		Cores: runtime.NumCPU(), LoadStart: load}
 	if err := l.Close(); err != nil {
 		return nil, err
 	}
@@ -153,6 +180,7 @@ func RunCapacity(ctx context.Context, cfg CapacityConfig, progress func(string))
 	rep.TargetInodes = rep.SteadyInodesPer*capacityTarget + float64(rep.Tail.Inodes)
 	rep.TargetBytes = rep.SteadyBytesPer*capacityTarget + float64(rep.Tail.BlocksBytes)
 	rep.DiskBytes, rep.DiskFreeBytes, rep.DiskInodes, rep.DiskFreeInodes = diskOf(dir)
+	rep.LoadEnd, rep.WallSeconds = loadAverage(), time.Since(wall).Seconds()
 	return rep, nil
 }
 
@@ -166,6 +194,7 @@ func capacityCompact(ctx context.Context, b *store.Bucket, clk *clock.Manual, ac
 		return err
 	}
 	defer func() { _ = l.Close() }()
+	start := time.Now()
 	for _, acc := range append(accounts, ledger.MintAccount) {
 		for {
 			n, err := l.Compact(ctx, acc)
@@ -181,11 +210,14 @@ func capacityCompact(ctx context.Context, b *store.Bucket, clk *clock.Manual, ac
 	// Every record is looked at once per round: the first round stores
 	// the runs, the later ones (each RecordDeleteDelay on) delete the
 	// record objects and merge and delete runs.
+	rep.SegmentSeconds = time.Since(start).Seconds()
 	for range 3 {
+		start := time.Now()
 		n, err := l.CompactRecords(ctx, rep.Transfers+2*len(accounts)+16)
 		if err != nil {
 			return err
 		}
+		rep.RoundSeconds = append(rep.RoundSeconds, time.Since(start).Seconds())
 		rep.Records += n
 		clk.Advance(ledger.RecordDeleteDelay + time.Minute)
 	}
@@ -270,6 +302,12 @@ func capacityTransfers(ctx context.Context, l *ledger.Ledger, accounts []string,
 func (r *CapacityReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "capacity: %d transfers among %d accounts on the file store (ledger alone, %.0f/s), then compaction in %.1f s (%d segments, %d records into runs)\n",
 		r.Transfers, r.Accounts, float64(r.Transfers)/r.Seconds, r.CompactSeconds, r.Segments, r.Records)
+	rounds := make([]string, len(r.RoundSeconds))
+	for i, s := range r.RoundSeconds {
+		rounds[i] = fmt.Sprintf("%.1f s", s)
+	}
+	fmt.Fprintf(w, "  compaction: segments %.1f s; record passes %s (the first stores the runs, the second deletes the record objects); whole run %.0f s on %d cores, load average %s at the start, %s at the end\n",
+		r.SegmentSeconds, strings.Join(rounds, ", "), r.WallSeconds, r.Cores, orUnknown(r.LoadStart), orUnknown(r.LoadEnd))
 	row := func(name string, u Usage, inodes, bytes float64) {
 		fmt.Fprintf(w, "  %-17s %9d files %9d inodes %12d bytes (%d allocated): %.4f inodes and %.0f bytes allocated per transfer; 10^8: %.3g inodes, %.0f GB\n",
 			name, u.Objects, u.Inodes, u.Bytes, u.BlocksBytes, inodes, bytes, inodes*capacityTarget, bytes*capacityTarget/1e9)
@@ -297,6 +335,13 @@ func (r *CapacityReport) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "  not counted: records younger than the retry horizon (a day by default) stay objects: one inode and one 4 KiB block per transfer of the last day\n")
 	}
 	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 // usage walks dir: files, inodes (files and folders), bytes, and the bytes

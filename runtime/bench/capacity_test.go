@@ -20,14 +20,14 @@ func TestCapacitySmall(t *testing.T) {
 	if rep.RecordObjects.Objects != 0 {
 		t.Fatalf("%d record objects left", rep.RecordObjects.Objects)
 	}
-	if rep.Runs.Objects == 0 || rep.Runs.BlocksBytes == 0 || rep.SteadyInodesPer <= 0 {
+	if rep.Runs.Objects == 0 || rep.Runs.BlocksBytes == 0 || rep.SteadyInodesPer <= 0 || len(rep.RoundSeconds) != 3 || rep.WallSeconds <= 0 {
 		t.Fatalf("no record runs measured: %+v", rep)
 	}
 	var out bytes.Buffer
 	if err := rep.WriteText(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"steady state:", "record runs", "10^8"} {
+	for _, want := range []string{"steady state:", "record runs", "10^8", "this file system:", "record passes", "cores, load average"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("report lacks %q:\n%s", want, out.String())
 		}

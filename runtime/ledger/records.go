@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"compress/gzip"
+	"container/list"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -62,6 +63,12 @@ const (
 	maxFinalScan = 4096
 	// runCacheSize is how many decoded runs a process keeps.
 	runCacheSize = 8
+	// DefaultFilterMemory bounds the bytes of run filters a process keeps
+	// (WithFilterMemory): 1.2 bytes per compacted transfer, so the
+	// filters of about 2·10^8 transfers.
+	DefaultFilterMemory = 256 << 20
+	// filterOverhead is what a kept filter costs besides its bits.
+	filterOverhead = 128
 	// bloomBitsPerRecord and bloomHashes: about 1 % false positives.
 	bloomBitsPerRecord = 10
 	bloomHashes        = 7
@@ -81,6 +88,19 @@ func WithRetryHorizon(d time.Duration) Option {
 	return func(l *Ledger) {
 		if d > 0 {
 			l.horizon = d
+		}
+	}
+}
+
+// WithFilterMemory bounds the bytes of run filters the process keeps
+// (default DefaultFilterMemory): past it, the least recently used are
+// dropped and read again when needed, one get each. A lookup of a new id
+// reads the filters of its bucket's runs, so a bound below what the runs'
+// filters take costs transfers gets.
+func WithFilterMemory(limitBytes int64) Option {
+	return func(l *Ledger) {
+		if limitBytes > 0 {
+			l.runs.filters.limit = limitBytes
 		}
 	}
 }
@@ -164,7 +184,6 @@ type runInfo struct {
 	bucket int
 	level  int
 	seq    uint64
-	filter *runFilter // nil until read
 }
 
 // runView is this process's listing of the runs and their filters.
@@ -174,6 +193,72 @@ type runView struct {
 	buckets [recordBuckets][]*runInfo
 	decoded map[string]*recordRun
 	order   []string
+	filters filterCache
+}
+
+// filterCache holds the filters read, by run key, least recently used
+// first out once they take more than limit bytes (the one just used is
+// kept even if it alone is over). Guarded by runView.mu.
+type filterCache struct {
+	limit int64 // 0: DefaultFilterMemory
+	used  int64
+	lru   list.List // of *cachedFilter, most recently used at the front
+	at    map[string]*list.Element
+	loads int // filters read from the store (tests)
+}
+
+type cachedFilter struct {
+	key  string
+	f    *runFilter
+	size int64
+}
+
+func (c *filterCache) get(key string) *runFilter {
+	e, ok := c.at[key]
+	if !ok {
+		return nil
+	}
+	c.lru.MoveToFront(e)
+	cf, _ := e.Value.(*cachedFilter)
+	return cf.f
+}
+
+func (c *filterCache) put(key string, f *runFilter) {
+	if c.at == nil {
+		c.at = map[string]*list.Element{}
+	}
+	if e, ok := c.at[key]; ok {
+		c.remove(e)
+	}
+	size := int64(len(f.Bloom.Bits)) + filterOverhead
+	for _, k := range f.Merged {
+		size += int64(len(k))
+	}
+	c.at[key] = c.lru.PushFront(&cachedFilter{key: key, f: f, size: size})
+	c.used += size
+	limit := c.limit
+	if limit <= 0 {
+		limit = DefaultFilterMemory
+	}
+	for c.used > limit && c.lru.Len() > 1 {
+		c.remove(c.lru.Back())
+	}
+}
+
+func (c *filterCache) remove(e *list.Element) {
+	cf, _ := e.Value.(*cachedFilter)
+	c.lru.Remove(e)
+	delete(c.at, cf.key)
+	c.used -= cf.size
+}
+
+// retain drops the filters of runs no longer listed.
+func (c *filterCache) retain(listed map[string]bool) {
+	for key, e := range c.at {
+		if !listed[key] {
+			c.remove(e)
+		}
+	}
 }
 
 func (v *runView) cached(key string) *recordRun {
@@ -203,14 +288,7 @@ func (l *Ledger) refreshRuns(ctx context.Context, force bool) error {
 	if !force && !v.at.IsZero() && now.Sub(v.at) < runViewMaxAge && now.Sub(v.at) >= 0 {
 		return nil
 	}
-	old := map[string]*runFilter{}
-	for _, infos := range v.buckets {
-		for _, ri := range infos {
-			if ri.filter != nil {
-				old[ri.key] = ri.filter
-			}
-		}
-	}
+	listed := map[string]bool{}
 	var fresh [recordBuckets][]*runInfo
 	n := 0
 	err := eachObject(ctx, l.b, recordsPre, func(o store.ObjectInfo) error {
@@ -221,22 +299,25 @@ func (l *Ledger) refreshRuns(ctx context.Context, force bool) error {
 		if n++; n > maxRuns {
 			return fmt.Errorf("%w: more than %d record runs", ErrInternal, maxRuns)
 		}
-		fresh[bucket] = append(fresh[bucket], &runInfo{key: o.Key, bucket: bucket, level: level, seq: seq, filter: old[o.Key]})
+		fresh[bucket] = append(fresh[bucket], &runInfo{key: o.Key, bucket: bucket, level: level, seq: seq})
+		listed[o.Key] = true
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	v.buckets, v.at = fresh, now
+	v.filters.retain(listed)
 	return nil
 }
 
 // filterOf reads a run's filter (a run whose filter object is missing,
-// after a crash between the two puts, is read whole).
+// after a crash between the two puts, is read whole). l.runs.mu held.
 func (l *Ledger) filterOf(ctx context.Context, ri *runInfo) (*runFilter, error) {
-	if ri.filter != nil {
-		return ri.filter, nil
+	if f := l.runs.filters.get(ri.key); f != nil {
+		return f, nil
 	}
+	l.runs.filters.loads++
 	var f runFilter
 	_, err := l.b.GetJSON(ctx, ri.key+filterSuffix, &f)
 	if errors.Is(err, store.ErrNotFound) {
@@ -248,8 +329,8 @@ func (l *Ledger) filterOf(ctx context.Context, ri *runInfo) (*runFilter, error) 
 	} else if err != nil {
 		return nil, err
 	}
-	ri.filter = &f
-	return ri.filter, nil
+	l.runs.filters.put(ri.key, &f)
+	return &f, nil
 }
 
 func filterFor(r *recordRun) runFilter {
@@ -514,7 +595,7 @@ func (l *Ledger) finalResolution(ctx context.Context, rec *transferRecord, cut t
 func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 	now := l.clock()
 	cut := now.Add(-l.horizon)
-	var candidates []transferRecord
+	var old []transferRecord
 	moved := 0
 	seen := 0
 	l.runs.mu.Lock()
@@ -536,7 +617,7 @@ func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 			if !o.Modified.IsZero() && o.Modified.After(cut) {
 				continue
 			}
-			if err := l.compactRecord(ctx, o.Key, now, cut, &candidates); err != nil {
+			if err := l.oldRecord(ctx, o.Key, cut, &old); err != nil {
 				return moved, err
 			}
 		}
@@ -544,6 +625,10 @@ func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 		if page.Next == "" {
 			break
 		}
+	}
+	candidates, err := l.deleteMoved(ctx, old, now)
+	if err != nil {
+		return moved, err
 	}
 	final, err := l.finalRecords(ctx, candidates, cut)
 	if err != nil {
@@ -566,37 +651,127 @@ func (l *Ledger) CompactRecords(ctx context.Context, budget int) (int, error) {
 	return moved, nil
 }
 
-// compactRecord handles one record object: deletes it if a run has held
-// it long enough, else adds it to the candidates if it is older than cut
-// (finalRecords then keeps the final ones).
-func (l *Ledger) compactRecord(ctx context.Context, key string, now, cut time.Time, candidates *[]transferRecord) error {
+// oldRecord reads one record object and adds it to old if it was
+// recorded before cut.
+func (l *Ledger) oldRecord(ctx context.Context, key string, cut time.Time, old *[]transferRecord) error {
 	var rec transferRecord
 	if _, err := l.b.GetJSON(ctx, key, &rec); errors.Is(err, store.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return err
 	}
-	if rec.Recorded.After(cut) {
-		return nil
+	if !rec.Recorded.After(cut) {
+		*old = append(*old, rec)
 	}
-	in, runKey, err := l.lookupRun(ctx, rec.ID, false)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		if !sameRequest(in.TransferRequest, rec.TransferRequest) {
-			return internal("transfer %s: record differs from its run %s", rec.ID, runKey)
-		}
-		l.runs.mu.Lock()
-		created, err := l.runCreated(ctx, runKey)
-		l.runs.mu.Unlock()
-		if err != nil || now.Sub(created) < RecordDeleteDelay {
-			return err
-		}
-		return l.deleteRecord(ctx, &rec)
-	}
-	*candidates = append(*candidates, rec)
 	return nil
+}
+
+// deleteMoved deletes the objects of those of recs that a run has held
+// for RecordDeleteDelay, and answers the others that no run holds (the
+// candidates to move). The records are looked up a bucket at a time, so
+// that each run is read once per pass: looked up one by one in the order
+// of the listing, nearly every record would read and decode its
+// bucket's run again (a process caches runCacheSize of them, and the
+// listing's order is not the buckets').
+func (l *Ledger) deleteMoved(ctx context.Context, recs []transferRecord, now time.Time) ([]transferRecord, error) {
+	var byBucket [recordBuckets][]transferRecord
+	for _, rec := range recs {
+		b := bucketOf(rec.ID)
+		byBucket[b] = append(byBucket[b], rec)
+	}
+	var candidates []transferRecord
+	for bucket, group := range byBucket {
+		if len(group) == 0 {
+			continue
+		}
+		in, err := l.lookupRuns(ctx, bucket, group)
+		if err != nil {
+			return nil, err
+		}
+		for i := range group {
+			rec := &group[i]
+			f, ok := in[rec.ID]
+			if !ok {
+				candidates = append(candidates, *rec)
+				continue
+			}
+			if !sameRequest(f.rec.TransferRequest, rec.TransferRequest) {
+				return nil, internal("transfer %s: record differs from its run %s", rec.ID, f.run)
+			}
+			l.runs.mu.Lock()
+			created, err := l.runCreated(ctx, f.run)
+			l.runs.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			if now.Sub(created) < RecordDeleteDelay {
+				continue
+			}
+			if err := l.deleteRecord(ctx, rec); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return candidates, nil
+}
+
+// inRun is a record found in a run, and the run's key.
+type inRun struct {
+	rec *transferRecord
+	run string
+}
+
+// lookupRuns is lookupRun for many records of one bucket: it reads each
+// of the bucket's runs at most once (twice if a run was merged away
+// meanwhile and the listing is refreshed), and answers those found.
+func (l *Ledger) lookupRuns(ctx context.Context, bucket int, recs []transferRecord) (map[string]inRun, error) {
+	v := &l.runs
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	found := map[string]inRun{}
+	var maybe []string
+	for attempt := 0; attempt < 2; attempt++ {
+		if err := l.refreshRuns(ctx, attempt > 0); err != nil {
+			return nil, err
+		}
+		gone := false
+		for _, ri := range v.buckets[bucket] {
+			f, err := l.filterOf(ctx, ri)
+			if err != nil {
+				return nil, err
+			}
+			if f == nil {
+				gone = true // merged and deleted since the listing
+				continue
+			}
+			maybe = maybe[:0]
+			for i := range recs {
+				if _, ok := found[recs[i].ID]; !ok && f.Bloom.has(recs[i].ID) {
+					maybe = append(maybe, recs[i].ID)
+				}
+			}
+			if len(maybe) == 0 {
+				continue
+			}
+			r, err := l.readRun(ctx, ri.key)
+			if err != nil {
+				return nil, err
+			}
+			if r == nil {
+				gone = true
+				continue
+			}
+			for _, id := range maybe {
+				if rec := r.find(id); rec != nil {
+					found[id] = inRun{rec: rec, run: ri.key}
+				}
+			}
+		}
+		if !gone || len(found) == len(recs) {
+			break
+		}
+	}
+	return found, nil
 }
 
 func (l *Ledger) runCreated(ctx context.Context, key string) (time.Time, error) {
@@ -684,7 +859,8 @@ func (l *Ledger) putRun(ctx context.Context, r *recordRun) (bool, error) {
 	if err := l.step("run-stored"); err != nil {
 		return false, err
 	}
-	l.runs.buckets[r.Bucket] = append(l.runs.buckets[r.Bucket], &runInfo{key: key, bucket: r.Bucket, level: r.Level, seq: r.Seq, filter: &f})
+	l.runs.buckets[r.Bucket] = append(l.runs.buckets[r.Bucket], &runInfo{key: key, bucket: r.Bucket, level: r.Level, seq: r.Seq})
+	l.runs.filters.put(key, &f)
 	return true, nil
 }
 
@@ -747,7 +923,11 @@ func (l *Ledger) mergeBucket(ctx context.Context, bucket int, infos []*runInfo, 
 		runs = runs[:runsPerMerge]
 		total := 0
 		for _, ri := range runs {
-			total += ri.filter.Count
+			f, err := l.filterOf(ctx, ri)
+			if err != nil || f == nil {
+				return err // nil: gone since the listing; the next pass merges
+			}
+			total += f.Count
 		}
 		if total > maxRunRecords {
 			continue
@@ -839,10 +1019,18 @@ func (l *Ledger) eachRun(ctx context.Context, fn func(key string, r *recordRun, 
 		}
 		earlier := func(id string) (bool, error) {
 			for j := i - 1; j >= 0 && live[j].bucket == ri.bucket; j-- {
-				if !live[j].filter.Bloom.has(id) {
+				l.runs.mu.Lock()
+				f, err := l.filterOf(ctx, live[j])
+				if err != nil || f == nil || !f.Bloom.has(id) {
+					l.runs.mu.Unlock()
+					if err == nil && f == nil {
+						err = fmt.Errorf("ledger: record run %s vanished during the audit", live[j].key)
+					}
+					if err != nil {
+						return false, err
+					}
 					continue
 				}
-				l.runs.mu.Lock()
 				o, err := l.readRun(ctx, live[j].key)
 				l.runs.mu.Unlock()
 				if err != nil {
