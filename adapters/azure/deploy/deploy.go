@@ -31,7 +31,9 @@
 //
 // Tags (Function.Tags under the deployer's own) go on every object that
 // takes ARM tags: the workspace, the component, the plan, the app and the
-// secret. Role assignments and containers take none.
+// secret. Role assignments and containers take none. Tags reads the app's
+// back (deployer.TagReader), the deployer's own left out; a caller may not
+// set one of those keys (CheckTag).
 //
 // The public URL is https://<name>.azurewebsites.net unless the app's
 // answer names another default host name. Read finds a deployment by the
