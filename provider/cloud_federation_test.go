@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -25,6 +27,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/openacquire/acquire/adapters/aws/s3store"
+	"github.com/openacquire/acquire/adapters/azure/blobstore"
 	"github.com/openacquire/acquire/adapters/deployer"
 	"github.com/openacquire/acquire/adapters/gcp/gcsstore"
 	"github.com/openacquire/acquire/adapters/servertest"
@@ -42,7 +45,8 @@ import (
 // boundary running the real function handler, its buckets on a real S3
 // server, versitygw) and region "us" on a local host.
 type cloudRig struct {
-	cloud    string // aws (buckets on versitygw) or gcp (fake-gcs-server)
+	cloud    string // aws (buckets on versitygw), gcp (fake-gcs-server) or azure (Azurite)
+	prefix   string // of the store's buckets (on a server shared by several rigs)
 	h        *adminHost
 	fake     *fakeDeployer
 	artifact string
@@ -52,20 +56,31 @@ type cloudRig struct {
 	accounts int // accounts the stranger opened: each call opens another
 }
 
-func newCloudRig(t *testing.T, cloud string) *cloudRig {
+// newCloudRig starts the rig; an azure rig's containers are made on the
+// Azurite at azurite (its dev account's blob endpoint), named after the
+// test's engine so that the engines share the server.
+func newCloudRig(t *testing.T, cloud, azurite string) *cloudRig {
 	t.Helper()
 	ctx := context.Background()
 	h := startAdminHost(t)
 	if _, err := h.admin.Deploy(ctx, "reg", host.Spec{Kind: registry.Kind}); err != nil {
 		t.Fatal(err)
 	}
-	buckets := []string{"reg-eu", "acct-eu", "stranger"}
+	prefix := ""
+	if cloud == "azure" {
+		prefix = t.Name()[strings.LastIndex(t.Name(), "/")+1:] + "-"
+	}
+	buckets := []string{prefix + "reg-eu", prefix + "acct-eu", prefix + "stranger"}
 	var bucketURL func(string) string
 	artifact := testArtifact(t, "aws-lambda-arm64.zip")
-	if cloud == "gcp" {
+	switch cloud {
+	case "gcp":
 		bucketURL = gcsBuckets(t, buckets)
 		artifact = testArtifact(t, "gcp-run-amd64.tar")
-	} else {
+	case "azure":
+		bucketURL = azureContainers(t, azurite, buckets)
+		artifact = testArtifact(t, "azure-functions-amd64.zip")
+	default:
 		bucketURL = s3Buckets(t, buckets)
 	}
 	t.Setenv(EnvSecretSeed, "test-seed-for-cloud-federation")
@@ -77,7 +92,8 @@ func newCloudRig(t *testing.T, cloud string) *cloudRig {
 
 	s3store.Register()
 	gcsstore.Register()
-	b, err := store.Open(ctx, bucketURL("stranger"))
+	blobstore.Register()
+	b, err := store.Open(ctx, bucketURL(prefix+"stranger"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +106,7 @@ func newCloudRig(t *testing.T, cloud string) *cloudRig {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = stranger
-	return &cloudRig{cloud: cloud, h: h, fake: fake, artifact: artifact, stranger: stranger}
+	return &cloudRig{cloud: cloud, prefix: prefix, h: h, fake: fake, artifact: artifact, stranger: stranger}
 }
 
 // s3Buckets makes buckets on versitygw (the provider reaches them with
@@ -132,16 +148,62 @@ func gcsBuckets(t *testing.T, names []string) func(string) string {
 	}
 }
 
+// azureContainers makes containers on Azurite and answers their store
+// URLs as the Azure deployer records them (azblob://<container>?account=
+// <storage account>, no endpoint): the provider reaches the account
+// through the connection string set here, whose BlobEndpoint is Azurite,
+// as the function's own store URL would be resolved on Azure.
+func azureContainers(t *testing.T, end string, names []string) func(string) string {
+	ctx := context.Background()
+	t.Setenv(blobstore.EnvConnectionString, "DefaultEndpointsProtocol=http;AccountName="+servertest.AzuriteAccount+
+		";AccountKey="+servertest.AzuriteKey+";BlobEndpoint="+end+";")
+	cred, err := azblob.NewSharedKeyCredential(servertest.AzuriteAccount, servertest.AzuriteKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := azblob.NewClientWithSharedKeyCredential(end+"/", cred, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if _, err := c.CreateContainer(ctx, n, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func(container string) string {
+		return "azblob://" + container + "?account=" + servertest.AzuriteAccount
+	}
+}
+
+// azureDeployment is the rig's Azure subscription and resource group.
+const azureDeployment = "azure/00000000-0000-0000-0000-000000000000/acquire/"
+
 // ref is a deployment of the rig's cloud, as acquire_service imports it.
 func (r *cloudRig) ref(name string) string {
-	if r.cloud == "gcp" {
+	switch r.cloud {
+	case "gcp":
 		return "gcp/my-project/europe-west1/" + name
+	case "azure":
+		return azureDeployment + name
 	}
 	return "aws/us-east-1/" + name
 }
 
 // place is a service's platform block and store on the rig's cloud.
 func (r *cloudRig) place(bucket string) string {
+	if r.cloud == "azure" {
+		return fmt.Sprintf(`platform {
+    azure {
+      subscription    = "00000000-0000-0000-0000-000000000000"
+      resource_group  = "acquire"
+      location        = "uksouth"
+      storage_account = %q
+      key_vault       = "acquire-kv"
+      artifact        = %q
+    }
+  }
+  store = { azure = { container = %q } }`, servertest.AzuriteAccount, r.artifact, bucket)
+	}
 	if r.cloud == "gcp" {
 		return fmt.Sprintf(`platform {
     gcp {
@@ -198,7 +260,7 @@ resource "acquire_registry_peering" "us_eu" {
   label      = "eu"
   depends_on = [acquire_registry_peering.eu_us]
 }
-`, u, r.place("reg-eu"), r.place("acct-eu"), r.ref("reg-eu"))
+`, u, r.place(r.prefix+"reg-eu"), r.place(r.prefix+"acct-eu"), r.ref("reg-eu"))
 	if trust {
 		cfg += fmt.Sprintf(`
 resource "acquire_trust" "stranger" {
@@ -304,146 +366,176 @@ func (r *cloudRig) impostor(t *testing.T) string {
 // plan. The cloud is the fake at the deployer boundary over versitygw;
 // nothing here ran on a live cloud.
 func TestAccCloudPeeringAndTrust(t *testing.T) {
-	forEachEngine(t, func(t *testing.T) {
-		r := newCloudRig(t, "aws")
-		ctx := context.Background()
-		u := r.h.env.URL
-		resource.Test(t, resource.TestCase{
-			ProtoV6ProviderFactories: testAccProviders,
-			Steps: scanEveryApply([]resource.TestStep{
-				{
-					Config: r.config(false, fmt.Sprintf(`
+	forEachEngine(t, func(t *testing.T) { peeringAndTrustOn(t, "aws", "") })
+}
+
+// TestAccCloudPeeringAndTrustOnAzure: the same steps (but the plan-only
+// ones, which no platform changes) with the services on the azure
+// platform block, referred to as azure/<subscription>/<resource
+// group>/<name>, and their containers on Azurite, reached through the
+// store URL the Azure deployer records (account only) and a connection
+// string: peering through a registry opened on Azure Blob, the trust
+// record there read by the running function, import, drift on both sides,
+// destroy, the impostor peer, trust of a non-service, a nonexistent
+// import. The Azure deployer itself (ARM, Key Vault) is tested at the
+// SDK's fake servers in adapters/azure/deploy; here the cloud is the fake
+// at the deployer boundary.
+func TestAccCloudPeeringAndTrustOnAzure(t *testing.T) {
+	azurite := ""
+	if os.Getenv("TF_ACC") != "" { // started once, for both engines (forEachEngine skips without TF_ACC)
+		azurite = servertest.Start(t, servertest.Azurite) + "/" + servertest.AzuriteAccount
+	}
+	forEachEngine(t, func(t *testing.T) { peeringAndTrustOn(t, "azure", azurite) })
+}
+
+// peeringAndTrustOn runs TestAccCloudPeeringAndTrust's steps on cloud
+// (aws: all of them; another cloud: all but the plan-only ones).
+func peeringAndTrustOn(t *testing.T, cloud, azurite string) {
+	r := newCloudRig(t, cloud, azurite)
+	ctx := context.Background()
+	u := r.h.env.URL
+	var planOnly []resource.TestStep
+	if cloud == "aws" {
+		planOnly = []resource.TestStep{
+			{
+				Config: r.config(false, fmt.Sprintf(`
 resource "acquire_trust" "both" {
-  deployment = "aws/us-east-1/acct-eu"
-  host_url   = %q
+  deployment = %[2]q
+  host_url   = %[1]q
   service    = "%[1]s/accounting"
   trusted    = "%[1]s/access"
 }
-`, u)),
-					PlanOnly:    true,
-					ExpectError: regexp.MustCompile(`(?s)deployment.*host_url|host_url.*deployment`),
-				},
-				badTrustLists(r.config(false, ""), `settings = { trusted_identities = "https://a.example/identity" }
+`, u, r.ref("acct-eu"))),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)deployment.*host_url|host_url.*deployment`),
+			},
+			badTrustLists(r.config(false, ""), `settings = { trusted_identities = "https://a.example/identity" }
   trusted_identities = ["https://a.example/identity"]`, `trusted_identities:\s+also\s+given\s+as\s+settings.trusted_identities`),
-				badTrustLists(r.config(false, ""), `trusted_identities = ["https://a.example/identity", "ftp://b.example/x"]`,
-					`trusted_identities\[1\]:`),
-				badTrustLists(r.config(false, ""), `trusted_identities = ["https://a.example/identity", "https://a.example/identity/"]`,
-					`trusted_identities\[1\]:\s+https://a.example/identity/\s+is\s+already\s+listed`),
-				badTrustLists(r.config(false, ""), `trusted_services = ["https://c.example/access"]`,
-					`trusted_services:\s+a\s+storage\s+service\s+takes\s+no\s+trusted\s+services`),
-				{
-					Config: r.config(false, fmt.Sprintf(`
+			badTrustLists(r.config(false, ""), `trusted_identities = ["https://a.example/identity", "ftp://b.example/x"]`,
+				`trusted_identities\[1\]:`),
+			badTrustLists(r.config(false, ""), `trusted_identities = ["https://a.example/identity", "https://a.example/identity/"]`,
+				`trusted_identities\[1\]:\s+https://a.example/identity/\s+is\s+already\s+listed`),
+			badTrustLists(r.config(false, ""), `trusted_services = ["https://c.example/access"]`,
+				`trusted_services:\s+a\s+storage\s+service\s+takes\s+no\s+trusted\s+services`),
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: scanEveryApply(append(planOnly, []resource.TestStep{
+			{
+				Config: r.config(false, fmt.Sprintf(`
 resource "acquire_registry_peering" "impostor" {
-  deployment = "aws/us-east-1/reg-eu"
+  deployment = %q
   registry   = acquire_service.registry.url
   peer       = %q
 }
-`, r.impostor(t))),
-					ExpectError: regexp.MustCompile(`challenge`),
-				},
-				{
-					// Before any trust: the stranger is refused by name.
-					PreConfig: func() {},
-					Config:    r.config(false, ""),
-					Check: resource.ComposeTestCheckFunc(
-						r.peeredBoth(registry.PeerActive),
-						resource.TestCheckResourceAttr("acquire_registry_peering.eu_us", "service_name", "reg-eu"),
-						resource.TestCheckResourceAttrSet("acquire_registry_peering.eu_us", "peer_region"),
-						func(s *terraform.State) error {
-							err := r.cashAsStranger(ctx, s)
-							if !errors.Is(err, auth.ErrServiceNotTrusted) || !strings.Contains(err.Error(), r.stranger.URL()) {
-								return fmt.Errorf("an untrusted service must be refused by name: %w", err)
-							}
-							return r.checkTrustLists(u)
-						},
-					),
-				},
-				{
-					Config: r.config(true, ""),
-					Check: resource.ComposeTestCheckFunc(
-						resource.TestCheckResourceAttr("acquire_trust.stranger", "service_name", "acct-eu"),
-						func(s *terraform.State) error {
-							time.Sleep(200 * time.Millisecond) // past the trust record's stranger rate limit
-							if err := r.cashAsStranger(ctx, s); err != nil {
-								return fmt.Errorf("trusted through acquire_trust, the running function still refuses: %w", err)
-							}
-							return nil
-						},
-					),
-				},
-				{ResourceName: "acquire_registry_peering.eu_us", ImportState: true, ImportStateVerify: true,
-					ImportStateId: "aws/us-east-1/reg-eu," + u + "/reg", ImportStateVerifyIgnore: []string{"state"}},
-				{ResourceName: "acquire_trust.stranger", ImportState: true, ImportStateVerify: true,
-					ImportStateId: "aws/us-east-1/acct-eu," + r.stranger.URL()},
-				{ResourceName: "acquire_registry_peering.eu_us", ImportState: true,
-					ImportStateId: "aws/us-east-1/reg-eu,https://nowhere.example/reg",
-					ExpectError:   regexp.MustCompile(`(?i)non-existent|nonexistent|does not exist`)},
-				{
-					// Drift: unpeered on the cloud side, untrusted out of band.
-					PreConfig: func() {
-						t2, _ := parseDeployment("aws/us-east-1/reg-eu")
-						l, err := r.h.admin.Peers(ctx, "reg")
-						if err != nil {
-							t.Fatal(err)
+`, r.ref("reg-eu"), r.impostor(t))),
+				ExpectError: regexp.MustCompile(`challenge`),
+			},
+			{
+				// Before any trust: the stranger is refused by name.
+				PreConfig: func() {},
+				Config:    r.config(false, ""),
+				Check: resource.ComposeTestCheckFunc(
+					r.peeredBoth(registry.PeerActive),
+					resource.TestCheckResourceAttr("acquire_registry_peering.eu_us", "service_name", "reg-eu"),
+					resource.TestCheckResourceAttrSet("acquire_registry_peering.eu_us", "peer_region"),
+					func(s *terraform.State) error {
+						err := r.cashAsStranger(ctx, s)
+						if !errors.Is(err, auth.ErrServiceNotTrusted) || !strings.Contains(err.Error(), r.stranger.URL()) {
+							return fmt.Errorf("an untrusted service must be refused by name: %w", err)
 						}
-						if err := withCloudService(ctx, nil, t2, func(h *host.Host, _ string) error {
-							_, err := h.RemovePeer(ctx, registry.Kind, l.Region)
-							return err
-						}); err != nil {
-							t.Fatal(err)
-						}
-						r.untrust(t)
+						return r.checkTrustLists(u)
 					},
-					Config: r.config(true, ""),
-					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction("acquire_registry_peering.eu_us", plancheck.ResourceActionCreate),
-						plancheck.ExpectResourceAction("acquire_trust.stranger", plancheck.ResourceActionCreate),
-					}},
-					Check: r.peeredBoth(registry.PeerActive),
-				},
-				{
-					// Drift on the other side: the local registry unpeered.
-					PreConfig: func() {
-						_, region, err := r.cloudPeers(ctx)
-						if err != nil {
-							t.Fatal(err)
+				),
+			},
+			{
+				Config: r.config(true, ""),
+				Check: resource.ComposeTestCheckFunc(
+					resource.TestCheckResourceAttr("acquire_trust.stranger", "service_name", "acct-eu"),
+					func(s *terraform.State) error {
+						time.Sleep(200 * time.Millisecond) // past the trust record's stranger rate limit
+						if err := r.cashAsStranger(ctx, s); err != nil {
+							return fmt.Errorf("trusted through acquire_trust, the running function still refuses: %w", err)
 						}
-						if _, err := r.h.admin.RemovePeer(ctx, "reg", region); err != nil {
-							t.Fatal(err)
-						}
+						return nil
 					},
-					Config: r.config(true, ""),
-					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectResourceAction("acquire_registry_peering.us_eu", plancheck.ResourceActionCreate),
-					}},
-					Check: r.peeredBoth(registry.PeerActive),
+				),
+			},
+			{ResourceName: "acquire_registry_peering.eu_us", ImportState: true, ImportStateVerify: true,
+				ImportStateId: r.ref("reg-eu") + "," + u + "/reg", ImportStateVerifyIgnore: []string{"state"}},
+			{ResourceName: "acquire_trust.stranger", ImportState: true, ImportStateVerify: true,
+				ImportStateId: r.ref("acct-eu") + "," + r.stranger.URL()},
+			{ResourceName: "acquire_registry_peering.eu_us", ImportState: true,
+				ImportStateId: r.ref("reg-eu") + ",https://nowhere.example/reg",
+				ExpectError:   regexp.MustCompile(`(?i)non-existent|nonexistent|does not exist`)},
+			{
+				// Drift: unpeered on the cloud side, untrusted out of band.
+				PreConfig: func() {
+					t2, _ := parseDeployment(r.ref("reg-eu"))
+					l, err := r.h.admin.Peers(ctx, "reg")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := withCloudService(ctx, nil, t2, func(h *host.Host, _ string) error {
+						_, err := h.RemovePeer(ctx, registry.Kind, l.Region)
+						return err
+					}); err != nil {
+						t.Fatal(err)
+					}
+					r.untrust(t)
 				},
-				{
-					Config: r.config(true, fmt.Sprintf(`
+				Config: r.config(true, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("acquire_registry_peering.eu_us", plancheck.ResourceActionCreate),
+					plancheck.ExpectResourceAction("acquire_trust.stranger", plancheck.ResourceActionCreate),
+				}},
+				Check: r.peeredBoth(registry.PeerActive),
+			},
+			{
+				// Drift on the other side: the local registry unpeered.
+				PreConfig: func() {
+					_, region, err := r.cloudPeers(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := r.h.admin.RemovePeer(ctx, "reg", region); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: r.config(true, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("acquire_registry_peering.us_eu", plancheck.ResourceActionCreate),
+				}},
+				Check: r.peeredBoth(registry.PeerActive),
+			},
+			{
+				Config: r.config(true, fmt.Sprintf(`
 resource "acquire_trust" "nothing" {
-  deployment = "aws/us-east-1/acct-eu"
+  deployment = %q
   service    = acquire_service.accounting.url
   trusted    = "%s/nowhere"
 }
-`, u)),
-					ExpectError: regexp.MustCompile(`does\s+not\s+answer\s+as\s+an\s+Acquire\s+service`),
-				},
-				{Config: r.config(true, "")},
-			}, checkNoSecretsInState(func() []string { return append(r.fake.secretValues(), servertest.S3Secret) })),
-			CheckDestroy: func(*terraform.State) error {
-				if err := peered(r.h, map[string]string{})(nil); err != nil {
-					return err
-				}
-				list, err := r.trustRecord(ctx)
-				if err != nil && !errors.Is(err, errGone) {
-					return err
-				}
-				if len(list) != 0 {
-					return fmt.Errorf("trust record after destroy: %v", list)
-				}
-				return nil
+`, r.ref("acct-eu"), u)),
+				ExpectError: regexp.MustCompile(`does\s+not\s+answer\s+as\s+an\s+Acquire\s+service`),
 			},
-		})
+			{Config: r.config(true, "")},
+		}...), checkNoSecretsInState(func() []string {
+			return append(r.fake.secretValues(), servertest.S3Secret, servertest.AzuriteKey)
+		})),
+		CheckDestroy: func(*terraform.State) error {
+			if err := peered(r.h, map[string]string{})(nil); err != nil {
+				return err
+			}
+			list, err := r.trustRecord(ctx)
+			if err != nil && !errors.Is(err, errGone) {
+				return err
+			}
+			if len(list) != 0 {
+				return fmt.Errorf("trust record after destroy: %v", list)
+			}
+			return nil
+		},
 	})
 }
 
@@ -512,7 +604,7 @@ func (r *cloudRig) untrust(t *testing.T) {
 // trust, destroy.
 func TestAccCloudPeeringAndTrustOnGCP(t *testing.T) {
 	forEachEngine(t, func(t *testing.T) {
-		r := newCloudRig(t, "gcp")
+		r := newCloudRig(t, "gcp", "")
 		ctx := context.Background()
 		u := r.h.env.URL
 		trusted := func(s *terraform.State) error {

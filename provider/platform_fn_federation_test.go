@@ -215,6 +215,14 @@ resource "acquire_trust" "missing" {
 					ExpectError: regexp.MustCompile(`(?s)deployment.*FN_API_URL`),
 				},
 				{
+					// A malformed UID in settlement_peers is refused at plan, named.
+					Config: strings.Replace(r.config(false), `name     = "acct-eu"`,
+						`name     = "acct-eu"
+  settings = { settlement_peers = "acco-12@zz, https://us.example/accounting" }`, 1),
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(`settlement_peers:\s+"acco-12@zz"\s+must\s+be\s+an\s+accounting\s+service's`),
+				},
+				{
 					Config: r.config(false),
 					Check: resource.ComposeTestCheckFunc(r.peeredBoth,
 						resource.TestCheckResourceAttr("acquire_registry_peering.eu_us", "service_name", "reg-eu"),

@@ -166,9 +166,10 @@ func functionAttributes(k platformKind) map[string]schema.Attribute {
 			"every object the deployer makes for this service, over the provider's default_tags (at most %d in all). A change "+
 			"updates every object in place.", MaxTags)},
 		"tags_all": schema.MapAttribute{Computed: true, ElementType: types.StringType, Description: "Every tag on the service's " +
-			"objects: the provider's default_tags under tags (the deployer's own acquire-service left out). Planned from the " +
-			"configuration, so a default_tags change alone updates the service in place; read back from the deployment (AWS, " +
-			"GCP, Fn), so a tag changed out of band shows as drift and the next apply puts the configured ones back."},
+			"objects: the provider's default_tags under tags (the deployer's own tags, acquire-service and Azure's acquire-*, left out). " +
+			"Planned from the configuration, so a default_tags change alone updates the service in place; read back from the " +
+			"deployment's main object (AWS, GCP, Azure, Fn), so a tag changed out of band shows as drift and the next apply puts " +
+			"the configured ones back."},
 	}
 }
 

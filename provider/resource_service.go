@@ -170,7 +170,9 @@ func (r *serviceResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 					"identity: session_life_s, the whole seconds (60 to 86400) a session lasts once approved; default 86400, or a local host's --session-life-s; " +
 					"accounting, access, storage and compute: trusted_identities, and accounting and access: trusted_services, comma-separated " +
 					"URL lists kept for compatibility: use the trusted_identities and trusted_services attributes; " +
-					"accounting: settlement_peers, the comma-separated URLs of other regions' accounting services it settles cross-region transfers with, each naming the other). Checked at plan time."},
+					"accounting: settlement_peers, the other regions' accounting services it settles cross-region transfers with, each naming the other, " +
+					"comma-separated, each by URL or by UID (kind-<id>@<region>, resolved through its home registry when first needed, its keys " +
+					"checked there). Checked at plan time."},
 			"trusted_identities": schema.ListAttribute{Optional: true, ElementType: types.StringType,
 				Description: fmt.Sprintf("Accounting, access, storage and compute: the URLs of the identity services (of any region) "+
 					"whose users may act on the service, at most %d. Unset trusts none but a deployment's admin's identity service: "+

@@ -48,3 +48,12 @@ func Step(ctx context.Context, step string, fields ...any) (done func(err error)
 		o(ctx, StepEvent{Step: step, Fields: fields, Done: true, Duration: time.Since(start), Err: err})
 	}
 }
+
+// Do runs fn as one step reported to ctx's observer (Step around it) and
+// answers fn's error; a step that answers values sets them from fn.
+func Do(ctx context.Context, step string, fn func() error, fields ...any) error {
+	done := Step(ctx, step, fields...)
+	err := fn()
+	done(err)
+	return err
+}

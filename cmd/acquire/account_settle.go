@@ -106,7 +106,7 @@ func printSettlement(w io.Writer, st *settlement.Status) {
 	fmt.Fprintf(w, "Transfer %s: %s %s from %s to %s at %s", st.ID, st.State, st.Amount, st.From, st.To, st.Peer)
 	switch {
 	case st.State == settlement.Held:
-		fmt.Fprintf(w, " (held there as %s until %s)", st.PeerCredit, st.ReceiptBy.Format(time.RFC3339))
+		fmt.Fprintf(w, " (held there as %s until %s: %s)", st.PeerCredit, st.ReceiptBy.Format(time.RFC3339), heldDecider(st))
 	case st.Receipted != nil:
 		fmt.Fprintf(w, " (%s receipted", st.Receipted)
 		if st.Resolution != "" {
@@ -120,6 +120,15 @@ func printSettlement(w io.Writer, st *settlement.Status) {
 	fmt.Fprintln(w)
 }
 
+// heldDecider says who settles a held transfer, and how the payer learns it.
+func heldDecider(st *settlement.Status) string {
+	if st.DecidedBy != settlement.DecidedByPayee {
+		return "the other side decides"
+	}
+	return "the payee there receipts (part of) it or refunds it; if neither by then, it expires there and comes back to you. " +
+		"Run the transfer again with the same --id, or wait for the sweep, to learn which"
+}
+
 func newAccountTransferStatusCmd(g *globals, af *accountFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "transfer-status ID",
@@ -131,8 +140,12 @@ learned), committed (paid into the other region; for a --receipt-by transfer,
 the receipted part, the rest came back), returned (the other side did not
 credit it, or its payee refunded it or it expired there; the money came back)
 or declined (your account could not pay it; nothing moved). A --receipt-by
-transfer held at the other side shows pending here: run the transfer again
-with the same --id to ask the other side.`,
+transfer the other side holds for its payee is held: peer_transfer is the
+hold's id there, receipt_by its deadline, and decided_by "payee": the payee
+receipts (part of) it or refunds it, and if neither by receipt_by it expires
+there and the money comes back. This command asks only your own accounting
+service: run the transfer again with the same --id (or wait for its sweep) to
+learn the outcome, which it then shows.`,
 		Example: "  acquire account transfer-status order-42 -o json",
 		Args:    exactArgs(1, "exactly one ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -242,6 +242,15 @@ func TestAccountTransferAcrossRegionsProvisional(t *testing.T) {
 	if b := us.c.mustJSON("", "account", "balance", "main"); b["receivable"] != "10.000000" || b["balance"] != "0.000000" {
 		t.Fatalf("bob while held: %v", b)
 	}
+	// Its status says it is held there, until when, and who decides.
+	if s := eu.c.mustJSON("", "account", "transfer-status", "h-1"); s["state"] != "held" || s["peer_transfer"] != xr ||
+		s["decided_by"] != "payee" || s["receipt_by"] != st["receipt_by"] {
+		t.Fatalf("status while held: %v", s)
+	}
+	if text := eu.c.run("", "account", "transfer-status", "h-1"); text.code != 0 || !strings.Contains(text.stdout, ": held ") ||
+		!strings.Contains(text.stdout, xr) || !strings.Contains(text.stdout, "the payee there receipts") {
+		t.Fatalf("text status while held: exit %d\n%s%s", text.code, text.stdout, text.stderr)
+	}
 	carl.c.wantError(exitError, "PermissionError", "", "account", "receipt", xr, "--amount", "1")
 	carl.c.wantError(exitError, "PermissionError", "", "account", "refund", xr)
 	us.c.wantError(exitRefused, "OverReceiptError", "", "account", "receipt", xr, "--amount", "10.000001")

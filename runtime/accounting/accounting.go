@@ -261,10 +261,12 @@ func (a *Accounting) AddAdmin(ctx context.Context, identityURL, userUID string) 
 }
 
 // Expire releases the funds of provisional transfers whose receipt_by has
-// passed, and finishes cross-region transfers in flight whose peer
-// answers now; the host runs it with its periodic sweep.
+// passed, keeps the settlement peers' keys warm, and finishes
+// cross-region transfers in flight whose peer answers now; the host runs
+// it with its periodic sweep.
 func (a *Accounting) Expire(ctx context.Context) (int, error) {
 	n, err := a.l.Expire(ctx, a.svc.Now())
+	a.WarmPeerKeys(ctx) // before the settlement sweep, which calls the peers
 	m, serr := a.settler.Sweep(ctx, a.svc.Now())
 	return n + m, errors.Join(err, serr)
 }

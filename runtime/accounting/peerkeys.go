@@ -120,6 +120,28 @@ func (a *Accounting) peerKeys(ctx context.Context, url string, refresh bool) (*c
 	return k, nil
 }
 
+// WarmPeerKeys looks up the keys of every settlement peer that are not
+// cached or are due for a refresh, and says how many peers' keys it has.
+// A transfer that finds them missing waits for the lookups through the
+// peer's home region, on both sides (measured: ~350 ms of the first
+// transfer behind a 50 ms round trip, docs/design/federation.md); the
+// host's sweep runs this, so only a transfer before the first sweep after
+// a start or a peering pays them. Failures are left to the transfers that
+// need the keys (each lookup is bounded by the settlement's peer timeout).
+func (a *Accounting) WarmPeerKeys(ctx context.Context) int {
+	ctx, cancel := context.WithTimeout(ctx, settlement.DefaultPeerTimeout)
+	defer cancel()
+	n := 0
+	for _, u := range a.peers.urls(ctx) {
+		if _, err := a.peerKeys(ctx, u, false); err != nil {
+			a.svc.Logger().Debug("settlement peer's keys not warmed", "peer", u, "err", err)
+			continue
+		}
+		n++
+	}
+	return n
+}
+
 func (a *Accounting) peerCerts(ctx context.Context, url string, refresh bool) ([]*crypto.PublicKey, error) {
 	k, err := a.peerKeys(ctx, url, refresh)
 	if err != nil {

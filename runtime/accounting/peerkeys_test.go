@@ -178,3 +178,24 @@ func TestSettlementPeerKeysNeedARegistryOrAnExplicitChoice(t *testing.T) {
 		t.Fatalf("a UID peer with keys pinned by URL: %v", err)
 	}
 }
+
+// The sweep warms the settlement peers' keys: none before the regions
+// peer (the lookup is refused; nothing else changes), each peer's once
+// they have, so the first transfer does not wait for the lookups.
+func TestWarmPeerKeys(t *testing.T) {
+	ctx := context.Background()
+	lnEU, lnUS := listen(t), listen(t)
+	kinds := []string{registry.Kind, accounting.Kind}
+	eu := hosttest.Start(t, hosttest.Options{Kinds: kinds, Listener: lnEU, SettlementPeers: []string{accURL(lnUS)}})
+	us := hosttest.Start(t, hosttest.Options{Kinds: kinds, Listener: lnUS, SettlementPeers: []string{accURL(lnEU)}})
+	if n := eu.Host.Accounting.WarmPeerKeys(ctx); n != 0 {
+		t.Fatalf("warmed %d peers' keys before the regions peered", n)
+	}
+	peerRegistries(t, eu, us)
+	if n, m := eu.Host.Accounting.WarmPeerKeys(ctx), us.Host.Accounting.WarmPeerKeys(ctx); n != 1 || m != 1 {
+		t.Fatalf("warmed %d and %d peers' keys, want 1 each", n, m)
+	}
+	if _, err := eu.Host.Accounting.Expire(ctx); err != nil {
+		t.Fatalf("the sweep with warm keys: %v", err)
+	}
+}

@@ -275,7 +275,13 @@ func CheckSetting(kind, key, value string) (string, error) {
 		if _, err := ParseJobLease(value); err != nil {
 			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
 		}
-	case TrustedIdentitiesSetting, TrustedServicesSetting, SettlementPeersSetting:
+	case SettlementPeersSetting:
+		t, err := canonicalPeers(value)
+		if err != nil {
+			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
+		}
+		return strings.Join(t, ","), nil
+	case TrustedIdentitiesSetting, TrustedServicesSetting:
 		t, err := canonicalIdentities(value)
 		if err != nil {
 			return "", call.Errorf(ErrSpec, "settings: %s: %v", key, err)
@@ -381,6 +387,41 @@ func canonicalIdentities(value string) (auth.TrustedIdentities, error) {
 	return t, nil
 }
 
+// canonicalPeers reads settlement_peers: accounting services named by URL
+// (canonical form) or by a federated UID (kind-<id>@<region>, resolved
+// through the home registry when first needed: runtime/accounting
+// peerSet), at most accounting.MaxSettlementPeers. A UID issued before
+// federation (no region) is refused: no other region can resolve it.
+func canonicalPeers(value string) ([]string, error) {
+	var out []string
+	for s := range strings.SplitSeq(value, ",") {
+		s = strings.TrimRight(strings.TrimSpace(s), "/")
+		shown := s[:min(len(s), 80)]
+		switch {
+		case s == "":
+			continue
+		case !strings.Contains(s, "/"):
+			if registry.RegionOf(s) == "" || strings.HasPrefix(s, registry.Kind[:4]+"-") {
+				return nil, fmt.Errorf("%q must be an accounting service's http(s)://host[:port]/path or its UID "+
+					"(<kind>-<16 hex digits>@<16 hex digits of its region>)", shown)
+			}
+		default:
+			c, err := registry.CanonicalURL(s)
+			if err != nil {
+				return nil, fmt.Errorf("%q must be http(s)://host[:port]/path or a UID", shown)
+			}
+			s = c
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) > accounting.MaxSettlementPeers {
+		return nil, fmt.Errorf("at most %d settlement peers, not %d", accounting.MaxSettlementPeers, len(out))
+	}
+	return out, nil
+}
+
 // ApplySettings sets the fields of cfg that a service's kind settings
 // give (see KindSettings); a setting left out leaves its field as it is.
 func ApplySettings(cfg *Config, settings map[string]string) error {
@@ -403,7 +444,7 @@ func ApplySettings(cfg *Config, settings map[string]string) error {
 		}
 	}
 	if v, ok := settings[SettlementPeersSetting]; ok {
-		t, err := canonicalIdentities(v) // the same form: a list of service URLs
+		t, err := canonicalPeers(v)
 		if err != nil {
 			return fmt.Errorf("%s: %w", SettlementPeersSetting, err)
 		}

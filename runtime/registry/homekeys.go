@@ -36,6 +36,7 @@ type HomeKeys struct {
 
 	mu      sync.Mutex
 	entries map[string]*homeEntry // by canonical URL
+	flights map[string]*homeFlight
 }
 
 // Bounds of the HomeKeys cache.
@@ -44,6 +45,15 @@ const (
 	// is asked again (a service removed or re-keyed at its home is seen
 	// within it).
 	HomeKeysTTL = time.Minute
+	// HomeKeysRefreshAhead: keys older than this are still used (until
+	// HomeKeysTTL), and the first use starts one background lookup that
+	// replaces them, so calls under steady traffic never wait for a
+	// cross-region lookup (measured: 3-4 round trips to the home region,
+	// docs/design/federation.md) while no key is used past HomeKeysTTL.
+	HomeKeysRefreshAhead = HomeKeysTTL / 2
+	// homeLookupTimeout bounds one lookup shared by the callers waiting
+	// for it (each still waits no longer than its own context).
+	homeLookupTimeout = 10 * time.Second
 	// HomeKeysMinRefresh is how soon after a lookup a refresh (a
 	// certificate the answer lacks) asks again: a stream of calls signed
 	// with unknown certificates cannot become a stream of cross-region
@@ -62,6 +72,15 @@ type homeEntry struct {
 	uid     string // kept once known: the URL's UID never changes
 	keys    *call.TrustedKeys
 	fetched time.Time
+}
+
+// homeFlight is one lookup of a URL's keys in progress: callers that
+// miss the cache together wait for it instead of each asking the home
+// region (16 clients at the expiry were 16 cross-region lookups).
+type homeFlight struct {
+	done chan struct{}
+	keys *call.TrustedKeys
+	err  error
 }
 
 func (h *HomeKeys) now() time.Time {
@@ -99,7 +118,9 @@ func (h *HomeKeys) Resolve(ctx context.Context, uid string) (string, error) {
 
 // Keys are the keys of the service at rawURL, as its home registry vouches
 // for them. refresh asks past the cache (at most once per
-// HomeKeysMinRefresh).
+// HomeKeysMinRefresh). Keys older than HomeKeysRefreshAhead are answered
+// while a background lookup replaces them; callers that miss the cache
+// at once share one lookup.
 func (h *HomeKeys) Keys(ctx context.Context, rawURL string, refresh bool) (*call.TrustedKeys, error) {
 	u, err := CanonicalURL(rawURL)
 	if err != nil {
@@ -113,17 +134,66 @@ func (h *HomeKeys) Keys(ctx context.Context, rawURL string, refresh bool) (*call
 		uid = e.uid
 		age := now.Sub(e.fetched)
 		if e.keys != nil && age >= 0 && age < HomeKeysTTL && (!refresh || age < HomeKeysMinRefresh) {
+			if !refresh && age >= HomeKeysRefreshAhead {
+				h.startFlight(u, uid, true) // nobody waits for it
+			}
 			h.mu.Unlock()
 			return e.keys, nil
 		}
 	}
+	if refresh {
+		// Asked past the cache after a signature failure: its own lookup,
+		// never one that started before the failure.
+		h.mu.Unlock()
+		return h.fetch(ctx, u, uid, true)
+	}
+	f := h.startFlight(u, uid, false)
 	h.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.keys, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// startFlight starts the lookup of u's keys unless one is in progress,
+// and returns it. h.mu is held. The lookup runs on its own context, so a
+// caller that gives up does not fail the others, and its answer still
+// fills the cache. A refresh ahead (fresh) asks past the registries'
+// caches too, so the keys it brings are new, not a cached copy as old as
+// the ones they replace; a miss takes what the registry answers, as
+// before (a cached copy while the home region is unreachable).
+func (h *HomeKeys) startFlight(u, uid string, fresh bool) *homeFlight {
+	if f := h.flights[u]; f != nil {
+		return f
+	}
+	if h.flights == nil {
+		h.flights = map[string]*homeFlight{}
+	}
+	f := &homeFlight{done: make(chan struct{})}
+	h.flights[u] = f
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), homeLookupTimeout)
+		defer cancel()
+		f.keys, f.err = h.fetch(ctx, u, uid, fresh)
+		h.mu.Lock()
+		delete(h.flights, u)
+		h.mu.Unlock()
+		close(f.done)
+	}()
+	return f
+}
+
+// fetch looks u's keys up through its home registry and keeps them.
+func (h *HomeKeys) fetch(ctx context.Context, u, uid string, fresh bool) (*call.TrustedKeys, error) {
+	var err error
 	if uid == "" {
 		if uid, err = h.claimedUID(ctx, u); err != nil {
 			return nil, err
 		}
 	}
-	ent, err := h.lookup(ctx, uid, refresh)
+	ent, err := h.lookup(ctx, uid, fresh)
 	if err != nil {
 		return nil, vouchError(u, uid, err)
 	}

@@ -56,6 +56,13 @@ func TestProvisionalOutcomes(t *testing.T) {
 	// there, the peer's credit (its position's available) in use.
 	wantState(t, a, alice, "60", "0", "0")
 	wantState(t, b, bob, "0", "0", "40")
+	// Its status, which asks no peer, says it is held there, until when,
+	// and that the payee there decides.
+	sa0, _ := a.current()
+	if st, err := sa0.Status(context.Background(), "xt-full"); err != nil || st.State != Held || st.PeerCredit == "" ||
+		st.DecidedBy != DecidedByPayee || !st.ReceiptBy.Equal(outs["full"].ReceiptBy) {
+		t.Fatalf("status while held: %+v %v", st, err)
+	}
 	// A retry while held answers held again and moves nothing.
 	if st, err := a.send(outs["full"], 1); err != nil || st.State != Held {
 		t.Fatalf("retry while held: %+v %v", st, err)
@@ -99,7 +106,7 @@ func TestProvisionalOutcomes(t *testing.T) {
 		t.Fatalf("status of the expired one: %+v %v", st, err)
 	}
 	if st, err := sa.Status(context.Background(), "xt-part"); err != nil || st.State != Committed || *st.Receipted != amt("3.5") ||
-		st.Return != returnID("xt-part") {
+		st.Return != returnID("xt-part") || st.DecidedBy != "" {
 		t.Fatalf("status of the part-receipted one: %+v %v", st, err)
 	}
 	settle(t, clk, a, b)

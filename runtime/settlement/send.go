@@ -67,6 +67,47 @@ type Status struct {
 	Resolution string         `json:"resolution,omitempty"`
 	Receipted  *ledger.Amount `json:"receipted,omitempty"`
 	Return     string         `json:"return_transfer,omitempty"` // ledger id here: escrow -> payer, the unreceipted rest
+	// DecidedBy says, for a Held transfer, who settles it now:
+	// DecidedByPayee.
+	DecidedBy string `json:"decided_by,omitempty"`
+}
+
+// DecidedByPayee: a held transfer is settled by its payee at the peer
+// (a receipt of part or all of it, or a refund), or, if the payee does
+// neither by receipt_by, by the hold's expiry there (all of it back).
+const DecidedByPayee = "payee"
+
+// heldRecord notes, at settlement/held/<id>, that the peer answered
+// Held, so that Status (which asks no peer) can say so. It is only a
+// note: no step of the protocol reads it, a finish outranks it, and a
+// missing one (a crash before it was written) leaves Status at Pending.
+type heldRecord struct {
+	PeerCredit string    `json:"peer_transfer"`
+	At         time.Time `json:"at"`
+}
+
+func heldKey(id string) string { return keyPre + "held/" + store.EncodeName(id) }
+
+// noteHeld writes the held note once (best effort: see heldRecord).
+func (s *Settler) noteHeld(ctx context.Context, rec *outRecord, ans CreditAnswer) {
+	_, err := s.c.Bucket.PutJSONIfAbsent(ctx, heldKey(rec.ID), heldRecord{PeerCredit: ans.Transfer, At: s.now()})
+	if err != nil && !errors.Is(err, store.ErrPrecondition) {
+		s.c.Log.Warn("settlement: noting a held transfer failed; its status shows pending", "id", rec.ID, "err", err)
+	}
+}
+
+// held marks st Held if the peer was noted to hold it.
+func (s *Settler) held(ctx context.Context, rec *outRecord, st *Status) error {
+	var h heldRecord
+	_, err := s.c.Bucket.GetJSON(ctx, heldKey(rec.ID), &h)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	st.State, st.PeerCredit, st.PeerDecided, st.DecidedBy = Held, h.PeerCredit, Held, DecidedByPayee
+	return nil
 }
 
 func (r *outRecord) status(state string) Status {
@@ -232,8 +273,9 @@ func (s *Settler) drive(ctx context.Context, rec *outRecord, sync bool) (Status,
 		// Decided and held at the peer: the payee's receipt, refund or
 		// the hold's expiry there settles it; a later ask (a retry, the
 		// sweep) learns which. The money stays in escrow here meanwhile.
+		s.noteHeld(ctx, rec, ans)
 		st := rec.status(Held)
-		st.PeerCredit, st.PeerDecided = ans.Transfer, ans.State
+		st.PeerCredit, st.PeerDecided, st.DecidedBy = ans.Transfer, ans.State, DecidedByPayee
 		return st, nil
 	}
 	if ans.State == Credited && !sync && s.finishLater(rec, ans) {
@@ -500,10 +542,16 @@ func (s *Settler) finished(ctx context.Context, rec *outRecord) (Status, bool, e
 // effort: a leftover entry costs the sweep one look).
 func (s *Settler) forget(ctx context.Context, rec *outRecord) {
 	_ = s.c.Bucket.Delete(ctx, dueKey(rec.Created, rec.ID))
+	if rec.provisional() {
+		_ = s.c.Bucket.Delete(ctx, heldKey(rec.ID))
+	}
 }
 
 // Status reports a transfer. It moves no money the payer did not ask to
-// move (at most it completes a prepare a crash left half-applied).
+// move (at most it completes a prepare a crash left half-applied), and
+// asks no peer: a provisional transfer shows Held once the peer was
+// learned to hold it (by the sending call, a retry or the sweep), and
+// keeps showing Held until a retry or the sweep learns how it settled.
 func (s *Settler) Status(ctx context.Context, id string) (Status, error) {
 	if err := CheckID(id); err != nil {
 		return Status{}, err
@@ -537,6 +585,10 @@ func (s *Settler) Status(ctx context.Context, id string) (Status, error) {
 			st.State, st.Reason = Declined, err.Error()
 		case errors.Is(err, ledger.ErrNoTransfer):
 			st.Prepare = ""
+		case err == nil && rec.provisional():
+			if err := s.held(ctx, rec, &st); err != nil {
+				return st, err
+			}
 		}
 	}
 	return st, nil

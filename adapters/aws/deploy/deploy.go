@@ -145,23 +145,31 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec, mustExist bool) (
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
+	done := deployer.Step(ctx, "get_function", "function", p.name)
 	existing, err := d.getFunction(ctx, p.name)
+	done(err)
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
 	if existing == nil && mustExist {
 		return deployer.Deployment{}, deployer.ErrNotFound
 	}
-	if err := d.ensureBucket(ctx, p.bucket); err != nil {
+	done = deployer.Step(ctx, "ensure_bucket", "bucket", p.bucket)
+	err = d.ensureBucket(ctx, p.bucket)
+	if done(err); err != nil {
 		return deployer.Deployment{}, err
 	}
+	// The secret's name and ARN are logged, never its value.
+	done = deployer.Step(ctx, "ensure_secret", "secret_name", p.secretName)
 	secretARN, err := d.ensureSecret(ctx, p.secretName, s.Secret, p.tags)
-	if err != nil {
+	if done(err); err != nil {
 		return deployer.Deployment{}, err
 	}
 	roleARN := p.roleARN
 	if roleARN == "" {
-		if roleARN, err = d.ensureRole(ctx, p, secretARN); err != nil {
+		done = deployer.Step(ctx, "ensure_role", "role", roleName(p.name))
+		roleARN, err = d.ensureRole(ctx, p, secretARN)
+		if done(err); err != nil {
 			return deployer.Deployment{}, err
 		}
 	}
@@ -170,10 +178,15 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec, mustExist bool) (
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.ensureLogs(ctx, p, secretARN); err != nil {
+	done = deployer.Step(ctx, "ensure_logs", "function", p.name)
+	err = d.ensureLogs(ctx, p, secretARN)
+	if done(err); err != nil {
 		return deployer.Deployment{}, err
 	}
-	return dep, d.ensureConcurrency(ctx, p)
+	done = deployer.Step(ctx, "ensure_concurrency", "function", p.name)
+	err = d.ensureConcurrency(ctx, p)
+	done(err)
+	return dep, err
 }
 
 // Read returns what exists for name; ErrNotFound when its function is gone.
@@ -206,13 +219,19 @@ func (d *Deployer) Delete(ctx context.Context, name string, deleteData bool) err
 	if err != nil {
 		return err
 	}
-	if err := d.deleteFunction(ctx, name); err != nil {
+	done := deployer.Step(ctx, "delete_function", "function", name)
+	err = d.deleteFunction(ctx, name)
+	if done(err); err != nil {
 		return err
 	}
-	if err := d.deleteRole(ctx, roleName(name)); err != nil {
+	done = deployer.Step(ctx, "delete_role", "role", roleName(name))
+	err = d.deleteRole(ctx, roleName(name))
+	if done(err); err != nil {
 		return err
 	}
-	if err := d.deleteSecret(ctx, secretName(name), deleteData); err != nil {
+	done = deployer.Step(ctx, "delete_secret", "secret_name", secretName(name))
+	err = d.deleteSecret(ctx, secretName(name), deleteData)
+	if done(err); err != nil {
 		return err
 	}
 	if !deleteData || fn == nil {
@@ -222,7 +241,10 @@ func (d *Deployer) Delete(ctx context.Context, name string, deleteData bool) err
 	if bucket == "" {
 		return nil
 	}
-	return d.deleteBucket(ctx, bucket)
+	done = deployer.Step(ctx, "delete_bucket", "bucket", bucket)
+	err = d.deleteBucket(ctx, bucket)
+	done(err)
+	return err
 }
 
 // Resource names derived from the deployment's name.

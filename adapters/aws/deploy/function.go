@@ -45,15 +45,20 @@ func (d *Deployer) ensureFunction(ctx context.Context, p plan, roleARN string, e
 	var cur *types.FunctionConfiguration
 	var err error
 	if existing == nil {
+		done := deployer.Step(ctx, "create_function", "function", p.name, "role_arn", roleARN)
 		cur, err = d.createFunction(ctx, p, roleARN)
+		done(err)
 	} else {
+		done := deployer.Step(ctx, "update_code", "function", p.name)
 		cur, err = d.updateCode(ctx, p, existing.Configuration)
+		done(err)
 	}
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
+	done := deployer.Step(ctx, "ensure_url", "function", p.name)
 	fnURL, err := d.ensureURL(ctx, p.name)
-	if err != nil {
+	if done(err); err != nil {
 		return deployer.Deployment{}, err
 	}
 	p.env[host.EnvPublicURL] = strings.TrimRight(fnURL, "/")
@@ -63,10 +68,14 @@ func (d *Deployer) ensureFunction(ctx context.Context, p plan, roleARN string, e
 	if err := checkEnvSize(p.env); err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.updateConfig(ctx, p, roleARN, cur); err != nil {
+	done = deployer.Step(ctx, "update_config", "function", p.name)
+	err = d.updateConfig(ctx, p, roleARN, cur)
+	if done(err); err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.grantPublicInvoke(ctx, p.name); err != nil {
+	done = deployer.Step(ctx, "grant_public_invoke", "function", p.name)
+	err = d.grantPublicInvoke(ctx, p.name)
+	if done(err); err != nil {
 		return deployer.Deployment{}, err
 	}
 	if existing != nil && existing.Configuration != nil {

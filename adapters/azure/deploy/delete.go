@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/openacquire/acquire/adapters/deployer"
 )
 
 // Delete removes the app, its plan, its role assignments, its logs, its
@@ -29,24 +31,29 @@ func (d *Deployer) Delete(ctx context.Context, name string, deleteData bool) err
 		// Revoked while the identity still exists to be named.
 		vaultID := d.groupID() + "/providers/Microsoft.KeyVault/vaults/" + vault
 		for _, g := range d.grants(name, account, container, vaultID, d.componentID(name)) {
-			if err := d.revoke(ctx, g, *st.Identity.PrincipalID); err != nil {
+			if err := deployer.Do(ctx, "revoke", func() error { return d.revoke(ctx, g, *st.Identity.PrincipalID) }, "role", g.role, "scope", g.scope); err != nil {
 				return err
 			}
 		}
 	}
-	if _, err := d.sites.Delete(ctx, d.opts.ResourceGroup, name, nil); err != nil && !isNotFound(err) {
+	done := deployer.Step(ctx, "delete_app", "app", name)
+	if _, err = d.sites.Delete(ctx, d.opts.ResourceGroup, name, nil); isNotFound(err) {
+		err = nil // already gone
+	}
+	if done(err); err != nil {
 		return fmt.Errorf("azure deploy: deleting app: %w", err)
 	}
 	if _, err := d.plans.Delete(ctx, d.opts.ResourceGroup, planName(name), nil); err != nil && !isNotFound(err) {
 		return fmt.Errorf("azure deploy: deleting plan: %w", err)
 	}
-	if err := d.deleteLogs(ctx, name); err != nil {
+	if err := deployer.Do(ctx, "delete_logs", func() error { return d.deleteLogs(ctx, name) }, "app", name); err != nil {
 		return err
 	}
-	if err := d.deleteSecret(ctx, vault, name); err != nil {
+	if err := deployer.Do(ctx, "delete_secret", func() error { return d.deleteSecret(ctx, vault, name) }, "vault", vault, "secret_name", name); err != nil {
 		return err
 	}
-	return d.deleteBlobs(ctx, account, container, name, deleteData)
+	return deployer.Do(ctx, "delete_blobs", func() error { return d.deleteBlobs(ctx, account, container, name, deleteData) },
+		"account", account, "container", container, "delete_data", deleteData)
 }
 
 func (d *Deployer) deleteSecret(ctx context.Context, vault, name string) error {

@@ -31,7 +31,9 @@
 //
 // Tags (Function.Tags under the deployer's own) go on every object that
 // takes ARM tags: the workspace, the component, the plan, the app and the
-// secret. Role assignments and containers take none.
+// secret. Role assignments and containers take none. Tags reads the app's
+// back (deployer.TagReader), the deployer's own left out; a caller may not
+// set one of those keys (CheckTag).
 //
 // The public URL is https://<name>.azurewebsites.net unless the app's
 // answer names another default host name. Read finds a deployment by the
@@ -270,35 +272,39 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec) (deployer.Deploym
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
+	done := deployer.Step(ctx, "check_vault", "vault", t.vault)
 	vaultID, err := d.rbacVault(ctx, t.vault)
-	if err != nil {
+	if done(err); err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.containers(ctx, t); err != nil {
+	if err := deployer.Do(ctx, "ensure_containers", func() error { return d.containers(ctx, t) }, "account", t.account, "container", t.Bucket); err != nil {
 		return deployer.Deployment{}, err
 	}
 	tags := ownTags(t, digest)
-	if err := d.setSecret(ctx, t, tags); err != nil {
+	// The secret's vault and name are logged, never its value.
+	if err := deployer.Do(ctx, "set_secret", func() error { return d.setSecret(ctx, t, tags) }, "vault", t.vault, "secret_name", t.Name); err != nil {
 		return deployer.Deployment{}, err
 	}
+	done = deployer.Step(ctx, "put_logs", "app", t.Name)
 	insights, err := d.putLogs(ctx, t, tags)
-	if err != nil {
+	if done(err); err != nil {
 		return deployer.Deployment{}, err
 	}
+	done = deployer.Step(ctx, "put_app", "app", t.Name, "plan", planName(t.Name))
 	st, err := d.putApp(ctx, t, tags, insights)
-	if err != nil {
+	if done(err); err != nil {
 		return deployer.Deployment{}, err
 	}
 	principal := *st.Identity.PrincipalID
 	for _, g := range d.grants(t.Name, t.account, t.Bucket, vaultID, insights.id) {
-		if err := d.grant(ctx, g, principal); err != nil {
+		if err := deployer.Do(ctx, "grant", func() error { return d.grant(ctx, g, principal) }, "role", g.role, "scope", g.scope); err != nil {
 			return deployer.Deployment{}, err
 		}
 	}
-	if err := d.putSettings(ctx, t.Name, appSettingsFor(t, insights)); err != nil {
+	if err := deployer.Do(ctx, "put_settings", func() error { return d.putSettings(ctx, t.Name, appSettingsFor(t, insights)) }, "app", t.Name); err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.publish(ctx, st, data); err != nil {
+	if err := deployer.Do(ctx, "publish", func() error { return d.publish(ctx, st, data) }, "app", t.Name, "bytes", len(data)); err != nil {
 		return deployer.Deployment{}, err
 	}
 	return deploymentFromSite(s.Name, st), nil

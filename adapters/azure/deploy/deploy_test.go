@@ -122,7 +122,7 @@ func testSpecSized(t *testing.T) deployer.Spec {
 	s := testSpec(t)
 	s.Settings[SettingHTTPConcurrency] = "16"
 	s.Function = deployer.Function{MemoryMB: 4096, MaxInstances: 40, TimeoutS: 120, LogRetentionDays: 90,
-		Tags: map[string]string{"owner": "platform", tagVault: "not-the-callers"}}
+		Tags: map[string]string{"owner": "platform"}}
 	return s
 }
 

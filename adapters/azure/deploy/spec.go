@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/openacquire/acquire/adapters/deployer"
 )
@@ -164,10 +165,14 @@ const MaxTags = 50 - 6
 
 // CheckTag is ARM's rule for a tag: a key of 1-512 characters without
 // < > % & \ ? /, a value of at most 256 (Key Vault secrets allow fewer
-// tags but the same lengths).
+// tags but the same lengths); and not one of the deployer's own keys (ARM
+// compares tag names without case).
 func CheckTag(key, value string) error {
 	if key == "" || len(key) > 512 || tagKeyBad.MatchString(key) || len(value) > 256 {
 		return &SpecError{"Function.Tags", "Azure tags: keys are 1-512 characters without < > % & \\ ? /, values at most 256"}
+	}
+	if ownTagKeys[strings.ToLower(key)] {
+		return &SpecError{"Function.Tags", "set by the deployer (it finds the deployment by it)"}
 	}
 	return nil
 }

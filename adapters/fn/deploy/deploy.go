@@ -136,30 +136,48 @@ func (d *Deployer) Create(ctx context.Context, s deployer.Spec) (deployer.Deploy
 		return deployer.Deployment{}, errRegistry
 	}
 	a := d.apiFor(s.Secret)
-	if err := checkSHA256(s.Artifact, s.Function.ArtifactSHA256); err != nil {
+	if err := deployer.Do(ctx, "check_artifact", func() error { return checkSHA256(s.Artifact, s.Function.ArtifactSHA256) },
+		"artifact", s.Artifact); err != nil {
 		return deployer.Deployment{}, err
 	}
-	image, err := d.pushImage(ctx, s.Name, s.Artifact)
-	if err != nil {
+	var image string
+	if err := deployer.Do(ctx, "push_image", func() (err error) {
+		image, err = d.pushImage(ctx, s.Name, s.Artifact)
+		return err
+	}, "repository", d.cfg.Registry+"/"+s.Name); err != nil {
 		return deployer.Deployment{}, err
 	}
-	ap, err := d.ensureApp(ctx, a, s.Name, s.Function.Tags)
-	if err != nil {
+	var ap *app
+	if err := deployer.Do(ctx, "ensure_app", func() (err error) {
+		ap, err = d.ensureApp(ctx, a, s.Name, s.Function.Tags)
+		return err
+	}, "app", s.Name); err != nil {
 		return deployer.Deployment{}, err
 	}
 	public := d.cfg.InvokeURL + "/t/" + s.Name
-	f, err := d.ensureFn(ctx, a, ap.ID, p, image, public)
-	if err != nil {
+	// The function's configuration holds the secret: only names and the
+	// image are logged.
+	var f *fnObject
+	if err := deployer.Do(ctx, "ensure_function", func() (err error) {
+		f, err = d.ensureFn(ctx, a, ap.ID, p, image, public)
+		return err
+	}, "app", s.Name, "function", FunctionName, "image", image); err != nil {
 		return deployer.Deployment{}, err
 	}
-	trs, err := d.ensureTriggers(ctx, a, ap.ID, f.ID, s.Kinds, s.Function.Tags)
-	if err != nil {
+	var trs []trigger
+	if err := deployer.Do(ctx, "ensure_triggers", func() (err error) {
+		trs, err = d.ensureTriggers(ctx, a, ap.ID, f.ID, s.Kinds, s.Function.Tags)
+		return err
+	}, "app", s.Name, "kinds", strings.Join(s.Kinds, ",")); err != nil {
 		return deployer.Deployment{}, err
 	}
 	// The server says where its triggers are reached; when that differs
 	// from what the function was told, tell it again.
 	if served := publicURL(trs, s.Name); served != "" && served != public {
-		if f, err = d.ensureFn(ctx, a, ap.ID, p, image, served); err != nil {
+		if err := deployer.Do(ctx, "update_public_url", func() (err error) {
+			f, err = d.ensureFn(ctx, a, ap.ID, p, image, served)
+			return err
+		}, "app", s.Name, "public_url", served); err != nil {
 			return deployer.Deployment{}, err
 		}
 	}
@@ -213,15 +231,18 @@ func (d *Deployer) Delete(ctx context.Context, name string, deleteData bool) err
 	}
 	if f != nil {
 		if deleteData {
-			if err := emptyStore(ctx, f.Config[envStoreURL]); err != nil {
+			// The store URL may carry credentials: not logged.
+			if err := deployer.Do(ctx, "empty_store", func() error { return emptyStore(ctx, f.Config[envStoreURL]) }, "app", name); err != nil {
 				return err
 			}
 		}
-		if err := d.deleteFn(ctx, ap.ID, f.ID); err != nil {
+		if err := deployer.Do(ctx, "delete_function", func() error { return d.deleteFn(ctx, ap.ID, f.ID) }, "app", name, "function", FunctionName); err != nil {
 			return err
 		}
 	}
-	return ignoreNotFound(d.api.do(ctx, http.MethodDelete, "/apps/"+url.PathEscape(ap.ID), nil, nil, nil))
+	return deployer.Do(ctx, "delete_app", func() error {
+		return ignoreNotFound(d.api.do(ctx, http.MethodDelete, "/apps/"+url.PathEscape(ap.ID), nil, nil, nil))
+	}, "app", name)
 }
 
 func (d *Deployer) deleteFn(ctx context.Context, appID, fnID string) error {

@@ -171,35 +171,55 @@ func (d *Deployer) apply(ctx context.Context, s deployer.Spec, mustExist bool) (
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	existing, err := d.getService(ctx, s.Name)
-	if errors.Is(err, deployer.ErrNotFound) && !mustExist {
-		existing, err = nil, nil // Create makes it
-	}
+	var existing *run.GoogleCloudRunV2Service
+	err = deployer.Do(ctx, "get_service", func() (err error) {
+		existing, err = d.getService(ctx, s.Name)
+		if errors.Is(err, deployer.ErrNotFound) && !mustExist {
+			existing, err = nil, nil // Create makes it
+		}
+		return err
+	}, "service", s.Name)
 	if err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.ensureBucket(ctx, s.Bucket, labels(p)); err != nil {
+	if err := deployer.Do(ctx, "ensure_bucket", func() error { return d.ensureBucket(ctx, s.Bucket, labels(p)) },
+		"bucket", s.Bucket); err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.grantBucketAccess(ctx, s.Bucket, p.serviceAccount); err != nil {
+	if err := deployer.Do(ctx, "grant_bucket", func() error { return d.grantBucketAccess(ctx, s.Bucket, p.serviceAccount) },
+		"bucket", s.Bucket, "service_account", p.serviceAccount); err != nil {
 		return deployer.Deployment{}, err
 	}
-	image, err := d.pushImage(ctx, p.repository, s.Name, s.Artifact)
-	if err != nil {
+	var image, version string
+	if err := deployer.Do(ctx, "push_image", func() (err error) {
+		image, err = d.pushImage(ctx, p.repository, s.Name, s.Artifact)
+		return err
+	}, "repository", p.repository, "service", s.Name); err != nil {
 		return deployer.Deployment{}, err
 	}
-	version, err := d.ensureSecret(ctx, s.Name, s.Secret, p.serviceAccount, labels(p))
-	if err != nil {
+	// The secret's name and version are logged, never its value.
+	if err := deployer.Do(ctx, "ensure_secret", func() (err error) {
+		version, err = d.ensureSecret(ctx, s.Name, s.Secret, p.serviceAccount, labels(p))
+		return err
+	}, "secret_name", d.secretName(s.Name), "service_account", p.serviceAccount); err != nil {
 		return deployer.Deployment{}, err
 	}
-	svc, err := d.deployService(ctx, existing, p, image, version)
-	if err != nil {
+	step := "create_service"
+	if existing != nil {
+		step = "update_service"
+	}
+	var svc *run.GoogleCloudRunV2Service
+	if err := deployer.Do(ctx, step, func() (err error) {
+		svc, err = d.deployService(ctx, existing, p, image, version)
+		return err
+	}, "service", s.Name, "image", image); err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.makePublic(ctx, s.Name); err != nil {
+	if err := deployer.Do(ctx, "make_public", func() error { return d.makePublic(ctx, s.Name) }, "service", s.Name); err != nil {
 		return deployer.Deployment{}, err
 	}
-	if err := d.ensureLogs(ctx, s.Name, s.Function.LogRetentionDays); err != nil {
+	if err := deployer.Do(ctx, "ensure_logs", func() error { return d.ensureLogs(ctx, s.Name, s.Function.LogRetentionDays) },
+		"service", s.Name, "retention_days", s.Function.LogRetentionDays); err != nil {
 		return deployer.Deployment{}, err
 	}
 	return deploymentOf(s.Name, svc), nil
@@ -232,20 +252,20 @@ func (d *Deployer) Delete(ctx context.Context, name string, deleteData bool) err
 	switch {
 	case err == nil:
 		bucket = bucketOf(svc)
-		if err := d.deleteService(ctx, name); err != nil {
+		if err := deployer.Do(ctx, "delete_service", func() error { return d.deleteService(ctx, name) }, "service", name); err != nil {
 			return err
 		}
 	case !errors.Is(err, deployer.ErrNotFound):
 		return err
 	}
-	if err := d.deleteSecret(ctx, name); err != nil {
+	if err := deployer.Do(ctx, "delete_secret", func() error { return d.deleteSecret(ctx, name) }, "secret_name", d.secretName(name)); err != nil {
 		return err
 	}
-	if err := d.deleteLogs(ctx, name, deleteData); err != nil {
+	if err := deployer.Do(ctx, "delete_logs", func() error { return d.deleteLogs(ctx, name, deleteData) }, "service", name); err != nil {
 		return err
 	}
 	if deleteData && bucket != "" {
-		return d.deleteBucket(ctx, bucket)
+		return deployer.Do(ctx, "delete_bucket", func() error { return d.deleteBucket(ctx, bucket) }, "bucket", bucket)
 	}
 	return nil
 }
