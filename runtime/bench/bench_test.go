@@ -50,7 +50,7 @@ func TestRunSmall(t *testing.T) {
 		"balance reads, fast path: cores ÷ CPU per op (context)": 2, "transfers, distinct accounts, fast path": 2,
 		"transfers, distinct accounts, fast path: cores ÷ CPU per op (context)": 2, "empty claims (after the jobs above)": 2,
 		"a job's start: supervised, no sandbox": 1, "a job's start: supervised in its sandbox": 1,
-		"xregion: same-region transfers": 2, "xregion: cross-region transfers (+50 ms RTT)": 2,
+		"xregion: same-region transfers": 2, "xregion: cross-region transfers (+50 ms RTT)": 2, "xregion: first cross-region transfer (keys cold)": 1,
 		anchorsNotRun: 1}
 	checkTransferFigures(t, rep)
 	checkFileFigures(t, rep)
