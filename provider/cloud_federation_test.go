@@ -276,7 +276,17 @@ resource "acquire_trust" "stranger" {
 // cloudPeers lists the eu registry's peers (active or pending) by opening
 // it on its store as the provider does.
 func (r *cloudRig) cloudPeers(ctx context.Context) (map[string]string, string, error) {
-	t, _ := parseDeployment(r.ref("reg-eu"))
+	t, err := parseDeployment(r.ref("reg-eu"))
+	if err != nil {
+		return nil, "", err
+	}
+	return registryPeersAt(ctx, t)
+}
+
+// registryPeersAt lists a cloud registry's peers (active or pending) and
+// its region, opening it on its store with its secret as the provider
+// does.
+func registryPeersAt(ctx context.Context, t *cloudTarget) (map[string]string, string, error) {
 	got := map[string]string{}
 	region := ""
 	err := withCloudService(ctx, nil, t, func(h *host.Host, _ string) error {

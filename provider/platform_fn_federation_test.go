@@ -130,22 +130,7 @@ func (r *fnFedRig) cloudPeers(ctx context.Context) (map[string]string, string, e
 	if err != nil {
 		return nil, "", err
 	}
-	got := map[string]string{}
-	region := ""
-	err = withCloudService(ctx, nil, tg, func(h *host.Host, _ string) error {
-		l, err := h.Peers(ctx, registry.Kind)
-		if err != nil {
-			return err
-		}
-		region = l.Region
-		for _, p := range l.Peers {
-			if p.State == registry.PeerActive || p.State == registry.PeerPending {
-				got[p.URL] = p.State
-			}
-		}
-		return nil
-	})
-	return got, region, err
+	return registryPeersAt(ctx, tg)
 }
 
 func (r *fnFedRig) peeredBoth(s *terraform.State) error {

@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/openacquire/acquire/runtime/bench"
 	"github.com/openacquire/acquire/runtime/store"
 	"github.com/openacquire/acquire/runtime/store/filestore"
 )
@@ -235,16 +236,12 @@ func names(sizes []int) []string {
 	return out
 }
 
+// loadAvg is the load average to print beside a figure.
 func loadAvg() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
+	if l := bench.LoadAverage(); l != "" {
+		return l
 	}
-	f := strings.Fields(string(raw))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
+	return "unknown"
 }
 
 // workers is how many goroutines parallel runs.
