@@ -77,6 +77,18 @@ func waitForURL(t *testing.T, out *lockedBuffer) (string, string) {
 	return "", ""
 }
 
+// waitForOutput reports whether out comes to hold want within 30 s: the
+// CLI writes its prompt in several writes (URL, QR code, short code), so a
+// reader that found the first may be ahead of the rest.
+func waitForOutput(out *lockedBuffer, want string) bool {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(out.String(), want) {
+			return true
+		}
+	}
+	return false
+}
+
 // pageText waits until the element's text contains want and returns it.
 func pageText(t *testing.T, ctx context.Context, sel, want string) string {
 	t.Helper()
@@ -162,7 +174,7 @@ func TestWebLoginFromCLI(t *testing.T) {
 
 	stdout, stderr, done := c.start("user", "login", "-u", "alice", "--web", "--label", "laptop-cli", "-o", "json")
 	link, sessionUID := waitForURL(t, stderr)
-	if !strings.Contains(stderr.String(), "Short code: "+sessionUID[:8]) {
+	if !waitForOutput(stderr, "Short code: "+sessionUID[:8]) {
 		t.Fatalf("no short code in %q", stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "█") && !strings.Contains(stderr.String(), "▀") {
