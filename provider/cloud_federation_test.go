@@ -98,6 +98,13 @@ func newCloudRig(t *testing.T, cloud, azurite string) *cloudRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
+	return &cloudRig{cloud: cloud, prefix: prefix, h: h, fake: fake, artifact: artifact, stranger: newStranger(ctx, t, h, b)}
+}
+
+// newStranger serves a service of its own kind on its own store: one that
+// no region trusts until told to.
+func newStranger(ctx context.Context, t *testing.T, h *adminHost, b *store.Bucket) *service.Service {
+	t.Helper()
 	srv := httptest.NewServer(nil)
 	t.Cleanup(srv.Close)
 	stranger, err := service.New(ctx, service.Config{Kind: "stranger", URL: srv.URL + "/stranger", Bucket: b,
@@ -106,7 +113,25 @@ func newCloudRig(t *testing.T, cloud, azurite string) *cloudRig {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = stranger
-	return &cloudRig{cloud: cloud, prefix: prefix, h: h, fake: fake, artifact: artifact, stranger: stranger}
+	return stranger
+}
+
+// unpeeredAndUntrusted checks, after destroy, that the local region has
+// no peers left and the cloud accounting service's trust record is empty.
+func (r *cloudRig) unpeeredAndUntrusted(ctx context.Context) func(*terraform.State) error {
+	return func(*terraform.State) error {
+		if err := peered(r.h, map[string]string{})(nil); err != nil {
+			return err
+		}
+		list, err := r.trustRecord(ctx)
+		if err != nil && !errors.Is(err, errGone) {
+			return err
+		}
+		if len(list) != 0 {
+			return fmt.Errorf("trust record after destroy: %v", list)
+		}
+		return nil
+	}
 }
 
 // s3Buckets makes buckets on versitygw (the provider reaches them with
@@ -540,19 +565,7 @@ resource "acquire_trust" "nothing" {
 		}...), checkNoSecretsInState(func() []string {
 			return append(r.fake.secretValues(), servertest.S3Secret, servertest.AzuriteKey)
 		})),
-		CheckDestroy: func(*terraform.State) error {
-			if err := peered(r.h, map[string]string{})(nil); err != nil {
-				return err
-			}
-			list, err := r.trustRecord(ctx)
-			if err != nil && !errors.Is(err, errGone) {
-				return err
-			}
-			if len(list) != 0 {
-				return fmt.Errorf("trust record after destroy: %v", list)
-			}
-			return nil
-		},
+		CheckDestroy: r.unpeeredAndUntrusted(ctx),
 	})
 }
 
@@ -651,19 +664,7 @@ func TestAccCloudPeeringAndTrustOnGCP(t *testing.T) {
 					Check: trusted,
 				},
 			}, checkNoSecretsInState(func() []string { return r.fake.secretValues() })),
-			CheckDestroy: func(*terraform.State) error {
-				if err := peered(r.h, map[string]string{})(nil); err != nil {
-					return err
-				}
-				list, err := r.trustRecord(ctx)
-				if err != nil && !errors.Is(err, errGone) {
-					return err
-				}
-				if len(list) != 0 {
-					return fmt.Errorf("trust record after destroy: %v", list)
-				}
-				return nil
-			},
+			CheckDestroy: r.unpeeredAndUntrusted(ctx),
 		})
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -56,15 +55,7 @@ func newFnFedRig(t *testing.T) *fnFedRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	srv := httptest.NewServer(nil)
-	t.Cleanup(srv.Close)
-	stranger, err := service.New(ctx, service.Config{Kind: "stranger", URL: srv.URL + "/stranger", Bucket: b,
-		Secret: "Stranger-Service-Secret-1", Clock: h.env.Clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = stranger
-	return &fnFedRig{cloudRig: &cloudRig{cloud: "fn", h: h, stranger: stranger}, fn: fr}
+	return &fnFedRig{cloudRig: &cloudRig{cloud: "fn", h: h, stranger: newStranger(ctx, t, h, b)}, fn: fr}
 }
 
 // ref is a deployment on the rig's Fn server, its API URL escaped.

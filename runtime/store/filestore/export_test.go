@@ -50,25 +50,17 @@ func (d *Driver) countStrays(node, pfx string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	if d.hasStrays(spot{node: node, pfx: pfx}, names) {
-		k, err := d.nodeKey(node, pfx)
-		if err != nil {
-			return 0, err
-		}
-		for _, name := range names {
-			if seg, ok := movable(name); ok {
-				if b, _ := bucketFor(k, seg); b != "" && slices.Contains(names, b) {
-					n++
-				}
-			}
-		}
-	}
 	k, err := d.nodeKey(node, pfx)
 	if err != nil {
 		return 0, err
 	}
+	n := 0
 	for _, name := range names {
+		if seg, ok := movable(name); ok {
+			if b, _ := bucketFor(k, seg); b != "" && slices.Contains(names, b) {
+				n++
+			}
+		}
 		if sub, ok := parseBucket(k, name); ok {
 			m, err := d.countStrays(node+name+"/", sub)
 			if err != nil {

@@ -575,21 +575,8 @@ func TestSplitCrashStates(t *testing.T) {
 			}
 			slices.Sort(keys)
 			// What split does, stopped after the marker and moved groups.
-			node := "z.dir/"
-			names, err := d.readNames(node)
-			if err != nil {
-				t.Fatal(err)
-			}
-			k := "docs%2F2026%2Fquarterly-reports%2F"
-			if err := d.writeMarker(node, k); err != nil {
-				t.Fatal(err)
-			}
-			groups := map[string][]string{}
-			for _, name := range names {
-				seg, _ := movable(name)
-				b, _ := bucketFor(k, seg)
-				groups[b] = append(groups[b], name)
-			}
+			node, k := "z.dir/", "docs%2F2026%2Fquarterly-reports%2F"
+			groups := startSplit(t, d, node, k)
 			for i := range moved {
 				b := bucketName(k, len(k), byte('0'+i))
 				if err := d.moveInto(node, node+b+"/", groups[b]); err != nil {
@@ -646,21 +633,8 @@ func TestSplitStoppedMidBucket(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	node := "ledger.dir/transfers.dir/"
-	names, err := d.readNames(node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const k = "tx-"
-	if err := d.writeMarker(node, k); err != nil {
-		t.Fatal(err)
-	}
-	groups := map[string][]string{}
-	for _, name := range names {
-		seg, _ := movable(name)
-		b, _ := bucketFor(k, seg)
-		groups[b] = append(groups[b], name)
-	}
+	node, k := "ledger.dir/transfers.dir/", "tx-"
+	groups := startSplit(t, d, node, k)
 	// Every group half moved: the half left behind are strays.
 	var strays []string
 	for b, g := range groups {
@@ -757,4 +731,25 @@ func withPrefix(keys []string, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// startSplit does what split does first, by hand, so a test can stop it
+// part way: it gives node the marker k and returns node's names grouped by
+// the bucket each belongs in (moved by moveInto, or not).
+func startSplit(t *testing.T, d *Driver, node, k string) map[string][]string {
+	t.Helper()
+	names, err := d.readNames(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.writeMarker(node, k); err != nil {
+		t.Fatal(err)
+	}
+	groups := map[string][]string{}
+	for _, name := range names {
+		seg, _ := movable(name)
+		b, _ := bucketFor(k, seg)
+		groups[b] = append(groups[b], name)
+	}
+	return groups
 }
